@@ -1,0 +1,201 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { parseDest, type Dest } from './dest.js';
+import { FanoutError, errorMessage } from './errors.js';
+
+const seconds = z.number().positive();
+const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
+
+const sshOptions = z.strictObject({
+  port: z.number().int().min(1).max(65535).optional(),
+  identityFile: z.string().min(1).optional(),
+  knownHostsFile: z.string().min(1).optional(),
+  /** off only for throwaway test hosts: an unknown host key is otherwise an error */
+  strictHostKeyChecking: z.boolean().default(true),
+});
+
+const targetSchema = z.strictObject({
+  name: targetName,
+  dest: z.string().min(1),
+  passwordFile: z.string().min(1).optional(),
+  timeout: seconds.optional(),
+  ssh: sshOptions.optional(),
+});
+
+const schema = z.strictObject({
+  repo: z.string().min(1),
+  branch: z.string().min(1).default('main'),
+  source: z.string().min(1),
+  targets: z.array(targetSchema),
+  exclude: z.array(z.string().min(1)).default([]),
+  protect: z.array(z.string().min(1)).default([]),
+  /** state journal, lock and log; default: <repo>/fanout, which the pushing user can always write */
+  stateDir: z.string().min(1).optional(),
+  concurrency: z.number().int().min(1).max(256).default(8),
+  /** rsync connect and I/O timeout, seconds; a target may override it */
+  timeout: seconds.default(30),
+  /** extra attempts for a target whose rsync failed on connection or timeout */
+  retries: z.number().int().min(0).max(10).default(1),
+  retryDelay: seconds.default(2),
+  /** how long a deploy waits for the one before it, seconds */
+  lockTimeout: seconds.default(600),
+  /** keep owner and group (-o -g): the receiving side must run as root */
+  owner: z.boolean().default(false),
+  rsync: z
+    .strictObject({ path: z.string().min(1).default('rsync'), args: z.array(z.string()).default([]) })
+    .default({ path: 'rsync', args: [] }),
+});
+
+export interface SshOptions {
+  port: number | undefined;
+  identityFile: string | undefined;
+  knownHostsFile: string | undefined;
+  strictHostKeyChecking: boolean;
+}
+
+export interface Target {
+  name: string;
+  dest: Dest;
+  passwordFile: string | undefined;
+  timeout: number;
+  ssh: SshOptions;
+}
+
+export interface Config {
+  file: string;
+  repo: string;
+  branch: string;
+  source: string;
+  stateDir: string;
+  targets: Target[];
+  exclude: string[];
+  protect: string[];
+  concurrency: number;
+  timeout: number;
+  retries: number;
+  retryDelay: number;
+  lockTimeout: number;
+  owner: boolean;
+  rsync: { path: string; args: string[] };
+}
+
+/** Read, validate and normalize a config file. Every failure is one line naming the file and field. */
+export function loadConfig(file: string): Config {
+  const absolute = path.resolve(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(absolute, 'utf8');
+  } catch (error) {
+    throw new FanoutError(`config ${absolute}: cannot read it (${errorMessage(error)}); create one with "fanout init"`);
+  }
+  return parseConfig(text, absolute);
+}
+
+export function parseConfig(text: string, file: string): Config {
+  const fail = (where: string, why: string): never => {
+    throw new FanoutError(`config ${file}: ${where === '' ? '' : `${where}: `}${why}`);
+  };
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { uniqueKeys: true });
+  } catch (error) {
+    const why = error instanceof YAMLParseError ? error.message.split('\n')[0] ?? error.message : errorMessage(error);
+    return fail('', `not valid YAML: ${why}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail('', 'expected a mapping of fields (repo, source, targets, ...)');
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    if (!issue) return fail('', 'invalid');
+    return fail(fieldName(issue.path), issueMessage(issue));
+  }
+  const c = parsed.data;
+  const base = path.dirname(file);
+  const abs = (p: string): string => path.resolve(base, p);
+
+  const names = new Set<string>();
+  const targets = c.targets.map((t, i): Target => {
+    const where = `targets[${i}]`;
+    if (names.has(t.name)) fail(`${where}.name`, `duplicate target name "${t.name}"`);
+    names.add(t.name);
+    let dest: Dest;
+    try {
+      dest = parseDest(t.dest);
+    } catch (error) {
+      return fail(`${where}.dest`, errorMessage(error));
+    }
+    if (t.passwordFile !== undefined && dest.kind !== 'daemon') fail(`${where}.passwordFile`, 'only rsync daemon targets (host::module) use a password file');
+    if (dest.kind === 'daemon' && dest.user !== undefined && t.passwordFile === undefined)
+      fail(`${where}.passwordFile`, `required for ${t.dest}: rsync would otherwise wait for a password typed at a terminal`);
+    if (t.ssh !== undefined && dest.kind !== 'ssh') fail(`${where}.ssh`, 'only ssh targets (host:/path) take ssh options');
+    const passwordFile = t.passwordFile === undefined ? undefined : abs(t.passwordFile);
+    if (passwordFile !== undefined) checkPasswordFile(passwordFile, `${where}.passwordFile`, fail);
+    return {
+      name: t.name,
+      dest,
+      passwordFile,
+      timeout: t.timeout ?? c.timeout,
+      ssh: {
+        port: t.ssh?.port,
+        identityFile: t.ssh?.identityFile === undefined ? undefined : abs(t.ssh.identityFile),
+        knownHostsFile: t.ssh?.knownHostsFile === undefined ? undefined : abs(t.ssh.knownHostsFile),
+        strictHostKeyChecking: t.ssh?.strictHostKeyChecking ?? true,
+      },
+    };
+  });
+
+  const repo = abs(c.repo);
+  return {
+    file,
+    repo,
+    branch: c.branch,
+    source: abs(c.source),
+    stateDir: c.stateDir === undefined ? path.join(repo, 'fanout') : abs(c.stateDir),
+    targets,
+    exclude: c.exclude,
+    protect: c.protect,
+    concurrency: c.concurrency,
+    timeout: c.timeout,
+    retries: c.retries,
+    retryDelay: c.retryDelay,
+    lockTimeout: c.lockTimeout,
+    owner: c.owner,
+    rsync: c.rsync,
+  };
+}
+
+/**
+ * rsync itself refuses a password file others can read, and one not owned by root when it runs as
+ * root; saying so here turns a cryptic per-target failure into one line before anything is touched.
+ */
+function checkPasswordFile(file: string, where: string, fail: (where: string, why: string) => never): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    return fail(where, `${file} does not exist`);
+  }
+  if (!stat.isFile()) fail(where, `${file} is not a file`);
+  const mode = stat.mode & 0o777;
+  if ((mode & 0o077) !== 0) fail(where, `${file} has mode ${mode.toString(8)}; it must be 600 (chmod 600 ${file})`);
+  if (stat.size === 0) fail(where, `${file} is empty; it must hold the daemon password`);
+  const uid = process.getuid?.();
+  if (uid === 0 && stat.uid !== 0) fail(where, `${file} must be owned by root when fanout runs as root (rsync refuses it otherwise)`);
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    fail(where, `${file} is not readable by this user`);
+  }
+}
+
+function fieldName(p: readonly PropertyKey[]): string {
+  return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i === 0 ? '' : '.'}${String(k)}`)).join('');
+}
+
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) return 'missing (required)';
+  return issue.message;
+}

@@ -1,0 +1,41 @@
+import { deploy, whoAmI, type Context } from './deploy.js';
+import { ZERO_COMMIT } from './git.js';
+import type { HistoryEntry } from './journal.js';
+
+export interface PushedRef {
+  oldCommit: string;
+  newCommit: string;
+  ref: string;
+}
+
+/** post-receive's stdin: one "<old> <new> <ref>" line per updated ref. */
+export function parsePushedRefs(stdin: string): PushedRef[] {
+  const refs: PushedRef[] = [];
+  for (const line of stdin.split('\n')) {
+    const [oldCommit, newCommit, ref] = line.trim().split(/\s+/);
+    if (oldCommit === undefined || newCommit === undefined || ref === undefined) continue;
+    refs.push({ oldCommit, newCommit, ref });
+  }
+  return refs;
+}
+
+/**
+ * What the hook does with a push: only the configured branch deploys, and it deploys the branch
+ * tip as it stands once the lock is held (a later push may have moved it; deploying the tip then
+ * is what lets a burst of pushes coalesce). Returns undefined when the push deploys nothing.
+ */
+export async function onPostReceive(ctx: Context, refs: readonly PushedRef[]): Promise<HistoryEntry | undefined> {
+  const branchRef = `refs/heads/${ctx.config.branch}`;
+  let deploys = false;
+  for (const pushed of refs) {
+    if (pushed.ref !== branchRef) {
+      ctx.reporter.note(`fanout: ignoring ${pushed.ref}: only ${branchRef} deploys`);
+    } else if (ZERO_COMMIT.test(pushed.newCommit)) {
+      ctx.reporter.note(`fanout: ${branchRef} was deleted; nothing deployed, the targets keep what they have`);
+    } else {
+      deploys = true;
+    }
+  }
+  if (!deploys) return undefined;
+  return deploy(ctx, { rev: undefined, reason: 'push', startedBy: `git push (${whoAmI()})` }, { dryRun: false, targets: [], full: false });
+}

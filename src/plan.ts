@@ -1,0 +1,78 @@
+import type { Change } from './git.js';
+
+/** What one target needs, decided from data alone: no I/O happens here. */
+export type SyncPlan =
+  | { kind: 'none' }
+  | { kind: 'full'; why: string }
+  | { kind: 'paths'; paths: string[]; changed: number; deleted: number };
+
+export interface PlanInput {
+  /**
+   * Paths that changed since what the target last received completely, or undefined when that is
+   * unknown (never deployed, state lost, its commit gone from the repo): then only a full pass is safe.
+   */
+  changes: readonly Change[] | undefined;
+  /** Paths a failed or interrupted earlier attempt may have touched, or that watch sent. */
+  extraPaths?: readonly string[];
+  /** Forced full pass (`fanout sync --full`). */
+  full?: boolean;
+  why?: string;
+  /**
+   * Which of `candidatePaths(...)` are absent from the source (the caller looks). A missing path
+   * under a missing directory is left out: deleting the directory deletes it, and rsync would
+   * otherwise report the directory as a vanished file (exit 24).
+   */
+  missing?: ReadonlySet<string>;
+}
+
+export function planSync(input: PlanInput): SyncPlan {
+  if (input.full === true) return { kind: 'full', why: input.why ?? 'full sync requested' };
+  if (input.changes === undefined) return { kind: 'full', why: input.why ?? 'state unknown' };
+  const named = new Set<string>();
+  let deleted = 0;
+  for (const change of input.changes) {
+    named.add(change.path);
+    if (change.status === 'D') deleted += 1;
+  }
+  for (const extra of input.extraPaths ?? []) named.add(extra);
+  if (named.size === 0) return { kind: 'none' };
+  const missing = input.missing ?? new Set<string>();
+  const paths = withAncestors(named).filter((p) => !underMissingDirectory(p, missing));
+  return { kind: 'paths', paths, changed: named.size - deleted, deleted };
+}
+
+/** Every path the plan may name, so the caller can say which of them are missing from the source. */
+export function candidatePaths(changes: readonly Change[], extraPaths: readonly string[] = []): string[] {
+  return withAncestors([...changes.map((c) => c.path), ...extraPaths]);
+}
+
+function underMissingDirectory(p: string, missing: ReadonlySet<string>): boolean {
+  for (let slash = p.indexOf('/'); slash > 0; slash = p.indexOf('/', slash + 1)) {
+    if (missing.has(p.slice(0, slash))) return true;
+  }
+  return false;
+}
+
+/**
+ * Every named path plus each directory above it. rsync is run with --delete-missing-args, so a
+ * listed directory that is gone from the source is deleted on the target: git drops a directory
+ * once its last file goes, and the target must too. A listed directory that still exists is sent
+ * as a directory entry only (no recursion with --files-from), which also fixes its permissions.
+ */
+export function withAncestors(paths: Iterable<string>): string[] {
+  const all = new Set<string>();
+  for (const p of paths) {
+    all.add(p);
+    for (let slash = p.lastIndexOf('/'); slash > 0; slash = p.lastIndexOf('/', slash - 1)) {
+      const dir = p.slice(0, slash);
+      if (all.has(dir)) break;
+      all.add(dir);
+    }
+  }
+  return [...all].sort();
+}
+
+/** The --files-from list for rsync --from0: NUL-terminated, so any byte but NUL is safe in a name. */
+export function filesFromList(paths: readonly string[]): string {
+  return paths.map((p) => `${p}\0`).join('');
+}

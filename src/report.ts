@@ -1,0 +1,85 @@
+import type { HistoryEntry, TargetOutcome } from './journal.js';
+
+/** What a person sees of a deploy: a line per target as it finishes, then one summary line. */
+export interface Reporter {
+  note(message: string): void;
+  targetDone(outcome: TargetOutcome): void;
+  deployDone(entry: HistoryEntry): void;
+  /** everything collected, for --json: printed once at the end as one document */
+  finish(): void;
+}
+
+export interface Output {
+  write(text: string): void;
+  color: boolean;
+}
+
+export function stdoutOutput(): Output {
+  return {
+    write: (text) => {
+      process.stdout.write(text);
+    },
+    color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+  };
+}
+
+const paint = (on: boolean, code: number, text: string): string => (on ? `\u001b[${code}m${text}\u001b[0m` : text);
+
+export function humanDuration(ms: number): string {
+  if (ms < 1000) return `${(ms / 1000).toFixed(2)}s`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const minutes = Math.floor(ms / 60_000);
+  return `${minutes}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+export function shortCommit(commit: string): string {
+  return commit.slice(0, 10);
+}
+
+export function targetLine(outcome: TargetOutcome, nameWidth: number, color = false): string {
+  const name = outcome.name.padEnd(nameWidth);
+  if (outcome.status === 'failed') return `${name}  ${paint(color, 31, 'failed')}  ${outcome.error ?? 'unknown error'}`;
+  const what =
+    outcome.mode === 'none'
+      ? 'already up to date'
+      : `${outcome.sent} sent, ${outcome.deleted} deleted${outcome.mode === 'full' ? ' (full pass)' : ''}`;
+  const status = outcome.status === 'skipped' ? 'skipped' : paint(color, 32, 'ok');
+  return `${name}  ${status}${outcome.status === 'ok' ? '    ' : ''}  ${what}  ${humanDuration(outcome.durationMs)}`;
+}
+
+export function summaryLine(entry: HistoryEntry): string {
+  const failed = entry.targets.filter((t) => t.status === 'failed');
+  const done = entry.targets.filter((t) => t.status === 'ok').length;
+  const took = humanDuration(Date.parse(entry.finishedAt) - Date.parse(entry.startedAt));
+  const verb = entry.dryRun === true ? 'would deploy' : entry.reason === 'rollback' ? 'rolled back to' : 'deployed';
+  const head = `${verb} ${shortCommit(entry.commit)} "${entry.subject}" to ${done}/${entry.targets.length} targets in ${took}`;
+  return failed.length === 0 ? head : `${head}; FAILED: ${failed.map((t) => t.name).join(', ')}`;
+}
+
+export function humanReporter(out: Output, nameWidth: number, prefix = ''): Reporter {
+  return {
+    note: (message) => {
+      out.write(`${prefix}${message}\n`);
+    },
+    targetDone: (outcome) => {
+      out.write(`${prefix}  ${targetLine(outcome, nameWidth, out.color)}\n`);
+    },
+    deployDone: (entry) => {
+      out.write(`${prefix}${summaryLine(entry)}\n`);
+    },
+    finish: () => undefined,
+  };
+}
+
+export function jsonReporter(out: Output): Reporter {
+  const notes: string[] = [];
+  const deploys: HistoryEntry[] = [];
+  return {
+    note: (message) => notes.push(message),
+    targetDone: () => undefined,
+    deployDone: (entry) => deploys.push(entry),
+    finish: () => {
+      out.write(`${JSON.stringify({ ok: deploys.every((d) => d.targets.every((t) => t.status !== 'failed')), deploys, notes }, null, 2)}\n`);
+    },
+  };
+}

@@ -1,0 +1,182 @@
+import type { Config, Target } from './config.js';
+import { rsyncDestArg } from './dest.js';
+import { run } from './exec.js';
+import type { Logger } from './log.js';
+import { filesFromList, type SyncPlan } from './plan.js';
+
+export interface RsyncOutcome {
+  exitCode: number;
+  ok: boolean;
+  /** the operator's sentence for a failure, from the exit-code table and rsync's own words */
+  error: string | undefined;
+  retryable: boolean;
+  sent: number;
+  deleted: number;
+  durationMs: number;
+}
+
+/**
+ * rsync's documented exit codes, each as a sentence that says what to check. 23 and 24 are failures
+ * here: files did not arrive (lsyncd counts them as success and loses files).
+ */
+const EXIT_MEANING: Record<number, string> = {
+  1: 'rsync rejected its arguments',
+  2: 'protocol incompatibility between the two rsync versions',
+  3: 'cannot select files or directories (does the destination path exist on the target?)',
+  4: 'the remote rsync does not support this action',
+  5: 'the daemon refused the session: wrong user or password, unknown module, or this host not in "hosts allow"',
+  6: 'the daemon cannot write its log file',
+  10: 'cannot connect: is the rsync daemon (or sshd) running and reachable?',
+  11: 'file I/O error on the target (disk full or permission denied?)',
+  12: 'the connection broke off mid-transfer (the remote rsync died or the network dropped)',
+  13: 'errors with program diagnostics',
+  14: 'error in rsync IPC code',
+  20: 'rsync was stopped by a signal',
+  21: 'rsync waitpid() error',
+  22: 'rsync could not allocate memory',
+  23: 'partial transfer: some files did not arrive',
+  24: 'some source files vanished while they were being sent',
+  25: 'the --max-delete limit stopped deletions',
+  30: 'timed out waiting for the target to send or receive data',
+  35: 'timed out waiting for the daemon to answer',
+  124: 'rsync did not finish within its time limit and was stopped',
+  255: 'ssh failed: check the host, user, key and known_hosts',
+};
+
+const RETRYABLE = new Set([10, 12, 30, 35, 124, 255]);
+
+export function exitMeaning(exitCode: number): string {
+  return EXIT_MEANING[exitCode] ?? `rsync failed with exit code ${exitCode}`;
+}
+
+export interface RsyncArgsInput {
+  config: Pick<Config, 'source' | 'exclude' | 'protect' | 'owner' | 'rsync'>;
+  target: Target;
+  plan: Exclude<SyncPlan, { kind: 'none' }>;
+  dryRun: boolean;
+  /** extra flags for this call only (verify's itemizing dry run) */
+  extra?: readonly string[];
+}
+
+/**
+ * The argument array for one target. Symlinks, permissions and file times are kept; directory
+ * times are not (they change with every add or delete and mean nothing to a web server).
+ * --delay-updates puts every changed file in place at the end, so a web server never sees a
+ * half-copied set.
+ */
+export function rsyncArgs({ config, target, plan, dryRun, extra = [] }: RsyncArgsInput): string[] {
+  const args = ['--links', '--perms', '--times', '--omit-dir-times', '--force', '--delay-updates', '--mkpath', '--out-format=%i %n'];
+  if (config.owner) args.push('--owner', '--group');
+  if (dryRun) args.push('--dry-run');
+  args.push(`--timeout=${Math.ceil(target.timeout)}`);
+  if (target.dest.kind === 'daemon') {
+    args.push(`--contimeout=${Math.ceil(target.timeout)}`);
+    if (target.passwordFile !== undefined) args.push(`--password-file=${target.passwordFile}`);
+  }
+  if (target.dest.kind === 'ssh') args.push('--rsh', sshCommand(target));
+  for (const pattern of config.exclude) args.push(`--exclude=${pattern}`);
+  for (const pattern of config.protect) args.push(`--filter=P ${pattern}`);
+  if (plan.kind === 'full') {
+    args.push('--recursive', '--delete', '--delete-delay');
+  } else {
+    // Only the named paths, contents compared (two same-size edits in one second would pass
+    // rsync's size+mtime quick check); a listed path missing from the source is deleted.
+    args.push('--files-from=-', '--from0', '--delete-missing-args', '--checksum');
+  }
+  args.push(...config.rsync.args, ...extra);
+  args.push('--', withSlash(config.source), rsyncDestArg(target.dest));
+  return args;
+}
+
+export function rsyncInput(plan: SyncPlan): string | undefined {
+  return plan.kind === 'paths' ? filesFromList(plan.paths) : undefined;
+}
+
+/**
+ * rsync splits its --rsh value on white space itself, honouring quotes (no shell is involved);
+ * paths are quoted for that parser.
+ */
+export function sshCommand(target: Target): string {
+  const parts = ['ssh', '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${Math.ceil(target.timeout)}`];
+  parts.push('-o', `StrictHostKeyChecking=${target.ssh.strictHostKeyChecking ? 'yes' : 'no'}`);
+  if (target.ssh.port !== undefined) parts.push('-p', String(target.ssh.port));
+  if (target.ssh.identityFile !== undefined) parts.push('-i', target.ssh.identityFile, '-o', 'IdentitiesOnly=yes');
+  if (target.ssh.knownHostsFile !== undefined) parts.push('-o', `UserKnownHostsFile=${target.ssh.knownHostsFile}`);
+  return parts.map(quoteForRsh).join(' ');
+}
+
+function quoteForRsh(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'"'"'`)}'`;
+}
+
+export interface ItemizedCounts {
+  sent: number;
+  deleted: number;
+  /** the itemized lines, names escaped by rsync (\#ooo for unprintable bytes) */
+  lines: string[];
+}
+
+/**
+ * Count what --out-format='%i %n' reports: a file sent (`<f`/`>f`), a symlink or device created
+ * (`cL`, `cD`, `cS`), a deletion (`*deleting`). Directory entries are not counted.
+ */
+export function parseItemized(stdout: string): ItemizedCounts {
+  let sent = 0;
+  let deleted = 0;
+  const lines: string[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line.length < 12) continue;
+    if (line.startsWith('*deleting ')) {
+      if (!line.endsWith('/')) deleted += 1;
+      lines.push(line);
+      continue;
+    }
+    const update = line.charAt(0);
+    const type = line.charAt(1);
+    if (!/^[<>ch.][fdLDS]/.test(line) || line.charAt(11) !== ' ') continue;
+    lines.push(line);
+    if (type === 'd') continue;
+    if (update === '<' || update === '>' || (update === 'c' && type !== 'f') || update === 'h') sent += 1;
+  }
+  return { sent, deleted, lines };
+}
+
+/**
+ * The line of rsync's stderr that says most: the daemon's @ERROR, else the first "rsync:" complaint,
+ * else the last line. rsync never sees a password on its command line, so none can show here.
+ */
+export function rsyncComplaint(stderr: string): string | undefined {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const meaningful = lines.filter((l) => !/^rsync error: .*\(code \d+\)/.test(l));
+  return (
+    meaningful.find((l) => l.startsWith('@ERROR')) ??
+    meaningful.find((l) => l.startsWith('rsync:') || l.startsWith('ssh:')) ??
+    meaningful.at(-1) ??
+    lines.at(-1)
+  );
+}
+
+export async function runRsync(input: RsyncArgsInput & { log: Logger; rsyncPath: string }): Promise<RsyncOutcome> {
+  const args = rsyncArgs(input);
+  const result = await run(input.rsyncPath, args, { log: input.log, input: rsyncInput(input.plan) ?? '' });
+  const counts = parseItemized(result.stdout);
+  const ok = result.exitCode === 0;
+  let error: string | undefined;
+  if (!ok) {
+    const detail = result.spawnError ?? rsyncComplaint(result.stderr);
+    error = `${exitMeaning(result.exitCode)} (rsync exit ${result.exitCode}${detail === undefined ? '' : `: ${detail}`})`;
+  }
+  return {
+    exitCode: result.exitCode,
+    ok,
+    error,
+    retryable: !ok && RETRYABLE.has(result.exitCode),
+    sent: counts.sent,
+    deleted: counts.deleted,
+    durationMs: result.durationMs,
+  };
+}
+
+function withSlash(p: string): string {
+  return p.endsWith('/') ? p : `${p}/`;
+}

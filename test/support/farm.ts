@@ -1,0 +1,117 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type Result } from 'execa';
+import { stringify } from 'yaml';
+import { startDaemon, type Daemon } from './rsyncd.js';
+
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli.js');
+
+export type FileSpec = string | { content: string; mode?: number } | { symlink: string };
+
+/** A scratch update server: bare repo with fanout's hook, a clone to push from, real rsync daemons. */
+export interface Farm {
+  root: string;
+  repo: string;
+  source: string;
+  stateDir: string;
+  configFile: string;
+  clone: string;
+  daemons: Daemon[];
+  fanout(args: string[], options?: { input?: string; env?: Record<string, string> }): Promise<Result>;
+  git(args: string[]): Promise<Result>;
+  write(files: Record<string, FileSpec>): void;
+  remove(...paths: string[]): void;
+  /** commit everything in the clone; returns the new commit */
+  commit(message: string): Promise<string>;
+  push(args?: string[]): Promise<Result>;
+  writeConfig(extra?: Record<string, unknown>, targets?: Record<string, unknown>[]): void;
+  cleanup(): Promise<void>;
+}
+
+export interface FarmOptions {
+  targets?: number;
+  /** first loopback host index; daemons take 127.0.0.N, N+1, ... */
+  firstHost?: number;
+  config?: Record<string, unknown>;
+}
+
+export async function createFarm({ targets = 3, firstHost = 2, config = {} }: FarmOptions = {}): Promise<Farm> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-test-'));
+  const repo = path.join(root, 'site.git');
+  const source = path.join(root, 'www');
+  const configFile = path.join(root, 'fanout.yaml');
+  const clone = path.join(root, 'clone');
+  const daemons: Daemon[] = [];
+  try {
+    for (let i = 0; i < targets; i += 1) daemons.push(await startDaemon({ hostIndex: firstHost + i, root, name: `web${i + 1}` }));
+  } catch (error) {
+    await Promise.all(daemons.map((d) => d.stop()));
+    throw error;
+  }
+
+  const gitEnv = { GIT_AUTHOR_NAME: 'Test', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 'Test', GIT_COMMITTER_EMAIL: 't@example.invalid' };
+  const farm: Farm = {
+    root,
+    repo,
+    source,
+    stateDir: path.join(repo, 'fanout'),
+    configFile,
+    clone,
+    daemons,
+    fanout: (args, options = {}) =>
+      execa(process.execPath, [CLI, '--config', configFile, ...args], { reject: false, input: options.input ?? '', env: options.env }),
+    git: (args) => execa('git', args, { cwd: clone, reject: false, env: gitEnv }),
+    write(files) {
+      for (const [rel, spec] of Object.entries(files)) {
+        const file = path.join(clone, rel);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.rmSync(file, { force: true, recursive: true });
+        if (typeof spec === 'string') fs.writeFileSync(file, spec);
+        else if ('symlink' in spec) fs.symlinkSync(spec.symlink, file);
+        else fs.writeFileSync(file, spec.content, { mode: spec.mode ?? 0o644 });
+        if (typeof spec !== 'string' && 'mode' in spec && spec.mode !== undefined) fs.chmodSync(file, spec.mode);
+      }
+    },
+    remove(...paths) {
+      for (const rel of paths) fs.rmSync(path.join(clone, rel), { recursive: true, force: true });
+    },
+    async commit(message) {
+      await farm.git(['add', '-A']);
+      const result = await farm.git(['commit', '-q', '--allow-empty', '-m', message]);
+      if (result.exitCode !== 0) throw new Error(`commit failed: ${String(result.stderr)}`);
+      return String((await farm.git(['rev-parse', 'HEAD'])).stdout).trim();
+    },
+    push: (args = ['origin', 'HEAD:main']) => farm.git(['push', ...args]),
+    writeConfig(extra = {}, targetsOverride) {
+      const doc = {
+        repo,
+        branch: 'main',
+        source,
+        targets: targetsOverride ?? daemons.map((d) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile })),
+        retries: 0,
+        timeout: 10,
+        ...config,
+        ...extra,
+      };
+      fs.writeFileSync(configFile, stringify(doc));
+    },
+    async cleanup() {
+      await Promise.all(daemons.map((d) => d.stop()));
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+
+  try {
+    farm.writeConfig();
+    const init = await farm.fanout(['init']);
+    if (init.exitCode !== 0) throw new Error(`fanout init failed: ${String(init.stderr)}`);
+    await execa('git', ['clone', '-q', repo, clone], { env: gitEnv });
+    await farm.git(['checkout', '-q', '-b', 'main']);
+  } catch (error) {
+    await farm.cleanup();
+    throw error;
+  }
+  return farm;
+}

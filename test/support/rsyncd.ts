@@ -1,0 +1,145 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa, type ResultPromise } from 'execa';
+
+/** One real `rsync --daemon` on its own loopback address, with a module, an auth user and a secrets file. */
+export interface Daemon {
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  /** the module's directory: what the target serves */
+  dir: string;
+  passwordFile: string;
+  /** rsync://user@address:port/module/ */
+  dest: string;
+  pid(): number | undefined;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /** the N of 127.0.0.N (2..254) */
+  hostIndex: number;
+  root: string;
+  name: string;
+  /** extra lines for the module section */
+  moduleLines?: string[];
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const daemon = createDaemon(options);
+  await daemon.start();
+  return daemon;
+}
+
+export function createDaemon({ hostIndex, root, name, moduleLines = [] }: DaemonOptions): Daemon {
+  const address = `127.0.0.${hostIndex}`;
+  const base = path.join(root, `rsyncd-${name}`);
+  const dir = path.join(base, 'www');
+  fs.mkdirSync(dir, { recursive: true });
+  const user = `deploy-${name}`;
+  const password = `pw-${name}-${Math.random().toString(36).slice(2)}`;
+  const secrets = path.join(base, 'rsyncd.secrets');
+  fs.writeFileSync(secrets, `${user}:${password}\n`, { mode: 0o600 });
+  const passwordFile = path.join(base, 'client.pwd');
+  fs.writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  const configFile = path.join(base, 'rsyncd.conf');
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  fs.writeFileSync(
+    configFile,
+    [
+      `pid file = ${path.join(base, 'rsyncd.pid')}`,
+      `log file = ${path.join(base, 'rsyncd.log')}`,
+      'use chroot = no',
+      `uid = ${uid}`,
+      `gid = ${gid}`,
+      `[${name}]`,
+      `  path = ${dir}`,
+      '  read only = no',
+      `  auth users = ${user}`,
+      `  secrets file = ${secrets}`,
+      '  hosts allow = 127.0.0.0/8',
+      // use chroot = no turns munge symlinks on by default, which breaks every deployed symlink
+      '  munge symlinks = no',
+      ...moduleLines.map((l) => `  ${l}`),
+      '',
+    ].join('\n'),
+  );
+  let port = 0;
+  let child: ResultPromise | undefined;
+
+  const daemon: Daemon = {
+    name,
+    address,
+    get port() {
+      return port;
+    },
+    user,
+    dir,
+    passwordFile,
+    get dest() {
+      return `rsync://${user}@${address}:${port}/${name}/`;
+    },
+    pid: () => child?.pid,
+    async start() {
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        if (port === 0 || attempt > 0) port = await freePort(address);
+        fs.rmSync(path.join(base, 'rsyncd.pid'), { force: true });
+        const started = execa('rsync', ['--daemon', '--no-detach', `--config=${configFile}`, `--address=${address}`, `--port=${port}`], {
+          reject: false,
+          stdio: 'ignore',
+        });
+        child = started;
+        if (await listening(address, port, started)) return;
+        await daemon.stop();
+      }
+      throw new Error(`rsync daemon ${name} did not start on ${address}`);
+    },
+    async stop() {
+      const running = child;
+      child = undefined;
+      if (running === undefined) return;
+      running.kill('SIGTERM');
+      await running;
+    },
+  };
+  return daemon;
+}
+
+export async function freePort(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, address, () => {
+      const info = server.address();
+      const port = typeof info === 'object' && info !== null ? info.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+async function listening(address: string, port: number, child: ResultPromise): Promise<boolean> {
+  let exited = false;
+  void child.then(() => (exited = true));
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && !exited) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: address, port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => {
+        resolve(false);
+      });
+    });
+    if (ok) return true;
+    await sleep(20);
+  }
+  return false;
+}
