@@ -221,14 +221,13 @@ async function planFor(repo: string, source: string, state: TargetState | undefi
     if (attempted === state.commit) continue;
     for (const change of await changedPaths(repo, state.commit, attempted)) extraPaths.push(change.path);
   }
-  const missing = new Set(candidatePaths(changes, extraPaths).filter((p) => !existsInSource(source, p)));
-  return planSync({ changes, extraPaths, missing });
+  const notDirectories = new Set(candidatePaths(changes, extraPaths).filter((p) => !isDirectory(path.join(source, p))));
+  return planSync({ changes, extraPaths, notDirectories });
 }
 
-function existsInSource(source: string, rel: string): boolean {
+function isDirectory(file: string): boolean {
   try {
-    fs.lstatSync(path.join(source, rel));
-    return true;
+    return fs.lstatSync(file).isDirectory();
   } catch {
     return false;
   }

@@ -18,11 +18,12 @@ export interface PlanInput {
   full?: boolean;
   why?: string;
   /**
-   * Which of `candidatePaths(...)` are absent from the source (the caller looks). A missing path
-   * under a missing directory is left out: deleting the directory deletes it, and rsync would
-   * otherwise report the directory as a vanished file (exit 24).
+   * Which of `candidatePaths(...)` are not directories in the source: missing, or a file or
+   * symlink (the caller looks). A path below one of them is left out: the missing directory is
+   * deleted whole, the file replaces the target's directory whole, and rsync, asked for the path
+   * below, would fail on it (exit 24 for a vanished parent, 23 for "Not a directory").
    */
-  missing?: ReadonlySet<string>;
+  notDirectories?: ReadonlySet<string>;
 }
 
 export function planSync(input: PlanInput): SyncPlan {
@@ -36,8 +37,8 @@ export function planSync(input: PlanInput): SyncPlan {
   }
   for (const extra of input.extraPaths ?? []) named.add(extra);
   if (named.size === 0) return { kind: 'none' };
-  const missing = input.missing ?? new Set<string>();
-  const paths = withAncestors(named).filter((p) => !underMissingDirectory(p, missing));
+  const notDirectories = input.notDirectories ?? new Set<string>();
+  const paths = withAncestors(named).filter((p) => !belowNonDirectory(p, notDirectories));
   return { kind: 'paths', paths, changed: named.size - deleted, deleted };
 }
 
@@ -46,9 +47,9 @@ export function candidatePaths(changes: readonly Change[], extraPaths: readonly 
   return withAncestors([...changes.map((c) => c.path), ...extraPaths]);
 }
 
-function underMissingDirectory(p: string, missing: ReadonlySet<string>): boolean {
+function belowNonDirectory(p: string, notDirectories: ReadonlySet<string>): boolean {
   for (let slash = p.indexOf('/'); slash > 0; slash = p.indexOf('/', slash + 1)) {
-    if (missing.has(p.slice(0, slash))) return true;
+    if (notDirectories.has(p.slice(0, slash))) return true;
   }
   return false;
 }

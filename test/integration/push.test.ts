@@ -1,0 +1,178 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFarm, type Farm } from '../support/farm.js';
+import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
+
+let farm: Farm;
+
+beforeAll(async () => {
+  farm = await createFarm({ targets: 3, firstHost: 2, config: { exclude: ['*.swp'] } });
+});
+
+afterAll(async () => {
+  await farm.cleanup();
+});
+
+/** Invariant 1, checked the way the issue says: each target equals `git archive` of the commit. */
+async function expectTargetsAt(commit: string): Promise<void> {
+  const expected = await snapshotCommit(farm.repo, commit, farm.root);
+  for (const key of [...expected.keys()]) if (key.endsWith('.swp')) expected.delete(key);
+  for (const daemon of farm.daemons) {
+    expect(diffSnapshots(expected, snapshot(daemon.dir)), `${daemon.name} differs from ${commit}`).toEqual([]);
+  }
+}
+
+function remoteLines(output: string): string[] {
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('remote: '))
+    .map((l) => l.slice('remote: '.length).trim());
+}
+
+function targetReport(output: string, name: string): string {
+  const line = remoteLines(output).find((l) => l.startsWith(`${name} `));
+  if (line === undefined) throw new Error(`no report line for ${name} in:\n${output}`);
+  return line;
+}
+
+/** Push and require every target's report line to say ok. */
+async function pushAllOk(): Promise<string> {
+  const output = String((await farm.push()).stderr);
+  for (const daemon of farm.daemons) expect(targetReport(output, daemon.name)).toMatch(/ ok /);
+  return output;
+}
+
+const AWKWARD = ['with space.html', 'new\nline.txt', `quote"s 'and' more.txt`, '-leading-dash.html', 'ünïcødé/日本語.html', 'back\\slash.txt', '*star?.txt'];
+
+describe('git push deploys to every target', () => {
+  it('init is idempotent: a second run changes nothing', async () => {
+    const hook = path.join(farm.repo, 'hooks', 'post-receive');
+    const before = fs.readFileSync(hook, 'utf8');
+    const again = await farm.fanout(['init']);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toContain('already set up');
+    expect(fs.readFileSync(hook, 'utf8')).toBe(before);
+    expect(before).toContain(process.execPath);
+    expect(fs.statSync(hook).mode & 0o111).toBe(0o111);
+  });
+
+  it('a first push sends the whole site, awkward names, exec bits and symlinks included', async () => {
+    farm.write({
+      'index.html': '<h1>v1</h1>',
+      'css/site.css': 'body{}',
+      'cgi-bin/run.sh': { content: '#!/bin/sh\necho hi\n', mode: 0o755 },
+      'latest.html': { symlink: 'index.html' },
+      'deep/a/b/c/file.txt': 'deep',
+      'editor.swp': 'never sent',
+      ...Object.fromEntries(AWKWARD.map((name) => [name, `content of ${name}`])),
+    });
+    const commit = await farm.commit('first');
+    const push = await farm.push();
+    expect(push.exitCode).toBe(0);
+    const output = String(push.stderr);
+    for (const daemon of farm.daemons) expect(targetReport(output, daemon.name)).toMatch(/ ok .*full pass/);
+    expect(remoteLines(output).some((l) => /^deployed [0-9a-f]{10} "first" to 3\/3 targets/.test(l))).toBe(true);
+    await expectTargetsAt(commit);
+    for (const daemon of farm.daemons) expect(fs.existsSync(path.join(daemon.dir, 'editor.swp'))).toBe(false);
+  });
+
+  it('a one-file change sends exactly that file to each target', async () => {
+    farm.write({ 'css/site.css': 'body{color:red}' });
+    const commit = await farm.commit('one file');
+    const output = String((await farm.push()).stderr);
+    for (const daemon of farm.daemons) expect(targetReport(output, daemon.name)).toMatch(/ ok +1 sent, 0 deleted/);
+    await expectTargetsAt(commit);
+  });
+
+  it('a same-size edit within the same second still arrives (contents are compared, not size and mtime)', async () => {
+    farm.write({ 'css/site.css': 'body{color:blu}' });
+    const commit = await farm.commit('same size');
+    await pushAllOk();
+    await expectTargetsAt(commit);
+  });
+
+  it('adds, edits, deletes, renames, directory removals and type changes all land', async () => {
+    farm.remove('deep', 'with space.html');
+    farm.write({
+      'moved/index-copy.html': '<h1>v1</h1>',
+      'ünïcødé/日本語.html': 'changed',
+      'latest.html': 'now a file',
+      'cgi-bin/run.sh': { content: '#!/bin/sh\necho hi\n', mode: 0o644 },
+      'new\nline.txt': { symlink: 'css/site.css' },
+    });
+    await farm.git(['mv', '-leading-dash.html', 'renamed -dash.html']);
+    const commit = await farm.commit('many changes');
+    await pushAllOk();
+    for (const daemon of farm.daemons) {
+      expect(fs.existsSync(path.join(daemon.dir, 'deep'))).toBe(false);
+    }
+    await expectTargetsAt(commit);
+  });
+
+  it('a file replaced by a directory and back', async () => {
+    farm.remove('css/site.css');
+    farm.write({ 'css/site.css/inner.css': 'x' });
+    const c1 = await farm.commit('file to dir');
+    await pushAllOk();
+    await expectTargetsAt(c1);
+    farm.remove('css/site.css');
+    farm.write({ 'css/site.css': 'back to a file' });
+    const c2 = await farm.commit('dir to file');
+    await pushAllOk();
+    await expectTargetsAt(c2);
+  });
+
+  it('the bare repository keeps its HEAD and refs; the source holds the commit', async () => {
+    const head = fs.readFileSync(path.join(farm.repo, 'HEAD'), 'utf8').trim();
+    expect(head).toBe('ref: refs/heads/main');
+    const refs = String((await farm.git(['ls-remote', farm.repo])).stdout).trim().split('\n');
+    const local = String((await farm.git(['rev-parse', 'HEAD'])).stdout).trim();
+    expect(refs).toEqual([`${local}\tHEAD`, `${local}\trefs/heads/main`]);
+    const expected = await snapshotCommit(farm.repo, local, farm.root);
+    expect(diffSnapshots(expected, snapshot(farm.source))).toEqual([]);
+  });
+
+  it('pushes to other branches and branch deletions deploy nothing and say so', async () => {
+    const before = farm.daemons.map((d) => snapshot(d.dir));
+    farm.write({ 'index.html': 'feature work' });
+    await farm.commit('feature');
+    const other = String((await farm.push(['origin', 'HEAD:refs/heads/feature'])).stderr);
+    expect(other).toContain('ignoring refs/heads/feature');
+    const deleted = String((await farm.push(['origin', ':refs/heads/feature'])).stderr);
+    expect(deleted).toContain('ignoring refs/heads/feature');
+    farm.daemons.forEach((d, i) => {
+      expect(snapshot(d.dir)).toEqual(before[i]);
+    });
+    await farm.git(['reset', '-q', '--hard', 'HEAD~1']);
+  });
+
+  it('fanout deploy REV deploys by hand through the same engine, each target from its own commit', async () => {
+    const tip = String((await farm.git(['rev-parse', 'HEAD'])).stdout).trim();
+    const older = String((await farm.git(['rev-parse', 'HEAD~3'])).stdout).trim();
+    const back = await farm.fanout(['deploy', older]);
+    expect(back.stderr).toBe('');
+    expect(back.exitCode).toBe(0);
+    expect(back.stdout).not.toContain('full pass');
+    await expectTargetsAt(older);
+    const forward = await farm.fanout(['deploy']);
+    expect(forward.exitCode).toBe(0);
+    await expectTargetsAt(tip);
+    const again = await farm.fanout(['deploy']);
+    expect(again.stdout).toContain('already up to date');
+    const history = fs.readFileSync(path.join(farm.stateDir, 'history.ndjson'), 'utf8').trim().split('\n');
+    const last = JSON.parse(history.at(-1) ?? '{}') as { reason: string; commit: string; targets: { status: string }[] };
+    expect(last).toMatchObject({ reason: 'manual', commit: tip });
+    expect(last.targets.map((t) => t.status)).toEqual(['ok', 'ok', 'ok']);
+  });
+
+  it('an unknown revision is one clear line, exit 2, nothing touched', async () => {
+    const before = farm.daemons.map((d) => snapshot(d.dir));
+    const result = await farm.fanout(['deploy', 'no-such-rev']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual(['fanout: unknown revision "no-such-rev": it is not a commit in ' + farm.repo]);
+    farm.daemons.forEach((d, i) => {
+      expect(snapshot(d.dir)).toEqual(before[i]);
+    });
+  });
+});
