@@ -1,0 +1,78 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFarm, type Farm } from '../support/farm.js';
+import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
+
+let farm: Farm;
+
+beforeAll(async () => {
+  farm = await createFarm({ targets: 2, firstHost: 22 });
+});
+
+afterAll(async () => {
+  await farm.cleanup();
+});
+
+interface Entry {
+  id: number;
+  startedAt: string;
+  finishedAt: string;
+  commit: string;
+  reason: string;
+}
+
+describe('deploys never interleave', () => {
+  it('concurrent pushes and a manual deploy run one at a time and end at the branch tip', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 3000; i += 1) files[`d${i % 30}/f${i}.html`] = `page ${i} `.repeat(40);
+    farm.write(files);
+    await farm.commit('base');
+    await farm.push();
+
+    // A second clone pushes a commit built on top of the first clone's next one.
+    farm.write({ 'a.html': 'from clone one', 'd1/f1.html': 'changed' });
+    const first = await farm.commit('first');
+    const other = path.join(farm.root, 'clone2');
+    await execa('git', ['clone', '-q', farm.clone, other]);
+    const env = { GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@x.invalid', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@x.invalid' };
+    fs.writeFileSync(path.join(other, 'b.html'), 'from clone two');
+    fs.rmSync(path.join(other, 'd2'), { recursive: true });
+    await execa('git', ['add', '-A'], { cwd: other });
+    await execa('git', ['commit', '-q', '-m', 'second'], { cwd: other, env });
+    const second = String((await execa('git', ['rev-parse', 'HEAD'], { cwd: other })).stdout).trim();
+
+    // The second push starts once the first has moved the branch, i.e. while its hook deploys.
+    const firstPush = farm.push(['origin', `${first}:refs/heads/main`]);
+    const deadline = Date.now() + 20_000;
+    while ((await execa('git', ['--git-dir', farm.repo, 'rev-parse', 'main'])).stdout.trim() !== first) {
+      if (Date.now() > deadline) throw new Error('first push never landed');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const pushes = await Promise.all([
+      firstPush,
+      execa('git', ['push', farm.repo, 'HEAD:refs/heads/main'], { cwd: other, reject: false }),
+      farm.fanout(['deploy']),
+    ]);
+    for (const p of pushes) expect(p.exitCode).toBe(0);
+
+    const expected = await snapshotCommit(farm.repo, second, farm.root);
+    for (const d of farm.daemons) expect(diffSnapshots(expected, snapshot(d.dir))).toEqual([]);
+
+    const history = fs
+      .readFileSync(path.join(farm.stateDir, 'history.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Entry);
+    expect(history.length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < history.length; i += 1) {
+      const previous = history[i - 1];
+      const current = history[i];
+      if (!previous || !current) continue;
+      expect(Date.parse(current.startedAt)).toBeGreaterThanOrEqual(Date.parse(previous.finishedAt));
+      expect(current.id).toBe(previous.id + 1);
+    }
+    expect(history.at(-1)?.commit).toBe(second);
+  });
+});
