@@ -108,11 +108,10 @@ async function pushScenario(options: Options, files: number): Promise<Row[]> {
     console.log(`[${files} files] generating the site`);
     const sitePaths = generateSite(farm.clone, files);
     await farm.commit('site');
-    await execa('cp', ['-a', `${farm.clone}/.`, plainSource]);
-    fs.rmSync(path.join(plainSource, '.git'), { recursive: true, force: true });
+    await execa('rsync', ['-a', '--exclude=/.git', `${farm.clone}/`, `${plainSource}/`]);
     console.log(`[${files} files] initial push and initial full syncs`);
     const first = await farm.push();
-    if (!String(first.stderr).includes('3/3 targets')) throw new Error(`initial push failed:\n${String(first.stderr)}`);
+    if (!first.stderr.includes('3/3 targets')) throw new Error(`initial push failed:\n${first.stderr}`);
     await Promise.all(plain.map((d) => rsyncTo(d, plainSource, ['--delete'])));
 
     const rows: Row[] = [];
@@ -126,7 +125,7 @@ async function pushScenario(options: Options, files: number): Promise<Row[]> {
         samples.fanout?.push(
           await timed(async () => {
             const push = await farm.push();
-            if (!String(push.stderr).includes('3/3 targets')) throw new Error(`push failed:\n${String(push.stderr)}`);
+            if (!push.stderr.includes('3/3 targets')) throw new Error(`push failed:\n${push.stderr}`);
           }),
         );
         for (const rel of targets) edit(plainSource, rel, round);

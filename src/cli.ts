@@ -111,7 +111,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .fail((message, error) => {
       if (error) throw error;
       throw new FanoutError(`${message} (see fanout --help)`);
-    }) as unknown as Argv<GlobalArgs>;
+    });
 }
 
 function packageVersion(): string {

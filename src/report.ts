@@ -19,7 +19,7 @@ export function stdoutOutput(): Output {
     write: (text) => {
       process.stdout.write(text);
     },
-    color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+    color: process.stdout.isTTY && process.env.NO_COLOR === undefined,
   };
 }
 

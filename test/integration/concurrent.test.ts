@@ -41,7 +41,7 @@ describe('deploys never interleave', () => {
     fs.rmSync(path.join(other, 'd2'), { recursive: true });
     await execa('git', ['add', '-A'], { cwd: other });
     await execa('git', ['commit', '-q', '-m', 'second'], { cwd: other, env });
-    const second = String((await execa('git', ['rev-parse', 'HEAD'], { cwd: other })).stdout).trim();
+    const second = (await execa('git', ['rev-parse', 'HEAD'], { cwd: other })).stdout.trim();
 
     // The second push starts once the first has moved the branch, i.e. while its hook deploys.
     const firstPush = farm.push(['origin', `${first}:refs/heads/main`]);

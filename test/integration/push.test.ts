@@ -38,7 +38,7 @@ function targetReport(output: string, name: string): string {
 
 /** Push and require every target's report line to say ok. */
 async function pushAllOk(): Promise<string> {
-  const output = String((await farm.push()).stderr);
+  const output = (await farm.push()).stderr;
   for (const daemon of farm.daemons) expect(targetReport(output, daemon.name)).toMatch(/ ok /);
   return output;
 }
@@ -70,7 +70,7 @@ describe('git push deploys to every target', () => {
     const commit = await farm.commit('first');
     const push = await farm.push();
     expect(push.exitCode).toBe(0);
-    const output = String(push.stderr);
+    const output = push.stderr;
     for (const daemon of farm.daemons) expect(targetReport(output, daemon.name)).toMatch(/ ok .*full pass/);
     expect(remoteLines(output).some((l) => /^deployed [0-9a-f]{10} "first" to 3\/3 targets/.test(l))).toBe(true);
     await expectTargetsAt(commit);
@@ -80,7 +80,7 @@ describe('git push deploys to every target', () => {
   it('a one-file change sends exactly that file to each target', async () => {
     farm.write({ 'css/site.css': 'body{color:red}' });
     const commit = await farm.commit('one file');
-    const output = String((await farm.push()).stderr);
+    const output = (await farm.push()).stderr;
     for (const daemon of farm.daemons) expect(targetReport(output, daemon.name)).toMatch(/ ok +1 sent, 0 deleted/);
     await expectTargetsAt(commit);
   });
@@ -126,8 +126,8 @@ describe('git push deploys to every target', () => {
   it('the bare repository keeps its HEAD and refs; the source holds the commit', async () => {
     const head = fs.readFileSync(path.join(farm.repo, 'HEAD'), 'utf8').trim();
     expect(head).toBe('ref: refs/heads/main');
-    const refs = String((await farm.git(['ls-remote', farm.repo])).stdout).trim().split('\n');
-    const local = String((await farm.git(['rev-parse', 'HEAD'])).stdout).trim();
+    const refs = (await farm.git(['ls-remote', farm.repo])).stdout.trim().split('\n');
+    const local = (await farm.git(['rev-parse', 'HEAD'])).stdout.trim();
     expect(refs).toEqual([`${local}\tHEAD`, `${local}\trefs/heads/main`]);
     const expected = await snapshotCommit(farm.repo, local, farm.root);
     expect(diffSnapshots(expected, snapshot(farm.source))).toEqual([]);
@@ -137,9 +137,9 @@ describe('git push deploys to every target', () => {
     const before = farm.daemons.map((d) => snapshot(d.dir));
     farm.write({ 'index.html': 'feature work' });
     await farm.commit('feature');
-    const other = String((await farm.push(['origin', 'HEAD:refs/heads/feature'])).stderr);
+    const other = (await farm.push(['origin', 'HEAD:refs/heads/feature'])).stderr;
     expect(other).toContain('ignoring refs/heads/feature');
-    const deleted = String((await farm.push(['origin', ':refs/heads/feature'])).stderr);
+    const deleted = (await farm.push(['origin', ':refs/heads/feature'])).stderr;
     expect(deleted).toContain('ignoring refs/heads/feature');
     farm.daemons.forEach((d, i) => {
       expect(snapshot(d.dir)).toEqual(before[i]);
@@ -148,8 +148,8 @@ describe('git push deploys to every target', () => {
   });
 
   it('fanout deploy REV deploys by hand through the same engine, each target from its own commit', async () => {
-    const tip = String((await farm.git(['rev-parse', 'HEAD'])).stdout).trim();
-    const older = String((await farm.git(['rev-parse', 'HEAD~3'])).stdout).trim();
+    const tip = (await farm.git(['rev-parse', 'HEAD'])).stdout.trim();
+    const older = (await farm.git(['rev-parse', 'HEAD~3'])).stdout.trim();
     const back = await farm.fanout(['deploy', older]);
     expect(back.stderr).toBe('');
     expect(back.exitCode).toBe(0);

@@ -39,7 +39,7 @@ describe('one target down', () => {
     farm.write({ 'index.html': 'v2', 'new/page.html': 'new' });
     farm.remove('old');
     const c2 = await farm.commit('v2');
-    const push = String((await farm.push()).stderr);
+    const push = (await farm.push()).stderr;
     expect(push).toMatch(/remote: +web2 +failed +cannot connect/);
     expect(push).toMatch(/FAILED: web2/);
     await expectAt(web1.dir, c2);
@@ -57,7 +57,7 @@ describe('one target down', () => {
     farm.writeConfig();
     farm.write({ 'keep.html': 'keep v3' });
     const c3 = await farm.commit('v3');
-    const catchUp = String((await farm.push()).stderr);
+    const catchUp = (await farm.push()).stderr;
     // web2 receives the diff from c1 (its own commit): index, new/page, old/page deletion, keep
     expect(catchUp).toMatch(/remote: +web2 +ok +3 sent, 1 deleted/);
     expect(catchUp).toMatch(/remote: +web1 +ok +1 sent, 0 deleted/);

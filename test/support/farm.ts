@@ -2,11 +2,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa, type Result } from 'execa';
+import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { startDaemon, type Daemon } from './rsyncd.js';
 
 export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli.js');
+
+/** What a finished command left: text output whatever execa's options were. */
+export interface Ran {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function ran(command: string, args: string[], options: { cwd?: string; input?: string; env?: Record<string, string> }): Promise<Ran> {
+  const result = await execa(command, args, { ...options, reject: false, input: options.input ?? '' });
+  return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
 
 export type FileSpec = string | { content: string; mode?: number } | { symlink: string };
 
@@ -19,13 +31,13 @@ export interface Farm {
   configFile: string;
   clone: string;
   daemons: Daemon[];
-  fanout(args: string[], options?: { input?: string; env?: Record<string, string> }): Promise<Result>;
-  git(args: string[]): Promise<Result>;
+  fanout(args: string[], options?: { input?: string; env?: Record<string, string> }): Promise<Ran>;
+  git(args: string[]): Promise<Ran>;
   write(files: Record<string, FileSpec>): void;
   remove(...paths: string[]): void;
   /** commit everything in the clone; returns the new commit */
   commit(message: string): Promise<string>;
-  push(args?: string[]): Promise<Result>;
+  push(args?: string[]): Promise<Ran>;
   writeConfig(extra?: Record<string, unknown>, targets?: Record<string, unknown>[]): void;
   cleanup(): Promise<void>;
 }
@@ -60,9 +72,8 @@ export async function createFarm({ targets = 3, firstHost = 2, config = {} }: Fa
     configFile,
     clone,
     daemons,
-    fanout: (args, options = {}) =>
-      execa(process.execPath, [CLI, '--config', configFile, ...args], { reject: false, input: options.input ?? '', env: options.env }),
-    git: (args) => execa('git', args, { cwd: clone, reject: false, env: gitEnv }),
+    fanout: (args, options = {}) => ran(process.execPath, [CLI, '--config', configFile, ...args], options),
+    git: (args) => ran('git', args, { cwd: clone, env: gitEnv }),
     write(files) {
       for (const [rel, spec] of Object.entries(files)) {
         const file = path.join(clone, rel);
@@ -80,8 +91,8 @@ export async function createFarm({ targets = 3, firstHost = 2, config = {} }: Fa
     async commit(message) {
       await farm.git(['add', '-A']);
       const result = await farm.git(['commit', '-q', '--allow-empty', '-m', message]);
-      if (result.exitCode !== 0) throw new Error(`commit failed: ${String(result.stderr)}`);
-      return String((await farm.git(['rev-parse', 'HEAD'])).stdout).trim();
+      if (result.exitCode !== 0) throw new Error(`commit failed: ${result.stderr}`);
+      return (await farm.git(['rev-parse', 'HEAD'])).stdout.trim();
     },
     push: (args = ['origin', 'HEAD:main']) => farm.git(['push', ...args]),
     writeConfig(extra = {}, targetsOverride) {
@@ -106,9 +117,11 @@ export async function createFarm({ targets = 3, firstHost = 2, config = {} }: Fa
   try {
     farm.writeConfig();
     const init = await farm.fanout(['init']);
-    if (init.exitCode !== 0) throw new Error(`fanout init failed: ${String(init.stderr)}`);
+    if (init.exitCode !== 0) throw new Error(`fanout init failed: ${init.stderr}`);
     await execa('git', ['clone', '-q', repo, clone], { env: gitEnv });
     await farm.git(['checkout', '-q', '-b', 'main']);
+    // no background gc racing with the test's own reads of the clone
+    await farm.git(['config', 'gc.auto', '0']);
   } catch (error) {
     await farm.cleanup();
     throw error;

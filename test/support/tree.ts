@@ -33,10 +33,7 @@ export function snapshot(root: string): Snapshot {
 /** The commit's tree as git archive writes it, snapshotted the same way. */
 export async function snapshotCommit(repo: string, commit: string, scratch: string): Promise<Snapshot> {
   const dir = fs.mkdtempSync(path.join(scratch, 'archive-'));
-  const archive = execa('git', ['--git-dir', repo, 'archive', '--format=tar', commit]);
-  const tar = execa('tar', ['-x', '-C', dir]);
-  archive.stdout?.pipe(tar.stdin!);
-  await Promise.all([archive, tar]);
+  await execa('git', ['--git-dir', repo, 'archive', '--format=tar', commit]).pipe('tar', ['-x', '-C', dir]);
   const snap = snapshot(dir);
   fs.rmSync(dir, { recursive: true, force: true });
   return snap;
