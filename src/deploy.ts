@@ -5,8 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pMap from 'p-map';
 import type { Config, Target } from './config.js';
 import { FanoutError } from './errors.js';
-import { branchTip, changedPaths, checkout, commitInfo, hasCommit, resolveCommit, type Change, type Commit } from './git.js';
-import { Journal, type HistoryEntry, type Reason, type TargetOutcome, type TargetState } from './journal.js';
+import { branchTip, changedPaths, checkout, commitInfo, resolveCommit, type Change, type Commit } from './git.js';
+import { Journal, type HistoryEntry, type Holding, type Reason, type TargetOutcome, type TargetState } from './journal.js';
 import { acquireLock } from './lock.js';
 import type { Logger } from './log.js';
 import { candidatePaths, planSync, type SyncPlan } from './plan.js';
@@ -59,19 +59,15 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
     const startedAt = new Date();
     log.info({ deployId: id, commit, reason: request.reason, startedBy: request.startedBy, dryRun: options.dryRun }, 'deploy started');
 
-    const sourceReady = journal.state.sourceCommit === commit;
-    if (!options.dryRun && !sourceReady) {
-      await checkout(config.repo, config.source, path.join(config.stateDir, 'source.index'), journal.state.sourceCommit ?? undefined, commit);
-      await journal.update((s) => {
-        s.sourceCommit = commit;
-      });
-    }
+    const diffs = diffCache(config.repo);
+    const sourceReady = journal.state.source.commit === commit && journal.state.source.attempted.length === 0;
+    if (!options.dryRun && !sourceReady) await checkOutSource(ctx, journal, diffs, commit);
     assertSourceNotEmpty(config.source);
 
     const outcomes = await pMap(
       targets,
       async (target) => {
-        const outcome = await syncTarget(ctx, journal, target, commit, {
+        const outcome = await syncTarget(ctx, journal, diffs, target, commit, {
           dryRun: options.dryRun,
           full: options.full,
           // A dry run with the source at another commit cannot ask rsync; it reports the plan.
@@ -142,10 +138,30 @@ interface SyncOptions {
   planOnly: boolean;
 }
 
-async function syncTarget(ctx: Context, journal: Journal, target: Target, commit: Commit, options: SyncOptions): Promise<TargetOutcome> {
+/**
+ * Bring `source` to `commit`, writing only the paths that differ from what it holds. The attempt
+ * is journalled first, so that a checkout cut short is redone in full next time.
+ */
+async function checkOutSource(ctx: Context, journal: Journal, diffs: DiffCache, commit: Commit): Promise<void> {
+  const { config, log } = ctx;
+  const held = journal.state.source;
+  const since = await changesSince(diffs, held, commit);
+  await journal.update((s) => {
+    if (!s.source.attempted.includes(commit)) s.source.attempted.push(commit);
+  });
+  const paths = since === undefined ? 'all' : [...new Set([...since.changes.map((c) => c.path), ...since.extraPaths])];
+  const started = performance.now();
+  await checkout(config.repo, config.source, commit, paths, path.join(config.stateDir, 'checkout.index'), log);
+  log.info({ commit, paths: paths === 'all' ? 'all' : paths.length, durationMs: Math.round(performance.now() - started) }, 'source checked out');
+  await journal.update((s) => {
+    s.source = { commit, attempted: [] };
+  });
+}
+
+async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, target: Target, commit: Commit, options: SyncOptions): Promise<TargetOutcome> {
   const { config, log } = ctx;
   const before = journal.target(target.name);
-  const plan = await planFor(config.repo, config.source, before, commit, options.full);
+  const plan = await planFor(diffs, config.source, before, commit, options.full);
   const from = before?.commit ?? null;
   const base = { name: target.name, from, mode: plan.kind, sent: 0, deleted: 0, durationMs: 0, attempts: 0 } as const;
   log.info({ target: target.name, plan: plan.kind, from, paths: plan.kind === 'paths' ? plan.paths.length : undefined }, 'target plan');
@@ -202,25 +218,49 @@ function recordSuccess(journal: Journal, name: string, commit: Commit): Promise<
   });
 }
 
+/** `git diff` between two commits, asked once per deploy however many targets need it. */
+type DiffCache = ((from: Commit, to: Commit) => Promise<Change[]>) & { repo: string };
+
+function diffCache(repo: string): DiffCache {
+  const cache = new Map<string, Promise<Change[]>>();
+  const diff = (from: Commit, to: Commit): Promise<Change[]> => {
+    if (from === to) return Promise.resolve([]);
+    const key = `${from}..${to}`;
+    let changes = cache.get(key);
+    if (changes === undefined) {
+      changes = changedPaths(repo, from, to);
+      cache.set(key, changes);
+    }
+    return changes;
+  };
+  return Object.assign(diff, { repo });
+}
+
 /**
- * Gather the facts for one target's plan: the diff from the commit it has, plus every path that an
- * incomplete earlier attempt may have touched. Anything unknown (no commit, a commit the repository
- * no longer has after a force push and gc) means a full pass.
+ * What differs between a tree's holding and `commit`: the diff from the commit it last received
+ * completely, plus every path an incomplete later attempt may have touched. Undefined when that
+ * cannot be known (nothing recorded, too many attempts, or a commit gone from the repository after
+ * a force push and gc): then only rewriting everything is safe.
  */
-async function planFor(repo: string, source: string, state: TargetState | undefined, commit: Commit, full: boolean): Promise<SyncPlan> {
+async function changesSince(diffs: DiffCache, held: Holding | undefined, commit: Commit): Promise<{ changes: Change[]; extraPaths: string[] } | undefined> {
+  if (held?.commit == null || held.attempted.length > MAX_ATTEMPTED) return undefined;
+  const base = held.commit;
+  try {
+    const changes = await diffs(base, commit);
+    const extraPaths: string[] = [];
+    for (const attempted of held.attempted) for (const change of await diffs(base, attempted)) extraPaths.push(change.path);
+    return { changes, extraPaths };
+  } catch {
+    // git cannot diff from a commit it no longer has: fall back to rewriting everything
+    return undefined;
+  }
+}
+
+async function planFor(diffs: DiffCache, source: string, state: TargetState | undefined, commit: Commit, full: boolean): Promise<SyncPlan> {
   if (full) return planSync({ changes: undefined, full: true });
-  if (state?.commit == null) return planSync({ changes: undefined, why: 'no deploy recorded for this target' });
-  if (state.attempted.length > MAX_ATTEMPTED) return planSync({ changes: undefined, why: 'too many incomplete attempts' });
-  const known = [state.commit, ...state.attempted];
-  for (const c of known) {
-    if (!(await hasCommit(repo, c))) return planSync({ changes: undefined, why: `commit ${c.slice(0, 10)} is gone from the repository` });
-  }
-  const changes: Change[] = state.commit === commit ? [] : await changedPaths(repo, state.commit, commit);
-  const extraPaths: string[] = [];
-  for (const attempted of state.attempted) {
-    if (attempted === state.commit) continue;
-    for (const change of await changedPaths(repo, state.commit, attempted)) extraPaths.push(change.path);
-  }
+  const since = await changesSince(diffs, state, commit);
+  if (since === undefined) return planSync({ changes: undefined, why: state?.commit == null ? 'no deploy recorded for this target' : 'its state cannot be traced' });
+  const { changes, extraPaths } = since;
   const notDirectories = new Set(candidatePaths(changes, extraPaths).filter((p) => !isDirectory(path.join(source, p))));
   return planSync({ changes, extraPaths, notDirectories });
 }

@@ -1,6 +1,9 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { FanoutError, errorMessage } from './errors.js';
+import { FanoutError } from './errors.js';
+import { run } from './exec.js';
+import type { Logger } from './log.js';
 
 /** A full 40- or 64-hex object name, never a ref name: what a revision resolves to once. */
 export type Commit = string & { readonly __brand: 'Commit' };
@@ -64,15 +67,6 @@ export async function branchTip(repo: string, branch: string): Promise<Commit | 
   }
 }
 
-export async function hasCommit(repo: string, commit: Commit): Promise<boolean> {
-  try {
-    await gitFor(repo).raw(['cat-file', '-e', `${commit}^{commit}`]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function commitInfo(repo: string, commit: Commit): Promise<CommitInfo> {
   const out = await gitFor(repo).raw(['log', '-1', '--no-show-signature', '--format=%s%x00%cI', commit, '--']);
   const [subject = '', date = ''] = out.replace(/\n$/, '').split('\0');
@@ -102,20 +96,62 @@ export function parseNameStatus(out: string): Change[] {
 }
 
 /**
- * Check `commit` out into `source` with an index of fanout's own, never touching the bare repo's
- * HEAD or refs. From a known previous commit it is a two-way merge (`read-tree --reset -u OLD NEW`):
- * only changed paths are written, deleted files and the directories they leave empty go, and local
- * edits on changed paths are overwritten. Without one, every file is written.
+ * Write `commit`'s version of `paths` into `source` (or of every file, with 'all'), leaving the
+ * repository's HEAD, refs and index alone. Each path is removed first, then whatever the commit
+ * has at it is written by `git checkout-index` from a scratch index holding just those entries,
+ * so git's own rules apply (exec bits, symlinks, .gitattributes filters) and the cost follows
+ * the number of paths, not the size of the tree. Directories left empty are removed, as git does.
  */
-export async function checkout(repo: string, source: string, indexFile: string, from: Commit | undefined, to: Commit): Promise<void> {
+export async function checkout(repo: string, source: string, commit: Commit, paths: readonly string[] | 'all', scratchIndex: string, log: Logger): Promise<void> {
   fs.mkdirSync(source, { recursive: true });
-  const git = gitFor(repo, { GIT_INDEX_FILE: indexFile, GIT_WORK_TREE: source });
-  const twoWay = from !== undefined && fs.existsSync(indexFile) && (await hasCommit(repo, from));
+  const env = { ...plumbingEnv(repo), GIT_INDEX_FILE: scratchIndex, GIT_WORK_TREE: source };
+  const git = async (args: string[], input?: string): Promise<string> => {
+    const result = await run('git', args, { env, input, log });
+    if (result.exitCode !== 0) {
+      throw new FanoutError(`cannot check ${commit.slice(0, 10)} out into ${source}: ${firstLine(result.spawnError ?? result.stderr)}`, 1);
+    }
+    return result.stdout;
+  };
+  fs.rmSync(scratchIndex, { force: true });
   try {
-    await git.raw(twoWay ? ['read-tree', '--reset', '-u', from, to] : ['read-tree', '--reset', '-u', to]);
-  } catch (error) {
-    throw new FanoutError(`cannot check ${to.slice(0, 12)} out into ${source}: ${firstLine(errorMessage(error))}`, 1);
+    if (paths === 'all') {
+      await git(['read-tree', commit]);
+    } else {
+      for (const rel of paths) fs.rmSync(path.join(source, rel), { recursive: true, force: true });
+      let entries = '';
+      for (let i = 0; i < paths.length; i += PATHSPEC_CHUNK) {
+        entries += await git(['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...paths.slice(i, i + PATHSPEC_CHUNK)]);
+      }
+      await git(['update-index', '-z', '--index-info'], entries);
+    }
+    await git(['checkout-index', '--all', '--force']);
+    if (paths !== 'all') removeEmptyParents(source, paths);
+  } finally {
+    fs.rmSync(scratchIndex, { force: true });
   }
+}
+
+/** Paths go to git as arguments, a bounded number per call. */
+const PATHSPEC_CHUNK = 1000;
+
+function removeEmptyParents(root: string, paths: readonly string[]): void {
+  const dirs = new Set<string>();
+  for (const rel of paths) for (let dir = path.posix.dirname(rel); dir !== '.'; dir = path.posix.dirname(dir)) dirs.add(dir);
+  // deepest first, so a parent is tried after its children
+  for (const dir of [...dirs].sort((a, b) => b.length - a.length)) {
+    try {
+      fs.rmdirSync(path.join(root, dir));
+    } catch {
+      // not empty, or not there: either way it stays as it is
+    }
+  }
+}
+
+/** For plumbing fed on stdin: names are literal (a `*` in a file name is a `*`), no user config leaks in. */
+function plumbingEnv(repo: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { GIT_DIR: repo, GIT_LITERAL_PATHSPECS: '1', LC_ALL: 'C', PATH: process.env.PATH ?? '/usr/bin:/bin' };
+  if (process.env.HOME !== undefined) env.HOME = process.env.HOME;
+  return env;
 }
 
 function firstLine(text: string): string {

@@ -2,19 +2,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Commit } from './git.js';
 
-/** What fanout knows of one target. */
-export interface TargetState {
+/** What a tree (a target, or the source directory) is known to hold. */
+export interface Holding {
   /** the commit it last received completely; null when unknown */
   commit: Commit | null;
+  /**
+   * Commits written since `commit` that did not complete (a failed transfer, or fanout killed
+   * half-way): the tree may hold any mix of their files, so the next update also rewrites every
+   * path they touched, diffed from `commit`, the tree's own last good commit.
+   */
+  attempted: Commit[];
+}
+
+/** What fanout knows of one target. */
+export interface TargetState extends Holding {
   at: string | null;
   status: 'ok' | 'failed';
   error?: string;
-  /**
-   * Commits sent since `commit` that did not complete (failed, or fanout was killed during the
-   * transfer): the target may hold any mix of their files, so the next sync also re-sends every
-   * path they touched, diffed from `commit`, the target's own last good commit.
-   */
-  attempted: Commit[];
 }
 
 export interface State {
@@ -22,8 +26,8 @@ export interface State {
   nextDeployId: number;
   /** the commit the latest deploy aimed at: what "ok" in `fanout status` means */
   current: { commit: Commit; deployId: number; at: string } | null;
-  /** the commit checked out in `source`, so the next checkout only writes what changed */
-  sourceCommit: Commit | null;
+  /** what `source` holds, kept like a target's so the next checkout writes only what changed */
+  source: Holding;
   targets: Record<string, TargetState>;
 }
 
@@ -54,7 +58,7 @@ export interface HistoryEntry {
   targets: TargetOutcome[];
 }
 
-const EMPTY: State = { version: 1, nextDeployId: 1, current: null, sourceCommit: null, targets: {} };
+const EMPTY: State = { version: 1, nextDeployId: 1, current: null, source: { commit: null, attempted: [] }, targets: {} };
 
 /**
  * The state journal: `state.json`, replaced atomically (write, fsync, rename) so a crash at any
@@ -81,6 +85,7 @@ export class Journal {
     try {
       const state = JSON.parse(text) as State;
       if (state.version !== 1 || typeof state.targets !== 'object') throw new Error('unknown format');
+      state.source = state.source ?? { commit: null, attempted: [] };
       return new Journal(dir, state, undefined);
     } catch (error) {
       // Unreadable state means unknown state: every target gets a full pass, which is always safe.

@@ -175,4 +175,15 @@ describe('git push deploys to every target', () => {
       expect(snapshot(d.dir)).toEqual(before[i]);
     });
   });
+
+  it('no password reaches the log', () => {
+    const log = fs.readFileSync(path.join(farm.stateDir, 'fanout.log'), 'utf8');
+    expect(log).toContain('"msg":"deploy finished"');
+    for (const daemon of farm.daemons) {
+      const password = fs.readFileSync(daemon.passwordFile, 'utf8').trim();
+      expect(password.length).toBeGreaterThan(8);
+      expect(log).not.toContain(password);
+    }
+    expect(fs.statSync(path.join(farm.stateDir, 'fanout.log')).mode & 0o077).toBe(0);
+  });
 });
