@@ -11,6 +11,7 @@ import { acquireLock } from './lock.js';
 import type { Logger } from './log.js';
 import { candidatePaths, planSync, type SyncPlan } from './plan.js';
 import type { Reporter } from './report.js';
+import { previousDeploy } from './rollback.js';
 import { runRsync, type RsyncOutcome } from './rsync.js';
 
 export interface Context {
@@ -19,9 +20,14 @@ export interface Context {
   reporter: Reporter;
 }
 
+/**
+ * Which commit to deploy, decided once the lock is held: the branch tip as it stands then, any
+ * revision git resolves, the deploy before the current one (rollback), or what the source holds (sync).
+ */
+export type Revision = { kind: 'tip' } | { kind: 'rev'; rev: string } | { kind: 'previous' } | { kind: 'source' };
+
 export interface DeployRequest {
-  /** a revision to deploy; undefined means the branch tip as it stands once the lock is held */
-  rev: string | undefined;
+  revision: Revision;
   reason: Reason;
   startedBy: string;
 }
@@ -48,13 +54,13 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
     ctx.reporter.note(`waiting for the deploy in progress (${holder})`);
   });
   try {
-    const commit = request.rev === undefined ? await tipOf(config) : await resolveCommit(config.repo, request.rev);
-    const info = await commitInfo(config.repo, commit);
     const journal = Journal.open(config.stateDir);
     if (journal.warning !== undefined) {
       log.warn(journal.warning);
       ctx.reporter.note(`warning: ${journal.warning}`);
     }
+    const commit = await chooseCommit(config, journal, request.revision);
+    const info = await commitInfo(config.repo, commit);
     const id = journal.state.nextDeployId;
     const startedAt = new Date();
     log.info({ deployId: id, commit, reason: request.reason, startedBy: request.startedBy, dryRun: options.dryRun }, 'deploy started');
@@ -105,10 +111,26 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
   }
 }
 
-async function tipOf(config: Config): Promise<Commit> {
-  const tip = await branchTip(config.repo, config.branch);
-  if (tip === undefined) throw new FanoutError(`branch "${config.branch}" has no commits in ${config.repo} yet: push to it first`);
-  return tip;
+async function chooseCommit(config: Config, journal: Journal, revision: Revision): Promise<Commit> {
+  switch (revision.kind) {
+    case 'rev':
+      return resolveCommit(config.repo, revision.rev);
+    case 'tip': {
+      const tip = await branchTip(config.repo, config.branch);
+      if (tip === undefined) throw new FanoutError(`branch "${config.branch}" has no commits in ${config.repo} yet: push to it first`);
+      return tip;
+    }
+    case 'previous': {
+      const previous = previousDeploy(journal.readHistory());
+      if (previous === undefined) throw new FanoutError('no earlier deploy to roll back to (see fanout history); name a revision: fanout rollback REV');
+      return previous;
+    }
+    case 'source': {
+      const held = journal.state.source.commit;
+      if (held === null) throw new FanoutError(`the source ${config.source} holds no deployed commit yet: deploy first (git push or fanout deploy)`);
+      return held;
+    }
+  }
 }
 
 export function selectTargets(config: Config, names: readonly string[]): Target[] {
@@ -171,8 +193,14 @@ async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, targ
     return { ...base, status: 'ok' };
   }
   if (options.planOnly) {
-    return { ...base, status: 'ok', sent: plan.kind === 'paths' ? plan.changed : 0, deleted: plan.kind === 'paths' ? plan.deleted : 0 };
+    if (plan.kind === 'full') return { ...base, status: 'ok', items: [`a full pass (${plan.why}): every file, and deletion of whatever the commit lacks`] };
+    const deletions = new Set(plan.deletions);
+    const directories = new Set(plan.paths.map((p) => p.slice(0, Math.max(0, p.lastIndexOf('/')))));
+    const named = plan.paths.filter((p) => deletions.has(p) || !directories.has(p));
+    const items = named.map((p) => (deletions.has(p) ? `*deleting   ${p}` : `>f          ${p}`));
+    return { ...base, status: 'ok', sent: plan.changed, deleted: plan.deleted, items };
   }
+  const alreadyAttempted = before?.attempted.includes(commit) === true;
   if (!options.dryRun) {
     // Recorded before rsync starts: if fanout dies mid-transfer, the next run knows which paths
     // may be half-sent on this target.
@@ -197,6 +225,7 @@ async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, targ
 
   const outcome: TargetOutcome = { ...base, sent: result.sent, deleted: result.deleted, durationMs, attempts, status: result.ok ? 'ok' : 'failed' };
   if (!result.ok) outcome.error = result.error ?? 'rsync failed';
+  if (options.dryRun) outcome.items = result.items;
   if (!options.dryRun) {
     if (result.ok) await recordSuccess(journal, target.name, commit);
     else
@@ -205,6 +234,8 @@ async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, targ
         if (t) {
           t.status = 'failed';
           t.error = outcome.error;
+          // refused before anything moved: this attempt cannot have left half-written files
+          if (result.untouched && !alreadyAttempted) t.attempted = t.attempted.filter((c) => c !== commit);
         }
       });
   }

@@ -37,5 +37,5 @@ export async function onPostReceive(ctx: Context, refs: readonly PushedRef[]): P
     }
   }
   if (!deploys) return undefined;
-  return deploy(ctx, { rev: undefined, reason: 'push', startedBy: `git push (${whoAmI()})` }, { dryRun: false, targets: [], full: false });
+  return deploy(ctx, { revision: { kind: 'tip' }, reason: 'push', startedBy: `git push (${whoAmI()})` }, { dryRun: false, targets: [], full: false });
 }

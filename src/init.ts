@@ -14,7 +14,7 @@ export interface InitOptions {
   branch: string | undefined;
 }
 
-const HOOK_MARKER = 'fanout post-receive hook';
+export const HOOK_MARKER = 'fanout post-receive hook';
 
 /**
  * Set up the update server: bare repo, hook, starter config. Idempotent: what exists and is right

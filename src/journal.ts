@@ -44,6 +44,8 @@ export interface TargetOutcome {
   durationMs: number;
   attempts: number;
   error?: string;
+  /** dry runs only: rsync's itemized lines, or the planned paths when rsync could not be asked */
+  items?: string[];
 }
 
 export interface HistoryEntry {

@@ -3,8 +3,17 @@ import type { Change } from './git.js';
 /** What one target needs, decided from data alone: no I/O happens here. */
 export type SyncPlan =
   | { kind: 'none' }
-  | { kind: 'full'; why: string }
-  | { kind: 'paths'; paths: string[]; changed: number; deleted: number };
+  /** `checksum`: compare contents, not size and mtime; for a pass the operator asked for (repair) */
+  | { kind: 'full'; why: string; checksum?: boolean }
+  | {
+      kind: 'paths';
+      /** what rsync is given: the named paths and every directory above them */
+      paths: string[];
+      changed: number;
+      deleted: number;
+      /** the named paths git deleted, for a dry run's report */
+      deletions: string[];
+    };
 
 export interface PlanInput {
   /**
@@ -27,19 +36,20 @@ export interface PlanInput {
 }
 
 export function planSync(input: PlanInput): SyncPlan {
-  if (input.full === true) return { kind: 'full', why: input.why ?? 'full sync requested' };
+  if (input.full === true) return { kind: 'full', why: input.why ?? 'full sync requested', checksum: true };
   if (input.changes === undefined) return { kind: 'full', why: input.why ?? 'state unknown' };
   const named = new Set<string>();
-  let deleted = 0;
+  const deletions: string[] = [];
   for (const change of input.changes) {
     named.add(change.path);
-    if (change.status === 'D') deleted += 1;
+    if (change.status === 'D') deletions.push(change.path);
   }
+  const deleted = deletions.length;
   for (const extra of input.extraPaths ?? []) named.add(extra);
   if (named.size === 0) return { kind: 'none' };
   const notDirectories = input.notDirectories ?? new Set<string>();
   const paths = withAncestors(named).filter((p) => !belowNonDirectory(p, notDirectories));
-  return { kind: 'paths', paths, changed: named.size - deleted, deleted };
+  return { kind: 'paths', paths, changed: named.size - deleted, deleted, deletions: deletions.sort() };
 }
 
 /** Every path the plan may name, so the caller can say which of them are missing from the source. */

@@ -23,7 +23,37 @@ export function stdoutOutput(): Output {
   };
 }
 
-const paint = (on: boolean, code: number, text: string): string => (on ? `\u001b[${code}m${text}\u001b[0m` : text);
+export const paint = (on: boolean, code: number, text: string): string => (on ? `\u001b[${code}m${text}\u001b[0m` : text);
+
+// eslint-disable-next-line no-control-regex -- colour codes are exactly what this strips
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+/** Rows aligned in columns by their visible width (colour codes do not count). */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').replace(ANSI, '').length)));
+  const line = (r: readonly string[]): string =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - cell.replace(ANSI, '').length)))
+      .join('  ')
+      .trimEnd();
+  return `${all.map(line).join('\n')}\n`;
+}
+
+/** A status word in its colour: green for good, yellow for behind, red for bad. */
+export function statusWord(word: string, color: boolean): string {
+  const code = ['ok', 'same'].includes(word) ? 32 : ['behind', 'unknown', 'skipped'].includes(word) ? 33 : 31;
+  return paint(color, code, word);
+}
+
+/** How many itemized lines a dry run lists before saying how many more there are. */
+const ITEMS_SHOWN = 50;
+
+export function itemLines(items: readonly string[], indent: string): string {
+  const shown = items.slice(0, ITEMS_SHOWN).map((i) => `${indent}${i}\n`);
+  if (items.length > ITEMS_SHOWN) shown.push(`${indent}... and ${items.length - ITEMS_SHOWN} more (--json lists them all)\n`);
+  return shown.join('');
+}
 
 export function humanDuration(ms: number): string {
   if (ms < 1000) return `${(ms / 1000).toFixed(2)}s`;
@@ -63,6 +93,7 @@ export function humanReporter(out: Output, nameWidth: number, prefix = ''): Repo
     },
     targetDone: (outcome) => {
       out.write(`${prefix}  ${targetLine(outcome, nameWidth, out.color)}\n`);
+      if (outcome.items !== undefined) out.write(itemLines(outcome.items, `${prefix}      `));
     },
     deployDone: (entry) => {
       out.write(`${prefix}${summaryLine(entry)}\n`);

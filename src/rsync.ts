@@ -10,8 +10,12 @@ export interface RsyncOutcome {
   /** the operator's sentence for a failure, from the exit-code table and rsync's own words */
   error: string | undefined;
   retryable: boolean;
+  /** it failed before anything could be transferred: the target is exactly as it was */
+  untouched: boolean;
   sent: number;
   deleted: number;
+  /** rsync's itemized lines (`>f+++++++++ path`, `*deleting   path`): what was, or would be, done */
+  items: string[];
   durationMs: number;
 }
 
@@ -45,6 +49,12 @@ const EXIT_MEANING: Record<number, string> = {
 
 const RETRYABLE = new Set([10, 12, 30, 35, 124, 255]);
 
+/** Refused before the transfer began: bad session (5), no daemon answer (35), no connection (10, by its words). */
+export function failedBeforeTransfer(exitCode: number, stderr: string): boolean {
+  if (exitCode === 5 || exitCode === 35) return true;
+  return exitCode === 10 && /Connection refused|failed to connect|No route to host|Name or service not known|Temporary failure in name resolution/.test(stderr);
+}
+
 export function exitMeaning(exitCode: number): string {
   return EXIT_MEANING[exitCode] ?? `rsync failed with exit code ${exitCode}`;
 }
@@ -68,16 +78,12 @@ export function rsyncArgs({ config, target, plan, dryRun, extra = [] }: RsyncArg
   const args = ['--links', '--perms', '--times', '--omit-dir-times', '--force', '--delay-updates', '--mkpath', '--out-format=%i %n'];
   if (config.owner) args.push('--owner', '--group');
   if (dryRun) args.push('--dry-run');
-  args.push(`--timeout=${Math.ceil(target.timeout)}`);
-  if (target.dest.kind === 'daemon') {
-    args.push(`--contimeout=${Math.ceil(target.timeout)}`);
-    if (target.passwordFile !== undefined) args.push(`--password-file=${target.passwordFile}`);
-  }
-  if (target.dest.kind === 'ssh') args.push('--rsh', sshCommand(target));
+  args.push(...connectionArgs(target));
   for (const pattern of config.exclude) args.push(`--exclude=${pattern}`);
   for (const pattern of config.protect) args.push(`--filter=P ${pattern}`);
   if (plan.kind === 'full') {
     args.push('--recursive', '--delete', '--delete-delay');
+    if (plan.checksum === true) args.push('--checksum');
   } else {
     // Only the named paths, contents compared (two same-size edits in one second would pass
     // rsync's size+mtime quick check); a listed path missing from the source is deleted.
@@ -85,6 +91,17 @@ export function rsyncArgs({ config, target, plan, dryRun, extra = [] }: RsyncArg
   }
   args.push(...config.rsync.args, ...extra);
   args.push('--', withSlash(config.source), rsyncDestArg(target.dest));
+  return args;
+}
+
+/** How to reach a target: timeouts, the daemon password file, the ssh command. */
+export function connectionArgs(target: Target): string[] {
+  const args = [`--timeout=${Math.ceil(target.timeout)}`];
+  if (target.dest.kind === 'daemon') {
+    args.push(`--contimeout=${Math.ceil(target.timeout)}`);
+    if (target.passwordFile !== undefined) args.push(`--password-file=${target.passwordFile}`);
+  }
+  if (target.dest.kind === 'ssh') args.push('--rsh', sshCommand(target));
   return args;
 }
 
@@ -161,20 +178,29 @@ export async function runRsync(input: RsyncArgsInput & { log: Logger; rsyncPath:
   const result = await run(input.rsyncPath, args, { log: input.log, input: rsyncInput(input.plan) ?? '' });
   const counts = parseItemized(result.stdout);
   const ok = result.exitCode === 0;
-  let error: string | undefined;
-  if (!ok) {
-    const detail = result.spawnError ?? rsyncComplaint(result.stderr);
-    error = `${exitMeaning(result.exitCode)} (rsync exit ${result.exitCode}${detail === undefined ? '' : `: ${detail}`})`;
-  }
+  const error = ok ? undefined : failureMessage(result);
   return {
+    items: counts.lines,
     exitCode: result.exitCode,
     ok,
     error,
     retryable: !ok && RETRYABLE.has(result.exitCode),
+    untouched: !ok && (result.spawnError !== undefined || failedBeforeTransfer(result.exitCode, result.stderr)),
     sent: counts.sent,
     deleted: counts.deleted,
     durationMs: result.durationMs,
   };
+}
+
+/** The operator's sentence for a failed rsync: what the exit code means, then rsync's own words. */
+export function failureMessage(result: { exitCode: number; stderr: string; spawnError: string | undefined }): string {
+  const detail = result.spawnError ?? rsyncComplaint(result.stderr);
+  return `${exitMeaning(result.exitCode)} (rsync exit ${result.exitCode}${detail === undefined ? '' : `: ${detail}`})`;
+}
+
+/** The path an itemized line is about. */
+export function itemPath(line: string): string {
+  return line.slice(12);
 }
 
 function withSlash(p: string): string {

@@ -1,0 +1,169 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pMap from 'p-map';
+import type { Config, Target } from './config.js';
+import { rsyncDestArg } from './dest.js';
+import { errorMessage } from './errors.js';
+import { run } from './exec.js';
+import { HOOK_MARKER } from './init.js';
+import type { Logger } from './log.js';
+import { connectionArgs, failureMessage } from './rsync.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  /** what was found */
+  detail: string;
+  /** what to do about it, when not ok */
+  fix?: string;
+}
+
+/** rsync 3.1.0 brought --delete-missing-args; 3.2.3 brought --mkpath. */
+const RSYNC_MINIMUM = [3, 2, 3] as const;
+
+export async function checkTools(log: Logger): Promise<Check[]> {
+  const version = async (command: string, args: string[]): Promise<string | undefined> => {
+    // inotifywait --help exits 1: a tool that started and said something is there
+    const result = await run(command, args, { log, timeoutMs: 10_000 });
+    if (result.spawnError !== undefined) return undefined;
+    return (`${result.stdout}\n${result.stderr}`.split('\n').find((l) => l.trim() !== '') ?? command).trim();
+  };
+  const checks: Check[] = [];
+  const rsync = await version('rsync', ['--version']);
+  const rsyncNumbers = /version (\d+)\.(\d+)\.(\d+)/.exec(rsync ?? '')?.slice(1).map(Number) ?? [];
+  const rsyncOk = rsync !== undefined && compareVersions(rsyncNumbers, RSYNC_MINIMUM) >= 0;
+  checks.push({
+    name: 'rsync',
+    ok: rsyncOk,
+    detail: rsync ?? 'not found',
+    ...(rsyncOk ? {} : { fix: `install rsync ${RSYNC_MINIMUM.join('.')} or newer (apt-get install rsync)` }),
+  });
+  const git = await version('git', ['--version']);
+  checks.push({ name: 'git', ok: git !== undefined, detail: git ?? 'not found', ...(git === undefined ? { fix: 'apt-get install git' } : {}) });
+  const flock = await version('flock', ['--version']);
+  checks.push({ name: 'flock', ok: flock !== undefined, detail: flock ?? 'not found', ...(flock === undefined ? { fix: 'apt-get install util-linux' } : {}) });
+  const inotify = await version('inotifywait', ['--help']);
+  checks.push({
+    name: 'inotifywait',
+    ok: inotify !== undefined,
+    detail: inotify ?? 'not found (needed by fanout watch only)',
+    ...(inotify === undefined ? { fix: 'apt-get install inotify-tools' } : {}),
+  });
+  return checks;
+}
+
+function compareVersions(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i += 1) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+export function checkSetup(config: Config): Check[] {
+  const checks: Check[] = [];
+  for (const target of config.targets) {
+    if (target.passwordFile !== undefined) {
+      // loadConfig already refused a bad one; saying so here makes the list complete
+      checks.push({ name: `${target.name} password file`, ok: true, detail: `${target.passwordFile}, mode 600` });
+    }
+  }
+  checks.push(checkStateDir(config.stateDir));
+  checks.push(checkHook(config));
+  checks.push(checkSource(config.source));
+  return checks;
+}
+
+function checkStateDir(dir: string): Check {
+  const name = 'state directory';
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    return { name, ok: false, detail: `${dir} does not exist`, fix: 'run fanout init' };
+  }
+  const mode = stat.mode & 0o777;
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    return { name, ok: false, detail: `${dir} is not writable by ${os.userInfo().username}`, fix: `chown it to the user that receives pushes` };
+  }
+  if ((mode & 0o022) !== 0) return { name, ok: false, detail: `${dir} has mode ${mode.toString(8)}: others can write the journal`, fix: `chmod 700 ${dir}` };
+  return { name, ok: true, detail: `${dir}, mode ${mode.toString(8)}` };
+}
+
+function checkHook(config: Config): Check {
+  const name = 'post-receive hook';
+  const hook = path.join(config.repo, 'hooks', 'post-receive');
+  let text: string;
+  try {
+    text = fs.readFileSync(hook, 'utf8');
+  } catch {
+    return { name, ok: false, detail: `${hook} is missing`, fix: `fanout init --config ${config.file}` };
+  }
+  if (!text.includes(HOOK_MARKER)) return { name, ok: false, detail: `${hook} was not written by fanout`, fix: 'call "fanout hook post-receive" from it, or move it aside and run fanout init' };
+  if ((fs.statSync(hook).mode & 0o111) === 0) return { name, ok: false, detail: `${hook} is not executable`, fix: `chmod +x ${hook}` };
+  if (!text.includes(config.file)) return { name, ok: false, detail: `${hook} uses another config`, fix: `fanout init --config ${config.file}` };
+  return { name, ok: true, detail: hook };
+}
+
+function checkSource(source: string): Check {
+  try {
+    const entries = fs.readdirSync(source);
+    return { name: 'source', ok: true, detail: entries.length === 0 ? `${source} (empty until the first deploy)` : source };
+  } catch {
+    return { name: 'source', ok: false, detail: `${source} does not exist`, fix: `fanout init, or mkdir ${source}` };
+  }
+}
+
+/**
+ * A harmless probe of one target: write a small directory (a file and a symlink) into it, read
+ * the symlink back through the target's own rsync (a daemon with "munge symlinks" on stores it as
+ * /rsyncd-munged/..., which then points nowhere), and delete the probe again.
+ */
+export async function probeTarget(config: Config, target: Target, log: Logger): Promise<Check[]> {
+  const probe = `.fanout-probe-${crypto.randomBytes(4).toString('hex')}`;
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-doctor-'));
+  const rsync = (args: string[], input?: string) => run(config.rsync.path, [...connectionArgs(target), ...args], { log, input: input ?? '' });
+  const dest = rsyncDestArg(target.dest);
+  try {
+    const upload = path.join(scratch, 'up');
+    fs.mkdirSync(path.join(upload, probe), { recursive: true });
+    fs.writeFileSync(path.join(upload, probe, 'probe.txt'), 'fanout doctor probe\n');
+    fs.symlinkSync('probe.txt', path.join(upload, probe, 'link'));
+    const write = await rsync(['--recursive', '--links', '--mkpath', '--', `${upload}/`, dest]);
+    if (write.exitCode !== 0) return [{ name: `${target.name} reachable and writable`, ok: false, detail: failureMessage(write), fix: 'check the daemon or sshd, the password file, rsyncd.conf (read only = no, hosts allow)' }];
+    const checks: Check[] = [{ name: `${target.name} reachable and writable`, ok: true, detail: dest.replace(/\/\/[^@/]+@/, '//') }];
+
+    const back = path.join(scratch, 'back');
+    fs.mkdirSync(back);
+    const follow = await rsync(['--copy-links', '--', `${dest}${probe}/link`, `${back}/`]);
+    const followed = follow.exitCode === 0 && fs.existsSync(path.join(back, 'link')) && fs.readFileSync(path.join(back, 'link'), 'utf8') === 'fanout doctor probe\n';
+    checks.push(
+      followed
+        ? { name: `${target.name} symlinks`, ok: true, detail: 'arrive intact' }
+        : {
+            name: `${target.name} symlinks`,
+            ok: false,
+            detail: 'a symlink sent there does not resolve: the daemon munges symlinks (use chroot = no turns "munge symlinks" on)',
+            fix: 'add "munge symlinks = no" to the module in rsyncd.conf, or "use chroot = yes"',
+          },
+    );
+
+    const empty = path.join(scratch, 'empty');
+    fs.mkdirSync(empty);
+    const cleanup = await rsync(['--files-from=-', '--from0', '--delete-missing-args', '--force', '--', `${empty}/`, dest], `${probe}\0`);
+    if (cleanup.exitCode !== 0) checks.push({ name: `${target.name} cleanup`, ok: false, detail: `could not delete the probe ${probe}: ${failureMessage(cleanup)}`, fix: `delete ${probe} on the target by hand` });
+    return checks;
+  } catch (error) {
+    return [{ name: `${target.name} probe`, ok: false, detail: errorMessage(error) }];
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+export async function probeTargets(config: Config, targets: readonly Target[], log: Logger): Promise<Check[]> {
+  return (await pMap(targets, (t) => probeTarget(config, t, log), { concurrency: config.concurrency })).flat();
+}
