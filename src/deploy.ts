@@ -185,7 +185,7 @@ async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, targ
   const before = journal.target(target.name);
   const plan = await planFor(diffs, config.source, before, commit, options.full);
   const from = before?.commit ?? null;
-  const base = { name: target.name, from, mode: plan.kind, sent: 0, deleted: 0, durationMs: 0, attempts: 0 } as const;
+  const base = { name: target.name, from, mode: plan.kind, sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0 } as const;
   log.info({ target: target.name, plan: plan.kind, from, paths: plan.kind === 'paths' ? plan.paths.length : undefined }, 'target plan');
 
   if (plan.kind === 'none') {
@@ -215,7 +215,18 @@ async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, targ
   let result: RsyncOutcome;
   for (;;) {
     attempts += 1;
-    result = await runRsync({ config, target, plan, dryRun: options.dryRun, log, rsyncPath: config.rsync.path });
+    result = await runRsync({
+      config,
+      target,
+      plan,
+      dryRun: options.dryRun,
+      log,
+      rsyncPath: config.rsync.path,
+      keepItems: options.dryRun,
+      onProgress: (counts) => {
+        ctx.reporter.progress(target.name, counts.sent + counts.deleted);
+      },
+    });
     durationMs += result.durationMs;
     if (result.ok || !result.retryable || attempts > config.retries) break;
     const delay = config.retryDelay * 1000 * 2 ** (attempts - 1);
@@ -223,7 +234,7 @@ async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, targ
     await sleep(delay);
   }
 
-  const outcome: TargetOutcome = { ...base, sent: result.sent, deleted: result.deleted, durationMs, attempts, status: result.ok ? 'ok' : 'failed' };
+  const outcome: TargetOutcome = { ...base, sent: result.sent, deleted: result.deleted, bytes: result.bytes, durationMs, attempts, status: result.ok ? 'ok' : 'failed' };
   if (!result.ok) outcome.error = result.error ?? 'rsync failed';
   if (options.dryRun) outcome.items = result.items;
   if (!options.dryRun) {

@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { execa, type Options } from 'execa';
 import type { Logger } from './log.js';
 
@@ -9,6 +10,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** an open file descriptor handed to the child as its fd 3 (the lock's `flock 3`) */
   fd3?: number;
+  /** stdout line by line as it comes, instead of buffered (a full pass itemizes every file) */
+  onLine?: (line: string) => void;
   log: Logger;
 }
 
@@ -28,7 +31,7 @@ export interface ExecResult {
  */
 export async function run(command: string, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
   const started = performance.now();
-  const result = await execa(command, args, {
+  const child = execa(command, args, {
     cwd: options.cwd,
     env: options.env,
     extendEnv: options.env === undefined,
@@ -40,18 +43,44 @@ export async function run(command: string, args: readonly string[], options: Exe
     forceKillAfterDelay: 5000,
     reject: false,
     stripFinalNewline: false,
-    maxBuffer: 256 * 1024 * 1024,
+    maxBuffer: 64 * 1024 * 1024,
+    buffer: { stdout: options.onLine === undefined, stderr: true },
   });
+  const streamed = options.onLine === undefined ? Promise.resolve() : streamLines(child.stdout, options.onLine);
+  const result = await child;
+  await streamed;
   const durationMs = performance.now() - started;
   const spawnError = result.exitCode === undefined && !result.timedOut && result.signal === undefined ? result.shortMessage : undefined;
   const exitCode = result.exitCode ?? (result.timedOut ? 124 : 128);
   options.log.debug({ command, args, exitCode, durationMs: Math.round(durationMs), timedOut: result.timedOut }, 'exec');
   return {
     exitCode,
-    stdout: String(result.stdout),
+    stdout: options.onLine === undefined ? String(result.stdout) : '',
     stderr: String(result.stderr),
     durationMs,
     timedOut: result.timedOut,
     spawnError,
   };
+}
+
+function streamLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): Promise<void> {
+  if (stream === null) return Promise.resolve();
+  const decoder = new StringDecoder('utf8');
+  let carry = '';
+  stream.on('data', (chunk: Buffer) => {
+    const lines = (carry + decoder.write(chunk)).split('\n');
+    carry = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  });
+  return new Promise((resolve) => {
+    const finish = (): void => {
+      const rest = carry + decoder.end();
+      carry = '';
+      if (rest !== '') onLine(rest);
+      resolve();
+    };
+    stream.once('end', finish);
+    stream.once('close', finish);
+    stream.once('error', finish);
+  });
 }

@@ -41,6 +41,8 @@ export interface TargetOutcome {
   from: Commit | null;
   sent: number;
   deleted: number;
+  /** bytes of the files sent */
+  bytes: number;
   durationMs: number;
   attempts: number;
   error?: string;

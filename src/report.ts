@@ -4,6 +4,8 @@ import type { HistoryEntry, TargetOutcome } from './journal.js';
 export interface Reporter {
   note(message: string): void;
   targetDone(outcome: TargetOutcome): void;
+  /** files done so far on one target, while its rsync runs */
+  progress(target: string, files: number): void;
   deployDone(entry: HistoryEntry): void;
   /** everything collected, for --json: printed once at the end as one document */
   finish(): void;
@@ -55,6 +57,17 @@ export function itemLines(items: readonly string[], indent: string): string {
   return shown.join('');
 }
 
+export function humanSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit] ?? ''}`;
+}
+
 export function humanDuration(ms: number): string {
   if (ms < 1000) return `${(ms / 1000).toFixed(2)}s`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
@@ -72,7 +85,7 @@ export function targetLine(outcome: TargetOutcome, nameWidth: number, color = fa
   const what =
     outcome.mode === 'none'
       ? 'already up to date'
-      : `${outcome.sent} sent, ${outcome.deleted} deleted${outcome.mode === 'full' ? ' (full pass)' : ''}`;
+      : `${outcome.sent} sent${outcome.bytes > 0 ? ` (${humanSize(outcome.bytes)})` : ''}, ${outcome.deleted} deleted${outcome.mode === 'full' ? ' (full pass)' : ''}`;
   const status = outcome.status === 'skipped' ? 'skipped' : paint(color, 32, 'ok');
   return `${name}  ${status}${outcome.status === 'ok' ? '    ' : ''}  ${what}  ${humanDuration(outcome.durationMs)}`;
 }
@@ -86,19 +99,45 @@ export function summaryLine(entry: HistoryEntry): string {
   return failed.length === 0 ? head : `${head}; FAILED: ${failed.map((t) => t.name).join(', ')}`;
 }
 
-export function humanReporter(out: Output, nameWidth: number, prefix = ''): Reporter {
+/**
+ * Lines for a person. On a terminal, a transfer running longer than a second also gets a live
+ * progress line on stderr (files done per target), rewritten in place and cleared before each
+ * target's line; never in a pipe, so the hook's "remote:" output stays clean.
+ */
+export function humanReporter(out: Output, nameWidth: number, prefix = '', live = process.stderr.isTTY): Reporter {
+  const done = new Map<string, number>();
+  const started = Date.now();
+  let shown = false;
+  let lastDraw = 0;
+  const clear = (): void => {
+    if (shown) process.stderr.write('\r\u001b[K');
+    shown = false;
+  };
   return {
     note: (message) => {
+      clear();
       out.write(`${prefix}${message}\n`);
     },
+    progress: (target, files) => {
+      done.set(target, files);
+      const now = Date.now();
+      if (!live || now - started < 1000 || now - lastDraw < 200) return;
+      lastDraw = now;
+      const parts = [...done].map(([name, n]) => `${name} ${n} files`);
+      process.stderr.write(`\r\u001b[K  syncing: ${parts.join(', ')} (${humanDuration(now - started)})`);
+      shown = true;
+    },
     targetDone: (outcome) => {
+      clear();
+      done.delete(outcome.name);
       out.write(`${prefix}  ${targetLine(outcome, nameWidth, out.color)}\n`);
       if (outcome.items !== undefined) out.write(itemLines(outcome.items, `${prefix}      `));
     },
     deployDone: (entry) => {
+      clear();
       out.write(`${prefix}${summaryLine(entry)}\n`);
     },
-    finish: () => undefined,
+    finish: clear,
   };
 }
 
@@ -107,6 +146,7 @@ export function jsonReporter(out: Output): Reporter {
   const deploys: HistoryEntry[] = [];
   return {
     note: (message) => notes.push(message),
+    progress: () => undefined,
     targetDone: () => undefined,
     deployDone: (entry) => deploys.push(entry),
     finish: () => {

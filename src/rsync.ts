@@ -14,6 +14,7 @@ export interface RsyncOutcome {
   untouched: boolean;
   sent: number;
   deleted: number;
+  bytes: number;
   /** rsync's itemized lines (`>f+++++++++ path`, `*deleting   path`): what was, or would be, done */
   items: string[];
   durationMs: number;
@@ -75,7 +76,7 @@ export interface RsyncArgsInput {
  * half-copied set.
  */
 export function rsyncArgs({ config, target, plan, dryRun, extra = [] }: RsyncArgsInput): string[] {
-  const args = ['--links', '--perms', '--times', '--omit-dir-times', '--force', '--delay-updates', '--mkpath', '--out-format=%i %n'];
+  const args = ['--links', '--perms', '--times', '--omit-dir-times', '--force', '--delay-updates', '--mkpath', '--out-format=%i %l %n'];
   if (config.owner) args.push('--owner', '--group');
   if (dryRun) args.push('--dry-run');
   args.push(...connectionArgs(target));
@@ -129,33 +130,49 @@ function quoteForRsh(word: string): string {
 export interface ItemizedCounts {
   sent: number;
   deleted: number;
-  /** the itemized lines, names escaped by rsync (\#ooo for unprintable bytes) */
+  /** bytes of the files sent (their full length; rsync's delta transfer may move fewer) */
+  bytes: number;
+  /** the itemized lines as `%i %n`, names escaped by rsync (\#ooo for unprintable bytes) */
   lines: string[];
 }
 
 /**
- * Count what --out-format='%i %n' reports: a file sent (`<f`/`>f`), a symlink or device created
- * (`cL`, `cD`, `cS`), a deletion (`*deleting`). Directory entries are not counted.
+ * Counts what --out-format='%i %l %n' reports, line by line as rsync prints it: a file sent
+ * (`<f`/`>f`), a symlink or device created (`cL`, `cD`, `cS`), a deletion (`*deleting`).
+ * Directory entries are not counted. Lines are kept only when asked (a dry run's listing), so a
+ * full pass over a million files costs no memory.
  */
-export function parseItemized(stdout: string): ItemizedCounts {
-  let sent = 0;
-  let deleted = 0;
-  const lines: string[] = [];
-  for (const line of stdout.split('\n')) {
-    if (line.length < 12) continue;
-    if (line.startsWith('*deleting ')) {
-      if (!line.endsWith('/')) deleted += 1;
-      lines.push(line);
-      continue;
+export class ItemCounter implements ItemizedCounts {
+  sent = 0;
+  deleted = 0;
+  bytes = 0;
+  readonly lines: string[] = [];
+
+  constructor(private readonly keepLines: boolean) {}
+
+  add(line: string): void {
+    const m = /^([<>ch.][fdLDS].{9}|\*deleting {2}) (\d+) (.+)$/.exec(line);
+    if (m === null) return;
+    const [, item = '', length = '0', name = ''] = m;
+    if (this.keepLines) this.lines.push(`${item} ${name}`);
+    const type = item.charAt(1);
+    if (item.startsWith('*deleting')) {
+      if (!name.endsWith('/')) this.deleted += 1;
+      return;
     }
-    const update = line.charAt(0);
-    const type = line.charAt(1);
-    if (!/^[<>ch.][fdLDS]/.test(line) || line.charAt(11) !== ' ') continue;
-    lines.push(line);
-    if (type === 'd') continue;
-    if (update === '<' || update === '>' || (update === 'c' && type !== 'f') || update === 'h') sent += 1;
+    if (type === 'd') return;
+    const update = item.charAt(0);
+    if (update === '<' || update === '>' || (update === 'c' && type !== 'f') || update === 'h') {
+      this.sent += 1;
+      if (type === 'f') this.bytes += Number(length);
+    }
   }
-  return { sent, deleted, lines };
+}
+
+export function parseItemized(stdout: string): ItemizedCounts {
+  const counter = new ItemCounter(true);
+  for (const line of stdout.split('\n')) counter.add(line);
+  return counter;
 }
 
 /**
@@ -173,10 +190,23 @@ export function rsyncComplaint(stderr: string): string | undefined {
   );
 }
 
-export async function runRsync(input: RsyncArgsInput & { log: Logger; rsyncPath: string }): Promise<RsyncOutcome> {
+export interface RunRsyncInput extends RsyncArgsInput {
+  log: Logger;
+  rsyncPath: string;
+  /** keep the itemized lines (dry runs, verify) */
+  keepItems?: boolean;
+  /** called as files go by, for a progress line */
+  onProgress?: (counts: ItemizedCounts) => void;
+}
+
+export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
   const args = rsyncArgs(input);
-  const result = await run(input.rsyncPath, args, { log: input.log, input: rsyncInput(input.plan) ?? '' });
-  const counts = parseItemized(result.stdout);
+  const counts = new ItemCounter(input.keepItems === true);
+  const onLine = (line: string): void => {
+    counts.add(line);
+    input.onProgress?.(counts);
+  };
+  const result = await run(input.rsyncPath, args, { log: input.log, input: rsyncInput(input.plan) ?? '', onLine });
   const ok = result.exitCode === 0;
   const error = ok ? undefined : failureMessage(result);
   return {
@@ -188,6 +218,7 @@ export async function runRsync(input: RsyncArgsInput & { log: Logger; rsyncPath:
     untouched: !ok && (result.spawnError !== undefined || failedBeforeTransfer(result.exitCode, result.stderr)),
     sent: counts.sent,
     deleted: counts.deleted,
+    bytes: counts.bytes,
     durationMs: result.durationMs,
   };
 }
@@ -198,7 +229,7 @@ export function failureMessage(result: { exitCode: number; stderr: string; spawn
   return `${exitMeaning(result.exitCode)} (rsync exit ${result.exitCode}${detail === undefined ? '' : `: ${detail}`})`;
 }
 
-/** The path an itemized line is about. */
+/** The path an itemized line (`%i %n`, as kept by ItemCounter) is about. */
 export function itemPath(line: string): string {
   return line.slice(12);
 }

@@ -37,6 +37,7 @@ export async function verify(ctx: Context, targets: readonly Target[]): Promise<
           extra: ['--checksum', '--no-times'],
           log,
           rsyncPath: config.rsync.path,
+          keepItems: true,
         });
         if (!result.ok) return { name: target.name, status: 'failed', items: [], error: result.error ?? 'rsync failed' };
         const drift: Drift = { name: target.name, status: result.items.length === 0 ? 'same' : 'drift', items: result.items };

@@ -136,7 +136,7 @@ describe('operating the farm', () => {
     expect(back.exitCode).toBe(0);
     // web3 never got the bad release: it has D already, so nothing is sent to it
     expect(back.stdout).toMatch(/web3 +ok +already up to date/);
-    expect(back.stdout).toMatch(/web1 +ok +1 sent, 1 deleted/);
+    expect(back.stdout).toMatch(/web1 +ok +1 sent \([^)]+\), 1 deleted/);
     await expectAllAt(commits.D);
     expect((await status()).ok).toBe(true);
     expect(bad).not.toBe(commits.D);

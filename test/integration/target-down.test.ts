@@ -60,8 +60,8 @@ describe('one target down', () => {
     const c3 = await farm.commit('v3');
     const catchUp = (await farm.push()).stderr;
     // web2 receives the diff from c1 (its own commit): index, new/page, old/page deletion, keep
-    expect(catchUp).toMatch(/remote: +web2 +ok +3 sent, 1 deleted/);
-    expect(catchUp).toMatch(/remote: +web1 +ok +1 sent, 0 deleted/);
+    expect(catchUp).toMatch(/remote: +web2 +ok +3 sent \([^)]+\), 1 deleted/);
+    expect(catchUp).toMatch(/remote: +web1 +ok +1 sent \([^)]+\), 0 deleted/);
     for (const d of farm.daemons) await expectAt(d.dir, c3);
     expect(state().targets.web2).toMatchObject({ commit: c3, status: 'ok', attempted: [] });
   });
