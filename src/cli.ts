@@ -343,7 +343,8 @@ async function main(): Promise<void> {
     await buildCli(argv).parseAsync();
   } catch (error) {
     if (error instanceof FanoutError) {
-      process.stderr.write(`fanout: ${error.message}\n`);
+      // one line, whatever a quoted value held
+      process.stderr.write(`fanout: ${error.message.replace(/\n/g, '\\n')}\n`);
       process.exitCode = error.exitCode;
       return;
     }

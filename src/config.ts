@@ -101,7 +101,7 @@ export function parseConfig(text: string, file: string): Config {
   try {
     raw = parseYaml(text, { uniqueKeys: true });
   } catch (error) {
-    const why = error instanceof YAMLParseError ? error.message.split('\n')[0] ?? error.message : errorMessage(error);
+    const why = error instanceof YAMLParseError ? (error.message.split('\n')[0] ?? error.message).replace(/:$/, '') : errorMessage(error);
     return fail('', `not valid YAML: ${why}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail('', 'expected a mapping of fields (repo, source, targets, ...)');
@@ -175,7 +175,7 @@ function checkPasswordFile(file: string, where: string, fail: (where: string, wh
   try {
     stat = fs.statSync(file);
   } catch {
-    return fail(where, `${file} does not exist`);
+    return fail(where, `${JSON.stringify(file)} does not exist`);
   }
   if (!stat.isFile()) fail(where, `${file} is not a file`);
   const mode = stat.mode & 0o777;

@@ -7,9 +7,12 @@ export type Dest =
   | { kind: 'ssh'; user: string | undefined; host: string; path: string }
   | { kind: 'local'; path: string };
 
-const DAEMON_URL = /^rsync:\/\/(?:([^@/:]+)@)?(\[[^\]]+\]|[^/:@]+)(?::(\d+))?\/([^/]+)(?:\/(.*))?$/;
-const DAEMON_PAIR = /^(?:([^@/:]+)@)?(\[[^\]]+\]|[^/:@]+)::([^/]+)(?:\/(.*))?$/;
-const SSH = /^(?:([^@/:]+)@)?(\[[^\]]+\]|[^/:@]+):(?!:)(.+)$/;
+// A host is a name or address without spaces, or a bracketed IPv6 address.
+const HOST = String.raw`(\[[0-9A-Fa-f:.%\w]+\]|[^/:@\[\]\s]+)`;
+const USER = String.raw`(?:([^@/:\s]+)@)?`;
+const DAEMON_URL = new RegExp(String.raw`^rsync://${USER}${HOST}(?::(\d+))?/([^/\s]+)(?:/(.*))?$`);
+const DAEMON_PAIR = new RegExp(String.raw`^${USER}${HOST}::([^/\s]+)(?:/(.*))?$`);
+const SSH = new RegExp(String.raw`^${USER}${HOST}:(?!:)(.+)$`);
 
 /**
  * Accepted forms, as rsync itself reads them:
@@ -21,9 +24,11 @@ const SSH = /^(?:([^@/:]+)@)?(\[[^\]]+\]|[^/:@]+):(?!:)(.+)$/;
  */
 export function parseDest(dest: string): Dest {
   const fail = (why: string): never => {
-    throw new FanoutError(`dest "${dest}": ${why}`);
+    throw new FanoutError(`dest ${JSON.stringify(dest)}: ${why}`);
   };
   if (dest.trim() !== dest || dest === '') fail('empty or surrounded by spaces');
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(dest)) fail('contains a control character');
   if (dest.startsWith('rsync://')) {
     const m = DAEMON_URL.exec(dest);
     if (!m) return fail('not of the form rsync://user@host[:port]/module/[path]');
@@ -34,7 +39,6 @@ export function parseDest(dest: string): Dest {
   if (dest.startsWith('/')) return { kind: 'local', path: path.normalize(dest) };
   const pair = DAEMON_PAIR.exec(dest);
   if (pair) return { kind: 'daemon', user: pair[1], host: pair[2] ?? '', port: undefined, module: pair[3] ?? '', path: trimSlashes(pair[4] ?? '') };
-  if (dest.includes('::')) return fail('not of the form user@host::module[/path]');
   const ssh = SSH.exec(dest);
   if (ssh) return { kind: 'ssh', user: ssh[1], host: ssh[2] ?? '', path: ssh[3] ?? '' };
   return fail('expected user@host::module, rsync://user@host[:port]/module/, [user@]host:/path or an absolute /path');

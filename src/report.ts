@@ -59,20 +59,20 @@ export function itemLines(items: readonly string[], indent: string): string {
 
 export function humanSize(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
   let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit] ?? ''}`;
+  while (unit < units.length - 1 && bytes >= 1000 ** (unit + 1) * (1 - 0.0005)) unit += 1;
+  if (unit === 0) return `${bytes} B`;
+  const value = bytes / 1000 ** unit;
+  // rounded first, so 9,999 bytes reads "10 kB", not "10.0 kB"
+  const shown = value < 9.95 ? value.toFixed(1) : value.toFixed(0);
+  return `${shown} ${units[unit] ?? ''}`;
 }
 
 export function humanDuration(ms: number): string {
   if (ms < 1000) return `${(ms / 1000).toFixed(2)}s`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const minutes = Math.floor(ms / 60_000);
-  return `${minutes}m${Math.round((ms % 60_000) / 1000)}s`;
+  if (ms < 59_950) return `${(ms / 1000).toFixed(1)}s`;
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)}m${seconds % 60}s`;
 }
 
 export function shortCommit(commit: string): string {

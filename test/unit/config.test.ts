@@ -1,0 +1,423 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.js';
+import { FanoutError } from '../../src/errors.js';
+
+const FILE = '/etc/fanout/fanout.yaml';
+
+const MINIMAL = `
+repo: /srv/git/site.git
+source: /data/www
+targets:
+  - name: local
+    dest: /srv/mirror/www/
+`;
+
+/** The error parseConfig throws, checked to be one line, exit code 2, naming the file. */
+function configError(text: string, file = FILE): FanoutError {
+  let caught: unknown;
+  try {
+    parseConfig(text, file);
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught, 'parseConfig should throw').toBeInstanceOf(FanoutError);
+  const error = caught as FanoutError;
+  expect(error.exitCode).toBe(2);
+  expect(error.message).not.toContain('\n');
+  expect(error.message.startsWith(`config ${file}: `)).toBe(true);
+  return error;
+}
+
+describe('parseConfig: a valid config', () => {
+  it('fills in the defaults', () => {
+    const config = parseConfig(MINIMAL, FILE);
+    expect(config).toMatchObject({
+      file: FILE,
+      repo: '/srv/git/site.git',
+      source: '/data/www',
+      branch: 'main',
+      concurrency: 8,
+      timeout: 30,
+      retries: 1,
+      retryDelay: 2,
+      lockTimeout: 600,
+      owner: false,
+      exclude: [],
+      protect: [],
+      rsync: { path: 'rsync', args: [] },
+      stateDir: '/srv/git/site.git/fanout',
+    });
+    expect(config.targets).toEqual([
+      {
+        name: 'local',
+        dest: { kind: 'local', path: '/srv/mirror/www/' },
+        passwordFile: undefined,
+        timeout: 30,
+        ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true },
+      },
+    ]);
+  });
+
+  it('resolves relative paths against the config file directory', () => {
+    const config = parseConfig(
+      `
+repo: site.git
+source: ../www
+stateDir: state
+targets:
+  - name: web2
+    dest: deploy@web2:/data/www/
+    ssh:
+      identityFile: keys/id_ed25519
+      knownHostsFile: ./known_hosts
+`,
+      FILE,
+    );
+    expect(config.repo).toBe('/etc/fanout/site.git');
+    expect(config.source).toBe('/etc/www');
+    expect(config.stateDir).toBe('/etc/fanout/state');
+    expect(config.targets[0]?.ssh.identityFile).toBe('/etc/fanout/keys/id_ed25519');
+    expect(config.targets[0]?.ssh.knownHostsFile).toBe('/etc/fanout/known_hosts');
+  });
+
+  it('defaults stateDir to <repo>/fanout with a relative repo too', () => {
+    const config = parseConfig(MINIMAL.replace('/srv/git/site.git', 'git/site.git'), FILE);
+    expect(config.stateDir).toBe('/etc/fanout/git/site.git/fanout');
+  });
+
+  it('keeps explicit values and lets a target override the timeout', () => {
+    const config = parseConfig(
+      `
+repo: /r.git
+branch: production
+source: /data/www
+concurrency: 3
+timeout: 12
+retries: 0
+owner: true
+exclude: ["*.swp", ".git/"]
+protect: [uploads/]
+rsync:
+  path: /usr/local/bin/rsync
+  args: [--compress]
+targets:
+  - name: fast
+    dest: /srv/a
+  - name: slow
+    dest: /srv/b
+    timeout: 90
+  - name: web2
+    dest: web2:/data/www
+    ssh:
+      port: 2222
+      strictHostKeyChecking: false
+`,
+      FILE,
+    );
+    expect(config).toMatchObject({
+      branch: 'production',
+      concurrency: 3,
+      timeout: 12,
+      retries: 0,
+      owner: true,
+      exclude: ['*.swp', '.git/'],
+      protect: ['uploads/'],
+      rsync: { path: '/usr/local/bin/rsync', args: ['--compress'] },
+    });
+    expect(config.targets.map((t) => [t.name, t.timeout])).toEqual([
+      ['fast', 12],
+      ['slow', 90],
+      ['web2', 12],
+    ]);
+    expect(config.targets[2]?.ssh).toEqual({ port: 2222, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: false });
+  });
+
+  it('parses each dest into its kind', () => {
+    const config = parseConfig(
+      `
+repo: /r.git
+source: /data/www
+targets:
+  - name: anon
+    dest: web1::site
+  - name: web2
+    dest: deploy@192.168.9.228:/data/www/
+  - name: local
+    dest: /srv/mirror/www/
+`,
+      FILE,
+    );
+    expect(config.targets.map((t) => t.dest.kind)).toEqual(['daemon', 'ssh', 'local']);
+  });
+});
+
+describe('parseConfig: errors are one line naming the field', () => {
+  it('malformed YAML', () => {
+    expect(configError('repo: [unclosed\nsource: /x\n').message).toContain('not valid YAML');
+    expect(configError('a: b: c\n').message).toContain('not valid YAML');
+  });
+
+  it('a key given twice', () => {
+    expect(configError('repo: /a\nrepo: /b\nsource: /s\ntargets: []\n').message).toContain('not valid YAML');
+  });
+
+  it('top level not a mapping', () => {
+    expect(configError('- repo: /a\n').message).toContain('expected a mapping');
+    expect(configError('just a string\n').message).toContain('expected a mapping');
+    expect(configError('').message).toContain('expected a mapping');
+  });
+
+  it('unknown top-level key', () => {
+    const { message } = configError(`${MINIMAL}colour: blue\n`);
+    expect(message).toContain('unknown field "colour"');
+  });
+
+  it('unknown target key (passwordfile misspelt)', () => {
+    const { message } = configError(`
+repo: /r.git
+source: /data/www
+targets:
+  - name: web1
+    dest: www1@web1::web1
+    passwordfile: /etc/www1.pwd
+`);
+    expect(message).toContain('targets[0]');
+    expect(message).toContain('unknown field "passwordfile"');
+  });
+
+  it('unknown ssh key', () => {
+    const { message } = configError(`
+repo: /r.git
+source: /data/www
+targets:
+  - name: web2
+    dest: web2:/data/www
+    ssh:
+      identity: /k
+`);
+    expect(message).toContain('targets[0].ssh');
+    expect(message).toContain('"identity"');
+  });
+
+  it('missing repo', () => {
+    expect(configError('source: /data/www\ntargets: []\n').message).toBe(`config ${FILE}: repo: missing (required)`);
+  });
+
+  it('missing source', () => {
+    expect(configError('repo: /r.git\ntargets: []\n').message).toBe(`config ${FILE}: source: missing (required)`);
+  });
+
+  it('missing targets', () => {
+    expect(configError('repo: /r.git\nsource: /data/www\n').message).toBe(`config ${FILE}: targets: missing (required)`);
+  });
+
+  it('missing target dest', () => {
+    const { message } = configError('repo: /r.git\nsource: /data/www\ntargets:\n  - name: web1\n');
+    expect(message).toContain('targets[0].dest: missing (required)');
+  });
+
+  it('wrong type names the field', () => {
+    expect(configError(`${MINIMAL}concurrency: lots\n`).message).toContain('concurrency: ');
+    expect(configError(`${MINIMAL}concurrency: 0\n`).message).toContain('concurrency: ');
+    expect(configError(`${MINIMAL}timeout: -1\n`).message).toContain('timeout: ');
+    expect(configError(`${MINIMAL}retries: 11\n`).message).toContain('retries: ');
+    expect(configError(`${MINIMAL}rsync:\n  args: [1]\n`).message).toContain('rsync.args[0]: ');
+    expect(configError('repo: /r.git\nsource: /data/www\ntargets: 3\n').message).toContain('targets: ');
+  });
+
+  it('bad target name', () => {
+    const { message } = configError('repo: /r.git\nsource: /s\ntargets:\n  - name: "web 1"\n    dest: /srv/x\n');
+    expect(message).toContain('targets[0].name: ');
+  });
+
+  it('bad dest', () => {
+    const { message } = configError(`
+repo: /r.git
+source: /data/www
+targets:
+  - name: ok
+    dest: /srv/ok
+  - name: web1
+    dest: relative/dir
+`);
+    expect(message).toContain('targets[1].dest: ');
+    expect(message).toContain('"relative/dir"');
+  });
+
+  it('duplicate target names', () => {
+    const { message } = configError(`
+repo: /r.git
+source: /data/www
+targets:
+  - name: web1
+    dest: /srv/a
+  - name: web2
+    dest: /srv/b
+  - name: web1
+    dest: /srv/c
+`);
+    expect(message).toContain('targets[2].name: ');
+    expect(message).toContain('duplicate target name "web1"');
+  });
+
+  it('passwordFile on a non-daemon target', () => {
+    for (const dest of ['deploy@web2:/data/www/', '/srv/mirror/www']) {
+      const { message } = configError(`
+repo: /r.git
+source: /data/www
+targets:
+  - name: t
+    dest: ${dest}
+    passwordFile: /etc/t.pwd
+`);
+      expect(message).toContain('targets[0].passwordFile: ');
+      expect(message).toContain('daemon');
+    }
+  });
+
+  it('ssh options on a non-ssh target', () => {
+    const { message } = configError(`
+repo: /r.git
+source: /data/www
+targets:
+  - name: t
+    dest: /srv/mirror
+    ssh:
+      port: 22
+`);
+    expect(message).toContain('targets[0].ssh: ');
+  });
+
+  it('daemon dest with a user but no passwordFile', () => {
+    for (const dest of ['www1@192.168.9.226::web1', 'rsync://www1@192.168.9.226/web1/']) {
+      const { message } = configError(`
+repo: /r.git
+source: /data/www
+targets:
+  - name: web1
+    dest: ${dest}
+`);
+      expect(message).toContain('targets[0].passwordFile: ');
+      expect(message).toContain('required');
+    }
+  });
+});
+
+describe('parseConfig: the daemon password file', () => {
+  let dir: string;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-config-test-'));
+  });
+
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const daemonConfig = (passwordFile: string): string => `
+repo: /r.git
+source: /data/www
+targets:
+  - name: web1
+    dest: www1@192.168.9.226::web1
+    passwordFile: ${passwordFile}
+`;
+
+  const writePasswordFile = (name: string, content: string, mode: number): string => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, content);
+    fs.chmodSync(file, mode);
+    return file;
+  };
+
+  it('accepts a mode-600 file holding a password', () => {
+    const file = writePasswordFile('www1.pwd', 'hunter2\n', 0o600);
+    const config = parseConfig(daemonConfig(file), path.join(dir, 'fanout.yaml'));
+    expect(config.targets[0]?.passwordFile).toBe(file);
+    expect(config.targets[0]?.dest).toMatchObject({ kind: 'daemon', user: 'www1', module: 'web1' });
+  });
+
+  it('accepts mode 400 too', () => {
+    const file = writePasswordFile('www1.pwd', 'hunter2\n', 0o400);
+    expect(parseConfig(daemonConfig(file), path.join(dir, 'fanout.yaml')).targets[0]?.passwordFile).toBe(file);
+  });
+
+  it('resolves a relative passwordFile against the config file directory', () => {
+    const file = writePasswordFile('www1.pwd', 'hunter2\n', 0o600);
+    const config = parseConfig(daemonConfig('www1.pwd'), path.join(dir, 'fanout.yaml'));
+    expect(config.targets[0]?.passwordFile).toBe(file);
+  });
+
+  it('rejects a missing file', () => {
+    const file = path.join(dir, 'nope.pwd');
+    const { message } = configError(daemonConfig(file), path.join(dir, 'fanout.yaml'));
+    expect(message).toContain('targets[0].passwordFile: ');
+    expect(message).toContain(`${JSON.stringify(file)} does not exist`);
+  });
+
+  it('rejects a relative passwordFile that does not exist beside the config', () => {
+    const { message } = configError(daemonConfig('www1.pwd'), path.join(dir, 'fanout.yaml'));
+    expect(message).toContain(`${JSON.stringify(path.join(dir, 'www1.pwd'))} does not exist`);
+  });
+
+  it('rejects a file others can read (mode 644)', () => {
+    const file = writePasswordFile('www1.pwd', 'hunter2\n', 0o644);
+    const { message } = configError(daemonConfig(file), path.join(dir, 'fanout.yaml'));
+    expect(message).toContain('targets[0].passwordFile: ');
+    expect(message).toContain('mode 644');
+    expect(message).toContain(`chmod 600 ${file}`);
+  });
+
+  it('rejects a group-readable file (mode 640)', () => {
+    const file = writePasswordFile('www1.pwd', 'hunter2\n', 0o640);
+    expect(configError(daemonConfig(file), path.join(dir, 'fanout.yaml')).message).toContain('mode 640');
+  });
+
+  it('rejects an empty file', () => {
+    const file = writePasswordFile('www1.pwd', '', 0o600);
+    const { message } = configError(daemonConfig(file), path.join(dir, 'fanout.yaml'));
+    expect(message).toContain('targets[0].passwordFile: ');
+    expect(message).toContain(`${file} is empty`);
+  });
+
+  it('rejects a directory', () => {
+    const sub = path.join(dir, 'pwdir');
+    fs.mkdirSync(sub, { mode: 0o700 });
+    expect(configError(daemonConfig(sub), path.join(dir, 'fanout.yaml')).message).toContain('is not a file');
+  });
+
+  it.runIf(process.getuid?.() === 0)('rejects a file not owned by root when running as root', () => {
+    const file = writePasswordFile('www1.pwd', 'hunter2\n', 0o600);
+    fs.chownSync(file, 65534, 65534);
+    expect(configError(daemonConfig(file), path.join(dir, 'fanout.yaml')).message).toContain('owned by root');
+  });
+
+  it('never puts the password itself in an error', () => {
+    const file = writePasswordFile('www1.pwd', 'S3cretPassw0rd\n', 0o644);
+    expect(configError(daemonConfig(file), path.join(dir, 'fanout.yaml')).message).not.toContain('S3cretPassw0rd');
+  });
+
+  it('names the failing target when a later one is wrong', () => {
+    const good = writePasswordFile('good.pwd', 'pw\n', 0o600);
+    const bad = writePasswordFile('bad.pwd', 'pw\n', 0o604);
+    const { message } = configError(
+      `
+repo: /r.git
+source: /data/www
+targets:
+  - name: web1
+    dest: www1@web1::web1
+    passwordFile: ${good}
+  - name: web2
+    dest: www2@web2::web2
+    passwordFile: ${bad}
+`,
+      path.join(dir, 'fanout.yaml'),
+    );
+    expect(message).toContain('targets[1].passwordFile: ');
+    expect(message).toContain('mode 604');
+  });
+});

@@ -1,0 +1,420 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Config, Target } from '../../src/config.js';
+import { parseDest } from '../../src/dest.js';
+import type { SyncPlan } from '../../src/plan.js';
+import { ItemCounter, exitMeaning, failedBeforeTransfer, failureMessage, itemPath, parseItemized, rsyncArgs, rsyncComplaint, rsyncInput, sshCommand } from '../../src/rsync.js';
+
+type RsyncConfig = Pick<Config, 'source' | 'exclude' | 'protect' | 'owner' | 'rsync'>;
+
+const baseConfig: RsyncConfig = { source: '/data/www', exclude: [], protect: [], owner: false, rsync: { path: 'rsync', args: [] } };
+
+function target(dest: string, overrides: Partial<Target> = {}): Target {
+  return {
+    name: 'web1',
+    dest: parseDest(dest),
+    passwordFile: undefined,
+    timeout: 30,
+    ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true },
+    ...overrides,
+  };
+}
+
+const FULL: SyncPlan = { kind: 'full', why: 'state unknown' };
+const PATHS: SyncPlan = { kind: 'paths', paths: ['css', 'css/a.css', 'index.html'], changed: 2, deleted: 0, deletions: [] };
+const LOCAL = target('/srv/mirror/www');
+
+describe('rsyncArgs: the plan', () => {
+  it('a full plan recurses and deletes, with no file list', () => {
+    const args = rsyncArgs({ config: baseConfig, target: LOCAL, plan: FULL, dryRun: false });
+    expect(args).toEqual(expect.arrayContaining(['--recursive', '--delete', '--delete-delay']));
+    expect(args.some((a) => a.startsWith('--files-from'))).toBe(false);
+    expect(args).not.toContain('--from0');
+    expect(args).not.toContain('--delete-missing-args');
+    expect(args).not.toContain('--checksum');
+  });
+
+  it('a full plan the operator asked for compares contents', () => {
+    const args = rsyncArgs({ config: baseConfig, target: LOCAL, plan: { kind: 'full', why: 'repair', checksum: true }, dryRun: false });
+    expect(args).toEqual(expect.arrayContaining(['--recursive', '--delete', '--delete-delay', '--checksum']));
+    expect(args.some((a) => a.startsWith('--files-from'))).toBe(false);
+  });
+
+  it('a paths plan reads a NUL-separated list from stdin, deletes missing args and compares contents', () => {
+    const args = rsyncArgs({ config: baseConfig, target: LOCAL, plan: PATHS, dryRun: false });
+    expect(args).toEqual(expect.arrayContaining(['--files-from=-', '--from0', '--delete-missing-args', '--checksum']));
+    expect(args).not.toContain('--recursive');
+    expect(args).not.toContain('-r');
+    expect(args).not.toContain('--delete');
+    expect(args).not.toContain('--delete-delay');
+    expect(args.some((a) => a.startsWith('-a') || a === '--archive')).toBe(false);
+  });
+
+  it('keeps symlinks, permissions and times, and prints itemized changes', () => {
+    for (const plan of [FULL, PATHS]) {
+      const args = rsyncArgs({ config: baseConfig, target: LOCAL, plan, dryRun: false });
+      expect(args).toEqual(expect.arrayContaining(['--links', '--perms', '--times', '--out-format=%i %l %n']));
+    }
+  });
+
+  it('ends with "--", the source with a trailing slash, then the destination', () => {
+    for (const source of ['/data/www', '/data/www/']) {
+      const args = rsyncArgs({ config: { ...baseConfig, source }, target: LOCAL, plan: FULL, dryRun: false });
+      expect(args.slice(-3)).toEqual(['--', '/data/www/', '/srv/mirror/www/']);
+      expect(args.indexOf('--')).toBe(args.length - 3);
+    }
+  });
+
+  it('puts every option before "--"', () => {
+    const config: RsyncConfig = { ...baseConfig, exclude: ['*.swp'], protect: ['uploads/'], owner: true, rsync: { path: 'rsync', args: ['--compress'] } };
+    const args = rsyncArgs({ config, target: target('deploy@web2:/data/www'), plan: PATHS, dryRun: true, extra: ['--itemize-changes'] });
+    const dashdash = args.indexOf('--');
+    expect(args.slice(0, dashdash).every((a, i) => a.startsWith('-') || args[i - 1] === '--rsh')).toBe(true);
+    expect(args.slice(dashdash + 1)).toEqual(['/data/www/', 'deploy@web2:/data/www/']);
+  });
+});
+
+describe('rsyncArgs: options from the config and the call', () => {
+  it('adds --dry-run only for a dry run', () => {
+    expect(rsyncArgs({ config: baseConfig, target: LOCAL, plan: FULL, dryRun: true })).toContain('--dry-run');
+    expect(rsyncArgs({ config: baseConfig, target: LOCAL, plan: FULL, dryRun: false })).not.toContain('--dry-run');
+    expect(rsyncArgs({ config: baseConfig, target: LOCAL, plan: FULL, dryRun: false }).some((a) => a === '-n')).toBe(false);
+  });
+
+  it('keeps owner and group only when owner is true', () => {
+    const withOwner = rsyncArgs({ config: { ...baseConfig, owner: true }, target: LOCAL, plan: FULL, dryRun: false });
+    expect(withOwner).toEqual(expect.arrayContaining(['--owner', '--group']));
+    const without = rsyncArgs({ config: baseConfig, target: LOCAL, plan: FULL, dryRun: false });
+    expect(without).not.toContain('--owner');
+    expect(without).not.toContain('--group');
+    expect(without).not.toContain('-o');
+    expect(without).not.toContain('-g');
+  });
+
+  it('passes excludes as --exclude= and protected paths as a P filter', () => {
+    const config: RsyncConfig = { ...baseConfig, exclude: ['*.swp', '.git/'], protect: ['uploads/', 'cache/*.tmp'] };
+    for (const plan of [FULL, PATHS]) {
+      const args = rsyncArgs({ config, target: LOCAL, plan, dryRun: false });
+      expect(args).toEqual(expect.arrayContaining(['--exclude=*.swp', '--exclude=.git/', '--filter=P uploads/', '--filter=P cache/*.tmp']));
+      expect(args.filter((a) => a.startsWith('--exclude'))).toHaveLength(2);
+      expect(args.filter((a) => a.startsWith('--filter'))).toHaveLength(2);
+    }
+  });
+
+  it('passes the configured extra rsync arguments and the call’s extra flags', () => {
+    const config: RsyncConfig = { ...baseConfig, rsync: { path: 'rsync', args: ['--compress', '--bwlimit=1000'] } };
+    const args = rsyncArgs({ config, target: LOCAL, plan: FULL, dryRun: true, extra: ['--itemize-changes'] });
+    expect(args).toEqual(expect.arrayContaining(['--compress', '--bwlimit=1000', '--itemize-changes']));
+    expect(args.indexOf('--itemize-changes')).toBeLessThan(args.indexOf('--'));
+  });
+});
+
+describe('rsyncArgs: reaching the target', () => {
+  let dir: string;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-rsync-test-'));
+  });
+
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a daemon target gets its password file, a connect timeout, and no ssh', () => {
+    const t = target('www1@192.168.9.226::web1', { passwordFile: '/etc/www1.pwd', timeout: 12 });
+    const args = rsyncArgs({ config: baseConfig, target: t, plan: FULL, dryRun: false });
+    expect(args).toEqual(expect.arrayContaining(['--password-file=/etc/www1.pwd', '--contimeout=12', '--timeout=12']));
+    expect(args).not.toContain('--rsh');
+    expect(args.some((a) => a.startsWith('-e'))).toBe(false);
+    expect(args.at(-1)).toBe('rsync://www1@192.168.9.226/web1/');
+  });
+
+  it('a daemon target without a password file gets no --password-file', () => {
+    const args = rsyncArgs({ config: baseConfig, target: target('web1::site'), plan: FULL, dryRun: false });
+    expect(args.some((a) => a.startsWith('--password-file'))).toBe(false);
+    expect(args).toContain('--contimeout=30');
+  });
+
+  it('rounds fractional timeouts up to whole seconds', () => {
+    const args = rsyncArgs({ config: baseConfig, target: target('web1::site', { timeout: 2.5 }), plan: FULL, dryRun: false });
+    expect(args).toEqual(expect.arrayContaining(['--timeout=3', '--contimeout=3']));
+  });
+
+  it('an ssh target gets a non-interactive ssh command', () => {
+    const t = target('deploy@192.168.9.228:/data/www/', {
+      timeout: 7,
+      ssh: { port: 2222, identityFile: '/root/.ssh/id_deploy', knownHostsFile: '/etc/fanout/known_hosts', strictHostKeyChecking: true },
+    });
+    const args = rsyncArgs({ config: baseConfig, target: t, plan: PATHS, dryRun: false });
+    const at = args.indexOf('--rsh');
+    expect(at).toBeGreaterThanOrEqual(0);
+    const rsh = args[at + 1] ?? '';
+    expect(rsh.startsWith('ssh ')).toBe(true);
+    expect(rsh).toContain('-o BatchMode=yes');
+    expect(rsh).toContain('-o StrictHostKeyChecking=yes');
+    expect(rsh).toContain('-o ConnectTimeout=7');
+    expect(rsh).toContain('-p 2222');
+    expect(rsh).toContain('-i /root/.ssh/id_deploy');
+    expect(rsh).toContain('-o IdentitiesOnly=yes');
+    expect(rsh).toContain('-o UserKnownHostsFile=/etc/fanout/known_hosts');
+    expect(args).not.toContain('--contimeout=7');
+    expect(args.some((a) => a.startsWith('--password-file'))).toBe(false);
+    expect(args.at(-1)).toBe('deploy@192.168.9.228:/data/www/');
+  });
+
+  it('an ssh target with defaults gets no port or identity', () => {
+    const rsh = sshCommand(target('web2:/data/www'));
+    expect(rsh).toBe('ssh -o BatchMode=yes -o ConnectTimeout=30 -o StrictHostKeyChecking=yes');
+  });
+
+  it('turns host key checking off only when asked', () => {
+    const t = target('web2:/data/www', { ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: false } });
+    expect(sshCommand(t)).toContain('-o StrictHostKeyChecking=no');
+  });
+
+  it('quotes an identity file path with a space for rsync’s --rsh parser', () => {
+    const t = target('web2:/data/www', { ssh: { port: undefined, identityFile: '/keys/my key', knownHostsFile: '/known hosts', strictHostKeyChecking: true } });
+    const rsh = sshCommand(t);
+    expect(rsh).toContain(`-i '/keys/my key'`);
+    expect(rsh).toContain(`-o 'UserKnownHostsFile=/known hosts'`);
+  });
+
+  it('quotes a single quote in a path the shell way', () => {
+    const t = target('web2:/data/www', { ssh: { port: undefined, identityFile: `/keys/o'neil`, knownHostsFile: undefined, strictHostKeyChecking: true } });
+    expect(sshCommand(t)).toContain(`-i '/keys/o'"'"'neil'`);
+  });
+
+  it('a local target gets neither ssh nor daemon options', () => {
+    const args = rsyncArgs({ config: baseConfig, target: LOCAL, plan: FULL, dryRun: false });
+    expect(args).not.toContain('--rsh');
+    expect(args.some((a) => a.startsWith('--password-file') || a.startsWith('--contimeout'))).toBe(false);
+    expect(args).toContain('--timeout=30');
+  });
+
+  it('never puts the password itself in an argument or on stdin', () => {
+    const secret = 'Sup3r-S3cret-pa55word';
+    const file = path.join(dir, 'www1.pwd');
+    fs.writeFileSync(file, `${secret}\n`);
+    fs.chmodSync(file, 0o600);
+    const t = target('rsync://www1@127.0.0.2:8730/web1/', { passwordFile: file });
+    for (const plan of [FULL, PATHS]) {
+      for (const dryRun of [false, true]) {
+        const args = rsyncArgs({ config: baseConfig, target: t, plan, dryRun });
+        expect(args).toContain(`--password-file=${file}`);
+        expect(args.filter((a) => a.includes(secret))).toEqual([]);
+        expect(rsyncInput(plan) ?? '').not.toContain(secret);
+      }
+    }
+  });
+});
+
+describe('rsyncInput', () => {
+  it('is the NUL-terminated path list for a paths plan', () => {
+    expect(rsyncInput(PATHS)).toBe('css\0css/a.css\0index.html\0');
+    expect(rsyncInput({ kind: 'paths', paths: ['a b\nc'], changed: 1, deleted: 0, deletions: [] })).toBe('a b\nc\0');
+  });
+
+  it('is nothing for a full or empty plan', () => {
+    expect(rsyncInput(FULL)).toBeUndefined();
+    expect(rsyncInput({ kind: 'none' })).toBeUndefined();
+  });
+});
+
+describe('parseItemized', () => {
+  // as rsync 3.x prints --out-format='%i %l %n' (captured from a real run)
+  const FULL_PASS = [
+    '.d..t...... 4096 ./',
+    'cd+++++++++ 4096 dir/',
+    '>f+++++++++ 2 a',
+    '>f+++++++++ 10 dir/b',
+    'cL+++++++++ 1 link',
+    '.d..t...... 4096 sub/',
+    '>f..t...... 300 sub/q',
+    '<f.st...... 7 pushed file.html',
+    '*deleting   0 olddir/z',
+    '*deleting   0 olddir/',
+    '*deleting   0 old.html',
+    '',
+  ].join('\n');
+
+  it('counts files and symlinks sent and files deleted, not directories', () => {
+    const counts = parseItemized(FULL_PASS);
+    expect(counts.sent).toBe(5);
+    expect(counts.deleted).toBe(2);
+  });
+
+  it('adds up the length of the files sent, not of directories or symlinks', () => {
+    expect(parseItemized(FULL_PASS).bytes).toBe(2 + 10 + 300 + 7);
+  });
+
+  it('keeps every itemized line as "%i %n", without the length', () => {
+    const counts = parseItemized(FULL_PASS);
+    expect(counts.lines).toEqual([
+      '.d..t...... ./',
+      'cd+++++++++ dir/',
+      '>f+++++++++ a',
+      '>f+++++++++ dir/b',
+      'cL+++++++++ link',
+      '.d..t...... sub/',
+      '>f..t...... sub/q',
+      '<f.st...... pushed file.html',
+      '*deleting   olddir/z',
+      '*deleting   olddir/',
+      '*deleting   old.html',
+    ]);
+    expect(counts.lines.map(itemPath)).toEqual(['./', 'dir/', 'a', 'dir/b', 'link', 'sub/', 'sub/q', 'pushed file.html', 'olddir/z', 'olddir/', 'old.html']);
+  });
+
+  it('keeps a name with spaces and digits whole', () => {
+    const counts = parseItemized('>f+++++++++ 5 2024 report 7.pdf\n*deleting   0 old 1.html\n');
+    expect(counts.lines.map(itemPath)).toEqual(['2024 report 7.pdf', 'old 1.html']);
+    expect(counts.bytes).toBe(5);
+  });
+
+  it('counts hard links and devices created', () => {
+    expect(parseItemized('hf+++++++++ 3 hard\ncD+++++++++ 0 dev\ncS+++++++++ 0 sock\n').sent).toBe(3);
+  });
+
+  it('does not count an attribute-only change as sent', () => {
+    const counts = parseItemized('.f...p..... 2 chmodded\n.L..t...... 1 link\n');
+    expect(counts.sent).toBe(0);
+    expect(counts.bytes).toBe(0);
+    expect(counts.lines).toEqual(['.f...p..... chmodded', '.L..t...... link']);
+  });
+
+  it('skips rsync chatter that is not an itemized line', () => {
+    const stdout = [
+      'sending incremental file list',
+      'created directory /srv/mirror/www',
+      '',
+      'sent 1,234 bytes  received 56 bytes  2,580.00 bytes/sec',
+      'total size is 9,876  speedup is 7.65',
+      '>f+++++++++ 4 real',
+    ].join('\n');
+    const counts = parseItemized(stdout);
+    expect([counts.sent, counts.deleted, counts.bytes, counts.lines]).toEqual([1, 0, 4, ['>f+++++++++ real']]);
+  });
+
+  it('reads nothing from empty output', () => {
+    const counts = parseItemized('');
+    expect([counts.sent, counts.deleted, counts.bytes, counts.lines]).toEqual([0, 0, 0, []]);
+  });
+
+  it('keeps rsync-escaped names as printed', () => {
+    expect(parseItemized('>f+++++++++ 1 line\\#012break\n').lines).toEqual(['>f+++++++++ line\\#012break']);
+  });
+});
+
+describe('ItemCounter', () => {
+  it('counts line by line, keeping no lines unless asked', () => {
+    const counter = new ItemCounter(false);
+    for (const line of ['>f+++++++++ 2 a', 'cd+++++++++ 4096 dir/', '*deleting   0 old.html', 'cL+++++++++ 1 link']) counter.add(line);
+    expect([counter.sent, counter.deleted, counter.bytes]).toEqual([2, 1, 2]);
+    expect(counter.lines).toEqual([]);
+  });
+
+  it('keeps lines when asked', () => {
+    const counter = new ItemCounter(true);
+    counter.add('>f+++++++++ 2 a');
+    expect(counter.lines).toEqual(['>f+++++++++ a']);
+  });
+});
+
+describe('exitMeaning', () => {
+  it('explains the codes an operator meets', () => {
+    expect(exitMeaning(5)).toMatch(/password/);
+    expect(exitMeaning(5)).toMatch(/module/);
+    expect(exitMeaning(10)).toMatch(/connect/);
+    expect(exitMeaning(23)).toMatch(/partial transfer/);
+    expect(exitMeaning(24)).toMatch(/vanished/);
+    expect(exitMeaning(30)).toMatch(/timed out/);
+    expect(exitMeaning(35)).toMatch(/timed out waiting for the daemon/);
+  });
+
+  it('gives each code its own sentence', () => {
+    const sentences = [5, 10, 23, 24, 30, 35].map(exitMeaning);
+    expect(new Set(sentences).size).toBe(sentences.length);
+  });
+
+  it('names an unknown code', () => {
+    expect(exitMeaning(99)).toBe('rsync failed with exit code 99');
+  });
+});
+
+describe('rsyncComplaint', () => {
+  it('prefers the daemon @ERROR over rsync’s generic error line', () => {
+    const stderr = '@ERROR: auth failed on module web1\nrsync error: error starting client-server protocol (code 5) at main.c(1863) [sender=3.2.7]\n';
+    expect(rsyncComplaint(stderr)).toBe('@ERROR: auth failed on module web1');
+  });
+
+  it('prefers the @ERROR over other complaints around it', () => {
+    const stderr = [
+      'rsync: [sender] warning: something minor',
+      "@ERROR: Unknown module 'web9'",
+      'rsync: connection closed',
+      'rsync error: error starting client-server protocol (code 5) at main.c(1863) [sender=3.2.7]',
+    ].join('\n');
+    expect(rsyncComplaint(stderr)).toBe("@ERROR: Unknown module 'web9'");
+  });
+
+  it('prefers an "rsync:" complaint over the generic line', () => {
+    const stderr = [
+      'rsync: [Receiver] mkdir "/srv/x" failed: Permission denied (13)',
+      'rsync error: error in file IO (code 11) at main.c(791) [Receiver=3.2.7]',
+    ].join('\n');
+    expect(rsyncComplaint(stderr)).toBe('rsync: [Receiver] mkdir "/srv/x" failed: Permission denied (13)');
+  });
+
+  it('picks an ssh complaint', () => {
+    const stderr = 'ssh: connect to host 127.0.0.9 port 22: Connection refused\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]\nrsync error: unexplained error (code 255) at io.c(232) [sender=3.2.7]\n';
+    expect(rsyncComplaint(stderr)).toBe('ssh: connect to host 127.0.0.9 port 22: Connection refused');
+  });
+
+  it('falls back to the generic line when it is all there is', () => {
+    const generic = 'rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1338) [sender=3.2.7]';
+    expect(rsyncComplaint(`${generic}\n`)).toBe(generic);
+  });
+
+  it('falls back to the last other line', () => {
+    expect(rsyncComplaint('  first\n  second  \n\n')).toBe('second');
+  });
+
+  it('is undefined for empty stderr', () => {
+    expect(rsyncComplaint('')).toBeUndefined();
+    expect(rsyncComplaint('\n  \n')).toBeUndefined();
+  });
+});
+
+describe('failedBeforeTransfer', () => {
+  it('is true for a refused session or a daemon that never answered', () => {
+    expect(failedBeforeTransfer(5, '@ERROR: auth failed on module web1\n')).toBe(true);
+    expect(failedBeforeTransfer(35, '')).toBe(true);
+  });
+
+  it('is true for exit 10 only when rsync says the connection was never made', () => {
+    expect(failedBeforeTransfer(10, 'rsync: failed to connect to 127.0.0.9 (127.0.0.9): Connection refused (111)\n')).toBe(true);
+    expect(failedBeforeTransfer(10, 'rsync: getaddrinfo: nohost 873: Name or service not known\n')).toBe(true);
+    expect(failedBeforeTransfer(10, 'rsync: read error: Connection reset by peer (104)\n')).toBe(false);
+  });
+
+  it('is false once a transfer may have begun', () => {
+    for (const code of [12, 23, 24, 30, 255]) expect(failedBeforeTransfer(code, 'Connection refused')).toBe(false);
+  });
+});
+
+describe('failureMessage', () => {
+  it('says what the code means, then rsync’s own words', () => {
+    const message = failureMessage({ exitCode: 5, stderr: '@ERROR: auth failed on module web1\nrsync error: error starting client-server protocol (code 5) at main.c(1863) [sender=3.2.7]\n', spawnError: undefined });
+    expect(message).toBe(`${exitMeaning(5)} (rsync exit 5: @ERROR: auth failed on module web1)`);
+  });
+
+  it('prefers the spawn error', () => {
+    expect(failureMessage({ exitCode: 127, stderr: '', spawnError: 'spawn rsync ENOENT' })).toBe('rsync failed with exit code 127 (rsync exit 127: spawn rsync ENOENT)');
+  });
+
+  it('works without any detail', () => {
+    expect(failureMessage({ exitCode: 23, stderr: '', spawnError: undefined })).toBe(`${exitMeaning(23)} (rsync exit 23)`);
+  });
+});

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import type { Commit } from '../../src/git.js';
+import type { State } from '../../src/journal.js';
+import { targetStatuses } from '../../src/status.js';
+
+const A = 'a'.repeat(40) as Commit;
+const B = 'b'.repeat(40) as Commit;
+
+function state(targets: State['targets']): State {
+  return { version: 1, nextDeployId: 3, current: { commit: B, deployId: 2, at: '2026-01-01T00:00:00Z' }, source: { commit: B, attempted: [] }, targets };
+}
+
+describe('target health against the current deploy', () => {
+  it('ok, behind, failed and unknown', () => {
+    const statuses = targetStatuses(['ok', 'behind', 'failed', 'cut', 'never'], state({
+      ok: { commit: B, at: 't', status: 'ok', attempted: [] },
+      behind: { commit: A, at: 't', status: 'ok', attempted: [] },
+      failed: { commit: A, at: 't', status: 'failed', error: 'cannot connect', attempted: [] },
+      cut: { commit: A, at: 't', status: 'ok', attempted: [B] },
+    }));
+    expect(statuses.map((s) => [s.name, s.health])).toEqual([
+      ['ok', 'ok'],
+      ['behind', 'behind'],
+      ['failed', 'failed'],
+      ['cut', 'failed'],
+      ['never', 'unknown'],
+    ]);
+    expect(statuses[2]?.error).toBe('cannot connect');
+    expect(statuses[3]?.error).toBe('a deploy was cut short');
+    expect(statuses[0]?.error).toBeUndefined();
+  });
+
+  it('a target whose first deploy failed is failed, not unknown', () => {
+    const [s] = targetStatuses(['w'], state({ w: { commit: null, at: null, status: 'failed', error: 'auth', attempted: [] } }));
+    expect(s).toMatchObject({ health: 'failed', commit: null, error: 'auth' });
+  });
+});
