@@ -95,7 +95,8 @@ export function summaryLine(entry: HistoryEntry): string {
   const done = entry.targets.filter((t) => t.status === 'ok').length;
   const took = humanDuration(Date.parse(entry.finishedAt) - Date.parse(entry.startedAt));
   const verb = entry.dryRun === true ? 'would deploy' : entry.reason === 'rollback' ? 'rolled back to' : 'deployed';
-  const head = `${verb} ${shortCommit(entry.commit)} "${entry.subject}" to ${done}/${entry.targets.length} targets in ${took}`;
+  const preposition = entry.reason === 'rollback' && entry.dryRun !== true ? 'on' : 'to';
+  const head = `${verb} ${shortCommit(entry.commit)} "${entry.subject}" ${preposition} ${done}/${entry.targets.length} targets in ${took}`;
   return failed.length === 0 ? head : `${head}; FAILED: ${failed.map((t) => t.name).join(', ')}`;
 }
 

@@ -128,7 +128,7 @@ describe('summaryLine', () => {
   });
 
   it('says "rolled back to" for a rollback', () => {
-    expect(summaryLine(entry([outcome({})], { reason: 'rollback' }))).toMatch(/^rolled back to 0123456789 /);
+    expect(summaryLine(entry([outcome({})], { reason: 'rollback' }))).toMatch(/^rolled back to 0123456789 ".*" on 1\/1 targets/);
   });
 
   it('counts a skipped target as neither done nor failed', () => {
