@@ -223,3 +223,16 @@ describe('operating the farm', () => {
     }
   });
 });
+
+describe('--json is one document on stdout and nothing else', () => {
+  it('for deploy, rollback dry runs and doctor', async () => {
+    for (const args of [['deploy', '--json'], ['rollback', '--dry-run', '--json'], ['doctor', '--json'], ['sync', '--json']]) {
+      const result = await farm.fanout(args);
+      expect(() => JSON.parse(result.stdout) as unknown, args.join(' ')).not.toThrow();
+      expect(result.stdout.trim().startsWith('{'), args.join(' ')).toBe(true);
+    }
+    const deployed = JSON.parse((await farm.fanout(['deploy', '--json'])).stdout) as { ok: boolean; deploys: { targets: { status: string }[] }[] };
+    expect(deployed.ok).toBe(true);
+    expect(deployed.deploys[0]?.targets.map((t) => t.status)).toEqual(['ok', 'ok', 'ok']);
+  });
+});
