@@ -87,6 +87,29 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
+/**
+ * File-system calls (directory reads, stats, opens) made on the update server by one command and
+ * its children, counted by strace: the walk a deploy makes, independent of machine noise.
+ */
+async function fsCalls(command: string, args: string[], cwd?: string): Promise<number | undefined> {
+  const out = path.join(os.tmpdir(), `fanout-bench-strace-${process.pid}.txt`);
+  try {
+    await execa('strace', ['-f', '-c', '-o', out, '-e', 'trace=getdents64,newfstatat,lstat,stat,statx,openat', command, ...args], { cwd });
+    const total = /(\d+)\s+\d*\s*total/.exec(fs.readFileSync(out, 'utf8'));
+    return total ? Number(total[1]) : undefined;
+  } catch {
+    return undefined; // strace missing or not permitted here
+  } finally {
+    fs.rmSync(out, { force: true });
+  }
+}
+
+interface Walk {
+  files: number;
+  fanoutPush: number | undefined;
+  classicOneTarget: number | undefined;
+}
+
 interface Row {
   files: number;
   changed: number;
@@ -98,7 +121,7 @@ interface Row {
   ratioToFanout: number;
 }
 
-async function pushScenario(options: Options, files: number): Promise<Row[]> {
+async function pushScenario(options: Options, files: number, walks: Walk[]): Promise<Row[]> {
   const farm: Farm = await createFarm({ targets: 3, firstHost: 2 });
   const plainRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-plain-'));
   const plainSource = path.join(plainRoot, 'src');
@@ -152,6 +175,16 @@ async function pushScenario(options: Options, files: number): Promise<Row[]> {
       }
       console.log(`[${files} files, ${changed} changed] ${rows.slice(-4).map((r) => `${r.approach} ${r.medianMs.toFixed(0)}ms`).join(', ')}`);
     }
+    const [probe = ''] = pick(sitePaths, 1, 999_999);
+    edit(farm.clone, probe, 999_999);
+    await farm.commit('walk probe');
+    const fanoutPush = await fsCalls('git', ['push', '-q', 'origin', 'HEAD:main'], farm.clone);
+    edit(plainSource, probe, 999_999);
+    const [onePlain] = plain;
+    const classicOneTarget =
+      onePlain === undefined ? undefined : await fsCalls('rsync', ['-rlptgo', '--delete', `--password-file=${onePlain.passwordFile}`, `${plainSource}/`, onePlain.dest]);
+    walks.push({ files, fanoutPush, classicOneTarget });
+    console.log(`[${files} files] file-system calls for a 1-file change: fanout push (3 targets) ${fanoutPush ?? '?'}, classic rsync (1 target) ${classicOneTarget ?? '?'}`);
     await assertEqualTrees(farm, plainSource, plain);
     return rows;
   } finally {
@@ -171,7 +204,7 @@ async function assertEqualTrees(farm: Farm, plainSource: string, plain: Daemon[]
   for (const d of plain) await check(plainSource, d.dir);
 }
 
-function markdown(rows: Row[], machine: string): string {
+function markdown(rows: Row[], walks: Walk[], machine: string): string {
   const lines = [
     `Machine: ${machine}. Warm page cache. Three rsync daemon targets on loopback per approach; median (min-max) over repetitions; ratio = approach / fanout, median of per-repetition pairs.`,
     '',
@@ -189,6 +222,11 @@ function markdown(rows: Row[], machine: string): string {
       `| ${r.files} | ${r.changed} | ${name[r.approach] ?? r.approach} | ${(r.medianMs / 1000).toFixed(3)}s | ${(r.minMs / 1000).toFixed(3)}-${(r.maxMs / 1000).toFixed(3)}s | ${r.approach === 'fanout' ? '1' : `${r.ratioToFanout.toFixed(2)}x`} |`,
     );
   }
+  if (walks.some((w) => w.fanoutPush !== undefined)) {
+    lines.push('', 'File-system calls on the update server (strace -f -c: getdents64, stat family, openat) for a 1-file change:', '');
+    lines.push('| files | fanout: git push, hook, 3 targets | classic: full rsync --delete, 1 target |', '| ---: | ---: | ---: |');
+    for (const w of walks) lines.push(`| ${w.files} | ${w.fanoutPush ?? '-'} | ${w.classicOneTarget ?? '-'} |`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -196,11 +234,12 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`;
   const rows: Row[] = [];
-  for (const files of options.sizes) rows.push(...(await pushScenario(options, files)));
+  const walks: Walk[] = [];
+  for (const files of options.sizes) rows.push(...(await pushScenario(options, files, walks)));
   fs.mkdirSync(options.out, { recursive: true });
-  const md = markdown(rows, machine);
+  const md = markdown(rows, walks, machine);
   fs.writeFileSync(path.join(options.out, options.quick ? 'quick.md' : 'latest.md'), md);
-  fs.writeFileSync(path.join(options.out, options.quick ? 'quick.json' : 'latest.json'), `${JSON.stringify({ machine, date: new Date().toISOString(), rows }, null, 2)}\n`);
+  fs.writeFileSync(path.join(options.out, options.quick ? 'quick.json' : 'latest.json'), `${JSON.stringify({ machine, date: new Date().toISOString(), rows, walks }, null, 2)}\n`);
   console.log(`\n${md}`);
 }
 

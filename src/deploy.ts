@@ -171,7 +171,12 @@ async function checkOutSource(ctx: Context, journal: Journal, diffs: DiffCache, 
   await journal.update((s) => {
     if (!s.source.attempted.includes(commit)) s.source.attempted.push(commit);
   });
-  const paths = since === undefined ? 'all' : [...new Set([...since.changes.map((c) => c.path), ...since.extraPaths])];
+  let paths: Change[] | 'all' = 'all';
+  if (since !== undefined) {
+    // paths an interrupted checkout may have touched, with no entry: looked up in the commit
+    const named = new Set(since.changes.map((c) => c.path));
+    paths = [...since.changes, ...[...new Set(since.extraPaths)].filter((p) => !named.has(p)).map((p) => ({ status: '?', path: p }))];
+  }
   const started = performance.now();
   await checkout(config.repo, config.source, commit, paths, path.join(config.stateDir, 'checkout.index'), log);
   log.info({ commit, paths: paths === 'all' ? 'all' : paths.length, durationMs: Math.round(performance.now() - started) }, 'source checked out');

@@ -14,6 +14,8 @@ export interface Change {
   /** git's status letter: A added, M modified, D deleted, T type changed (file <-> symlink) */
   status: string;
   path: string;
+  /** what the newer commit has at the path (mode and blob), unless it was deleted */
+  entry?: { mode: string; blob: string };
 }
 
 export interface CommitInfo {
@@ -79,8 +81,22 @@ export async function commitInfo(repo: string, commit: Commit): Promise<CommitIn
  * Plumbing (diff-tree) so that no user diff config changes the output.
  */
 export async function changedPaths(repo: string, from: Commit, to: Commit): Promise<Change[]> {
-  const out = await gitFor(repo).raw(['diff-tree', '-r', '-z', '--no-renames', '--name-status', '--no-ext-diff', from, to, '--']);
-  return parseNameStatus(out);
+  const out = await gitFor(repo).raw(['diff-tree', '-r', '-z', '--no-renames', '--raw', '--no-abbrev', from, to, '--']);
+  return parseRawDiff(out);
+}
+
+/** `diff-tree --raw -z`: ":oldmode newmode oldblob newblob status\0path\0" per changed path. */
+export function parseRawDiff(out: string): Change[] {
+  const fields = out.split('\0');
+  const changes: Change[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const meta = /^:\d{6} (\d{6}) [0-9a-f]+ ([0-9a-f]+) ([A-Z])/.exec(fields[i] ?? '');
+    const file = fields[i + 1] ?? '';
+    if (meta === null || file === '') break;
+    const [, mode = '', blob = '', status = ''] = meta;
+    changes.push(status === 'D' ? { status, path: file } : { status, path: file, entry: { mode, blob } });
+  }
+  return changes;
 }
 
 export function parseNameStatus(out: string): Change[] {
@@ -102,7 +118,7 @@ export function parseNameStatus(out: string): Change[] {
  * so git's own rules apply (exec bits, symlinks, .gitattributes filters) and the cost follows
  * the number of paths, not the size of the tree. Directories left empty are removed, as git does.
  */
-export async function checkout(repo: string, source: string, commit: Commit, paths: readonly string[] | 'all', scratchIndex: string, log: Logger): Promise<void> {
+export async function checkout(repo: string, source: string, commit: Commit, paths: readonly Change[] | 'all', scratchIndex: string, log: Logger): Promise<void> {
   fs.mkdirSync(source, { recursive: true });
   const env = { ...plumbingEnv(repo), GIT_INDEX_FILE: scratchIndex, GIT_WORK_TREE: source };
   const git = async (args: string[], input?: string): Promise<string> => {
@@ -117,19 +133,28 @@ export async function checkout(repo: string, source: string, commit: Commit, pat
     if (paths === 'all') {
       await git(['read-tree', commit]);
     } else {
-      for (const rel of paths) fs.rmSync(path.join(source, rel), { recursive: true, force: true });
-      let entries = '';
-      for (let i = 0; i < paths.length; i += PATHSPEC_CHUNK) {
-        entries += await git(['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...paths.slice(i, i + PATHSPEC_CHUNK)]);
+      for (const change of paths) fs.rmSync(path.join(source, change.path), { recursive: true, force: true });
+      // The diff already names each new blob; only paths without one (from an earlier, cut-short
+      // attempt) are looked up in the commit's tree.
+      let entries = paths
+        .filter((c) => c.entry !== undefined && c.entry.mode !== GITLINK)
+        .map((c) => `${c.entry?.mode ?? ''} ${c.entry?.blob ?? ''}\t${c.path}\0`)
+        .join('');
+      const unknown = paths.filter((c) => c.entry === undefined && c.status !== 'D').map((c) => c.path);
+      for (let i = 0; i < unknown.length; i += PATHSPEC_CHUNK) {
+        entries += await git(['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...unknown.slice(i, i + PATHSPEC_CHUNK)]);
       }
       await git(['update-index', '-z', '--index-info'], entries);
     }
     await git(['checkout-index', '--all', '--force']);
-    if (paths !== 'all') removeEmptyParents(source, paths);
+    if (paths !== 'all') removeEmptyParents(source, paths.map((c) => c.path));
   } finally {
     fs.rmSync(scratchIndex, { force: true });
   }
 }
+
+/** A submodule: nothing to write into a web root. */
+const GITLINK = '160000';
 
 /** Paths go to git as arguments, a bounded number per call. */
 const PATHSPEC_CHUNK = 1000;
