@@ -99,18 +99,6 @@ export function parseRawDiff(out: string): Change[] {
   return changes;
 }
 
-export function parseNameStatus(out: string): Change[] {
-  const fields = out.split('\0');
-  const changes: Change[] = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const status = fields[i] ?? '';
-    const file = fields[i + 1] ?? '';
-    if (status === '' || file === '') break;
-    changes.push({ status: status.charAt(0), path: file });
-  }
-  return changes;
-}
-
 /**
  * Write `commit`'s version of `paths` into `source` (or of every file, with 'all'), leaving the
  * repository's HEAD, refs and index alone. Each path is removed first, then whatever the commit

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseNameStatus, parseRawDiff, type Change } from '../../src/git.js';
+import { parseRawDiff, type Change } from '../../src/git.js';
 import { candidatePaths, filesFromList, planSync, withAncestors } from '../../src/plan.js';
 
 const M = (p: string): Change => ({ status: 'M', path: p });
@@ -85,8 +85,9 @@ describe('planSync: named paths', () => {
   });
 
   it('treats a rename as a deletion plus an addition', () => {
-    const changes = parseNameStatus('D\0docs/old name.html\0A\0pages/new name.html\0');
-    expect(changes).toEqual([D('docs/old name.html'), A('pages/new name.html')]);
+    const blob = 'e'.repeat(40);
+    const changes = parseRawDiff(`:100644 000000 ${blob} ${'0'.repeat(40)} D\0docs/old name.html\0:000000 100644 ${'0'.repeat(40)} ${blob} A\0pages/new name.html\0`);
+    expect(changes).toEqual([D('docs/old name.html'), { ...A('pages/new name.html'), entry: { mode: '100644', blob } }]);
     expect(planSync({ changes })).toEqual({
       kind: 'paths',
       paths: ['docs', 'docs/old name.html', 'pages', 'pages/new name.html'],
@@ -179,21 +180,6 @@ describe('filesFromList', () => {
     expect(list.split('\0')).toEqual([...names, '']);
     const expected = Buffer.concat(names.map((n) => Buffer.concat([Buffer.from(n, 'utf8'), Buffer.from([0])])));
     expect(Buffer.from(list, 'utf8').equals(expected)).toBe(true);
-  });
-});
-
-describe('parseNameStatus', () => {
-  it('reads diff-tree -z --name-status output', () => {
-    expect(parseNameStatus('M\0index.html\0A\0new dir/a b.html\0D\0line\nbreak\0T\0link\0')).toEqual([
-      M('index.html'),
-      A('new dir/a b.html'),
-      D('line\nbreak'),
-      { status: 'T', path: 'link' },
-    ]);
-  });
-
-  it('reads empty output as no changes', () => {
-    expect(parseNameStatus('')).toEqual([]);
   });
 });
 
