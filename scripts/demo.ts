@@ -1,8 +1,8 @@
 /**
- * npm run demo: the main job on loopback. Two rsync daemons stand in for the two web servers
- * (www1 and www2), a bare repository with fanout's hook stands in for the update server, and a
- * clone stands in for a developer. Everything lives in a temporary directory and is removed at
- * the end; the daemons are stopped by pid.
+ * npm run demo: the main job, on loopback, narrated. Two rsync daemons stand in for the two web
+ * servers, a bare repository with fanout's hook for the update server, and a clone for a
+ * developer who pushes. Everything lives in one temporary directory, removed at the end (also on
+ * Ctrl-C); the daemons are stopped by their own pid, nothing is killed by name.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,71 +10,131 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { startDaemon, type Daemon } from '../test/support/rsyncd.js';
-import { diffSnapshots, snapshot } from '../test/support/tree.js';
 
 const CLI = path.resolve(import.meta.dirname, '..', 'dist', 'cli.js');
-const GIT_ENV = { GIT_AUTHOR_NAME: 'Demo', GIT_AUTHOR_EMAIL: 'demo@example.invalid', GIT_COMMITTER_NAME: 'Demo', GIT_COMMITTER_EMAIL: 'demo@example.invalid' };
+// commits need an identity, and a demo must not depend on the user's git config having one
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'Demo',
+  GIT_AUTHOR_EMAIL: 'demo@example.invalid',
+  GIT_COMMITTER_NAME: 'Demo',
+  GIT_COMMITTER_EMAIL: 'demo@example.invalid',
+};
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-demo-'));
+const configFile = path.join(root, 'fanout.yaml');
+const repo = path.join(root, 'site.git');
+const source = path.join(root, 'www');
+const clone = path.join(root, 'clone');
 const daemons: Daemon[] = [];
-let cleaned = false;
 
-async function cleanup(): Promise<void> {
-  if (cleaned) return;
-  cleaned = true;
-  await Promise.all(daemons.map((d) => d.stop()));
-  fs.rmSync(root, { recursive: true, force: true });
+// One cleanup, however many ways we get there (normal end, error, Ctrl-C).
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    await Promise.all(daemons.map((d) => d.stop()));
+    fs.rmSync(root, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    interrupted = true;
+    console.log(`\n${signal}: stopping the daemons and removing ${root}`);
+    void cleanup().finally(() => process.exit(130));
+  });
 }
 
-process.on('SIGINT', () => {
-  void cleanup().then(() => process.exit(130));
-});
+class DemoFailure extends Error {}
 
 function section(title: string): void {
   console.log(`\n== ${title} ==`);
 }
 
+/** Indented, with the temp dir shortened to $DEMO; git pads "remote:" lines with spaces. */
 function show(text: string): void {
-  for (const line of text.trimEnd().split('\n')) if (line.trim() !== '') console.log(`   ${line}`);
+  for (const line of text.split('\n')) {
+    const trimmed = line.trimEnd();
+    if (trimmed !== '') console.log(`   ${trimmed.replaceAll(root, '$DEMO')}`);
+  }
 }
 
-async function fanout(...args: string[]): Promise<{ exitCode: number; output: string }> {
-  const result = await execa(process.execPath, [CLI, '--config', path.join(root, 'fanout.yaml'), ...args], { reject: false, all: true });
+async function fanout(...args: string[]): Promise<string> {
   console.log(`$ fanout ${args.join(' ')}`);
+  const result = await execa(process.execPath, [CLI, '--config', configFile, ...args], { reject: false, all: true });
   show(result.all);
-  return { exitCode: result.exitCode ?? 1, output: result.all };
-}
-
-async function git(cwd: string, ...args: string[]): Promise<string> {
-  const result = await execa('git', args, { cwd, env: GIT_ENV, all: true });
+  if (result.exitCode !== 0) throw new DemoFailure(`fanout ${args.join(' ')} exited with ${result.exitCode ?? result.signal ?? '?'}`);
   return result.all;
 }
 
-function write(dir: string, files: Record<string, string>): void {
+async function git(...args: string[]): Promise<string> {
+  const result = await execa('git', args, { cwd: clone, env: GIT_ENV, all: true });
+  return result.all;
+}
+
+async function commitAndPush(message: string, pushArgs: string[]): Promise<void> {
+  await git('add', '-A');
+  await git('commit', '-q', '-m', message);
+  console.log(`$ git commit -m ${JSON.stringify(message)} && ${['git push', ...pushArgs].join(' ')}`);
+  // git prints the hook's output as "remote:" lines: that is fanout's report to the pusher
+  show(await git('push', ...pushArgs));
+}
+
+function writeSite(files: Record<string, string>): void {
   for (const [rel, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), content);
+    const file = path.join(clone, rel);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, content);
   }
 }
 
-async function push(clone: string, message: string): Promise<void> {
-  await git(clone, 'add', '-A');
-  await git(clone, 'commit', '-q', '-m', message);
-  console.log(`$ git commit -m "${message}" && git push origin main`);
-  show(await git(clone, 'push', 'origin', 'HEAD:main'));
+/** path -> what must match on a target: type, exec bit and content, or the symlink's target. */
+function tree(dir: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  const walk = (abs: string, rel: string): void => {
+    for (const name of fs.readdirSync(abs).sort()) {
+      const full = path.join(abs, name);
+      const key = rel === '' ? name : `${rel}/${name}`;
+      const stat = fs.lstatSync(full);
+      if (stat.isSymbolicLink()) entries.set(key, `symlink -> ${fs.readlinkSync(full)}`);
+      else if (stat.isDirectory()) {
+        entries.set(key, 'directory');
+        walk(full, key);
+      } else {
+        const exec = (stat.mode & 0o111) !== 0 ? 'executable ' : '';
+        entries.set(key, `${exec}file ${JSON.stringify(fs.readFileSync(full, 'utf8'))}`);
+      }
+    }
+  };
+  walk(dir, '');
+  return entries;
+}
+
+function differences(expected: Map<string, string>, actual: Map<string, string>): string[] {
+  const lines: string[] = [];
+  for (const [key, want] of expected) {
+    const got = actual.get(key);
+    if (got === undefined) lines.push(`missing ${key}`);
+    else if (got !== want) lines.push(`${key}: has ${got}, source has ${want}`);
+  }
+  for (const key of actual.keys()) if (!expected.has(key)) lines.push(`extra ${key}`);
+  return lines;
 }
 
 async function main(): Promise<void> {
-  section('1. two web servers: rsync daemons on 127.0.0.2 and 127.0.0.3');
+  if (!fs.existsSync(CLI)) throw new DemoFailure(`${CLI} is missing: run npm run build (or scripts/setup) first`);
+  console.log(`working in ${root} (shown as $DEMO), removed at the end`);
+
+  section('1. two rsync daemons on loopback');
   for (const [i, name] of ['web1', 'web2'].entries()) {
     const daemon = await startDaemon({ hostIndex: 2 + i, root, name });
     daemons.push(daemon);
-    console.log(`   ${name}: rsync://${daemon.user}@${daemon.address}:${daemon.port}/${name}/ (auth user, secrets file, password file mode 600)`);
+    const mode = (fs.statSync(daemon.passwordFile).mode & 0o777).toString(8);
+    console.log(`   ${name}: rsync daemon pid ${daemon.pid() ?? '?'} on ${daemon.address}:${daemon.port}, module [${name}], auth user ${daemon.user}`);
+    console.log(`         serves ${daemon.dir.replaceAll(root, '$DEMO')}; client password file mode ${mode}`);
   }
 
   section('2. the update server: fanout.yaml and fanout init');
-  const repo = path.join(root, 'site.git');
-  const source = path.join(root, 'www');
   const config = {
     repo,
     branch: 'main',
@@ -82,53 +142,64 @@ async function main(): Promise<void> {
     targets: daemons.map((d) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile })),
     exclude: ['*.swp'],
   };
-  fs.writeFileSync(path.join(root, 'fanout.yaml'), stringify(config));
-  show(stringify(config).replaceAll(root, '$DEMO'));
+  fs.writeFileSync(configFile, stringify(config));
+  console.log('$ cat fanout.yaml');
+  show(stringify(config));
   await fanout('init');
 
-  section('3. a developer pushes the site');
-  const clone = path.join(root, 'clone');
-  await git(root, 'clone', '-q', repo, clone);
-  await git(clone, 'checkout', '-q', '-b', 'main');
-  write(clone, {
-    'index.html': '<!doctype html><title>Demo</title><h1>Hello from fanout</h1>\n',
+  section('3. a developer clones, writes the site and pushes');
+  await execa('git', ['clone', '-q', repo, clone], { env: GIT_ENV });
+  // the clone of an empty repository starts on the user's default branch, whatever it is
+  await git('checkout', '-q', '-b', 'main');
+  writeSite({
+    'index.html': '<!doctype html>\n<title>fanout demo</title>\n<link rel="stylesheet" href="css/site.css">\n<img src="img/logo.svg"> Hello\n',
     'css/site.css': 'body { font-family: sans-serif; }\n',
-    'img/logo.svg': '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>\n',
-    'about/team.html': '<h1>Team</h1>\n',
-    'cgi-bin/hello.sh': '#!/bin/sh\necho "Content-Type: text/plain"; echo; echo hello\n',
+    'img/logo.svg': '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"><circle cx="8" cy="8" r="7"/></svg>\n',
+    'cgi-bin/hello.sh': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nhello\\n"\n',
   });
   fs.chmodSync(path.join(clone, 'cgi-bin/hello.sh'), 0o755);
   fs.symlinkSync('index.html', path.join(clone, 'latest.html'));
-  await push(clone, 'First version of the site');
+  await commitAndPush('First version of the site', ['-u', 'origin', 'main']);
 
-  section('4. one file changed, one page removed: only that is sent');
-  write(clone, { 'css/site.css': 'body { font-family: sans-serif; color: #223; }\n' });
-  fs.rmSync(path.join(clone, 'about'), { recursive: true });
-  await push(clone, 'New colours; drop the team page');
+  section('4. edit one file, delete another, push again: only the change travels');
+  writeSite({ 'css/site.css': 'body { font-family: sans-serif; color: #234; }\n' });
+  // img/ holds nothing else: the directory must disappear from the targets too
+  fs.rmSync(path.join(clone, 'img/logo.svg'));
+  await commitAndPush('Darker text; drop the logo', []);
 
-  section('5. every target equals the source');
-  let failed = false;
-  const expected = snapshot(source);
+  section('5. what each target holds, compared with the source');
+  const expected = tree(source);
+  let identical = true;
   for (const daemon of daemons) {
-    const differences = diffSnapshots(expected, snapshot(daemon.dir));
-    console.log(`   ${daemon.name}: ${differences.length === 0 ? 'identical to the source' : `DIFFERS: ${differences.join('; ')}`}`);
-    if (differences.length > 0) failed = true;
+    const actual = tree(daemon.dir);
+    console.log(`   ${daemon.name} (${daemon.dir.replaceAll(root, '$DEMO')}):`);
+    for (const [rel, what] of actual) {
+      const note = what.startsWith('symlink') ? `  ${what}` : what.startsWith('executable') ? '  (executable)' : what === 'directory' ? '/' : '';
+      console.log(`     ${rel}${note}`);
+    }
+    const diff = differences(expected, actual);
+    if (diff.length === 0) console.log(`   ${daemon.name}: identical to source`);
+    else {
+      identical = false;
+      console.log(`   ${daemon.name}: DIFFERS from source:`);
+      for (const line of diff) console.log(`     ${line}`);
+    }
   }
-  await fanout('verify');
-  await fanout('status');
+  if (!identical) throw new DemoFailure('a target differs from the source');
 
-  section('6. a deploy with nothing to do, and a rollback');
-  await fanout('deploy');
-  await fanout('rollback');
-  await fanout('history', '--limit', '3');
-  if (failed) throw new Error('a target differs from the source');
-  console.log('\ndemo finished: both targets were deployed, checked and rolled back; cleaning up');
+  section('6. deploy again: every target already has the commit');
+  const again = await fanout('deploy');
+  if (!again.includes('already up to date')) throw new DemoFailure('the second deploy sent something; it should have found nothing to do');
+
+  console.log('\ndemo passed: two pushes deployed to both targets, which equal the source');
 }
 
 try {
   await main();
 } catch (error) {
-  console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
+  // execa's errors name the command and carry its output, which is what a reader needs here;
+  // after Ctrl-C the interrupted child's error is just noise
+  if (!interrupted) console.error(`\ndemo FAILED: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 } finally {
   await cleanup();

@@ -15,6 +15,7 @@ import { openLog, silentLogger, type Logger } from './log.js';
 import { humanDuration, humanReporter, itemLines, jsonReporter, shortCommit, statusWord, stdoutOutput, table, type Output, type Reporter } from './report.js';
 import { targetStatuses } from './status.js';
 import { driftPaths, verify } from './verify.js';
+import { watch } from './watch.js';
 
 interface GlobalArgs {
   config: string | undefined;
@@ -313,6 +314,20 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
       'compare every target with the source (rsync --dry-run --checksum); exit 1 on any difference',
       (y) => y,
       (args) => runVerify(args),
+    )
+    .command(
+      'watch',
+      'live mode for edits made outside git: inotify events on the source become rsync batches to every target',
+      (y) => y.example('$0 watch --config /etc/fanout/fanout.yaml', 'run in the foreground (see config/fanout-watch.service)'),
+      async (args) => {
+        const s = session(args);
+        await watch(s, {
+          targets: selectTargets(s.config, args.target),
+          write: (line) => {
+            process.stdout.write(`${line}\n`);
+          },
+        });
+      },
     )
     .command(
       'doctor',

@@ -6,6 +6,9 @@ import { parseDest, type Dest } from './dest.js';
 import { FanoutError, errorMessage } from './errors.js';
 
 const seconds = z.number().positive();
+
+/** vim, emacs, kate and friends write these beside the file being edited */
+export const DEFAULT_WATCH_IGNORE = ['*.swp', '*.swx', '*.swpx', '*~', '.#*', '#*#', '4913', '*.kate-swp', '.*.tmp'] as const;
 const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
 
 const sshOptions = z.strictObject({
@@ -43,6 +46,18 @@ const schema = z.strictObject({
   lockTimeout: seconds.default(600),
   /** keep owner and group (-o -g): the receiving side must run as root */
   owner: z.boolean().default(false),
+  watch: z
+    .strictObject({
+      /** how long the first event of an idle spell waits for its siblings, ms */
+      settleMs: z.number().int().min(0).max(60_000).default(5),
+      /** at least this long between the starts of two batches, ms (0: none) */
+      minDelayMs: z.number().int().min(0).max(3_600_000).default(0),
+      /** file names (globs with * and ?) that never start a batch: editor temp files */
+      ignore: z.array(z.string().min(1)).default([...DEFAULT_WATCH_IGNORE]),
+      /** the longest wait between retries of a target that is down, seconds */
+      maxRetryDelay: seconds.default(60),
+    })
+    .default({ settleMs: 5, minDelayMs: 0, ignore: [...DEFAULT_WATCH_IGNORE], maxRetryDelay: 60 }),
   rsync: z
     .strictObject({ path: z.string().min(1).default('rsync'), args: z.array(z.string()).default([]) })
     .default({ path: 'rsync', args: [] }),
@@ -78,6 +93,7 @@ export interface Config {
   retryDelay: number;
   lockTimeout: number;
   owner: boolean;
+  watch: { settleMs: number; minDelayMs: number; ignore: string[]; maxRetryDelay: number };
   rsync: { path: string; args: string[] };
 }
 
@@ -162,6 +178,7 @@ export function parseConfig(text: string, file: string): Config {
     retryDelay: c.retryDelay,
     lockTimeout: c.lockTimeout,
     owner: c.owner,
+    watch: c.watch,
     rsync: c.rsync,
   };
 }

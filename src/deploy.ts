@@ -38,10 +38,15 @@ export interface DeployOptions {
   targets: readonly string[];
   /** a full rsync --delete pass instead of the changed paths */
   full: boolean;
+  /** with `full`: compare contents (the default for a pass an operator asks for), else size and time */
+  checksum?: boolean;
+  /** paths changed in the source outside git (watch): sent to every target besides its own plan */
+  outsidePaths?: readonly string[];
 }
 
-/** Past this many incomplete attempts a target is simply given a full pass. */
+/** Past this many incomplete attempts, or outside-git paths, a target is simply given a full pass. */
 const MAX_ATTEMPTED = 20;
+const MAX_DIRTY = 100_000;
 
 /**
  * The engine behind push, deploy, rollback and sync: lock, check out, then for each target in
@@ -76,6 +81,8 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
         const outcome = await syncTarget(ctx, journal, diffs, target, commit, {
           dryRun: options.dryRun,
           full: options.full,
+          checksum: options.checksum ?? true,
+          outsidePaths: options.outsidePaths ?? [],
           // A dry run with the source at another commit cannot ask rsync; it reports the plan.
           planOnly: options.dryRun && !sourceReady,
         });
@@ -157,6 +164,8 @@ function assertSourceNotEmpty(source: string): void {
 interface SyncOptions {
   dryRun: boolean;
   full: boolean;
+  checksum: boolean;
+  outsidePaths: readonly string[];
   planOnly: boolean;
 }
 
@@ -188,7 +197,7 @@ async function checkOutSource(ctx: Context, journal: Journal, diffs: DiffCache, 
 async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, target: Target, commit: Commit, options: SyncOptions): Promise<TargetOutcome> {
   const { config, log } = ctx;
   const before = journal.target(target.name);
-  const plan = await planFor(diffs, config.source, before, commit, options.full);
+  const plan = await planFor(diffs, config.source, before, commit, options);
   const from = before?.commit ?? null;
   const base = { name: target.name, from, mode: plan.kind, sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0 } as const;
   log.info({ target: target.name, plan: plan.kind, from, paths: plan.kind === 'paths' ? plan.paths.length : undefined }, 'target plan');
@@ -212,6 +221,7 @@ async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, targ
     await journal.update((s) => {
       const t = (s.targets[target.name] ??= { commit: null, at: null, status: 'failed', attempted: [] });
       if (!t.attempted.includes(commit)) t.attempted.push(commit);
+      if (options.outsidePaths.length > 0) t.dirty = [...new Set([...(t.dirty ?? []), ...options.outsidePaths])];
     });
   }
 
@@ -303,11 +313,20 @@ async function changesSince(diffs: DiffCache, held: Holding | undefined, commit:
   }
 }
 
-async function planFor(diffs: DiffCache, source: string, state: TargetState | undefined, commit: Commit, full: boolean): Promise<SyncPlan> {
-  if (full) return planSync({ changes: undefined, full: true });
+async function planFor(
+  diffs: DiffCache,
+  source: string,
+  state: TargetState | undefined,
+  commit: Commit,
+  options: Pick<SyncOptions, 'full' | 'checksum' | 'outsidePaths'>,
+): Promise<SyncPlan> {
+  if (options.full) return planSync({ changes: undefined, full: true, checksum: options.checksum });
   const since = await changesSince(diffs, state, commit);
   if (since === undefined) return planSync({ changes: undefined, why: state?.commit == null ? 'no deploy recorded for this target' : 'its state cannot be traced' });
-  const { changes, extraPaths } = since;
+  const dirty = [...(state?.dirty ?? []), ...options.outsidePaths];
+  if (dirty.length > MAX_DIRTY) return planSync({ changes: undefined, why: 'too many paths changed outside git' });
+  const changes = since.changes;
+  const extraPaths = [...since.extraPaths, ...dirty];
   const notDirectories = new Set(candidatePaths(changes, extraPaths).filter((p) => !isDirectory(path.join(source, p))));
   return planSync({ changes, extraPaths, notDirectories });
 }

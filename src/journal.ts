@@ -19,6 +19,12 @@ export interface TargetState extends Holding {
   at: string | null;
   status: 'ok' | 'failed';
   error?: string;
+  /**
+   * Paths changed in the source outside git (seen by watch) that this target may lack: a watch
+   * batch notes them before sending and clears them when the target has them; any later sync of
+   * the target sends them again.
+   */
+  dirty?: string[];
 }
 
 export interface State {

@@ -25,6 +25,8 @@ export interface PlanInput {
   extraPaths?: readonly string[];
   /** Forced full pass (`fanout sync --full`). */
   full?: boolean;
+  /** for a forced full pass: compare contents (default), or only size and time (watch's start) */
+  checksum?: boolean;
   why?: string;
   /**
    * Which of `candidatePaths(...)` are not directories in the source: missing, or a file or
@@ -36,7 +38,7 @@ export interface PlanInput {
 }
 
 export function planSync(input: PlanInput): SyncPlan {
-  if (input.full === true) return { kind: 'full', why: input.why ?? 'full sync requested', checksum: true };
+  if (input.full === true) return { kind: 'full', why: input.why ?? 'full sync requested', checksum: input.checksum ?? true };
   if (input.changes === undefined) return { kind: 'full', why: input.why ?? 'state unknown' };
   const named = new Set<string>();
   const deletions: string[] = [];
