@@ -10,6 +10,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { startDaemon, type Daemon } from '../test/support/rsyncd.js';
+import { diffSnapshots, snapshot } from '../test/support/tree.js';
 
 const CLI = path.resolve(import.meta.dirname, '..', 'dist', 'cli.js');
 // commits need an identity, and a demo must not depend on the user's git config having one
@@ -88,39 +89,6 @@ function writeSite(files: Record<string, string>): void {
   }
 }
 
-/** path -> what must match on a target: type, exec bit and content, or the symlink's target. */
-function tree(dir: string): Map<string, string> {
-  const entries = new Map<string, string>();
-  const walk = (abs: string, rel: string): void => {
-    for (const name of fs.readdirSync(abs).sort()) {
-      const full = path.join(abs, name);
-      const key = rel === '' ? name : `${rel}/${name}`;
-      const stat = fs.lstatSync(full);
-      if (stat.isSymbolicLink()) entries.set(key, `symlink -> ${fs.readlinkSync(full)}`);
-      else if (stat.isDirectory()) {
-        entries.set(key, 'directory');
-        walk(full, key);
-      } else {
-        const exec = (stat.mode & 0o111) !== 0 ? 'executable ' : '';
-        entries.set(key, `${exec}file ${JSON.stringify(fs.readFileSync(full, 'utf8'))}`);
-      }
-    }
-  };
-  walk(dir, '');
-  return entries;
-}
-
-function differences(expected: Map<string, string>, actual: Map<string, string>): string[] {
-  const lines: string[] = [];
-  for (const [key, want] of expected) {
-    const got = actual.get(key);
-    if (got === undefined) lines.push(`missing ${key}`);
-    else if (got !== want) lines.push(`${key}: has ${got}, source has ${want}`);
-  }
-  for (const key of actual.keys()) if (!expected.has(key)) lines.push(`extra ${key}`);
-  return lines;
-}
-
 async function main(): Promise<void> {
   if (!fs.existsSync(CLI)) throw new DemoFailure(`${CLI} is missing: run npm run build (or scripts/setup) first`);
   console.log(`working in ${root} (shown as $DEMO), removed at the end`);
@@ -168,16 +136,17 @@ async function main(): Promise<void> {
   await commitAndPush('Darker text; drop the logo', []);
 
   section('5. what each target holds, compared with the source');
-  const expected = tree(source);
+  // type, exec bit, contents and symlink target of every path: what invariant 1 says must match
+  const expected = snapshot(source);
   let identical = true;
   for (const daemon of daemons) {
-    const actual = tree(daemon.dir);
+    const actual = snapshot(daemon.dir);
     console.log(`   ${daemon.name} (${daemon.dir.replaceAll(root, '$DEMO')}):`);
-    for (const [rel, what] of actual) {
-      const note = what.startsWith('symlink') ? `  ${what}` : what.startsWith('executable') ? '  (executable)' : what === 'directory' ? '/' : '';
+    for (const [rel, what] of [...actual].sort(([a], [b]) => a.localeCompare(b))) {
+      const note = what.startsWith('link ') ? `  -> ${what.slice(5)}` : what.startsWith('file x') ? '  (executable)' : what === 'dir' ? '/' : '';
       console.log(`     ${rel}${note}`);
     }
-    const diff = differences(expected, actual);
+    const diff = diffSnapshots(expected, actual);
     if (diff.length === 0) console.log(`   ${daemon.name}: identical to source`);
     else {
       identical = false;
@@ -191,7 +160,15 @@ async function main(): Promise<void> {
   const again = await fanout('deploy');
   if (!again.includes('already up to date')) throw new DemoFailure('the second deploy sent something; it should have found nothing to do');
 
-  console.log('\ndemo passed: two pushes deployed to both targets, which equal the source');
+  section('7. operate: verify, status, rollback, history');
+  await fanout('verify');
+  await fanout('status');
+  await fanout('rollback');
+  const after = diffSnapshots(snapshot(source), snapshot(daemons[0]?.dir ?? source));
+  if (after.length > 0) throw new DemoFailure(`after the rollback web1 differs from the source: ${after.join('; ')}`);
+  await fanout('history', '--limit', '4');
+
+  console.log('\ndemo passed: two pushes deployed to both targets, which equal the source; rolled back again');
 }
 
 try {
