@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import pMap from 'p-map';
 import { createFarm, type Farm } from '../test/support/farm.js';
 import { startDaemon, type Daemon } from '../test/support/rsyncd.js';
+import { watchMarkdown, watchScenario } from './bench-watch.js';
 
 interface Options {
   sizes: number[];
@@ -21,6 +22,9 @@ interface Options {
   changes: number[];
   quick: boolean;
   out: string;
+  scenarios: string[];
+  watchFiles: number;
+  burst: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -36,6 +40,9 @@ function parseOptions(argv: string[]): Options {
     reps: Number(value('reps') ?? (quick ? 2 : 5)),
     changes: list(value('changes'), quick ? [1, 10] : [1, 10, 1000]),
     out: value('out') ?? path.resolve('bench-results'),
+    scenarios: (value('only') ?? 'push,watch').split(','),
+    watchFiles: Number(value('watch-files') ?? (quick ? 1000 : 10_000)),
+    burst: Number(value('burst') ?? (quick ? 500 : 10_000)),
   };
 }
 
@@ -235,11 +242,20 @@ async function main(): Promise<void> {
   const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`;
   const rows: Row[] = [];
   const walks: Walk[] = [];
-  for (const files of options.sizes) rows.push(...(await pushScenario(options, files, walks)));
+  if (options.scenarios.includes('push')) for (const files of options.sizes) rows.push(...(await pushScenario(options, files, walks)));
+  const burstLimitMs = options.quick ? 60_000 : 120_000;
+  const watchRows = options.scenarios.includes('watch')
+    ? await watchScenario(
+        { files: options.watchFiles, latencyTrials: options.quick ? 3 : 20, burstFiles: options.burst, burstLimitMs, generateSite, firstHost: 10 },
+        (line) => {
+          console.log(line);
+        },
+      )
+    : [];
   fs.mkdirSync(options.out, { recursive: true });
-  const md = markdown(rows, walks, machine);
+  const md = `${markdown(rows, walks, machine)}\n${watchRows.length > 0 ? watchMarkdown(watchRows, burstLimitMs) : ''}`;
   fs.writeFileSync(path.join(options.out, options.quick ? 'quick.md' : 'latest.md'), md);
-  fs.writeFileSync(path.join(options.out, options.quick ? 'quick.json' : 'latest.json'), `${JSON.stringify({ machine, date: new Date().toISOString(), rows, walks }, null, 2)}\n`);
+  fs.writeFileSync(path.join(options.out, options.quick ? 'quick.json' : 'latest.json'), `${JSON.stringify({ machine, date: new Date().toISOString(), rows, walks, watch: watchRows }, null, 2)}\n`);
   console.log(`\n${md}`);
 }
 

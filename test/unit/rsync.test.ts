@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Config, Target } from '../../src/config.js';
 import { parseDest } from '../../src/dest.js';
 import type { SyncPlan } from '../../src/plan.js';
-import { ItemCounter, exitMeaning, failedBeforeTransfer, failureMessage, itemPath, parseItemized, rsyncArgs, rsyncComplaint, rsyncInput, sshCommand } from '../../src/rsync.js';
+import { ItemCounter, connectionArgs, exitMeaning, failedBeforeTransfer, failureMessage, itemPath, parseItemized, rsyncArgs, rsyncComplaint, rsyncInput, sshCommand } from '../../src/rsync.js';
 
 type RsyncConfig = Pick<Config, 'source' | 'exclude' | 'protect' | 'owner' | 'rsync'>;
 
@@ -416,5 +416,13 @@ describe('failureMessage', () => {
 
   it('works without any detail', () => {
     expect(failureMessage({ exitCode: 23, stderr: '', spawnError: undefined })).toBe(`${exitMeaning(23)} (rsync exit 23)`);
+  });
+});
+
+describe('connection options', () => {
+  it('daemon connections turn Nagle off (each small exchange would otherwise wait out a delayed ACK)', () => {
+    const daemon = { name: 'w', dest: { kind: 'daemon', user: 'u', host: 'h', port: undefined, module: 'm', path: '' }, passwordFile: '/p', timeout: 30, ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true } } as const;
+    expect(connectionArgs({ ...daemon, dest: { ...daemon.dest } })).toContain('--sockopts=TCP_NODELAY');
+    expect(connectionArgs({ ...daemon, passwordFile: undefined, dest: { kind: 'local', path: '/x' } })).not.toContain('--sockopts=TCP_NODELAY');
   });
 });
