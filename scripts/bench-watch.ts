@@ -21,6 +21,8 @@ export interface WatchRow {
   /** undefined: the targets were not equal within the time limit */
   burstMs: number | undefined;
   rsyncRuns: number;
+  /** false: it was still starting rsync runs when the count was taken */
+  runsSettled: boolean;
   peakRssMb: number | undefined;
   note: string;
 }
@@ -107,8 +109,20 @@ async function measure(peer: Peer, options: WatchBenchOptions, trials: number, n
     () => peer.targets.every((t) => has(t, `burst/${last}`, `burst ${options.burstFiles - 1}`) && fs.readdirSync(path.join(t, 'burst')).filter((n) => n.endsWith('.html')).length === options.burstFiles),
     options.burstLimitMs,
   );
-  clearInterval(sampler);
   const burstMs = done === undefined ? undefined : performance.now() - start;
+  // count the runs once the approach goes quiet (the classic loop still has an event queue to work off)
+  let runs = peer.rsyncRuns();
+  let quietSince = performance.now();
+  const countUntil = performance.now() + 10_000;
+  while (performance.now() - quietSince < 1500 && performance.now() < countUntil) {
+    await sleep(100);
+    const now = peer.rsyncRuns();
+    if (now !== runs) {
+      runs = now;
+      quietSince = performance.now();
+    }
+  }
+  clearInterval(sampler);
   return {
     approach: peer.name,
     files: options.files,
@@ -116,7 +130,8 @@ async function measure(peer: Peer, options: WatchBenchOptions, trials: number, n
     latencyP95Ms: percentile(latencies, 95),
     burstFiles: options.burstFiles,
     burstMs,
-    rsyncRuns: peer.rsyncRuns() - runsBefore,
+    rsyncRuns: runs - runsBefore,
+    runsSettled: performance.now() - quietSince >= 1500,
     peakRssMb: peak === 0 ? undefined : peak,
     note: latencies.length < trials ? `${note}; ${trials - latencies.length} of ${trials} probes never arrived` : `${note}; ${trials} probes`,
   };
@@ -243,6 +258,7 @@ export async function watchScenario(options: WatchBenchOptions, say: (line: stri
     burstFiles: options.burstFiles,
     burstMs: undefined,
     rsyncRuns: 0,
+    runsSettled: true,
     peakRssMb: undefined,
     note: `skipped: ${why}`,
   });
@@ -294,7 +310,7 @@ export function watchMarkdown(rows: WatchRow[], burstLimitMs: number): string {
   for (const r of rows) {
     const burst = r.burstMs === undefined ? (r.note.startsWith('skipped') ? '-' : `not equal after ${(burstLimitMs / 1000).toFixed(0)} s`) : `${(r.burstMs / 1000).toFixed(2)} s`;
     lines.push(
-      `| ${r.approach} | ${r.files} | ${ms(r.latencyP50Ms)} | ${ms(r.latencyP95Ms)} | ${r.burstFiles} | ${burst} | ${r.rsyncRuns} | ${r.peakRssMb === undefined ? '-' : `${r.peakRssMb.toFixed(0)} MB`} | ${r.note} |`,
+      `| ${r.approach.replaceAll('|', '\\|')} | ${r.files} | ${ms(r.latencyP50Ms)} | ${ms(r.latencyP95Ms)} | ${r.burstFiles} | ${burst} | ${r.runsSettled ? '' : 'at least '}${r.rsyncRuns}${r.runsSettled ? '' : ', still going'} | ${r.peakRssMb === undefined ? '-' : `${r.peakRssMb.toFixed(0)} MB`} | ${r.note} |`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -140,6 +140,30 @@ describe('fanout watch', () => {
     expect((await farm.fanout(['verify'])).exitCode).toBe(0);
   });
 
+  it('a push that restores a file edited by hand leaves every target equal to the source', async () => {
+    await startWatch();
+    fs.writeFileSync(src('index.html'), 'hot fix made on the server');
+    await converged();
+    farm.write({ 'index.html': 'the version in git' });
+    await farm.commit('restore index.html');
+    await farm.push();
+    await converged();
+    for (const d of farm.daemons) expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('the version in git');
+    expect((await farm.fanout(['verify'])).exitCode).toBe(0);
+  });
+
+  it('a watcher that dies is restarted after a full pass, and watching goes on', async () => {
+    const { child, lines } = await startWatch();
+    const found = await execa('pgrep', ['-P', String(child.pid), 'inotifywait'], { reject: false });
+    const inotifyPid = Number(found.stdout.trim());
+    expect(inotifyPid).toBeGreaterThan(0);
+    process.kill(inotifyPid, 'SIGKILL');
+    await until(() => lines.some((l) => l.startsWith('watcher stopped')), () => lines.join('\n'));
+    await until(() => lines.filter((l) => / full pass -> /.test(l)).length >= 2, () => lines.join('\n'));
+    fs.writeFileSync(src('after-restart.html'), 'still watched');
+    await converged();
+  });
+
   it('a burst of 3,000 files is a handful of batches, not 3,000', async () => {
     await startWatch();
     const before = watchBatches();
