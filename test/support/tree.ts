@@ -15,14 +15,19 @@ export function snapshot(root: string): Snapshot {
       if (IGNORED.has(entry.name)) continue;
       const full = path.join(dir, entry.name);
       const key = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      const stat = fs.lstatSync(full);
-      if (stat.isSymbolicLink()) out.set(key, `link ${fs.readlinkSync(full)}`);
-      else if (stat.isDirectory()) {
-        out.set(key, 'dir');
-        walk(full, key);
-      } else {
-        const exec = (stat.mode & 0o100) !== 0 ? 'x' : '-';
-        out.set(key, `file ${exec} ${crypto.createHash('sha1').update(fs.readFileSync(full)).digest('hex')}`);
+      try {
+        const stat = fs.lstatSync(full);
+        if (stat.isSymbolicLink()) out.set(key, `link ${fs.readlinkSync(full)}`);
+        else if (stat.isDirectory()) {
+          out.set(key, 'dir');
+          walk(full, key);
+        } else {
+          const exec = (stat.mode & 0o100) !== 0 ? 'x' : '-';
+          out.set(key, `file ${exec} ${crypto.createHash('sha1').update(fs.readFileSync(full)).digest('hex')}`);
+        }
+      } catch (error) {
+        // a tree read while rsync works on it: its temp files come and go; the next look sees the rest
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
     }
   };
