@@ -47,6 +47,20 @@ function session(args: GlobalArgs): Session {
   return { config, log, reporter, out, json: args.json };
 }
 
+/**
+ * Whoever can write the config decides what a push deploys and where: the hook, which every
+ * pusher sets off, refuses a config that anyone but its owner can write.
+ */
+function refuseWritableConfig(file: string): void {
+  let mode: number;
+  try {
+    mode = fs.statSync(file).mode & 0o777;
+  } catch {
+    return; // loadConfig says it is missing, in its own words
+  }
+  if ((mode & 0o022) !== 0) throw new FanoutError(`config ${file} is writable by others (mode ${mode.toString(8)}); refusing to deploy from it: chmod go-w ${file}`);
+}
+
 function exitFor(entry: HistoryEntry | undefined): number {
   return entry !== undefined && entry.targets.some((t) => t.status === 'failed') ? 1 : 0;
 }
@@ -262,6 +276,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
         process.stdout.on('error', () => undefined);
         process.stderr.on('error', () => undefined);
         const refs = parsePushedRefs(await readStdin());
+        refuseWritableConfig(configPath(args));
         const s = session(args);
         const entry = await onPostReceive(s, refs);
         s.reporter.finish();

@@ -1,0 +1,72 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFarm, type Farm } from '../support/farm.js';
+import { freePort } from '../support/rsyncd.js';
+import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
+
+let farm: Farm;
+
+beforeAll(async () => {
+  farm = await createFarm({ targets: 2, firstHost: 80 });
+  farm.write({ 'index.html': 'v1' });
+  await farm.commit('v1');
+  await farm.push();
+});
+
+afterAll(async () => {
+  await farm.cleanup();
+});
+
+describe('faults', () => {
+  it('a target that accepts connections and never answers is bounded by its timeout; the others succeed', async () => {
+    // a loopback server that takes the connection and says nothing, like a wedged host
+    const address = '127.0.0.82';
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    const port = await freePort(address);
+    await new Promise<void>((resolve) => server.listen(port, address, resolve));
+    try {
+      const [web1, web2] = farm.daemons;
+      if (!web1 || !web2) throw new Error('two daemons expected');
+      const hung = { name: 'hung', dest: `rsync://deploy@${address}:${port}/web/`, passwordFile: web1.passwordFile, timeout: 2 };
+      farm.writeConfig({}, [...farm.daemons.map((d) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile })), hung]);
+      farm.write({ 'index.html': 'v2' });
+      const commit = await farm.commit('v2');
+      const push = await farm.push();
+      expect(push.stderr).toMatch(/remote: +hung +failed +timed out/);
+      expect(push.stderr).toMatch(/remote: +web1 +ok +1 sent/);
+      expect(push.stderr).toMatch(/remote: +web2 +ok +1 sent/);
+      expect(sockets.size).toBeGreaterThan(0);
+      const again = await farm.fanout(['deploy']);
+      expect(again.exitCode).toBe(1);
+      expect(again.stdout).toMatch(/hung +failed +timed out/);
+      const expected = await snapshotCommit(farm.repo, commit, farm.root);
+      for (const d of farm.daemons) expect(diffSnapshots(expected, snapshot(d.dir))).toEqual([]);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+      farm.writeConfig();
+    }
+  });
+
+  it('the hook refuses a config that others can write, and touches nothing', async () => {
+    const before = farm.daemons.map((d) => snapshot(d.dir));
+    fs.chmodSync(farm.configFile, 0o666);
+    try {
+      farm.write({ 'index.html': 'v3' });
+      await farm.commit('v3');
+      const push = await farm.push();
+      expect(push.stderr).toMatch(/remote: fanout: config .* is writable by others \(mode 666\)/);
+      farm.daemons.forEach((d, i) => {
+        expect(snapshot(d.dir)).toEqual(before[i]);
+      });
+    } finally {
+      fs.chmodSync(farm.configFile, 0o644);
+    }
+    expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
+  });
+});
