@@ -69,4 +69,42 @@ describe('faults', () => {
     }
     expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
   });
+
+  it('no password is in the process list or the environment of any process during a deploy, nor in the log', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 3000; i += 1) files[`bulk/d${i % 20}/f${i}.html`] = `page ${i} `.repeat(50);
+    farm.write(files);
+    await farm.commit('bulk');
+    await farm.push();
+    const passwords = farm.daemons.map((d) => fs.readFileSync(d.passwordFile, 'utf8').trim());
+    const seen = new Set<string>();
+    let leaked = '';
+    let watching = true;
+    const sweep = async (): Promise<void> => {
+      while (watching) {
+        for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+          for (const what of ['cmdline', 'environ']) {
+            let text: string;
+            try {
+              text = fs.readFileSync(`/proc/${pid}/${what}`, 'utf8').replaceAll('\0', ' ');
+            } catch {
+              continue; // gone already
+            }
+            if (what === 'cmdline' && text.startsWith('rsync ') && text.includes('--password-file=')) seen.add(text);
+            for (const password of passwords) if (text.includes(password)) leaked = `${what} of pid ${pid}`;
+          }
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const sweeping = sweep();
+    const result = await farm.fanout(['deploy', '--full']);
+    watching = false;
+    await sweeping;
+    expect(result.exitCode).toBe(0);
+    expect(seen.size).toBeGreaterThan(0);
+    expect(leaked).toBe('');
+    const log = fs.readFileSync(`${farm.stateDir}/fanout.log`, 'utf8');
+    for (const password of passwords) expect(log).not.toContain(password);
+  });
 });
