@@ -71,9 +71,21 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function runDeploy(args: GlobalArgs & { full: boolean }, revision: Revision, reason: Reason, targets?: string[]): Promise<void> {
+interface DeployArgs extends GlobalArgs {
+  full: boolean;
+  'allow-empty': boolean;
+  'max-delete': number | undefined;
+}
+
+async function runDeploy(args: DeployArgs, revision: Revision, reason: Reason, targets?: string[]): Promise<void> {
   const s = session(args);
-  const entry = await deploy(s, { revision, reason, startedBy: whoAmI() }, { dryRun: args['dry-run'], targets: targets ?? args.target, full: args.full });
+  const maxDelete = args['max-delete'];
+  if (maxDelete !== undefined && (!Number.isInteger(maxDelete) || maxDelete < 1)) throw new FanoutError('--max-delete takes a whole number of files, 1 or more');
+  const entry = await deploy(
+    s,
+    { revision, reason, startedBy: whoAmI() },
+    { dryRun: args['dry-run'], targets: targets ?? args.target, full: args.full, allowEmpty: args['allow-empty'], ...(maxDelete === undefined ? {} : { maxDelete }) },
+  );
   s.reporter.finish();
   process.exitCode = exitFor(entry);
 }
@@ -173,7 +185,7 @@ function showHistory(args: GlobalArgs & { limit: number }): void {
   );
 }
 
-async function runSync(args: GlobalArgs & { full: boolean }): Promise<void> {
+async function runSync(args: DeployArgs): Promise<void> {
   let targets = args.target;
   if (targets.length === 0 && !args.full) {
     const config = loadConfig(configPath(args));
@@ -241,6 +253,11 @@ async function runDoctor(args: GlobalArgs): Promise<void> {
   );
 }
 
+const SAFETY_OPTIONS = {
+  'allow-empty': { type: 'boolean', default: false, describe: 'deploy even an empty tree (it empties every target)' },
+  'max-delete': { type: 'number', describe: "allow this many deletions per target for this deploy (overrides the config's maxDelete)" },
+} as const;
+
 export function buildCli(argv: string[]): Argv<GlobalArgs> {
   return yargs(argv)
     .scriptName('fanout')
@@ -290,6 +307,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
         y
           .positional('rev', { type: 'string', describe: 'any revision git resolves: sha, short sha, tag, main~3' })
           .option('full', { type: 'boolean', default: false, describe: 'a full rsync --delete pass instead of the changed paths' })
+          .options(SAFETY_OPTIONS)
           .example('$0 deploy v1.4.2', 'put a tag live'),
       (args) => runDeploy(args, args.rev === undefined ? { kind: 'tip' } : { kind: 'rev', rev: args.rev }, 'manual'),
     )
@@ -300,6 +318,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
         y
           .positional('rev', { type: 'string', describe: 'any revision git resolves, instead of the previous deploy' })
           .option('full', { type: 'boolean', default: false, describe: 'a full rsync --delete pass instead of the changed paths' })
+          .options(SAFETY_OPTIONS)
           .example('$0 rollback', 'undo the last deploy')
           .example('$0 rollback v1.4.1', 'put a tag back'),
       (args) => runDeploy(args, args.rev === undefined ? { kind: 'previous' } : { kind: 'rev', rev: args.rev }, 'rollback'),
@@ -321,7 +340,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(
       'sync',
       'bring targets (default: those not ok) to the source as it stands, each from its own commit',
-      (y) => y.option('full', { type: 'boolean', default: false, describe: 'a full rsync --delete pass (all targets unless --target)' }),
+      (y) => y.option('full', { type: 'boolean', default: false, describe: 'a full rsync --delete pass (all targets unless --target)' }).options(SAFETY_OPTIONS),
       (args) => runSync(args),
     )
     .command(

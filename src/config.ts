@@ -44,6 +44,8 @@ const schema = z.strictObject({
   retryDelay: seconds.default(2),
   /** how long a deploy waits for the one before it, seconds */
   lockTimeout: seconds.default(600),
+  /** refuse a deploy that would delete more files than this on any target (off by default) */
+  maxDelete: z.number().int().min(1).optional(),
   /** keep owner and group (-o -g): the receiving side must run as root */
   owner: z.boolean().default(false),
   watch: z
@@ -92,6 +94,7 @@ export interface Config {
   retries: number;
   retryDelay: number;
   lockTimeout: number;
+  maxDelete: number | undefined;
   owner: boolean;
   watch: { settleMs: number; minDelayMs: number; ignore: string[]; maxRetryDelay: number };
   rsync: { path: string; args: string[] };
@@ -177,6 +180,7 @@ export function parseConfig(text: string, file: string): Config {
     retries: c.retries,
     retryDelay: c.retryDelay,
     lockTimeout: c.lockTimeout,
+    maxDelete: c.maxDelete,
     owner: c.owner,
     watch: c.watch,
     rsync: c.rsync,

@@ -42,6 +42,10 @@ export interface DeployOptions {
   checksum?: boolean;
   /** paths changed in the source outside git (watch): sent to every target besides its own plan */
   outsidePaths?: readonly string[];
+  /** sync even from an empty source (which empties every target) */
+  allowEmpty?: boolean;
+  /** this deploy's bound on deletions per target, instead of the config's maxDelete */
+  maxDelete?: number;
 }
 
 /** Past this many incomplete attempts, or outside-git paths, a target is simply given a full pass. */
@@ -71,15 +75,18 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
     log.info({ deployId: id, commit, reason: request.reason, startedBy: request.startedBy, dryRun: options.dryRun }, 'deploy started');
 
     const diffs = diffCache(config.repo);
+    const maxDelete = options.maxDelete ?? config.maxDelete;
+    if (maxDelete !== undefined && !options.dryRun) await assertDeletionsWithin(diffs, journal, targets, commit, maxDelete);
     const sourceReady = journal.state.source.commit === commit && journal.state.source.attempted.length === 0;
     if (!options.dryRun && !sourceReady) await checkOutSource(ctx, journal, diffs, commit);
-    assertSourceNotEmpty(config.source);
+    if (options.allowEmpty !== true) assertSourceNotEmpty(config.source);
 
     const outcomes = await pMap(
       targets,
       async (target) => {
         const outcome = await syncTarget(ctx, journal, diffs, target, commit, {
           dryRun: options.dryRun,
+          maxDelete,
           full: options.full,
           checksum: options.checksum ?? true,
           outsidePaths: options.outsidePaths ?? [],
@@ -150,6 +157,23 @@ export function selectTargets(config: Config, names: readonly string[]): Target[
   });
 }
 
+/**
+ * A deploy that would delete more than `maxDelete` files on any target is refused before anything
+ * is touched: a commit that lost half the site is far likelier a mistake than a release. Counted
+ * from each target's own plan; rsync's --max-delete backs it up for full passes.
+ */
+async function assertDeletionsWithin(diffs: DiffCache, journal: Journal, targets: readonly Target[], commit: Commit, maxDelete: number): Promise<void> {
+  for (const target of targets) {
+    const since = await changesSince(diffs, journal.target(target.name), commit);
+    const deletions = since?.changes.filter((c) => c.status === 'D').length ?? 0;
+    if (deletions > maxDelete) {
+      throw new FanoutError(
+        `the deploy would delete ${deletions} files on ${target.name}, more than maxDelete (${maxDelete}); nothing was touched. If that is intended: fanout deploy --max-delete ${deletions}`,
+      );
+    }
+  }
+}
+
 /** Invariant 6: --delete never runs from an empty or missing source. */
 function assertSourceNotEmpty(source: string): void {
   let entries: string[];
@@ -158,11 +182,12 @@ function assertSourceNotEmpty(source: string): void {
   } catch {
     throw new FanoutError(`source ${source} does not exist; refusing to sync (it would empty every target)`);
   }
-  if (entries.length === 0) throw new FanoutError(`source ${source} is empty; refusing to sync (it would empty every target)`);
+  if (entries.length === 0) throw new FanoutError(`source ${source} is empty; refusing to sync (it would empty every target); --allow-empty if that is intended`);
 }
 
 interface SyncOptions {
   dryRun: boolean;
+  maxDelete: number | undefined;
   full: boolean;
   checksum: boolean;
   outsidePaths: readonly string[];
@@ -237,6 +262,7 @@ async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, targ
       dryRun: options.dryRun,
       log,
       rsyncPath: config.rsync.path,
+      maxDelete: options.maxDelete,
       keepItems: options.dryRun,
       onProgress: (counts) => {
         ctx.reporter.progress(target.name, counts.sent + counts.deleted);

@@ -62,6 +62,8 @@ export function exitMeaning(exitCode: number): string {
 
 export interface RsyncArgsInput {
   config: Pick<Config, 'source' | 'exclude' | 'protect' | 'owner' | 'rsync'>;
+  /** rsync's own --max-delete, a backstop behind the deploy's check of the plan */
+  maxDelete?: number | undefined;
   target: Target;
   plan: Exclude<SyncPlan, { kind: 'none' }>;
   dryRun: boolean;
@@ -75,9 +77,10 @@ export interface RsyncArgsInput {
  * --delay-updates puts every changed file in place at the end, so a web server never sees a
  * half-copied set.
  */
-export function rsyncArgs({ config, target, plan, dryRun, extra = [] }: RsyncArgsInput): string[] {
+export function rsyncArgs({ config, target, plan, dryRun, maxDelete, extra = [] }: RsyncArgsInput): string[] {
   const args = ['--links', '--perms', '--times', '--omit-dir-times', '--force', '--delay-updates', '--mkpath', '--out-format=%i %l %n'];
   if (config.owner) args.push('--owner', '--group');
+  if (maxDelete !== undefined) args.push(`--max-delete=${maxDelete}`);
   if (dryRun) args.push('--dry-run');
   args.push(...connectionArgs(target));
   for (const pattern of config.exclude) args.push(`--exclude=${pattern}`);

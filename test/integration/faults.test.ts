@@ -107,4 +107,46 @@ describe('faults', () => {
     const log = fs.readFileSync(`${farm.stateDir}/fanout.log`, 'utf8');
     for (const password of passwords) expect(log).not.toContain(password);
   });
+
+  it('a push deleting more than maxDelete files is refused with nothing touched; --max-delete lets it through', async () => {
+    farm.writeConfig({ maxDelete: 2 });
+    try {
+      const before = farm.daemons.map((d) => snapshot(d.dir));
+      farm.remove('bulk/d1/f1.html', 'bulk/d1/f21.html', 'bulk/d1/f41.html');
+      const commit = await farm.commit('delete three');
+      const push = await farm.push();
+      expect(push.stderr).toMatch(/remote: fanout: the deploy would delete 3 files on web1, more than maxDelete \(2\); nothing was touched/);
+      farm.daemons.forEach((d, i) => {
+        expect(snapshot(d.dir)).toEqual(before[i]);
+      });
+      const refused = await farm.fanout(['deploy']);
+      expect(refused.exitCode).toBe(2);
+      const allowed = await farm.fanout(['deploy', '--max-delete', '3']);
+      expect(allowed.exitCode).toBe(0);
+      expect(allowed.stdout).toMatch(/web1 +ok +0 sent, 3 deleted/);
+      const expected = await snapshotCommit(farm.repo, commit, farm.root);
+      for (const d of farm.daemons) expect(diffSnapshots(expected, snapshot(d.dir))).toEqual([]);
+    } finally {
+      farm.writeConfig();
+    }
+  });
+
+  it('an empty tree is refused (it would empty every target) unless --allow-empty', async () => {
+    const before = farm.daemons.map((d) => snapshot(d.dir));
+    await farm.git(['rm', '-r', '-q', '.']);
+    await farm.commit('empty');
+    const push = await farm.push();
+    expect(push.stderr).toMatch(/remote: fanout: source .* is empty; refusing to sync/);
+    farm.daemons.forEach((d, i) => {
+      expect(snapshot(d.dir)).toEqual(before[i]);
+    });
+    const allowed = await farm.fanout(['deploy', '--allow-empty']);
+    expect(allowed.exitCode).toBe(0);
+    for (const d of farm.daemons) expect(fs.readdirSync(d.dir).filter((n) => n !== '.~tmp~')).toEqual([]);
+    farm.write({ 'index.html': 'back' });
+    const back = await farm.commit('back');
+    await farm.push();
+    const expected = await snapshotCommit(farm.repo, back, farm.root);
+    for (const d of farm.daemons) expect(diffSnapshots(expected, snapshot(d.dir))).toEqual([]);
+  });
 });

@@ -426,3 +426,13 @@ describe('connection options', () => {
     expect(connectionArgs({ ...daemon, passwordFile: undefined, dest: { kind: 'local', path: '/x' } })).not.toContain('--sockopts=TCP_NODELAY');
   });
 });
+
+describe('the --max-delete backstop', () => {
+  it('is passed only when a bound is set', () => {
+    const target: Target = { name: 'w', dest: { kind: 'local', path: '/srv/w' }, passwordFile: undefined, timeout: 30, ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true } };
+    const config = { source: '/src', exclude: [], protect: [], owner: false, rsync: { path: 'rsync', args: [] } };
+    const plan = { kind: 'full', why: 'test' } as const;
+    expect(rsyncArgs({ config, target, plan, dryRun: false, maxDelete: 5 })).toContain('--max-delete=5');
+    expect(rsyncArgs({ config, target, plan, dryRun: false }).some((a) => a.startsWith('--max-delete'))).toBe(false);
+  });
+});
