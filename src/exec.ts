@@ -39,6 +39,9 @@ export async function run(command: string, args: readonly string[], options: Exe
     // execa passes a bare descriptor number through to spawn(); its types only list it for fds 0-2
     stdio: options.fd3 === undefined ? undefined : (['pipe', 'pipe', 'pipe', options.fd3] as unknown as Options['stdio']),
     timeout: options.timeoutMs,
+    // Its own process group: a Ctrl-C on a local `git push` signals the pusher's whole group, and
+    // a transfer cut off half-way is worse than one that finishes after the pusher has gone.
+    detached: true,
     killSignal: 'SIGTERM',
     forceKillAfterDelay: 5000,
     reject: false,

@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFarm, type Farm } from '../support/farm.js';
 import { freePort } from '../support/rsyncd.js';
@@ -148,5 +150,34 @@ describe('faults', () => {
     await farm.push();
     const expected = await snapshotCommit(farm.repo, back, farm.root);
     for (const d of farm.daemons) expect(diffSnapshots(expected, snapshot(d.dir))).toEqual([]);
+  });
+
+  it('a pusher who hits Ctrl-C mid-deploy does not stop it: the deploy finishes and is recorded', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 4000; i += 1) files[`interrupted/d${i % 40}/f${i}.html`] = `page ${i} `.repeat(80);
+    farm.write(files);
+    const commit = await farm.commit('big');
+    // git push in a process group of its own, as a terminal runs it; Ctrl-C signals that group
+    const push = execa('git', ['push', 'origin', 'HEAD:main'], { cwd: farm.clone, reject: false, detached: true });
+    const lock = path.join(farm.stateDir, 'lock');
+    const deadline = Date.now() + 20_000;
+    while (!(fs.existsSync(lock) && fs.readFileSync(lock, 'utf8').includes('push'))) {
+      if (Date.now() > deadline) throw new Error('the deploy never started');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    if (push.pid !== undefined) process.kill(-push.pid, 'SIGINT');
+    await push;
+    // the deploy goes on without its pusher; the lock is released when it is done
+    while (fs.readFileSync(lock, 'utf8').includes('push')) {
+      if (Date.now() > deadline + 40_000) throw new Error('the deploy never finished');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const expected = await snapshotCommit(farm.repo, commit, farm.root);
+    for (const d of farm.daemons) expect(diffSnapshots(expected, snapshot(d.dir)), d.name).toEqual([]);
+    const history = fs.readFileSync(path.join(farm.stateDir, 'history.ndjson'), 'utf8').trim().split('\n');
+    const last = JSON.parse(history.at(-1) ?? '{}') as { commit: string; reason: string; targets: { status: string }[] };
+    expect(last).toMatchObject({ commit, reason: 'push' });
+    expect(last.targets.map((t) => t.status)).toEqual(['ok', 'ok']);
   });
 });
