@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFarm, type Farm } from '../support/farm.js';
+import { CLI, createFarm, type Farm } from '../support/farm.js';
 import { freePort } from '../support/rsyncd.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
 
@@ -179,5 +179,44 @@ describe('faults', () => {
     const last = JSON.parse(history.at(-1) ?? '{}') as { commit: string; reason: string; targets: { status: string }[] };
     expect(last).toMatchObject({ commit, reason: 'push' });
     expect(last.targets.map((t) => t.status)).toEqual(['ok', 'ok']);
+  });
+
+  it('fanout killed with SIGKILL mid-deploy: the lock frees itself, the journal stays readable, the next deploy repairs', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 4000; i += 1) files[`killed/d${i % 40}/f${i}.html`] = `page ${i} `.repeat(80);
+    farm.write(files);
+    const commit = await farm.commit('big, killed');
+    // the commit reaches the repository without a deploy: the hook is moved aside for the push
+    const hook = path.join(farm.repo, 'hooks', 'post-receive');
+    fs.renameSync(hook, `${hook}.off`);
+    try {
+      await farm.push();
+    } finally {
+      fs.renameSync(`${hook}.off`, hook);
+    }
+    const deploy = execa(process.execPath, [CLI, '--config', farm.configFile, 'deploy'], { reject: false });
+    const deadline = Date.now() + 20_000;
+    const state = path.join(farm.stateDir, 'state.json');
+    const attempting = (): boolean =>
+      Object.values((JSON.parse(fs.readFileSync(state, 'utf8')) as { targets: Record<string, { attempted: string[] }> }).targets).some((t) => t.attempted.includes(commit));
+    // state.json is replaced atomically, so every read parses
+    while (!attempting()) {
+      if (Date.now() > deadline) throw new Error('the deploy never reached its targets');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    deploy.kill('SIGKILL');
+    await deploy;
+    const journal = JSON.parse(fs.readFileSync(state, 'utf8')) as { targets: Record<string, { attempted: string[] }> };
+    expect(Object.values(journal.targets).some((t) => t.attempted.includes(commit))).toBe(true);
+    const status = await farm.fanout(['status']);
+    expect(status.exitCode).toBe(1);
+    // no stale lock: the next deploy starts at once and repairs every target
+    const next = await farm.fanout(['deploy']);
+    expect(next.stderr).toBe('');
+    expect(next.stdout).not.toContain('waiting for the deploy in progress');
+    expect(next.exitCode).toBe(0);
+    const expected = await snapshotCommit(farm.repo, commit, farm.root);
+    for (const d of farm.daemons) expect(diffSnapshots(expected, snapshot(d.dir)), d.name).toEqual([]);
+    expect((await farm.fanout(['status'])).exitCode).toBe(0);
   });
 });
