@@ -65,10 +65,6 @@ function pathsBelow(source: string, rel: string): string[] {
 
 export interface WatchOptions {
   targets: readonly Target[];
-  /** called once the watches are set up and the first sync is done */
-  onReady?: () => void;
-  /** called after every batch (tests and the benchmark count them) */
-  onBatch?: (entry: HistoryEntry | undefined, latencyMs: number) => void;
   write: (line: string) => void;
 }
 
@@ -105,6 +101,9 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   let retryDelay = 0;
   let retryTimer: NodeJS.Timeout | undefined;
   let retryPending = false;
+  // paths of a batch that failed as a whole (the lock not had, an empty source): kept for the retry
+  const deferred = new Set<string>();
+  let deferredFull = false;
   let stopping = false;
   let watcher: ResultPromise | undefined;
   let batchNumber = 0;
@@ -147,6 +146,8 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
     } catch (error) {
       log.error({ error: errorMessage(error) }, 'watch batch failed');
       options.write(`batch ${batchNumber}: ${errorMessage(error)}`);
+      if (paths === undefined) deferredFull = true;
+      else for (const p of paths) deferred.add(p);
     }
     const latencyMs = Date.now() - since;
     const failed = reporter.outcomes.filter((o) => o.status === 'failed');
@@ -154,7 +155,6 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
     const results = reporter.outcomes.map((o) => `${o.name} ${o.status}${o.status === 'ok' && o.mode !== 'none' ? ` ${o.sent}+${o.deleted}` : ''}`).join(', ');
     log.info({ batch: batchNumber, paths: paths?.length ?? 'full', latencyMs, targets: reporter.outcomes }, 'watch batch');
     if (entry !== undefined) options.write(`batch ${batchNumber}: ${what} -> ${results} in ${latencyMs}ms`);
-    options.onBatch?.(entry, latencyMs);
     // A target that is down is retried with backoff; its journal entry remembers what it lacks,
     // and a batch with no new paths sends only that.
     if (failed.length > 0 || entry === undefined) {
@@ -165,6 +165,10 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
         retryTimer = undefined;
         firstEventAt ??= Date.now();
         retryPending = true;
+        for (const p of deferred) pending.add(p);
+        deferred.clear();
+        fullPending ||= deferredFull;
+        deferredFull = false;
         schedule();
       }, retryDelay);
     } else {
@@ -247,7 +251,6 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   flush();
   await running;
   options.write(`watching ${source} for ${options.targets.map((t) => t.name).join(', ')}`);
-  options.onReady?.();
   await stopped;
   options.write('watch stopped');
 }
