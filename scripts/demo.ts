@@ -9,17 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
+import { GIT_IDENTITY } from '../test/support/farm.js';
 import { startDaemon, type Daemon } from '../test/support/rsyncd.js';
 import { diffSnapshots, snapshot } from '../test/support/tree.js';
 
 const CLI = path.resolve(import.meta.dirname, '..', 'dist', 'cli.js');
-// commits need an identity, and a demo must not depend on the user's git config having one
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'Demo',
-  GIT_AUTHOR_EMAIL: 'demo@example.invalid',
-  GIT_COMMITTER_NAME: 'Demo',
-  GIT_COMMITTER_EMAIL: 'demo@example.invalid',
-};
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-demo-'));
 const configFile = path.join(root, 'fanout.yaml');
@@ -69,7 +63,7 @@ async function fanout(...args: string[]): Promise<string> {
 }
 
 async function git(...args: string[]): Promise<string> {
-  const result = await execa('git', args, { cwd: clone, env: GIT_ENV, all: true });
+  const result = await execa('git', args, { cwd: clone, env: GIT_IDENTITY, all: true });
   return result.all;
 }
 
@@ -116,7 +110,7 @@ async function main(): Promise<void> {
   await fanout('init');
 
   section('3. a developer clones, writes the site and pushes');
-  await execa('git', ['clone', '-q', repo, clone], { env: GIT_ENV });
+  await execa('git', ['clone', '-q', repo, clone], { env: GIT_IDENTITY });
   // the clone of an empty repository starts on the user's default branch, whatever it is
   await git('checkout', '-q', '-b', 'main');
   writeSite({

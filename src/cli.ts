@@ -77,14 +77,17 @@ interface DeployArgs extends GlobalArgs {
   'max-delete': number | undefined;
 }
 
-async function runDeploy(args: DeployArgs, revision: Revision, reason: Reason, targets?: string[]): Promise<void> {
-  const s = session(args);
+function runDeploy(args: DeployArgs, revision: Revision, reason: Reason): Promise<void> {
+  return deployWith(session(args), args, revision, reason, args.target);
+}
+
+async function deployWith(s: Session, args: DeployArgs, revision: Revision, reason: Reason, targets: string[]): Promise<void> {
   const maxDelete = args['max-delete'];
   if (maxDelete !== undefined && (!Number.isInteger(maxDelete) || maxDelete < 1)) throw new FanoutError('--max-delete takes a whole number of files, 1 or more');
   const entry = await deploy(
     s,
     { revision, reason, startedBy: whoAmI() },
-    { dryRun: args['dry-run'], targets: targets ?? args.target, full: args.full, allowEmpty: args['allow-empty'], ...(maxDelete === undefined ? {} : { maxDelete }) },
+    { dryRun: args['dry-run'], targets, full: args.full, allowEmpty: args['allow-empty'], ...(maxDelete === undefined ? {} : { maxDelete }) },
   );
   s.reporter.finish();
   process.exitCode = exitFor(entry);
@@ -186,12 +189,12 @@ function showHistory(args: GlobalArgs & { limit: number }): void {
 }
 
 async function runSync(args: DeployArgs): Promise<void> {
+  const s = session(args);
   let targets = args.target;
   if (targets.length === 0 && !args.full) {
-    const config = loadConfig(configPath(args));
-    const state = Journal.open(config.stateDir).state;
+    const state = Journal.open(s.config.stateDir).state;
     targets = targetStatuses(
-      config.targets.map((t) => t.name),
+      s.config.targets.map((t) => t.name),
       state,
     )
       .filter((s) => s.health !== 'ok')
@@ -202,7 +205,7 @@ async function runSync(args: DeployArgs): Promise<void> {
       return;
     }
   }
-  await runDeploy(args, { kind: 'source' }, 'sync', targets);
+  await deployWith(s, args, { kind: 'source' }, 'sync', targets);
 }
 
 async function runVerify(args: GlobalArgs): Promise<void> {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFarm, type Farm } from '../support/farm.js';
+import { GIT_IDENTITY, createFarm, type Farm } from '../support/farm.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
 
 let farm: Farm;
@@ -36,11 +36,10 @@ describe('deploys never interleave', () => {
     const first = await farm.commit('first');
     const other = path.join(farm.root, 'clone2');
     await execa('git', ['clone', '-q', farm.clone, other]);
-    const env = { GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@x.invalid', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@x.invalid' };
     fs.writeFileSync(path.join(other, 'b.html'), 'from clone two');
     fs.rmSync(path.join(other, 'd2'), { recursive: true });
     await execa('git', ['add', '-A'], { cwd: other });
-    await execa('git', ['commit', '-q', '-m', 'second'], { cwd: other, env });
+    await execa('git', ['commit', '-q', '-m', 'second'], { cwd: other, env: GIT_IDENTITY });
     const second = (await execa('git', ['rev-parse', 'HEAD'], { cwd: other })).stdout.trim();
 
     // The second push starts once the first has moved the branch, i.e. while its hook deploys.

@@ -20,6 +20,9 @@ async function ran(command: string, args: string[], options: { cwd?: string; inp
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** Commits need an author; a test or the demo must not depend on the user's git config having one. */
+export const GIT_IDENTITY = { GIT_AUTHOR_NAME: 'Test', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 'Test', GIT_COMMITTER_EMAIL: 't@example.invalid' };
+
 export type FileSpec = string | { content: string; mode?: number } | { symlink: string };
 
 /** A scratch update server: bare repo with fanout's hook, a clone to push from, real rsync daemons. */
@@ -63,7 +66,6 @@ export async function createFarm({ targets = 3, firstHost = 2, config = {} }: Fa
     throw error;
   }
 
-  const gitEnv = { GIT_AUTHOR_NAME: 'Test', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 'Test', GIT_COMMITTER_EMAIL: 't@example.invalid' };
   const farm: Farm = {
     root,
     repo,
@@ -73,7 +75,7 @@ export async function createFarm({ targets = 3, firstHost = 2, config = {} }: Fa
     clone,
     daemons,
     fanout: (args, options = {}) => ran(process.execPath, [CLI, '--config', configFile, ...args], options),
-    git: (args) => ran('git', args, { cwd: clone, env: gitEnv }),
+    git: (args) => ran('git', args, { cwd: clone, env: GIT_IDENTITY }),
     write(files) {
       for (const [rel, spec] of Object.entries(files)) {
         const file = path.join(clone, rel);
@@ -118,7 +120,7 @@ export async function createFarm({ targets = 3, firstHost = 2, config = {} }: Fa
     farm.writeConfig();
     const init = await farm.fanout(['init']);
     if (init.exitCode !== 0) throw new Error(`fanout init failed: ${init.stderr}`);
-    await execa('git', ['clone', '-q', repo, clone], { env: gitEnv });
+    await execa('git', ['clone', '-q', repo, clone], { env: GIT_IDENTITY });
     await farm.git(['checkout', '-q', '-b', 'main']);
     // no background gc racing with the test's own reads of the clone
     await farm.git(['config', 'gc.auto', '0']);
