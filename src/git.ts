@@ -25,18 +25,23 @@ export interface CommitInfo {
 }
 
 /**
- * A git client bound to one bare repository, with a minimal environment: the hook runs with
- * GIT_DIR and friends set by receive-pack, and none of them, nor an editor or pager, may leak in.
+ * The whole environment of every git call: the hook runs with GIT_DIR and friends set by
+ * receive-pack, and none of them, nor an editor or pager, may leak in.
  */
-function gitFor(repo: string, extraEnv: Record<string, string> = {}): SimpleGit {
+function gitEnv(repo: string): Record<string, string> {
   const env: Record<string, string> = { GIT_DIR: repo, LC_ALL: 'C', PATH: process.env.PATH ?? '/usr/bin:/bin' };
   if (process.env.HOME !== undefined) env.HOME = process.env.HOME;
+  return env;
+}
+
+/** A git client bound to one bare repository. */
+function gitFor(repo: string): SimpleGit {
   return simpleGit({
     baseDir: fs.existsSync(repo) ? repo : process.cwd(),
     trimmed: false,
-    // simple-git strips these unless named; fanout sets each one itself, never from its caller
-    allowEnvironment: ['GIT_DIR', 'GIT_INDEX_FILE', 'GIT_WORK_TREE'],
-  }).env({ ...env, ...extraEnv });
+    // simple-git strips GIT_* variables unless named; fanout sets this one itself, never from its caller
+    allowEnvironment: ['GIT_DIR'],
+  }).env(gitEnv(repo));
 }
 
 export async function isBareRepo(repo: string): Promise<boolean> {
@@ -108,7 +113,8 @@ export function parseRawDiff(out: string): Change[] {
  */
 export async function checkout(repo: string, source: string, commit: Commit, paths: readonly Change[] | 'all', scratchIndex: string, log: Logger): Promise<void> {
   fs.mkdirSync(source, { recursive: true });
-  const env = { ...plumbingEnv(repo), GIT_INDEX_FILE: scratchIndex, GIT_WORK_TREE: source };
+  // names are literal for ls-tree (a `*` in a file name is a `*`)
+  const env = { ...gitEnv(repo), GIT_LITERAL_PATHSPECS: '1', GIT_INDEX_FILE: scratchIndex, GIT_WORK_TREE: source };
   const git = async (args: string[], input?: string): Promise<string> => {
     const result = await run('git', args, { env, input, log });
     if (result.exitCode !== 0) {
@@ -158,13 +164,6 @@ function removeEmptyParents(root: string, paths: readonly string[]): void {
       // not empty, or not there: either way it stays as it is
     }
   }
-}
-
-/** For plumbing fed on stdin: names are literal (a `*` in a file name is a `*`), no user config leaks in. */
-function plumbingEnv(repo: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { GIT_DIR: repo, GIT_LITERAL_PATHSPECS: '1', LC_ALL: 'C', PATH: process.env.PATH ?? '/usr/bin:/bin' };
-  if (process.env.HOME !== undefined) env.HOME = process.env.HOME;
-  return env;
 }
 
 function firstLine(text: string): string {
