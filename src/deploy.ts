@@ -7,7 +7,7 @@ import type { Config, Target } from './config.js';
 import { FanoutError } from './errors.js';
 import { branchTip, changedPaths, checkout, commitInfo, resolveCommit, type Change, type Commit } from './git.js';
 import { Journal, type HistoryEntry, type Holding, type Reason, type TargetOutcome, type TargetState } from './journal.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, type Lock } from './lock.js';
 import type { Logger } from './log.js';
 import { candidatePaths, planSync, type SyncPlan } from './plan.js';
 import type { Reporter } from './report.js';
@@ -59,9 +59,7 @@ const MAX_DIRTY = 100_000;
 export async function deploy(ctx: Context, request: DeployRequest, options: DeployOptions): Promise<HistoryEntry> {
   const { config, log } = ctx;
   const targets = selectTargets(config, options.targets);
-  const lock = await acquireLock(config.stateDir, config.lockTimeout, `${request.reason} by ${request.startedBy}`, log, (holder) => {
-    ctx.reporter.note(`waiting for the deploy in progress (${holder})`);
-  });
+  const lock = await takeLock(ctx, `${request.reason} by ${request.startedBy}`);
   try {
     const journal = Journal.open(config.stateDir);
     if (journal.warning !== undefined) {
@@ -123,6 +121,13 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
   } finally {
     lock.release();
   }
+}
+
+/** The deploy lock, telling the person waiting for it whom they wait for. */
+export function takeLock(ctx: Context, purpose: string): Promise<Lock> {
+  return acquireLock(ctx.config.stateDir, ctx.config.lockTimeout, purpose, ctx.log, (holder) => {
+    ctx.reporter.note(`waiting for the deploy in progress (${holder})`);
+  });
 }
 
 async function chooseCommit(config: Config, journal: Journal, revision: Revision): Promise<Commit> {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pMap from 'p-map';
 import type { Config, Target } from './config.js';
-import { rsyncDestArg } from './dest.js';
+import { describeDest, rsyncDestArg } from './dest.js';
 import { errorMessage } from './errors.js';
 import { run } from './exec.js';
 import { HOOK_MARKER } from './init.js';
@@ -135,7 +135,7 @@ export async function probeTarget(config: Config, target: Target, log: Logger): 
     fs.symlinkSync('probe.txt', path.join(upload, probe, 'link'));
     const write = await rsync(['--recursive', '--links', '--mkpath', '--', `${upload}/`, dest]);
     if (write.exitCode !== 0) return [{ name: `${target.name} reachable and writable`, ok: false, detail: failureMessage(write), fix: 'check the daemon or sshd, the password file, rsyncd.conf (read only = no, hosts allow)' }];
-    const checks: Check[] = [{ name: `${target.name} reachable and writable`, ok: true, detail: dest.replace(/\/\/[^@/]+@/, '//') }];
+    const checks: Check[] = [{ name: `${target.name} reachable and writable`, ok: true, detail: describeDest(target.dest) }];
 
     const back = path.join(scratch, 'back');
     fs.mkdirSync(back);

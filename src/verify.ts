@@ -1,7 +1,6 @@
 import pMap from 'p-map';
 import type { Target } from './config.js';
-import type { Context } from './deploy.js';
-import { acquireLock } from './lock.js';
+import { takeLock, type Context } from './deploy.js';
 import { itemPath, runRsync } from './rsync.js';
 
 export interface Drift {
@@ -20,9 +19,7 @@ export interface Drift {
  */
 export async function verify(ctx: Context, targets: readonly Target[]): Promise<Drift[]> {
   const { config, log } = ctx;
-  const lock = await acquireLock(config.stateDir, config.lockTimeout, 'verify', log, (holder) => {
-    ctx.reporter.note(`waiting for the deploy in progress (${holder})`);
-  });
+  const lock = await takeLock(ctx, 'verify');
   try {
     return await pMap(
       targets,
