@@ -20,6 +20,13 @@ afterAll(async () => {
   await farm.cleanup();
 });
 
+/** 4,000 files of 1 kB under `dir`: a deploy long enough to be interrupted half-way. */
+function writeBigChange(dir: string): void {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 4000; i += 1) files[`${dir}/d${i % 40}/f${i}.html`] = `page ${i} `.repeat(80);
+  farm.write(files);
+}
+
 describe('faults', () => {
   it('a target that accepts connections and never answers is bounded by its timeout; the others succeed', async () => {
     // a loopback server that takes the connection and says nothing, like a wedged host
@@ -153,9 +160,7 @@ describe('faults', () => {
   });
 
   it('a pusher who hits Ctrl-C mid-deploy does not stop it: the deploy finishes and is recorded', async () => {
-    const files: Record<string, string> = {};
-    for (let i = 0; i < 4000; i += 1) files[`interrupted/d${i % 40}/f${i}.html`] = `page ${i} `.repeat(80);
-    farm.write(files);
+    writeBigChange('interrupted');
     const commit = await farm.commit('big');
     // git push in a process group of its own, as a terminal runs it; Ctrl-C signals that group
     const push = execa('git', ['push', 'origin', 'HEAD:main'], { cwd: farm.clone, reject: false, detached: true });
@@ -182,9 +187,7 @@ describe('faults', () => {
   });
 
   it('fanout killed with SIGKILL mid-deploy: the lock frees itself, the journal stays readable, the next deploy repairs', async () => {
-    const files: Record<string, string> = {};
-    for (let i = 0; i < 4000; i += 1) files[`killed/d${i % 40}/f${i}.html`] = `page ${i} `.repeat(80);
-    farm.write(files);
+    writeBigChange('killed');
     const commit = await farm.commit('big, killed');
     // the commit reaches the repository without a deploy: the hook is moved aside for the push
     const hook = path.join(farm.repo, 'hooks', 'post-receive');
