@@ -1,28 +1,43 @@
 /**
- * npm run bench [-- --files 10000,100000 --reps 5 --quick]
+ * npm run bench [-- --files 10000,100000[,1000000] --reps 5 --only push,scale,watch --out DIR]
+ * npm run bench -- --quick     (the CI smoke run: small, into a temp dir, exit 1 unless it all ran)
  *
  * Side-by-side costs of a deploy, measured in one run on this machine: fanout's git push against
  * the classic script (a full `rsync -rlptgo --delete` per target, one after another), a full rsync
  * to all targets in parallel, and the floor (rsync of exactly the changed files, in parallel, no
- * tool around it). Each approach has its own three rsync daemons on loopback, so every trial starts
- * from targets equal to its source. Writes bench-results/latest.{md,json}.
+ * tool around it); the same at 1 to 8 targets; and `fanout watch` against the classic inotifywait
+ * loop and lsyncd. Every scenario ends by checking each approach left its targets equal to its
+ * source. Writes DIR/latest.{md,json} and two SVG charts; see README.md, "Benchmark".
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import pMap from 'p-map';
-import { createFarm, type Farm } from '../test/support/farm.js';
+import { CLI, createFarm, type Farm } from '../test/support/farm.js';
 import { startDaemon, type Daemon } from '../test/support/rsyncd.js';
-import { watchMarkdown, watchScenario } from './bench-watch.js';
+import { assertEqual, canDropCaches, dropCaches, lastDeployMs, pushAll, rsyncTo, timed } from './bench-common.js';
+import { watchMatching, watchPid } from './bench-memory.js';
+import { CHARTS, markdown, pushChart, scaleChart, type Approach, type MemoryRow, type PushRow, type Results, type ScenarioStatus, type Walk } from './bench-report.js';
+import { scaleScenario } from './bench-scale.js';
+import { edit, generateSite, pick } from './bench-site.js';
+import { pairedRatio, spread } from './bench-stats.js';
+import { watchScenario } from './bench-watch.js';
+
+/** From this many files on, a size is "big": one repetition unless --big-reps says otherwise. */
+const BIG = 500_000;
 
 interface Options {
   sizes: number[];
   reps: number;
+  bigReps: number;
+  coldReps: number;
   changes: number[];
   quick: boolean;
   out: string;
   scenarios: string[];
+  scaleFiles: number;
+  scaleTargets: number[];
   watchFiles: number;
   burst: number;
 }
@@ -34,71 +49,22 @@ function parseOptions(argv: string[]): Options {
   };
   const quick = argv.includes('--quick');
   const list = (text: string | undefined, fallback: number[]): number[] => (text === undefined ? fallback : text.split(',').map(Number));
+  const reps = Number(value('reps') ?? (quick ? 2 : 5));
   return {
     quick,
-    sizes: list(value('files'), quick ? [1000] : [10_000, 100_000]),
-    reps: Number(value('reps') ?? (quick ? 2 : 5)),
+    sizes: list(value('files'), quick ? [1000] : [10_000, 100_000]).sort((a, b) => a - b),
+    reps,
+    bigReps: Number(value('big-reps') ?? 1),
+    coldReps: Number(value('cold-reps') ?? (quick ? 1 : 3)),
     changes: list(value('changes'), quick ? [1, 10] : [1, 10, 1000]),
-    out: value('out') ?? path.resolve('bench-results'),
-    scenarios: (value('only') ?? 'push,watch').split(','),
+    // a smoke run must never overwrite the checked-in results
+    out: value('out') ?? (quick ? fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-quick-')) : path.resolve('bench-results')),
+    scenarios: (value('only') ?? 'push,scale,watch').split(','),
+    scaleFiles: Number(value('scale-files') ?? (quick ? 1000 : 10_000)),
+    scaleTargets: list(value('targets'), quick ? [1, 2] : [1, 2, 4, 8]),
     watchFiles: Number(value('watch-files') ?? (quick ? 1000 : 10_000)),
     burst: Number(value('burst') ?? (quick ? 500 : 10_000)),
   };
-}
-
-/** Deterministic site: nested directories, sizes skewed small like pages, with some assets. */
-function generateSite(root: string, files: number): string[] {
-  const paths: string[] = [];
-  let seed = 42;
-  const random = (): number => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
-  for (let i = 0; i < files; i += 1) {
-    const dir = `section${Math.floor(i / 1000)}/part${Math.floor(i / 100) % 10}`;
-    const r = random();
-    const [ext, size] = r < 0.8 ? ['html', 200 + Math.floor(random() * 4000)] : r < 0.98 ? ['css', 4000 + Math.floor(random() * 16000)] : ['png', 20000 + Math.floor(random() * 80000)];
-    const rel = `${dir}/file${i}.${ext}`;
-    fs.mkdirSync(path.join(root, dir), { recursive: true });
-    fs.writeFileSync(path.join(root, rel), `${i} `.padEnd(size, 'abcdefghij'));
-    paths.push(rel);
-  }
-  return paths;
-}
-
-function pick(paths: readonly string[], count: number, round: number): string[] {
-  const step = Math.max(1, Math.floor(paths.length / count));
-  return Array.from({ length: count }, (_, i) => paths[(i * step + round * 7919) % paths.length] ?? '');
-}
-
-function edit(root: string, rel: string, round: number): void {
-  // written beside and renamed over, as an editor or a checkout does
-  const file = path.join(root, rel);
-  fs.writeFileSync(`${file}.new`, `${fs.readFileSync(file, 'utf8')}\nedit ${round}`);
-  fs.renameSync(`${file}.new`, file);
-}
-
-/** The deploy itself, as the history records it: from the lock to the last target. */
-function lastDeployMs(farm: Farm): number {
-  const lines = fs.readFileSync(path.join(farm.stateDir, 'history.ndjson'), 'utf8').trim().split('\n');
-  const last = JSON.parse(lines.at(-1) ?? '{}') as { startedAt: string; finishedAt: string };
-  return Date.parse(last.finishedAt) - Date.parse(last.startedAt);
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await fn();
-  return performance.now() - start;
-}
-
-function rsyncTo(daemon: Daemon, source: string, extra: string[] = [], input?: string) {
-  return execa('rsync', ['-rlptgo', `--password-file=${daemon.passwordFile}`, ...extra, `${source}/`, daemon.dest], { input });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 /**
@@ -118,78 +84,94 @@ async function fsCalls(command: string, args: string[], cwd?: string): Promise<n
   }
 }
 
-interface Walk {
-  files: number;
-  fanoutPush: number | undefined;
-  classicOneTarget: number | undefined;
+/** A push, with the peak memory of the hook's fanout process (started by git, found by its config path). */
+async function measuredPush(farm: Farm): Promise<{ ms: number; peakMb: number | undefined }> {
+  const memory = watchMatching([farm.configFile, 'hook']);
+  try {
+    const ms = await timed(() => pushAll(farm, farm.daemons.length));
+    return { ms, peakMb: memory.stop() };
+  } catch (error) {
+    memory.stop();
+    throw error;
+  }
 }
 
-interface Row {
-  files: number;
-  changed: number;
-  approach: string;
-  medianMs: number;
-  minMs: number;
-  maxMs: number;
-  /** median over repetitions of (this approach / fanout), computed pair by pair */
-  ratioToFanout: number;
+interface PushOutcome {
+  rows: PushRow[];
+  memory: MemoryRow[];
+  walk: Walk;
 }
 
-async function pushScenario(options: Options, files: number, walks: Walk[]): Promise<Row[]> {
-  const farm: Farm = await createFarm({ targets: 3, firstHost: 2 });
+async function pushScenario(options: Options, files: number, cold: boolean, say: (line: string) => void): Promise<PushOutcome> {
+  // a generous I/O timeout: a first full pass of a million files is long and quiet
+  const farm: Farm = await createFarm({ targets: 3, firstHost: 2, config: { timeout: 600 } });
   const plainRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-plain-'));
   const plainSource = path.join(plainRoot, 'src');
   const plain: Daemon[] = [];
+  const memory: MemoryRow[] = [];
+  const reps = files >= BIG ? options.bigReps : options.reps;
+  const coldReps = cold ? Math.min(options.coldReps, reps) : 0;
   try {
     for (let i = 0; i < 3; i += 1) plain.push(await startDaemon({ hostIndex: 5 + i, root: plainRoot, name: `plain${i + 1}` }));
-    console.log(`[${files} files] generating the site`);
+    say(`[${files} files] generating the site`);
     const sitePaths = generateSite(farm.clone, files);
     await farm.commit('site');
     await execa('rsync', ['-a', '--exclude=/.git', `${farm.clone}/`, `${plainSource}/`]);
-    console.log(`[${files} files] initial push and initial full syncs`);
-    const first = await farm.push();
-    if (!first.stderr.includes('3/3 targets')) throw new Error(`initial push failed:\n${first.stderr}`);
+    say(`[${files} files] first deploy to empty targets, and the plain targets' first full syncs`);
+    const first = await measuredPush(farm);
+    memory.push({ files, what: 'git push: first deploy to 3 empty targets (a full pass)', ms: first.ms, peakMb: first.peakMb });
     await Promise.all(plain.map((d) => rsyncTo(d, plainSource, ['--delete'])));
 
-    const rows: Row[] = [];
+    const rows: PushRow[] = [];
     for (const changed of options.changes.filter((c) => c <= files)) {
-      const samples: Record<string, number[]> = { fanout: [], hook: [], classic: [], parallel: [], floor: [] };
-      for (let rep = 0; rep < options.reps; rep += 1) {
-        const round = changed * 1000 + rep;
-        const targets = pick(sitePaths, changed, round);
-        for (const rel of targets) edit(farm.clone, rel, round);
-        await farm.commit(`edit ${round}`);
-        samples.fanout?.push(
-          await timed(async () => {
-            const push = await farm.push();
-            if (!push.stderr.includes('3/3 targets')) throw new Error(`push failed:\n${push.stderr}`);
-          }),
-        );
-        samples.hook?.push(lastDeployMs(farm));
-        for (const rel of targets) edit(plainSource, rel, round);
-        samples.classic?.push(await timed(async () => {
-          for (const d of plain) await rsyncTo(d, plainSource, ['--delete']);
-        }));
-        for (const rel of targets) edit(plainSource, rel, round + 0.5);
-        samples.parallel?.push(await timed(() => Promise.all(plain.map((d) => rsyncTo(d, plainSource, ['--delete'])))));
-        for (const rel of targets) edit(plainSource, rel, round + 0.25);
-        const list = targets.map((t) => `${t}\0`).join('');
-        samples.floor?.push(await timed(() => pMap(plain, (d) => rsyncTo(d, plainSource, ['--files-from=-', '--from0'], list))));
+      for (const cache of ['warm', 'cold'] as const) {
+        const trials = cache === 'warm' ? reps : changed === 1 ? coldReps : 0;
+        if (trials === 0) continue;
+        const samples: Record<Approach, number[]> = { fanout: [], hook: [], classic: [], parallel: [], floor: [] };
+        let peakMb: number | undefined;
+        // a cold trial starts from an empty page cache: the tool, git and every inode read from disk
+        const prepare = cache === 'cold' ? dropCaches : async (): Promise<void> => {};
+        for (let rep = 0; rep < trials; rep += 1) {
+          const round = changed * 1000 + rep + (cache === 'cold' ? 500 : 0);
+          const targets = pick(sitePaths, changed, round);
+          for (const rel of targets) edit(farm.clone, rel, round);
+          await farm.commit(`edit ${round}`);
+          await prepare();
+          const push = await measuredPush(farm);
+          samples.fanout.push(push.ms);
+          if (push.peakMb !== undefined) peakMb = Math.max(peakMb ?? 0, push.peakMb);
+          samples.hook.push(lastDeployMs(farm));
+          for (const rel of targets) edit(plainSource, rel, round);
+          await prepare();
+          samples.classic.push(
+            await timed(async () => {
+              for (const d of plain) await rsyncTo(d, plainSource, ['--delete']);
+            }),
+          );
+          for (const rel of targets) edit(plainSource, rel, round + 0.5);
+          await prepare();
+          samples.parallel.push(await timed(() => Promise.all(plain.map((d) => rsyncTo(d, plainSource, ['--delete'])))));
+          for (const rel of targets) edit(plainSource, rel, round + 0.25);
+          const list = targets.map((t) => `${t}\0`).join('');
+          await prepare();
+          samples.floor.push(await timed(() => pMap(plain, (d) => rsyncTo(d, plainSource, ['--files-from=-', '--from0'], list))));
+        }
+        for (const [approach, values] of Object.entries(samples) as [Approach, number[]][]) {
+          rows.push({ files, changed, approach, cache, time: spread(values), samples: values, ratioToFanout: pairedRatio(values, samples.fanout) });
+        }
+        if (cache === 'warm') memory.push({ files, what: `git push of ${changed} changed file${changed === 1 ? '' : 's'} (largest of ${trials})`, ms: spread(samples.fanout).median, peakMb });
+        say(`[${files} files, ${changed} changed, ${cache}] ${rows.slice(-5).map((r) => `${r.approach} ${r.time.median.toFixed(0)}ms`).join(', ')}`);
       }
-      const fanout = samples.fanout ?? [];
-      for (const [approach, values] of Object.entries(samples)) {
-        rows.push({
-          files,
-          changed,
-          approach,
-          medianMs: median(values),
-          minMs: Math.min(...values),
-          maxMs: Math.max(...values),
-          ratioToFanout: median(values.map((v, i) => v / (fanout[i] ?? v))),
-        });
-      }
-      console.log(`[${files} files, ${changed} changed] ${rows.slice(-5).map((r) => `${r.approach} ${r.medianMs.toFixed(0)}ms`).join(', ')}`);
     }
+
+    // a full pass over targets that are already equal: the walk of the whole tree, fanout's worst case
+    const full = execa(process.execPath, [CLI, '--config', farm.configFile, 'sync', '--full'], { reject: false });
+    const fullMemory = watchPid(full.pid);
+    const fullMs = await timed(() => full);
+    const fullResult = await full;
+    if (fullResult.exitCode !== 0) throw new Error(`fanout sync --full failed:\n${fullResult.stderr}`);
+    memory.push({ files, what: 'fanout sync --full (a full pass over equal targets)', ms: fullMs, peakMb: fullMemory.stop() });
+
     const [probe = ''] = pick(sitePaths, 1, 999_999);
     edit(farm.clone, probe, 999_999);
     await farm.commit('walk probe');
@@ -199,10 +181,11 @@ async function pushScenario(options: Options, files: number, walks: Walk[]): Pro
     const classicOneTarget =
       onePlain === undefined ? undefined : await fsCalls('rsync', ['-rlptgo', '--delete', `--password-file=${onePlain.passwordFile}`, `${plainSource}/`, onePlain.dest]);
     await Promise.all(plain.map((d) => rsyncTo(d, plainSource, ['--delete'])));
-    walks.push({ files, fanoutPush, classicOneTarget });
-    console.log(`[${files} files] file-system calls for a 1-file change: fanout push (3 targets) ${fanoutPush ?? '?'}, classic rsync (1 target) ${classicOneTarget ?? '?'}`);
-    await assertEqualTrees(farm, plainSource, plain);
-    return rows;
+    say(`[${files} files] file-system calls for a 1-file change: fanout push (3 targets) ${fanoutPush ?? '?'}, classic rsync (1 target) ${classicOneTarget ?? '?'}`);
+    // the benchmark is only worth reading if every approach left its targets equal to its source
+    for (const d of farm.daemons) await assertEqual(farm.source, d.dir);
+    for (const d of plain) await assertEqual(plainSource, d.dir);
+    return { rows, memory, walk: { files, fanoutPush, classicOneTarget } };
   } finally {
     await Promise.all(plain.map((d) => d.stop()));
     fs.rmSync(plainRoot, { recursive: true, force: true });
@@ -210,63 +193,106 @@ async function pushScenario(options: Options, files: number, walks: Walk[]): Pro
   }
 }
 
-/** The benchmark is only worth reading if every approach left its targets equal to its source. */
-async function assertEqualTrees(farm: Farm, plainSource: string, plain: Daemon[]): Promise<void> {
-  const check = async (source: string, dir: string): Promise<void> => {
-    const result = await execa('rsync', ['-rlpc', '--dry-run', '--delete', '--itemize-changes', '--exclude=.~tmp~', `${source}/`, `${dir}/`]);
-    if (result.stdout.trim() !== '') throw new Error(`${dir} differs from ${source}:\n${result.stdout.slice(0, 2000)}`);
-  };
-  for (const d of farm.daemons) await check(farm.source, d.dir);
-  for (const d of plain) await check(plainSource, d.dir);
+async function machine(): Promise<string> {
+  const lscpu = await execa('lscpu', [], { reject: false });
+  const model = /^Model name:\s*(.+)$/m.exec(lscpu.stdout)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'cpu';
+  return `${os.cpus().length} cores (nproc) of ${model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}`;
 }
 
-function markdown(rows: Row[], walks: Walk[], machine: string): string {
-  const lines = [
-    `Machine: ${machine}. Warm page cache. Three rsync daemon targets on loopback per approach; median (min-max) over repetitions; ratio = approach / fanout, median of per-repetition pairs.`,
-    '',
-    '| files | changed | approach | median | min-max | vs fanout |',
-    '| ---: | ---: | --- | ---: | ---: | ---: |',
-  ];
-  const name: Record<string, string> = {
-    fanout: 'fanout: git push, to all targets done',
-    hook: '  of which the deploy (lock to last target)',
-    classic: 'classic: full rsync --delete, targets one after another',
-    parallel: 'full rsync --delete, targets in parallel',
-    floor: 'floor: rsync of the changed files only, in parallel',
-  };
-  for (const r of rows) {
-    lines.push(
-      `| ${r.files} | ${r.changed} | ${name[r.approach] ?? r.approach} | ${(r.medianMs / 1000).toFixed(3)}s | ${(r.minMs / 1000).toFixed(3)}-${(r.maxMs / 1000).toFixed(3)}s | ${r.approach === 'fanout' ? '1' : r.approach === 'hook' ? '' : `${r.ratioToFanout.toFixed(2)}x`} |`,
-    );
-  }
-  if (walks.some((w) => w.fanoutPush !== undefined)) {
-    lines.push('', 'File-system calls on the update server (strace -f -c: getdents64, stat family, openat) for a 1-file change:', '');
-    lines.push('| files | fanout: git push, hook, 3 targets | classic: full rsync --delete, 1 target |', '| ---: | ---: | ---: |');
-    for (const w of walks) lines.push(`| ${w.files} | ${w.fanoutPush ?? '-'} | ${w.classicOneTarget ?? '-'} |`);
-  }
-  return `${lines.join('\n')}\n`;
+/** Replaced whole, never appended to: a reader (or an interrupted run) never sees half a report twice. */
+function writeAtomically(file: string, text: string): void {
+  fs.writeFileSync(`${file}.tmp`, text);
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+function writeReport(out: string, results: Results): void {
+  fs.mkdirSync(out, { recursive: true });
+  const push = pushChart(results);
+  if (push !== undefined) writeAtomically(path.join(out, CHARTS.push), push);
+  const scale = scaleChart(results);
+  if (scale !== undefined) writeAtomically(path.join(out, CHARTS.scale), scale);
+  writeAtomically(path.join(out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeAtomically(path.join(out, 'latest.md'), markdown(results));
 }
 
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
-  const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`;
-  const rows: Row[] = [];
-  const walks: Walk[] = [];
-  if (options.scenarios.includes('push')) for (const files of options.sizes) rows.push(...(await pushScenario(options, files, walks)));
-  const burstLimitMs = options.quick ? 60_000 : 120_000;
-  const watchRows = options.scenarios.includes('watch')
-    ? await watchScenario(
-        { files: options.watchFiles, latencyTrials: options.quick ? 3 : 20, burstFiles: options.burst, burstLimitMs, generateSite, firstHost: 10 },
-        (line) => {
-          console.log(line);
-        },
-      )
-    : [];
-  fs.mkdirSync(options.out, { recursive: true });
-  const md = `${markdown(rows, walks, machine)}\n${watchRows.length > 0 ? watchMarkdown(watchRows, burstLimitMs) : ''}`;
-  fs.writeFileSync(path.join(options.out, options.quick ? 'quick.md' : 'latest.md'), md);
-  fs.writeFileSync(path.join(options.out, options.quick ? 'quick.json' : 'latest.json'), `${JSON.stringify({ machine, date: new Date().toISOString(), rows, walks, watch: watchRows }, null, 2)}\n`);
-  console.log(`\n${md}`);
+  const argv = process.argv.slice(2);
+  const options = parseOptions(argv);
+  const say = (line: string): void => {
+    console.log(line);
+  };
+  const cold = await canDropCaches();
+  const results: Results = {
+    date: new Date().toISOString(),
+    machine: await machine(),
+    command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
+    coldCache: cold,
+    push: [],
+    memory: [],
+    walks: [],
+    scale: [],
+    watch: [],
+    burstLimitMs: options.quick ? 60_000 : 120_000,
+    scenarios: [],
+  };
+  const scenario = async (name: string, enabled: boolean, body: () => Promise<string>): Promise<void> => {
+    if (!enabled) {
+      results.scenarios.push({ name, status: 'skipped', note: 'not selected (--only)' });
+      return;
+    }
+    const started = performance.now();
+    let status: ScenarioStatus;
+    try {
+      const note = await body();
+      status = { name, status: 'done', note: `${note}${note === '' ? '' : '; '}${((performance.now() - started) / 1000).toFixed(0)} s` };
+    } catch (error) {
+      status = { name, status: 'failed', note: error instanceof Error ? error.message : String(error) };
+      say(`[${name}] FAILED: ${status.note}`);
+    }
+    results.scenarios.push(status);
+    writeReport(options.out, results);
+  };
+  const push = async (files: number): Promise<string> => {
+    const outcome = await pushScenario(options, files, cold, say);
+    results.push.push(...outcome.rows);
+    results.memory.push(...outcome.memory);
+    results.walks.push(outcome.walk);
+    return 'every target equal to its source';
+  };
+  const wanted = (name: string): boolean => options.scenarios.includes(name);
+
+  // big sites last: the small ones, scale-out and watch are in the report even if a million files do not finish
+  for (const files of options.sizes.filter((f) => f < BIG)) await scenario(`push, ${files} files`, wanted('push'), () => push(files));
+  await scenario(`scale-out, ${options.scaleFiles} files, ${options.scaleTargets.join('/')} targets`, wanted('scale'), async () => {
+    results.scale = await scaleScenario({ files: options.scaleFiles, counts: options.scaleTargets, reps: options.reps, firstHost: 30 }, say);
+    return 'every target equal to its source';
+  });
+  await scenario(`watch, ${options.watchFiles} files, burst of ${options.burst}`, wanted('watch'), async () => {
+    results.watch = await watchScenario(
+      {
+        files: options.watchFiles,
+        latencyTrials: options.quick ? 3 : 20,
+        burstFiles: options.burst,
+        burstLimitMs: results.burstLimitMs,
+        generateSite,
+        firstHost: 10,
+        lsyncdDefaultDelay: !options.quick,
+      },
+      say,
+    );
+    const broken = results.watch.filter((w) => !w.completed && !w.note.startsWith('skipped'));
+    if (broken.length > 0) throw new Error(`did not complete: ${broken.map((w) => `${w.approach} (${w.note})`).join('; ')}`);
+    return results.watch.filter((w) => w.note.startsWith('skipped')).map((w) => `${w.approach} ${w.note}`).join('; ');
+  });
+  for (const files of options.sizes.filter((f) => f >= BIG)) await scenario(`push, ${files} files`, wanted('push'), () => push(files));
+
+  writeReport(options.out, results);
+  console.log(`\n${markdown(results)}\nwritten to ${options.out}`);
+  const failed = results.scenarios.filter((s) => s.status === 'failed');
+  if (failed.length > 0) {
+    console.error(`benchmark: ${failed.length} scenario(s) failed: ${failed.map((s) => s.name).join(', ')}`);
+    process.exitCode = 1;
+  }
 }
 
 await main();
