@@ -1,0 +1,146 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa, type ResultPromise } from 'execa';
+import { freePort } from './rsyncd.js';
+
+/**
+ * One real sshd on its own loopback address and port, with a throwaway host key, a throwaway user
+ * key in its AuthorizedKeysFile, and a known_hosts file for the client that trusts its host key.
+ */
+export interface Sshd {
+  address: string;
+  port: number;
+  /** who the client logs in as: root when the tests run as root, else the current user */
+  user: string;
+  /** the server's files (config, host key, authorized_keys, log) */
+  dir: string;
+  /** the host key's public half, "ssh-ed25519 AAAA... comment" */
+  hostKey: string;
+  /** a private key whose public half is in authorized_keys */
+  identityFile: string;
+  /** holds `[address]:port <host key>` and nothing else */
+  knownHostsFile: string;
+  /** `[address]:port`, as ssh names the host in known_hosts and in its messages */
+  hostName: string;
+  /** a fresh ed25519 key pair in `dir`; returns the private key's path */
+  newKey(name: string): Promise<string>;
+  pid(): number | undefined;
+  stop(): Promise<void>;
+}
+
+export interface SshdOptions {
+  /** the N of 127.0.0.N; ssh tests use 90..99 */
+  hostIndex: number;
+  root: string;
+}
+
+const SSHD = '/usr/sbin/sshd';
+
+export async function startSshd({ hostIndex, root }: SshdOptions): Promise<Sshd> {
+  const address = `127.0.0.${hostIndex}`;
+  const dir = fs.mkdtempSync(path.join(root, 'sshd-'));
+  const user = process.getuid?.() === 0 ? 'root' : os.userInfo().username;
+  // sshd refuses to start without its privilege-separation directory
+  if (process.getuid?.() === 0) fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+
+  const newKey = async (name: string): Promise<string> => {
+    const file = path.join(dir, name);
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `fanout-test-${name}`, '-f', file]);
+    return file;
+  };
+  const hostKeyFile = await newKey('host_key');
+  const identityFile = await newKey('user_key');
+  const hostKey = fs.readFileSync(`${hostKeyFile}.pub`, 'utf8').trim();
+  const authorizedKeys = path.join(dir, 'authorized_keys');
+  fs.copyFileSync(`${identityFile}.pub`, authorizedKeys);
+  const knownHostsFile = path.join(dir, 'known_hosts');
+  const configFile = path.join(dir, 'sshd_config');
+  const logFile = path.join(dir, 'sshd.log');
+
+  let port = 0;
+  let child: ResultPromise | undefined;
+
+  const writeConfig = (): void => {
+    fs.writeFileSync(
+      configFile,
+      [
+        `ListenAddress ${address}:${port}`,
+        `HostKey ${hostKeyFile}`,
+        `AuthorizedKeysFile ${authorizedKeys}`,
+        `PidFile ${path.join(dir, 'sshd.pid')}`,
+        // the temp dir's modes are whatever mkdtemp and the umask gave; not what this test is about
+        'StrictModes no',
+        'UsePAM no',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PermitRootLogin prohibit-password',
+        'LogLevel VERBOSE',
+        '',
+      ].join('\n'),
+    );
+    fs.writeFileSync(knownHostsFile, `[${address}]:${port} ${hostKey}\n`);
+  };
+
+  const sshd: Sshd = {
+    address,
+    get port() {
+      return port;
+    },
+    user,
+    dir,
+    hostKey,
+    identityFile,
+    knownHostsFile,
+    get hostName() {
+      return `[${address}]:${port}`;
+    },
+    newKey,
+    pid: () => child?.pid,
+    async stop() {
+      const running = child;
+      child = undefined;
+      if (running === undefined) return;
+      running.kill('SIGTERM');
+      await running;
+    },
+  };
+
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    port = await freePort(address);
+    writeConfig();
+    // -D: stay in the foreground, so the pid is sshd's own and SIGTERM stops it; -e: log to stderr
+    child = execa(SSHD, ['-D', '-e', '-f', configFile], { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: { file: logFile, append: true } });
+    if (await answers(address, port, child)) return sshd;
+    await sshd.stop();
+  }
+  throw new Error(`sshd did not start on ${address}: ${fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : 'no log'}`);
+}
+
+/** True once the server at address:port sends an SSH banner; false if the process exits or 10 s pass. */
+async function answers(address: string, port: number, child: ResultPromise): Promise<boolean> {
+  let exited = false;
+  void child.then(() => (exited = true));
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && !exited) {
+    const banner = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: address, port });
+      socket.setTimeout(2000, () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('data', (data: Buffer) => {
+        socket.destroy();
+        resolve(data.toString('latin1').startsWith('SSH-'));
+      });
+      socket.once('error', () => {
+        resolve(false);
+      });
+    });
+    if (banner) return true;
+    await sleep(20);
+  }
+  return false;
+}
