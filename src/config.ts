@@ -11,10 +11,16 @@ const seconds = z.number().positive();
 export const DEFAULT_WATCH_IGNORE = ['*.swp', '*.swx', '*.swpx', '*~', '.#*', '#*#', '4913', '*.kate-swp', '.*.tmp'] as const;
 const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
 
+// ssh expands ${VAR} in these file names from its environment, and has no way to escape it
+const sshFile = z
+  .string()
+  .min(1)
+  .refine((p) => !p.includes('${'), 'ssh would read "${...}" in this path as an environment variable: rename the file');
+
 const sshOptions = z.strictObject({
   port: z.number().int().min(1).max(65535).optional(),
-  identityFile: z.string().min(1).optional(),
-  knownHostsFile: z.string().min(1).optional(),
+  identityFile: sshFile.optional(),
+  knownHostsFile: sshFile.optional(),
   /** off only for throwaway test hosts: an unknown host key is otherwise an error */
   strictHostKeyChecking: z.boolean().default(true),
 });

@@ -134,7 +134,7 @@ export async function probeTarget(config: Config, target: Target, log: Logger): 
     fs.writeFileSync(path.join(upload, probe, 'probe.txt'), 'fanout doctor probe\n');
     fs.symlinkSync('probe.txt', path.join(upload, probe, 'link'));
     const write = await rsync(['--recursive', '--links', '--mkpath', '--', `${upload}/`, dest]);
-    if (write.exitCode !== 0) return [{ name: `${target.name} reachable and writable`, ok: false, detail: failureMessage(write), fix: 'check the daemon or sshd, the password file, rsyncd.conf (read only = no, hosts allow)' }];
+    if (write.exitCode !== 0) return [{ name: `${target.name} reachable and writable`, ok: false, detail: failureMessage(write, target), fix: writeFix(target) }];
     const checks: Check[] = [{ name: `${target.name} reachable and writable`, ok: true, detail: describeDest(target.dest) }];
 
     const back = path.join(scratch, 'back');
@@ -162,6 +162,11 @@ export async function probeTarget(config: Config, target: Target, log: Logger): 
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** What to look at when the probe cannot write to a target. */
+function writeFix(target: Target): string {
+  return target.dest.kind === 'ssh' ? 'check sshd on the host, the ssh options (port, identityFile, knownHostsFile) and that the user can write the path' : 'check the daemon, the password file, rsyncd.conf (read only = no, hosts allow)';
 }
 
 export async function probeTargets(config: Config, targets: readonly Target[], log: Logger): Promise<Check[]> {

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Config, Target } from '../../src/config.js';
 import { parseDest } from '../../src/dest.js';
 import type { SyncPlan } from '../../src/plan.js';
-import { ItemCounter, connectionArgs, exitMeaning, failedBeforeTransfer, failureMessage, itemPath, parseItemized, rsyncArgs, rsyncComplaint, rsyncInput, sshCommand } from '../../src/rsync.js';
+import { ItemCounter, connectionArgs, exitMeaning, failedBeforeTransfer, failureMessage, itemPath, parseItemized, rsyncArgs, rsyncComplaint, rsyncInput, sshCause, sshCommand, sshFailure } from '../../src/rsync.js';
 
 type RsyncConfig = Pick<Config, 'source' | 'exclude' | 'protect' | 'owner' | 'rsync'>;
 
@@ -156,9 +156,11 @@ describe('rsyncArgs: reaching the target', () => {
     expect(rsh).toContain('-o StrictHostKeyChecking=yes');
     expect(rsh).toContain('-o ConnectTimeout=7');
     expect(rsh).toContain('-p 2222');
-    expect(rsh).toContain('-i /root/.ssh/id_deploy');
+    expect(rsh).toContain('-o IdentityFile=/root/.ssh/id_deploy');
     expect(rsh).toContain('-o IdentitiesOnly=yes');
     expect(rsh).toContain('-o UserKnownHostsFile=/etc/fanout/known_hosts');
+    // names go through rsync's protocol, never the remote shell, whatever RSYNC_OLD_ARGS says
+    expect(args).toContain('-s');
     expect(args).not.toContain('--contimeout=7');
     expect(args.some((a) => a.startsWith('--password-file'))).toBe(false);
     expect(args.at(-1)).toBe('deploy@192.168.9.228:/data/www/');
@@ -174,21 +176,30 @@ describe('rsyncArgs: reaching the target', () => {
     expect(sshCommand(t)).toContain('-o StrictHostKeyChecking=no');
   });
 
-  it('quotes an identity file path with a space for rsync’s --rsh parser', () => {
+  it('quotes a path with a space for ssh’s option parser, then for rsync’s --rsh parser', () => {
     const t = target('web2:/data/www', { ssh: { port: undefined, identityFile: '/keys/my key', knownHostsFile: '/known hosts', strictHostKeyChecking: true } });
     const rsh = sshCommand(t);
-    expect(rsh).toContain(`-i '/keys/my key'`);
-    expect(rsh).toContain(`-o 'UserKnownHostsFile=/known hosts'`);
+    // ssh reads UserKnownHostsFile=/known hosts as two files, "/known" and "hosts"
+    expect(rsh).toContain(`-o 'IdentityFile="/keys/my key"'`);
+    expect(rsh).toContain(`-o 'UserKnownHostsFile="/known hosts"'`);
   });
 
   it('quotes a single quote in a path the shell way', () => {
     const t = target('web2:/data/www', { ssh: { port: undefined, identityFile: `/keys/o'neil`, knownHostsFile: undefined, strictHostKeyChecking: true } });
-    expect(sshCommand(t)).toContain(`-i '/keys/o'"'"'neil'`);
+    expect(sshCommand(t)).toContain(`-o 'IdentityFile="/keys/o'"'"'neil"'`);
+  });
+
+  it('escapes what ssh itself would read in a path: double quotes, backslashes and %-tokens', () => {
+    const t = target('web2:/data/www', { ssh: { port: undefined, identityFile: '/keys/100% "a"\\b', knownHostsFile: '/kh/%h', strictHostKeyChecking: true } });
+    const rsh = sshCommand(t);
+    expect(rsh).toContain(`-o 'IdentityFile="/keys/100%% \\"a\\"\\\\b"'`);
+    expect(rsh).toContain(`-o 'UserKnownHostsFile="/kh/%%h"'`);
   });
 
   it('a local target gets neither ssh nor daemon options', () => {
     const args = rsyncArgs({ config: baseConfig, target: LOCAL, plan: FULL, dryRun: false });
     expect(args).not.toContain('--rsh');
+    expect(args).not.toContain('-s');
     expect(args.some((a) => a.startsWith('--password-file') || a.startsWith('--contimeout'))).toBe(false);
     expect(args).toContain('--timeout=30');
   });
@@ -402,6 +413,15 @@ describe('failedBeforeTransfer', () => {
   it('is false once a transfer may have begun', () => {
     for (const code of [12, 23, 24, 30, 255]) expect(failedBeforeTransfer(code, 'Connection refused')).toBe(false);
   });
+
+  it('is true for exit 255 when ssh gave up before the remote rsync started', () => {
+    expect(failedBeforeTransfer(255, 'Host key verification failed.\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]\n')).toBe(true);
+    expect(failedBeforeTransfer(255, 'root@h: Permission denied (publickey).\n')).toBe(true);
+    expect(failedBeforeTransfer(255, 'ssh: connect to host h port 22: Connection refused\n')).toBe(true);
+    // rsync exits 12 instead when it sees the pipe close before it reaps ssh
+    expect(failedBeforeTransfer(12, 'root@h: Permission denied (publickey).\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]\n')).toBe(true);
+    expect(failedBeforeTransfer(255, 'Connection to h closed by remote host.\nrsync: connection unexpectedly closed (5120 bytes received so far) [sender]\n')).toBe(false);
+  });
 });
 
 describe('failureMessage', () => {
@@ -434,5 +454,104 @@ describe('the --max-delete backstop', () => {
     const plan = { kind: 'full', why: 'test' } as const;
     expect(rsyncArgs({ config, target, plan, dryRun: false, maxDelete: 5 })).toContain('--max-delete=5');
     expect(rsyncArgs({ config, target, plan, dryRun: false }).some((a) => a.startsWith('--max-delete'))).toBe(false);
+  });
+});
+
+// stderr as rsync 3.5.0 over OpenSSH 9.2 writes it, from a real sshd (test/integration/ssh.test.ts)
+const CLOSED = 'rsync: connection unexpectedly closed (0 bytes received so far) [sender]\nrsync error: unexplained error (code 255) at io.c(285) [sender=3.5.0]\n';
+const SSH_STDERR = {
+  unknown: `No ED25519 host key is known for [127.0.0.91]:2222 and you have requested strict checking.\nHost key verification failed.\n${CLOSED}`,
+  changed: [
+    '@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@',
+    '@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @',
+    '@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@',
+    'IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!',
+    'Add correct host key in /etc/fanout/known hosts to get rid of this message.',
+    'Offending ED25519 key in /etc/fanout/known hosts:1',
+    '  remove with:',
+    '  ssh-keygen -f "/etc/fanout/known hosts" -R "[127.0.0.91]:2222"',
+    'Host key for [127.0.0.91]:2222 has changed and you have requested strict checking.',
+    'Host key verification failed.',
+    CLOSED,
+  ].join('\n'),
+  denied: `deploy@127.0.0.91: Permission denied (publickey).\n${CLOSED}`,
+  noKey: `no such identity: /keys/deploy key: No such file or directory\ndeploy@127.0.0.91: Permission denied (publickey).\n${CLOSED}`,
+  badPerms: `Load key "/keys/deploy key": bad permissions\ndeploy@127.0.0.91: Permission denied (publickey).\n${CLOSED}`,
+  refused: `ssh: connect to host 127.0.0.91 port 2222: Connection refused\n${CLOSED}`,
+  timedOut: `ssh: connect to host 10.9.9.9 port 22: Connection timed out\n${CLOSED}`,
+  noHost: `ssh: Could not resolve hostname web9: Name or service not known\n${CLOSED}`,
+};
+
+describe('sshCause', () => {
+  it('names what made ssh give up, with the line that says so', () => {
+    expect(sshCause(SSH_STDERR.unknown)).toEqual({ cause: 'host key unknown', line: 'No ED25519 host key is known for [127.0.0.91]:2222 and you have requested strict checking.' });
+    expect(sshCause(SSH_STDERR.changed)).toEqual({ cause: 'host key changed', line: 'Host key for [127.0.0.91]:2222 has changed and you have requested strict checking.' });
+    expect(sshCause(SSH_STDERR.denied)).toEqual({ cause: 'login refused', line: 'deploy@127.0.0.91: Permission denied (publickey).' });
+    expect(sshCause(SSH_STDERR.noKey)?.cause).toBe('login refused');
+    expect(sshCause(SSH_STDERR.refused)).toEqual({ cause: 'unreachable', line: 'ssh: connect to host 127.0.0.91 port 2222: Connection refused' });
+    expect(sshCause(SSH_STDERR.timedOut)?.cause).toBe('unreachable');
+    expect(sshCause(SSH_STDERR.noHost)?.cause).toBe('unreachable');
+  });
+
+  it('a bare "Host key verification failed" is an untrusted host', () => {
+    expect(sshCause('Host key verification failed.\n')?.cause).toBe('host key unknown');
+  });
+
+  it('does not take rsync’s own "Permission denied (13)" or a dropped connection for an ssh cause', () => {
+    expect(sshCause('rsync: [Receiver] mkdir "/srv/x" failed: Permission denied (13)\n')).toBeUndefined();
+    expect(sshCause('Connection to web2 closed by remote host.\nrsync: connection unexpectedly closed (81920 bytes received so far) [sender]\n')).toBeUndefined();
+    expect(sshCause(CLOSED)).toBeUndefined();
+    expect(sshCause('')).toBeUndefined();
+  });
+});
+
+describe('sshFailure', () => {
+  const edge = target('deploy@127.0.0.91:/srv/www', { ssh: { port: 2222, identityFile: '/keys/deploy key', knownHostsFile: '/etc/fanout/known hosts', strictHostKeyChecking: true } });
+
+  it('an unknown host key: which host, which file, and the command that adds the key', () => {
+    expect(sshFailure({ exitCode: 255, stderr: SSH_STDERR.unknown }, edge)).toBe(
+      "ssh does not trust [127.0.0.91]:2222: its host key is not in /etc/fanout/known hosts (strict host key checking is on); check the key's fingerprint with the host's admin, then add it: ssh-keyscan -p 2222 127.0.0.91 >> '/etc/fanout/known hosts' (rsync exit 255: No ED25519 host key is known for [127.0.0.91]:2222 and you have requested strict checking.)",
+    );
+  });
+
+  it('a changed host key: says so, and how to replace the old key once the change is known to be expected', () => {
+    const message = sshFailure({ exitCode: 255, stderr: SSH_STDERR.changed }, edge) ?? '';
+    expect(message).toMatch(/^ssh refused \[127\.0\.0\.91\]:2222: its host key has CHANGED from the one in \/etc\/fanout\/known hosts /);
+    expect(message).toContain(`ssh-keygen -f '/etc/fanout/known hosts' -R '[127.0.0.91]:2222' && ssh-keyscan -p 2222 127.0.0.91 >> '/etc/fanout/known hosts'`);
+    expect(message).not.toContain('@@@');
+  });
+
+  it('a refused login names the user, the host and the key', () => {
+    expect(sshFailure({ exitCode: 255, stderr: SSH_STDERR.denied }, edge)).toBe(
+      "ssh login as deploy on 127.0.0.91 refused: check that the public half of /keys/deploy key is in that user's authorized_keys on the host (rsync exit 255: deploy@127.0.0.91: Permission denied (publickey).)",
+    );
+    expect(sshFailure({ exitCode: 255, stderr: SSH_STDERR.noKey }, edge)).toMatch(/^ssh login as deploy on 127\.0\.0\.91 refused: the identity file \/keys\/deploy key cannot be read \(is ssh\.identityFile right\?\) \(rsync exit 255: /);
+    expect(sshFailure({ exitCode: 255, stderr: SSH_STDERR.badPerms }, edge)).toContain("refused: ssh ignores the identity file /keys/deploy key because others can read it: chmod 600 '/keys/deploy key'");
+  });
+
+  it('an unreachable host names the port', () => {
+    expect(sshFailure({ exitCode: 255, stderr: SSH_STDERR.refused }, edge)).toMatch(/^ssh cannot reach 127\.0\.0\.91 on port 2222: is sshd running there/);
+  });
+
+  it('without ssh options, speaks of the defaults', () => {
+    const plain = target('web2:/srv/www');
+    expect(sshFailure({ exitCode: 255, stderr: SSH_STDERR.unknown }, plain)).toContain('its host key is not in ~/.ssh/known_hosts (strict host key checking is on); check the key\'s fingerprint with the host\'s admin, then add it: ssh-keyscan web2 >> ~/.ssh/known_hosts');
+    expect(sshFailure({ exitCode: 255, stderr: SSH_STDERR.denied }, plain)).toContain("ssh login as this user on web2 refused: check that the public half of this user's default ssh key");
+  });
+
+  it('is undefined for other failures and for targets that are not ssh', () => {
+    expect(sshFailure({ exitCode: 255, stderr: CLOSED }, edge)).toBeUndefined();
+    expect(sshFailure({ exitCode: 255, stderr: SSH_STDERR.unknown }, LOCAL)).toBeUndefined();
+  });
+
+  it('leads failureMessage for an ssh target’s exit 255, in one line', () => {
+    const message = failureMessage({ exitCode: 255, stderr: SSH_STDERR.changed, spawnError: undefined }, edge);
+    expect(message).toMatch(/^ssh refused /);
+    expect(message).not.toContain('\n');
+    // rsync may exit 12 rather than pass on ssh's 255: the cause is the same
+    expect(failureMessage({ exitCode: 12, stderr: SSH_STDERR.denied, spawnError: undefined }, edge)).toMatch(/^ssh login as deploy on 127\.0\.0\.91 refused: .* \(rsync exit 12: deploy@127\.0\.0\.91: Permission denied \(publickey\)\.\)$/);
+    // without a target, or without ssh's words, the table speaks
+    expect(failureMessage({ exitCode: 255, stderr: SSH_STDERR.changed, spawnError: undefined })).toMatch(/^ssh failed: check the host/);
+    expect(failureMessage({ exitCode: 12, stderr: CLOSED, spawnError: undefined }, edge)).toMatch(/^the connection broke off/);
   });
 });

@@ -1,0 +1,242 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GIT_IDENTITY, createFarm, type Farm } from '../support/farm.js';
+import { startSshd, type Sshd } from '../support/sshd.js';
+import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
+
+let farm: Farm | undefined;
+let sshd: Sshd | undefined;
+
+// What a shell would run if any part of the path ever reached one unquoted: it creates MARK.
+const MARK = `PWNED-${crypto.randomBytes(4).toString('hex')}`;
+const NASTY = `ssh-www dir with 'quotes' "and" $(touch ${MARK}); touch ${MARK}; \`touch ${MARK}\` & x|y *?[ab] ~`;
+
+beforeAll(async () => {
+  farm = await createFarm({ targets: 1, firstHost: 95 });
+  sshd = await startSshd({ hostIndex: 91, root: farm.root });
+});
+
+afterAll(async () => {
+  await sshd?.stop();
+  await farm?.cleanup();
+});
+
+function the(): { farm: Farm; sshd: Sshd; dir: string } {
+  if (farm === undefined || sshd === undefined) throw new Error('setup failed');
+  return { farm, sshd, dir: path.join(farm.root, NASTY) };
+}
+
+interface SshSettings {
+  port?: number;
+  identityFile?: string;
+  knownHostsFile?: string;
+}
+
+/** The farm's daemon target and the ssh target "edge", with these ssh options (default: the working ones). */
+function configure(ssh: SshSettings = {}): void {
+  const { farm, sshd, dir } = the();
+  const daemons = farm.daemons.map((d) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile }));
+  const edge = { name: 'edge', dest: `${sshd.user}@${sshd.address}:${dir}/`, ssh: { port: sshd.port, identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile, ...ssh } };
+  farm.writeConfig({}, [...daemons, edge]);
+}
+
+interface StateFile {
+  targets: Record<string, { commit: string | null; status: string; attempted: string[] }>;
+}
+
+function state(): StateFile {
+  return JSON.parse(fs.readFileSync(path.join(the().farm.stateDir, 'state.json'), 'utf8')) as StateFile;
+}
+
+async function expectAt(dir: string, commit: string): Promise<void> {
+  const { farm } = the();
+  expect(diffSnapshots(await snapshotCommit(farm.repo, commit, farm.root), snapshot(dir))).toEqual([]);
+}
+
+/** Every file named MARK where an injected command could have run: the farm, the login's home, cwd, /tmp. */
+async function injected(): Promise<string> {
+  const deep = await execa('find', [the().farm.root, '-name', `${MARK}*`], { reject: false });
+  const shallow = await execa('find', [os.homedir(), process.cwd(), os.tmpdir(), '/', '-maxdepth', '1', '-name', `${MARK}*`], { reject: false });
+  return `${deep.stdout}${shallow.stdout}`.trim();
+}
+
+/** A directory whose name has spaces, both quote characters and an ssh %-token, to hold copies of the client's files. */
+function awkwardDir(name: string): string {
+  const dir = path.join(the().farm.root, `client files ${name} o'neil "x" 100%h`);
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** The report lines that name the ssh target. */
+function edgeLines(output: string): string[] {
+  return output.split('\n').filter((l) => /\bedge\b/.test(l) && !/FAILED: /.test(l));
+}
+
+describe('an ssh target on a real sshd', () => {
+  let lastOk = '';
+
+  it('receives the commit at a path full of shell syntax, then only what changed; nothing is injected', async () => {
+    const { farm, dir } = the();
+    configure();
+    farm.write({ 'index.html': 'v1', 'css/site.css': 'body{}', 'a b/it\'s "here".html': 'odd name', 'bin/run.sh': { content: '#!/bin/sh\n', mode: 0o755 }, 'link': { symlink: 'index.html' } });
+    const c1 = await farm.commit('v1');
+    const first = await farm.push();
+    expect(first.stderr).toMatch(/remote: +edge +ok +5 sent/);
+    expect(first.stderr).toMatch(/remote: +web1 +ok +5 sent/);
+    // the path arrived exactly as written, not split or expanded
+    expect(fs.existsSync(dir)).toBe(true);
+    await expectAt(dir, c1);
+
+    farm.write({ 'index.html': 'v2' });
+    const c2 = await farm.commit('v2');
+    const second = await farm.push();
+    expect(second.stderr).toMatch(/remote: +edge +ok +1 sent/);
+    await expectAt(dir, c2);
+    expect(state().targets.edge).toMatchObject({ commit: c2, status: 'ok' });
+    expect(await injected()).toBe('');
+    lastOk = c2;
+  });
+
+  it('keeps the path away from the remote shell even when the environment asks rsync for its old argument handling', async () => {
+    const { farm, dir } = the();
+    farm.write({ 'index.html': 'v2b' });
+    const commit = await farm.commit('v2b');
+    // rsync reads RSYNC_OLD_ARGS=1 as --old-args: the remote path would go to the remote shell
+    // unescaped. The hook, and so rsync, inherits the pusher's environment.
+    const push = await execa('git', ['push', 'origin', 'HEAD:main'], { cwd: farm.clone, env: { ...GIT_IDENTITY, RSYNC_OLD_ARGS: '1' }, reject: false });
+    expect(push.stderr).toMatch(/remote: +edge +ok +1 sent/);
+    await expectAt(dir, commit);
+    expect(await injected()).toBe('');
+    lastOk = commit;
+  });
+
+  it('takes an identity file and a known_hosts file whose paths have spaces and quotes', async () => {
+    const { farm, sshd, dir } = the();
+    const keys = awkwardDir('keys');
+    const identityFile = path.join(keys, 'id key');
+    fs.copyFileSync(sshd.identityFile, identityFile);
+    fs.chmodSync(identityFile, 0o600);
+    const knownHostsFile = path.join(keys, 'known hosts');
+    fs.copyFileSync(sshd.knownHostsFile, knownHostsFile);
+    configure({ identityFile, knownHostsFile });
+    farm.write({ 'css/site.css': 'body{color:red}' });
+    const commit = await farm.commit('b');
+    const push = await farm.push();
+    expect(push.stderr).toMatch(/remote: +edge +ok +1 sent/);
+    await expectAt(dir, commit);
+    expect(await injected()).toBe('');
+    lastOk = commit;
+  });
+
+  it('refuses in the config a file name ssh would expand as an environment variable', async () => {
+    const { farm } = the();
+    configure({ identityFile: '/keys/${HOME}/id' });
+    const deploy = await farm.fanout(['deploy']);
+    expect(deploy.exitCode).toBe(2);
+    expect(deploy.stderr).toMatch(/targets\[1\]\.ssh\.identityFile.*"\$\{\.\.\.\}"/);
+    configure();
+  });
+
+  /** Push one change with a broken ssh setting: the daemon target takes it, edge fails in one line and is left alone. */
+  async function failingPush(ssh: SshSettings, file: string): Promise<string> {
+    const { farm, dir } = the();
+    configure(ssh);
+    const before = snapshot(dir);
+    farm.write({ [file]: file });
+    const commit = await farm.commit(file);
+    const push = await farm.push();
+    expect(push.stderr).toMatch(/remote: +web1 +ok +1 sent/);
+    const daemon = farm.daemons[0];
+    if (daemon === undefined) throw new Error('one daemon expected');
+    await expectAt(daemon.dir, commit);
+    expect(snapshot(dir)).toEqual(before);
+    // refused before anything moved: it keeps its commit, with nothing half-sent to repeat later
+    expect(state().targets.edge).toMatchObject({ commit: lastOk, status: 'failed', attempted: [] });
+    // ssh's own multi-line warnings stay out of the report
+    expect(push.stderr).not.toContain('@@@@');
+    expect(push.stderr).not.toMatch(/^remote: +(Host key verification failed|rsync: connection unexpectedly closed)/m);
+    const again = await farm.fanout(['deploy']);
+    expect(again.exitCode).toBe(1);
+    const lines = edgeLines(again.stdout);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^ *edge +failed +ssh /);
+    return lines[0] ?? '';
+  }
+
+  it('refuses a host whose key is not in known_hosts, says how to add it, and writes no key itself', async () => {
+    const { sshd } = the();
+    const knownHostsFile = path.join(awkwardDir('empty'), 'known_hosts');
+    fs.writeFileSync(knownHostsFile, '');
+    const line = await failingPush({ knownHostsFile }, 'unknown.html');
+    expect(line).toContain(`ssh does not trust ${sshd.hostName}: its host key is not in ${knownHostsFile} (strict host key checking is on)`);
+    expect(line).toContain(`ssh-keyscan -p ${sshd.port} ${sshd.address} >> '${knownHostsFile.replace(/'/g, `'"'"'`)}'`);
+    expect(line).toMatch(/\(rsync exit 255: No ED25519 host key is known for /);
+    // strict means strict: no accept-new, no hashed line appended behind the operator's back
+    expect(fs.readFileSync(knownHostsFile, 'utf8')).toBe('');
+  });
+
+  it('refuses a host whose key has changed from the recorded one', async () => {
+    const { sshd } = the();
+    const other = fs.readFileSync(`${await sshd.newKey('impostor')}.pub`, 'utf8').trim();
+    const knownHostsFile = path.join(awkwardDir('changed'), 'known_hosts');
+    const recorded = `${sshd.hostName} ${other}\n`;
+    fs.writeFileSync(knownHostsFile, recorded);
+    const line = await failingPush({ knownHostsFile }, 'changed.html');
+    expect(line).toContain(`ssh refused ${sshd.hostName}: its host key has CHANGED from the one in ${knownHostsFile}`);
+    expect(line).toContain(`-R '${sshd.hostName}'`);
+    expect(line).toMatch(/\(rsync exit 255: Host key for .* has changed and you have requested strict checking\.\)$/);
+    expect(fs.readFileSync(knownHostsFile, 'utf8')).toBe(recorded);
+  });
+
+  it('fails fast with a clear line when the key is not authorized (no password prompt)', async () => {
+    const { sshd } = the();
+    const stranger = await sshd.newKey('stranger');
+    const line = await failingPush({ identityFile: stranger }, 'auth.html');
+    expect(line).toContain(`ssh login as ${sshd.user} on ${sshd.address} refused: check that the public half of ${stranger} is in that user's authorized_keys on the host`);
+    expect(line).toMatch(/\(rsync exit 255: .*Permission denied \(publickey\)\.\)$/);
+  });
+
+  it('says when the identity file cannot be read', async () => {
+    const missing = path.join(awkwardDir('missing'), 'no such key');
+    const line = await failingPush({ identityFile: missing }, 'nokey.html');
+    expect(line).toContain(`refused: the identity file ${missing} cannot be read`);
+  });
+
+  it('once the config is fixed, is caught up from its own last commit', async () => {
+    const { farm, dir } = the();
+    configure();
+    farm.write({ 'index.html': 'v3' });
+    const commit = await farm.commit('v3');
+    const push = await farm.push();
+    // edge missed unknown, changed, auth and nokey: 4 files plus this one; web1 only this one
+    expect(push.stderr).toMatch(/remote: +edge +ok +5 sent/);
+    expect(push.stderr).toMatch(/remote: +web1 +ok +1 sent/);
+    await expectAt(dir, commit);
+    expect(state().targets.edge).toMatchObject({ commit, status: 'ok', attempted: [] });
+    const status = await farm.fanout(['status']);
+    expect(status.stdout).toMatch(/edge +.*ok/);
+    expect(await injected()).toBe('');
+  });
+
+  it('passes doctor, and doctor names an unknown host key the same way', async () => {
+    const { farm, sshd, dir } = the();
+    configure();
+    const good = await farm.fanout(['doctor', '--target', 'edge']);
+    expect(good.stdout).toMatch(/ok +edge reachable and writable/);
+    expect(good.stdout).toMatch(/ok +edge symlinks +arrive intact/);
+    expect(good.exitCode).toBe(0);
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('.fanout-probe'))).toEqual([]);
+
+    const knownHostsFile = path.join(awkwardDir('doctor'), 'known_hosts');
+    fs.writeFileSync(knownHostsFile, '');
+    configure({ knownHostsFile });
+    const bad = await farm.fanout(['doctor', '--target', 'edge']);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stdout).toMatch(new RegExp(`problem +edge reachable and writable +ssh does not trust \\[${sshd.address.replace(/\./g, '\\.')}\\]:${sshd.port}: its host key is not in`));
+    expect(await injected()).toBe('');
+  });
+});
