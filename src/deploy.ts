@@ -9,7 +9,7 @@ import { branchTip, changedPaths, checkout, commitInfo, resolveCommit, type Chan
 import { Journal, type HistoryEntry, type Holding, type Reason, type TargetOutcome, type TargetState } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { Logger } from './log.js';
-import { candidatePaths, planSync, type SyncPlan } from './plan.js';
+import { candidatePaths, planSync, rsyncPasses, type SyncPlan } from './plan.js';
 import type { Reporter } from './report.js';
 import { previousDeploy } from './rollback.js';
 import { runRsync, type RsyncOutcome } from './rsync.js';
@@ -46,6 +46,11 @@ export interface DeployOptions {
   allowEmpty?: boolean;
   /** this deploy's bound on deletions per target, instead of the config's maxDelete */
   maxDelete?: number;
+  /**
+   * Do nothing, and record nothing, when every target already has the commit: a push that waited
+   * for the lock while a later push of the same burst deployed the tip. Returns undefined then.
+   */
+  coalesce?: boolean;
 }
 
 /** Past this many incomplete attempts, or outside-git paths, a target is simply given a full pass. */
@@ -56,7 +61,7 @@ const MAX_DIRTY = 100_000;
  * The engine behind push, deploy, rollback and sync: lock, check out, then for each target in
  * parallel plan from what THAT target has and run rsync, recording each outcome as it lands.
  */
-export async function deploy(ctx: Context, request: DeployRequest, options: DeployOptions): Promise<HistoryEntry> {
+export async function deploy(ctx: Context, request: DeployRequest, options: DeployOptions): Promise<HistoryEntry | undefined> {
   const { config, log } = ctx;
   const targets = selectTargets(config, options.targets);
   const lock = await takeLock(ctx, `${request.reason} by ${request.startedBy}`);
@@ -67,6 +72,12 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
       ctx.reporter.note(`warning: ${journal.warning}`);
     }
     const commit = await chooseCommit(config, journal, request.revision);
+    const current = journal.state.current;
+    if (options.coalesce === true && current?.commit === commit && holdsEverywhere(journal, targets, commit)) {
+      log.info({ commit, deployId: current.deployId, reason: request.reason }, 'deploy coalesced: already on every target');
+      ctx.reporter.note(`fanout: ${commit.slice(0, 10)} is already on every target (deploy #${current.deployId} took it there); nothing to do`);
+      return undefined;
+    }
     const info = await commitInfo(config.repo, commit);
     const id = journal.state.nextDeployId;
     const startedAt = new Date();
@@ -121,6 +132,15 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
   } finally {
     lock.release();
   }
+}
+
+function holdsEverywhere(journal: Journal, targets: readonly Target[], commit: Commit): boolean {
+  const { source } = journal.state;
+  if (source.commit !== commit || source.attempted.length > 0) return false;
+  return targets.every((t) => {
+    const state = journal.target(t.name);
+    return state?.status === 'ok' && state.commit === commit && (state.dirty ?? []).length === 0;
+  });
 }
 
 /** The deploy lock, telling the person waiting for it whom they wait for. */
@@ -217,7 +237,11 @@ async function checkOutSource(ctx: Context, journal: Journal, diffs: DiffCache, 
     paths = [...since.changes, ...[...new Set(since.extraPaths)].filter((p) => !named.has(p)).map((p) => ({ status: '?', path: p }))];
   }
   const started = performance.now();
-  await checkout(config.repo, config.source, commit, paths, path.join(config.stateDir, 'checkout.index'), log);
+  // A source whose last commit cannot be traced (a force push, then gc) is rebuilt as the commit
+  // exactly: files only that lost commit had would otherwise go to every target. One that never
+  // held a deploy keeps what its owner put there.
+  const removeOthers = paths === 'all' && held.commit !== null ? { keep: [...config.protect, ...config.exclude] } : undefined;
+  await checkout(config.repo, config.source, commit, paths, path.join(config.stateDir, 'checkout.index'), log, removeOthers);
   log.info({ commit, paths: paths === 'all' ? 'all' : paths.length, durationMs: Math.round(performance.now() - started) }, 'source checked out');
   await journal.update((s) => {
     s.source = { commit, attempted: [] };
@@ -255,48 +279,65 @@ async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, targ
     });
   }
 
-  let attempts = 0;
-  let durationMs = 0;
-  let result: RsyncOutcome;
-  for (;;) {
-    attempts += 1;
-    result = await runRsync({
-      config,
-      target,
-      plan,
-      dryRun: options.dryRun,
-      log,
-      rsyncPath: config.rsync.path,
-      maxDelete: options.maxDelete,
-      keepItems: options.dryRun,
-      onProgress: (counts) => {
-        ctx.reporter.progress(target.name, counts.sent + counts.deleted);
-      },
-    });
-    durationMs += result.durationMs;
-    if (result.ok || !result.retryable || attempts > config.retries) break;
-    const delay = config.retryDelay * 1000 * 2 ** (attempts - 1);
-    log.warn({ target: target.name, attempt: attempts, error: result.error, retryInMs: delay }, 'rsync failed; retrying');
-    await sleep(delay);
+  const totals = { sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0, items: [] as string[] };
+  let failure: string | undefined;
+  // true until an rsync gets past the daemon's greeting: then files may have moved
+  let untouched = true;
+  const passes = plan.kind === 'paths' ? rsyncPasses(plan) : [undefined];
+  for (const files of passes) {
+    for (let attempt = 1; ; attempt += 1) {
+      totals.attempts += 1;
+      const result: RsyncOutcome = await runRsync({
+        config,
+        target,
+        plan,
+        files,
+        dryRun: options.dryRun,
+        log,
+        rsyncPath: config.rsync.path,
+        maxDelete: options.maxDelete,
+        keepItems: options.dryRun,
+        onProgress: (counts) => {
+          ctx.reporter.progress(target.name, totals.sent + totals.deleted + counts.sent + counts.deleted);
+        },
+      });
+      totals.durationMs += result.durationMs;
+      untouched &&= result.untouched;
+      if (result.ok || !result.retryable || attempt > config.retries) {
+        // a retried pass re-sends what an attempt cut short already sent: count the last attempt only
+        totals.sent += result.sent;
+        totals.deleted += result.deleted;
+        totals.bytes += result.bytes;
+        totals.items.push(...result.items);
+        if (!result.ok) failure = result.error ?? 'rsync failed';
+        break;
+      }
+      const delay = config.retryDelay * 1000 * 2 ** (attempt - 1);
+      log.warn({ target: target.name, attempt, error: result.error, retryInMs: delay }, 'rsync failed; retrying');
+      await sleep(delay);
+    }
+    if (failure !== undefined) break;
   }
 
-  const outcome: TargetOutcome = { ...base, sent: result.sent, deleted: result.deleted, bytes: result.bytes, durationMs, attempts, status: result.ok ? 'ok' : 'failed' };
-  if (!result.ok) outcome.error = result.error ?? 'rsync failed';
-  if (options.dryRun) outcome.items = result.items;
+  const ok = failure === undefined;
+  const { items, ...counts } = totals;
+  const outcome: TargetOutcome = { ...base, ...counts, status: ok ? 'ok' : 'failed' };
+  if (!ok) outcome.error = failure;
+  if (options.dryRun) outcome.items = items;
   if (!options.dryRun) {
-    if (result.ok) await recordSuccess(journal, target.name, commit);
+    if (ok) await recordSuccess(journal, target.name, commit);
     else
       await journal.update((s) => {
         const t = s.targets[target.name];
         if (t) {
           t.status = 'failed';
           t.error = outcome.error;
-          // refused before anything moved: this attempt cannot have left half-written files
-          if (result.untouched && !alreadyAttempted) t.attempted = t.attempted.filter((c) => c !== commit);
+          // every attempt was refused before anything moved: none can have left half-written files
+          if (untouched && !alreadyAttempted) t.attempted = t.attempted.filter((c) => c !== commit);
         }
       });
   }
-  log[result.ok ? 'info' : 'error']({ target: target.name, ...outcome }, 'target done');
+  log[ok ? 'info' : 'error']({ target: target.name, ...outcome }, 'target done');
   return outcome;
 }
 
@@ -352,21 +393,30 @@ async function planFor(
   options: Pick<SyncOptions, 'full' | 'checksum' | 'outsidePaths'>,
 ): Promise<SyncPlan> {
   if (options.full) return planSync({ changes: undefined, full: true, checksum: options.checksum });
+  // rsync killed mid-transfer leaves its temp files (".name.XXXXXX") beside the real ones, under
+  // names no diff lists: only a full --delete pass finds them.
+  if (state !== undefined && state.attempted.length > 0) return planSync({ changes: undefined, why: 'an earlier transfer to it was cut short' });
   const since = await changesSince(diffs, state, commit);
   if (since === undefined) return planSync({ changes: undefined, why: state?.commit == null ? 'no deploy recorded for this target' : 'its state cannot be traced' });
   const dirty = [...(state?.dirty ?? []), ...options.outsidePaths];
   if (dirty.length > MAX_DIRTY) return planSync({ changes: undefined, why: 'too many paths changed outside git' });
   const changes = since.changes;
   const extraPaths = [...since.extraPaths, ...dirty];
-  const notDirectories = new Set(candidatePaths(changes, extraPaths).filter((p) => !isDirectory(path.join(source, p))));
-  return planSync({ changes, extraPaths, notDirectories });
+  const notDirectories = new Set<string>();
+  const missing = new Set<string>();
+  for (const candidate of candidatePaths(changes, extraPaths)) {
+    const kind = entryKind(path.join(source, candidate));
+    if (kind !== 'directory') notDirectories.add(candidate);
+    if (kind === 'missing') missing.add(candidate);
+  }
+  return planSync({ changes, extraPaths, notDirectories, missing });
 }
 
-function isDirectory(file: string): boolean {
+function entryKind(file: string): 'directory' | 'other' | 'missing' {
   try {
-    return fs.lstatSync(file).isDirectory();
+    return fs.lstatSync(file).isDirectory() ? 'directory' : 'other';
   } catch {
-    return false;
+    return 'missing';
   }
 }
 

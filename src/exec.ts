@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { execa, type Options } from 'execa';
 import type { Logger } from './log.js';
@@ -12,6 +13,8 @@ export interface ExecOptions {
   fd3?: number;
   /** stdout line by line as it comes, instead of buffered (a full pass itemizes every file) */
   onLine?: (line: string) => void;
+  /** stop the child once it has neither read anything nor written more than a keepalive for this long */
+  stallMs?: number;
   log: Logger;
 }
 
@@ -23,6 +26,8 @@ export interface ExecResult {
   timedOut: boolean;
   /** the child could not be started at all (ENOENT and the like) */
   spawnError: string | undefined;
+  /** stopped by the stallMs watchdog */
+  stalled: boolean;
 }
 
 /**
@@ -50,7 +55,17 @@ export async function run(command: string, args: readonly string[], options: Exe
     buffer: { stdout: options.onLine === undefined, stderr: true },
   });
   const streamed = options.onLine === undefined ? Promise.resolve() : streamLines(child.stdout, options.onLine);
+  let stalled = false;
+  const stopWatching =
+    options.stallMs === undefined || child.pid === undefined
+      ? () => undefined
+      : watchForStall(child.pid, options.stallMs, () => {
+          stalled = true;
+          options.log.warn({ command, pid: child.pid, stallMs: options.stallMs }, 'no I/O from the child; stopping it');
+          child.kill();
+        });
   const result = await child;
+  stopWatching();
   await streamed;
   const durationMs = performance.now() - started;
   const spawnError = result.exitCode === undefined && !result.timedOut && result.signal === undefined ? result.shortMessage : undefined;
@@ -63,7 +78,48 @@ export async function run(command: string, args: readonly string[], options: Exe
     durationMs,
     timedOut: result.timedOut,
     spawnError,
+    stalled,
   };
+}
+
+/**
+ * rsync's --timeout counts its own keepalive writes as activity: a peer whose rsync is frozen
+ * (SIGSTOP, a wedged disk) while its kernel still acknowledges the few bytes sent each second
+ * never times out. A live peer answers a keepalive within the timeout, so a child that has read
+ * nothing and written no more than keepalives for `stallMs` has lost its peer. Linux's
+ * /proc/<pid>/io counts every byte read and written, pipes and sockets included.
+ */
+function watchForStall(pid: number, stallMs: number, onStall: () => void): () => void {
+  const KEEPALIVE_BYTES = 256;
+  let last = readIo(pid);
+  let lastProgress = Date.now();
+  const timer = setInterval(
+    () => {
+      const now = readIo(pid);
+      if (now === undefined || last === undefined) return;
+      if (now.read > last.read || now.written - last.written > KEEPALIVE_BYTES) {
+        last = now;
+        lastProgress = Date.now();
+      } else if (Date.now() - lastProgress > stallMs) {
+        clearInterval(timer);
+        onStall();
+      }
+    },
+    Math.min(1000, Math.max(50, stallMs / 4)),
+  );
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+  };
+}
+
+function readIo(pid: number): { read: number; written: number } | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { read: Number(/^rchar: (\d+)/m.exec(text)?.[1] ?? 0), written: Number(/^wchar: (\d+)/m.exec(text)?.[1] ?? 0) };
+  } catch {
+    return undefined; // exited, or no /proc: rsync's own --timeout is then the only bound
+  }
 }
 
 function streamLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): Promise<void> {

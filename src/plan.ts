@@ -9,6 +9,10 @@ export type SyncPlan =
       kind: 'paths';
       /** what rsync is given: the named paths and every directory above them */
       paths: string[];
+      /** the part of `paths` to send first: what exists in the source (empty when nothing does) */
+      sends: string[];
+      /** the part of `paths` gone from the source, deleted once every send has landed */
+      removals: string[];
       changed: number;
       deleted: number;
       /** the named paths git deleted, for a dry run's report */
@@ -35,6 +39,8 @@ export interface PlanInput {
    * below, would fail on it (exit 24 for a vanished parent, 23 for "Not a directory").
    */
   notDirectories?: ReadonlySet<string>;
+  /** Which of `candidatePaths(...)` are missing from the source (a subset of `notDirectories`). */
+  missing?: ReadonlySet<string>;
 }
 
 export function planSync(input: PlanInput): SyncPlan {
@@ -50,8 +56,22 @@ export function planSync(input: PlanInput): SyncPlan {
   for (const extra of input.extraPaths ?? []) named.add(extra);
   if (named.size === 0) return { kind: 'none' };
   const notDirectories = input.notDirectories ?? new Set<string>();
+  const missing = input.missing ?? new Set<string>();
   const paths = withAncestors(named).filter((p) => !belowNonDirectory(p, notDirectories));
-  return { kind: 'paths', paths, changed: named.size - deleted, deleted, deletions: deletions.sort() };
+  const removals = paths.filter((p) => missing.has(p));
+  // Directories above a removal exist but carry nothing new: alone they are no reason for a pass.
+  const sendsSomething = [...named].some((p) => !missing.has(p) && !belowNonDirectory(p, notDirectories));
+  const sends = sendsSomething ? paths.filter((p) => !missing.has(p)) : [];
+  return { kind: 'paths', paths, sends, removals, changed: named.size - deleted, deleted, deletions: deletions.sort() };
+}
+
+/**
+ * The file lists rsync runs with, in order: first everything that arrives, then what goes away. A
+ * target cut off between the two still has every page its new pages link to; --delete-missing-args
+ * alone would delete as it goes, long before --delay-updates puts the new files in place.
+ */
+export function rsyncPasses(plan: Extract<SyncPlan, { kind: 'paths' }>): string[][] {
+  return [plan.sends, plan.removals].filter((list) => list.length > 0);
 }
 
 /** Every path the plan may name, so the caller can say which of them are missing from the source. */

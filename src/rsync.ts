@@ -275,6 +275,8 @@ export function rsyncComplaint(stderr: string): string | undefined {
 }
 
 export interface RunRsyncInput extends RsyncArgsInput {
+  /** for a paths plan: this pass's file list (see rsyncPasses), else all of plan.paths */
+  files?: readonly string[];
   log: Logger;
   rsyncPath: string;
   /** keep the itemized lines (dry runs, verify) */
@@ -290,9 +292,17 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
     counts.add(line);
     input.onProgress?.(counts);
   };
-  const result = await run(input.rsyncPath, args, { log: input.log, input: rsyncInput(input.plan) ?? '', onLine });
+  const files = input.plan.kind === 'paths' && input.files !== undefined ? filesFromList(input.files) : rsyncInput(input.plan);
+  // rsync's own --timeout bounds a silent peer, but not a frozen one (see watchForStall)
+  const stallSeconds = Math.ceil(input.target.timeout) + 1;
+  const ran = await run(input.rsyncPath, args, { log: input.log, input: files ?? '', onLine, stallMs: stallSeconds * 1000 });
+  const result = ran.stalled ? { ...ran, exitCode: 30 } : ran;
   const ok = result.exitCode === 0;
-  const error = ok ? undefined : failureMessage(result, input.target);
+  const error = ok
+    ? undefined
+    : ran.stalled
+      ? `${exitMeaning(30)} (nothing from the target for ${stallSeconds}s: its rsync is frozen or gone; fanout stopped the transfer)`
+      : failureMessage(result, input.target);
   return {
     items: counts.lines,
     exitCode: result.exitCode,
@@ -307,10 +317,31 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
   };
 }
 
-/** The operator's sentence for a failed rsync: what the exit code means, then rsync's own words. */
+/**
+ * Causes that rsync's exit code alone hides or misnames, read from the line that states them: a
+ * read-only module exits 1 ("rejected its arguments"), a full disk 11 or 23, a daemon's refusal 5
+ * for four different reasons. The first pattern that matches a line of stderr wins.
+ */
+const STDERR_CAUSES: readonly (readonly [RegExp, string])[] = [
+  [/No space left on device|Disk quota exceeded/, "the target's disk is full (or over quota): free space there, then deploy again"],
+  [/Read-only file system \(30\)/, "the target's file system is mounted read-only"],
+  [/module is read only/, 'the daemon module is read-only: set "read only = no" in its rsyncd.conf section'],
+  [/Permission denied \(13\)/, 'permission denied on the target: the receiving side (the module\'s "uid", or the ssh user) cannot write there'],
+  [/@ERROR: auth failed/, 'the daemon refused the user or password: check passwordFile against the module\'s "secrets file" and "auth users"'],
+  [/@ERROR: Unknown module/, 'the daemon has no such module: check the dest against the [sections] of its rsyncd.conf'],
+  [/@ERROR: access denied to/, 'the daemon\'s "hosts allow" does not let this host in'],
+  [/@ERROR: max connections/, 'the daemon is at its "max connections" limit'],
+];
+
+/** The operator's sentence for a failed rsync: its cause (from stderr, else the exit code), then rsync's own words. */
 export function failureMessage(result: { exitCode: number; stderr: string; spawnError: string | undefined }, target?: Pick<Target, 'dest' | 'ssh'>): string {
   const ssh = target === undefined ? undefined : sshFailure(result, target);
   if (ssh !== undefined) return ssh;
+  const lines = result.stderr.split('\n').map((l) => l.trim());
+  for (const [pattern, cause] of STDERR_CAUSES) {
+    const line = lines.find((l) => pattern.test(l));
+    if (line !== undefined) return `${cause} (rsync exit ${result.exitCode}: ${line})`;
+  }
   const detail = result.spawnError ?? rsyncComplaint(result.stderr);
   return `${exitMeaning(result.exitCode)} (rsync exit ${result.exitCode}${detail === undefined ? '' : `: ${detail}`})`;
 }

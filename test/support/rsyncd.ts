@@ -16,6 +16,8 @@ export interface Daemon {
   /** rsync://user@address:port/module/ */
   dest: string;
   pid(): number | undefined;
+  /** signal the daemon and every process it forked to serve a connection, as a crash or a frozen host would */
+  signal(signal: NodeJS.Signals): void;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -85,6 +87,17 @@ export function createDaemon({ hostIndex, root, name, moduleLines = [] }: Daemon
       return `rsync://${user}@${address}:${port}/${name}/`;
     },
     pid: () => child?.pid,
+    signal(signal) {
+      const pid = child?.pid;
+      if (pid === undefined) return;
+      for (const p of [...descendantsOf(pid), pid]) {
+        try {
+          process.kill(p, signal);
+        } catch {
+          // gone already
+        }
+      }
+    },
     async start() {
       for (let attempt = 0; attempt < 5; attempt += 1) {
         if (port === 0 || attempt > 0) port = await freePort(address);
@@ -108,6 +121,32 @@ export function createDaemon({ hostIndex, root, name, moduleLines = [] }: Daemon
     },
   };
   return daemon;
+}
+
+/** A daemon serves each connection in a forked child, which forks again (generator and receiver). */
+function descendantsOf(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // "pid (comm) state ppid ...": comm may hold spaces, so read after its closing parenthesis
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      parents.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // exited while we looked
+    }
+  }
+  const found: number[] = [];
+  const walk = (parent: number): void => {
+    for (const [p, ppid] of parents) {
+      if (ppid === parent) {
+        found.push(p);
+        walk(p);
+      }
+    }
+  };
+  walk(pid);
+  return found;
 }
 
 export async function freePort(address: string): Promise<number> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseRawDiff, type Change } from '../../src/git.js';
-import { candidatePaths, filesFromList, planSync, withAncestors } from '../../src/plan.js';
+import { candidatePaths, filesFromList, planSync, rsyncPasses, withAncestors } from '../../src/plan.js';
 
 const M = (p: string): Change => ({ status: 'M', path: p });
 const A = (p: string): Change => ({ status: 'A', path: p });
@@ -43,6 +43,8 @@ describe('planSync: nothing to do', () => {
     expect(planSync({ changes: [], extraPaths: ['watch/edited.html'] })).toEqual({
       kind: 'paths',
       paths: ['watch', 'watch/edited.html'],
+      sends: ['watch', 'watch/edited.html'],
+      removals: [],
       changed: 1,
       deleted: 0,
       deletions: [],
@@ -56,6 +58,8 @@ describe('planSync: named paths', () => {
     expect(plan).toEqual({
       kind: 'paths',
       paths: ['css', 'css/reset.css', 'css/site', 'css/site/main.css', 'css/site/print.css', 'index.html'],
+      sends: ['css', 'css/reset.css', 'css/site', 'css/site/main.css', 'css/site/print.css', 'index.html'],
+      removals: [],
       changed: 4,
       deleted: 0,
       deletions: [],
@@ -70,7 +74,7 @@ describe('planSync: named paths', () => {
 
   it('keeps a deleted path in the list (rsync deletes it through --delete-missing-args)', () => {
     const plan = planSync({ changes: [D('gone.html')] });
-    expect(plan).toEqual({ kind: 'paths', paths: ['gone.html'], changed: 0, deleted: 1, deletions: ['gone.html'] });
+    expect(plan).toEqual({ kind: 'paths', paths: ['gone.html'], sends: ['gone.html'], removals: [], changed: 0, deleted: 1, deletions: ['gone.html'] });
   });
 
   it('merges extra paths with the changes, without duplicates', () => {
@@ -78,6 +82,8 @@ describe('planSync: named paths', () => {
     expect(plan).toEqual({
       kind: 'paths',
       paths: ['a', 'a/x.html', 'b', 'b/y.html', 'c', 'c/z.html'],
+      sends: ['a', 'a/x.html', 'b', 'b/y.html', 'c', 'c/z.html'],
+      removals: [],
       changed: 3,
       deleted: 1,
       deletions: ['b/y.html'],
@@ -91,6 +97,8 @@ describe('planSync: named paths', () => {
     expect(planSync({ changes })).toEqual({
       kind: 'paths',
       paths: ['docs', 'docs/old name.html', 'pages', 'pages/new name.html'],
+      sends: ['docs', 'docs/old name.html', 'pages', 'pages/new name.html'],
+      removals: [],
       changed: 1,
       deleted: 1,
       deletions: ['docs/old name.html'],
@@ -101,9 +109,11 @@ describe('planSync: named paths', () => {
     const changes = [D('old/a.html'), D('old/sub/b.html'), M('keep/c.html')];
     const notDirectories = new Set(['old', 'old/sub']);
     expect(candidatePaths(changes)).toEqual(['keep', 'keep/c.html', 'old', 'old/a.html', 'old/sub', 'old/sub/b.html']);
-    expect(planSync({ changes, notDirectories })).toEqual({
+    expect(planSync({ changes, notDirectories, missing: notDirectories })).toEqual({
       kind: 'paths',
       paths: ['keep', 'keep/c.html', 'old'],
+      sends: ['keep', 'keep/c.html'],
+      removals: ['old'],
       changed: 1,
       deleted: 2,
       deletions: ['old/a.html', 'old/sub/b.html'],
@@ -116,6 +126,8 @@ describe('planSync: named paths', () => {
     expect(planSync({ changes, notDirectories: new Set(['site/dir']) })).toEqual({
       kind: 'paths',
       paths: ['site', 'site/dir'],
+      sends: ['site', 'site/dir'],
+      removals: [],
       changed: 1,
       deleted: 1,
       deletions: ['site/dir/index.html'],
@@ -197,5 +209,34 @@ describe('parseRawDiff', () => {
 
   it('reads nothing from empty output', () => {
     expect(parseRawDiff('')).toEqual([]);
+  });
+});
+
+describe('rsyncPasses: what arrives goes first, what goes away after', () => {
+  const passes = (input: Parameters<typeof planSync>[0]): string[][] => {
+    const plan = planSync(input);
+    return plan.kind === 'paths' ? rsyncPasses(plan) : [];
+  };
+
+  it('one pass when nothing is removed', () => {
+    expect(passes({ changes: [M('a/x.html'), A('b.html')] })).toEqual([['a', 'a/x.html', 'b.html']]);
+  });
+
+  it('sends, then removes, when a change has both', () => {
+    const missing = new Set(['old.html', 'gone']);
+    expect(passes({ changes: [M('index.html'), D('old.html'), D('gone/page.html'), A('new/page.html')], notDirectories: new Set([...missing, 'index.html', 'new/page.html']), missing })).toEqual([
+      ['index.html', 'new', 'new/page.html'],
+      ['gone', 'old.html'],
+    ]);
+  });
+
+  it('one removal pass, with no pass for the directories above the removals alone', () => {
+    const missing = new Set(['docs/old.html']);
+    expect(passes({ changes: [D('docs/old.html')], notDirectories: missing, missing })).toEqual([['docs/old.html']]);
+  });
+
+  it('a path only an earlier attempt touched, now gone, is removed in the second pass', () => {
+    const missing = new Set(['tried.html']);
+    expect(passes({ changes: [M('a.html')], extraPaths: ['tried.html'], notDirectories: new Set(['a.html', 'tried.html']), missing })).toEqual([['a.html'], ['tried.html']]);
   });
 });

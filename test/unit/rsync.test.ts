@@ -22,8 +22,8 @@ function target(dest: string, overrides: Partial<Target> = {}): Target {
   };
 }
 
-const FULL: SyncPlan = { kind: 'full', why: 'state unknown' };
-const PATHS: SyncPlan = { kind: 'paths', paths: ['css', 'css/a.css', 'index.html'], changed: 2, deleted: 0, deletions: [] };
+const FULL = { kind: 'full', why: 'state unknown' } as const satisfies SyncPlan;
+const PATHS = { kind: 'paths', paths: ['css', 'css/a.css', 'index.html'], sends: ['css', 'css/a.css', 'index.html'], removals: [], changed: 2, deleted: 0, deletions: [] } as const satisfies SyncPlan;
 const LOCAL = target('/srv/mirror/www');
 
 describe('rsyncArgs: the plan', () => {
@@ -224,7 +224,7 @@ describe('rsyncArgs: reaching the target', () => {
 describe('rsyncInput', () => {
   it('is the NUL-terminated path list for a paths plan', () => {
     expect(rsyncInput(PATHS)).toBe('css\0css/a.css\0index.html\0');
-    expect(rsyncInput({ kind: 'paths', paths: ['a b\nc'], changed: 1, deleted: 0, deletions: [] })).toBe('a b\nc\0');
+    expect(rsyncInput({ kind: 'paths', paths: ['a b\nc'], sends: ['a b\nc'], removals: [], changed: 1, deleted: 0, deletions: [] })).toBe('a b\nc\0');
   });
 
   it('is nothing for a full or empty plan', () => {
@@ -426,9 +426,27 @@ describe('failedBeforeTransfer', () => {
 
 describe('failureMessage', () => {
   it('says what the code means, then rsync’s own words', () => {
-    const message = failureMessage({ exitCode: 5, stderr: '@ERROR: auth failed on module web1\nrsync error: error starting client-server protocol (code 5) at main.c(1863) [sender=3.2.7]\n', spawnError: undefined });
-    expect(message).toBe(`${exitMeaning(5)} (rsync exit 5: @ERROR: auth failed on module web1)`);
+    const message = failureMessage({ exitCode: 12, stderr: 'rsync: [sender] write error: Broken pipe (32)\nrsync error: error in rsync protocol data stream (code 12) at io.c(848) [sender=3.5.0]\n', spawnError: undefined });
+    expect(message).toBe(`${exitMeaning(12)} (rsync exit 12: rsync: [sender] write error: Broken pipe (32))`);
   });
+
+  // stderr as rsync 3.5.0 writes it for each cause, from real daemons
+  const causes: [string, number, string, RegExp][] = [
+    ['a wrong password', 5, '@ERROR: auth failed on module web1\nrsync error: error starting client-server protocol (code 5) at main.c(1954) [sender=3.5.0]', /refused the user or password: check passwordFile/],
+    ['an unknown module', 5, "@ERROR: Unknown module 'nope'\nrsync error: error starting client-server protocol (code 5) at main.c(1954) [sender=3.5.0]", /no such module/],
+    ['a host outside hosts allow', 5, '@ERROR: access denied to web1 from localhost (127.0.0.1)\nrsync error: error starting client-server protocol (code 5)', /"hosts allow"/],
+    ['a read-only module (exit 1, which alone would read as bad arguments)', 1, 'ERROR: module is read only\nrsync error: syntax or usage error (code 1) at main.c(1185) [Receiver=3.5.0]\nrsync: [sender] read error: Connection reset by peer (104)', /module is read-only: set "read only = no"/],
+    ['a full disk', 11, 'rsync: [receiver] write failed on "f19.bin" (in full): No space left on device (28)\nrsync error: error in file IO (code 11) at receiver.c(657) [receiver=3.5.0]', /disk is full/],
+    ['a directory the daemon user cannot write', 23, 'rsync: [receiver] mkstemp ".f1.bin.LZCovj" (in perm) failed: Permission denied (13)\nrsync error: some files/attrs were not transferred (see previous errors) (code 23)', /permission denied on the target/],
+  ];
+  for (const [what, exitCode, stderr, sentence] of causes) {
+    it(`names the cause of ${what}, quoting the line that states it`, () => {
+      const message = failureMessage({ exitCode, stderr, spawnError: undefined });
+      expect(message).toMatch(sentence);
+      expect(message).toContain(`(rsync exit ${exitCode}: ${stderr.split('\n')[0] ?? ''})`);
+      expect(message).not.toContain('\n');
+    });
+  }
 
   it('prefers the spawn error', () => {
     expect(failureMessage({ exitCode: 127, stderr: '', spawnError: 'spawn rsync ENOENT' })).toBe('rsync failed with exit code 127 (rsync exit 127: spawn rsync ENOENT)');
