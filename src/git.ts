@@ -111,7 +111,16 @@ export function parseRawDiff(out: string): Change[] {
  * so git's own rules apply (exec bits, symlinks, .gitattributes filters) and the cost follows
  * the number of paths, not the size of the tree. Directories left empty are removed, as git does.
  */
-export async function checkout(repo: string, source: string, commit: Commit, paths: readonly Change[] | 'all', scratchIndex: string, log: Logger): Promise<void> {
+export async function checkout(
+  repo: string,
+  source: string,
+  commit: Commit,
+  paths: readonly Change[] | 'all',
+  scratchIndex: string,
+  log: Logger,
+  /** with 'all': also remove what the commit lacks, but for paths matching these patterns */
+  removeOthers?: { keep: readonly string[] },
+): Promise<void> {
   fs.mkdirSync(source, { recursive: true });
   // names are literal for ls-tree (a `*` in a file name is a `*`)
   const env = { ...gitEnv(repo), GIT_LITERAL_PATHSPECS: '1', GIT_INDEX_FILE: scratchIndex, GIT_WORK_TREE: source };
@@ -126,6 +135,10 @@ export async function checkout(repo: string, source: string, commit: Commit, pat
   try {
     if (paths === 'all') {
       await git(['read-tree', commit]);
+      if (removeOthers !== undefined) {
+        const others = await git(['-C', source, 'ls-files', '-z', '--others', '--directory', ...removeOthers.keep.map((pattern) => `--exclude=${pattern}`)]);
+        for (const rel of others.split('\0')) if (rel !== '') fs.rmSync(path.join(source, rel), { recursive: true, force: true });
+      }
     } else {
       for (const change of paths) fs.rmSync(path.join(source, change.path), { recursive: true, force: true });
       // The diff already names each new blob; only paths without one (from an earlier, cut-short

@@ -22,7 +22,8 @@ export function parsePushedRefs(stdin: string): PushedRef[] {
 /**
  * What the hook does with a push: only the configured branch deploys, and it deploys the branch
  * tip as it stands once the lock is held (a later push may have moved it; deploying the tip then
- * is what lets a burst of pushes coalesce). Returns undefined when the push deploys nothing.
+ * is what lets a burst of pushes coalesce: the pushes that waited meanwhile find the tip already
+ * deployed and do nothing). Returns undefined when the push deploys nothing.
  */
 export async function onPostReceive(ctx: Context, refs: readonly PushedRef[]): Promise<HistoryEntry | undefined> {
   const branchRef = `refs/heads/${ctx.config.branch}`;
@@ -37,5 +38,5 @@ export async function onPostReceive(ctx: Context, refs: readonly PushedRef[]): P
     }
   }
   if (!deploys) return undefined;
-  return deploy(ctx, { revision: { kind: 'tip' }, reason: 'push', startedBy: `git push (${whoAmI()})` }, { dryRun: false, targets: [], full: false });
+  return deploy(ctx, { revision: { kind: 'tip' }, reason: 'push', startedBy: `git push (${whoAmI()})` }, { dryRun: false, targets: [], full: false, coalesce: true });
 }

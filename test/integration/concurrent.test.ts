@@ -64,7 +64,8 @@ describe('deploys never interleave', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Entry);
-    expect(history.length).toBeGreaterThanOrEqual(3);
+    // the base push, then at least the manual deploy (a push that finds its commit already deployed records nothing)
+    expect(history.length).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < history.length; i += 1) {
       const previous = history[i - 1];
       const current = history[i];
