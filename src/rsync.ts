@@ -50,6 +50,16 @@ const EXIT_MEANING: Record<number, string> = {
 
 const RETRYABLE = new Set([10, 12, 30, 35, 124, 255]);
 
+/**
+ * Worth another attempt: a connection that broke or timed out may work a moment later; a host key
+ * ssh does not trust, or a key it refuses, will be the same in two seconds.
+ */
+export function isRetryable(exitCode: number, stderr: string): boolean {
+  if (!RETRYABLE.has(exitCode)) return false;
+  const ssh = sshCause(stderr)?.cause;
+  return ssh === undefined || ssh === 'unreachable';
+}
+
 /** Refused before the transfer began: bad session (5), no daemon answer (35), no connection (10, by its words). */
 export function failedBeforeTransfer(exitCode: number, stderr: string): boolean {
   if (exitCode === 5 || exitCode === 35) return true;
@@ -308,7 +318,7 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
     exitCode: result.exitCode,
     ok,
     error,
-    retryable: !ok && RETRYABLE.has(result.exitCode),
+    retryable: !ok && isRetryable(result.exitCode, result.stderr),
     untouched: !ok && (result.spawnError !== undefined || failedBeforeTransfer(result.exitCode, result.stderr)),
     sent: counts.sent,
     deleted: counts.deleted,

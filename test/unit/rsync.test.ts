@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Config, Target } from '../../src/config.js';
 import { parseDest } from '../../src/dest.js';
 import type { SyncPlan } from '../../src/plan.js';
-import { ItemCounter, connectionArgs, exitMeaning, failedBeforeTransfer, failureMessage, itemPath, parseItemized, rsyncArgs, rsyncComplaint, rsyncInput, sshCause, sshCommand, sshFailure } from '../../src/rsync.js';
+import { ItemCounter, connectionArgs, exitMeaning, failedBeforeTransfer, isRetryable, failureMessage, itemPath, parseItemized, rsyncArgs, rsyncComplaint, rsyncInput, sshCause, sshCommand, sshFailure } from '../../src/rsync.js';
 
 type RsyncConfig = Pick<Config, 'source' | 'exclude' | 'protect' | 'owner' | 'rsync'>;
 
@@ -571,5 +571,20 @@ describe('sshFailure', () => {
     // without a target, or without ssh's words, the table speaks
     expect(failureMessage({ exitCode: 255, stderr: SSH_STDERR.changed, spawnError: undefined })).toMatch(/^ssh failed: check the host/);
     expect(failureMessage({ exitCode: 12, stderr: CLOSED, spawnError: undefined }, edge)).toMatch(/^the connection broke off/);
+  });
+});
+
+describe('isRetryable', () => {
+  it('retries a broken or timed-out connection', () => {
+    for (const code of [10, 12, 30, 35]) expect(isRetryable(code, 'rsync: [sender] read error: Connection reset by peer (104)')).toBe(true);
+    expect(isRetryable(255, 'ssh: connect to host 127.0.0.9 port 22: Connection refused')).toBe(true);
+  });
+
+  it('does not retry what a retry cannot change: auth, a read-only module, a full disk, ssh trust and login', () => {
+    expect(isRetryable(5, '@ERROR: auth failed on module web1')).toBe(false);
+    expect(isRetryable(11, 'rsync: [receiver] write failed on "f" (in full): No space left on device (28)')).toBe(false);
+    expect(isRetryable(23, 'rsync: [receiver] mkstemp ".f" (in perm) failed: Permission denied (13)')).toBe(false);
+    expect(isRetryable(255, 'No ED25519 host key is known for [127.0.0.91]:2222 and you have requested strict checking.\nHost key verification failed.')).toBe(false);
+    expect(isRetryable(12, 'root@127.0.0.91: Permission denied (publickey).\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]')).toBe(false);
   });
 });
