@@ -53,7 +53,7 @@ export interface DeployOptions {
   coalesce?: boolean;
 }
 
-/** Past this many incomplete attempts, or outside-git paths, a target is simply given a full pass. */
+/** Past this many incomplete checkouts the source is rewritten whole; past this many outside-git paths a target gets a full pass. */
 const MAX_ATTEMPTED = 20;
 const MAX_DIRTY = 100_000;
 

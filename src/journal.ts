@@ -8,8 +8,9 @@ export interface Holding {
   commit: Commit | null;
   /**
    * Commits written since `commit` that did not complete (a failed transfer, or fanout killed
-   * half-way): the tree may hold any mix of their files, so the next update also rewrites every
-   * path they touched, diffed from `commit`, the tree's own last good commit.
+   * half-way): the tree may hold any mix of their files. The source's next checkout rewrites every
+   * path they touched, diffed from `commit`; a target's next sync is a full pass, since a killed
+   * rsync also leaves temp files no diff names.
    */
   attempted: Commit[];
 }

@@ -272,7 +272,11 @@ describe('a target that cannot take the files', () => {
       const commit = await farm.commit('password');
       const push = await farm.push();
       expect(push.stderr).toMatch(/remote: +web1 +failed +the daemon refused the user or password: check passwordFile .*@ERROR: auth failed on module web1/);
-      expect(push.stderr).not.toContain(fs.readFileSync(web1.passwordFile, 'utf8').trim());
+      const password = fs.readFileSync(web1.passwordFile, 'utf8').trim();
+      expect(push.stderr).not.toContain(password);
+      const json = await farm.fanout(['deploy', '--json']);
+      expect(json.stdout).toMatch(/auth failed on module web1/);
+      expect(json.stdout + json.stderr).not.toContain(password);
       const history = fs.readFileSync(path.join(farm.stateDir, 'history.ndjson'), 'utf8').trim().split('\n');
       const last = JSON.parse(history.at(-1) ?? '{}') as { commit: string; targets: { name: string; status: string; attempts: number }[] };
       // a wrong password stays wrong: no retry
