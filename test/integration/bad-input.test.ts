@@ -23,13 +23,7 @@ beforeAll(async () => {
   // the next commit is in the repository but not deployed: every refused command would send it
   farm.write({ 'index.html': 'v2', 'new.html': 'new' });
   await farm.commit('v2');
-  const hook = path.join(farm.repo, 'hooks', 'post-receive');
-  fs.renameSync(hook, `${hook}.off`);
-  try {
-    await farm.push();
-  } finally {
-    fs.renameSync(`${hook}.off`, hook);
-  }
+  await farm.pushWithoutDeploy();
   goodConfig = {
     repo: farm.repo,
     branch: 'main',

@@ -15,14 +15,6 @@ afterAll(async () => {
   await farm.cleanup();
 });
 
-interface Entry {
-  id: number;
-  startedAt: string;
-  finishedAt: string;
-  commit: string;
-  reason: string;
-}
-
 describe('deploys never interleave', () => {
   it('concurrent pushes and a manual deploy run one at a time and end at the branch tip', async () => {
     const files: Record<string, string> = {};
@@ -59,11 +51,7 @@ describe('deploys never interleave', () => {
     const expected = await snapshotCommit(farm.repo, second, farm.root);
     for (const d of farm.daemons) expect(diffSnapshots(expected, snapshot(d.dir))).toEqual([]);
 
-    const history = fs
-      .readFileSync(path.join(farm.stateDir, 'history.ndjson'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Entry);
+    const history = farm.history();
     // the base push, then at least the manual deploy (a push that finds its commit already deployed records nothing)
     expect(history.length).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < history.length; i += 1) {

@@ -190,13 +190,7 @@ describe('faults', () => {
     writeBigChange('killed');
     const commit = await farm.commit('big, killed');
     // the commit reaches the repository without a deploy: the hook is moved aside for the push
-    const hook = path.join(farm.repo, 'hooks', 'post-receive');
-    fs.renameSync(hook, `${hook}.off`);
-    try {
-      await farm.push();
-    } finally {
-      fs.renameSync(`${hook}.off`, hook);
-    }
+    await farm.pushWithoutDeploy();
     const deploy = execa(process.execPath, [CLI, '--config', farm.configFile, 'deploy'], { reject: false });
     const deadline = Date.now() + 20_000;
     const state = path.join(farm.stateDir, 'state.json');

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HistoryEntry } from '../../src/journal.js';
 import { GIT_IDENTITY, createFarm, type Farm } from '../support/farm.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
 
@@ -22,23 +23,6 @@ afterAll(async () => {
   await farm.cleanup();
 });
 
-interface Entry {
-  id: number;
-  startedAt: string;
-  finishedAt: string;
-  commit: string;
-  reason: string;
-  targets: { name: string; status: string; mode: string }[];
-}
-
-function history(): Entry[] {
-  return fs
-    .readFileSync(path.join(farm.stateDir, 'history.ndjson'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Entry);
-}
-
 async function expectAt(commit: string): Promise<void> {
   const expected = await snapshotCommit(farm.repo, commit, farm.root);
   for (const d of farm.daemons) expect(diffSnapshots(expected, snapshot(d.dir)), d.name).toEqual([]);
@@ -50,7 +34,7 @@ async function tipOfMain(): Promise<string> {
 
 describe('a burst of pushes', () => {
   it('10 pushes queued behind a deploy: they wait their turn, the first to go deploys the last push, the other nine do nothing', async () => {
-    const before = history().length;
+    const before = farm.history().length;
     const commits: string[] = [];
     for (let i = 1; i <= 10; i += 1) {
       farm.write({ 'index.html': `burst ${i}`, [`pages/p${i}.html`]: `burst page ${i}` });
@@ -84,7 +68,7 @@ describe('a burst of pushes', () => {
     const last = commits.at(-1) ?? '';
     await expectAt(last);
 
-    const burst = history().slice(before);
+    const burst = farm.history().slice(before);
     expect(burst.map((e) => e.commit)).toEqual([last]);
     expect(burst[0]?.targets.map((t) => t.status)).toEqual(['ok', 'ok']);
     const skipped = results.filter((r) => /remote: fanout: [0-9a-f]{10} is already on every target \(deploy #\d+ took it there\); nothing to do/.test(r.stderr));
@@ -116,13 +100,7 @@ describe('history rewritten', () => {
     farm.write({ 'after-gc.html': 'the tip after the rewrite' });
     const tip = await farm.commit('after the rewrite');
     // the rewrite lands with the hook moved aside, and gc drops the old commit before any deploy
-    const hook = path.join(farm.repo, 'hooks', 'post-receive');
-    fs.renameSync(hook, `${hook}.off`);
-    try {
-      expect((await farm.push(['--force', 'origin', 'HEAD:main'])).exitCode).toBe(0);
-    } finally {
-      fs.renameSync(`${hook}.off`, hook);
-    }
+    expect((await farm.pushWithoutDeploy(['--force', 'origin', 'HEAD:main'])).exitCode).toBe(0);
     await execa('git', ['--git-dir', farm.repo, 'reflog', 'expire', '--expire=now', '--all'], { env: GIT_IDENTITY });
     await execa('git', ['--git-dir', farm.repo, 'gc', '-q', '--prune=now'], { env: GIT_IDENTITY });
     const gone = await execa('git', ['--git-dir', farm.repo, 'cat-file', '-e', `${lost}^{commit}`], { reject: false });
@@ -130,7 +108,7 @@ describe('history rewritten', () => {
 
     const result = await farm.fanout(['deploy', '--json']);
     expect(result.exitCode).toBe(0);
-    const entry = (JSON.parse(result.stdout) as { deploys: Entry[] }).deploys[0];
+    const entry = (JSON.parse(result.stdout) as { deploys: HistoryEntry[] }).deploys[0];
     expect(entry?.targets.map((t) => t.mode)).toEqual(['full', 'full']);
     await expectAt(tip);
     expect(fs.existsSync(path.join(farm.source, 'only-in-lost.html'))).toBe(false);

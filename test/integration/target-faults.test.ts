@@ -96,13 +96,7 @@ describe('a target that fails mid-transfer', () => {
     writeBigChange('killed', 3000);
     farm.remove('a-old.html');
     const commit = await farm.commit('big change that also deletes a page v1 linked to');
-    const hook = path.join(farm.repo, 'hooks', 'post-receive');
-    fs.renameSync(hook, `${hook}.off`);
-    try {
-      await farm.push();
-    } finally {
-      fs.renameSync(`${hook}.off`, hook);
-    }
+    await farm.pushWithoutDeploy();
     const deploying = farm.fanout(['deploy']);
     try {
       await until('web1 receives files', () => transferUnderWay(web1.dir));
@@ -143,13 +137,7 @@ describe('a target that fails mid-transfer', () => {
     writeBigChange('frozen', 2000);
     const commit = await farm.commit('frozen');
     farm.writeConfig({ timeout: 2, rsync: { args: ['--bwlimit=2000'] } });
-    const hook = path.join(farm.repo, 'hooks', 'post-receive');
-    fs.renameSync(hook, `${hook}.off`);
-    try {
-      await farm.push();
-    } finally {
-      fs.renameSync(`${hook}.off`, hook);
-    }
+    await farm.pushWithoutDeploy();
     const deploying = farm.fanout(['deploy']);
     try {
       await until('web1 receives files', () => transferUnderWay(web1.dir));

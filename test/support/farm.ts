@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
+import type { HistoryEntry } from '../../src/journal.js';
 import { startDaemon, type Daemon } from './rsyncd.js';
 
 export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli.js');
@@ -41,6 +42,10 @@ export interface Farm {
   /** commit everything in the clone; returns the new commit */
   commit(message: string): Promise<string>;
   push(args?: string[]): Promise<Ran>;
+  /** push with the hook moved aside: the commit reaches the repository and nothing is deployed */
+  pushWithoutDeploy(args?: string[]): Promise<Ran>;
+  /** the deploy history, oldest first */
+  history(): HistoryEntry[];
   writeConfig(extra?: Record<string, unknown>, targets?: Record<string, unknown>[]): void;
   cleanup(): Promise<void>;
 }
@@ -97,6 +102,21 @@ export async function createFarm({ targets = 3, firstHost = 2, config = {} }: Fa
       return (await farm.git(['rev-parse', 'HEAD'])).stdout.trim();
     },
     push: (args = ['origin', 'HEAD:main']) => farm.git(['push', ...args]),
+    async pushWithoutDeploy(args) {
+      const hook = path.join(repo, 'hooks', 'post-receive');
+      fs.renameSync(hook, `${hook}.off`);
+      try {
+        return await farm.push(args);
+      } finally {
+        fs.renameSync(`${hook}.off`, hook);
+      }
+    },
+    history: () =>
+      fs
+        .readFileSync(path.join(farm.stateDir, 'history.ndjson'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as HistoryEntry),
     writeConfig(extra = {}, targetsOverride) {
       const doc = {
         repo,
