@@ -35,7 +35,7 @@ const COLOURS = ['#000000', '#e69f00', '#56b4e9', '#009e73', '#d55e00', '#0072b2
 
 const WIDTH = 820;
 const HEIGHT = 460;
-const PAD = { left: 74, right: 310, top: 44, bottom: 58 };
+const PAD = { left: 86, right: 310, top: 44, bottom: 58 };
 
 export function escapeXml(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
@@ -94,7 +94,7 @@ export function lineChart(chart: Chart): string {
     out.push(`<text x="${f(sx(t))}" y="${PAD.top + plotH + 18}" text-anchor="middle">${escapeXml(xLabel(t))}</text>`);
   }
   out.push(`<text x="${PAD.left + plotW / 2}" y="${HEIGHT - 14}" text-anchor="middle">${escapeXml(chart.xLabel)}</text>`);
-  out.push(`<text transform="translate(18 ${PAD.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(chart.yLabel)}</text>`);
+  out.push(`<text transform="translate(16 ${PAD.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(chart.yLabel)}</text>`);
 
   chart.series.forEach((s, i) => {
     const colour = COLOURS[(s.colourIndex ?? i) % COLOURS.length] ?? '#000000';
