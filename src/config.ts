@@ -58,6 +58,8 @@ const schema = z.strictObject({
     .strictObject({
       /** how long the first event of an idle spell waits for its siblings, ms */
       settleMs: z.number().int().min(0).max(60_000).default(5),
+      /** the longest a batch waits for the events around it to calm down, ms */
+      maxWaitMs: z.number().int().min(0).max(3_600_000).default(1000),
       /** at least this long between the starts of two batches, ms (0: none) */
       minDelayMs: z.number().int().min(0).max(3_600_000).default(0),
       /** file names (globs with * and ?) that never start a batch: editor temp files */
@@ -65,7 +67,7 @@ const schema = z.strictObject({
       /** the longest wait between retries of a target that is down, seconds */
       maxRetryDelay: seconds.default(60),
     })
-    .default({ settleMs: 5, minDelayMs: 0, ignore: [...DEFAULT_WATCH_IGNORE], maxRetryDelay: 60 }),
+    .default({ settleMs: 5, maxWaitMs: 1000, minDelayMs: 0, ignore: [...DEFAULT_WATCH_IGNORE], maxRetryDelay: 60 }),
   rsync: z
     .strictObject({ path: z.string().min(1).default('rsync'), args: z.array(z.string()).default([]) })
     .default({ path: 'rsync', args: [] }),
@@ -102,7 +104,7 @@ export interface Config {
   lockTimeout: number;
   maxDelete: number | undefined;
   owner: boolean;
-  watch: { settleMs: number; minDelayMs: number; ignore: string[]; maxRetryDelay: number };
+  watch: { settleMs: number; maxWaitMs: number; minDelayMs: number; ignore: string[]; maxRetryDelay: number };
   rsync: { path: string; args: string[] };
 }
 

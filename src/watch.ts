@@ -84,9 +84,9 @@ function batchReporter(): Reporter & { outcomes: TargetOutcome[] } {
 /**
  * Live mode: inotify events on the source become batches of paths, each sent to every target
  * through the deploy engine (lock, per-target plan, journal) as a deploy of the source as it
- * stands. No fixed delay: when idle, the first event starts a batch after `settleMs`; events that
- * arrive while a batch runs make up the next one, so a burst of thousands of writes is a handful
- * of rsync runs. A queue overflow or a watcher that dies means a full pass, and watching goes on.
+ * stands. No fixed delay: a batch starts once events have been quiet for `settleMs`, or
+ * `maxWaitMs` after the first of them; events that arrive while a batch runs make up the next one,
+ * so a burst of thousands of writes is a handful of rsync runs. A queue overflow or a watcher that dies means a full pass, and watching goes on.
  * Resolves once SIGTERM or SIGINT has let the batch in flight finish.
  */
 export async function watch(ctx: Context, options: WatchOptions): Promise<void> {
@@ -95,6 +95,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   const pending = new Set<string>();
   let fullPending = true; // start equal: one full pass (size and time) before the first batch
   let firstEventAt: number | undefined;
+  let lastEventAt: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let lastStart = 0;
@@ -108,10 +109,17 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   let watcher: ResultPromise | undefined;
   let batchNumber = 0;
 
+  // A batch starts once the events have been quiet for settleMs, or maxWaitMs after the first of
+  // them: one saved file goes out in milliseconds, and a burst of thousands of writes becomes a
+  // few large batches instead of one small batch after another for as long as the burst lasts.
   const schedule = (): void => {
-    if (stopping || running !== undefined || timer !== undefined) return;
+    if (stopping || running !== undefined) return;
     if (pending.size === 0 && !fullPending && !retryPending) return;
-    const wait = Math.max(config.watch.settleMs, config.watch.minDelayMs - (Date.now() - lastStart));
+    const now = Date.now();
+    const quiet = config.watch.settleMs - (now - (lastEventAt ?? now));
+    const cap = config.watch.maxWaitMs - (now - (firstEventAt ?? now));
+    const wait = Math.max(0, Math.min(quiet, cap), config.watch.minDelayMs - (now - lastStart));
+    clearTimeout(timer);
     timer = setTimeout(flush, wait);
   };
 
@@ -188,6 +196,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       for (const p of appeared ? pathsBelow(source, event.path) : [event.path]) pending.add(p);
     }
     firstEventAt ??= Date.now();
+    lastEventAt = Date.now();
     schedule();
   };
 

@@ -49,6 +49,7 @@ describe('parseConfig: a valid config', () => {
       protect: [],
       rsync: { path: 'rsync', args: [] },
       stateDir: '/srv/git/site.git/fanout',
+      watch: { settleMs: 5, maxWaitMs: 1000, minDelayMs: 0, maxRetryDelay: 60 },
     });
     expect(config.targets).toEqual([
       {
