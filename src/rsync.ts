@@ -51,10 +51,12 @@ const EXIT_MEANING: Record<number, string> = {
 const RETRYABLE = new Set([10, 12, 30, 35, 124, 255]);
 
 /**
- * Worth another attempt: a connection that broke or timed out may work a moment later; a host key
- * ssh does not trust, or a key it refuses, will be the same in two seconds.
+ * Worth another attempt: a connection that broke or timed out, or a daemon that was busy, may work a
+ * moment later; a host key ssh does not trust, or a key it refuses, will be the same in two seconds.
  */
 export function isRetryable(exitCode: number, stderr: string): boolean {
+  // a daemon at its "max connections" refuses with exit 5, like a wrong password, but frees up
+  if (stderr.includes('@ERROR: max connections')) return true;
   if (!RETRYABLE.has(exitCode)) return false;
   const ssh = sshCause(stderr)?.cause;
   return ssh === undefined || ssh === 'unreachable';

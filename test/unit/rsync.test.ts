@@ -578,6 +578,7 @@ describe('isRetryable', () => {
   it('retries a broken or timed-out connection', () => {
     for (const code of [10, 12, 30, 35]) expect(isRetryable(code, 'rsync: [sender] read error: Connection reset by peer (104)')).toBe(true);
     expect(isRetryable(255, 'ssh: connect to host 127.0.0.9 port 22: Connection refused')).toBe(true);
+    expect(isRetryable(5, '@ERROR: max connections (2) reached -- try again later')).toBe(true);
   });
 
   it('does not retry what a retry cannot change: auth, a read-only module, a full disk, ssh trust and login', () => {
