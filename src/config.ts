@@ -56,7 +56,7 @@ const schema = z.strictObject({
   owner: z.boolean().default(false),
   watch: z
     .strictObject({
-      /** how long the first event of an idle spell waits for its siblings, ms */
+      /** how long the events must be quiet before a batch starts, ms */
       settleMs: z.number().int().min(0).max(60_000).default(5),
       /** the longest a batch waits for the events around it to calm down, ms */
       maxWaitMs: z.number().int().min(0).max(3_600_000).default(1000),

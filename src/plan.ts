@@ -60,7 +60,7 @@ export function planSync(input: PlanInput): SyncPlan {
   const paths = withAncestors(named).filter((p) => !belowNonDirectory(p, notDirectories));
   const removals = paths.filter((p) => missing.has(p));
   // Directories above a removal exist but carry nothing new: alone they are no reason for a pass.
-  const sendsSomething = [...named].some((p) => !missing.has(p) && !belowNonDirectory(p, notDirectories));
+  const sendsSomething = paths.some((p) => named.has(p) && !missing.has(p));
   const sends = sendsSomething ? paths.filter((p) => !missing.has(p)) : [];
   return { kind: 'paths', paths, sends, removals, changed: named.size - deleted, deleted, deletions: deletions.sort() };
 }

@@ -133,8 +133,9 @@ export function connectionArgs(target: Target): string[] {
   return args;
 }
 
-export function rsyncInput(plan: SyncPlan): string | undefined {
-  return plan.kind === 'paths' ? filesFromList(plan.paths) : undefined;
+/** What rsync reads on stdin: a paths plan's file list (this pass's, or all of plan.paths). */
+export function rsyncInput(plan: SyncPlan, files?: readonly string[]): string | undefined {
+  return plan.kind === 'paths' ? filesFromList(files ?? plan.paths) : undefined;
 }
 
 /**
@@ -304,10 +305,9 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
     counts.add(line);
     input.onProgress?.(counts);
   };
-  const files = input.plan.kind === 'paths' && input.files !== undefined ? filesFromList(input.files) : rsyncInput(input.plan);
   // rsync's own --timeout bounds a silent peer, but not a frozen one (see watchForStall)
   const stallSeconds = Math.ceil(input.target.timeout) + 1;
-  const ran = await run(input.rsyncPath, args, { log: input.log, input: files ?? '', onLine, stallMs: stallSeconds * 1000 });
+  const ran = await run(input.rsyncPath, args, { log: input.log, input: rsyncInput(input.plan, input.files) ?? '', onLine, stallMs: stallSeconds * 1000 });
   const result = ran.stalled ? { ...ran, exitCode: 30 } : ran;
   const ok = result.exitCode === 0;
   const error = ok

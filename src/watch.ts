@@ -86,7 +86,8 @@ function batchReporter(): Reporter & { outcomes: TargetOutcome[] } {
  * through the deploy engine (lock, per-target plan, journal) as a deploy of the source as it
  * stands. No fixed delay: a batch starts once events have been quiet for `settleMs`, or
  * `maxWaitMs` after the first of them; events that arrive while a batch runs make up the next one,
- * so a burst of thousands of writes is a handful of rsync runs. A queue overflow or a watcher that dies means a full pass, and watching goes on.
+ * so a burst of thousands of writes is a handful of rsync runs. A queue overflow or a watcher that
+ * dies means a full pass, and watching goes on.
  * Resolves once SIGTERM or SIGINT has let the batch in flight finish.
  */
 export async function watch(ctx: Context, options: WatchOptions): Promise<void> {
