@@ -96,8 +96,9 @@ function watchForStall(pid: number, stallMs: number, onStall: () => void): () =>
   const timer = setInterval(
     () => {
       const now = readIo(pid);
-      if (now === undefined || last === undefined) return;
-      if (now.read > last.read || now.written - last.written > KEEPALIVE_BYTES) {
+      if (now === undefined) return;
+      // no baseline yet (the first read came too early): this read is it
+      if (last === undefined || now.read > last.read || now.written - last.written > KEEPALIVE_BYTES) {
         last = now;
         lastProgress = Date.now();
       } else if (Date.now() - lastProgress > stallMs) {
