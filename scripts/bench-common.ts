@@ -1,6 +1,5 @@
 /** What every benchmark scenario does the same way: time, run rsync, check the targets, drop caches. */
 import fs from 'node:fs';
-import path from 'node:path';
 import { execa } from 'execa';
 import type { Farm } from '../test/support/farm.js';
 import type { Daemon } from '../test/support/rsyncd.js';
@@ -24,8 +23,8 @@ export async function pushAll(farm: Farm, targets: number): Promise<void> {
 
 /** The deploy itself, as the history records it: from the lock to the last target. */
 export function lastDeployMs(farm: Farm): number {
-  const lines = fs.readFileSync(path.join(farm.stateDir, 'history.ndjson'), 'utf8').trim().split('\n');
-  const last = JSON.parse(lines.at(-1) ?? '{}') as { startedAt: string; finishedAt: string };
+  const last = farm.history().at(-1);
+  if (last === undefined) throw new Error('no deploy in the history');
   return Date.parse(last.finishedAt) - Date.parse(last.startedAt);
 }
 

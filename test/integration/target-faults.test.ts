@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFarm, type Farm } from '../support/farm.js';
+import { createFarm, type Farm, type Ran } from '../support/farm.js';
 import { startDaemon, type Daemon } from '../support/rsyncd.js';
 import { diffSnapshots, snapshot, snapshotCommit, type Snapshot } from '../support/tree.js';
 
@@ -86,6 +86,14 @@ function transferUnderWay(dir: string): boolean {
   return leftovers(dir).some((tmp) => fs.readdirSync(tmp).length > 0);
 }
 
+/** `fanout deploy`, with `daemon` hit by `signal` once files are on their way to it. */
+async function deployHitMidTransfer(daemon: Daemon, signal: NodeJS.Signals): Promise<Ran> {
+  const deploying = farm.fanout(['deploy']);
+  await until(`${daemon.name} receives files`, () => transferUnderWay(daemon.dir));
+  daemon.signal(signal);
+  return deploying;
+}
+
 describe('a target that fails mid-transfer', () => {
   it('killed mid-transfer: retried with backoff, then failed; it shows its old files, never a mix; the next deploy repairs it', async () => {
     const [web1, web2] = farm.daemons;
@@ -97,11 +105,8 @@ describe('a target that fails mid-transfer', () => {
     farm.remove('a-old.html');
     const commit = await farm.commit('big change that also deletes a page v1 linked to');
     await farm.pushWithoutDeploy();
-    const deploying = farm.fanout(['deploy']);
     try {
-      await until('web1 receives files', () => transferUnderWay(web1.dir));
-      web1.signal('SIGKILL');
-      const result = await deploying;
+      const result = await deployHitMidTransfer(web1, 'SIGKILL');
       expect(result.exitCode).toBe(1);
       expect(result.stdout).toMatch(/web1 +failed +cannot connect/);
       expect(result.stdout).toMatch(/web2 +ok/);
@@ -138,11 +143,8 @@ describe('a target that fails mid-transfer', () => {
     const commit = await farm.commit('frozen');
     farm.writeConfig({ timeout: 2, rsync: { args: ['--bwlimit=2000'] } });
     await farm.pushWithoutDeploy();
-    const deploying = farm.fanout(['deploy']);
     try {
-      await until('web1 receives files', () => transferUnderWay(web1.dir));
-      web1.signal('SIGSTOP');
-      const result = await deploying;
+      const result = await deployHitMidTransfer(web1, 'SIGSTOP');
       expect(result.exitCode).toBe(1);
       // rsync's own --timeout never fires here: its keepalives still leave, and the frozen host's kernel takes them
       expect(result.stdout).toMatch(/web1 +failed +timed out waiting for the target to send or receive data \(nothing from the target for 3s: its rsync is frozen or gone/);
