@@ -1,398 +1,40 @@
 #!/usr/bin/env node
-import fs from 'node:fs';
-import path from 'node:path';
-import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { loadConfig, type Config } from './config.js';
-import { deploy, selectTargets, whoAmI, type Context, type Revision } from './deploy.js';
-import { checkSetup, checkTools, probeTargets, type Check } from './doctor.js';
+/**
+ * The entry point. Every git push starts it through the post-receive hook, so the hook's call
+ * takes a short path that loads only what a deploy needs; the command-line parser and the other
+ * commands are separate chunks (scripts/build.mjs), loaded for everything else.
+ */
+import { parseArgs } from 'node:util';
 import { FanoutError, errorMessage } from './errors.js';
-import { branchTip, commitInfo, type Commit } from './git.js';
-import { onPostReceive, parsePushedRefs } from './hook.js';
-import { init } from './init.js';
-import { Journal, type HistoryEntry, type Reason } from './journal.js';
-import { openLog, silentLogger, type Logger } from './log.js';
-import { humanDuration, humanReporter, itemLines, jsonReporter, shortCommit, statusWord, stdoutOutput, table, type Output, type Reporter } from './report.js';
-import { targetStatuses } from './status.js';
-import { driftPaths, verify } from './verify.js';
-import { watch } from './watch.js';
-
-interface GlobalArgs {
-  config: string | undefined;
-  json: boolean;
-  'dry-run': boolean;
-  target: string[];
-  verbose: boolean;
-}
-
-/** --config, else $FANOUT_CONFIG, else ./fanout.yaml: the working directory is read here only. */
-function configPath(args: GlobalArgs): string {
-  return path.resolve(args.config ?? process.env.FANOUT_CONFIG ?? 'fanout.yaml');
-}
-
-interface Session extends Context {
-  config: Config;
-  log: Logger;
-  reporter: Reporter;
-  out: Output;
-  json: boolean;
-}
-
-function session(args: GlobalArgs): Session {
-  const config = loadConfig(configPath(args));
-  const log = openLog(config.stateDir);
-  const out = stdoutOutput();
-  const nameWidth = Math.max(...config.targets.map((t) => t.name.length), 4);
-  const reporter = args.json ? jsonReporter(out) : humanReporter(out, nameWidth);
-  return { config, log, reporter, out, json: args.json };
-}
 
 /**
- * Whoever can write the config decides what a push deploys and where: the hook, which every
- * pusher sets off, refuses a config that anyone but its owner can write.
+ * The hook's own call, `hook post-receive [--config FILE] [--json] [--verbose]` as `fanout init`
+ * writes it: its config file and --json, or undefined for anything else, which the full command
+ * line then parses (and explains, if it is wrong).
  */
-function refuseWritableConfig(file: string): void {
-  let mode: number;
+function hookCall(argv: string[]): { config: string | undefined; json: boolean } | undefined {
   try {
-    mode = fs.statSync(file).mode & 0o777;
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' } },
+      allowPositionals: true,
+    });
+    if (positionals.length !== 2 || positionals[0] !== 'hook' || positionals[1] !== 'post-receive') return undefined;
+    return { config: values.config, json: values.json ?? false };
   } catch {
-    return; // loadConfig says it is missing, in its own words
+    return undefined;
   }
-  if ((mode & 0o022) !== 0) throw new FanoutError(`config ${file} is writable by others (mode ${mode.toString(8)}); refusing to deploy from it: chmod go-w ${file}`);
 }
 
-function exitFor(entry: HistoryEntry | undefined): number {
-  return entry !== undefined && entry.targets.some((t) => t.status === 'failed') ? 1 : 0;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-interface DeployArgs extends GlobalArgs {
-  full: boolean;
-  'allow-empty': boolean;
-  'max-delete': number | undefined;
-}
-
-function runDeploy(args: DeployArgs, revision: Revision, reason: Reason): Promise<void> {
-  return deployWith(session(args), args, revision, reason, args.target);
-}
-
-async function deployWith(s: Session, args: DeployArgs, revision: Revision, reason: Reason, targets: string[]): Promise<void> {
-  const maxDelete = args['max-delete'];
-  if (maxDelete !== undefined && (!Number.isInteger(maxDelete) || maxDelete < 1)) throw new FanoutError('--max-delete takes a whole number of files, 1 or more');
-  const entry = await deploy(
-    s,
-    { revision, reason, startedBy: whoAmI() },
-    { dryRun: args['dry-run'], targets, full: args.full, allowEmpty: args['allow-empty'], ...(maxDelete === undefined ? {} : { maxDelete }) },
-  );
-  s.reporter.finish();
-  process.exitCode = exitFor(entry);
-}
-
-function writeJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** 2026-11-24 05:22:08 UTC, and how long ago */
-function when(iso: string | null): string {
-  if (iso === null) return '-';
-  const at = new Date(iso);
-  const ago = Date.now() - at.getTime();
-  return `${at.toISOString().slice(0, 19).replace('T', ' ')} (${humanDuration(ago)} ago)`;
-}
-
-async function subjects(repo: string, commits: Iterable<Commit | null>): Promise<Map<string, string>> {
-  const map = new Map<string, string>();
-  for (const c of new Set(commits)) {
-    if (c === null) continue;
-    map.set(c, await commitInfo(repo, c).then((i) => i.subject, () => '(commit not in the repository)'));
-  }
-  return map;
-}
-
-async function showStatus(args: GlobalArgs): Promise<void> {
-  const { config, out } = session(args);
-  const journal = Journal.open(config.stateDir);
-  const statuses = targetStatuses(
-    selectTargets(config, args.target).map((t) => t.name),
-    journal.state,
-  );
-  const current = journal.state.current;
-  const tip = await branchTip(config.repo, config.branch);
-  const names = await subjects(config.repo, [current?.commit ?? null, tip ?? null, ...statuses.map((s) => s.commit)]);
-  const allOk = statuses.every((s) => s.health === 'ok');
-  process.exitCode = allOk ? 0 : 1;
-  if (args.json) {
-    writeJson({
-      ok: allOk,
-      current: current === null ? null : { ...current, subject: names.get(current.commit) },
-      branchTip: tip ?? null,
-      targets: statuses.map((s) => ({ ...s, subject: s.commit === null ? null : names.get(s.commit) })),
-    });
-    return;
-  }
-  const head =
-    current === null
-      ? 'current deploy: none yet (git push, or fanout deploy)'
-      : `current deploy: ${shortCommit(current.commit)} "${names.get(current.commit) ?? ''}" (deploy #${current.deployId}, ${when(current.at)})`;
-  out.write(`${head}\n`);
-  if (tip !== undefined && tip !== current?.commit) out.write(`branch ${config.branch} is at ${shortCommit(tip)} "${names.get(tip) ?? ''}", not deployed (fanout deploy)\n`);
-  out.write('\n');
-  out.write(
-    table(
-      ['TARGET', 'STATE', 'COMMIT', 'SUBJECT', 'SINCE', 'DETAIL'],
-      statuses.map((s) => [
-        s.name,
-        statusWord(s.health, out.color),
-        s.commit === null ? '-' : shortCommit(s.commit),
-        s.commit === null ? '-' : truncate(names.get(s.commit) ?? '', 40),
-        when(s.at),
-        s.error ?? '',
-      ]),
-    ),
-  );
-}
-
-function truncate(text: string, width: number): string {
-  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
-}
-
-function showHistory(args: GlobalArgs & { limit: number }): void {
-  const { config, out } = session(args);
-  const entries = Journal.open(config.stateDir).readHistory().reverse().slice(0, args.limit);
-  if (args.json) {
-    writeJson({ deploys: entries });
-    return;
-  }
-  if (entries.length === 0) {
-    out.write('no deploys yet\n');
-    return;
-  }
-  out.write(
-    table(
-      ['ID', 'WHEN', 'COMMIT', 'REASON', 'BY', 'TOOK', 'TARGETS'],
-      entries.map((e) => [
-        String(e.id),
-        when(e.startedAt),
-        shortCommit(e.commit),
-        e.reason,
-        e.startedBy,
-        humanDuration(Date.parse(e.finishedAt) - Date.parse(e.startedAt)),
-        e.targets.map((t) => `${t.name} ${statusWord(t.status, out.color)} ${humanDuration(t.durationMs)}`).join(', '),
-      ]),
-    ),
-  );
-}
-
-async function runSync(args: DeployArgs): Promise<void> {
-  const s = session(args);
-  let targets = args.target;
-  if (targets.length === 0 && !args.full) {
-    const state = Journal.open(s.config.stateDir).state;
-    targets = targetStatuses(
-      s.config.targets.map((t) => t.name),
-      state,
-    )
-      .filter((s) => s.health !== 'ok')
-      .map((s) => s.name);
-    if (targets.length === 0) {
-      if (args.json) writeJson({ ok: true, deploys: [], notes: ['every target has the current deploy; nothing to sync'] });
-      else process.stdout.write('every target has the current deploy; nothing to sync (--full forces a full pass)\n');
-      return;
+async function main(argv: string[]): Promise<void> {
+  try {
+    const hook = hookCall(argv);
+    if (hook !== undefined) {
+      const [{ runPostReceiveHook }, { configPath }] = await Promise.all([import('./hook.js'), import('./session.js')]);
+      await runPostReceiveHook(configPath(hook.config), hook.json);
+    } else {
+      await (await import('./commands.js')).runCommandLine(argv);
     }
-  }
-  await deployWith(s, args, { kind: 'source' }, 'sync', targets);
-}
-
-async function runVerify(args: GlobalArgs): Promise<void> {
-  const s = session(args);
-  const drifts = await verify(s, selectTargets(s.config, args.target));
-  const allSame = drifts.every((d) => d.status === 'same');
-  process.exitCode = allSame ? 0 : 1;
-  if (args.json) {
-    writeJson({ ok: allSame, targets: drifts.map((d) => ({ ...d, paths: driftPaths(d) })) });
-    return;
-  }
-  const width = Math.max(...drifts.map((d) => d.name.length));
-  for (const d of drifts) {
-    const name = d.name.padEnd(width);
-    if (d.status === 'same') s.out.write(`${name}  ${statusWord('same', s.out.color)}   identical to the source\n`);
-    else if (d.status === 'failed') s.out.write(`${name}  ${statusWord('failed', s.out.color)} ${d.error ?? ''}\n`);
-    else s.out.write(`${name}  ${statusWord('drift', s.out.color)}  ${d.items.length} path${d.items.length === 1 ? '' : 's'} differ:\n${itemLines(d.items, ' '.repeat(width + 4))}`);
-  }
-  if (!allSame) s.out.write('repair with: fanout sync --full --target NAME\n');
-}
-
-async function runDoctor(args: GlobalArgs): Promise<void> {
-  const out = stdoutOutput();
-  const checks: Check[] = await checkTools(silentLogger);
-  let config: Config | undefined;
-  try {
-    config = loadConfig(configPath(args));
-    checks.push({ name: 'config', ok: true, detail: config.file });
-  } catch (error) {
-    checks.push({ name: 'config', ok: false, detail: errorMessage(error) });
-  }
-  if (config !== undefined) {
-    checks.push(...checkSetup(config));
-    const log = fs.existsSync(config.stateDir) ? openLog(config.stateDir) : silentLogger;
-    checks.push(...(await probeTargets(config, selectTargets(config, args.target), log)));
-  }
-  const allOk = checks.every((c) => c.ok);
-  process.exitCode = allOk ? 0 : 1;
-  if (args.json) {
-    writeJson({ ok: allOk, checks });
-    return;
-  }
-  out.write(
-    table(
-      ['', 'CHECK', 'FINDING'],
-      checks.map((c) => [statusWord(c.ok ? 'ok' : 'problem', out.color), c.name, c.ok ? c.detail : `${c.detail}${c.fix === undefined ? '' : `; fix: ${c.fix}`}`]),
-    ),
-  );
-}
-
-const SAFETY_OPTIONS = {
-  'allow-empty': { type: 'boolean', default: false, describe: 'deploy even an empty tree (it empties every target)' },
-  'max-delete': { type: 'number', describe: "allow this many deletions per target for this deploy (overrides the config's maxDelete)" },
-} as const;
-
-export function buildCli(argv: string[]): Argv<GlobalArgs> {
-  return yargs(argv)
-    .scriptName('fanout')
-    .usage('$0 <command>\n\ngit push deploys a website to every host of a load-balanced farm through rsync.')
-    .option('config', { type: 'string', describe: 'config file (default: $FANOUT_CONFIG, else ./fanout.yaml)' })
-    .option('json', { type: 'boolean', default: false, describe: 'one JSON document on stdout' })
-    .option('dry-run', { type: 'boolean', default: false, describe: 'show what would be sent and deleted, change nothing' })
-    .option('target', { type: 'string', array: true, default: [] as string[], describe: 'only this target (repeatable)' })
-    .option('verbose', { type: 'boolean', default: false, describe: 'stack traces for internal errors' })
-    .command(
-      'init',
-      'create the bare repo, install its post-receive hook, write a starter config; safe to re-run',
-      (y) =>
-        y
-          .option('repo', { type: 'string', describe: 'bare repository to create (for a new config)' })
-          .option('source', { type: 'string', describe: 'directory the pushed commit is checked out into' })
-          .option('branch', { type: 'string', describe: 'the branch whose pushes deploy (default main)' }),
-      async (args) => {
-        const lines = await init({ configFile: configPath(args), repo: args.repo, source: args.source, branch: args.branch });
-        for (const line of lines) console.log(line);
-      },
-    )
-    .command(
-      'hook <name>',
-      'what git hooks run: "hook post-receive" reads the pushed refs on stdin and deploys the branch',
-      (y) => y.positional('name', { choices: ['post-receive'] as const, demandOption: true }),
-      async (args) => {
-        // The pusher may hang up (Ctrl-C, dropped ssh) mid-deploy: the deploy carries on to the
-        // end and its record goes to the log; writes to the vanished pusher are dropped.
-        process.on('SIGHUP', () => undefined);
-        process.on('SIGINT', () => undefined);
-        process.on('SIGPIPE', () => undefined);
-        process.stdout.on('error', () => undefined);
-        process.stderr.on('error', () => undefined);
-        const refs = parsePushedRefs(await readStdin());
-        refuseWritableConfig(configPath(args));
-        const s = session(args);
-        const entry = await onPostReceive(s, refs);
-        s.reporter.finish();
-        process.exitCode = exitFor(entry);
-      },
-    )
-    .command(
-      'deploy [rev]',
-      'deploy REV (default: the branch tip) to every target, each from the commit it has',
-      (y) =>
-        y
-          .positional('rev', { type: 'string', describe: 'any revision git resolves: sha, short sha, tag, main~3' })
-          .option('full', { type: 'boolean', default: false, describe: 'a full rsync --delete pass instead of the changed paths' })
-          .options(SAFETY_OPTIONS)
-          .example('$0 deploy v1.4.2', 'put a tag live'),
-      (args) => runDeploy(args, args.rev === undefined ? { kind: 'tip' } : { kind: 'rev', rev: args.rev }, 'manual'),
-    )
-    .command(
-      'rollback [rev]',
-      'deploy the commit deployed before the current one (again: the one before that), or REV',
-      (y) =>
-        y
-          .positional('rev', { type: 'string', describe: 'any revision git resolves, instead of the previous deploy' })
-          .option('full', { type: 'boolean', default: false, describe: 'a full rsync --delete pass instead of the changed paths' })
-          .options(SAFETY_OPTIONS)
-          .example('$0 rollback', 'undo the last deploy')
-          .example('$0 rollback v1.4.1', 'put a tag back'),
-      (args) => runDeploy(args, args.rev === undefined ? { kind: 'previous' } : { kind: 'rev', rev: args.rev }, 'rollback'),
-    )
-    .command(
-      'status',
-      'per target: the commit it has, since when, and ok / behind / failed / unknown; exit 1 unless all ok',
-      (y) => y,
-      (args) => showStatus(args),
-    )
-    .command(
-      'history',
-      'past deploys, newest first: id, time, commit, reason, who, per-target outcome',
-      (y) => y.option('limit', { type: 'number', default: 20, describe: 'how many deploys to show' }),
-      (args) => {
-        showHistory(args);
-      },
-    )
-    .command(
-      'sync',
-      'bring targets (default: those not ok) to the source as it stands, each from its own commit',
-      (y) => y.option('full', { type: 'boolean', default: false, describe: 'a full rsync --delete pass (all targets unless --target)' }).options(SAFETY_OPTIONS),
-      (args) => runSync(args),
-    )
-    .command(
-      'verify',
-      'compare every target with the source (rsync --dry-run --checksum); exit 1 on any difference',
-      (y) => y,
-      (args) => runVerify(args),
-    )
-    .command(
-      'watch',
-      'live mode for edits made outside git: inotify events on the source become rsync batches to every target',
-      (y) => y.example('$0 watch --config /etc/fanout/fanout.yaml', 'run in the foreground (see config/fanout-watch.service)'),
-      async (args) => {
-        const s = session(args);
-        await watch(s, {
-          targets: selectTargets(s.config, args.target),
-          write: (line) => {
-            process.stdout.write(`${line}\n`);
-          },
-        });
-      },
-    )
-    .command(
-      'doctor',
-      'check tools, config, password files, state directory, hook, and each target (a harmless write probe)',
-      (y) => y,
-      (args) => runDoctor(args),
-    )
-    .demandCommand(1, 'name a command; see fanout --help')
-    .strict()
-    .recommendCommands()
-    .help()
-    .version(packageVersion())
-    .wrap(Math.min(110, process.stdout.columns || 100))
-    .fail((message, error) => {
-      if (error) throw error;
-      throw new FanoutError(`${message} (see fanout --help)`);
-    });
-}
-
-function packageVersion(): string {
-  const file = new URL('../package.json', import.meta.url);
-  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
-}
-
-async function main(): Promise<void> {
-  const argv = hideBin(process.argv);
-  try {
-    await buildCli(argv).parseAsync();
   } catch (error) {
     if (error instanceof FanoutError) {
       // one line, whatever a quoted value held
@@ -406,4 +48,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await main(process.argv.slice(2));

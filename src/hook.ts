@@ -1,6 +1,9 @@
+import fs from 'node:fs';
 import { deploy, whoAmI, type Context } from './deploy.js';
+import { FanoutError } from './errors.js';
 import { ZERO_COMMIT } from './git.js';
 import type { HistoryEntry } from './journal.js';
+import { exitFor, session } from './session.js';
 
 export interface PushedRef {
   oldCommit: string;
@@ -39,4 +42,43 @@ export async function onPostReceive(ctx: Context, refs: readonly PushedRef[]): P
   }
   if (!deploys) return undefined;
   return deploy(ctx, { revision: { kind: 'tip' }, reason: 'push', startedBy: `git push (${whoAmI()})` }, { dryRun: false, targets: [], full: false, coalesce: true });
+}
+
+/**
+ * `fanout hook post-receive`: what git runs after every push, with the pushed refs on stdin.
+ * The pusher may hang up (Ctrl-C, dropped ssh) mid-deploy: the deploy carries on to the end and
+ * its record goes to the log; writes to the vanished pusher are dropped.
+ */
+export async function runPostReceiveHook(configFile: string, json: boolean): Promise<void> {
+  process.on('SIGHUP', () => undefined);
+  process.on('SIGINT', () => undefined);
+  process.on('SIGPIPE', () => undefined);
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
+  const refs = parsePushedRefs(await readStdin());
+  refuseWritableConfig(configFile);
+  const s = session(configFile, json);
+  const entry = await onPostReceive(s, refs);
+  s.reporter.finish();
+  process.exitCode = exitFor(entry);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Whoever can write the config decides what a push deploys and where: the hook, which every
+ * pusher sets off, refuses a config that anyone but its owner can write.
+ */
+function refuseWritableConfig(file: string): void {
+  let mode: number;
+  try {
+    mode = fs.statSync(file).mode & 0o777;
+  } catch {
+    return; // loadConfig says it is missing, in its own words
+  }
+  if ((mode & 0o022) !== 0) throw new FanoutError(`config ${file} is writable by others (mode ${mode.toString(8)}); refusing to deploy from it: chmod go-w ${file}`);
 }
