@@ -1,76 +1,79 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { parseDest, type Dest } from './dest.js';
 import { FanoutError, errorMessage } from './errors.js';
 
-const seconds = z.number().positive();
-
 /** vim, emacs, kate and friends write these beside the file being edited */
 export const DEFAULT_WATCH_IGNORE = ['*.swp', '*.swx', '*.swpx', '*~', '.#*', '#*#', '4913', '*.kate-swp', '.*.tmp'] as const;
-const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
+
+const text = v.pipe(v.string(), v.minLength(1, 'must not be empty'));
+const seconds = v.pipe(v.number(), v.gtValue(0, 'must be more than 0 (seconds)'));
+const whole = (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
+  v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(min, `must be at least ${min}`), v.maxValue(max, `must be at most ${max}`));
+
+const targetName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only'));
 
 // ssh expands ${VAR} in these file names from its environment, and has no way to escape it
-const sshFile = z
-  .string()
-  .min(1)
-  .refine((p) => !p.includes('${'), 'ssh would read "${...}" in this path as an environment variable: rename the file');
+const sshFile = v.pipe(
+  text,
+  v.check((p) => !p.includes('${'), 'ssh would read "${...}" in this path as an environment variable: rename the file'),
+);
 
-const sshOptions = z.strictObject({
-  port: z.number().int().min(1).max(65535).optional(),
-  identityFile: sshFile.optional(),
-  knownHostsFile: sshFile.optional(),
+const sshOptions = v.strictObject({
+  port: v.optional(whole(1, 65535)),
+  identityFile: v.optional(sshFile),
+  knownHostsFile: v.optional(sshFile),
   /** off only for throwaway test hosts: an unknown host key is otherwise an error */
-  strictHostKeyChecking: z.boolean().default(true),
+  strictHostKeyChecking: v.optional(v.boolean(), true),
 });
 
-const targetSchema = z.strictObject({
+const targetSchema = v.strictObject({
   name: targetName,
-  dest: z.string().min(1),
-  passwordFile: z.string().min(1).optional(),
-  timeout: seconds.optional(),
-  ssh: sshOptions.optional(),
+  dest: text,
+  passwordFile: v.optional(text),
+  timeout: v.optional(seconds),
+  ssh: v.optional(sshOptions),
 });
 
-const schema = z.strictObject({
-  repo: z.string().min(1),
-  branch: z.string().min(1).default('main'),
-  source: z.string().min(1),
-  targets: z.array(targetSchema),
-  exclude: z.array(z.string().min(1)).default([]),
-  protect: z.array(z.string().min(1)).default([]),
+const schema = v.strictObject({
+  repo: text,
+  branch: v.optional(text, 'main'),
+  source: text,
+  targets: v.array(targetSchema),
+  exclude: v.optional(v.array(text), () => []),
+  protect: v.optional(v.array(text), () => []),
   /** state journal, lock and log; default: <repo>/fanout, which the pushing user can always write */
-  stateDir: z.string().min(1).optional(),
-  concurrency: z.number().int().min(1).max(256).default(8),
+  stateDir: v.optional(text),
+  concurrency: v.optional(whole(1, 256), 8),
   /** rsync connect and I/O timeout, seconds; a target may override it */
-  timeout: seconds.default(30),
+  timeout: v.optional(seconds, 30),
   /** extra attempts for a target whose rsync failed on connection or timeout */
-  retries: z.number().int().min(0).max(10).default(1),
-  retryDelay: seconds.default(2),
+  retries: v.optional(whole(0, 10), 1),
+  retryDelay: v.optional(seconds, 2),
   /** how long a deploy waits for the one before it, seconds */
-  lockTimeout: seconds.default(600),
+  lockTimeout: v.optional(seconds, 600),
   /** refuse a deploy that would delete more files than this on any target (off by default) */
-  maxDelete: z.number().int().min(1).optional(),
+  maxDelete: v.optional(whole(1)),
   /** keep owner and group (-o -g): the receiving side must run as root */
-  owner: z.boolean().default(false),
-  watch: z
-    .strictObject({
+  owner: v.optional(v.boolean(), false),
+  watch: v.optional(
+    v.strictObject({
       /** how long the events must be quiet before a batch starts, ms */
-      settleMs: z.number().int().min(0).max(60_000).default(5),
+      settleMs: v.optional(whole(0, 60_000), 5),
       /** the longest a batch waits for the events around it to calm down, ms */
-      maxWaitMs: z.number().int().min(0).max(3_600_000).default(1000),
+      maxWaitMs: v.optional(whole(0, 3_600_000), 1000),
       /** at least this long between the starts of two batches, ms (0: none) */
-      minDelayMs: z.number().int().min(0).max(3_600_000).default(0),
+      minDelayMs: v.optional(whole(0, 3_600_000), 0),
       /** file names (globs with * and ?) that never start a batch: editor temp files */
-      ignore: z.array(z.string().min(1)).default([...DEFAULT_WATCH_IGNORE]),
+      ignore: v.optional(v.array(text), () => [...DEFAULT_WATCH_IGNORE]),
       /** the longest wait between retries of a target that is down, seconds */
-      maxRetryDelay: seconds.default(60),
-    })
-    .default({ settleMs: 5, maxWaitMs: 1000, minDelayMs: 0, ignore: [...DEFAULT_WATCH_IGNORE], maxRetryDelay: 60 }),
-  rsync: z
-    .strictObject({ path: z.string().min(1).default('rsync'), args: z.array(z.string()).default([]) })
-    .default({ path: 'rsync', args: [] }),
+      maxRetryDelay: v.optional(seconds, 60),
+    }),
+    () => ({}),
+  ),
+  rsync: v.optional(v.strictObject({ path: v.optional(text, 'rsync'), args: v.optional(v.array(v.string()), () => []) }), () => ({})),
 });
 
 export interface SshOptions {
@@ -132,13 +135,17 @@ export function parseConfig(text: string, file: string): Config {
     return fail('', `not valid YAML: ${why}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail('', 'expected a mapping of fields (repo, source, targets, ...)');
-  const parsed = schema.safeParse(raw);
+  const parsed = v.safeParse(schema, raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    if (!issue) return fail('', 'invalid');
-    return fail(fieldName(issue.path), issueMessage(issue));
+    const [issue] = parsed.issues;
+    const where = issue.path ?? [];
+    // a strict object reports a missing field and an unknown one as a key it did not expect
+    if (issue.type === 'strict_object') {
+      return issue.received === 'undefined' ? fail(fieldName(where), 'missing (required)') : fail(fieldName(where.slice(0, -1)), `unknown field ${issue.received}`);
+    }
+    return fail(fieldName(where), issue.message);
   }
-  const c = parsed.data;
+  const c = parsed.output;
   const base = path.dirname(file);
   const abs = (p: string): string => path.resolve(base, p);
 
@@ -219,12 +226,6 @@ function checkPasswordFile(file: string, where: string, fail: (where: string, wh
   }
 }
 
-function fieldName(p: readonly PropertyKey[]): string {
-  return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i === 0 ? '' : '.'}${String(k)}`)).join('');
-}
-
-function issueMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) return 'missing (required)';
-  return issue.message;
+function fieldName(issuePath: readonly { key: unknown }[]): string {
+  return issuePath.map(({ key }, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`)).join('');
 }
