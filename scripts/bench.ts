@@ -5,7 +5,7 @@
  * Side-by-side costs of a deploy, measured in one run on this machine: fanout's git push against
  * the classic script (a full `rsync -rlptgo --delete` per target, one after another), a full rsync
  * to all targets in parallel, and the floor (rsync of exactly the changed files, in parallel, no
- * tool around it); the same at 1 to 8 targets; and `fanout watch` against the classic inotifywait
+ * tool around it; once as a sysadmin runs it, once with fanout's own arguments); the same at 1 to 8 targets; and `fanout watch` against the classic inotifywait
  * loop and lsyncd. Every scenario ends by checking each approach left its targets equal to its
  * source. Writes DIR/latest.{md,json} and two SVG charts; see README.md, "Benchmark".
  */
@@ -14,6 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import pMap from 'p-map';
+import { stringify } from 'yaml';
+import { parseConfig } from '../src/config.js';
+import { planSync } from '../src/plan.js';
+import { rsyncArgs, rsyncInput } from '../src/rsync.js';
 import { CLI, createFarm, type Farm } from '../test/support/farm.js';
 import { startDaemon, type Daemon } from '../test/support/rsyncd.js';
 import { assertEqual, canDropCaches, dropCaches, lastDeployMs, pushAll, rsyncTo, timed } from './bench-common.js';
@@ -117,6 +121,11 @@ async function pushScenario(options: Options, files: number, cold: boolean, say:
     const sitePaths = generateSite(farm.clone, files);
     await farm.commit('site');
     await execa('rsync', ['-a', '--exclude=/.git', `${farm.clone}/`, `${plainSource}/`]);
+    // the plain daemons as fanout's config sees them: for rsync run with fanout's own arguments
+    const plainConfig = parseConfig(
+      stringify({ repo: path.join(plainRoot, 'unused.git'), source: plainSource, timeout: 600, targets: plain.map((d) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile })) }),
+      path.join(plainRoot, 'fanout.yaml'),
+    );
     say(`[${files} files] first deploy to empty targets, and the plain targets' first full syncs`);
     const first = await measuredPush(farm);
     memory.push({ files, what: 'git push: first deploy to 3 empty targets (a full pass)', ms: first.ms, peakMb: first.peakMb });
@@ -127,7 +136,7 @@ async function pushScenario(options: Options, files: number, cold: boolean, say:
       for (const cache of ['warm', 'cold'] as const) {
         const trials = cache === 'warm' ? reps : changed === 1 ? coldReps : 0;
         if (trials === 0) continue;
-        const samples: Record<Approach, number[]> = { fanout: [], hook: [], classic: [], parallel: [], floor: [] };
+        const samples: Record<Approach, number[]> = { fanout: [], hook: [], classic: [], parallel: [], floor: [], floorFanoutArgs: [] };
         let peakMb: number | undefined;
         // a cold trial starts from an empty page cache: the tool, git and every inode read from disk
         const prepare = cache === 'cold' ? dropCaches : async (): Promise<void> => {};
@@ -155,12 +164,19 @@ async function pushScenario(options: Options, files: number, cold: boolean, say:
           const list = targets.map((t) => `${t}\0`).join('');
           await prepare();
           samples.floor.push(await timed(() => pMap(plain, (d) => rsyncTo(d, plainSource, ['--files-from=-', '--from0'], list))));
+          for (const rel of targets) edit(plainSource, rel, round + 0.125);
+          const plan = planSync({ changes: targets.map((rel) => ({ status: 'M', path: rel })) });
+          if (plan.kind !== 'paths') throw new Error(`no paths plan for ${targets.join(', ')}`);
+          await prepare();
+          samples.floorFanoutArgs.push(
+            await timed(() => pMap(plainConfig.targets, (target) => execa('rsync', rsyncArgs({ config: plainConfig, target, plan, dryRun: false }), { input: rsyncInput(plan) }))),
+          );
         }
         for (const [approach, values] of Object.entries(samples) as [Approach, number[]][]) {
           rows.push({ files, changed, approach, cache, time: spread(values), samples: values, ratioToFanout: pairedRatio(values, samples.fanout) });
         }
         if (cache === 'warm') memory.push({ files, what: `git push of ${changed} changed file${changed === 1 ? '' : 's'} (largest of ${trials})`, ms: spread(samples.fanout).median, peakMb });
-        say(`[${files} files, ${changed} changed, ${cache}] ${rows.slice(-5).map((r) => `${r.approach} ${r.time.median.toFixed(0)}ms`).join(', ')}`);
+        say(`[${files} files, ${changed} changed, ${cache}] ${rows.slice(-Object.keys(samples).length).map((r) => `${r.approach} ${r.time.median.toFixed(0)}ms`).join(', ')}`);
       }
     }
 
