@@ -4,6 +4,7 @@
  * check the report says what the numbers say.
  */
 import { lineChart, type Series } from './bench-chart.js';
+import { daemonMarkdown, type DaemonRow } from './bench-daemon.js';
 import type { ScaleRow } from './bench-scale.js';
 import { pairedRatio, type Spread } from './bench-stats.js';
 import { watchMarkdown, type WatchRow } from './bench-watch.js';
@@ -52,6 +53,7 @@ export interface Results {
   memory: MemoryRow[];
   walks: Walk[];
   scale: ScaleRow[];
+  daemons: DaemonRow[];
   watch: WatchRow[];
   burstLimitMs: number;
   scenarios: ScenarioStatus[];
@@ -223,6 +225,8 @@ export function markdown(results: Results): string {
     }
     lines.push('');
   }
+
+  if (results.daemons.length > 0) lines.push(daemonMarkdown(results.daemons));
 
   if (results.watch.length > 0) lines.push('## Watch: one file, then a burst, to 3 targets', '', watchMarkdown(results.watch, results.burstLimitMs));
 

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --files 10000,100000[,1000000] --reps 5 --only push,scale,watch --out DIR]
+ * npm run bench [-- --files 10000,100000[,1000000] --reps 5 --only push,scale,daemons,watch --out DIR]
  * npm run bench -- --quick     (the CI smoke run: small, into a temp dir, exit 1 unless it all ran)
  *
  * Side-by-side costs of a deploy, measured in one run on this machine: fanout's git push against
@@ -23,6 +23,7 @@ import { startDaemon, type Daemon } from '../test/support/rsyncd.js';
 import { assertEqual, canDropCaches, dropCaches, lastDeployMs, pushAll, rsyncTo, timed } from './bench-common.js';
 import { watchMatching, watchPid } from './bench-memory.js';
 import { CHARTS, markdown, pushChart, scaleChart, type Approach, type MemoryRow, type PushRow, type Results, type ScenarioStatus, type Walk } from './bench-report.js';
+import { daemonScenario } from './bench-daemon.js';
 import { scaleScenario } from './bench-scale.js';
 import { edit, generateSite, pick } from './bench-site.js';
 import { pairedRatio, spread } from './bench-stats.js';
@@ -63,7 +64,7 @@ function parseOptions(argv: string[]): Options {
     changes: list(value('changes'), quick ? [1, 10] : [1, 10, 1000]),
     // a smoke run must never overwrite the checked-in results
     out: value('out') ?? (quick ? fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-quick-')) : path.resolve('bench-results')),
-    scenarios: (value('only') ?? 'push,scale,watch').split(','),
+    scenarios: (value('only') ?? 'push,scale,daemons,watch').split(','),
     scaleFiles: Number(value('scale-files') ?? (quick ? 1000 : 10_000)),
     scaleTargets: list(value('targets'), quick ? [1, 2] : [1, 2, 4, 8]),
     watchFiles: Number(value('watch-files') ?? (quick ? 1000 : 10_000)),
@@ -247,6 +248,7 @@ async function main(): Promise<void> {
     memory: [],
     walks: [],
     scale: [],
+    daemons: [],
     watch: [],
     burstLimitMs: options.quick ? 60_000 : 120_000,
     scenarios: [],
@@ -281,6 +283,10 @@ async function main(): Promise<void> {
   for (const files of options.sizes.filter((f) => f < BIG)) await scenario(`push, ${files} files`, wanted('push'), () => push(files));
   await scenario(`scale-out, ${options.scaleFiles} files, ${options.scaleTargets.join('/')} targets`, wanted('scale'), async () => {
     results.scale = await scaleScenario({ files: options.scaleFiles, counts: options.scaleTargets, reps: options.reps, firstHost: 30 }, say);
+    return 'every target equal to its source';
+  });
+  await scenario(`daemon socket options, ${options.scaleFiles} files`, wanted('daemons'), async () => {
+    results.daemons = await daemonScenario({ files: options.scaleFiles, reps: options.reps * 2, firstHost: 50 }, say);
     return 'every target equal to its source';
   });
   await scenario(`watch, ${options.watchFiles} files, burst of ${options.burst}`, wanted('watch'), async () => {

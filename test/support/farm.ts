@@ -55,9 +55,11 @@ export interface FarmOptions {
   /** first loopback host index; daemons take 127.0.0.N, N+1, ... */
   firstHost?: number;
   config?: Record<string, unknown>;
+  /** extra lines for the global section of every daemon's rsyncd.conf */
+  daemonGlobalLines?: string[];
 }
 
-export async function createFarm({ targets = 3, firstHost = 2, config = {} }: FarmOptions = {}): Promise<Farm> {
+export async function createFarm({ targets = 3, firstHost = 2, config = {}, daemonGlobalLines = [] }: FarmOptions = {}): Promise<Farm> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-test-'));
   const repo = path.join(root, 'site.git');
   const source = path.join(root, 'www');
@@ -65,7 +67,7 @@ export async function createFarm({ targets = 3, firstHost = 2, config = {} }: Fa
   const clone = path.join(root, 'clone');
   const daemons: Daemon[] = [];
   try {
-    for (let i = 0; i < targets; i += 1) daemons.push(await startDaemon({ hostIndex: firstHost + i, root, name: `web${i + 1}` }));
+    for (let i = 0; i < targets; i += 1) daemons.push(await startDaemon({ hostIndex: firstHost + i, root, name: `web${i + 1}`, globalLines: daemonGlobalLines }));
   } catch (error) {
     await Promise.all(daemons.map((d) => d.stop()));
     throw error;

@@ -29,6 +29,8 @@ export interface DaemonOptions {
   name: string;
   /** extra lines for the module section */
   moduleLines?: string[];
+  /** extra lines for the global section, such as `socket options = TCP_NODELAY` */
+  globalLines?: string[];
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
@@ -37,7 +39,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   return daemon;
 }
 
-export function createDaemon({ hostIndex, root, name, moduleLines = [] }: DaemonOptions): Daemon {
+export function createDaemon({ hostIndex, root, name, moduleLines = [], globalLines = [] }: DaemonOptions): Daemon {
   const address = `127.0.0.${hostIndex}`;
   const base = path.join(root, `rsyncd-${name}`);
   const dir = path.join(base, 'www');
@@ -59,6 +61,7 @@ export function createDaemon({ hostIndex, root, name, moduleLines = [] }: Daemon
       'use chroot = no',
       `uid = ${uid}`,
       `gid = ${gid}`,
+      ...globalLines,
       `[${name}]`,
       `  path = ${dir}`,
       '  read only = no',

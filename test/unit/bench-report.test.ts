@@ -22,6 +22,7 @@ function results(extra: Partial<Results> = {}): Results {
     memory: [{ files: 100_000, what: 'git push of 1 changed file', ms: 650, peakMb: 90 }],
     walks: [],
     scale: [],
+    daemons: [],
     watch: [watch('fanout watch', 100, 12), watch('lsyncd (delay = 0)', 140, 275)],
     burstLimitMs: 120_000,
     scenarios: [{ name: 'push, 100000 files', status: 'done', note: '' }],
