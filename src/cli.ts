@@ -30,8 +30,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     const hook = hookCall(argv);
     if (hook !== undefined) {
-      const [{ runPostReceiveHook }, { configPath }] = await Promise.all([import('./hook.js'), import('./session.js')]);
-      await runPostReceiveHook(configPath(hook.config), hook.json);
+      await (await import('./hook.js')).runPostReceiveHook(hook.config, hook.json);
     } else {
       await (await import('./commands.js')).runCommandLine(argv);
     }

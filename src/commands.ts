@@ -243,7 +243,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
       'hook <name>',
       'what git hooks run: "hook post-receive" reads the pushed refs on stdin and deploys the branch',
       (y) => y.positional('name', { choices: ['post-receive'] as const, demandOption: true }),
-      (args) => runPostReceiveHook(configPath(args.config), args.json),
+      (args) => runPostReceiveHook(args.config, args.json),
     )
     .command(
       'deploy [rev]',

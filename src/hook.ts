@@ -3,7 +3,7 @@ import { deploy, whoAmI, type Context } from './deploy.js';
 import { FanoutError } from './errors.js';
 import { ZERO_COMMIT } from './git.js';
 import type { HistoryEntry } from './journal.js';
-import { exitFor, session } from './session.js';
+import { configPath, exitFor, session } from './session.js';
 
 export interface PushedRef {
   oldCommit: string;
@@ -49,13 +49,14 @@ export async function onPostReceive(ctx: Context, refs: readonly PushedRef[]): P
  * The pusher may hang up (Ctrl-C, dropped ssh) mid-deploy: the deploy carries on to the end and
  * its record goes to the log; writes to the vanished pusher are dropped.
  */
-export async function runPostReceiveHook(configFile: string, json: boolean): Promise<void> {
+export async function runPostReceiveHook(configOption: string | undefined, json: boolean): Promise<void> {
   process.on('SIGHUP', () => undefined);
   process.on('SIGINT', () => undefined);
   process.on('SIGPIPE', () => undefined);
   process.stdout.on('error', () => undefined);
   process.stderr.on('error', () => undefined);
   const refs = parsePushedRefs(await readStdin());
+  const configFile = configPath(configOption);
   refuseWritableConfig(configFile);
   const s = session(configFile, json);
   const entry = await onPostReceive(s, refs);

@@ -91,6 +91,25 @@ describe('bad config: one line, exit 2, nothing touched', () => {
   }
 });
 
+describe('the hook command, off its short path', () => {
+  // `hook post-receive [--config F] [--json] [--verbose]` skips the command-line parser (src/cli.ts);
+  // anything else about it goes through the parser, which must refuse it as it refuses any command
+  const pushed = `${'0'.repeat(40)} ${'1'.repeat(40)} refs/heads/main\n`;
+  for (const [what, args, message] of [
+    ['an unknown option', ['hook', 'post-receive', '--colour'], /Unknown argument: colour/],
+    ['an unknown hook', ['hook', 'pre-receive'], /Invalid values:.*pre-receive/],
+    ['an extra word', ['hook', 'post-receive', 'now'], /Unknown argument: now/],
+  ] as const) {
+    it(`${what}: one line, exit 2, nothing deployed`, async () => {
+      const hook = await farm.fanout([...args], { input: pushed });
+      expect(hook.exitCode).toBe(2);
+      expect(hook.stderr.trim().split('\n')).toHaveLength(1);
+      expect(hook.stderr).toMatch(message);
+      untouched();
+    });
+  }
+});
+
 describe('state stays private', () => {
   it('the state directory is 700 and its journal, history, lock and log 600', () => {
     expect(fs.statSync(farm.stateDir).mode & 0o777).toBe(0o700);
