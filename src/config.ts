@@ -8,21 +8,21 @@ import { FanoutError, errorMessage } from './errors.js';
 /** vim, emacs, kate and friends write these beside the file being edited */
 export const DEFAULT_WATCH_IGNORE = ['*.swp', '*.swx', '*.swpx', '*~', '.#*', '#*#', '4913', '*.kate-swp', '.*.tmp'] as const;
 
-const text = v.pipe(v.string(), v.minLength(1, 'must not be empty'));
+const nonEmpty = v.pipe(v.string(), v.minLength(1, 'must not be empty'));
 const seconds = v.pipe(v.number(), v.gtValue(0, 'must be more than 0 (seconds)'));
-const whole = (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
-  v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(min, `must be at least ${min}`), v.maxValue(max, `must be at most ${max}`));
+const atLeast = (min: number) => v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(min, `must be at least ${min}`));
+const between = (min: number, max: number) => v.pipe(atLeast(min), v.maxValue(max, `must be at most ${max}`));
 
 const targetName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only'));
 
 // ssh expands ${VAR} in these file names from its environment, and has no way to escape it
 const sshFile = v.pipe(
-  text,
+  nonEmpty,
   v.check((p) => !p.includes('${'), 'ssh would read "${...}" in this path as an environment variable: rename the file'),
 );
 
 const sshOptions = v.strictObject({
-  port: v.optional(whole(1, 65535)),
+  port: v.optional(between(1, 65535)),
   identityFile: v.optional(sshFile),
   knownHostsFile: v.optional(sshFile),
   /** off only for throwaway test hosts: an unknown host key is otherwise an error */
@@ -31,49 +31,49 @@ const sshOptions = v.strictObject({
 
 const targetSchema = v.strictObject({
   name: targetName,
-  dest: text,
-  passwordFile: v.optional(text),
+  dest: nonEmpty,
+  passwordFile: v.optional(nonEmpty),
   timeout: v.optional(seconds),
   ssh: v.optional(sshOptions),
 });
 
 const schema = v.strictObject({
-  repo: text,
-  branch: v.optional(text, 'main'),
-  source: text,
+  repo: nonEmpty,
+  branch: v.optional(nonEmpty, 'main'),
+  source: nonEmpty,
   targets: v.array(targetSchema),
-  exclude: v.optional(v.array(text), () => []),
-  protect: v.optional(v.array(text), () => []),
+  exclude: v.optional(v.array(nonEmpty), () => []),
+  protect: v.optional(v.array(nonEmpty), () => []),
   /** state journal, lock and log; default: <repo>/fanout, which the pushing user can always write */
-  stateDir: v.optional(text),
-  concurrency: v.optional(whole(1, 256), 8),
+  stateDir: v.optional(nonEmpty),
+  concurrency: v.optional(between(1, 256), 8),
   /** rsync connect and I/O timeout, seconds; a target may override it */
   timeout: v.optional(seconds, 30),
   /** extra attempts for a target whose rsync failed on connection or timeout */
-  retries: v.optional(whole(0, 10), 1),
+  retries: v.optional(between(0, 10), 1),
   retryDelay: v.optional(seconds, 2),
   /** how long a deploy waits for the one before it, seconds */
   lockTimeout: v.optional(seconds, 600),
   /** refuse a deploy that would delete more files than this on any target (off by default) */
-  maxDelete: v.optional(whole(1)),
+  maxDelete: v.optional(atLeast(1)),
   /** keep owner and group (-o -g): the receiving side must run as root */
   owner: v.optional(v.boolean(), false),
   watch: v.optional(
     v.strictObject({
       /** how long the events must be quiet before a batch starts, ms */
-      settleMs: v.optional(whole(0, 60_000), 5),
+      settleMs: v.optional(between(0, 60_000), 5),
       /** the longest a batch waits for the events around it to calm down, ms */
-      maxWaitMs: v.optional(whole(0, 3_600_000), 1000),
+      maxWaitMs: v.optional(between(0, 3_600_000), 1000),
       /** at least this long between the starts of two batches, ms (0: none) */
-      minDelayMs: v.optional(whole(0, 3_600_000), 0),
+      minDelayMs: v.optional(between(0, 3_600_000), 0),
       /** file names (globs with * and ?) that never start a batch: editor temp files */
-      ignore: v.optional(v.array(text), () => [...DEFAULT_WATCH_IGNORE]),
+      ignore: v.optional(v.array(nonEmpty), () => [...DEFAULT_WATCH_IGNORE]),
       /** the longest wait between retries of a target that is down, seconds */
       maxRetryDelay: v.optional(seconds, 60),
     }),
     () => ({}),
   ),
-  rsync: v.optional(v.strictObject({ path: v.optional(text, 'rsync'), args: v.optional(v.array(v.string()), () => []) }), () => ({})),
+  rsync: v.optional(v.strictObject({ path: v.optional(nonEmpty, 'rsync'), args: v.optional(v.array(v.string()), () => []) }), () => ({})),
 });
 
 export interface SshOptions {

@@ -229,6 +229,15 @@ targets:
     expect(configError('repo: /r.git\nsource: /data/www\ntargets: 3\n').message).toContain('targets: ');
   });
 
+  it('says what a value must be, in words', () => {
+    expect(configError(`${MINIMAL}concurrency: 0\n`).message).toBe(`config ${FILE}: concurrency: must be at least 1`);
+    expect(configError(`${MINIMAL}retries: 11\n`).message).toBe(`config ${FILE}: retries: must be at most 10`);
+    expect(configError(`${MINIMAL}timeout: 0\n`).message).toBe(`config ${FILE}: timeout: must be more than 0 (seconds)`);
+    expect(configError(`${MINIMAL}watch:\n  settleMs: 1.5\n`).message).toBe(`config ${FILE}: watch.settleMs: must be a whole number`);
+    expect(configError(`${MINIMAL}branch: ""\n`).message).toBe(`config ${FILE}: branch: must not be empty`);
+    expect(configError(`${MINIMAL}concurrency: lots\n`).message).toBe(`config ${FILE}: concurrency: Invalid type: Expected number but received "lots"`);
+  });
+
   it('bad target name', () => {
     const { message } = configError('repo: /r.git\nsource: /s\ntargets:\n  - name: "web 1"\n    dest: /srv/x\n');
     expect(message).toContain('targets[0].name: ');
