@@ -5,8 +5,9 @@
  * Side-by-side costs of a deploy, measured in one run on this machine: fanout's git push against
  * the classic script (a full `rsync -rlptgo --delete` per target, one after another), a full rsync
  * to all targets in parallel, and the floor (rsync of exactly the changed files, in parallel, no
- * tool around it; once as a sysadmin runs it, once with fanout's own arguments); the same at 1 to 8 targets; and `fanout watch` against the classic inotifywait
- * loop and lsyncd. Every scenario ends by checking each approach left its targets equal to its
+ * tool around it; once as a sysadmin runs it, once with fanout's own arguments); the same at 1 to
+ * 8 targets; daemons with and without TCP_NODELAY; and `fanout watch` against the classic
+ * inotifywait loop and lsyncd. Every scenario ends by checking each approach left its targets equal to its
  * source. Writes DIR/latest.{md,json} and two SVG charts; see README.md, "Benchmark".
  */
 import fs from 'node:fs';
@@ -21,9 +22,9 @@ import { rsyncArgs, rsyncInput } from '../src/rsync.js';
 import { CLI, createFarm, type Farm } from '../test/support/farm.js';
 import { startDaemon, type Daemon } from '../test/support/rsyncd.js';
 import { assertEqual, canDropCaches, dropCaches, lastDeployMs, pushAll, rsyncTo, timed } from './bench-common.js';
+import { daemonScenario } from './bench-daemon.js';
 import { watchMatching, watchPid } from './bench-memory.js';
 import { CHARTS, markdown, pushChart, scaleChart, type Approach, type MemoryRow, type PushRow, type Results, type ScenarioStatus, type Walk } from './bench-report.js';
-import { daemonScenario } from './bench-daemon.js';
 import { scaleScenario } from './bench-scale.js';
 import { edit, generateSite, pick } from './bench-site.js';
 import { pairedRatio, spread } from './bench-stats.js';
