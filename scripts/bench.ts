@@ -7,8 +7,8 @@
  * to all targets in parallel, and the floor (rsync of exactly the changed files, in parallel, no
  * tool around it; once as a sysadmin runs it, once with fanout's own arguments); the same at 1 to
  * 8 targets; daemons with and without TCP_NODELAY; and `fanout watch` against the classic
- * inotifywait loop and lsyncd. Every scenario ends by checking each approach left its targets equal to its
- * source. Writes DIR/latest.{md,json} and two SVG charts; see README.md, "Benchmark".
+ * inotifywait loop and lsyncd. Every scenario ends by checking each approach left its targets
+ * equal to its source. Writes DIR/latest.{md,json} and two SVG charts; see README.md, "Benchmark".
  */
 import fs from 'node:fs';
 import os from 'node:os';
