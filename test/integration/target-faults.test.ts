@@ -196,9 +196,13 @@ describe('a target that cannot take the files', () => {
       await expectAt(small.dir, commit);
       base = commit;
     } finally {
-      await small.stop();
-      execFileSync('umount', [small.dir]);
-      farm.writeConfig();
+      // unmounted whatever else fails here, or the farm's clean-up cannot remove its directory
+      try {
+        await small.stop();
+      } finally {
+        execFileSync('umount', [small.dir]);
+        farm.writeConfig();
+      }
     }
   });
 
