@@ -66,19 +66,3 @@ export async function daemonScenario(options: DaemonOptions, say: (line: string)
     await farms.TCP_NODELAY?.cleanup();
   }
 }
-
-export function daemonMarkdown(rows: readonly DaemonRow[]): string {
-  const secs = (ms: number): string => `${(ms / 1000).toFixed(3)}s`;
-  const lines = [
-    `## rsync daemons with and without \`socket options = TCP_NODELAY\`: a one-file push on ${(rows[0]?.files ?? 0).toLocaleString('en-US')} files to 3 targets`,
-    '',
-    'Two farms alike but for that line in the global section of each rsyncd.conf, pushed to in turn.',
-    '',
-    '| daemons | push median | min-max | of which the deploy | vs stock |',
-    '| --- | ---: | ---: | ---: | ---: |',
-  ];
-  for (const r of rows) {
-    lines.push(`| ${r.daemons === 'stock' ? 'stock rsyncd.conf' : '`socket options = TCP_NODELAY`'} | ${secs(r.push.median)} | ${secs(r.push.min)}-${secs(r.push.max)} | ${secs(r.deploy.median)} | ${r.daemons === 'stock' ? '1' : `${r.pushRatioToStock.toFixed(2)}x`} |`);
-  }
-  return `${lines.join('\n')}\n`;
-}

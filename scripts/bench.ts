@@ -17,7 +17,7 @@ import { execa } from 'execa';
 import pMap from 'p-map';
 import { stringify } from 'yaml';
 import { parseConfig } from '../src/config.js';
-import { planSync } from '../src/plan.js';
+import { filesFromList, planSync } from '../src/plan.js';
 import { rsyncArgs, rsyncInput } from '../src/rsync.js';
 import { CLI, createFarm, type Farm } from '../test/support/farm.js';
 import { startDaemon, type Daemon } from '../test/support/rsyncd.js';
@@ -163,7 +163,7 @@ async function pushScenario(options: Options, files: number, cold: boolean, say:
           await prepare();
           samples.parallel.push(await timed(() => Promise.all(plain.map((d) => rsyncTo(d, plainSource, ['--delete'])))));
           for (const rel of targets) edit(plainSource, rel, round + 0.25);
-          const list = targets.map((t) => `${t}\0`).join('');
+          const list = filesFromList(targets);
           await prepare();
           samples.floor.push(await timed(() => pMap(plain, (d) => rsyncTo(d, plainSource, ['--files-from=-', '--from0'], list))));
           for (const rel of targets) edit(plainSource, rel, round + 0.125);
