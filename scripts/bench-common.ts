@@ -11,7 +11,7 @@ export async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 /** The classic script's transfer: rsync to one daemon, with the flags a sysadmin's script uses. */
-export function rsyncTo(daemon: Daemon, source: string, extra: string[] = [], input?: string) {
+export function rsyncTo(daemon: Daemon, source: string, extra: string[] = [], input?: string | Buffer) {
   return execa('rsync', ['-rlptgo', `--password-file=${daemon.passwordFile}`, ...extra, `${source}/`, daemon.dest], { input });
 }
 

@@ -17,7 +17,7 @@ import { execa } from 'execa';
 import pMap from 'p-map';
 import { stringify } from 'yaml';
 import { parseConfig } from '../src/config.js';
-import { filesFromList, planSync } from '../src/plan.js';
+import { filesFromList, planSync, rsyncPasses } from '../src/plan.js';
 import { rsyncArgs, rsyncInput } from '../src/rsync.js';
 import { CLI, createFarm, type Farm } from '../test/support/farm.js';
 import { startDaemon, type Daemon } from '../test/support/rsyncd.js';
@@ -163,15 +163,17 @@ async function pushScenario(options: Options, files: number, cold: boolean, say:
           await prepare();
           samples.parallel.push(await timed(() => Promise.all(plain.map((d) => rsyncTo(d, plainSource, ['--delete'])))));
           for (const rel of targets) edit(plainSource, rel, round + 0.25);
-          const list = filesFromList(targets);
+          const list = filesFromList({ kind: 'send', paths: targets });
           await prepare();
           samples.floor.push(await timed(() => pMap(plain, (d) => rsyncTo(d, plainSource, ['--files-from=-', '--from0'], list))));
           for (const rel of targets) edit(plainSource, rel, round + 0.125);
           const plan = planSync({ changes: targets.map((rel) => ({ status: 'M', path: rel })) });
           if (plan.kind !== 'paths') throw new Error(`no paths plan for ${targets.join(', ')}`);
+          const [pass] = rsyncPasses(plan);
+          if (pass === undefined) throw new Error(`no rsync pass for ${targets.join(', ')}`);
           await prepare();
           samples.floorFanoutArgs.push(
-            await timed(() => pMap(plainConfig.targets, (target) => execa('rsync', rsyncArgs({ config: plainConfig, target, plan, dryRun: false }), { input: rsyncInput(plan) }))),
+            await timed(() => pMap(plainConfig.targets, (target) => execa('rsync', rsyncArgs({ config: plainConfig, target, pass, dryRun: false }), { input: rsyncInput(pass) }))),
           );
         }
         for (const [approach, values] of Object.entries(samples) as [Approach, number[]][]) {

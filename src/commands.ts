@@ -12,6 +12,7 @@ import { openLog, silentLogger } from './log.js';
 import { humanDuration, itemLines, shortCommit, statusWord, stdoutOutput, table } from './report.js';
 import { configPath, exitFor, session, type Session } from './session.js';
 import { targetStatuses } from './status.js';
+import { readWatchState, watchStatusLine } from './watch-state.js';
 import { driftPaths, verify } from './verify.js';
 import { watch } from './watch.js';
 
@@ -80,7 +81,9 @@ async function showStatus(args: GlobalArgs): Promise<void> {
   const current = journal.state.current;
   const tip = await branchTip(config.repo, config.branch);
   const names = await subjects(config.repo, [current?.commit ?? null, tip ?? null, ...statuses.map((s) => s.commit)]);
-  const allOk = statuses.every((s) => s.health === 'ok');
+  const watchState = readWatchState(config.stateDir);
+  const watching = watchStatusLine(watchState);
+  const allOk = statuses.every((s) => s.health === 'ok') && watching?.failing !== true;
   process.exitCode = allOk ? 0 : 1;
   if (args.json) {
     writeJson({
@@ -88,6 +91,7 @@ async function showStatus(args: GlobalArgs): Promise<void> {
       current: current === null ? null : { ...current, subject: names.get(current.commit) },
       branchTip: tip ?? null,
       targets: statuses.map((s) => ({ ...s, subject: s.commit === null ? null : names.get(s.commit) })),
+      watch: watchState === undefined ? null : { ...watchState, failing: watching?.failing ?? false },
     });
     return;
   }
@@ -111,6 +115,7 @@ async function showStatus(args: GlobalArgs): Promise<void> {
       ]),
     ),
   );
+  if (watching !== undefined) out.write(`\n${watching.line}\n`);
 }
 
 function truncate(text: string, width: number): string {

@@ -5,11 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pMap from 'p-map';
 import type { Config, Target } from './config.js';
 import { FanoutError } from './errors.js';
-import { branchTip, changedPaths, checkout, commitInfo, resolveCommit, type Change, type Commit } from './git.js';
+import { branchTip, changedPaths, changesAttributes, checkout, commitInfo, eachTreePath, isEmptyTree, resolveCommit, treeEntryKinds, type Change, type Commit, type EntryKind } from './git.js';
 import { Journal, type HistoryEntry, type Holding, type Reason, type TargetOutcome, type TargetState } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { Logger } from './log.js';
-import { candidatePaths, planSync, rsyncPasses, type SyncPlan } from './plan.js';
+import { displayPath, onDisk, pathProblem, shortPath, type RelPath } from './paths.js';
+import { candidatePaths, parentOf, planSync, rsyncPasses, type RsyncPass, type SyncPlan } from './plan.js';
 import type { Reporter } from './report.js';
 import { previousDeploy } from './rollback.js';
 import { runRsync, type RsyncOutcome } from './rsync.js';
@@ -83,25 +84,54 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
     const startedAt = new Date();
     log.info({ deployId: id, commit, reason: request.reason, startedBy: request.startedBy, dryRun: options.dryRun }, 'deploy started');
 
-    const diffs = diffCache(config.repo);
-    const maxDelete = options.maxDelete ?? config.maxDelete;
-    if (maxDelete !== undefined && !options.dryRun) await assertDeletionsWithin(diffs, journal, targets, commit, maxDelete);
+    // Facts first, nothing touched yet: every diff this deploy acts on (each checked for names
+    // fanout refuses, as it is read), the commit's whole tree when the source must be rewritten,
+    // and whether the commit empties the site.
+    const diffs = diffCache(config.repo, log);
     const sourceReady = journal.state.source.commit === commit && journal.state.source.attempted.length === 0;
-    if (!options.dryRun && !sourceReady) await checkOutSource(ctx, journal, diffs, commit);
+    const sourceSince = sourceReady ? undefined : await changesSince(diffs, journal.state.source, commit);
+    for (const target of targets) await changesSince(diffs, journal.target(target.name), commit);
+    if (!sourceReady) {
+      if (sourceSince === undefined || changesAttributes(sourceSince.changes)) await assertTreeNamesSafe(config.repo, commit, log);
+      if (options.allowEmpty !== true && (await isEmptyTree(config.repo, commit, log))) {
+        throw new FanoutError(`commit ${commit.slice(0, 10)} has no files; refusing to deploy it (it would empty every target); nothing was touched. --allow-empty if that is intended`);
+      }
+    }
+    if (!options.dryRun && !sourceReady) await checkOutSource(ctx, journal, sourceSince, commit);
     if (options.allowEmpty !== true) assertSourceNotEmpty(config.source);
+
+    const maxDelete = options.maxDelete ?? config.maxDelete;
+    const syncOptions: SyncOptions = {
+      dryRun: options.dryRun,
+      maxDelete,
+      full: options.full,
+      checksum: options.checksum ?? true,
+      outsidePaths: options.outsidePaths ?? [],
+      // A dry run with the source at another commit cannot ask rsync; it reports the plan.
+      planOnly: options.dryRun && !sourceReady,
+    };
+    // what the commit has at a path: the source tells once it holds the commit (and edits made
+    // outside git, for watch); a dry run before the checkout asks git
+    const kinds = syncOptions.planOnly ? (paths: readonly RelPath[]) => treeEntryKinds(config.repo, commit, paths, log) : (paths: readonly RelPath[]) => Promise.resolve(sourceKinds(config.source, paths));
+    const plans = new Map<string, SyncPlan>();
+    for (const target of targets) plans.set(target.name, await planFor(diffs, kinds, journal.target(target.name), commit, syncOptions));
+    const preflights = new Map<string, Preflight>();
+    if (!syncOptions.planOnly) {
+      await pMap(
+        targets,
+        async (target) => {
+          const preflight = await preflightFor(ctx, target, plans.get(target.name) ?? { kind: 'none' }, maxDelete);
+          if (preflight !== undefined) preflights.set(target.name, preflight);
+        },
+        { concurrency: config.concurrency },
+      );
+    }
+    if (maxDelete !== undefined) assertDeletionsWithin(targets, plans, preflights, maxDelete, options.dryRun);
 
     const outcomes = await pMap(
       targets,
       async (target) => {
-        const outcome = await syncTarget(ctx, journal, diffs, target, commit, {
-          dryRun: options.dryRun,
-          maxDelete,
-          full: options.full,
-          checksum: options.checksum ?? true,
-          outsidePaths: options.outsidePaths ?? [],
-          // A dry run with the source at another commit cannot ask rsync; it reports the plan.
-          planOnly: options.dryRun && !sourceReady,
-        });
+        const outcome = await syncTarget(ctx, journal, target, commit, plans.get(target.name) ?? { kind: 'none' }, preflights.get(target.name), syncOptions);
         ctx.reporter.targetDone(outcome);
         return outcome;
       },
@@ -183,20 +213,44 @@ export function selectTargets(config: Config, names: readonly string[]): Target[
 }
 
 /**
- * A deploy that would delete more than `maxDelete` files on any target is refused before anything
- * is touched: a commit that lost half the site is far likelier a mistake than a release. Counted
- * from each target's own plan; rsync's --max-delete backs it up for full passes.
+ * A deploy that would delete more than `maxDelete` files or directories on any target is refused
+ * before anything is sent: a commit that lost half the site is far likelier a mistake than a
+ * release. Counted as rsync counts for --max-delete: from the plan for a paths pass, from rsync's
+ * own dry run for a full pass. A dry run says what the real run would refuse.
  */
-async function assertDeletionsWithin(diffs: DiffCache, journal: Journal, targets: readonly Target[], commit: Commit, maxDelete: number): Promise<void> {
+function assertDeletionsWithin(
+  targets: readonly Target[],
+  plans: ReadonlyMap<string, SyncPlan>,
+  preflights: ReadonlyMap<string, Preflight>,
+  maxDelete: number,
+  dryRun: boolean,
+): void {
   for (const target of targets) {
-    const since = await changesSince(diffs, journal.target(target.name), commit);
-    const deletions = since?.changes.filter((c) => c.status === 'D').length ?? 0;
+    const plan = plans.get(target.name);
+    const deletions = preflights.get(target.name)?.deletions ?? (plan?.kind === 'paths' ? plan.deleted : 0);
     if (deletions > maxDelete) {
+      const why = `the deploy would delete ${deletions} files or directories on ${target.name}, more than maxDelete (${maxDelete})`;
       throw new FanoutError(
-        `the deploy would delete ${deletions} files on ${target.name}, more than maxDelete (${maxDelete}); nothing was touched. If that is intended: fanout deploy --max-delete ${deletions}`,
+        dryRun
+          ? `dry run: ${why}; the real run would refuse it. If that is intended: fanout deploy --max-delete ${deletions}`
+          : `${why}; nothing was touched. If that is intended: fanout deploy --max-delete ${deletions}`,
       );
     }
   }
+}
+
+/** Invariant 8 for a source rewritten whole: every name in the commit's tree, streamed. */
+async function assertTreeNamesSafe(repo: string, commit: Commit, log: Logger): Promise<void> {
+  let bad: string | undefined;
+  await eachTreePath(repo, commit, log, (rel) => {
+    bad ??= refusal(commit, rel);
+  });
+  if (bad !== undefined) throw new FanoutError(bad);
+}
+
+function refusal(commit: Commit, rel: RelPath): string | undefined {
+  const problem = pathProblem(rel);
+  return problem === undefined ? undefined : `commit ${commit.slice(0, 10)} names ${problem}: "${shortPath(rel)}"; refusing to deploy it, nothing was touched`;
 }
 
 /** Invariant 6: --delete never runs from an empty or missing source. */
@@ -223,19 +277,15 @@ interface SyncOptions {
  * Bring `source` to `commit`, writing only the paths that differ from what it holds. The attempt
  * is journalled first, so that a checkout cut short is redone in full next time.
  */
-async function checkOutSource(ctx: Context, journal: Journal, diffs: DiffCache, commit: Commit): Promise<void> {
+async function checkOutSource(ctx: Context, journal: Journal, since: Since | undefined, commit: Commit): Promise<void> {
   const { config, log } = ctx;
   const held = journal.state.source;
-  const since = await changesSince(diffs, held, commit);
   await journal.update((s) => {
     if (!s.source.attempted.includes(commit)) s.source.attempted.push(commit);
   });
-  let paths: Change[] | 'all' = 'all';
-  if (since !== undefined) {
-    // paths an interrupted checkout may have touched, with no entry: looked up in the commit
-    const named = new Set(since.changes.map((c) => c.path));
-    paths = [...since.changes, ...[...new Set(since.extraPaths)].filter((p) => !named.has(p)).map((p) => ({ status: '?', path: p }))];
-  }
+  // A .gitattributes change alters how files the diff does not name check out (eol, filters):
+  // rewriting every file is the one way to get the bytes a fresh checkout would have.
+  const paths = since === undefined || changesAttributes(since.changes) ? 'all' : sourceWrites(since);
   const started = performance.now();
   // A source whose last commit cannot be traced (a force push, then gc) is rebuilt as the commit
   // exactly: files only that lost commit had would otherwise go to every target. One that never
@@ -248,25 +298,123 @@ async function checkOutSource(ctx: Context, journal: Journal, diffs: DiffCache, 
   });
 }
 
-async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, target: Target, commit: Commit, options: SyncOptions): Promise<TargetOutcome> {
+/**
+ * What the checkout writes: the diff to the commit, and every path an interrupted checkout may
+ * have touched, each put back as the commit has it. The commit differs from the held one only at
+ * the diff's paths, so elsewhere it has what the held commit had: the older side of the
+ * interrupted attempt's own diff.
+ */
+function sourceWrites(since: Since): Change[] {
+  const writes = new Map(since.changes.map((c) => [c.path, c]));
+  for (const touched of since.extra) {
+    if (!writes.has(touched.path)) writes.set(touched.path, { status: touched.before === undefined ? 'D' : 'M', path: touched.path, ...(touched.before === undefined ? {} : { entry: touched.before }) });
+  }
+  return [...writes.values()];
+}
+
+/** What a dry run of a pass said before the real one ran. */
+interface Preflight {
+  /** files and directories the pass would delete, as rsync counts them for --max-delete */
+  deletions: number;
+  /** why the pass must not run on this target: a directory holding protected content must become a file */
+  refused?: string;
+  /** the dry run itself failed (the target unreachable, say): the target fails with this */
+  failure?: { error: string; attempts: number; durationMs: number };
+}
+
+/**
+ * Some passes are asked of rsync as a dry run first, so that nothing happens on a target before it
+ * is known to be safe: a full pass when maxDelete bounds it (its deletions are known only to rsync)
+ * or when protect or exclude rules exist (a directory holding protected content that must become a
+ * file makes rsync delete the rest of it before giving up); a paths pass that replaces a directory,
+ * for the second reason. Contents are not compared: neither answer depends on them.
+ */
+async function preflightFor(ctx: Context, target: Target, plan: SyncPlan, maxDelete: number | undefined): Promise<Preflight | undefined> {
+  const { config } = ctx;
+  const keeps = config.protect.length + config.exclude.length > 0;
+  let pass: RsyncPass | undefined;
+  if (plan.kind === 'full' && (maxDelete !== undefined || keeps)) pass = { kind: 'full' };
+  if (plan.kind === 'paths' && keeps && plan.replacedDirectories.length > 0) pass = { kind: 'send', paths: plan.sends };
+  if (pass === undefined) return undefined;
+  // rsync names the protected path that stops it (local targets: a daemon caps debug output)
+  const result = await rsyncWithRetries(ctx, target, pass, { dryRun: true, maxDelete: undefined, extra: ['--debug=FILTER1'] });
+  const counted = { deletions: result.outcome.deletions };
+  if (result.outcome.blockedBy !== undefined) return { ...counted, refused: refusedReplacement(result.outcome.blockedBy, result.outcome.protectedNames, config) };
+  if (!result.outcome.ok) return { ...counted, failure: { error: result.outcome.error ?? 'rsync failed', attempts: result.attempts, durationMs: result.durationMs } };
+  return counted;
+}
+
+function refusedReplacement(directory: string, protectedNames: readonly string[], config: Pick<Config, 'protect' | 'exclude'>): string {
+  const inside = protectedNames.filter((n) => n === directory || n.startsWith(`${directory}/`));
+  const what = inside.length > 0 ? inside.join(', ') : `protected or excluded content (${[...config.protect.map((p) => `protect: ${p}`), ...config.exclude.map((p) => `exclude: ${p}`)].join(', ')})`;
+  return `${directory} must become a file, but on this target it is a directory holding ${what}; nothing was changed on this target. Move that content, or change the commit`;
+}
+
+/** One pass, retried as the config says when its connection fails; the last attempt's outcome. */
+async function rsyncWithRetries(
+  ctx: Context,
+  target: Target,
+  pass: RsyncPass,
+  options: { dryRun: boolean; maxDelete: number | undefined; extra?: string[]; keepItems?: boolean; onProgress?: (done: number) => void },
+): Promise<{ outcome: RsyncOutcome; attempts: number; durationMs: number; untouched: boolean }> {
   const { config, log } = ctx;
+  let durationMs = 0;
+  // true until an rsync gets past the daemon's greeting: then files may have moved
+  let untouched = true;
+  for (let attempt = 1; ; attempt += 1) {
+    const outcome = await runRsync({
+      config,
+      target,
+      pass,
+      dryRun: options.dryRun,
+      log,
+      rsyncPath: config.rsync.path,
+      maxDelete: options.maxDelete,
+      extra: options.extra,
+      keepItems: options.keepItems,
+      onProgress: (counts) => options.onProgress?.(counts.sent + counts.deleted),
+    });
+    durationMs += outcome.durationMs;
+    untouched &&= outcome.untouched;
+    if (outcome.ok || !outcome.retryable || attempt > config.retries) return { outcome, attempts: attempt, durationMs, untouched };
+    const delay = config.retryDelay * 1000 * 2 ** (attempt - 1);
+    log.warn({ target: target.name, attempt, error: outcome.error, retryInMs: delay }, 'rsync failed; retrying');
+    await sleep(delay);
+  }
+}
+
+async function syncTarget(
+  ctx: Context,
+  journal: Journal,
+  target: Target,
+  commit: Commit,
+  plan: SyncPlan,
+  preflight: Preflight | undefined,
+  options: SyncOptions,
+): Promise<TargetOutcome> {
+  const { log } = ctx;
   const before = journal.target(target.name);
-  const plan = await planFor(diffs, config.source, before, commit, options);
   const from = before?.commit ?? null;
   const base = { name: target.name, from, mode: plan.kind, sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0 } as const;
-  log.info({ target: target.name, plan: plan.kind, from, paths: plan.kind === 'paths' ? plan.paths.length : undefined }, 'target plan');
+  log.info({ target: target.name, plan: plan.kind, from, sends: plan.kind === 'paths' ? plan.sends.length : undefined, removals: plan.kind === 'paths' ? plan.removals.length : undefined }, 'target plan');
 
   if (plan.kind === 'none') {
-    if (!options.dryRun && before?.status !== 'ok') await recordSuccess(journal, target.name, commit);
+    // the tree is the same (an empty commit, a revert of a revert): the target now holds this commit
+    if (!options.dryRun && (before?.status !== 'ok' || before.commit !== commit)) await recordSuccess(journal, target.name, commit);
     return { ...base, status: 'ok' };
   }
   if (options.planOnly) {
     if (plan.kind === 'full') return { ...base, status: 'ok', items: [`a full pass (${plan.why}): every file, and deletion of whatever the commit lacks`] };
-    const deletions = new Set(plan.deletions);
-    const directories = new Set(plan.paths.map((p) => p.slice(0, Math.max(0, p.lastIndexOf('/')))));
-    const named = plan.paths.filter((p) => deletions.has(p) || !directories.has(p));
-    const items = named.map((p) => (deletions.has(p) ? `*deleting   ${p}` : `>f          ${p}`));
+    const directories = new Set(plan.sends.map(parentOf));
+    const items = [...plan.sends.filter((p) => !directories.has(p)).map((p) => `>f          ${displayPath(p)}`), ...plan.removals.map((p) => `*deleting   ${displayPath(p)}`)];
     return { ...base, status: 'ok', sent: plan.changed, deleted: plan.deleted, items };
+  }
+  const refused = preflight?.refused ?? preflight?.failure?.error;
+  if (refused !== undefined) {
+    const outcome: TargetOutcome = { ...base, status: 'failed', error: refused, attempts: preflight?.failure?.attempts ?? 1, durationMs: preflight?.failure?.durationMs ?? 0 };
+    if (!options.dryRun) await recordFailure(journal, target.name, refused);
+    log.error({ target: target.name, ...outcome }, 'target done');
+    return outcome;
   }
   const alreadyAttempted = before?.attempted.includes(commit) === true;
   if (!options.dryRun) {
@@ -281,42 +429,30 @@ async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, targ
 
   const totals = { sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0, items: [] as string[] };
   let failure: string | undefined;
-  // true until an rsync gets past the daemon's greeting: then files may have moved
   let untouched = true;
-  const passes = plan.kind === 'paths' ? rsyncPasses(plan) : [undefined];
-  for (const files of passes) {
-    for (let attempt = 1; ; attempt += 1) {
-      totals.attempts += 1;
-      const result: RsyncOutcome = await runRsync({
-        config,
-        target,
-        plan,
-        files,
-        dryRun: options.dryRun,
-        log,
-        rsyncPath: config.rsync.path,
-        maxDelete: options.maxDelete,
-        keepItems: options.dryRun,
-        onProgress: (counts) => {
-          ctx.reporter.progress(target.name, totals.sent + totals.deleted + counts.sent + counts.deleted);
-        },
-      });
-      totals.durationMs += result.durationMs;
-      untouched &&= result.untouched;
-      if (result.ok || !result.retryable || attempt > config.retries) {
-        // a retried pass re-sends what an attempt cut short already sent: count the last attempt only
-        totals.sent += result.sent;
-        totals.deleted += result.deleted;
-        totals.bytes += result.bytes;
-        totals.items.push(...result.items);
-        if (!result.ok) failure = result.error ?? 'rsync failed';
-        break;
-      }
-      const delay = config.retryDelay * 1000 * 2 ** (attempt - 1);
-      log.warn({ target: target.name, attempt, error: result.error, retryInMs: delay }, 'rsync failed; retrying');
-      await sleep(delay);
+  const passes: RsyncPass[] = plan.kind === 'paths' ? rsyncPasses(plan) : [{ kind: 'full', checksum: plan.checksum }];
+  for (const pass of passes) {
+    const done = totals.sent + totals.deleted;
+    const result = await rsyncWithRetries(ctx, target, pass, {
+      dryRun: options.dryRun,
+      maxDelete: options.maxDelete,
+      keepItems: options.dryRun,
+      onProgress: (files) => {
+        ctx.reporter.progress(target.name, done + files);
+      },
+    });
+    // a retried pass re-sends what an attempt cut short already sent: count the last attempt only
+    totals.sent += result.outcome.sent;
+    totals.deleted += result.outcome.deleted;
+    totals.bytes += result.outcome.bytes;
+    totals.items.push(...result.outcome.items);
+    totals.durationMs += result.durationMs;
+    totals.attempts += result.attempts;
+    untouched &&= result.untouched;
+    if (!result.outcome.ok) {
+      failure = result.outcome.error ?? 'rsync failed';
+      break;
     }
-    if (failure !== undefined) break;
   }
 
   const ok = failure === undefined;
@@ -341,6 +477,15 @@ async function syncTarget(ctx: Context, journal: Journal, diffs: DiffCache, targ
   return outcome;
 }
 
+/** A target refused before anything was sent: it keeps the commit it has, and says why. */
+function recordFailure(journal: Journal, name: string, error: string): Promise<void> {
+  return journal.update((s) => {
+    const t = (s.targets[name] ??= { commit: null, at: null, status: 'failed', attempted: [] });
+    t.status = 'failed';
+    t.error = error;
+  });
+}
+
 function recordSuccess(journal: Journal, name: string, commit: Commit): Promise<void> {
   return journal.update((s) => {
     s.targets[name] = { commit, at: new Date().toISOString(), status: 'ok', attempted: [] };
@@ -348,21 +493,34 @@ function recordSuccess(journal: Journal, name: string, commit: Commit): Promise<
 }
 
 /** `git diff` between two commits, asked once per deploy however many targets need it. */
-type DiffCache = ((from: Commit, to: Commit) => Promise<Change[]>) & { repo: string };
+type DiffCache = (from: Commit, to: Commit) => Promise<Change[]>;
 
-function diffCache(repo: string): DiffCache {
+/** Every diff is checked for names fanout refuses (invariant 8) as it is read, before anything acts on it. */
+function diffCache(repo: string, log: Logger): DiffCache {
   const cache = new Map<string, Promise<Change[]>>();
-  const diff = (from: Commit, to: Commit): Promise<Change[]> => {
+  return (from, to) => {
     if (from === to) return Promise.resolve([]);
     const key = `${from}..${to}`;
     let changes = cache.get(key);
     if (changes === undefined) {
-      changes = changedPaths(repo, from, to);
+      changes = changedPaths(repo, from, to, log).then((found) => {
+        for (const change of found) {
+          const bad = refusal(to, change.path);
+          if (bad !== undefined) throw new FanoutError(bad);
+        }
+        return found;
+      });
       cache.set(key, changes);
     }
     return changes;
   };
-  return Object.assign(diff, { repo });
+}
+
+/** What differs between a tree's holding and a commit: the diff, and the diffs of attempts since. */
+interface Since {
+  changes: Change[];
+  /** changes of incomplete later attempts, each against the held commit */
+  extra: Change[];
 }
 
 /**
@@ -371,23 +529,25 @@ function diffCache(repo: string): DiffCache {
  * cannot be known (nothing recorded, too many attempts, or a commit gone from the repository after
  * a force push and gc): then only rewriting everything is safe.
  */
-async function changesSince(diffs: DiffCache, held: Holding | undefined, commit: Commit): Promise<{ changes: Change[]; extraPaths: string[] } | undefined> {
+async function changesSince(diffs: DiffCache, held: Holding | undefined, commit: Commit): Promise<Since | undefined> {
   if (held?.commit == null || held.attempted.length > MAX_ATTEMPTED) return undefined;
   const base = held.commit;
+  let changes: Change[];
+  const extra: Change[] = [];
   try {
-    const changes = await diffs(base, commit);
-    const extraPaths: string[] = [];
-    for (const attempted of held.attempted) for (const change of await diffs(base, attempted)) extraPaths.push(change.path);
-    return { changes, extraPaths };
-  } catch {
+    changes = await diffs(base, commit);
+    for (const attempted of held.attempted) extra.push(...(await diffs(base, attempted)));
+  } catch (error) {
+    if (error instanceof FanoutError) throw error;
     // git cannot diff from a commit it no longer has: fall back to rewriting everything
     return undefined;
   }
+  return { changes, extra };
 }
 
 async function planFor(
   diffs: DiffCache,
-  source: string,
+  kindsOf: (paths: readonly RelPath[]) => Promise<Map<RelPath, EntryKind>>,
   state: TargetState | undefined,
   commit: Commit,
   options: Pick<SyncOptions, 'full' | 'checksum' | 'outsidePaths'>,
@@ -398,26 +558,31 @@ async function planFor(
   if (state !== undefined && state.attempted.length > 0) return planSync({ changes: undefined, why: 'an earlier transfer to it was cut short' });
   const since = await changesSince(diffs, state, commit);
   if (since === undefined) return planSync({ changes: undefined, why: state?.commit == null ? 'no deploy recorded for this target' : 'its state cannot be traced' });
+  // files the diff does not name may check out differently now: compare every file's contents
+  if (changesAttributes(since.changes)) return planSync({ changes: undefined, full: true, checksum: true, why: 'a .gitattributes file changed' });
   const dirty = [...(state?.dirty ?? []), ...options.outsidePaths];
   if (dirty.length > MAX_DIRTY) return planSync({ changes: undefined, why: 'too many paths changed outside git' });
   const changes = since.changes;
-  const extraPaths = [...since.extraPaths, ...dirty];
-  const notDirectories = new Set<string>();
-  const missing = new Set<string>();
-  for (const candidate of candidatePaths(changes, extraPaths)) {
-    const kind = entryKind(path.join(source, candidate));
+  const extraPaths = [...since.extra.map((c) => c.path), ...dirty];
+  const notDirectories = new Set<RelPath>();
+  const missing = new Set<RelPath>();
+  for (const [candidate, kind] of await kindsOf(candidatePaths(changes, extraPaths))) {
     if (kind !== 'directory') notDirectories.add(candidate);
     if (kind === 'missing') missing.add(candidate);
   }
   return planSync({ changes, extraPaths, notDirectories, missing });
 }
 
-function entryKind(file: string): 'directory' | 'other' | 'missing' {
-  try {
-    return fs.lstatSync(file).isDirectory() ? 'directory' : 'other';
-  } catch {
-    return 'missing';
+function sourceKinds(source: string, paths: readonly RelPath[]): Map<RelPath, EntryKind> {
+  const kinds = new Map<RelPath, EntryKind>();
+  for (const p of paths) {
+    try {
+      kinds.set(p, fs.lstatSync(onDisk(source, p)).isDirectory() ? 'directory' : 'other');
+    } catch {
+      kinds.set(p, 'missing');
+    }
   }
+  return kinds;
 }
 
 export function whoAmI(): string {

@@ -13,8 +13,12 @@ export interface ExecOptions {
   fd3?: number;
   /** stdout line by line as it comes, instead of buffered (a full pass itemizes every file) */
   onLine?: (line: string) => void;
+  /** what ends a line for onLine: a newline, or NUL for `-z` output */
+  lineEnd?: '\n' | '\0';
   /** stop the child once it has neither read anything nor written more than a keepalive for this long */
   stallMs?: number;
+  /** stdout as a byte string (one character per byte: file names from git), instead of UTF-8 */
+  binary?: boolean;
   log: Logger;
 }
 
@@ -53,8 +57,10 @@ export async function run(command: string, args: readonly string[], options: Exe
     stripFinalNewline: false,
     maxBuffer: 64 * 1024 * 1024,
     buffer: { stdout: options.onLine === undefined, stderr: true },
+    encoding: 'buffer',
   });
-  const streamed = options.onLine === undefined ? Promise.resolve() : streamLines(child.stdout, options.onLine);
+  const streamed =
+    options.onLine === undefined ? Promise.resolve() : streamLines(child.stdout, options.onLine, options.lineEnd ?? '\n', options.binary === true ? 'latin1' : 'utf8');
   let stalled = false;
   const stopWatching =
     options.stallMs === undefined || child.pid === undefined
@@ -73,13 +79,17 @@ export async function run(command: string, args: readonly string[], options: Exe
   options.log.debug({ command, args, exitCode, durationMs: Math.round(durationMs), timedOut: result.timedOut }, 'exec');
   return {
     exitCode,
-    stdout: options.onLine === undefined ? String(result.stdout) : '',
-    stderr: String(result.stderr),
+    stdout: options.onLine === undefined ? decoded(result.stdout, options.binary === true ? 'latin1' : 'utf8') : '',
+    stderr: decoded(result.stderr, 'utf8'),
     durationMs,
     timedOut: result.timedOut,
     spawnError,
     stalled,
   };
+}
+
+function decoded(output: unknown, encoding: 'utf8' | 'latin1'): string {
+  return output instanceof Uint8Array ? Buffer.from(output.buffer, output.byteOffset, output.byteLength).toString(encoding) : '';
 }
 
 /**
@@ -123,12 +133,12 @@ function readIo(pid: number): { read: number; written: number } | undefined {
   }
 }
 
-function streamLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): Promise<void> {
+function streamLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void, lineEnd: string, encoding: 'utf8' | 'latin1'): Promise<void> {
   if (stream === null) return Promise.resolve();
-  const decoder = new StringDecoder('utf8');
+  const decoder = new StringDecoder(encoding);
   let carry = '';
   stream.on('data', (chunk: Buffer) => {
-    const lines = (carry + decoder.write(chunk)).split('\n');
+    const lines = (carry + decoder.write(chunk)).split(lineEnd);
     carry = lines.pop() ?? '';
     for (const line of lines) onLine(line);
   });

@@ -4,18 +4,27 @@ import { simpleGit, type SimpleGit } from 'simple-git';
 import { FanoutError } from './errors.js';
 import { run } from './exec.js';
 import type { Logger } from './log.js';
+import { onDisk, relPathBytes, type RelPath } from './paths.js';
 
 /** A full 40- or 64-hex object name, never a ref name: what a revision resolves to once. */
 export type Commit = string & { readonly __brand: 'Commit' };
 
 export const ZERO_COMMIT = /^0+$/;
 
+export interface TreeEntry {
+  mode: string;
+  blob: string;
+}
+
 export interface Change {
   /** git's status letter: A added, M modified, D deleted, T type changed (file <-> symlink) */
   status: string;
-  path: string;
+  /** the name as git's bytes (see paths.ts) */
+  path: RelPath;
   /** what the newer commit has at the path (mode and blob), unless it was deleted */
-  entry?: { mode: string; blob: string };
+  entry?: TreeEntry;
+  /** what the older commit had at the path, unless it was added */
+  before?: TreeEntry;
 }
 
 export interface CommitInfo {
@@ -85,31 +94,101 @@ export async function commitInfo(repo: string, commit: Commit): Promise<CommitIn
  * detection: a rename is a deletion plus an addition, which is exactly what rsync must do.
  * Plumbing (diff-tree) so that no user diff config changes the output.
  */
-export async function changedPaths(repo: string, from: Commit, to: Commit): Promise<Change[]> {
-  const out = await gitFor(repo).raw(['diff-tree', '-r', '-z', '--no-renames', '--raw', '--no-abbrev', from, to, '--']);
-  return parseRawDiff(out);
+export async function changedPaths(repo: string, from: Commit, to: Commit, log: Logger): Promise<Change[]> {
+  const result = await run('git', ['diff-tree', '-r', '-z', '--no-renames', '--raw', '--no-abbrev', '--end-of-options', from, to, '--'], { env: gitEnv(repo), binary: true, log });
+  // not a FanoutError: the caller falls back to a full pass when git has lost one of the commits
+  if (result.exitCode !== 0) throw new Error(`git cannot compare ${from.slice(0, 10)} with ${to.slice(0, 10)}: ${firstLine(result.spawnError ?? result.stderr)}`);
+  return parseRawDiff(result.stdout);
 }
 
-/** `diff-tree --raw -z`: ":oldmode newmode oldblob newblob status\0path\0" per changed path. */
+const ABSENT = /^0+$/;
+
+/** `diff-tree --raw -z`: ":oldmode newmode oldblob newblob status\0path\0" per changed path (a byte string). */
 export function parseRawDiff(out: string): Change[] {
   const fields = out.split('\0');
   const changes: Change[] = [];
   for (let i = 0; i + 1 < fields.length; i += 2) {
-    const meta = /^:\d{6} (\d{6}) [0-9a-f]+ ([0-9a-f]+) ([A-Z])/.exec(fields[i] ?? '');
+    const meta = /^:(\d{6}) (\d{6}) ([0-9a-f]+) ([0-9a-f]+) ([A-Z])/.exec(fields[i] ?? '');
     const file = fields[i + 1] ?? '';
     if (meta === null || file === '') break;
-    const [, mode = '', blob = '', status = ''] = meta;
-    changes.push(status === 'D' ? { status, path: file } : { status, path: file, entry: { mode, blob } });
+    const [, oldMode = '', mode = '', oldBlob = '', blob = '', status = ''] = meta;
+    const change: Change = { status, path: file };
+    if (status !== 'D') change.entry = { mode, blob };
+    if (!ABSENT.test(oldMode)) change.before = { mode: oldMode, blob: oldBlob };
+    changes.push(change);
   }
   return changes;
 }
 
 /**
+ * Every path of `commit`'s tree, one at a time as git lists them (a byte string each), so that a
+ * tree of a million files is checked without holding its listing.
+ */
+export async function eachTreePath(repo: string, commit: Commit, log: Logger, onPath: (rel: RelPath) => void): Promise<void> {
+  const result = await run('git', ['ls-tree', '-r', '-z', '--name-only', '--full-tree', '--end-of-options', commit], {
+    env: gitEnv(repo),
+    binary: true,
+    lineEnd: '\0',
+    onLine: (rel) => {
+      if (rel !== '') onPath(rel);
+    },
+    log,
+  });
+  if (result.exitCode !== 0) throw new FanoutError(`git cannot list ${commit.slice(0, 10)}: ${firstLine(result.spawnError ?? result.stderr)}`, 1);
+}
+
+/** Whether the commit's tree has no entry at all (a commit that deletes everything). */
+export async function isEmptyTree(repo: string, commit: Commit, log: Logger): Promise<boolean> {
+  const result = await run('git', ['ls-tree', '-z', '--name-only', '--end-of-options', commit], { env: gitEnv(repo), binary: true, log });
+  if (result.exitCode !== 0) throw new FanoutError(`git cannot list ${commit.slice(0, 10)}: ${firstLine(result.spawnError ?? result.stderr)}`, 1);
+  return result.stdout === '';
+}
+
+export type EntryKind = 'directory' | 'other' | 'missing';
+
+/**
+ * What `commit`'s tree has at each path: a directory, something else (a file, a symlink), or
+ * nothing. One `cat-file --batch-check -z` for all of them, the names on stdin as bytes.
+ */
+export async function treeEntryKinds(repo: string, commit: Commit, paths: readonly RelPath[], log: Logger): Promise<Map<RelPath, EntryKind>> {
+  const kinds = new Map<RelPath, EntryKind>();
+  if (paths.length === 0) return kinds;
+  const input = paths.map((p) => `${commit}:${p}\0`).join('');
+  const result = await run('git', ['cat-file', '--batch-check=%(objecttype)', '-z'], { env: gitEnv(repo), input: relPathBytes(input), binary: true, log });
+  if (result.exitCode !== 0) throw new FanoutError(`git cannot read ${commit.slice(0, 10)}: ${firstLine(result.spawnError ?? result.stderr)}`, 1);
+  // one line per name: its type, or the name itself then " missing" (a name may hold a newline)
+  let at = 0;
+  for (const p of paths) {
+    const missing = `${commit}:${p} missing\n`;
+    if (result.stdout.startsWith(missing, at)) {
+      kinds.set(p, 'missing');
+      at += missing.length;
+      continue;
+    }
+    const end = result.stdout.indexOf('\n', at);
+    const type = result.stdout.slice(at, end === -1 ? undefined : end);
+    // a submodule's commit is not in this repository: nothing is written for it, as on disk
+    kinds.set(p, type === 'tree' ? 'directory' : type === 'blob' ? 'other' : 'missing');
+    at = end === -1 ? result.stdout.length : end + 1;
+  }
+  return kinds;
+}
+
+/**
+ * A .gitattributes file decides how other files check out (eol, filters): a change to one changes
+ * the bytes of files the diff does not name.
+ */
+export function changesAttributes(changes: readonly Change[]): boolean {
+  return changes.some((c) => c.path === '.gitattributes' || c.path.endsWith('/.gitattributes'));
+}
+
+/**
  * Write `commit`'s version of `paths` into `source` (or of every file, with 'all'), leaving the
- * repository's HEAD, refs and index alone. Each path is removed first, then whatever the commit
- * has at it is written by `git checkout-index` from a scratch index holding just those entries,
- * so git's own rules apply (exec bits, symlinks, .gitattributes filters) and the cost follows
- * the number of paths, not the size of the tree. Directories left empty are removed, as git does.
+ * repository's HEAD, refs and index alone. Each path is removed first, then whatever the change
+ * says the commit has at it is written by `git checkout-index` from a scratch index holding just
+ * those entries, so git's own rules apply (exec bits, symlinks, .gitattributes filters) and the
+ * cost follows the number of paths, not the size of the tree. Directories left empty are
+ * removed, as git does. Names go to git on stdin and to the file system as bytes.
  */
 export async function checkout(
   repo: string,
@@ -122,10 +201,10 @@ export async function checkout(
   removeOthers?: { keep: readonly string[] },
 ): Promise<void> {
   fs.mkdirSync(source, { recursive: true });
-  // names are literal for ls-tree (a `*` in a file name is a `*`)
+  // names are literal for ls-files (a `*` in a file name is a `*`)
   const env = { ...gitEnv(repo), GIT_LITERAL_PATHSPECS: '1', GIT_INDEX_FILE: scratchIndex, GIT_WORK_TREE: source };
-  const git = async (args: string[], input?: string): Promise<string> => {
-    const result = await run('git', args, { env, input, log });
+  const git = async (args: string[], input?: Buffer): Promise<string> => {
+    const result = await run('git', args, { env, input, log, binary: true });
     if (result.exitCode !== 0) {
       throw new FanoutError(`cannot check ${commit.slice(0, 10)} out into ${source}: ${firstLine(result.spawnError ?? result.stderr)}`, 1);
     }
@@ -134,24 +213,18 @@ export async function checkout(
   fs.rmSync(scratchIndex, { force: true });
   try {
     if (paths === 'all') {
-      await git(['read-tree', commit]);
+      await git(['read-tree', '--end-of-options', commit]);
       if (removeOthers !== undefined) {
         const others = await git(['-C', source, 'ls-files', '-z', '--others', '--directory', ...removeOthers.keep.map((pattern) => `--exclude=${pattern}`)]);
-        for (const rel of others.split('\0')) if (rel !== '') fs.rmSync(path.join(source, rel), { recursive: true, force: true });
+        for (const rel of others.split('\0')) if (rel !== '') fs.rmSync(onDisk(source, rel.replace(/\/$/, '')), { recursive: true, force: true });
       }
     } else {
-      for (const change of paths) fs.rmSync(path.join(source, change.path), { recursive: true, force: true });
-      // The diff already names each new blob; only paths without one (from an earlier, cut-short
-      // attempt) are looked up in the commit's tree.
-      let entries = paths
+      for (const change of paths) fs.rmSync(onDisk(source, change.path), { recursive: true, force: true });
+      const entries = paths
         .filter((c) => c.entry !== undefined && c.entry.mode !== GITLINK)
         .map((c) => `${c.entry?.mode ?? ''} ${c.entry?.blob ?? ''}\t${c.path}\0`)
         .join('');
-      const unknown = paths.filter((c) => c.entry === undefined && c.status !== 'D').map((c) => c.path);
-      for (let i = 0; i < unknown.length; i += PATHSPEC_CHUNK) {
-        entries += await git(['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...unknown.slice(i, i + PATHSPEC_CHUNK)]);
-      }
-      await git(['update-index', '-z', '--index-info'], entries);
+      await git(['update-index', '-z', '--index-info'], relPathBytes(entries));
     }
     await git(['checkout-index', '--all', '--force']);
     if (paths !== 'all') removeEmptyParents(source, paths.map((c) => c.path));
@@ -163,16 +236,13 @@ export async function checkout(
 /** A submodule: nothing to write into a web root. */
 const GITLINK = '160000';
 
-/** Paths go to git as arguments, a bounded number per call. */
-const PATHSPEC_CHUNK = 1000;
-
-function removeEmptyParents(root: string, paths: readonly string[]): void {
+function removeEmptyParents(root: string, paths: readonly RelPath[]): void {
   const dirs = new Set<string>();
   for (const rel of paths) for (let dir = path.posix.dirname(rel); dir !== '.'; dir = path.posix.dirname(dir)) dirs.add(dir);
   // deepest first, so a parent is tried after its children
   for (const dir of [...dirs].sort((a, b) => b.length - a.length)) {
     try {
-      fs.rmdirSync(path.join(root, dir));
+      fs.rmdirSync(onDisk(root, dir));
     } catch {
       // not empty, or not there: either way it stays as it is
     }

@@ -1,4 +1,5 @@
 import type { Change } from './git.js';
+import { relPathBytes, type RelPath } from './paths.js';
 
 /** What one target needs, decided from data alone: no I/O happens here. */
 export type SyncPlan =
@@ -7,17 +8,24 @@ export type SyncPlan =
   | { kind: 'full'; why: string; checksum?: boolean }
   | {
       kind: 'paths';
-      /** what rsync is given: the named paths and every directory above them */
-      paths: string[];
-      /** the part of `paths` to send first: what exists in the source (empty when nothing does) */
-      sends: string[];
-      /** the part of `paths` gone from the source, deleted once every send has landed */
-      removals: string[];
+      /** what exists in the source among the named paths and the directories above them: sent first */
+      sends: RelPath[];
+      /** the named paths gone from the source, and the directories gone with them */
+      removals: RelPath[];
+      /** for `removals`: the nearest directories above them that the source still has (see rsyncPasses) */
+      prunes: RelPath[];
       changed: number;
+      /** files and directories the removals take away: what --max-delete is checked against */
       deleted: number;
-      /** the named paths git deleted, for a dry run's report */
-      deletions: string[];
+      /**
+       * Named paths that are a file or link in the source with named paths below them: a directory
+       * on the target that must become a file, which rsync can only do by deleting its contents.
+       */
+      replacedDirectories: RelPath[];
     };
+
+/** One rsync run: a full pass, the files a paths plan sends, or the directories its removals are pruned from. */
+export type RsyncPass = { kind: 'full'; checksum?: boolean } | { kind: 'send'; paths: readonly RelPath[] } | { kind: 'prune'; directories: readonly RelPath[] };
 
 export interface PlanInput {
   /**
@@ -38,40 +46,55 @@ export interface PlanInput {
    * deleted whole, the file replaces the target's directory whole, and rsync, asked for the path
    * below, would fail on it (exit 24 for a vanished parent, 23 for "Not a directory").
    */
-  notDirectories?: ReadonlySet<string>;
+  notDirectories?: ReadonlySet<RelPath>;
   /** Which of `candidatePaths(...)` are missing from the source (a subset of `notDirectories`). */
-  missing?: ReadonlySet<string>;
+  missing?: ReadonlySet<RelPath>;
 }
 
 export function planSync(input: PlanInput): SyncPlan {
   if (input.full === true) return { kind: 'full', why: input.why ?? 'full sync requested', checksum: input.checksum ?? true };
   if (input.changes === undefined) return { kind: 'full', why: input.why ?? 'state unknown' };
-  const named = new Set<string>();
-  const deletions: string[] = [];
-  for (const change of input.changes) {
-    named.add(change.path);
-    if (change.status === 'D') deletions.push(change.path);
-  }
-  const deleted = deletions.length;
+  const named = new Set<RelPath>();
+  for (const change of input.changes) named.add(change.path);
   for (const extra of input.extraPaths ?? []) named.add(extra);
   if (named.size === 0) return { kind: 'none' };
-  const notDirectories = input.notDirectories ?? new Set<string>();
-  const missing = input.missing ?? new Set<string>();
+  const notDirectories = input.notDirectories ?? new Set<RelPath>();
+  const missing = input.missing ?? new Set<RelPath>();
   const paths = withAncestors(named).filter((p) => !belowNonDirectory(p, notDirectories));
   const removals = paths.filter((p) => missing.has(p));
   // Directories above a removal exist but carry nothing new: alone they are no reason for a pass.
   const sendsSomething = paths.some((p) => named.has(p) && !missing.has(p));
   const sends = sendsSomething ? paths.filter((p) => !missing.has(p)) : [];
-  return { kind: 'paths', paths, sends, removals, changed: named.size - deleted, deleted, deletions: deletions.sort() };
+  const prunes = [...new Set(removals.map(parentOf).filter((dir) => !missing.has(dir)))].sort();
+  const above = new Set<RelPath>();
+  for (const p of named) for (let dir = parentOf(p); dir !== '.' && !above.has(dir); dir = parentOf(dir)) above.add(dir);
+  const replacedDirectories = [...named].filter((p) => notDirectories.has(p) && !missing.has(p) && above.has(p)).sort();
+  const changed = sends.filter((p) => named.has(p)).length;
+  return { kind: 'paths', sends, removals, prunes, changed, deleted: removals.length, replacedDirectories };
 }
 
 /**
- * The file lists rsync runs with, in order: first everything that arrives, then what goes away. A
- * target cut off between the two still has every page its new pages link to; --delete-missing-args
- * alone would delete as it goes, long before --delay-updates puts the new files in place.
+ * The rsync runs of a paths plan, in order: first everything that arrives, then what goes away.
+ * A target cut off between the two still has every page its new pages link to.
+ *
+ * Removals are not named to rsync one by one (--delete-missing-args): rsync sends its filter rules
+ * to a remote receiver only in a --delete mode, and a missing name has no file type, so a
+ * directory-only rule (`uploads/`) never matches it; both let a removal delete protected files.
+ * Instead each directory that held a removal is compared whole (--dirs --delete, sending nothing):
+ * rsync's ordinary --delete then removes what the source lacks there, with every protect and
+ * exclude rule applied on the receiver, to names of known type.
  */
-export function rsyncPasses(plan: Extract<SyncPlan, { kind: 'paths' }>): string[][] {
-  return [plan.sends, plan.removals].filter((list) => list.length > 0);
+export function rsyncPasses(plan: Extract<SyncPlan, { kind: 'paths' }>): RsyncPass[] {
+  const passes: RsyncPass[] = [];
+  if (plan.sends.length > 0) passes.push({ kind: 'send', paths: plan.sends });
+  if (plan.prunes.length > 0) passes.push({ kind: 'prune', directories: plan.prunes });
+  return passes;
+}
+
+/** The directory above a path; '.' for the top. */
+export function parentOf(p: RelPath): RelPath {
+  const slash = p.lastIndexOf('/');
+  return slash === -1 ? '.' : p.slice(0, slash);
 }
 
 /** Every path the plan may name, so the caller can say which of them are missing from the source. */
@@ -79,7 +102,7 @@ export function candidatePaths(changes: readonly Change[], extraPaths: readonly 
   return withAncestors([...changes.map((c) => c.path), ...extraPaths]);
 }
 
-function belowNonDirectory(p: string, notDirectories: ReadonlySet<string>): boolean {
+function belowNonDirectory(p: string, notDirectories: ReadonlySet<RelPath>): boolean {
   for (let slash = p.indexOf('/'); slash > 0; slash = p.indexOf('/', slash + 1)) {
     if (notDirectories.has(p.slice(0, slash))) return true;
   }
@@ -105,7 +128,13 @@ export function withAncestors(paths: Iterable<string>): string[] {
   return [...all].sort();
 }
 
-/** The --files-from list for rsync --from0: NUL-terminated, so any byte but NUL is safe in a name. */
-export function filesFromList(paths: readonly string[]): string {
-  return paths.map((p) => `${p}\0`).join('');
+/**
+ * The --files-from list for rsync --from0: NUL-terminated, so any byte but NUL is safe in a name,
+ * each name written `./name`: rsync drops a line that begins with `#` or `;` as a comment even with
+ * --from0, and `./` is only a path prefix to it. A directory to prune ends in `/`: with --dirs that
+ * makes rsync compare its entries (and only its own, not those of the directories in it).
+ */
+export function filesFromList(pass: Exclude<RsyncPass, { kind: 'full' }>): Buffer {
+  const names = pass.kind === 'send' ? pass.paths.map((p) => `./${p}\0`) : pass.directories.map((d) => (d === '.' ? './\0' : `./${d}/\0`));
+  return relPathBytes(names.join(''));
 }

@@ -2,7 +2,7 @@ import type { Config, Target } from './config.js';
 import { rsyncDestArg } from './dest.js';
 import { run } from './exec.js';
 import type { Logger } from './log.js';
-import { filesFromList, type SyncPlan } from './plan.js';
+import { filesFromList, type RsyncPass } from './plan.js';
 
 export interface RsyncOutcome {
   exitCode: number;
@@ -14,10 +14,16 @@ export interface RsyncOutcome {
   untouched: boolean;
   sent: number;
   deleted: number;
+  /** files and directories deleted, as --max-delete counts them */
+  deletions: number;
   bytes: number;
   /** rsync's itemized lines (`>f+++++++++ path`, `*deleting   path`): what was, or would be, done */
   items: string[];
   durationMs: number;
+  /** a directory rsync could not replace by a file because protected or excluded content stays in it */
+  blockedBy: string | undefined;
+  /** what rsync's --debug=FILTER said it protected (local receivers only: a daemon caps debug output) */
+  protectedNames: string[];
 }
 
 /**
@@ -79,7 +85,7 @@ export interface RsyncArgsInput {
   /** rsync's own --max-delete, a backstop behind the deploy's check of the plan */
   maxDelete?: number | undefined;
   target: Target;
-  plan: Exclude<SyncPlan, { kind: 'none' }>;
+  pass: RsyncPass;
   dryRun: boolean;
   /** extra flags for this call only (verify's itemizing dry run) */
   extra?: readonly string[];
@@ -90,8 +96,12 @@ export interface RsyncArgsInput {
  * times are not (they change with every add or delete and mean nothing to a web server).
  * --delay-updates puts every changed file in place at the end, so a web server never sees a
  * half-copied set.
+ *
+ * Every pass runs in a --delete mode: only then does rsync send its filter rules (protect,
+ * exclude) to a remote receiver, and without them a directory replaced by a file (--force) loses
+ * its protected contents on a daemon or ssh target.
  */
-export function rsyncArgs({ config, target, plan, dryRun, maxDelete, extra = [] }: RsyncArgsInput): string[] {
+export function rsyncArgs({ config, target, pass, dryRun, maxDelete, extra = [] }: RsyncArgsInput): string[] {
   const args = ['--links', '--perms', '--times', '--omit-dir-times', '--force', '--delay-updates', '--mkpath', '--out-format=%i %l %n'];
   if (config.owner) args.push('--owner', '--group');
   if (maxDelete !== undefined) args.push(`--max-delete=${maxDelete}`);
@@ -99,13 +109,22 @@ export function rsyncArgs({ config, target, plan, dryRun, maxDelete, extra = [] 
   args.push(...connectionArgs(target));
   for (const pattern of config.exclude) args.push(`--exclude=${pattern}`);
   for (const pattern of config.protect) args.push(`--filter=P ${pattern}`);
-  if (plan.kind === 'full') {
-    args.push('--recursive', '--delete', '--delete-delay');
-    if (plan.checksum === true) args.push('--checksum');
-  } else {
-    // Only the named paths, contents compared (two same-size edits in one second would pass
-    // rsync's size+mtime quick check); a listed path missing from the source is deleted.
-    args.push('--files-from=-', '--from0', '--delete-missing-args', '--checksum');
+  switch (pass.kind) {
+    case 'full':
+      args.push('--recursive', '--delete', '--delete-delay');
+      if (pass.checksum === true) args.push('--checksum');
+      break;
+    case 'send':
+      // Only the named paths, contents compared (two same-size edits in one second would pass
+      // rsync's size+mtime quick check). No directory is named with a trailing slash, so --delete
+      // has nothing to compare and deletes nothing but what a file must replace.
+      args.push('--files-from=-', '--from0', '--checksum', '--delete');
+      break;
+    case 'prune':
+      // Each listed directory (`dir/`) is compared entry by entry and what the source lacks there
+      // is deleted; --existing with --ignore-existing sends nothing at all.
+      args.push('--files-from=-', '--from0', '--dirs', '--delete', '--existing', '--ignore-existing');
+      break;
   }
   args.push(...config.rsync.args, ...extra);
   args.push('--', withSlash(config.source), rsyncDestArg(target.dest));
@@ -133,9 +152,9 @@ export function connectionArgs(target: Target): string[] {
   return args;
 }
 
-/** What rsync reads on stdin: a paths plan's file list (this pass's, or all of plan.paths). */
-export function rsyncInput(plan: SyncPlan, files?: readonly string[]): string | undefined {
-  return plan.kind === 'paths' ? filesFromList(files ?? plan.paths) : undefined;
+/** What rsync reads on stdin: the pass's file list, none for a full pass. */
+export function rsyncInput(pass: RsyncPass): Buffer | undefined {
+  return pass.kind === 'full' ? undefined : filesFromList(pass);
 }
 
 /**
@@ -227,6 +246,8 @@ export function sshFailure({ exitCode, stderr }: { exitCode: number; stderr: str
 export interface ItemizedCounts {
   sent: number;
   deleted: number;
+  /** every `*deleting` line, directories included */
+  deletions: number;
   /** bytes of the files sent (their full length; rsync's delta transfer may move fewer) */
   bytes: number;
   /** the itemized lines as `%i %n`, names escaped by rsync (\#ooo for unprintable bytes) */
@@ -242,18 +263,26 @@ export interface ItemizedCounts {
 export class ItemCounter implements ItemizedCounts {
   sent = 0;
   deleted = 0;
+  deletions = 0;
   bytes = 0;
   readonly lines: string[] = [];
+  /** rsync's own words when --max-delete stopped it: a daemon says so and still exits 0 */
+  maxDeleteStop: string | undefined;
+  readonly protectedNames: string[] = [];
 
   constructor(private readonly keepLines: boolean) {}
 
   add(line: string): void {
     const m = /^([<>ch.][fdLDS].{9}|\*deleting {2}) (\d+) (.+)$/.exec(line);
-    if (m === null) return;
+    if (m === null) {
+      this.notItemized(line);
+      return;
+    }
     const [, item = '', length = '0', name = ''] = m;
     if (this.keepLines) this.lines.push(`${item} ${name}`);
     const type = item.charAt(1);
     if (item.startsWith('*deleting')) {
+      this.deletions += 1;
       if (!name.endsWith('/')) this.deleted += 1;
       return;
     }
@@ -262,9 +291,20 @@ export class ItemCounter implements ItemizedCounts {
     if (update === '<' || update === '>' || (update === 'c' && type !== 'f') || update === 'h') {
       this.sent += 1;
       if (type === 'f') this.bytes += Number(length);
+    } else if (update === '.' && /[pogax]/.test(item.slice(5))) {
+      // the contents were equal but the mode (chmod +x), owner or group changed: that is a change too
+      this.sent += 1;
     }
   }
+
+  private notItemized(line: string): void {
+    if (MAX_DELETE_STOP.test(line)) this.maxDeleteStop ??= line.trim();
+    const guarded = /^\[\w+\] protecting (?:file|directory) (.+) because of pattern /.exec(line);
+    if (guarded?.[1] !== undefined && this.protectedNames.length < 20) this.protectedNames.push(guarded[1]);
+  }
 }
+
+const MAX_DELETE_STOP = /Deletions stopped due to --max-delete limit/;
 
 export function parseItemized(stdout: string): ItemizedCounts {
   const counter = new ItemCounter(true);
@@ -288,8 +328,6 @@ export function rsyncComplaint(stderr: string): string | undefined {
 }
 
 export interface RunRsyncInput extends RsyncArgsInput {
-  /** for a paths plan: this pass's file list (see rsyncPasses), else all of plan.paths */
-  files?: readonly string[];
   log: Logger;
   rsyncPath: string;
   /** keep the itemized lines (dry runs, verify) */
@@ -307,14 +345,17 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
   };
   // rsync's own --timeout bounds a silent peer, but not a frozen one (see watchForStall)
   const stallSeconds = Math.ceil(input.target.timeout) + 1;
-  const ran = await run(input.rsyncPath, args, { log: input.log, input: rsyncInput(input.plan, input.files) ?? '', onLine, stallMs: stallSeconds * 1000 });
+  const ran = await run(input.rsyncPath, args, { log: input.log, input: rsyncInput(input.pass) ?? '', onLine, stallMs: stallSeconds * 1000 });
   const result = ran.stalled ? { ...ran, exitCode: 30 } : ran;
-  const ok = result.exitCode === 0;
+  const maxDeleteStop = counts.maxDeleteStop ?? result.stderr.split('\n').find((l) => MAX_DELETE_STOP.test(l))?.trim();
+  const ok = result.exitCode === 0 && maxDeleteStop === undefined;
   const error = ok
     ? undefined
     : ran.stalled
       ? `${exitMeaning(30)} (nothing from the target for ${stallSeconds}s: its rsync is frozen or gone; fanout stopped the transfer)`
-      : failureMessage(result, input.target);
+      : maxDeleteStop !== undefined
+        ? `rsync stopped deleting at --max-delete=${input.maxDelete ?? '?'}, so files the commit removed are still served there (${maxDeleteStop}); check the commit, then: fanout deploy --max-delete N`
+        : failureMessage(result, input.target);
   return {
     items: counts.lines,
     exitCode: result.exitCode,
@@ -324,8 +365,11 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
     untouched: !ok && (result.spawnError !== undefined || failedBeforeTransfer(result.exitCode, result.stderr)),
     sent: counts.sent,
     deleted: counts.deleted,
+    deletions: counts.deletions,
     bytes: counts.bytes,
     durationMs: result.durationMs,
+    blockedBy: /^could not make way for (?:new )?[\w ]+?: (.+)$/m.exec(result.stderr)?.[1]?.trim(),
+    protectedNames: counts.protectedNames,
   };
 }
 
@@ -343,6 +387,7 @@ const STDERR_CAUSES: readonly (readonly [RegExp, string])[] = [
   [/@ERROR: Unknown module/, 'the daemon has no such module: check the dest against the [sections] of its rsyncd.conf'],
   [/@ERROR: access denied to/, 'the daemon\'s "hosts allow" does not let this host in'],
   [/@ERROR: max connections/, 'the daemon is at its "max connections" limit'],
+  [/could not make way for /, 'a directory on the target must become a file but holds protected or excluded content, which is never deleted'],
 ];
 
 /** The operator's sentence for a failed rsync: its cause (from stderr, else the exit code), then rsync's own words. */

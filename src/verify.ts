@@ -27,7 +27,7 @@ export async function verify(ctx: Context, targets: readonly Target[]): Promise<
         const result = await runRsync({
           config,
           target,
-          plan: { kind: 'full', why: 'verify' },
+          pass: { kind: 'full' },
           dryRun: true,
           // Contents, not times: a target that skipped a deploy and its rollback holds the right
           // bytes with an older mtime, and invariant 1 is about paths, types, contents and modes.

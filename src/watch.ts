@@ -1,42 +1,52 @@
-import fs from 'node:fs';
-import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { Target } from './config.js';
 import { deploy, type Context } from './deploy.js';
-import { errorMessage } from './errors.js';
+import { FanoutError, errorMessage } from './errors.js';
+import { countDirectories, limitReachedAtStart, lostWatch, pathsBelow, raiseLimitAdvice, watchBudgetWarning, watchLimit } from './inotify.js';
 import type { HistoryEntry, TargetOutcome } from './journal.js';
+import { bytesOf, displayPath, pathProblem, type RelPath } from './paths.js';
 import type { Reporter } from './report.js';
+import { writeWatchState } from './watch-state.js';
 
 /** One inotifywait record: its event names and the path, relative to the watched source. */
 export interface WatchEvent {
   events: string[];
-  path: string;
+  path: RelPath;
 }
+
+/** Past this many paths in one appeared directory, a full pass is cheaper than naming them. */
+const MAX_BATCH_PATHS = 100_000;
+
+/** Attempts to set the watches up before `fanout watch` gives up and exits 1. */
+const START_ATTEMPTS = 5;
 
 /** The events that change what a web server would serve. */
 const EVENTS = 'modify,attrib,close_write,create,delete,moved_from,moved_to,delete_self';
 
 /**
  * inotifywait's records as fanout asks for them (`--format '%e %w%f%0' --no-newline`): "EVENTS
- * /abs/path" ended by NUL, so any file name survives. Returns the complete records and the
- * unfinished tail.
+ * /abs/path" ended by NUL, read as bytes (latin1: one character per byte) so that any file name
+ * survives. `source` is the watched directory as a byte string. Returns the complete records and
+ * the unfinished tail; an event on the source itself, or outside it, has an empty path.
  */
-export function parseEvents(text: string, source: string): { events: WatchEvent[]; rest: string } {
+export function parseEvents(text: string, source: RelPath): { events: WatchEvent[]; rest: string } {
   const records = text.split('\0');
   const rest = records.pop() ?? '';
   const events: WatchEvent[] = [];
+  const prefix = source.endsWith('/') ? source : `${source}/`;
   for (const record of records) {
     const space = record.indexOf(' ');
     if (space === -1) continue;
     const names = record.slice(0, space).split(',');
-    const rel = path.relative(source, record.slice(space + 1));
-    events.push({ events: names, path: rel.startsWith('..') ? '' : rel });
+    const file = record.slice(space + 1);
+    events.push({ events: names, path: file.startsWith(prefix) ? file.slice(prefix.length).replace(/\/+$/, '') : '' });
   }
   return { events, rest };
 }
 
-/** A file-name glob with `*` and `?` only, matched against the last path component. */
-export function ignoredByWatch(rel: string, patterns: readonly string[]): boolean {
+/** A file-name glob with `*` and `?` only, matched against the last path component (bytes). */
+export function ignoredByWatch(rel: RelPath, patterns: readonly string[]): boolean {
   const name = rel.slice(rel.lastIndexOf('/') + 1);
   return patterns.some((pattern) => globToRegExp(pattern).test(name));
 }
@@ -45,22 +55,12 @@ const globCache = new Map<string, RegExp>();
 function globToRegExp(glob: string): RegExp {
   let re = globCache.get(glob);
   if (re === undefined) {
-    const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    re = new RegExp(`^${body}$`);
+    // the pattern as bytes too, so that `café*` matches the name git or the kernel wrote
+    const body = bytesOf(glob).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    re = new RegExp(`^${body}$`, 's');
     globCache.set(glob, re);
   }
   return re;
-}
-
-/** Every path below a directory that appeared whole (created, or moved in), itself included. */
-function pathsBelow(source: string, rel: string): string[] {
-  const found = [rel];
-  try {
-    for (const entry of fs.readdirSync(path.join(source, rel), { recursive: true, encoding: 'utf8' })) found.push(`${rel}/${entry}`);
-  } catch {
-    // gone again before the batch ran: its deletion is what gets sent
-  }
-  return found;
 }
 
 export interface WatchOptions {
@@ -93,6 +93,7 @@ function batchReporter(): Reporter & { outcomes: TargetOutcome[] } {
 export async function watch(ctx: Context, options: WatchOptions): Promise<void> {
   const { config, log } = ctx;
   const source = config.source;
+  const sourceBytes = bytesOf(source);
   const pending = new Set<string>();
   let fullPending = true; // start equal: one full pass (size and time) before the first batch
   let firstEventAt: number | undefined;
@@ -185,6 +186,22 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
     }
   };
 
+  // A directory inotifywait could not watch (the watch limit) loses every event inside it:
+  // only a full pass finds what changed there. Said once until that pass has run.
+  let lostWarned = false;
+  const onLostWatch = (dir: string): void => {
+    fullPending = true;
+    if (!lostWarned) {
+      lostWarned = true;
+      const why = `a new directory cannot be watched (${dir}): the inotify watch limit is reached, and changes in it are seen only by a full pass; ${raiseLimitAdvice(watchLimit())}`;
+      log.warn(why);
+      options.write(`warning: ${why}`);
+    }
+    firstEventAt ??= Date.now();
+    lastEventAt = Date.now();
+    schedule();
+  };
+
   const onEvent = (event: WatchEvent): void => {
     if (event.events.includes('Q_OVERFLOW')) {
       log.warn('inotify queue overflow: events were lost; a full pass follows');
@@ -192,75 +209,152 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       fullPending = true;
     } else {
       if (event.path === '' || ignoredByWatch(event.path, config.watch.ignore)) return;
+      const problem = pathProblem(event.path);
+      if (problem !== undefined) {
+        log.warn({ path: displayPath(event.path), problem }, 'watch: a path fanout does not act on; ignored');
+        return;
+      }
       const appeared = event.events.includes('ISDIR') && (event.events.includes('CREATE') || event.events.includes('MOVED_TO'));
       // Files written into a new directory before inotifywait watched it raise no event of their own.
-      for (const p of appeared ? pathsBelow(source, event.path) : [event.path]) pending.add(p);
+      const below = appeared ? pathsBelow(source, event.path, MAX_BATCH_PATHS) : [event.path];
+      if (below === undefined) fullPending = true;
+      else for (const p of below) pending.add(p);
     }
     firstEventAt ??= Date.now();
     lastEventAt = Date.now();
     schedule();
   };
 
-  const startWatcher = async (): Promise<void> => {
+  /** Start inotifywait; resolves true once its watches are set up, false if it exits first (with why). */
+  const startWatcher = async (): Promise<{ ok: true } | { ok: false; why: string; limit: boolean }> => {
     const child = execa('inotifywait', ['-m', '-r', '--format', '%e %w%f%0', '--no-newline', '-e', EVENTS, source], {
       reject: false,
       buffer: false,
       stdin: 'ignore',
+      encoding: 'buffer',
     });
     watcher = child;
-    let ready: () => void = () => undefined;
-    const established = new Promise<void>((resolve) => {
+    let established = false;
+    let ready: (ok: boolean) => void = () => undefined;
+    const settled = new Promise<boolean>((resolve) => {
       ready = resolve;
     });
     let stderr = '';
+    let stderrLine = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
-      stderr += chunk;
-      if (stderr.includes('Watches established')) ready();
+      stderr = (stderr + chunk).slice(-64 * 1024);
+      const lines = (stderrLine + chunk).split('\n');
+      stderrLine = lines.pop() ?? '';
+      for (const line of lines) {
+        const lost = lostWatch(line);
+        if (lost !== undefined) onLostWatch(lost);
+        if (line.includes('Watches established')) {
+          established = true;
+          ready(true);
+        }
+      }
     });
     let carry = '';
-    child.stdout.setEncoding('utf8');
+    child.stdout.setEncoding('latin1');
     child.stdout.on('data', (chunk: string) => {
-      const { events, rest } = parseEvents(carry + chunk, source);
+      const { events, rest } = parseEvents(carry + chunk, sourceBytes);
       carry = rest;
       for (const event of events) onEvent(event);
     });
+    const why = (exit: { exitCode?: number; signal?: string }): string =>
+      stderr.trim().split('\n').filter((l) => !/Setting up watches|Watches established/.test(l)).at(-1) ?? `exit ${exit.exitCode ?? exit.signal ?? '?'}`;
+    let failure: { why: string; limit: boolean } | undefined;
     void child.then((result) => {
-      ready();
+      if (!established) {
+        failure = { why: why(result), limit: limitReachedAtStart(stderr) };
+        ready(false);
+        return;
+      }
       if (stopping || watcher !== child) return;
-      // A dead watcher (a crash, the watch limit) loses events: full pass, then watch anew.
-      const why = stderr.trim().split('\n').filter((l) => !/Setting up watches|Watches established/.test(l)).at(-1) ?? `exit ${result.exitCode ?? result.signal ?? '?'}`;
-      log.error({ why }, 'inotifywait stopped; restarting it and running a full pass');
-      options.write(`watcher stopped (${why}); restarting it, then a full pass`);
+      // A watcher that dies after its start (a crash) lost events: a full pass once it watches again.
+      const said = why(result);
+      log.error({ why: said }, 'inotifywait stopped; restarting it, then a full pass');
+      options.write(`watcher stopped (${said}); restarting it, then a full pass`);
       fullPending = true;
-      setTimeout(() => {
-        if (!stopping) void startWatcher().then(schedule);
-      }, 1000);
+      void startWithBackoff().then((watching) => {
+        if (watching) schedule();
+      });
     });
-    await established;
+    return (await settled) ? { ok: true } : { ok: false, ...(failure ?? { why: 'inotifywait exited', limit: false }) };
   };
 
-  const stopped = new Promise<void>((resolve) => {
-    const stop = (): void => {
+  /**
+   * Set the watches up, backing off between attempts (retryDelay, doubling, at most
+   * maxRetryDelay). A watcher that cannot start after START_ATTEMPTS is no watcher: fanout watch
+   * stops with exit 1 (systemd says failed, and restarts it after RestartSec), never a loop of
+   * full passes. Resolves true once watching.
+   */
+  const startWithBackoff = async (): Promise<boolean> => {
+    for (let attempt = 1; !stopping; attempt += 1) {
+      const started = await startWatcher();
+      if (started.ok) {
+        writeWatchState(config.stateDir, { pid: process.pid, state: 'watching', since: new Date().toISOString() });
+        return true;
+      }
+      const advice = started.limit ? `; ${raiseLimitAdvice(watchLimit())}` : '';
+      const message = `inotifywait cannot watch ${source} (${started.why})${advice}`;
+      log.error({ attempt, why: started.why }, 'watcher cannot start');
+      writeWatchState(config.stateDir, { pid: process.pid, state: 'failing', since: new Date().toISOString(), message });
+      if (attempt >= START_ATTEMPTS) {
+        giveUp(new FanoutError(`fanout watch: ${message}; gave up after ${attempt} attempts`, 1));
+        return false;
+      }
+      const delay = Math.min(config.watch.maxRetryDelay, config.retryDelay * 2 ** (attempt - 1)) * 1000;
+      options.write(`watcher cannot start (${started.why}); trying again in ${(delay / 1000).toFixed(1)}s`);
+      await sleep(delay);
+    }
+    return false;
+  };
+
+  let giveUp: (error: Error) => void = () => undefined;
+  const stopped = new Promise<void>((resolve, reject) => {
+    const stop = (error?: Error): void => {
       if (stopping) return;
       stopping = true;
       clearTimeout(timer);
       clearTimeout(retryTimer);
       watcher?.kill('SIGTERM');
       log.info('watch stopping: finishing the batch in flight');
-      void (running ?? Promise.resolve()).then(resolve);
+      void (running ?? Promise.resolve()).then(() => {
+        if (error === undefined) resolve();
+        else reject(error);
+      });
     };
+    giveUp = stop;
     // `on`, not `once`: execa's cleanup handler re-raises a signal that no other listener holds
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    process.on('SIGTERM', () => {
+      stop();
+    });
+    process.on('SIGINT', () => {
+      stop();
+    });
   });
+  stopped.catch(() => undefined);
 
-  await startWatcher();
-  log.info({ source, targets: options.targets.map((t) => t.name) }, 'watching');
-  firstEventAt = Date.now();
-  flush();
-  await running;
-  options.write(`watching ${source} for ${options.targets.map((t) => t.name).join(', ')}`);
-  await stopped;
-  options.write('watch stopped');
+  const budget = watchBudgetWarning(countDirectories(source), watchLimit());
+  if (budget !== undefined) {
+    log.warn(budget);
+    options.write(`warning: ${budget}`);
+  }
+  try {
+    if (await startWithBackoff()) {
+      log.info({ source, targets: options.targets.map((t) => t.name) }, 'watching');
+      firstEventAt = Date.now();
+      flush();
+      await running;
+      options.write(`watching ${source} for ${options.targets.map((t) => t.name).join(', ')}`);
+    }
+    await stopped;
+    writeWatchState(config.stateDir, { pid: process.pid, state: 'stopped', since: new Date().toISOString() });
+    options.write('watch stopped');
+  } catch (error) {
+    writeWatchState(config.stateDir, { pid: process.pid, state: 'failed', since: new Date().toISOString(), message: errorMessage(error) });
+    throw error;
+  }
 }

@@ -124,7 +124,7 @@ describe('faults', () => {
       farm.remove('bulk/d1/f1.html', 'bulk/d1/f21.html', 'bulk/d1/f41.html');
       const commit = await farm.commit('delete three');
       const push = await farm.push();
-      expect(push.stderr).toMatch(/remote: fanout: the deploy would delete 3 files on web1, more than maxDelete \(2\); nothing was touched/);
+      expect(push.stderr).toMatch(/remote: fanout: the deploy would delete 3 files or directories on web1, more than maxDelete \(2\); nothing was touched/);
       farm.daemons.forEach((d, i) => {
         expect(snapshot(d.dir)).toEqual(before[i]);
       });
@@ -145,7 +145,9 @@ describe('faults', () => {
     await farm.git(['rm', '-r', '-q', '.']);
     await farm.commit('empty');
     const push = await farm.push();
-    expect(push.stderr).toMatch(/remote: fanout: source .* is empty; refusing to sync/);
+    expect(push.stderr).toMatch(/remote: fanout: commit [0-9a-f]{10} has no files; refusing to deploy it \(it would empty every target\); nothing was touched/);
+    // the source is not emptied either: the refusal comes before the checkout
+    expect(fs.readdirSync(farm.source).length).toBeGreaterThan(0);
     farm.daemons.forEach((d, i) => {
       expect(snapshot(d.dir)).toEqual(before[i]);
     });

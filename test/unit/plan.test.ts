@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseRawDiff, type Change } from '../../src/git.js';
-import { candidatePaths, filesFromList, planSync, rsyncPasses, withAncestors } from '../../src/plan.js';
+import { candidatePaths, filesFromList, planSync, rsyncPasses, withAncestors, type RsyncPass } from '../../src/plan.js';
 
 const M = (p: string): Change => ({ status: 'M', path: p });
 const A = (p: string): Change => ({ status: 'A', path: p });
@@ -42,12 +42,12 @@ describe('planSync: nothing to do', () => {
   it('is not none when only extra paths are named', () => {
     expect(planSync({ changes: [], extraPaths: ['watch/edited.html'] })).toEqual({
       kind: 'paths',
-      paths: ['watch', 'watch/edited.html'],
       sends: ['watch', 'watch/edited.html'],
       removals: [],
+      prunes: [],
       changed: 1,
       deleted: 0,
-      deletions: [],
+      replacedDirectories: [],
     });
   });
 });
@@ -57,51 +57,69 @@ describe('planSync: named paths', () => {
     const plan = planSync({ changes: [M('css/site/main.css'), A('index.html'), M('css/reset.css'), A('css/site/print.css')] });
     expect(plan).toEqual({
       kind: 'paths',
-      paths: ['css', 'css/reset.css', 'css/site', 'css/site/main.css', 'css/site/print.css', 'index.html'],
       sends: ['css', 'css/reset.css', 'css/site', 'css/site/main.css', 'css/site/print.css', 'index.html'],
       removals: [],
+      prunes: [],
       changed: 4,
       deleted: 0,
-      deletions: [],
+      replacedDirectories: [],
     });
   });
 
-  it('counts changed and deleted paths', () => {
-    const plan = planSync({ changes: [M('a.html'), D('old/c.html'), D('old/b.html'), A('d.html')] });
-    expect(plan).toMatchObject({ kind: 'paths', changed: 2, deleted: 2, deletions: ['old/b.html', 'old/c.html'] });
-    expect(plan.kind === 'paths' ? plan.paths : []).toEqual(['a.html', 'd.html', 'old', 'old/b.html', 'old/c.html']);
+  it('counts what it sends, and what it deletes as rsync counts for --max-delete: files and directories', () => {
+    const missing = new Set(['old', 'old/c.html', 'old/b.html', 'x.html']);
+    const plan = planSync({ changes: [M('a.html'), D('old/c.html'), D('old/b.html'), A('d.html'), D('x.html')], notDirectories: new Set([...missing, 'a.html', 'd.html']), missing });
+    expect(plan).toMatchObject({ kind: 'paths', changed: 2, deleted: 2, removals: ['old', 'x.html'], prunes: ['.'] });
   });
 
-  it('keeps a deleted path in the list (rsync deletes it through --delete-missing-args)', () => {
-    const plan = planSync({ changes: [D('gone.html')] });
-    expect(plan).toEqual({ kind: 'paths', paths: ['gone.html'], sends: ['gone.html'], removals: [], changed: 0, deleted: 1, deletions: ['gone.html'] });
+  it('a deleted path is a removal, pruned from the directory that held it', () => {
+    const missing = new Set(['docs/gone.html']);
+    expect(planSync({ changes: [D('docs/gone.html')], notDirectories: missing, missing })).toEqual({
+      kind: 'paths',
+      sends: [],
+      removals: ['docs/gone.html'],
+      prunes: ['docs'],
+      changed: 0,
+      deleted: 1,
+      replacedDirectories: [],
+    });
+  });
+
+  it('prunes each removal from the nearest directory the source still has, once', () => {
+    const missing = new Set(['a/old', 'a/old/x', 'a/old/y/z', 'a/old/y', 'a/gone.html', 'top.html']);
+    const plan = planSync({ changes: [D('a/old/x'), D('a/old/y/z'), D('a/gone.html'), D('top.html'), M('a/keep.html')], notDirectories: new Set([...missing, 'a/keep.html']), missing });
+    expect(plan).toMatchObject({ removals: ['a/gone.html', 'a/old', 'top.html'], prunes: ['.', 'a'], deleted: 3 });
   });
 
   it('merges extra paths with the changes, without duplicates', () => {
-    const plan = planSync({ changes: [M('a/x.html'), D('b/y.html')], extraPaths: ['a/x.html', 'c/z.html', 'b'] });
+    const plan = planSync({ changes: [M('a/x.html'), M('b/y.html')], extraPaths: ['a/x.html', 'c/z.html', 'b'] });
     expect(plan).toEqual({
       kind: 'paths',
-      paths: ['a', 'a/x.html', 'b', 'b/y.html', 'c', 'c/z.html'],
       sends: ['a', 'a/x.html', 'b', 'b/y.html', 'c', 'c/z.html'],
       removals: [],
-      changed: 3,
-      deleted: 1,
-      deletions: ['b/y.html'],
+      prunes: [],
+      changed: 4,
+      deleted: 0,
+      replacedDirectories: [],
     });
   });
 
   it('treats a rename as a deletion plus an addition', () => {
     const blob = 'e'.repeat(40);
     const changes = parseRawDiff(`:100644 000000 ${blob} ${'0'.repeat(40)} D\0docs/old name.html\0:000000 100644 ${'0'.repeat(40)} ${blob} A\0pages/new name.html\0`);
-    expect(changes).toEqual([D('docs/old name.html'), { ...A('pages/new name.html'), entry: { mode: '100644', blob } }]);
-    expect(planSync({ changes })).toEqual({
+    expect(changes).toEqual([
+      { ...D('docs/old name.html'), before: { mode: '100644', blob } },
+      { ...A('pages/new name.html'), entry: { mode: '100644', blob } },
+    ]);
+    const missing = new Set(['docs', 'docs/old name.html']);
+    expect(planSync({ changes, notDirectories: new Set([...missing, 'pages/new name.html']), missing })).toEqual({
       kind: 'paths',
-      paths: ['docs', 'docs/old name.html', 'pages', 'pages/new name.html'],
-      sends: ['docs', 'docs/old name.html', 'pages', 'pages/new name.html'],
-      removals: [],
+      sends: ['pages', 'pages/new name.html'],
+      removals: ['docs'],
+      prunes: ['.'],
       changed: 1,
       deleted: 1,
-      deletions: ['docs/old name.html'],
+      replacedDirectories: [],
     });
   });
 
@@ -111,37 +129,42 @@ describe('planSync: named paths', () => {
     expect(candidatePaths(changes)).toEqual(['keep', 'keep/c.html', 'old', 'old/a.html', 'old/sub', 'old/sub/b.html']);
     expect(planSync({ changes, notDirectories, missing: notDirectories })).toEqual({
       kind: 'paths',
-      paths: ['keep', 'keep/c.html', 'old'],
       sends: ['keep', 'keep/c.html'],
       removals: ['old'],
+      prunes: ['.'],
       changed: 1,
-      deleted: 2,
-      deletions: ['old/a.html', 'old/sub/b.html'],
+      deleted: 1,
+      replacedDirectories: [],
     });
   });
 
-  it('drops paths below a directory that became a file', () => {
+  it('a directory that became a file is sent whole and named as a replaced directory', () => {
     // git: "D dir/index.html" and "A dir" (dir is now a file)
     const changes = [D('site/dir/index.html'), A('site/dir')];
     expect(planSync({ changes, notDirectories: new Set(['site/dir']) })).toEqual({
       kind: 'paths',
-      paths: ['site', 'site/dir'],
       sends: ['site', 'site/dir'],
       removals: [],
+      prunes: [],
       changed: 1,
-      deleted: 1,
-      deletions: ['site/dir/index.html'],
+      deleted: 0,
+      replacedDirectories: ['site/dir'],
     });
   });
 
+  it('a file that stays a file is no replaced directory, nor is a directory that stays one', () => {
+    const plan = planSync({ changes: [M('a.html'), A('d/new.html')], notDirectories: new Set(['a.html', 'd/new.html']) });
+    expect(plan).toMatchObject({ replacedDirectories: [] });
+  });
+
   it('does not drop a sibling whose name merely starts with the missing directory', () => {
-    const plan = planSync({ changes: [D('old/a'), M('older/b'), M('old.html')], notDirectories: new Set(['old']) });
-    expect(plan.kind === 'paths' ? plan.paths : []).toEqual(['old', 'old.html', 'older', 'older/b']);
+    const plan = planSync({ changes: [D('old/a'), M('older/b'), M('old.html')], notDirectories: new Set(['old', 'old.html', 'older/b']), missing: new Set(['old']) });
+    expect(plan).toMatchObject({ sends: ['old.html', 'older', 'older/b'], removals: ['old'] });
   });
 
   it('drops extra paths below a missing directory too', () => {
-    const plan = planSync({ changes: [], extraPaths: ['tmp/a/b', 'x'], notDirectories: new Set(['tmp']) });
-    expect(plan.kind === 'paths' ? plan.paths : []).toEqual(['tmp', 'x']);
+    const plan = planSync({ changes: [], extraPaths: ['tmp/a/b', 'x'], notDirectories: new Set(['tmp', 'x']), missing: new Set(['tmp']) });
+    expect(plan).toMatchObject({ sends: ['x'], removals: ['tmp'], prunes: ['.'] });
   });
 });
 
@@ -181,17 +204,23 @@ describe('candidatePaths', () => {
 });
 
 describe('filesFromList', () => {
-  it('terminates every path with a NUL', () => {
-    expect(filesFromList(['a', 'b/c'])).toBe('a\0b/c\0');
-    expect(filesFromList([])).toBe('');
+  const text = (buffer: Buffer): string => buffer.toString('latin1');
+
+  it('writes every path as ./path, NUL-terminated, so that none reads as a comment', () => {
+    expect(text(filesFromList({ kind: 'send', paths: ['a', 'b/c', '#notes.html', ';x'] }))).toBe('./a\0./b/c\0./#notes.html\0./;x\0');
+    expect(text(filesFromList({ kind: 'send', paths: [] }))).toBe('');
   });
 
-  it('keeps awkward names byte-exact', () => {
+  it('writes a directory to prune with a trailing slash, the top as ./', () => {
+    expect(text(filesFromList({ kind: 'prune', directories: ['.', 'docs', 'a b/c'] }))).toBe('./\0./docs/\0./a b/c/\0');
+  });
+
+  it('keeps awkward names byte-exact, names that are not UTF-8 included', () => {
     const names = ['with space.html', 'line\nbreak', 'tab\there', `quote's "double"`, '-leading-dash', '--delete', 'café/naïve.html', '日本語.txt', 'back\\slash', '*?[glob]', 'trailing space '];
-    const list = filesFromList(names);
-    expect(list.split('\0')).toEqual([...names, '']);
-    const expected = Buffer.concat(names.map((n) => Buffer.concat([Buffer.from(n, 'utf8'), Buffer.from([0])])));
-    expect(Buffer.from(list, 'utf8').equals(expected)).toBe(true);
+    const raw = [...names.map((n) => Buffer.from(n, 'utf8')), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x68])];
+    const list = filesFromList({ kind: 'send', paths: raw.map((b) => b.toString('latin1')) });
+    const expected = Buffer.concat(raw.map((n) => Buffer.concat([Buffer.from('./'), n, Buffer.from([0])])));
+    expect(list.equals(expected)).toBe(true);
   });
 });
 
@@ -201,8 +230,8 @@ describe('parseRawDiff', () => {
     const zero = '0'.repeat(40);
     const out = `:100644 100755 ${'a'.repeat(40)} ${blob} M\0bin/run me.sh\0:100644 000000 ${'c'.repeat(40)} ${zero} D\0old\nname.html\0:000000 120000 ${zero} ${blob} A\0-link\0`;
     expect(parseRawDiff(out)).toEqual([
-      { status: 'M', path: 'bin/run me.sh', entry: { mode: '100755', blob } },
-      { status: 'D', path: 'old\nname.html' },
+      { status: 'M', path: 'bin/run me.sh', entry: { mode: '100755', blob }, before: { mode: '100644', blob: 'a'.repeat(40) } },
+      { status: 'D', path: 'old\nname.html', before: { mode: '100644', blob: 'c'.repeat(40) } },
       { status: 'A', path: '-link', entry: { mode: '120000', blob } },
     ]);
   });
@@ -213,30 +242,35 @@ describe('parseRawDiff', () => {
 });
 
 describe('rsyncPasses: what arrives goes first, what goes away after', () => {
-  const passes = (input: Parameters<typeof planSync>[0]): string[][] => {
+  const passes = (input: Parameters<typeof planSync>[0]): RsyncPass[] => {
     const plan = planSync(input);
     return plan.kind === 'paths' ? rsyncPasses(plan) : [];
   };
 
   it('one pass when nothing is removed', () => {
-    expect(passes({ changes: [M('a/x.html'), A('b.html')] })).toEqual([['a', 'a/x.html', 'b.html']]);
+    expect(passes({ changes: [M('a/x.html'), A('b.html')] })).toEqual([{ kind: 'send', paths: ['a', 'a/x.html', 'b.html'] }]);
   });
 
-  it('sends, then removes, when a change has both', () => {
-    const missing = new Set(['old.html', 'gone']);
-    expect(passes({ changes: [M('index.html'), D('old.html'), D('gone/page.html'), A('new/page.html')], notDirectories: new Set([...missing, 'index.html', 'new/page.html']), missing })).toEqual([
-      ['index.html', 'new', 'new/page.html'],
-      ['gone', 'old.html'],
+  it('sends, then prunes the directories that held the removals, when a change has both', () => {
+    const missing = new Set(['old.html', 'gone', 'new/old']);
+    expect(
+      passes({ changes: [M('index.html'), D('old.html'), D('gone/page.html'), A('new/page.html'), D('new/old')], notDirectories: new Set([...missing, 'index.html', 'new/page.html']), missing }),
+    ).toEqual([
+      { kind: 'send', paths: ['index.html', 'new', 'new/page.html'] },
+      { kind: 'prune', directories: ['.', 'new'] },
     ]);
   });
 
-  it('one removal pass, with no pass for the directories above the removals alone', () => {
+  it('one prune pass, with no send pass for the directories above the removals alone', () => {
     const missing = new Set(['docs/old.html']);
-    expect(passes({ changes: [D('docs/old.html')], notDirectories: missing, missing })).toEqual([['docs/old.html']]);
+    expect(passes({ changes: [D('docs/old.html')], notDirectories: missing, missing })).toEqual([{ kind: 'prune', directories: ['docs'] }]);
   });
 
-  it('a path only an earlier attempt touched, now gone, is removed in the second pass', () => {
+  it('a path only an earlier attempt touched, now gone, is pruned in the second pass', () => {
     const missing = new Set(['tried.html']);
-    expect(passes({ changes: [M('a.html')], extraPaths: ['tried.html'], notDirectories: new Set(['a.html', 'tried.html']), missing })).toEqual([['a.html'], ['tried.html']]);
+    expect(passes({ changes: [M('a.html')], extraPaths: ['tried.html'], notDirectories: new Set(['a.html', 'tried.html']), missing })).toEqual([
+      { kind: 'send', paths: ['a.html'] },
+      { kind: 'prune', directories: ['.'] },
+    ]);
   });
 });

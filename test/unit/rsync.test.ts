@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Config, Target } from '../../src/config.js';
 import { parseDest } from '../../src/dest.js';
-import type { SyncPlan } from '../../src/plan.js';
+import type { RsyncPass } from '../../src/plan.js';
 import { ItemCounter, connectionArgs, exitMeaning, failedBeforeTransfer, isRetryable, failureMessage, itemPath, parseItemized, rsyncArgs, rsyncComplaint, rsyncInput, sshCause, sshCommand, sshFailure } from '../../src/rsync.js';
 
 type RsyncConfig = Pick<Config, 'source' | 'exclude' | 'protect' | 'owner' | 'rsync'>;
@@ -22,13 +22,14 @@ function target(dest: string, overrides: Partial<Target> = {}): Target {
   };
 }
 
-const FULL = { kind: 'full', why: 'state unknown' } as const satisfies SyncPlan;
-const PATHS = { kind: 'paths', paths: ['css', 'css/a.css', 'index.html'], sends: ['css', 'css/a.css', 'index.html'], removals: [], changed: 2, deleted: 0, deletions: [] } as const satisfies SyncPlan;
+const FULL = { kind: 'full' } as const satisfies RsyncPass;
+const PATHS = { kind: 'send', paths: ['css', 'css/a.css', 'index.html'] } as const satisfies RsyncPass;
+const PRUNE = { kind: 'prune', directories: ['.', 'docs'] } as const satisfies RsyncPass;
 const LOCAL = target('/srv/mirror/www');
 
 describe('rsyncArgs: the plan', () => {
   it('a full plan recurses and deletes, with no file list', () => {
-    const args = rsyncArgs({ config: baseConfig, target: LOCAL, plan: FULL, dryRun: false });
+    const args = rsyncArgs({ config: baseConfig, target: LOCAL, pass: FULL, dryRun: false });
     expect(args).toEqual(expect.arrayContaining(['--recursive', '--delete', '--delete-delay']));
     expect(args.some((a) => a.startsWith('--files-from'))).toBe(false);
     expect(args).not.toContain('--from0');
@@ -37,31 +38,48 @@ describe('rsyncArgs: the plan', () => {
   });
 
   it('a full plan the operator asked for compares contents', () => {
-    const args = rsyncArgs({ config: baseConfig, target: LOCAL, plan: { kind: 'full', why: 'repair', checksum: true }, dryRun: false });
+    const args = rsyncArgs({ config: baseConfig, target: LOCAL, pass: { kind: 'full', checksum: true }, dryRun: false });
     expect(args).toEqual(expect.arrayContaining(['--recursive', '--delete', '--delete-delay', '--checksum']));
     expect(args.some((a) => a.startsWith('--files-from'))).toBe(false);
   });
 
-  it('a paths plan reads a NUL-separated list from stdin, deletes missing args and compares contents', () => {
-    const args = rsyncArgs({ config: baseConfig, target: LOCAL, plan: PATHS, dryRun: false });
-    expect(args).toEqual(expect.arrayContaining(['--files-from=-', '--from0', '--delete-missing-args', '--checksum']));
+  it('a send pass reads a NUL-separated list from stdin and compares contents, in a --delete mode so the filters reach the receiver', () => {
+    const args = rsyncArgs({ config: baseConfig, target: LOCAL, pass: PATHS, dryRun: false });
+    expect(args).toEqual(expect.arrayContaining(['--files-from=-', '--from0', '--checksum', '--delete']));
     expect(args).not.toContain('--recursive');
     expect(args).not.toContain('-r');
-    expect(args).not.toContain('--delete');
+    expect(args).not.toContain('--dirs');
+    expect(args).not.toContain('--delete-missing-args');
     expect(args).not.toContain('--delete-delay');
     expect(args.some((a) => a.startsWith('-a') || a === '--archive')).toBe(false);
   });
 
+  it('a prune pass compares the listed directories entry by entry and sends nothing', () => {
+    const args = rsyncArgs({ config: baseConfig, target: LOCAL, pass: PRUNE, dryRun: false });
+    expect(args).toEqual(expect.arrayContaining(['--files-from=-', '--from0', '--dirs', '--delete', '--existing', '--ignore-existing']));
+    expect(args).not.toContain('--recursive');
+    expect(args).not.toContain('--delete-missing-args');
+  });
+
+  it('every pass runs in a --delete mode, so protect and exclude rules reach a remote receiver', () => {
+    const config = { ...baseConfig, protect: ['uploads/'], exclude: ['*.swp'] };
+    for (const pass of [FULL, PATHS, PRUNE]) {
+      const args = rsyncArgs({ config, target: target('web1::site'), pass, dryRun: false });
+      expect(args).toContain('--delete');
+      expect(args).toEqual(expect.arrayContaining(['--filter=P uploads/', '--exclude=*.swp']));
+    }
+  });
+
   it('keeps symlinks, permissions and times, and prints itemized changes', () => {
-    for (const plan of [FULL, PATHS]) {
-      const args = rsyncArgs({ config: baseConfig, target: LOCAL, plan, dryRun: false });
+    for (const pass of [FULL, PATHS, PRUNE]) {
+      const args = rsyncArgs({ config: baseConfig, target: LOCAL, pass, dryRun: false });
       expect(args).toEqual(expect.arrayContaining(['--links', '--perms', '--times', '--out-format=%i %l %n']));
     }
   });
 
   it('ends with "--", the source with a trailing slash, then the destination', () => {
     for (const source of ['/data/www', '/data/www/']) {
-      const args = rsyncArgs({ config: { ...baseConfig, source }, target: LOCAL, plan: FULL, dryRun: false });
+      const args = rsyncArgs({ config: { ...baseConfig, source }, target: LOCAL, pass: FULL, dryRun: false });
       expect(args.slice(-3)).toEqual(['--', '/data/www/', '/srv/mirror/www/']);
       expect(args.indexOf('--')).toBe(args.length - 3);
     }
@@ -69,7 +87,7 @@ describe('rsyncArgs: the plan', () => {
 
   it('puts every option before "--"', () => {
     const config: RsyncConfig = { ...baseConfig, exclude: ['*.swp'], protect: ['uploads/'], owner: true, rsync: { path: 'rsync', args: ['--compress'] } };
-    const args = rsyncArgs({ config, target: target('deploy@web2:/data/www'), plan: PATHS, dryRun: true, extra: ['--itemize-changes'] });
+    const args = rsyncArgs({ config, target: target('deploy@web2:/data/www'), pass: PATHS, dryRun: true, extra: ['--itemize-changes'] });
     const dashdash = args.indexOf('--');
     expect(args.slice(0, dashdash).every((a, i) => a.startsWith('-') || args[i - 1] === '--rsh')).toBe(true);
     expect(args.slice(dashdash + 1)).toEqual(['/data/www/', 'deploy@web2:/data/www/']);
@@ -78,15 +96,15 @@ describe('rsyncArgs: the plan', () => {
 
 describe('rsyncArgs: options from the config and the call', () => {
   it('adds --dry-run only for a dry run', () => {
-    expect(rsyncArgs({ config: baseConfig, target: LOCAL, plan: FULL, dryRun: true })).toContain('--dry-run');
-    expect(rsyncArgs({ config: baseConfig, target: LOCAL, plan: FULL, dryRun: false })).not.toContain('--dry-run');
-    expect(rsyncArgs({ config: baseConfig, target: LOCAL, plan: FULL, dryRun: false }).some((a) => a === '-n')).toBe(false);
+    expect(rsyncArgs({ config: baseConfig, target: LOCAL, pass: FULL, dryRun: true })).toContain('--dry-run');
+    expect(rsyncArgs({ config: baseConfig, target: LOCAL, pass: FULL, dryRun: false })).not.toContain('--dry-run');
+    expect(rsyncArgs({ config: baseConfig, target: LOCAL, pass: FULL, dryRun: false }).some((a) => a === '-n')).toBe(false);
   });
 
   it('keeps owner and group only when owner is true', () => {
-    const withOwner = rsyncArgs({ config: { ...baseConfig, owner: true }, target: LOCAL, plan: FULL, dryRun: false });
+    const withOwner = rsyncArgs({ config: { ...baseConfig, owner: true }, target: LOCAL, pass: FULL, dryRun: false });
     expect(withOwner).toEqual(expect.arrayContaining(['--owner', '--group']));
-    const without = rsyncArgs({ config: baseConfig, target: LOCAL, plan: FULL, dryRun: false });
+    const without = rsyncArgs({ config: baseConfig, target: LOCAL, pass: FULL, dryRun: false });
     expect(without).not.toContain('--owner');
     expect(without).not.toContain('--group');
     expect(without).not.toContain('-o');
@@ -95,8 +113,8 @@ describe('rsyncArgs: options from the config and the call', () => {
 
   it('passes excludes as --exclude= and protected paths as a P filter', () => {
     const config: RsyncConfig = { ...baseConfig, exclude: ['*.swp', '.git/'], protect: ['uploads/', 'cache/*.tmp'] };
-    for (const plan of [FULL, PATHS]) {
-      const args = rsyncArgs({ config, target: LOCAL, plan, dryRun: false });
+    for (const pass of [FULL, PATHS, PRUNE]) {
+      const args = rsyncArgs({ config, target: LOCAL, pass, dryRun: false });
       expect(args).toEqual(expect.arrayContaining(['--exclude=*.swp', '--exclude=.git/', '--filter=P uploads/', '--filter=P cache/*.tmp']));
       expect(args.filter((a) => a.startsWith('--exclude'))).toHaveLength(2);
       expect(args.filter((a) => a.startsWith('--filter'))).toHaveLength(2);
@@ -105,7 +123,7 @@ describe('rsyncArgs: options from the config and the call', () => {
 
   it('passes the configured extra rsync arguments and the call’s extra flags', () => {
     const config: RsyncConfig = { ...baseConfig, rsync: { path: 'rsync', args: ['--compress', '--bwlimit=1000'] } };
-    const args = rsyncArgs({ config, target: LOCAL, plan: FULL, dryRun: true, extra: ['--itemize-changes'] });
+    const args = rsyncArgs({ config, target: LOCAL, pass: FULL, dryRun: true, extra: ['--itemize-changes'] });
     expect(args).toEqual(expect.arrayContaining(['--compress', '--bwlimit=1000', '--itemize-changes']));
     expect(args.indexOf('--itemize-changes')).toBeLessThan(args.indexOf('--'));
   });
@@ -124,7 +142,7 @@ describe('rsyncArgs: reaching the target', () => {
 
   it('a daemon target gets its password file, a connect timeout, and no ssh', () => {
     const t = target('www1@192.168.9.226::web1', { passwordFile: '/etc/www1.pwd', timeout: 12 });
-    const args = rsyncArgs({ config: baseConfig, target: t, plan: FULL, dryRun: false });
+    const args = rsyncArgs({ config: baseConfig, target: t, pass: FULL, dryRun: false });
     expect(args).toEqual(expect.arrayContaining(['--password-file=/etc/www1.pwd', '--contimeout=12', '--timeout=12']));
     expect(args).not.toContain('--rsh');
     expect(args.some((a) => a.startsWith('-e'))).toBe(false);
@@ -132,13 +150,13 @@ describe('rsyncArgs: reaching the target', () => {
   });
 
   it('a daemon target without a password file gets no --password-file', () => {
-    const args = rsyncArgs({ config: baseConfig, target: target('web1::site'), plan: FULL, dryRun: false });
+    const args = rsyncArgs({ config: baseConfig, target: target('web1::site'), pass: FULL, dryRun: false });
     expect(args.some((a) => a.startsWith('--password-file'))).toBe(false);
     expect(args).toContain('--contimeout=30');
   });
 
   it('rounds fractional timeouts up to whole seconds', () => {
-    const args = rsyncArgs({ config: baseConfig, target: target('web1::site', { timeout: 2.5 }), plan: FULL, dryRun: false });
+    const args = rsyncArgs({ config: baseConfig, target: target('web1::site', { timeout: 2.5 }), pass: FULL, dryRun: false });
     expect(args).toEqual(expect.arrayContaining(['--timeout=3', '--contimeout=3']));
   });
 
@@ -147,7 +165,7 @@ describe('rsyncArgs: reaching the target', () => {
       timeout: 7,
       ssh: { port: 2222, identityFile: '/root/.ssh/id_deploy', knownHostsFile: '/etc/fanout/known_hosts', strictHostKeyChecking: true },
     });
-    const args = rsyncArgs({ config: baseConfig, target: t, plan: PATHS, dryRun: false });
+    const args = rsyncArgs({ config: baseConfig, target: t, pass: PATHS, dryRun: false });
     const at = args.indexOf('--rsh');
     expect(at).toBeGreaterThanOrEqual(0);
     const rsh = args[at + 1] ?? '';
@@ -197,7 +215,7 @@ describe('rsyncArgs: reaching the target', () => {
   });
 
   it('a local target gets neither ssh nor daemon options', () => {
-    const args = rsyncArgs({ config: baseConfig, target: LOCAL, plan: FULL, dryRun: false });
+    const args = rsyncArgs({ config: baseConfig, target: LOCAL, pass: FULL, dryRun: false });
     expect(args).not.toContain('--rsh');
     expect(args).not.toContain('-s');
     expect(args.some((a) => a.startsWith('--password-file') || a.startsWith('--contimeout'))).toBe(false);
@@ -210,26 +228,26 @@ describe('rsyncArgs: reaching the target', () => {
     fs.writeFileSync(file, `${secret}\n`);
     fs.chmodSync(file, 0o600);
     const t = target('rsync://www1@127.0.0.2:8730/web1/', { passwordFile: file });
-    for (const plan of [FULL, PATHS]) {
+    for (const pass of [FULL, PATHS, PRUNE]) {
       for (const dryRun of [false, true]) {
-        const args = rsyncArgs({ config: baseConfig, target: t, plan, dryRun });
+        const args = rsyncArgs({ config: baseConfig, target: t, pass, dryRun });
         expect(args).toContain(`--password-file=${file}`);
         expect(args.filter((a) => a.includes(secret))).toEqual([]);
-        expect(rsyncInput(plan) ?? '').not.toContain(secret);
+        expect(rsyncInput(pass)?.toString('latin1') ?? '').not.toContain(secret);
       }
     }
   });
 });
 
 describe('rsyncInput', () => {
-  it('is the NUL-terminated path list for a paths plan', () => {
-    expect(rsyncInput(PATHS)).toBe('css\0css/a.css\0index.html\0');
-    expect(rsyncInput({ kind: 'paths', paths: ['a b\nc'], sends: ['a b\nc'], removals: [], changed: 1, deleted: 0, deletions: [] })).toBe('a b\nc\0');
+  it('is the NUL-terminated path list for a send or prune pass', () => {
+    expect(rsyncInput(PATHS)?.toString('latin1')).toBe('./css\0./css/a.css\0./index.html\0');
+    expect(rsyncInput({ kind: 'send', paths: ['a b\nc'] })?.toString('latin1')).toBe('./a b\nc\0');
+    expect(rsyncInput(PRUNE)?.toString('latin1')).toBe('./\0./docs/\0');
   });
 
-  it('is nothing for a full or empty plan', () => {
+  it('is nothing for a full pass', () => {
     expect(rsyncInput(FULL)).toBeUndefined();
-    expect(rsyncInput({ kind: 'none' })).toBeUndefined();
   });
 });
 
@@ -288,11 +306,24 @@ describe('parseItemized', () => {
     expect(parseItemized('hf+++++++++ 3 hard\ncD+++++++++ 0 dev\ncS+++++++++ 0 sock\n').sent).toBe(3);
   });
 
-  it('does not count an attribute-only change as sent', () => {
-    const counts = parseItemized('.f...p..... 2 chmodded\n.L..t...... 1 link\n');
-    expect(counts.sent).toBe(0);
+  it('counts a mode, owner or group change as sent (chmod +x is a change), a time-only change not', () => {
+    const counts = parseItemized('.f...p..... 2 chmodded\n.L..t...... 1 link\n.f..t...... 5 touched\n.f....o.... 3 chowned\n');
+    expect(counts.sent).toBe(2);
     expect(counts.bytes).toBe(0);
-    expect(counts.lines).toEqual(['.f...p..... chmodded', '.L..t...... link']);
+    expect(counts.lines).toEqual(['.f...p..... chmodded', '.L..t...... link', '.f..t...... touched', '.f....o.... chowned']);
+  });
+
+  it('counts every deletion for --max-delete, directories included, and files alone as deleted', () => {
+    const counts = parseItemized('*deleting   4 a/b.html\n*deleting   0 a/\n*deleting   1 c\n');
+    expect(counts.deleted).toBe(2);
+    expect(counts.deletions).toBe(3);
+  });
+
+  it('notices rsync stopping at --max-delete, and what --debug=FILTER says it protected', () => {
+    const counter = new ItemCounter(false);
+    for (const line of ['[generator] protecting directory blog/uploads because of pattern uploads/', 'Deletions stopped due to --max-delete limit (3 skipped)']) counter.add(line);
+    expect(counter.protectedNames).toEqual(['blog/uploads']);
+    expect(counter.maxDeleteStop).toBe('Deletions stopped due to --max-delete limit (3 skipped)');
   });
 
   it('skips rsync chatter that is not an itemized line', () => {
@@ -469,9 +500,9 @@ describe('the --max-delete backstop', () => {
   it('is passed only when a bound is set', () => {
     const target: Target = { name: 'w', dest: { kind: 'local', path: '/srv/w' }, passwordFile: undefined, timeout: 30, ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true } };
     const config = { source: '/src', exclude: [], protect: [], owner: false, rsync: { path: 'rsync', args: [] } };
-    const plan = { kind: 'full', why: 'test' } as const;
-    expect(rsyncArgs({ config, target, plan, dryRun: false, maxDelete: 5 })).toContain('--max-delete=5');
-    expect(rsyncArgs({ config, target, plan, dryRun: false }).some((a) => a.startsWith('--max-delete'))).toBe(false);
+    const pass = { kind: 'full' } as const;
+    expect(rsyncArgs({ config, target, pass, dryRun: false, maxDelete: 5 })).toContain('--max-delete=5');
+    expect(rsyncArgs({ config, target, pass, dryRun: false }).some((a) => a.startsWith('--max-delete'))).toBe(false);
   });
 });
 
