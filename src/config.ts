@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import leven from 'leven';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import * as v from 'valibot';
 import { parseDest, type Dest } from './dest.js';
@@ -137,11 +138,16 @@ export function parseConfig(text: string, file: string): Config {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail('', 'expected a mapping of fields (repo, source, targets, ...)');
   const parsed = v.safeParse(schema, raw);
   if (!parsed.success) {
-    const [issue] = parsed.issues;
+    // A misspelt key (`targts:`) is also a missing one (`targets`): the unknown key is the cause, so it is named first.
+    const issue = parsed.issues.find((i) => i.type === 'strict_object' && i.received !== 'undefined') ?? parsed.issues[0];
     const where = issue.path ?? [];
     // a strict object reports a missing field and an unknown one as a key it did not expect
     if (issue.type === 'strict_object') {
-      return issue.received === 'undefined' ? fail(fieldName(where), 'missing (required)') : fail(fieldName(where.slice(0, -1)), `unknown field ${issue.received}`);
+      if (issue.received === 'undefined') return fail(fieldName(where), 'missing (required)');
+      const parent = where.slice(0, -1);
+      const unknown = String(where.at(-1)?.key ?? issue.received.replace(/^"|"$/g, ''));
+      const near = closestKey(unknown, knownKeys(parent.map((p) => p.key)));
+      return fail(fieldName(parent), `unknown field ${issue.received}${near === undefined ? '' : ` (did you mean "${near}"?)`}`);
     }
     return fail(fieldName(where), issue.message);
   }
@@ -224,6 +230,33 @@ function checkPasswordFile(file: string, where: string, fail: (where: string, wh
   } catch {
     fail(where, `${file} is not readable by this user`);
   }
+}
+
+/** The keys the schema allows at a place in the config (`[]` the top, `['targets', 0, 'ssh']`...). */
+function knownKeys(at: readonly unknown[]): string[] {
+  let node: unknown = schema;
+  const unwrap = (n: unknown): unknown => {
+    while (typeof n === 'object' && n !== null && 'wrapped' in n) n = n.wrapped;
+    return n;
+  };
+  for (const key of at) {
+    node = unwrap(node);
+    if (typeof node !== 'object' || node === null) return [];
+    if (typeof key === 'number') node = 'item' in node ? node.item : undefined;
+    else node = 'entries' in node && typeof node.entries === 'object' && node.entries !== null ? (node.entries as Record<string, unknown>)[String(key)] : undefined;
+  }
+  node = unwrap(node);
+  return typeof node === 'object' && node !== null && 'entries' in node && typeof node.entries === 'object' && node.entries !== null ? Object.keys(node.entries) : [];
+}
+
+/** The known key a misspelt one most resembles: a few edits away, or differing only in case. */
+export function closestKey(unknown: string, known: readonly string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const key of known) {
+    const distance = key.toLowerCase() === unknown.toLowerCase() ? 0 : leven(unknown.toLowerCase(), key.toLowerCase());
+    if (best === undefined || distance < best.distance) best = { key, distance };
+  }
+  return best !== undefined && best.distance <= Math.max(2, Math.floor(best.key.length / 3)) ? best.key : undefined;
 }
 
 function fieldName(issuePath: readonly { key: unknown }[]): string {

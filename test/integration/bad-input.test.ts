@@ -47,7 +47,12 @@ type Case = [what: string, config: () => string, message: RegExp];
 
 const cases: Case[] = [
   ['malformed YAML', () => 'repo: [unclosed\nsource: x\n', /not valid YAML/],
-  ['an unknown key', () => stringify({ ...goodConfig, concurency: 4 }), /unknown field "concurency"/],
+  ['an unknown key', () => stringify({ ...goodConfig, concurency: 4 }), /unknown field "concurency" \(did you mean "concurrency"\?\)/],
+  [
+    'a misspelt required key (targts)',
+    () => stringify(Object.fromEntries(Object.entries(goodConfig).map(([key, value]) => [key === 'targets' ? 'targts' : key, value]))),
+    /: unknown field "targts" \(did you mean "targets"\?\)$/,
+  ],
   ['a missing field', () => stringify(Object.fromEntries(Object.entries(goodConfig).filter(([key]) => key !== 'source'))), /source: missing \(required\)/],
   [
     'duplicate target names',

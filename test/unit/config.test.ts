@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
+import { closestKey, parseConfig } from '../../src/config.js';
 import { FanoutError } from '../../src/errors.js';
 
 const FILE = '/etc/fanout/fanout.yaml';
@@ -169,6 +169,20 @@ describe('parseConfig: errors are one line naming the field', () => {
     expect(configError('- repo: /a\n').message).toContain('expected a mapping');
     expect(configError('just a string\n').message).toContain('expected a mapping');
     expect(configError('').message).toContain('expected a mapping');
+  });
+
+  it('a misspelt required key is named, with the key it most resembles, not reported as the key missing', () => {
+    const message = configError('repo: /r.git\nsource: /data/www\ntargts: []\n').message;
+    expect(message).toMatch(/: unknown field "targts" \(did you mean "targets"\?\)$/);
+    expect(message).not.toContain('missing');
+    expect(configError(`${MINIMAL}watch:\n  setleMs: 3\n`).message).toMatch(/watch: unknown field "setleMs" \(did you mean "settleMs"\?\)$/);
+    expect(configError(`${MINIMAL}Exclude: []\n`).message).toContain('(did you mean "exclude"?)');
+  });
+
+  it('suggests a known key only when it is near', () => {
+    expect(closestKey('targts', ['repo', 'targets', 'source'])).toBe('targets');
+    expect(closestKey('maxdelete', ['maxDelete', 'owner'])).toBe('maxDelete');
+    expect(closestKey('colour', ['repo', 'targets', 'source'])).toBeUndefined();
   });
 
   it('unknown top-level key', () => {
