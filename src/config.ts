@@ -145,7 +145,8 @@ export function parseConfig(text: string, file: string): Config {
     if (issue.type === 'strict_object') {
       if (issue.received === 'undefined') return fail(fieldName(where), 'missing (required)');
       const parent = where.slice(0, -1);
-      const unknown = String(where.at(-1)?.key ?? issue.received.replace(/^"|"$/g, ''));
+      const key = where.at(-1)?.key;
+      const unknown = typeof key === 'string' ? key : issue.received.replace(/^"|"$/g, '');
       const near = closestKey(unknown, knownKeys(parent.map((p) => p.key)));
       return fail(fieldName(parent), `unknown field ${issue.received}${near === undefined ? '' : ` (did you mean "${near}"?)`}`);
     }

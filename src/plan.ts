@@ -15,7 +15,7 @@ export type SyncPlan =
       /** for `removals`: the nearest directories above them that the source still has (see rsyncPasses) */
       prunes: RelPath[];
       changed: number;
-      /** files and directories the removals take away: what --max-delete is checked against */
+      /** files and directories the removals take away, those inside a removed directory included: what maxDelete is checked against */
       deleted: number;
       /**
        * Named paths that are a file or link in the source with named paths below them: a directory
@@ -60,7 +60,8 @@ export function planSync(input: PlanInput): SyncPlan {
   if (named.size === 0) return { kind: 'none' };
   const notDirectories = input.notDirectories ?? new Set<RelPath>();
   const missing = input.missing ?? new Set<RelPath>();
-  const paths = withAncestors(named).filter((p) => !belowNonDirectory(p, notDirectories));
+  const candidates = withAncestors(named);
+  const paths = candidates.filter((p) => !belowNonDirectory(p, notDirectories));
   const removals = paths.filter((p) => missing.has(p));
   // Directories above a removal exist but carry nothing new: alone they are no reason for a pass.
   const sendsSomething = paths.some((p) => named.has(p) && !missing.has(p));
@@ -70,7 +71,9 @@ export function planSync(input: PlanInput): SyncPlan {
   for (const p of named) for (let dir = parentOf(p); dir !== '.' && !above.has(dir); dir = parentOf(dir)) above.add(dir);
   const replacedDirectories = [...named].filter((p) => notDirectories.has(p) && !missing.has(p) && above.has(p)).sort();
   const changed = sends.filter((p) => named.has(p)).length;
-  return { kind: 'paths', sends, removals, prunes, changed, deleted: removals.length, replacedDirectories };
+  // a removed directory goes with everything in it: each file and directory counts, as for --max-delete
+  const deleted = candidates.filter((p) => missing.has(p)).length;
+  return { kind: 'paths', sends, removals, prunes, changed, deleted, replacedDirectories };
 }
 
 /**

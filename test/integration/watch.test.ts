@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, createFarm, type Farm } from '../support/farm.js';
+import { createFarm, type Farm } from '../support/farm.js';
 import { diffSnapshots, snapshot } from '../support/tree.js';
+import { startWatch as startFanoutWatch, until, type Watcher } from '../support/watcher.js';
 
 let farm: Farm;
-let watcher: { child: ResultPromise; lines: string[] } | undefined;
+let watcher: Watcher | undefined;
 
 beforeAll(async () => {
   farm = await createFarm({ targets: 3, firstHost: 42, config: { retryDelay: 0.3, watch: { maxRetryDelay: 1 } } });
@@ -24,34 +25,15 @@ afterAll(async () => {
   await farm.cleanup();
 });
 
-async function startWatch(): Promise<{ child: ResultPromise; lines: string[] }> {
-  const child = execa(process.execPath, [CLI, '--config', farm.configFile, 'watch'], { reject: false, buffer: false, stdin: 'ignore' });
-  const lines: string[] = [];
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => lines.push(...chunk.split('\n').filter((l) => l !== '')));
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => lines.push(`stderr: ${chunk}`));
-  watcher = { child, lines };
-  await until(() => lines.some((l) => l.startsWith('watching ')), () => `watch did not start: ${lines.join('\n')}`);
+async function startWatch(): Promise<Watcher> {
+  watcher = await startFanoutWatch(farm.configFile);
   return watcher;
 }
 
 async function stopWatch(): Promise<number | undefined> {
   const running = watcher;
   watcher = undefined;
-  if (running === undefined) return undefined;
-  running.child.kill('SIGTERM');
-  const result = await running.child;
-  return result.exitCode;
-}
-
-/** Poll with a deadline instead of sleeping a fixed time. */
-async function until(done: () => boolean, why: () => string, deadlineMs = 20_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(why());
-    await sleep(25);
-  }
+  return running?.stop();
 }
 
 function differences(dir: string): string[] {

@@ -69,7 +69,8 @@ describe('planSync: named paths', () => {
   it('counts what it sends, and what it deletes as rsync counts for --max-delete: files and directories', () => {
     const missing = new Set(['old', 'old/c.html', 'old/b.html', 'x.html']);
     const plan = planSync({ changes: [M('a.html'), D('old/c.html'), D('old/b.html'), A('d.html'), D('x.html')], notDirectories: new Set([...missing, 'a.html', 'd.html']), missing });
-    expect(plan).toMatchObject({ kind: 'paths', changed: 2, deleted: 2, removals: ['old', 'x.html'], prunes: ['.'] });
+    // old, old/b.html, old/c.html and x.html: a removed directory counts with what it held
+    expect(plan).toMatchObject({ kind: 'paths', changed: 2, deleted: 4, removals: ['old', 'x.html'], prunes: ['.'] });
   });
 
   it('a deleted path is a removal, pruned from the directory that held it', () => {
@@ -88,7 +89,7 @@ describe('planSync: named paths', () => {
   it('prunes each removal from the nearest directory the source still has, once', () => {
     const missing = new Set(['a/old', 'a/old/x', 'a/old/y/z', 'a/old/y', 'a/gone.html', 'top.html']);
     const plan = planSync({ changes: [D('a/old/x'), D('a/old/y/z'), D('a/gone.html'), D('top.html'), M('a/keep.html')], notDirectories: new Set([...missing, 'a/keep.html']), missing });
-    expect(plan).toMatchObject({ removals: ['a/gone.html', 'a/old', 'top.html'], prunes: ['.', 'a'], deleted: 3 });
+    expect(plan).toMatchObject({ removals: ['a/gone.html', 'a/old', 'top.html'], prunes: ['.', 'a'], deleted: 6 });
   });
 
   it('merges extra paths with the changes, without duplicates', () => {
@@ -118,14 +119,14 @@ describe('planSync: named paths', () => {
       removals: ['docs'],
       prunes: ['.'],
       changed: 1,
-      deleted: 1,
+      deleted: 2,
       replacedDirectories: [],
     });
   });
 
   it('drops paths below a directory missing from the source, keeping the directory itself', () => {
     const changes = [D('old/a.html'), D('old/sub/b.html'), M('keep/c.html')];
-    const notDirectories = new Set(['old', 'old/sub']);
+    const notDirectories = new Set(['old', 'old/sub', 'old/a.html', 'old/sub/b.html']);
     expect(candidatePaths(changes)).toEqual(['keep', 'keep/c.html', 'old', 'old/a.html', 'old/sub', 'old/sub/b.html']);
     expect(planSync({ changes, notDirectories, missing: notDirectories })).toEqual({
       kind: 'paths',
@@ -133,7 +134,7 @@ describe('planSync: named paths', () => {
       removals: ['old'],
       prunes: ['.'],
       changed: 1,
-      deleted: 1,
+      deleted: 4,
       replacedDirectories: [],
     });
   });
