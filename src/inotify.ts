@@ -89,3 +89,69 @@ export function countDirectories(root: string): number {
   });
   return directories;
 }
+
+/**
+ * Directories inotify could not watch, looked at by polling instead: each poll walks them (lstat,
+ * never following links) and names every path whose type, size, mode or mtime changed, appeared or
+ * went away since the last poll. Bounded: past `limit` paths in all, a directory is dropped from the
+ * poll, and the caller is told so.
+ */
+export class UnwatchedPoller {
+  private readonly seen = new Map<RelPath, Map<RelPath, string>>();
+
+  constructor(
+    private readonly root: string,
+    private readonly limit: number,
+  ) {}
+
+  get directories(): RelPath[] {
+    return [...this.seen.keys()];
+  }
+
+  /** Start polling a directory; false when it is too large to poll. */
+  add(dir: RelPath): boolean {
+    if (this.seen.has(dir) || [...this.seen.keys()].some((d) => dir.startsWith(`${d}/`))) return true;
+    const listing = this.list(dir);
+    if (listing === undefined) return false;
+    this.seen.set(dir, listing);
+    return true;
+  }
+
+  /** The paths that changed since the last poll; directories grown past the bound are dropped (returned in `dropped`). */
+  poll(): { changed: RelPath[]; dropped: RelPath[] } {
+    const changed: RelPath[] = [];
+    const dropped: RelPath[] = [];
+    for (const [dir, before] of this.seen) {
+      const now = this.list(dir);
+      if (now === undefined) {
+        this.seen.delete(dir);
+        dropped.push(dir);
+        continue;
+      }
+      for (const [p, sig] of now) if (before.get(p) !== sig) changed.push(p);
+      for (const p of before.keys()) if (!now.has(p)) changed.push(p);
+      this.seen.set(dir, now);
+    }
+    return { changed, dropped };
+  }
+
+  private list(dir: RelPath): Map<RelPath, string> | undefined {
+    const signatures = new Map<RelPath, string>();
+    let total = [...this.seen.values()].reduce((n, m) => n + m.size, 0) - (this.seen.get(dir)?.size ?? 0);
+    let bounded = true;
+    walkDirectories(this.root, dir, (_parent, entries) => {
+      for (const p of entries) {
+        try {
+          const st = fs.lstatSync(onDisk(this.root, p));
+          signatures.set(p, `${st.mode} ${st.size} ${st.mtimeMs}`);
+        } catch {
+          // gone between the listing and the look: the next poll sees it missing
+        }
+      }
+      total += entries.length;
+      bounded = total <= this.limit;
+      return bounded;
+    });
+    return bounded ? signatures : undefined;
+  }
+}

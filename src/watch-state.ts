@@ -3,12 +3,13 @@ import path from 'node:path';
 import { writeAtomically } from './journal.js';
 
 /**
- * What `fanout watch` last said of itself, for `fanout status`: watching, failing to set its
- * watches up (the inotify limit), stopped, or failed for good. Kept beside the journal.
+ * What `fanout watch` last said of itself, for `fanout status`: watching, degraded (a directory it
+ * could not watch), failing to set its watches up (the inotify limit), stopped, or failed for
+ * good. Kept beside the journal.
  */
 export interface WatchState {
   pid: number;
-  state: 'watching' | 'failing' | 'stopped' | 'failed';
+  state: 'watching' | 'degraded' | 'failing' | 'stopped' | 'failed';
   since: string;
   message?: string;
 }
@@ -44,6 +45,8 @@ export function watchStatusLine(state: WatchState | undefined): { line: string; 
   switch (state.state) {
     case 'watching':
       return running ? { line: `watch: watching since ${state.since} (pid ${state.pid})`, failing: false } : { line: `watch: not running (pid ${state.pid} ended without stopping; was watching since ${state.since})`, failing: true };
+    case 'degraded':
+      return running ? { line: `watch: DEGRADED since ${state.since}: ${state.message ?? ''}`, failing: true } : { line: `watch: not running (pid ${state.pid} ended without stopping)`, failing: true };
     case 'failing':
       return running ? { line: `watch: FAILING since ${state.since}: ${state.message ?? ''}`, failing: true } : { line: `watch: not running (it failed at ${state.since}: ${state.message ?? ''})`, failing: true };
     case 'failed':

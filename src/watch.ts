@@ -3,7 +3,7 @@ import { execa, type ResultPromise } from 'execa';
 import type { Target } from './config.js';
 import { deploy, type Context } from './deploy.js';
 import { FanoutError, errorMessage } from './errors.js';
-import { countDirectories, limitReachedAtStart, lostWatch, pathsBelow, raiseLimitAdvice, watchBudgetWarning, watchLimit } from './inotify.js';
+import { UnwatchedPoller, countDirectories, limitReachedAtStart, lostWatch, pathsBelow, raiseLimitAdvice, watchBudgetWarning, watchLimit } from './inotify.js';
 import type { HistoryEntry, TargetOutcome } from './journal.js';
 import { bytesOf, displayPath, pathProblem, type RelPath } from './paths.js';
 import type { Reporter } from './report.js';
@@ -17,6 +17,9 @@ export interface WatchEvent {
 
 /** Past this many paths in one appeared directory, a full pass is cheaper than naming them. */
 const MAX_BATCH_PATHS = 100_000;
+
+/** How often a directory inotify could not watch is walked for changes. */
+const POLL_UNWATCHED_MS = 1000;
 
 /** Attempts to set the watches up before `fanout watch` gives up and exits 1. */
 const START_ATTEMPTS = 5;
@@ -186,17 +189,29 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
     }
   };
 
-  // A directory inotifywait could not watch (the watch limit) loses every event inside it:
-  // only a full pass finds what changed there. Said once until that pass has run.
-  let lostWarned = false;
+  // A directory inotifywait could not watch (the watch limit) raises no event for what happens
+  // inside it: a full pass now finds what is there, and from then on the directory is polled.
+  // Said once; `fanout status` shows the watcher as degraded until it is restarted.
+  const poller = new UnwatchedPoller(source, MAX_BATCH_PATHS);
+  let pollTimer: NodeJS.Timeout | undefined;
   const onLostWatch = (dir: string): void => {
+    const rel = dir.startsWith(`${sourceBytes}/`) ? dir.slice(sourceBytes.length + 1).replace(/\/+$/, '') : '';
     fullPending = true;
-    if (!lostWarned) {
-      lostWarned = true;
-      const why = `a new directory cannot be watched (${dir}): the inotify watch limit is reached, and changes in it are seen only by a full pass; ${raiseLimitAdvice(watchLimit())}`;
-      log.warn(why);
-      options.write(`warning: ${why}`);
-    }
+    const polled = rel !== '' && poller.add(rel);
+    const why = `a new directory cannot be watched (${displayPath(rel)}): the inotify watch limit is reached; ${polled ? `fanout polls it every ${POLL_UNWATCHED_MS / 1000}s instead` : 'changes in it are seen only by a full pass (fanout sync)'}; ${raiseLimitAdvice(watchLimit())}, then restart fanout watch`;
+    log.warn(why);
+    options.write(`warning: ${why}`);
+    writeWatchState(config.stateDir, { pid: process.pid, state: 'degraded', since: new Date().toISOString(), message: why });
+    pollTimer ??= setInterval(() => {
+      const { changed, dropped } = poller.poll();
+      for (const p of changed) if (!ignoredByWatch(p, config.watch.ignore) && pathProblem(p) === undefined) pending.add(p);
+      if (dropped.length > 0) fullPending = true;
+      if (changed.length > 0 || dropped.length > 0) {
+        firstEventAt ??= Date.now();
+        lastEventAt = Date.now();
+        schedule();
+      }
+    }, POLL_UNWATCHED_MS);
     firstEventAt ??= Date.now();
     lastEventAt = Date.now();
     schedule();
@@ -241,7 +256,8 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
     });
     let stderr = '';
     let stderrLine = '';
-    child.stderr.setEncoding('utf8');
+    // bytes, like the events: a directory it cannot watch is named in this stream
+    child.stderr.setEncoding('latin1');
     child.stderr.on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-64 * 1024);
       const lines = (stderrLine + chunk).split('\n');
@@ -262,8 +278,11 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       carry = rest;
       for (const event of events) onEvent(event);
     });
-    const why = (exit: { exitCode?: number; signal?: string }): string =>
-      stderr.trim().split('\n').filter((l) => !/Setting up watches|Watches established/.test(l)).at(-1) ?? `exit ${exit.exitCode ?? exit.signal ?? '?'}`;
+    const why = (exit: { exitCode?: number; signal?: string }): string => {
+      const lines = stderr.trim().split('\n').filter((l) => !/Setting up watches|Watches established/.test(l));
+      // "Failed to watch DIR; upper limit ..." says what; the line after it only says where to raise it
+      return lines.find((l) => l.startsWith('Failed to watch')) ?? lines.at(-1) ?? `exit ${exit.exitCode ?? exit.signal ?? '?'}`;
+    };
     let failure: { why: string; limit: boolean } | undefined;
     void child.then((result) => {
       if (!established) {
@@ -302,7 +321,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       log.error({ attempt, why: started.why }, 'watcher cannot start');
       writeWatchState(config.stateDir, { pid: process.pid, state: 'failing', since: new Date().toISOString(), message });
       if (attempt >= START_ATTEMPTS) {
-        giveUp(new FanoutError(`fanout watch: ${message}; gave up after ${attempt} attempts`, 1));
+        giveUp(new FanoutError(`watch: ${message}; gave up after ${attempt} attempts`, 1));
         return false;
       }
       const delay = Math.min(config.watch.maxRetryDelay, config.retryDelay * 2 ** (attempt - 1)) * 1000;
@@ -319,6 +338,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       stopping = true;
       clearTimeout(timer);
       clearTimeout(retryTimer);
+      clearInterval(pollTimer);
       watcher?.kill('SIGTERM');
       log.info('watch stopping: finishing the batch in flight');
       void (running ?? Promise.resolve()).then(() => {

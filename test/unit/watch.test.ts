@@ -14,6 +14,16 @@ describe('parseEvents', () => {
     expect(rest).toBe('DELETE /srv/w');
   });
 
+  it('keeps names as bytes, and a name beginning with ".." inside the source as it is', () => {
+    const latin1 = Buffer.from('CLOSE_WRITE,CLOSE /srv/www/caf\xe9.html\0', 'latin1').toString('latin1');
+    const { events } = parseEvents(`${latin1}CREATE /srv/www/..hotfix.html\0MODIFY /srv/wwwx/a\0`, '/srv/www');
+    expect(events).toEqual([
+      { events: ['CLOSE_WRITE', 'CLOSE'], path: 'caf\xe9.html' },
+      { events: ['CREATE'], path: '..hotfix.html' },
+      { events: ['MODIFY'], path: '' },
+    ]);
+  });
+
   it('an event on the source itself, or outside it, has an empty path; an overflow keeps its name', () => {
     const { events } = parseEvents('ATTRIB,ISDIR /srv/www/\0Q_OVERFLOW \0', '/srv/www');
     expect(events).toEqual([
