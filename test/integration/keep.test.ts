@@ -5,6 +5,7 @@ import type { HistoryEntry } from '../../src/journal.js';
 import { createFarm, type Farm } from '../support/farm.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
+import { startWatch, until } from '../support/watcher.js';
 
 // What fanout must never delete, on a daemon, an ssh and a local target alike (issue: protect,
 // exclude and maxDelete hold on every pass). Files "the CMS wrote" are put straight into each
@@ -121,6 +122,32 @@ describe('protect and exclude hold on every pass and every kind of target', () =
     expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
     expect((await farm.fanout(['sync', '--full'])).exitCode).toBe(0);
     for (const name of Object.keys(dirs)) expect(exists(name, 'uploads/photo.jpg'), name).toBe(true);
+    await expectAt(commit);
+  });
+
+  it('watch, mirroring a directory removed by hand in the source, keeps the protected files inside it', async () => {
+    farm.write({ 'gallery/index.html': 'g' });
+    const commit = await farm.commit('gallery');
+    await pushOk();
+    onTargets('gallery/uploads/g.jpg', 'uploaded');
+    const watcher = await startWatch(farm.configFile);
+    try {
+      fs.rmSync(path.join(farm.source, 'gallery'), { recursive: true });
+      await until(
+        () => Object.keys(dirs).every((name) => !exists(name, 'gallery/index.html')),
+        () => `not mirrored: ${watcher.lines.join('\n')}`,
+      );
+      for (const name of Object.keys(dirs)) expect(exists(name, 'gallery/uploads/g.jpg'), name).toBe(true);
+      // put the source back as the commit has it; watch sends it
+      fs.mkdirSync(path.join(farm.source, 'gallery'));
+      fs.writeFileSync(path.join(farm.source, 'gallery/index.html'), 'g');
+      await until(
+        () => Object.keys(dirs).every((name) => exists(name, 'gallery/index.html')),
+        () => `not mirrored: ${watcher.lines.join('\n')}`,
+      );
+    } finally {
+      await watcher.stop();
+    }
     await expectAt(commit);
   });
 
