@@ -38,9 +38,15 @@ export function parseDest(dest: string): Dest {
   }
   if (dest.startsWith('/')) return { kind: 'local', path: path.normalize(dest) };
   const pair = DAEMON_PAIR.exec(dest);
+  if (pair?.[2]?.startsWith('-') === true) fail('a host beginning with "-" is read as an option');
   if (pair) return { kind: 'daemon', user: pair[1], host: pair[2] ?? '', port: undefined, module: pair[3] ?? '', path: trimSlashes(pair[4] ?? '') };
   const ssh = SSH.exec(dest);
-  if (ssh) return { kind: 'ssh', user: ssh[1], host: ssh[2] ?? '', path: ssh[3] ?? '' };
+  if (ssh) {
+    // ssh reads a host (or user) beginning with "-" as an option (-oProxyCommand=... runs a
+    // command); only rsync's own check stands in the way, so the config refuses it first
+    if (ssh[2]?.startsWith('-') === true || ssh[1]?.startsWith('-') === true) fail('a host or user beginning with "-" would be read by ssh as an option');
+    return { kind: 'ssh', user: ssh[1], host: ssh[2] ?? '', path: ssh[3] ?? '' };
+  }
   return fail('expected user@host::module, rsync://user@host[:port]/module/, [user@]host:/path or an absolute /path');
 }
 

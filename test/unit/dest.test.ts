@@ -156,6 +156,14 @@ describe('parseDest: rejections', () => {
     expect(rejection('www1@host::web1\n').message).toMatch(/spaces/);
   });
 
+  it('rejects an ssh host or user beginning with "-" (ssh would read it as an option: -oProxyCommand=...)', () => {
+    expect(rejection('-oProxyCommand=evil:/srv/www').message).toMatch(/beginning with "-" would be read by ssh as an option/);
+    expect(rejection('deploy@-oProxyCommand=x:/srv/www').message).toMatch(/beginning with "-"/);
+    expect(rejection('-ouser@host:/srv/www').message).toMatch(/beginning with "-"/);
+    expect(rejection('-x::web1').message).toMatch(/beginning with "-"/);
+    expect(parseDest('web-1:/srv/www')).toMatchObject({ kind: 'ssh', host: 'web-1' });
+  });
+
   it('rejects host:: without a module', () => {
     expect(rejection('host::').message).toContain('host::module');
     expect(rejection('user@host::').message).toContain('host::module');
