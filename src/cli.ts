@@ -27,6 +27,9 @@ function hookCall(argv: string[]): { config: string | undefined; json: boolean }
 }
 
 async function main(argv: string[]): Promise<void> {
+  // The hook inherits the pusher's umask: 000 would make every checked-out file 666, and rsync
+  // --perms copies those modes to every web server. Files fanout keeps to itself set their own.
+  process.umask(0o022);
   try {
     const hook = hookCall(argv);
     if (hook !== undefined) {

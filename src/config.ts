@@ -5,6 +5,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import * as v from 'valibot';
 import { parseDest, type Dest } from './dest.js';
 import { FanoutError, errorMessage } from './errors.js';
+import { assertTrusted, trustProblem } from './trust.js';
 
 /** vim, emacs, kate and friends write these beside the file being edited */
 export const DEFAULT_WATCH_IGNORE = ['*.swp', '*.swx', '*.swpx', '*~', '.#*', '#*#', '4913', '*.kate-swp', '.*.tmp'] as const;
@@ -115,6 +116,7 @@ export interface Config {
 /** Read, validate and normalize a config file. Every failure is one line naming the file and field. */
 export function loadConfig(file: string): Config {
   const absolute = path.resolve(file);
+  assertTrusted(absolute, `config ${absolute}`);
   let text: string;
   try {
     text = fs.readFileSync(absolute, 'utf8');
@@ -226,6 +228,8 @@ function checkPasswordFile(file: string, where: string, fail: (where: string, wh
   if (stat.size === 0) fail(where, `${file} is empty; it must hold the daemon password`);
   const uid = process.getuid?.();
   if (uid === 0 && stat.uid !== 0) fail(where, `${file} must be owned by root when fanout runs as root (rsync refuses it otherwise)`);
+  const untrusted = trustProblem(file);
+  if (untrusted !== undefined) fail(where, `${untrusted}; refusing to use it`);
   try {
     fs.accessSync(file, fs.constants.R_OK);
   } catch {

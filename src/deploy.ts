@@ -287,10 +287,10 @@ async function checkOutSource(ctx: Context, journal: Journal, since: Since | und
   // rewriting every file is the one way to get the bytes a fresh checkout would have.
   const paths = since === undefined || changesAttributes(since.changes) ? 'all' : sourceWrites(since);
   const started = performance.now();
-  // A source whose last commit cannot be traced (a force push, then gc) is rebuilt as the commit
-  // exactly: files only that lost commit had would otherwise go to every target. One that never
-  // held a deploy keeps what its owner put there.
-  const removeOthers = paths === 'all' && held.commit !== null ? { keep: [...config.protect, ...config.exclude] } : undefined;
+  // A source whose last commit cannot be traced (a force push, then gc; a lost journal) is rebuilt
+  // as the commit exactly: files only that lost commit had would otherwise go to every target. One
+  // that never held a deploy keeps what its owner put there.
+  const removeOthers = paths === 'all' && (held.commit !== null || held.untraceable === true) ? { keep: [...config.protect, ...config.exclude] } : undefined;
   await checkout(config.repo, config.source, commit, paths, path.join(config.stateDir, 'checkout.index'), log, removeOthers);
   log.info({ commit, paths: paths === 'all' ? 'all' : paths.length, durationMs: Math.round(performance.now() - started) }, 'source checked out');
   await journal.update((s) => {

@@ -5,7 +5,7 @@ import type { Logger } from './log.js';
 
 export interface ExecOptions {
   cwd?: string;
-  /** replaces the environment for the child; secrets never go here, only file paths */
+  /** the child's whole environment (default: childEnvironment()); secrets never go here, only file paths */
   env?: NodeJS.ProcessEnv;
   input?: string | Buffer;
   timeoutMs?: number;
@@ -35,6 +35,24 @@ export interface ExecResult {
 }
 
 /**
+ * What a child process inherits, and nothing more. The hook runs with the pusher's environment, and
+ * rsync, ssh and flock read much of theirs from it: RSYNC_CONNECT_PROG runs a command instead of
+ * connecting, RSYNC_RSH picks the remote shell, RSYNC_OLD_ARGS changes how remote paths are
+ * quoted, LD_PRELOAD loads code. Only the names below pass: where programs are, whose home holds
+ * ssh's keys and known_hosts (and the agent's socket), and the locale.
+ */
+const INHERITED = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'SSH_AUTH_SOCK'];
+
+export function childEnvironment(from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin' };
+  for (const name of INHERITED) {
+    const value = from[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/**
  * The one seam every child process but git passes through: argument arrays only (never a shell),
  * an explicit timeout, and the exit code returned as data because rsync's 23 and 24 mean something.
  */
@@ -42,8 +60,8 @@ export async function run(command: string, args: readonly string[], options: Exe
   const started = performance.now();
   const child = execa(command, args, {
     cwd: options.cwd,
-    env: options.env,
-    extendEnv: options.env === undefined,
+    env: options.env ?? childEnvironment(),
+    extendEnv: false,
     input: options.input,
     // execa passes a bare descriptor number through to spawn(); its types only list it for fds 0-2
     stdio: options.fd3 === undefined ? undefined : (['pipe', 'pipe', 'pipe', options.fd3] as unknown as Options['stdio']),

@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import * as v from 'valibot';
+import { FanoutError } from './errors.js';
 import type { Commit } from './git.js';
+import { currentUid, openOwnFile, userName } from './trust.js';
 
 /** What a tree (a target, or the source directory) is known to hold. */
 export interface Holding {
@@ -13,6 +16,15 @@ export interface Holding {
    * rsync also leaves temp files no diff names.
    */
   attempted: Commit[];
+}
+
+/** What the source holds: a tree like a target's, and whether its journal was lost. */
+export interface SourceHolding extends Holding {
+  /**
+   * The journal was unreadable or invalid: nothing says what the source holds, and files no
+   * commit has may be in it. The next checkout rewrites it whole, removing what the commit lacks.
+   */
+  untraceable?: boolean;
 }
 
 /** What fanout knows of one target. */
@@ -34,7 +46,7 @@ export interface State {
   /** the commit the latest deploy aimed at: what "ok" in `fanout status` means */
   current: { commit: Commit; deployId: number; at: string } | null;
   /** what `source` holds, kept like a target's so the next checkout writes only what changed */
-  source: Holding;
+  source: SourceHolding;
   targets: Record<string, TargetState>;
 }
 
@@ -87,21 +99,18 @@ export class Journal {
 
   static open(dir: string): Journal {
     const file = path.join(dir, 'state.json');
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      return new Journal(dir, structuredClone(EMPTY), undefined);
-    }
-    try {
-      const state = JSON.parse(text) as State;
-      if (state.version !== 1 || typeof state.targets !== 'object') throw new Error('unknown format');
-      state.source = state.source ?? { commit: null, attempted: [] };
-      return new Journal(dir, state, undefined);
-    } catch (error) {
-      // Unreadable state means unknown state: every target gets a full pass, which is always safe.
-      return new Journal(dir, structuredClone(EMPTY), `${file} is unreadable (${String(error)}); every target is treated as unknown`);
-    }
+    const text = readOwnFile(file);
+    if (text === undefined) return new Journal(dir, structuredClone(EMPTY), undefined);
+    const problem = stateProblem(text);
+    if (problem.state !== undefined) return new Journal(dir, problem.state, undefined);
+    // Nothing says what any tree holds, and a commit value could be anything: every target and the
+    // source are untraceable. Full passes remove what the commit lacks, so no deletion is lost.
+    const lost: State = { ...structuredClone(EMPTY), source: { commit: null, attempted: [], untraceable: true } };
+    return new Journal(
+      dir,
+      lost,
+      `${file} is not a valid journal (${problem.why}); the source and every target are treated as untraceable: each gets a full pass that removes what the commit lacks (protect and exclude kept)`,
+    );
   }
 
   target(name: string): TargetState | undefined {
@@ -120,8 +129,7 @@ export class Journal {
 
   appendHistory(entry: HistoryEntry): void {
     ensureDir(this.dir);
-    const file = path.join(this.dir, 'history.ndjson');
-    const fd = fs.openSync(file, 'a', 0o600);
+    const fd = openOwnFile(path.join(this.dir, 'history.ndjson'), 'append');
     try {
       fs.writeSync(fd, `${JSON.stringify(entry)}\n`);
       fs.fsyncSync(fd);
@@ -136,12 +144,8 @@ export class Journal {
 }
 
 export function readHistory(dir: string): HistoryEntry[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(path.join(dir, 'history.ndjson'), 'utf8');
-  } catch {
-    return [];
-  }
+  const text = readOwnFile(path.join(dir, 'history.ndjson'));
+  if (text === undefined) return [];
   const entries: HistoryEntry[] = [];
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
@@ -161,7 +165,7 @@ export function ensureDir(dir: string): void {
 export function writeAtomically(file: string, text: string): void {
   ensureDir(path.dirname(file));
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
+  const fd = openOwnFile(tmp, 'write');
   try {
     fs.writeSync(fd, text);
     fs.fsyncSync(fd);
@@ -175,4 +179,69 @@ export function writeAtomically(file: string, text: string): void {
   } finally {
     fs.closeSync(dirFd);
   }
+}
+
+/**
+ * A file of the state directory as text, read without following a symlink planted in its place;
+ * undefined when there is none yet. One that exists but cannot be read is an error naming it, its
+ * owner and the fix: read as "nothing recorded", it would send every target a full pass and
+ * restart the deploy ids.
+ */
+export function readOwnFile(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openOwnFile(file, 'read');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === undefined) throw error;
+    let owner = '';
+    try {
+      owner = ` (it belongs to ${userName(fs.lstatSync(file).uid)}; as root: chown ${userName(currentUid())} ${file})`;
+    } catch {
+      // no owner to name
+    }
+    throw new FanoutError(`${file} cannot be read (${code})${owner}`);
+  }
+  try {
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const sha = v.pipe(v.string(), v.regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'not a full commit id'));
+const holding = { commit: v.nullable(sha), attempted: v.array(sha) };
+const stateSchema = v.object({
+  version: v.literal(1),
+  nextDeployId: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  current: v.nullable(v.object({ commit: sha, deployId: v.pipe(v.number(), v.integer()), at: v.string() })),
+  source: v.object({ ...holding, untraceable: v.optional(v.boolean()) }),
+  targets: v.record(
+    v.string(),
+    v.object({
+      ...holding,
+      at: v.nullable(v.string()),
+      status: v.picklist(['ok', 'failed']),
+      error: v.optional(v.string()),
+      dirty: v.optional(v.array(v.string())),
+    }),
+  ),
+});
+
+/** The journal's text as a State, or why it is not one (torn, hand-edited, a commit that is not a sha). */
+export function stateProblem(text: string): { state: State; why?: undefined } | { state?: undefined; why: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    return { why: `not JSON: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  const parsed = v.safeParse(stateSchema, raw);
+  if (!parsed.success) {
+    const [issue] = parsed.issues;
+    const where = (issue.path ?? []).map((p) => String(p.key)).join('.');
+    return { why: `${where === '' ? '' : `${where}: `}${issue.message}` };
+  }
+  return { state: parsed.output as State };
 }

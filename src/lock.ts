@@ -3,6 +3,7 @@ import path from 'node:path';
 import { FanoutError } from './errors.js';
 import { run } from './exec.js';
 import { ensureDir } from './journal.js';
+import { openOwnFile } from './trust.js';
 import type { Logger } from './log.js';
 
 export interface Lock {
@@ -24,7 +25,7 @@ export async function acquireLock(
 ): Promise<Lock> {
   ensureDir(stateDir);
   const file = path.join(stateDir, 'lock');
-  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  const fd = openOwnFile(file, 'update');
   try {
     let result = await run('flock', ['--exclusive', '--nonblock', '3'], { fd3: fd, log });
     if (result.exitCode === 1) {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
+import { assertOwnStateDir, openOwnFile } from './trust.js';
 
 export type { Logger };
 
@@ -12,11 +13,9 @@ export const silentLogger: Logger = pino({ level: 'silent' });
  * killed half-way leaves every line it reached.
  */
 export function openLog(stateDir: string): Logger {
+  assertOwnStateDir(stateDir);
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const file = path.join(stateDir, 'fanout.log');
-  fs.closeSync(fs.openSync(file, 'a', 0o600));
-  return pino(
-    { base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: file, sync: true, mkdir: true }),
-  );
+  // opened here, never through a symlink planted as fanout.log, and handed to pino as a descriptor
+  const fd = openOwnFile(path.join(stateDir, 'fanout.log'), 'append');
+  return pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd, sync: true }));
 }

@@ -1,6 +1,5 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { writeAtomically } from './journal.js';
+import { readOwnFile, writeAtomically } from './journal.js';
 
 /**
  * What `fanout watch` last said of itself, for `fanout status`: watching, degraded (a directory it
@@ -22,7 +21,8 @@ export function writeWatchState(stateDir: string, state: WatchState): void {
 
 export function readWatchState(stateDir: string): WatchState | undefined {
   try {
-    const state = JSON.parse(fs.readFileSync(path.join(stateDir, FILE), 'utf8')) as WatchState;
+    const state = JSON.parse(readOwnFile(path.join(stateDir, FILE)) ?? 'null') as WatchState | null;
+    if (state === null) return undefined;
     return typeof state.pid === 'number' && typeof state.state === 'string' ? state : undefined;
   } catch {
     return undefined;

@@ -3,6 +3,7 @@ import { execa, type ResultPromise } from 'execa';
 import type { Target } from './config.js';
 import { deploy, type Context } from './deploy.js';
 import { FanoutError, errorMessage } from './errors.js';
+import { childEnvironment } from './exec.js';
 import { UnwatchedPoller, countDirectories, limitReachedAtStart, lostWatch, pathsBelow, raiseLimitAdvice, watchBudgetWarning, watchLimit } from './inotify.js';
 import type { HistoryEntry, TargetOutcome } from './journal.js';
 import { bytesOf, displayPath, pathProblem, type RelPath } from './paths.js';
@@ -247,6 +248,8 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       buffer: false,
       stdin: 'ignore',
       encoding: 'buffer',
+      env: childEnvironment(),
+      extendEnv: false,
     });
     watcher = child;
     let established = false;

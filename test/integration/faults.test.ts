@@ -69,7 +69,7 @@ describe('faults', () => {
       farm.write({ 'index.html': 'v3' });
       await farm.commit('v3');
       const push = await farm.push();
-      expect(push.stderr).toMatch(/remote: fanout: config .* is writable by others \(mode 666\)/);
+      expect(push.stderr).toMatch(/remote: fanout: config .* is writable by everyone \(mode 666\): chmod go-w .*; refusing to use it/);
       farm.daemons.forEach((d, i) => {
         expect(snapshot(d.dir)).toEqual(before[i]);
       });
