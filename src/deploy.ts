@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pMap from 'p-map';
 import type { Config, Target } from './config.js';
 import { FanoutError } from './errors.js';
-import { branchTip, changedPaths, changesAttributes, checkout, commitInfo, eachTreePath, isEmptyTree, resolveCommit, treeEntryKinds, type Change, type Commit, type EntryKind } from './git.js';
+import { branchTip, changedPaths, changesAttributes, checkout, commitInfo, eachTreePath, isEmptyTree, resolveCommit, symlinkAbove, throughSymlink, treeEntryKinds, type Change, type Commit, type EntryKind } from './git.js';
 import { Journal, type HistoryEntry, type Holding, type Reason, type TargetOutcome, type TargetState } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { Logger } from './log.js';
@@ -90,7 +90,9 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
     const diffs = diffCache(config.repo, log);
     const sourceReady = journal.state.source.commit === commit && journal.state.source.attempted.length === 0;
     const sourceSince = sourceReady ? undefined : await changesSince(diffs, journal.state.source, commit);
-    for (const target of targets) await changesSince(diffs, journal.target(target.name), commit);
+    const targetChanges: Change[][] = [];
+    for (const target of targets) targetChanges.push((await changesSince(diffs, journal.target(target.name), commit))?.changes ?? []);
+    await assertNoEntryBelowFile(config.repo, commit, [...(sourceSince?.changes ?? []), ...targetChanges.flat()], log);
     if (!sourceReady) {
       if (sourceSince === undefined || changesAttributes(sourceSince.changes)) await assertTreeNamesSafe(config.repo, commit, log);
       if (options.allowEmpty !== true && (await isEmptyTree(config.repo, commit, log))) {
@@ -248,6 +250,22 @@ async function assertTreeNamesSafe(repo: string, commit: Commit, log: Logger): P
   if (bad !== undefined) throw new FanoutError(bad);
 }
 
+/**
+ * A crafted tree can hold the same name twice (a symlink `d` and a directory `d/`; git's fsck
+ * refuses it, but receive.fsckObjects is off by default): a path the commit has is then below
+ * something that is not a directory in it. Every directory above what the commit writes is
+ * looked up in its tree, in one git call.
+ */
+async function assertNoEntryBelowFile(repo: string, commit: Commit, changes: readonly Change[], log: Logger): Promise<void> {
+  const above = new Set<RelPath>();
+  for (const change of changes) if (change.entry !== undefined) for (let dir = parentOf(change.path); dir !== '.' && !above.has(dir); dir = parentOf(dir)) above.add(dir);
+  const refuse = (dir: RelPath): never => {
+    throw new FanoutError(`commit ${commit.slice(0, 10)} has entries below "${shortPath(dir)}", which is not a directory in it (a tree with the same name twice); refusing to deploy it, nothing was touched`);
+  };
+  for (const change of changes) if (change.entry !== undefined && above.has(change.path)) refuse(change.path);
+  for (const [dir, kind] of await treeEntryKinds(repo, commit, [...above], log)) if (kind !== 'directory') refuse(dir);
+}
+
 function refusal(commit: Commit, rel: RelPath): string | undefined {
   const problem = pathProblem(rel);
   return problem === undefined ? undefined : `commit ${commit.slice(0, 10)} names ${problem}: "${shortPath(rel)}"; refusing to deploy it, nothing was touched`;
@@ -280,12 +298,14 @@ interface SyncOptions {
 async function checkOutSource(ctx: Context, journal: Journal, since: Since | undefined, commit: Commit): Promise<void> {
   const { config, log } = ctx;
   const held = journal.state.source;
-  await journal.update((s) => {
-    if (!s.source.attempted.includes(commit)) s.source.attempted.push(commit);
-  });
   // A .gitattributes change alters how files the diff does not name check out (eol, filters):
   // rewriting every file is the one way to get the bytes a fresh checkout would have.
   const paths = since === undefined || changesAttributes(since.changes) ? 'all' : sourceWrites(since);
+  const link = paths === 'all' ? undefined : symlinkAbove(config.source, paths.map((c) => c.path));
+  if (link !== undefined) throw throughSymlink(link);
+  await journal.update((s) => {
+    if (!s.source.attempted.includes(commit)) s.source.attempted.push(commit);
+  });
   const started = performance.now();
   // A source whose last commit cannot be traced (a force push, then gc; a lost journal) is rebuilt
   // as the commit exactly: files only that lost commit had would otherwise go to every target. One

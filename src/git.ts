@@ -4,7 +4,7 @@ import { simpleGit, type SimpleGit } from 'simple-git';
 import { FanoutError } from './errors.js';
 import { run } from './exec.js';
 import type { Logger } from './log.js';
-import { onDisk, relPathBytes, type RelPath } from './paths.js';
+import { displayPath, onDisk, relPathBytes, type RelPath } from './paths.js';
 
 /** A full 40- or 64-hex object name, never a ref name: what a revision resolves to once. */
 export type Commit = string & { readonly __brand: 'Commit' };
@@ -219,7 +219,8 @@ export async function checkout(
         for (const rel of others.split('\0')) if (rel !== '') fs.rmSync(onDisk(source, rel.replace(/\/$/, '')), { recursive: true, force: true });
       }
     } else {
-      for (const change of paths) fs.rmSync(onDisk(source, change.path), { recursive: true, force: true });
+      // parents first, so that a tracked symlink that becomes a directory goes before what was below it
+      for (const change of [...paths].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) removeInside(source, change.path);
       const entries = paths
         .filter((c) => c.entry !== undefined && c.entry.mode !== GITLINK)
         .map((c) => `${c.entry?.mode ?? ''} ${c.entry?.blob ?? ''}\t${c.path}\0`)
@@ -235,6 +236,60 @@ export async function checkout(
 
 /** A submodule: nothing to write into a web root. */
 const GITLINK = '160000';
+
+/**
+ * The first directory above one of `paths` that is a symlink in `root` and not itself among the
+ * paths (a tracked symlink that becomes a directory is removed first, and is no way through):
+ * checked before the checkout touches anything.
+ */
+export function symlinkAbove(root: string, paths: readonly RelPath[]): string | undefined {
+  const named = new Set(paths);
+  const looked = new Map<RelPath, 'link' | 'dir' | 'other'>();
+  for (const rel of paths) {
+    const parts = rel.split('/');
+    for (let i = 1; i < parts.length; i += 1) {
+      const above = parts.slice(0, i).join('/');
+      let kind = looked.get(above);
+      if (kind === undefined) {
+        try {
+          const st = fs.lstatSync(onDisk(root, above));
+          kind = st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : 'other';
+        } catch {
+          kind = 'other';
+        }
+        looked.set(above, kind);
+      }
+      if (kind === 'link' && !named.has(above)) return path.join(root, displayPath(above));
+      if (kind !== 'dir') break;
+    }
+  }
+  return undefined;
+}
+
+export function throughSymlink(link: string): FanoutError {
+  return new FanoutError(`${link} is a symlink git does not have there; fanout removes and writes nothing through one: remove it (and put what it points to in git), then deploy again`, 1);
+}
+
+/**
+ * Remove `rel` below `root`, never through a symlink: a directory above it that is a symlink (one
+ * made by hand, `media -> /disk/media`) would make the removal land outside the source. Such a
+ * path is refused; one whose parent is missing or a file has nothing to remove.
+ */
+function removeInside(root: string, rel: RelPath): void {
+  const parts = rel.split('/');
+  for (let i = 1; i < parts.length; i += 1) {
+    const above = parts.slice(0, i).join('/');
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(onDisk(root, above));
+    } catch {
+      return;
+    }
+    if (st.isSymbolicLink()) throw throughSymlink(path.join(root, displayPath(above)));
+    if (!st.isDirectory()) return;
+  }
+  fs.rmSync(onDisk(root, rel), { recursive: true, force: true });
+}
 
 function removeEmptyParents(root: string, paths: readonly RelPath[]): void {
   const dirs = new Set<string>();
