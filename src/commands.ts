@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { loadConfig, type Config } from './config.js';
 import { deploy, selectTargets, whoAmI, type Revision } from './deploy.js';
-import { checkSetup, checkTools, probeTargets, type Check } from './doctor.js';
+import { checkRepository, checkSetup, checkTools, probeTargets, type Check } from './doctor.js';
 import { FanoutError, errorMessage } from './errors.js';
 import { branchTip, commitInfo, type Commit } from './git.js';
 import { runPostReceiveHook } from './hook.js';
@@ -199,7 +199,7 @@ async function runDoctor(args: GlobalArgs): Promise<void> {
     checks.push({ name: 'config', ok: false, detail: errorMessage(error) });
   }
   if (config !== undefined) {
-    checks.push(...checkSetup(config));
+    checks.push(...checkSetup(config), await checkRepository(config.repo));
     const log = fs.existsSync(config.stateDir) ? openLog(config.stateDir) : silentLogger;
     checks.push(...(await probeTargets(config, selectTargets(config, args.target), log)));
   }

@@ -6,6 +6,7 @@ import pMap from 'p-map';
 import type { Config, Target } from './config.js';
 import { describeDest, rsyncDestArg } from './dest.js';
 import { errorMessage } from './errors.js';
+import { checksPushedObjects } from './git.js';
 import { run } from './exec.js';
 import { HOOK_MARKER } from './init.js';
 import type { Logger } from './log.js';
@@ -74,6 +75,18 @@ export function checkSetup(config: Config): Check[] {
   checks.push(checkHook(config));
   checks.push(checkSource(config.source));
   return checks;
+}
+
+/** The repository refuses malformed pushed trees itself (receive.fsckObjects). */
+export async function checkRepository(repo: string): Promise<Check> {
+  const name = 'pushed objects checked';
+  if (await checksPushedObjects(repo)) return { name, ok: true, detail: `${repo}: receive.fsckObjects is on` };
+  return {
+    name,
+    ok: false,
+    detail: `${repo}: receive.fsckObjects is off, so git accepts a pushed tree with a ".." or ".git" entry or the same name twice (fanout refuses to deploy one, but the push itself lands)`,
+    fix: `git --git-dir ${repo} config receive.fsckObjects true`,
+  };
 }
 
 function checkStateDir(dir: string): Check {

@@ -62,6 +62,18 @@ export async function isBareRepo(repo: string): Promise<boolean> {
   }
 }
 
+/**
+ * Whether the repository checks what it receives (receive.fsckObjects): then git itself refuses a
+ * pushed tree with a `..` or `.git` entry, or the same name twice, before fanout ever sees it.
+ */
+export async function checksPushedObjects(repo: string): Promise<boolean> {
+  try {
+    return (await gitFor(repo).raw(['config', '--bool', '--get', 'receive.fsckObjects'])).trim() === 'true';
+  } catch {
+    return false; // not set: git's default is off
+  }
+}
+
 /** Resolve any revision git understands (sha, short sha, tag, main~3) to a commit, or say it is unknown. */
 export async function resolveCommit(repo: string, rev: string): Promise<Commit> {
   if (rev.startsWith('-') || rev.trim() === '') throw new FanoutError(`unknown revision "${rev}"`);
@@ -84,7 +96,7 @@ export async function branchTip(repo: string, branch: string): Promise<Commit | 
 }
 
 export async function commitInfo(repo: string, commit: Commit): Promise<CommitInfo> {
-  const out = await gitFor(repo).raw(['log', '-1', '--no-show-signature', '--format=%s%x00%cI', commit, '--']);
+  const out = await gitFor(repo).raw(['log', '-1', '--no-show-signature', '--format=%s%x00%cI', '--end-of-options', commit, '--']);
   const [subject = '', date = ''] = out.replace(/\n$/, '').split('\0');
   return { commit, subject, date };
 }

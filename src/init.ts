@@ -44,7 +44,9 @@ export async function init(options: InitOptions): Promise<string[]> {
   if (!fs.existsSync(repo)) {
     fs.mkdirSync(path.dirname(repo), { recursive: true });
     await simpleGit().init(true, [`--initial-branch=${branch}`, repo]);
-    done.push(`created bare repository ${repo}`);
+    // git then refuses a pushed tree with a ".." or ".git" entry, or the same name twice
+    await simpleGit(repo).addConfig('receive.fsckObjects', 'true');
+    done.push(`created bare repository ${repo} (receive.fsckObjects on)`);
   } else if (!(await isBareRepo(repo))) {
     throw new FanoutError(`repo ${repo} exists but is not a bare git repository`);
   }
