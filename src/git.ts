@@ -4,7 +4,7 @@ import { simpleGit, type SimpleGit } from 'simple-git';
 import { FanoutError } from './errors.js';
 import { run } from './exec.js';
 import type { Logger } from './log.js';
-import { displayPath, onDisk, relPathBytes, type RelPath } from './paths.js';
+import { displayPath, onDisk, pathProblem, relPathBytes, type RelPath } from './paths.js';
 
 /** A full 40- or 64-hex object name, never a ref name: what a revision resolves to once. */
 export type Commit = string & { readonly __brand: 'Commit' };
@@ -106,11 +106,50 @@ export async function commitInfo(repo: string, commit: Commit): Promise<CommitIn
  * detection: a rename is a deletion plus an addition, which is exactly what rsync must do.
  * Plumbing (diff-tree) so that no user diff config changes the output.
  */
-export async function changedPaths(repo: string, from: Commit, to: Commit, log: Logger): Promise<Change[]> {
-  const result = await run('git', ['diff-tree', '-r', '-z', '--no-renames', '--raw', '--no-abbrev', '--end-of-options', from, to, '--'], { env: gitEnv(repo), binary: true, log });
+export async function changedPaths(repo: string, from: Commit, to: Commit, log: Logger, limit = Number.POSITIVE_INFINITY): Promise<Diff> {
+  // streamed, NUL by NUL: past `limit` changes nothing more is kept, so a commit that touches a
+  // million files costs its count, not its listing; every name is still checked as it goes by
+  let meta: string | undefined;
+  let count = 0;
+  let changes: Change[] | undefined = [];
+  let refused: { path: RelPath; problem: string } | undefined;
+  let attributes = false;
+  const result = await run('git', ['diff-tree', '-r', '-z', '--no-renames', '--raw', '--no-abbrev', '--end-of-options', from, to, '--'], {
+    env: gitEnv(repo),
+    binary: true,
+    lineEnd: '\0',
+    onLine: (field) => {
+      if (meta === undefined) {
+        meta = field;
+        return;
+      }
+      const change = parseRawRecord(meta, field);
+      meta = undefined;
+      if (change === undefined) return;
+      count += 1;
+      if (refused === undefined) {
+        const problem = pathProblem(change.path);
+        if (problem !== undefined) refused = { path: change.path, problem };
+      }
+      attributes ||= isAttributesFile(change.path);
+      if (changes !== undefined && count > limit) changes = undefined;
+      changes?.push(change);
+    },
+    log,
+  });
   // not a FanoutError: the caller falls back to a full pass when git has lost one of the commits
   if (result.exitCode !== 0) throw new Error(`git cannot compare ${from.slice(0, 10)} with ${to.slice(0, 10)}: ${firstLine(result.spawnError ?? result.stderr)}`);
-  return parseRawDiff(result.stdout);
+  return { changes, count, refused, attributes };
+}
+
+/** A diff between two commits: its changes, or undefined when there were more than the limit. */
+export interface Diff {
+  changes: Change[] | undefined;
+  count: number;
+  /** the first path fanout refuses to act on (invariant 8), and why */
+  refused: { path: RelPath; problem: string } | undefined;
+  /** whether a .gitattributes file is among the changes (see changesAttributes) */
+  attributes: boolean;
 }
 
 const ABSENT = /^0+$/;
@@ -120,16 +159,21 @@ export function parseRawDiff(out: string): Change[] {
   const fields = out.split('\0');
   const changes: Change[] = [];
   for (let i = 0; i + 1 < fields.length; i += 2) {
-    const meta = /^:(\d{6}) (\d{6}) ([0-9a-f]+) ([0-9a-f]+) ([A-Z])/.exec(fields[i] ?? '');
-    const file = fields[i + 1] ?? '';
-    if (meta === null || file === '') break;
-    const [, oldMode = '', mode = '', oldBlob = '', blob = '', status = ''] = meta;
-    const change: Change = { status, path: file };
-    if (status !== 'D') change.entry = { mode, blob };
-    if (!ABSENT.test(oldMode)) change.before = { mode: oldMode, blob: oldBlob };
+    const change = parseRawRecord(fields[i] ?? '', fields[i + 1] ?? '');
+    if (change === undefined) break;
     changes.push(change);
   }
   return changes;
+}
+
+function parseRawRecord(meta: string, file: string): Change | undefined {
+  const m = /^:(\d{6}) (\d{6}) ([0-9a-f]+) ([0-9a-f]+) ([A-Z])/.exec(meta);
+  if (m === null || file === '') return undefined;
+  const [, oldMode = '', mode = '', oldBlob = '', blob = '', status = ''] = m;
+  const change: Change = { status, path: file };
+  if (status !== 'D') change.entry = { mode, blob };
+  if (!ABSENT.test(oldMode)) change.before = { mode: oldMode, blob: oldBlob };
+  return change;
 }
 
 /**
@@ -191,7 +235,11 @@ export async function treeEntryKinds(repo: string, commit: Commit, paths: readon
  * the bytes of files the diff does not name.
  */
 export function changesAttributes(changes: readonly Change[]): boolean {
-  return changes.some((c) => c.path === '.gitattributes' || c.path.endsWith('/.gitattributes'));
+  return changes.some((c) => isAttributesFile(c.path));
+}
+
+function isAttributesFile(rel: RelPath): boolean {
+  return rel === '.gitattributes' || rel.endsWith('/.gitattributes');
 }
 
 /**
@@ -241,6 +289,25 @@ export async function checkout(
     }
     await git(['checkout-index', '--all', '--force']);
     if (paths !== 'all') removeEmptyParents(source, paths.map((c) => c.path));
+  } finally {
+    fs.rmSync(scratchIndex, { force: true });
+  }
+}
+
+/**
+ * Bring `source` from one commit to another by git's own two-tree switch (`read-tree --reset -u`),
+ * for a change too large to name path by path: git writes and removes only what differs (files
+ * that stay keep their times, so a later rsync quick check skips them), never through a symlink,
+ * and its memory is its own. The scratch index starts as `from`'s tree.
+ */
+export async function switchTree(repo: string, source: string, from: Commit, to: Commit, scratchIndex: string, log: Logger): Promise<void> {
+  const env = { ...gitEnv(repo), GIT_INDEX_FILE: scratchIndex, GIT_WORK_TREE: source };
+  fs.rmSync(scratchIndex, { force: true });
+  try {
+    for (const args of [['read-tree', '--end-of-options', from], ['read-tree', '--reset', '-u', '--end-of-options', from, to]]) {
+      const result = await run('git', args, { env, log, cwd: source });
+      if (result.exitCode !== 0) throw new FanoutError(`cannot check ${to.slice(0, 10)} out into ${source}: ${firstLine(result.spawnError ?? result.stderr)}`, 1);
+    }
   } finally {
     fs.rmSync(scratchIndex, { force: true });
   }

@@ -58,7 +58,6 @@ export const RSYNC_TEMP_DIR = '.~tmp~';
  */
 export function pathProblem(rel: RelPath): string | undefined {
   if (rel === '') return 'an empty path';
-  if (rel.length >= PATH_MAX) return `a path of ${rel.length} bytes (the limit is ${PATH_MAX - 1})`;
   if (rel.startsWith('/')) return 'an absolute path';
   for (const part of rel.split('/')) {
     if (part === '') return 'an empty path component';
@@ -67,6 +66,7 @@ export function pathProblem(rel: RelPath): string | undefined {
     if (part.length > NAME_MAX) return `a name of ${part.length} bytes (the limit is ${NAME_MAX})`;
     if (part === RSYNC_TEMP_DIR) return `a "${RSYNC_TEMP_DIR}" component (rsync's --delay-updates stages files under that name and skips it)`;
   }
+  if (rel.length >= PATH_MAX) return `a path of ${rel.length} bytes (the limit is ${PATH_MAX - 1})`;
   return undefined;
 }
 
