@@ -34,14 +34,12 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function displayPath(rel: RelPath): string {
   const bytes = relPathBytes(rel);
-  let text: string;
   try {
-    text = utf8.decode(bytes);
+    // control characters (a newline in a name) escaped, so a message stays one line
+    return JSON.stringify(utf8.decode(bytes)).slice(1, -1);
   } catch {
-    text = [...bytes].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+    return [...bytes].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
   }
-  // control characters (a newline in a name) escaped, so a message stays one line
-  return JSON.stringify(text).slice(1, -1);
 }
 
 /** Linux's limits: NAME_MAX for one component, PATH_MAX for a whole path (both in bytes). */
