@@ -17,6 +17,7 @@ import { execa } from 'execa';
 import pMap from 'p-map';
 import { stringify } from 'yaml';
 import { parseConfig } from '../src/config.js';
+import { MAX_CHANGES } from '../src/deploy.js';
 import { filesFromList, planSync, rsyncPasses } from '../src/plan.js';
 import { rsyncArgs, rsyncInput } from '../src/rsync.js';
 import { CLI, createFarm, type Farm } from '../test/support/farm.js';
@@ -46,6 +47,8 @@ interface Options {
   scaleTargets: number[];
   watchFiles: number;
   burst: number;
+  /** files one push adds to an already deployed site, in the big-change scenario */
+  changeFiles: number[];
 }
 
 function parseOptions(argv: string[]): Options {
@@ -65,11 +68,13 @@ function parseOptions(argv: string[]): Options {
     changes: list(value('changes'), quick ? [1, 10] : [1, 10, 1000]),
     // a smoke run must never overwrite the checked-in results
     out: value('out') ?? (quick ? fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-quick-')) : path.resolve('bench-results')),
-    scenarios: (value('only') ?? 'push,scale,daemons,watch').split(','),
+    scenarios: (value('only') ?? 'push,scale,daemons,watch,bigchange').split(','),
     scaleFiles: Number(value('scale-files') ?? (quick ? 1000 : 10_000)),
     scaleTargets: list(value('targets'), quick ? [1, 2] : [1, 2, 4, 8]),
     watchFiles: Number(value('watch-files') ?? (quick ? 1000 : 10_000)),
     burst: Number(value('burst') ?? (quick ? 500 : 10_000)),
+    // just past MAX_CHANGES in a smoke run, so CI takes the path a huge push takes
+    changeFiles: list(value('change-files'), quick ? [MAX_CHANGES + 1000] : [MAX_CHANGES - 1000, 1_000_000]),
   };
 }
 
@@ -99,6 +104,30 @@ async function measuredPush(farm: Farm): Promise<{ ms: number; peakMb: number | 
   } catch (error) {
     memory.stop();
     throw error;
+  }
+}
+
+/**
+ * The memory of the hook for one push that adds `files` files to a deployed site: named path by
+ * path up to MAX_CHANGES, past it git's own two-tree switch and a full pass per target.
+ */
+async function bigChangeScenario(files: number, say: (line: string) => void): Promise<MemoryRow> {
+  const farm: Farm = await createFarm({ targets: 3, firstHost: 60, config: { timeout: 600 } });
+  try {
+    farm.write({ 'index.html': 'home' });
+    await farm.commit('home');
+    await pushAll(farm, 3);
+    say(`[big change, ${files} files] generating`);
+    generateSite(farm.clone, files);
+    await farm.commit('a big change');
+    say(`[big change, ${files} files] pushing`);
+    const push = await measuredPush(farm);
+    for (const d of farm.daemons) await assertEqual(farm.source, d.dir);
+    const how = files > MAX_CHANGES ? `more than ${MAX_CHANGES}: git's own switch, then a full pass per target` : 'named path by path';
+    say(`[big change, ${files} files] ${(push.ms / 1000).toFixed(1)} s, hook peak ${push.peakMb?.toFixed(0) ?? '?'} MB`);
+    return { files, what: `git push adding ${files} files to a deployed site (${how})`, ms: push.ms, peakMb: push.peakMb };
+  } finally {
+    await farm.cleanup();
   }
 }
 
@@ -310,6 +339,12 @@ async function main(): Promise<void> {
     return results.watch.filter((w) => w.note.startsWith('skipped')).map((w) => `${w.approach} ${w.note}`).join('; ');
   });
   for (const files of options.sizes.filter((f) => f >= BIG)) await scenario(`push, ${files} files`, wanted('push'), () => push(files));
+  for (const files of options.changeFiles) {
+    await scenario(`one push adding ${files} files`, wanted('bigchange'), async () => {
+      results.memory.push(await bigChangeScenario(files, say));
+      return 'every target equal to its source';
+    });
+  }
 
   writeReport(options.out, results);
   console.log(`\n${markdown(results)}\nwritten to ${options.out}`);
