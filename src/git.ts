@@ -139,13 +139,12 @@ export async function changedPaths(repo: string, from: Commit, to: Commit, log: 
   });
   // not a FanoutError: the caller falls back to a full pass when git has lost one of the commits
   if (result.exitCode !== 0) throw new Error(`git cannot compare ${from.slice(0, 10)} with ${to.slice(0, 10)}: ${firstLine(result.spawnError ?? result.stderr)}`);
-  return { changes, count, refused, attributes };
+  return { changes, refused, attributes };
 }
 
 /** A diff between two commits: its changes, or undefined when there were more than the limit. */
 export interface Diff {
   changes: Change[] | undefined;
-  count: number;
   /** the first path fanout refuses to act on (invariant 8), and why */
   refused: { path: RelPath; problem: string } | undefined;
   /** whether a .gitattributes file is among the changes (see changesAttributes) */
