@@ -35,6 +35,11 @@ async function main(argv: string[]): Promise<void> {
     if (hook !== undefined) {
       await (await import('./hook.js')).runPostReceiveHook(hook.config, hook.json);
     } else {
+      // `fanout status | head -1`: the reader went away, which is no error of fanout's (the hook
+      // instead carries on when its pusher hangs up)
+      process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      });
       await (await import('./commands.js')).runCommandLine(argv);
     }
   } catch (error) {

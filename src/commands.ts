@@ -83,7 +83,8 @@ async function showStatus(args: GlobalArgs): Promise<void> {
   const names = await subjects(config.repo, [current?.commit ?? null, tip ?? null, ...statuses.map((s) => s.commit)]);
   const watchState = readWatchState(config.stateDir);
   const watching = watchStatusLine(watchState);
-  const allOk = statuses.every((s) => s.health === 'ok') && watching?.failing !== true;
+  const sourceError = journal.state.source.error;
+  const allOk = statuses.every((s) => s.health === 'ok') && watching?.failing !== true && sourceError === undefined;
   process.exitCode = allOk ? 0 : 1;
   if (args.json) {
     writeJson({
@@ -92,6 +93,7 @@ async function showStatus(args: GlobalArgs): Promise<void> {
       branchTip: tip ?? null,
       targets: statuses.map((s) => ({ ...s, subject: s.commit === null ? null : names.get(s.commit) })),
       watch: watchState === undefined ? null : { ...watchState, failing: watching?.failing ?? false },
+      source: { commit: journal.state.source.commit, error: sourceError ?? null },
     });
     return;
   }
@@ -100,6 +102,7 @@ async function showStatus(args: GlobalArgs): Promise<void> {
       ? 'current deploy: none yet (git push, or fanout deploy)'
       : `current deploy: ${shortCommit(current.commit)} "${names.get(current.commit) ?? ''}" (deploy #${current.deployId}, ${when(current.at)})`;
   out.write(`${head}\n`);
+  if (sourceError !== undefined) out.write(`${statusWord('failed', out.color)}: the last deploy could not check its commit out into ${config.source}: ${sourceError}\n`);
   if (tip !== undefined && tip !== current?.commit) out.write(`branch ${config.branch} is at ${shortCommit(tip)} "${names.get(tip) ?? ''}", not deployed (fanout deploy)\n`);
   out.write('\n');
   out.write(
@@ -143,7 +146,7 @@ function showHistory(args: GlobalArgs & { limit: number }): void {
         e.reason,
         e.startedBy,
         humanDuration(Date.parse(e.finishedAt) - Date.parse(e.startedAt)),
-        e.targets.map((t) => `${t.name} ${statusWord(t.status, out.color)} ${humanDuration(t.durationMs)}`).join(', '),
+        e.error !== undefined ? `${statusWord('failed', out.color)} ${e.error}` : e.targets.map((t) => `${t.name} ${statusWord(t.status, out.color)} ${humanDuration(t.durationMs)}`).join(', '),
       ]),
     ),
   );
@@ -185,7 +188,11 @@ async function runVerify(args: GlobalArgs): Promise<void> {
     else if (d.status === 'failed') s.out.write(`${name}  ${statusWord('failed', s.out.color)} ${d.error ?? ''}\n`);
     else s.out.write(`${name}  ${statusWord('drift', s.out.color)}  ${d.items.length} path${d.items.length === 1 ? '' : 's'} differ:\n${itemLines(d.items, ' '.repeat(width + 4))}`);
   }
-  if (!allSame) s.out.write('repair with: fanout sync --full --target NAME\n');
+  // drift is repaired by a full pass; a target that could not be reached only needs catching up
+  const drifted = drifts.filter((d) => d.status === 'drift').map((d) => d.name);
+  const unreachable = drifts.filter((d) => d.status === 'failed').map((d) => d.name);
+  if (drifted.length > 0) s.out.write(`repair with: fanout sync --full ${drifted.map((n) => `--target ${n}`).join(' ')}\n`);
+  if (unreachable.length > 0) s.out.write(`once it answers, catch it up with: fanout sync ${unreachable.map((n) => `--target ${n}`).join(' ')}\n`);
 }
 
 async function runDoctor(args: GlobalArgs): Promise<void> {

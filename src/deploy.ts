@@ -100,7 +100,22 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
         throw new FanoutError(`commit ${commit.slice(0, 10)} has no files; refusing to deploy it (it would empty every target); nothing was touched. --allow-empty if that is intended`);
       }
     }
-    if (!options.dryRun && !sourceReady) await checkOutSource(ctx, journal, sourceSince, commit);
+    if (!options.dryRun && !sourceReady) {
+      try {
+        await checkOutSource(ctx, journal, sourceSince, commit);
+      } catch (error) {
+        // a checkout the file system refused is a failed deploy: in the history and in status
+        if (error instanceof FanoutError && error.exitCode === 1) {
+          await journal.update((s) => {
+            s.nextDeployId = id + 1;
+            s.source.error = error.message;
+          });
+          const at = new Date().toISOString();
+          journal.appendHistory({ id, startedAt: startedAt.toISOString(), finishedAt: at, commit, subject: info.subject, reason: request.reason, startedBy: request.startedBy, targets: [], error: error.message });
+        }
+        throw error;
+      }
+    }
     if (options.allowEmpty !== true) assertSourceNotEmpty(config.source);
 
     const maxDelete = options.maxDelete ?? config.maxDelete;
@@ -627,10 +642,14 @@ function sourceKinds(source: string, paths: readonly RelPath[]): Map<RelPath, En
   return kinds;
 }
 
-export function whoAmI(): string {
+/** Who started a deploy, for the history: the person behind sudo, not only the account it ran as. */
+export function whoAmI(env: NodeJS.ProcessEnv = process.env): string {
+  let user: string;
   try {
-    return os.userInfo().username;
+    user = os.userInfo().username;
   } catch {
-    return `uid ${process.getuid?.() ?? '?'}`;
+    user = `uid ${process.getuid?.() ?? '?'}`;
   }
+  const behind = env.SUDO_USER;
+  return behind !== undefined && behind !== '' && behind !== user ? `${behind} (sudo as ${user})` : user;
 }

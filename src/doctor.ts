@@ -7,6 +7,9 @@ import type { Config, Target } from './config.js';
 import { describeDest, rsyncDestArg } from './dest.js';
 import { errorMessage } from './errors.js';
 import { checksPushedObjects } from './git.js';
+import { walkDirectories } from './inotify.js';
+import { displayPath, onDisk } from './paths.js';
+import { currentUid, userName } from './trust.js';
 import { run } from './exec.js';
 import { HOOK_MARKER } from './init.js';
 import type { Logger } from './log.js';
@@ -123,12 +126,34 @@ function checkHook(config: Config): Check {
 }
 
 function checkSource(source: string): Check {
+  let entries: string[];
   try {
-    const entries = fs.readdirSync(source);
-    return { name: 'source', ok: true, detail: entries.length === 0 ? `${source} (empty until the first deploy)` : source };
+    entries = fs.readdirSync(source);
   } catch {
     return { name: 'source', ok: false, detail: `${source} does not exist`, fix: `fanout init, or mkdir ${source}` };
   }
+  // a directory made by root in the source (a hot fix) stops the next checkout
+  const me = userName(currentUid());
+  let blocked: string | undefined;
+  walkDirectories(source, '', (dir) => {
+    try {
+      fs.accessSync(onDisk(source, dir), fs.constants.W_OK);
+      return true;
+    } catch {
+      blocked = dir;
+      return false;
+    }
+  });
+  if (blocked !== undefined) {
+    const owner = userName(fs.statSync(onDisk(source, blocked)).uid);
+    return { name: 'source', ok: false, detail: `${path.join(source, displayPath(blocked))} is not writable by ${me} (it belongs to ${owner}): the next checkout there will fail`, fix: `as root: chown -R ${me} ${source}` };
+  }
+  // a web server that does not run as the daemon's uid reads the document root through "others"
+  const mode = fs.statSync(source).mode & 0o777;
+  if ((mode & 0o005) !== 0o005) {
+    return { name: 'source', ok: false, detail: `${source} has mode ${mode.toString(8)}: the first full pass gives every web server's document root that mode, and a web server that is not its owner cannot read it`, fix: `chmod 755 ${source}` };
+  }
+  return { name: 'source', ok: true, detail: entries.length === 0 ? `${source} (empty until the first deploy)` : `${source}, writable throughout by ${me}` };
 }
 
 /**

@@ -59,7 +59,9 @@ export function childEnvironment(from: NodeJS.ProcessEnv = process.env): Record<
 export async function run(command: string, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
   const started = performance.now();
   const child = execa(command, args, {
-    cwd: options.cwd,
+    // a directory every user may enter: the one fanout was started in may be one the user it
+    // runs as cannot read (sudo -u git from /root), and a child started there fails to start
+    cwd: options.cwd ?? '/',
     env: options.env ?? childEnvironment(),
     extendEnv: false,
     input: options.input,
@@ -92,7 +94,7 @@ export async function run(command: string, args: readonly string[], options: Exe
   stopWatching();
   await streamed;
   const durationMs = performance.now() - started;
-  const spawnError = result.exitCode === undefined && !result.timedOut && result.signal === undefined ? result.shortMessage : undefined;
+  const spawnError = result.exitCode === undefined && !result.timedOut && result.signal === undefined ? spawnFailure(command, result) : undefined;
   const exitCode = result.exitCode ?? (result.timedOut ? 124 : 128);
   options.log.debug({ command, args, exitCode, durationMs: Math.round(durationMs), timedOut: result.timedOut }, 'exec');
   return {
@@ -104,6 +106,18 @@ export async function run(command: string, args: readonly string[], options: Exe
     spawnError,
     stalled,
   };
+}
+
+/** Why a program could not be started, by its errno: missing, not allowed, or what the system said. */
+export function spawnFailure(command: string, error: { code?: string; shortMessage?: string; message?: string }): string {
+  switch (error.code) {
+    case 'ENOENT':
+      return `cannot start ${command}: not found (is it installed, and on the PATH?)`;
+    case 'EACCES':
+      return `cannot start ${command}: permission denied (EACCES: it, or the directory it would run in, is not accessible to ${process.getuid?.() === 0 ? 'root' : 'this user'})`;
+    default:
+      return `cannot start ${command}: ${error.code ?? error.shortMessage ?? error.message ?? 'unknown error'}`;
+  }
 }
 
 function decoded(output: unknown, encoding: 'utf8' | 'latin1'): string {

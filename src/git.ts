@@ -5,6 +5,7 @@ import { FanoutError } from './errors.js';
 import { run } from './exec.js';
 import type { Logger } from './log.js';
 import { displayPath, onDisk, pathProblem, relPathBytes, type RelPath } from './paths.js';
+import { currentUid, userName } from './trust.js';
 
 /** A full 40- or 64-hex object name, never a ref name: what a revision resolves to once. */
 export type Commit = string & { readonly __brand: 'Commit' };
@@ -46,7 +47,8 @@ function gitEnv(repo: string): Record<string, string> {
 /** A git client bound to one bare repository. */
 function gitFor(repo: string): SimpleGit {
   return simpleGit({
-    baseDir: fs.existsSync(repo) ? repo : process.cwd(),
+    // never the directory fanout was started in: the user it runs as may not be able to read it
+    baseDir: fs.existsSync(repo) ? repo : '/',
     trimmed: false,
     // simple-git strips GIT_* variables unless named; fanout sets this one itself, never from its caller
     allowEnvironment: ['GIT_DIR'],
@@ -265,12 +267,26 @@ export async function checkout(
   const git = async (args: string[], input?: Buffer): Promise<string> => {
     const result = await run('git', args, { env, input, log, binary: true });
     if (result.exitCode !== 0) {
-      throw new FanoutError(`cannot check ${commit.slice(0, 10)} out into ${source}: ${firstLine(result.spawnError ?? result.stderr)}`, 1);
+      const said = result.spawnError ?? firstLine(result.stderr);
+      const blocked = /unable to create file (.+): Permission denied|unable to unlink old '(.+)'|cannot create directory at '(.+)'/.exec(said);
+      const rel = blocked?.[1] ?? blocked?.[2] ?? blocked?.[3];
+      throw checkoutFailure(source, commit, said, rel === undefined ? undefined : path.join(source, rel));
     }
     return result.stdout;
   };
   fs.rmSync(scratchIndex, { force: true });
   try {
+    await writeSource();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // the file system refused a removal (a directory made by root in the source, say)
+    if (code === 'EACCES' || code === 'EPERM') throw checkoutFailure(source, commit, `${code}: ${(error as NodeJS.ErrnoException).path ?? ''}`, (error as NodeJS.ErrnoException).path);
+    throw error;
+  } finally {
+    fs.rmSync(scratchIndex, { force: true });
+  }
+
+  async function writeSource(): Promise<void> {
     if (paths === 'all') {
       await git(['read-tree', '--end-of-options', commit]);
       if (removeOthers !== undefined) {
@@ -288,9 +304,27 @@ export async function checkout(
     }
     await git(['checkout-index', '--all', '--force']);
     if (paths !== 'all') removeEmptyParents(source, paths.map((c) => c.path));
-  } finally {
-    fs.rmSync(scratchIndex, { force: true });
   }
+}
+
+/**
+ * A checkout the file system refused, said with what blocked it: the directory in the way, its
+ * owner, and the command that gives the source back to the user fanout runs as.
+ */
+function checkoutFailure(source: string, commit: Commit, said: string, blockedPath: string | undefined): FanoutError {
+  let detail = '';
+  if (blockedPath !== undefined) {
+    let dir = path.dirname(blockedPath);
+    while (!fs.existsSync(dir) && dir !== path.dirname(dir)) dir = path.dirname(dir);
+    try {
+      const owner = fs.statSync(dir).uid;
+      const me = currentUid();
+      if (owner !== me) detail = `; ${dir} belongs to ${userName(owner)}, not to ${userName(me)}, who runs fanout: as root, chown -R ${userName(me)} ${source}`;
+    } catch {
+      // nothing more to say
+    }
+  }
+  return new FanoutError(`cannot check ${commit.slice(0, 10)} out into ${source}: ${said}${detail}`, 1);
 }
 
 /**

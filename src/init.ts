@@ -99,7 +99,7 @@ targets: []
 # Add one entry per web server, for example:
 #  - name: web1
 #    dest: www1@192.168.9.226::web1      # rsync daemon module
-#    passwordFile: /etc/fanout/web1.pwd  # mode 600, holds the daemon password
+#    passwordFile: /etc/fanout/www1.pwd  # mode 600, holds the daemon password
 #  - name: web2
 #    dest: deploy@192.168.9.228:/data/www/  # over ssh
 exclude: ["*.swp"]

@@ -25,6 +25,8 @@ export interface SourceHolding extends Holding {
    * commit has may be in it. The next checkout rewrites it whole, removing what the commit lacks.
    */
   untraceable?: boolean;
+  /** why the last checkout into it failed; cleared by the next one that succeeds */
+  error?: string;
 }
 
 /** What fanout knows of one target. */
@@ -79,6 +81,8 @@ export interface HistoryEntry {
   startedBy: string;
   dryRun?: boolean;
   targets: TargetOutcome[];
+  /** the deploy failed before any target: the checkout into the source, say */
+  error?: string;
 }
 
 const EMPTY: State = { version: 1, nextDeployId: 1, current: null, source: { commit: null, attempted: [] }, targets: {} };
@@ -216,7 +220,7 @@ const stateSchema = v.object({
   version: v.literal(1),
   nextDeployId: v.pipe(v.number(), v.integer(), v.minValue(1)),
   current: v.nullable(v.object({ commit: sha, deployId: v.pipe(v.number(), v.integer()), at: v.string() })),
-  source: v.object({ ...holding, untraceable: v.optional(v.boolean()) }),
+  source: v.object({ ...holding, untraceable: v.optional(v.boolean()), error: v.optional(v.string()) }),
   targets: v.record(
     v.string(),
     v.object({

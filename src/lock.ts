@@ -38,7 +38,7 @@ export async function acquireLock(
       }
     }
     if (result.exitCode !== 0) {
-      throw new FanoutError(`cannot lock ${file}: ${result.spawnError ?? result.stderr.trim()} (is util-linux "flock" installed?)`, 1);
+      throw new FanoutError(`cannot lock ${file}: ${result.spawnError ?? result.stderr.trim()}${result.spawnError?.includes('not found') === true ? ' (flock comes with util-linux: apt-get install util-linux)' : ''}`, 1);
     }
     const holder = `pid ${process.pid}, ${purpose}, since ${new Date().toISOString()}`;
     fs.ftruncateSync(fd, 0);

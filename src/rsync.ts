@@ -392,6 +392,7 @@ const STDERR_CAUSES: readonly (readonly [RegExp, string])[] = [
 
 /** The operator's sentence for a failed rsync: its cause (from stderr, else the exit code), then rsync's own words. */
 export function failureMessage(result: { exitCode: number; stderr: string; spawnError: string | undefined }, target?: Pick<Target, 'dest' | 'ssh'>): string {
+  if (result.spawnError !== undefined) return result.spawnError;
   const ssh = target === undefined ? undefined : sshFailure(result, target);
   if (ssh !== undefined) return ssh;
   const lines = result.stderr.split('\n').map((l) => l.trim());

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from './config.js';
 import type { Context } from './deploy.js';
@@ -5,9 +6,24 @@ import type { HistoryEntry } from './journal.js';
 import { openLog, type Logger } from './log.js';
 import { humanReporter, jsonReporter, stdoutOutput, type Output, type Reporter } from './report.js';
 
-/** --config, else $FANOUT_CONFIG, else ./fanout.yaml: the working directory is read here only. */
-export function configPath(option: string | undefined): string {
-  return path.resolve(option ?? process.env.FANOUT_CONFIG ?? 'fanout.yaml');
+/** Where a config is looked for when neither --config nor $FANOUT_CONFIG names one, and ./fanout.yaml is not there. */
+export const SYSTEM_CONFIG = '/etc/fanout/fanout.yaml';
+
+/**
+ * --config, else $FANOUT_CONFIG, else ./fanout.yaml, else /etc/fanout/fanout.yaml: the last so that
+ * `sudo -u git fanout status` works without carrying an environment variable through sudo (which
+ * drops it) or git-shell. The working directory is read here only.
+ */
+export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env, exists: (file: string) => boolean = fs.existsSync): string {
+  if (option !== undefined) return path.resolve(option);
+  if (env.FANOUT_CONFIG !== undefined && env.FANOUT_CONFIG !== '') return path.resolve(env.FANOUT_CONFIG);
+  let local: string | undefined;
+  try {
+    local = path.resolve('fanout.yaml');
+  } catch {
+    local = undefined; // the working directory is gone or unreadable
+  }
+  return local !== undefined && exists(local) ? local : exists(SYSTEM_CONFIG) ? SYSTEM_CONFIG : (local ?? SYSTEM_CONFIG);
 }
 
 /** What a command that reads the config works with: the config, its log, where its report goes. */

@@ -250,6 +250,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       encoding: 'buffer',
       env: childEnvironment(),
       extendEnv: false,
+      cwd: '/',
     });
     watcher = child;
     let established = false;

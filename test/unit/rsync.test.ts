@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Config, Target } from '../../src/config.js';
 import { parseDest } from '../../src/dest.js';
 import type { RsyncPass } from '../../src/plan.js';
+import { spawnFailure } from '../../src/exec.js';
 import { ItemCounter, connectionArgs, exitMeaning, failedBeforeTransfer, isRetryable, failureMessage, itemPath, parseItemized, rsyncArgs, rsyncComplaint, rsyncInput, sshCause, sshCommand, sshFailure } from '../../src/rsync.js';
 
 type RsyncConfig = Pick<Config, 'source' | 'exclude' | 'protect' | 'owner' | 'rsync'>;
@@ -479,8 +480,10 @@ describe('failureMessage', () => {
     });
   }
 
-  it('prefers the spawn error', () => {
-    expect(failureMessage({ exitCode: 127, stderr: '', spawnError: 'spawn rsync ENOENT' })).toBe('rsync failed with exit code 127 (rsync exit 127: spawn rsync ENOENT)');
+  it('a program that could not start is said in its own sentence, by its errno', () => {
+    expect(failureMessage({ exitCode: 128, stderr: '', spawnError: spawnFailure('rsync', { code: 'ENOENT' }) })).toBe('cannot start rsync: not found (is it installed, and on the PATH?)');
+    expect(spawnFailure('flock', { code: 'EACCES' })).toMatch(/^cannot start flock: permission denied \(EACCES: /);
+    expect(spawnFailure('git', { code: 'E2BIG' })).toBe('cannot start git: E2BIG');
   });
 
   it('works without any detail', () => {
