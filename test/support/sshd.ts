@@ -35,11 +35,13 @@ export interface SshdOptions {
   /** the N of 127.0.0.N; ssh tests use 90..99 */
   hostIndex: number;
   root: string;
+  /** sshd's AuthorizedKeysFile, as it reads it (`.ssh/authorized_keys`: each user's own); default one file of the test's */
+  authorizedKeysFile?: string;
 }
 
 const SSHD = '/usr/sbin/sshd';
 
-export async function startSshd({ hostIndex, root }: SshdOptions): Promise<Sshd> {
+export async function startSshd({ hostIndex, root, authorizedKeysFile }: SshdOptions): Promise<Sshd> {
   const address = `127.0.0.${hostIndex}`;
   const dir = fs.mkdtempSync(path.join(root, 'sshd-'));
   const user = process.getuid?.() === 0 ? 'root' : os.userInfo().username;
@@ -69,7 +71,7 @@ export async function startSshd({ hostIndex, root }: SshdOptions): Promise<Sshd>
       [
         `ListenAddress ${address}:${port}`,
         `HostKey ${hostKeyFile}`,
-        `AuthorizedKeysFile ${authorizedKeys}`,
+        `AuthorizedKeysFile ${authorizedKeysFile ?? authorizedKeys}`,
         `PidFile ${path.join(dir, 'sshd.pid')}`,
         // the temp dir's modes are whatever mkdtemp and the umask gave; not what this test is about
         'StrictModes no',
