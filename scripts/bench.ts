@@ -112,7 +112,7 @@ async function measuredPush(farm: Farm): Promise<{ ms: number; peakMb: number | 
  * path up to MAX_CHANGES, past it git's own two-tree switch and a full pass per target.
  */
 async function bigChangeScenario(files: number, say: (line: string) => void): Promise<MemoryRow> {
-  const farm: Farm = await createFarm({ targets: 3, firstHost: 60, config: { timeout: 600 } });
+  const farm: Farm = await createFarm({ targets: 3, firstHost: 160, config: { timeout: 600 } });
   try {
     farm.write({ 'index.html': 'home' });
     await farm.commit('home');

@@ -383,6 +383,8 @@ const STDERR_CAUSES: readonly (readonly [RegExp, string])[] = [
   [/Read-only file system \(30\)/, "the target's file system is mounted read-only"],
   [/module is read only/, 'the daemon module is read-only: set "read only = no" in its rsyncd.conf section'],
   [/Permission denied \(13\)/, 'permission denied on the target: the receiving side (the module\'s "uid", or the ssh user) cannot write there'],
+  // checked before "auth failed": the daemon authenticated, then could not enter the module's path
+  [/@ERROR: (chroot|chdir) failed/, 'the module\'s path is missing on the target, or not accessible to the daemon\'s uid: create it (owned by that uid) or fix "path" in rsyncd.conf'],
   [/@ERROR: auth failed/, 'the daemon refused the user or password: check passwordFile against the module\'s "secrets file" and "auth users"'],
   [/@ERROR: Unknown module/, 'the daemon has no such module: check the dest against the [sections] of its rsyncd.conf'],
   [/@ERROR: access denied to/, 'the daemon\'s "hosts allow" does not let this host in'],

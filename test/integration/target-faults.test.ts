@@ -251,6 +251,24 @@ describe('a target that cannot take the files', () => {
     }
   });
 
+  it("a module whose path is missing: named as such (the daemon's chdir/chroot failed), not as a password problem", async () => {
+    const missing = await extraDaemon(65, 'nopath');
+    fs.rmSync(missing.dir, { recursive: true });
+    try {
+      farm.writeConfig({}, targetsWith({ name: 'nopath', dest: missing.dest, passwordFile: missing.passwordFile }));
+      farm.write({ 'index.html': 'no path' });
+      const commit = await farm.commit('no path');
+      const push = await farm.push();
+      expect(push.stderr).toMatch(/remote: +nopath +failed +the module's path is missing on the target, or not accessible to the daemon's uid: .*@ERROR: ch(dir|root) failed/);
+      expect(push.stderr).not.toMatch(/nopath +failed +.*password/);
+      for (const d of farm.daemons) await expectAt(d.dir, commit);
+      base = commit;
+    } finally {
+      await missing.stop();
+      farm.writeConfig();
+    }
+  });
+
   it('a wrong password: refused, named, not retried, and nothing on that target is counted as half-sent', async () => {
     const [web1, web2] = farm.daemons;
     if (!web1 || !web2) throw new Error('two daemons expected');

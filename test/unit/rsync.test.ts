@@ -480,6 +480,14 @@ describe('failureMessage', () => {
     });
   }
 
+  it('a module whose path is missing or closed to the daemon is said so, not taken for a password problem', () => {
+    for (const line of ['@ERROR: chroot failed', '@ERROR: chdir failed']) {
+      const message = failureMessage({ exitCode: 5, stderr: `${line}\nrsync error: error starting client-server protocol (code 5)\n`, spawnError: undefined });
+      expect(message).toMatch(/^the module's path is missing on the target, or not accessible to the daemon's uid/);
+      expect(message).not.toMatch(/password/);
+    }
+  });
+
   it('a program that could not start is said in its own sentence, by its errno', () => {
     expect(failureMessage({ exitCode: 128, stderr: '', spawnError: spawnFailure('rsync', { code: 'ENOENT' }) })).toBe('cannot start rsync: not found (is it installed, and on the PATH?)');
     expect(spawnFailure('flock', { code: 'EACCES' })).toMatch(/^cannot start flock: permission denied \(EACCES: /);
