@@ -192,16 +192,20 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
 
   // A directory inotifywait could not watch (the watch limit) raises no event for what happens
   // inside it: a full pass now finds what is there, and from then on the directory is polled.
-  // Said once; `fanout status` shows the watcher as degraded until it is restarted.
+  // Said for the first few such directories, then counted; `fanout status` shows the watcher as
+  // degraded until it is restarted.
   const poller = new UnwatchedPoller(source, MAX_BATCH_PATHS);
   let pollTimer: NodeJS.Timeout | undefined;
+  let lost = 0;
   const onLostWatch = (dir: string): void => {
     const rel = dir.startsWith(`${sourceBytes}/`) ? dir.slice(sourceBytes.length + 1).replace(/\/+$/, '') : '';
     fullPending = true;
+    lost += 1;
     const polled = rel !== '' && poller.add(rel);
     const why = `a new directory cannot be watched (${displayPath(rel)}): the inotify watch limit is reached; ${polled ? `fanout polls it every ${POLL_UNWATCHED_MS / 1000}s instead` : 'changes in it are seen only by a full pass (fanout sync)'}; ${raiseLimitAdvice(watchLimit())}, then restart fanout watch`;
-    log.warn(why);
-    options.write(`warning: ${why}`);
+    log.warn({ lost }, why);
+    if (lost <= 5) options.write(`warning: ${why}`);
+    else if (lost % 100 === 0) options.write(`warning: ${lost} directories cannot be watched so far (the inotify watch limit); ${raiseLimitAdvice(watchLimit())}`);
     writeWatchState(config.stateDir, { pid: process.pid, state: 'degraded', since: new Date().toISOString(), message: why });
     pollTimer ??= setInterval(() => {
       const { changed, dropped } = poller.poll();
