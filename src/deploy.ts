@@ -548,9 +548,9 @@ type DiffCache = (from: Commit, to: Commit) => Promise<Pick<Diff, 'changes' | 'a
 /**
  * Past this many changed paths a tree is not named path by path: the source switches with git's
  * own two-tree checkout and each target gets a full pass (size and time). Naming them costs the
- * deploy about 2.4 KB of memory a path over a base of 66 MB (measured with three targets: 136 MB
- * at 29,000 paths, 148 MB at 49,000); this keeps a push near 115 MB at most, whatever the size of
- * the site or of the change.
+ * deploy about 2.4 KB of memory a path over the base (measured with three daemon targets, npm run
+ * bench -- --only bigchange: 127 MB at 19,000 paths, 136 MB at 29,000; 90 MB at 21,000 and 98 MB
+ * at 1,000,000 past this bound); this keeps a push under 130 MB, whatever the size of the change.
  */
 export const MAX_CHANGES = 20_000;
 
