@@ -54,9 +54,8 @@ export interface DeployOptions {
   coalesce?: boolean;
 }
 
-/** Past this many incomplete checkouts the source is rewritten whole; past this many outside-git paths a target gets a full pass. */
+/** Past this many incomplete checkouts the source is rewritten whole. */
 const MAX_ATTEMPTED = 20;
-const MAX_DIRTY = 100_000;
 
 /**
  * The engine behind push, deploy, rollback and sync: lock, check out, then for each target in
@@ -618,7 +617,8 @@ async function planFor(
   // files the diff does not name may check out differently now: compare every file's contents
   if (changesAttributes(since.changes)) return planSync({ changes: undefined, full: true, checksum: true, why: 'a .gitattributes file changed' });
   const dirty = [...(state?.dirty ?? []), ...options.outsidePaths];
-  if (dirty.length > MAX_DIRTY) return planSync({ changes: undefined, why: 'too many paths changed outside git' });
+  // named paths cost memory however they came: past the same bound as a diff, a full pass
+  if (dirty.length > MAX_CHANGES) return planSync({ changes: undefined, why: 'too many paths changed outside git' });
   const changes = since.changes;
   const extraPaths = [...since.extra.map((c) => c.path), ...dirty];
   const notDirectories = new Set<RelPath>();

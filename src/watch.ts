@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { Target } from './config.js';
-import { deploy, type Context } from './deploy.js';
+import { MAX_CHANGES, deploy, type Context } from './deploy.js';
 import { FanoutError, errorMessage } from './errors.js';
 import { childEnvironment } from './exec.js';
 import { UnwatchedPoller, countDirectories, limitReachedAtStart, lostWatch, pathsBelow, raiseLimitAdvice, watchBudgetWarning, watchLimit } from './inotify.js';
@@ -16,8 +16,8 @@ export interface WatchEvent {
   path: RelPath;
 }
 
-/** Past this many paths in one appeared directory, a full pass is cheaper than naming them. */
-const MAX_BATCH_PATHS = 100_000;
+/** Past this many paths in one appeared directory (or polled in all), a full pass: the deploy's own bound on named paths. */
+const MAX_BATCH_PATHS = MAX_CHANGES;
 
 /** How often a directory inotify could not watch is walked for changes. */
 const POLL_UNWATCHED_MS = 1000;
