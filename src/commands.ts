@@ -11,7 +11,7 @@ import { Journal, type Reason } from './journal.js';
 import { openLog, silentLogger } from './log.js';
 import { humanDuration, itemLines, shortCommit, statusWord, stdoutOutput, table } from './report.js';
 import { configPath, exitFor, session, type Session } from './session.js';
-import { targetStatuses } from './status.js';
+import { targetStatuses, targetsToSync } from './status.js';
 import { readWatchState, watchStatusLine } from './watch-state.js';
 import { driftPaths, verify } from './verify.js';
 import { watch } from './watch.js';
@@ -157,12 +157,10 @@ async function runSync(args: DeployArgs): Promise<void> {
   let targets = args.target;
   if (targets.length === 0 && !args.full) {
     const state = Journal.open(s.config.stateDir).state;
-    targets = targetStatuses(
+    targets = targetsToSync(
       s.config.targets.map((t) => t.name),
       state,
-    )
-      .filter((s) => s.health !== 'ok')
-      .map((s) => s.name);
+    );
     if (targets.length === 0) {
       if (args.json) writeJson({ ok: true, deploys: [], notes: ['every target has the current deploy; nothing to sync'] });
       else process.stdout.write('every target has the current deploy; nothing to sync (--full forces a full pass)\n');

@@ -13,6 +13,7 @@ import { displayPath, onDisk, pathProblem, shortPath, type RelPath } from './pat
 import { candidatePaths, parentOf, planSync, rsyncPasses, type RsyncPass, type SyncPlan } from './plan.js';
 import type { Reporter } from './report.js';
 import { previousDeploy } from './rollback.js';
+import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded, upToDate } from './state.js';
 import { runRsync, type RsyncOutcome } from './rsync.js';
 
 export interface Context {
@@ -87,7 +88,7 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
     // fanout refuses, as it is read), the commit's whole tree when the source must be rewritten,
     // and whether the commit empties the site.
     const diffs = diffCache(config.repo, log);
-    const sourceReady = journal.state.source.commit === commit && journal.state.source.attempted.length === 0;
+    const sourceReady = sourceHolds(journal.state, commit);
     const sourceSince = sourceReady ? undefined : await changesSince(diffs, journal.state.source, commit);
     const named = (since: Since | undefined): Change[] => (since?.kind === 'named' ? since.changes : []);
     const targetChanges: Change[][] = [];
@@ -106,8 +107,7 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
         // a checkout the file system refused is a failed deploy: in the history and in status
         if (error instanceof FanoutError && error.exitCode === 1) {
           await journal.update((s) => {
-            s.nextDeployId = id + 1;
-            s.source.error = error.message;
+            checkoutFailed(s, id, error.message);
           });
           const at = new Date().toISOString();
           journal.appendHistory({ id, startedAt: startedAt.toISOString(), finishedAt: at, commit, subject: info.subject, reason: request.reason, startedBy: request.startedBy, targets: [], error: error.message });
@@ -168,8 +168,7 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
     };
     if (!options.dryRun) {
       await journal.update((s) => {
-        s.nextDeployId = id + 1;
-        s.current = { commit, deployId: id, at: entry.finishedAt };
+        deployFinished(s, id, commit, entry.finishedAt);
       });
       journal.appendHistory(entry);
     }
@@ -182,12 +181,7 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
 }
 
 function holdsEverywhere(journal: Journal, targets: readonly Target[], commit: Commit): boolean {
-  const { source } = journal.state;
-  if (source.commit !== commit || source.attempted.length > 0) return false;
-  return targets.every((t) => {
-    const state = journal.target(t.name);
-    return state?.status === 'ok' && state.commit === commit && (state.dirty ?? []).length === 0;
-  });
+  return sourceHolds(journal.state, commit) && targets.every((t) => upToDate(journal.target(t.name), commit));
 }
 
 /** The deploy lock, telling the person waiting for it whom they wait for. */
@@ -319,13 +313,13 @@ async function checkOutSource(ctx: Context, journal: Journal, since: Since | und
   const scratchIndex = path.join(config.stateDir, 'checkout.index');
   if (since?.kind === 'too many' && !since.attributes && held.commit !== null && held.attempted.length === 0) {
     await journal.update((s) => {
-      if (!s.source.attempted.includes(commit)) s.source.attempted.push(commit);
+      beginCheckout(s, commit);
     });
     const started = performance.now();
     await switchTree(config.repo, config.source, held.commit, commit, scratchIndex, log);
     log.info({ commit, paths: `more than ${MAX_CHANGES}`, durationMs: Math.round(performance.now() - started) }, 'source checked out');
     await journal.update((s) => {
-      s.source = { commit, attempted: [] };
+      checkoutSucceeded(s, commit);
     });
     return;
   }
@@ -333,7 +327,7 @@ async function checkOutSource(ctx: Context, journal: Journal, since: Since | und
   const link = paths === 'all' ? undefined : symlinkAbove(config.source, paths.map((c) => c.path));
   if (link !== undefined) throw throughSymlink(link);
   await journal.update((s) => {
-    if (!s.source.attempted.includes(commit)) s.source.attempted.push(commit);
+    beginCheckout(s, commit);
   });
   const started = performance.now();
   // A source whose last commit cannot be traced (a force push, then gc; a lost journal) is rebuilt
@@ -343,7 +337,7 @@ async function checkOutSource(ctx: Context, journal: Journal, since: Since | und
   await checkout(config.repo, config.source, commit, paths, scratchIndex, log, removeOthers);
   log.info({ commit, paths: paths === 'all' ? 'all' : paths.length, durationMs: Math.round(performance.now() - started) }, 'source checked out');
   await journal.update((s) => {
-    s.source = { commit, attempted: [] };
+    checkoutSucceeded(s, commit);
   });
 }
 
@@ -449,7 +443,11 @@ async function syncTarget(
 
   if (plan.kind === 'none') {
     // the tree is the same (an empty commit, a revert of a revert): the target now holds this commit
-    if (!options.dryRun && (before?.status !== 'ok' || before.commit !== commit)) await recordSuccess(journal, target.name, commit);
+    if (!options.dryRun && !upToDate(before, commit)) {
+      await journal.update((s) => {
+        transferSucceeded(s, target.name, commit, new Date().toISOString());
+      });
+    }
     return { ...base, status: 'ok' };
   }
   if (options.planOnly) {
@@ -461,7 +459,11 @@ async function syncTarget(
   const refused = preflight?.refused ?? preflight?.failure?.error;
   if (refused !== undefined) {
     const outcome: TargetOutcome = { ...base, status: 'failed', error: refused, attempts: preflight?.failure?.attempts ?? 1, durationMs: preflight?.failure?.durationMs ?? 0 };
-    if (!options.dryRun) await recordFailure(journal, target.name, refused);
+    if (!options.dryRun) {
+      await journal.update((s) => {
+        refusedBeforeTransfer(s, target.name, refused);
+      });
+    }
     log.error({ target: target.name, ...outcome }, 'target done');
     return outcome;
   }
@@ -470,9 +472,7 @@ async function syncTarget(
     // Recorded before rsync starts: if fanout dies mid-transfer, the next run knows which paths
     // may be half-sent on this target.
     await journal.update((s) => {
-      const t = (s.targets[target.name] ??= { commit: null, at: null, status: 'failed', attempted: [] });
-      if (!t.attempted.includes(commit)) t.attempted.push(commit);
-      if (options.outsidePaths.length > 0) t.dirty = [...new Set([...(t.dirty ?? []), ...options.outsidePaths])];
+      beginTransfer(s, target.name, commit, options.outsidePaths);
     });
   }
 
@@ -510,35 +510,13 @@ async function syncTarget(
   if (!ok) outcome.error = failure;
   if (options.dryRun) outcome.items = items;
   if (!options.dryRun) {
-    if (ok) await recordSuccess(journal, target.name, commit);
-    else
-      await journal.update((s) => {
-        const t = s.targets[target.name];
-        if (t) {
-          t.status = 'failed';
-          t.error = outcome.error;
-          // every attempt was refused before anything moved: none can have left half-written files
-          if (untouched && !alreadyAttempted) t.attempted = t.attempted.filter((c) => c !== commit);
-        }
-      });
+    await journal.update((s) => {
+      if (ok) transferSucceeded(s, target.name, commit, new Date().toISOString());
+      else transferFailed(s, target.name, commit, failure ?? 'rsync failed', { untouched, alreadyAttempted });
+    });
   }
   log[ok ? 'info' : 'error']({ target: target.name, ...outcome }, 'target done');
   return outcome;
-}
-
-/** A target refused before anything was sent: it keeps the commit it has, and says why. */
-function recordFailure(journal: Journal, name: string, error: string): Promise<void> {
-  return journal.update((s) => {
-    const t = (s.targets[name] ??= { commit: null, at: null, status: 'failed', attempted: [] });
-    t.status = 'failed';
-    t.error = error;
-  });
-}
-
-function recordSuccess(journal: Journal, name: string, commit: Commit): Promise<void> {
-  return journal.update((s) => {
-    s.targets[name] = { commit, at: new Date().toISOString(), status: 'ok', attempted: [] };
-  });
 }
 
 /** `git diff` between two commits, asked once per deploy however many targets need it; undefined past MAX_CHANGES paths. */

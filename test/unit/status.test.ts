@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Commit } from '../../src/git.js';
 import type { State } from '../../src/journal.js';
-import { targetStatuses } from '../../src/status.js';
+import { targetStatuses, targetsToSync } from '../../src/status.js';
 
 const A = 'a'.repeat(40) as Commit;
 const B = 'b'.repeat(40) as Commit;
@@ -33,5 +33,18 @@ describe('target health against the current deploy', () => {
   it('a target whose first deploy failed is failed, not unknown', () => {
     const [s] = targetStatuses(['w'], state({ w: { commit: null, at: null, status: 'failed', error: 'auth', attempted: [] } }));
     expect(s).toMatchObject({ health: 'failed', commit: null, error: 'auth' });
+  });
+});
+
+describe('what sync catches up, and edits made outside git', () => {
+  it('a target that lacks edits watch noted is behind, and sync takes it with the failed and unknown ones', () => {
+    const s = state({
+      ok: { commit: B, at: 'x', status: 'ok', attempted: [] },
+      dirty: { commit: B, at: 'x', status: 'ok', attempted: [], dirty: ['hot.html'] },
+      old: { commit: A, at: 'x', status: 'ok', attempted: [] },
+      down: { commit: A, at: 'x', status: 'failed', attempted: [], error: 'cannot connect' },
+    });
+    expect(targetStatuses(['dirty'], s)[0]?.health).toBe('behind');
+    expect(targetsToSync(['ok', 'dirty', 'old', 'down', 'never'], s)).toEqual(['dirty', 'old', 'down', 'never']);
   });
 });

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import type { Commit } from '../../src/git.js';
+import type { State, TargetState } from '../../src/journal.js';
+import {
+  beginCheckout,
+  beginTransfer,
+  checkoutFailed,
+  checkoutSucceeded,
+  deployFinished,
+  refusedBeforeTransfer,
+  sourceHolds,
+  transferFailed,
+  transferSucceeded,
+  upToDate,
+} from '../../src/state.js';
+
+const A = 'a'.repeat(40) as Commit;
+const B = 'b'.repeat(40) as Commit;
+
+function state(targets: Record<string, TargetState> = {}): State {
+  return { version: 1, nextDeployId: 3, current: { commit: A, deployId: 2, at: 't0' }, source: { commit: A, attempted: [] }, targets };
+}
+
+const ok = (commit: Commit, more: Partial<TargetState> = {}): TargetState => ({ commit, at: 't0', status: 'ok', attempted: [], ...more });
+
+describe('upToDate: the one answer to "does this target have that commit, completely"', () => {
+  it('is true only for an ok target at the commit, with nothing cut short or pending from outside git', () => {
+    expect(upToDate(ok(A), A)).toBe(true);
+    expect(upToDate(ok(B), A)).toBe(false);
+    expect(upToDate(ok(A, { status: 'failed' }), A)).toBe(false);
+    expect(upToDate(ok(A, { attempted: [B] }), A)).toBe(false);
+    expect(upToDate(ok(A, { dirty: ['x.html'] }), A)).toBe(false);
+    expect(upToDate(undefined, A)).toBe(false);
+    expect(upToDate(ok(A), null)).toBe(false);
+  });
+
+  it('the source holds a commit only with no checkout since cut short', () => {
+    expect(sourceHolds(state(), A)).toBe(true);
+    const s = state();
+    beginCheckout(s, B);
+    expect(sourceHolds(s, A)).toBe(false);
+    expect(sourceHolds(s, B)).toBe(false);
+  });
+});
+
+describe('a transfer', () => {
+  it('begins by noting the attempt and the outside-git paths, once each', () => {
+    const s = state({ web1: ok(A, { dirty: ['a.html'] }) });
+    beginTransfer(s, 'web1', B, ['a.html', 'b.html']);
+    beginTransfer(s, 'web1', B, []);
+    expect(s.targets.web1).toMatchObject({ commit: A, attempted: [B], dirty: ['a.html', 'b.html'] });
+    beginTransfer(s, 'new', B, []);
+    expect(s.targets.new).toEqual({ commit: null, at: null, status: 'failed', attempted: [B] });
+  });
+
+  it('that succeeds leaves the target at the commit with nothing pending', () => {
+    const s = state({ web1: ok(A, { attempted: [B], dirty: ['x'], error: 'old' }) });
+    transferSucceeded(s, 'web1', B, 't1');
+    expect(s.targets.web1).toEqual({ commit: B, at: 't1', status: 'ok', attempted: [] });
+  });
+
+  it('that fails keeps the old commit; the attempt is forgotten only when nothing moved and it was new', () => {
+    const cut = state({ web1: ok(A) });
+    beginTransfer(cut, 'web1', B, []);
+    transferFailed(cut, 'web1', B, 'broke off', { untouched: false, alreadyAttempted: false });
+    expect(cut.targets.web1).toMatchObject({ commit: A, status: 'failed', error: 'broke off', attempted: [B] });
+
+    const refused = state({ web1: ok(A) });
+    beginTransfer(refused, 'web1', B, []);
+    transferFailed(refused, 'web1', B, 'connection refused', { untouched: true, alreadyAttempted: false });
+    expect(refused.targets.web1).toMatchObject({ commit: A, status: 'failed', attempted: [] });
+
+    // an earlier attempt of the same commit was cut short: a refusal now does not clear that
+    const again = state({ web1: ok(A, { attempted: [B] }) });
+    transferFailed(again, 'web1', B, 'connection refused', { untouched: true, alreadyAttempted: true });
+    expect(again.targets.web1?.attempted).toEqual([B]);
+  });
+
+  it('refused before any transfer changes only the status and the error', () => {
+    const s = state({ web1: ok(A) });
+    refusedBeforeTransfer(s, 'web1', 'media must become a file');
+    expect(s.targets.web1).toEqual({ commit: A, at: 't0', status: 'failed', attempted: [], error: 'media must become a file' });
+  });
+});
+
+describe('the source and the deploy', () => {
+  it('a checkout begins noted, and its success clears a failure recorded before', () => {
+    const s = state();
+    checkoutFailed(s, 3, 'Permission denied');
+    expect(s).toMatchObject({ nextDeployId: 4, source: { commit: A, error: 'Permission denied' } });
+    beginCheckout(s, B);
+    beginCheckout(s, B);
+    expect(s.source.attempted).toEqual([B]);
+    checkoutSucceeded(s, B);
+    expect(s.source).toEqual({ commit: B, attempted: [] });
+  });
+
+  it('a finished deploy is the current one', () => {
+    const s = state();
+    deployFinished(s, 3, B, 't2');
+    expect(s).toMatchObject({ nextDeployId: 4, current: { commit: B, deployId: 3, at: 't2' } });
+  });
+});
