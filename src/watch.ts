@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { Target } from './config.js';
+import { done, newBatcher, noted, take, wakeIn, type Batch, type BatcherTiming } from './batcher.js';
 import { MAX_CHANGES, deploy, type Context } from './deploy.js';
 import { FanoutError, errorMessage } from './errors.js';
 import { childEnvironment } from './exec.js';
@@ -98,54 +99,50 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   const { config, log } = ctx;
   const source = config.source;
   const sourceBytes = bytesOf(source);
-  const pending = new Set<string>();
-  let fullPending = true; // start equal: one full pass (size and time) before the first batch
-  let firstEventAt: number | undefined;
-  let lastEventAt: number | undefined;
+  const timing: BatcherTiming = {
+    settleMs: config.watch.settleMs,
+    maxWaitMs: config.watch.maxWaitMs,
+    minDelayMs: config.watch.minDelayMs,
+    retryDelayMs: config.retryDelay * 1000,
+    maxRetryDelayMs: config.watch.maxRetryDelay * 1000,
+  };
+  // when to run a batch, and with what: decided by the batcher (batcher.ts); here only wired
+  const batcher = newBatcher();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
-  let lastStart = 0;
-  let retryDelay = 0;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let retryPending = false;
-  // paths of a batch that failed as a whole (the lock not had, an empty source): kept for the retry
-  const deferred = new Set<string>();
-  let deferredFull = false;
   let stopping = false;
   let watcher: ResultPromise | undefined;
   let batchNumber = 0;
 
-  // A batch starts once the events have been quiet for settleMs, or maxWaitMs after the first of
-  // them: one saved file goes out in milliseconds, and a burst of thousands of writes becomes a
-  // few large batches instead of one small batch after another for as long as the burst lasts.
+  /** One timer, for the time the batcher names. */
   const schedule = (): void => {
-    if (stopping || running !== undefined) return;
-    if (pending.size === 0 && !fullPending && !retryPending) return;
-    const now = Date.now();
-    const quiet = config.watch.settleMs - (now - (lastEventAt ?? now));
-    const cap = config.watch.maxWaitMs - (now - (firstEventAt ?? now));
-    const wait = Math.max(0, Math.min(quiet, cap), config.watch.minDelayMs - (now - lastStart));
+    if (stopping) return;
     clearTimeout(timer);
-    timer = setTimeout(flush, wait);
-  };
-
-  const flush = (): void => {
     timer = undefined;
-    const paths = [...pending];
-    pending.clear();
-    const full = fullPending;
-    fullPending = false;
-    retryPending = false;
-    const since = firstEventAt ?? Date.now();
-    firstEventAt = undefined;
-    lastStart = Date.now();
-    running = runBatch(full ? undefined : paths, since).finally(() => {
-      running = undefined;
-      schedule();
-    });
+    const wait = wakeIn(batcher, Date.now(), timing);
+    if (wait !== undefined) timer = setTimeout(tick, wait);
   };
 
-  const runBatch = async (paths: string[] | undefined, since: number): Promise<void> => {
+  const tick = (): void => {
+    timer = undefined;
+    const batch = take(batcher, Date.now(), timing);
+    if (batch !== undefined) {
+      running = runBatch(batch).finally(() => {
+        running = undefined;
+        schedule();
+      });
+    }
+    schedule();
+  };
+
+  const note = (change: { paths?: Iterable<RelPath>; full?: boolean }): void => {
+    noted(batcher, Date.now(), change);
+    schedule();
+  };
+
+  const runBatch = async (batch: Batch): Promise<void> => {
+    const paths = batch.kind === 'paths' ? batch.paths : undefined;
+    const since = batch.since;
     batchNumber += 1;
     const reporter = batchReporter();
     let entry: HistoryEntry | undefined;
@@ -160,8 +157,6 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
     } catch (error) {
       log.error({ error: errorMessage(error) }, 'watch batch failed');
       options.write(`batch ${batchNumber}: ${errorMessage(error)}`);
-      if (paths === undefined) deferredFull = true;
-      else for (const p of paths) deferred.add(p);
     }
     const latencyMs = Date.now() - since;
     const failed = reporter.outcomes.filter((o) => o.status === 'failed');
@@ -171,23 +166,8 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
     if (entry !== undefined) options.write(`batch ${batchNumber}: ${what} -> ${results} in ${latencyMs}ms`);
     // A target that is down is retried with backoff; its journal entry remembers what it lacks,
     // and a batch with no new paths sends only that.
-    if (failed.length > 0 || entry === undefined) {
-      retryDelay = Math.min(config.watch.maxRetryDelay * 1000, retryDelay === 0 ? config.retryDelay * 1000 : retryDelay * 2);
-      log.warn({ targets: failed.map((f) => f.name), retryInMs: retryDelay }, 'watch will retry');
-      clearTimeout(retryTimer);
-      retryTimer = setTimeout(() => {
-        retryTimer = undefined;
-        firstEventAt ??= Date.now();
-        retryPending = true;
-        for (const p of deferred) pending.add(p);
-        deferred.clear();
-        fullPending ||= deferredFull;
-        deferredFull = false;
-        schedule();
-      }, retryDelay);
-    } else {
-      retryDelay = 0;
-    }
+    done(batcher, batch, entry === undefined ? 'failed' : failed.length > 0 ? 'targets failed' : 'ok', Date.now(), timing);
+    if (batcher.retry !== undefined) log.warn({ targets: failed.map((f) => f.name), retryInMs: batcher.retry.delayMs }, 'watch will retry');
   };
 
   // A directory inotifywait could not watch (the watch limit) raises no event for what happens
@@ -199,7 +179,6 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   let lost = 0;
   const onLostWatch = (dir: string): void => {
     const rel = dir.startsWith(`${sourceBytes}/`) ? dir.slice(sourceBytes.length + 1).replace(/\/+$/, '') : '';
-    fullPending = true;
     lost += 1;
     const polled = rel !== '' && poller.add(rel);
     const why = `a new directory cannot be watched (${displayPath(rel)}): the inotify watch limit is reached; ${polled ? `fanout polls it every ${POLL_UNWATCHED_MS / 1000}s instead` : 'changes in it are seen only by a full pass (fanout sync)'}; ${raiseLimitAdvice(watchLimit())}, then restart fanout watch`;
@@ -209,24 +188,17 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
     writeWatchState(config.stateDir, { pid: process.pid, state: 'degraded', since: new Date().toISOString(), message: why });
     pollTimer ??= setInterval(() => {
       const { changed, dropped } = poller.poll();
-      for (const p of changed) if (!ignoredByWatch(p, config.watch.ignore) && pathProblem(p) === undefined) pending.add(p);
-      if (dropped.length > 0) fullPending = true;
-      if (changed.length > 0 || dropped.length > 0) {
-        firstEventAt ??= Date.now();
-        lastEventAt = Date.now();
-        schedule();
-      }
+      const paths = changed.filter((p) => !ignoredByWatch(p, config.watch.ignore) && pathProblem(p) === undefined);
+      if (paths.length > 0 || dropped.length > 0) note({ paths, full: dropped.length > 0 });
     }, POLL_UNWATCHED_MS);
-    firstEventAt ??= Date.now();
-    lastEventAt = Date.now();
-    schedule();
+    note({ full: true });
   };
 
   const onEvent = (event: WatchEvent): void => {
     if (event.events.includes('Q_OVERFLOW')) {
       log.warn('inotify queue overflow: events were lost; a full pass follows');
       options.write('inotify queue overflowed: running a full pass');
-      fullPending = true;
+      note({ full: true });
     } else {
       if (event.path === '' || ignoredByWatch(event.path, config.watch.ignore)) return;
       const problem = pathProblem(event.path);
@@ -237,12 +209,8 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       const appeared = event.events.includes('ISDIR') && (event.events.includes('CREATE') || event.events.includes('MOVED_TO'));
       // Files written into a new directory before inotifywait watched it raise no event of their own.
       const below = appeared ? pathsBelow(source, event.path, MAX_BATCH_PATHS) : [event.path];
-      if (below === undefined) fullPending = true;
-      else for (const p of below) pending.add(p);
+      note(below === undefined ? { full: true } : { paths: below });
     }
-    firstEventAt ??= Date.now();
-    lastEventAt = Date.now();
-    schedule();
   };
 
   /** Start inotifywait; resolves true once its watches are set up, false if it exits first (with why). */
@@ -303,7 +271,8 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       const said = why(result);
       log.error({ why: said }, 'inotifywait stopped; restarting it, then a full pass');
       options.write(`watcher stopped (${said}); restarting it, then a full pass`);
-      fullPending = true;
+      // the full pass waits for the watcher: events lost until then are in it
+      noted(batcher, Date.now(), { full: true });
       void startWithBackoff().then((watching) => {
         if (watching) schedule();
       });
@@ -345,7 +314,6 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       if (stopping) return;
       stopping = true;
       clearTimeout(timer);
-      clearTimeout(retryTimer);
       clearInterval(pollTimer);
       watcher?.kill('SIGTERM');
       log.info('watch stopping: finishing the batch in flight');
@@ -373,8 +341,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   try {
     if (await startWithBackoff()) {
       log.info({ source, targets: options.targets.map((t) => t.name) }, 'watching');
-      firstEventAt = Date.now();
-      flush();
+      tick();
       await running;
       options.write(`watching ${source} for ${options.targets.map((t) => t.name).join(', ')}`);
     }
