@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
 import { FanoutError } from './errors.js';
 import { run } from './exec.js';
-import type { Logger } from './log.js';
+import { silentLogger, type Logger } from './log.js';
 import { displayPath, onDisk, pathProblem, relPathBytes, type RelPath } from './paths.js';
 import { currentUid, userName } from './trust.js';
 
@@ -44,24 +43,30 @@ function gitEnv(repo: string): Record<string, string> {
   return env;
 }
 
-/** A git client bound to one bare repository. */
-function gitFor(repo: string): SimpleGit {
-  return simpleGit({
-    // never the directory fanout was started in: the user it runs as may not be able to read it
-    baseDir: fs.existsSync(repo) ? repo : '/',
-    trimmed: false,
-    // simple-git strips GIT_* variables unless named; fanout sets this one itself, never from its caller
-    allowEnvironment: ['GIT_DIR'],
-  }).env(gitEnv(repo));
+/** One git call on the repository, through the exec seam; its output as text, or an Error with git's words. */
+async function git(repo: string, args: readonly string[], log: Logger = silentLogger): Promise<string> {
+  const result = await run('git', args, { env: gitEnv(repo), log });
+  if (result.exitCode !== 0) throw new Error(`git ${args[0] ?? ''}: ${firstLine(result.spawnError ?? result.stderr) || `exit ${result.exitCode}`}`);
+  return result.stdout;
 }
 
 export async function isBareRepo(repo: string): Promise<boolean> {
   if (!fs.existsSync(repo)) return false;
   try {
-    return (await gitFor(repo).raw(['rev-parse', '--is-bare-repository'])).trim() === 'true';
+    return (await git(repo, ['rev-parse', '--is-bare-repository'])).trim() === 'true';
   } catch {
     return false;
   }
+}
+
+/** A new bare repository whose HEAD names `branch`, refusing malformed pushed trees (see checksPushedObjects). */
+export async function createBareRepo(repo: string, branch: string): Promise<void> {
+  // no GIT_DIR here: git init would take it for the repository and the argument for a work tree
+  const env = gitEnv(repo);
+  delete env.GIT_DIR;
+  const made = await run('git', ['init', '--quiet', '--bare', `--initial-branch=${branch}`, '--', repo], { env, log: silentLogger });
+  if (made.exitCode !== 0) throw new FanoutError(`cannot create the repository ${repo}: ${firstLine(made.spawnError ?? made.stderr)}`, 1);
+  await git(repo, ['config', 'receive.fsckObjects', 'true']);
 }
 
 /**
@@ -70,7 +75,7 @@ export async function isBareRepo(repo: string): Promise<boolean> {
  */
 export async function checksPushedObjects(repo: string): Promise<boolean> {
   try {
-    return (await gitFor(repo).raw(['config', '--bool', '--get', 'receive.fsckObjects'])).trim() === 'true';
+    return (await git(repo, ['config', '--bool', '--get', 'receive.fsckObjects'])).trim() === 'true';
   } catch {
     return false; // not set: git's default is off
   }
@@ -80,7 +85,7 @@ export async function checksPushedObjects(repo: string): Promise<boolean> {
 export async function resolveCommit(repo: string, rev: string): Promise<Commit> {
   if (rev.startsWith('-') || rev.trim() === '') throw new FanoutError(`unknown revision "${rev}"`);
   try {
-    const sha = (await gitFor(repo).raw(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`])).trim();
+    const sha = (await git(repo, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`])).trim();
     if (/^[0-9a-f]{40,64}$/.test(sha)) return sha as Commit;
   } catch {
     // rev-parse --quiet fails without a message; the sentence below says it all
@@ -98,7 +103,7 @@ export async function branchTip(repo: string, branch: string): Promise<Commit | 
 }
 
 export async function commitInfo(repo: string, commit: Commit): Promise<CommitInfo> {
-  const out = await gitFor(repo).raw(['log', '-1', '--no-show-signature', '--format=%s%x00%cI', '--end-of-options', commit, '--']);
+  const out = await git(repo, ['log', '-1', '--no-show-signature', '--format=%s%x00%cI', '--end-of-options', commit, '--']);
   const [subject = '', date = ''] = out.replace(/\n$/, '').split('\0');
   return { commit, subject, date };
 }

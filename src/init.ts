@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { simpleGit } from 'simple-git';
 import { loadConfig } from './config.js';
 import { FanoutError } from './errors.js';
-import { isBareRepo } from './git.js';
+import { createBareRepo, isBareRepo } from './git.js';
 import { ensureDir } from './journal.js';
 
 export interface InitOptions {
@@ -43,9 +42,8 @@ export async function init(options: InitOptions): Promise<string[]> {
 
   if (!fs.existsSync(repo)) {
     fs.mkdirSync(path.dirname(repo), { recursive: true });
-    await simpleGit().init(true, [`--initial-branch=${branch}`, repo]);
     // git then refuses a pushed tree with a ".." or ".git" entry, or the same name twice
-    await simpleGit(repo).addConfig('receive.fsckObjects', 'true');
+    await createBareRepo(repo, branch);
     done.push(`created bare repository ${repo} (receive.fsckObjects on)`);
   } else if (!(await isBareRepo(repo))) {
     throw new FanoutError(`repo ${repo} exists but is not a bare git repository`);
