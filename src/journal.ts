@@ -56,7 +56,7 @@ export type Reason = 'push' | 'manual' | 'rollback' | 'sync' | 'watch';
 
 export interface TargetOutcome {
   name: string;
-  status: 'ok' | 'failed' | 'skipped';
+  status: 'ok' | 'failed';
   /** what was done: nothing to send, the named paths, or a full pass */
   mode: 'none' | 'paths' | 'full';
   from: Commit | null;

@@ -44,7 +44,7 @@ export function table(header: readonly string[], rows: readonly (readonly string
 
 /** A status word in its colour: green for good, yellow for behind, red for bad. */
 export function statusWord(word: string, color: boolean): string {
-  const code = ['ok', 'same'].includes(word) ? 32 : ['behind', 'unknown', 'skipped'].includes(word) ? 33 : 31;
+  const code = ['ok', 'same'].includes(word) ? 32 : ['behind', 'unknown'].includes(word) ? 33 : 31;
   return paint(color, code, word);
 }
 
@@ -86,8 +86,7 @@ export function targetLine(outcome: TargetOutcome, nameWidth: number, color = fa
     outcome.mode === 'none'
       ? 'already up to date'
       : `${outcome.sent} sent${outcome.bytes > 0 ? ` (${humanSize(outcome.bytes)})` : ''}, ${outcome.deleted} deleted${outcome.mode === 'full' ? ' (full pass)' : ''}`;
-  const status = outcome.status === 'skipped' ? 'skipped' : paint(color, 32, 'ok');
-  return `${name}  ${status}${outcome.status === 'ok' ? '    ' : ''}  ${what}  ${humanDuration(outcome.durationMs)}`;
+  return `${name}  ${paint(color, 32, 'ok')}      ${what}  ${humanDuration(outcome.durationMs)}`;
 }
 
 export function summaryLine(entry: HistoryEntry): string {

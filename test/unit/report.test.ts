@@ -93,10 +93,6 @@ describe('targetLine', () => {
     expect(targetLine(outcome({ status: 'failed' }), 4)).toBe('web1  failed  unknown error');
   });
 
-  it('a skipped target', () => {
-    expect(targetLine(outcome({ status: 'skipped', mode: 'none' }), 4)).toBe('web1  skipped  already up to date  0.00s');
-  });
-
   it('aligns names of different lengths', () => {
     const a = targetLine(outcome({ name: 'a' }), 10);
     const b = targetLine(outcome({ name: 'longer-name' }), 10);
@@ -129,10 +125,6 @@ describe('summaryLine', () => {
 
   it('says "rolled back to" for a rollback', () => {
     expect(summaryLine(entry([outcome({})], { reason: 'rollback' }))).toMatch(/^rolled back to 0123456789 ".*" on 1\/1 targets/);
-  });
-
-  it('counts a skipped target as neither done nor failed', () => {
-    expect(summaryLine(entry([outcome({}), outcome({ name: 'web2', status: 'skipped' })]))).toBe('deployed 0123456789 "Fix the footer" to 1/2 targets in 1.5s');
   });
 
   it('shows minutes for a long deploy', () => {
