@@ -19,7 +19,7 @@ import { stringify } from 'yaml';
 import { parseConfig } from '../src/config.js';
 import { MAX_CHANGES } from '../src/deploy.js';
 import { filesFromList, planSync, rsyncPasses } from '../src/plan.js';
-import { rsyncArgs, rsyncInput } from '../src/rsync.js';
+import { rsyncArgs, rsyncInput } from '../src/rsync-args.js';
 import { CLI, createFarm, type Farm } from '../test/support/farm.js';
 import { startDaemon, type Daemon } from '../test/support/rsyncd.js';
 import { assertEqual, canDropCaches, dropCaches, lastDeployMs, pushAll, rsyncTo, timed } from './bench-common.js';

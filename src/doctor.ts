@@ -13,7 +13,8 @@ import { currentUid, userName } from './trust.js';
 import { run } from './exec.js';
 import { HOOK_MARKER } from './init.js';
 import type { Logger } from './log.js';
-import { connectionArgs, failureMessage } from './rsync.js';
+import { connectionArgs } from './rsync-args.js';
+import { failureMessage } from './rsync-failure.js';
 
 export interface Check {
   name: string;

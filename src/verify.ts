@@ -1,7 +1,8 @@
 import pMap from 'p-map';
 import type { Target } from './config.js';
 import { takeLock, type Context } from './deploy.js';
-import { itemPath, runRsync } from './rsync.js';
+import { itemPath } from './itemize.js';
+import { runRsync } from './rsync.js';
 
 export interface Drift {
   name: string;

@@ -6,7 +6,10 @@ import type { Config, Target } from '../../src/config.js';
 import { parseDest } from '../../src/dest.js';
 import type { RsyncPass } from '../../src/plan.js';
 import { spawnFailure } from '../../src/exec.js';
-import { ItemCounter, connectionArgs, exitMeaning, failedBeforeTransfer, isRetryable, failureMessage, itemPath, parseItemized, rsyncArgs, rsyncComplaint, rsyncInput, sshCause, sshCommand, sshFailure } from '../../src/rsync.js';
+import { ItemCounter, itemPath, parseItemized } from '../../src/itemize.js';
+import { connectionArgs, rsyncArgs, rsyncInput } from '../../src/rsync-args.js';
+import { exitMeaning, failedBeforeTransfer, failureMessage, isRetryable, rsyncComplaint } from '../../src/rsync-failure.js';
+import { sshCause, sshCommand, sshFailure } from '../../src/ssh.js';
 
 type RsyncConfig = Pick<Config, 'source' | 'exclude' | 'protect' | 'owner' | 'rsync'>;
 
