@@ -11,7 +11,7 @@ import { Journal, type Reason } from './journal.js';
 import { openLog, silentLogger } from './log.js';
 import { humanDuration, itemLines, shortCommit, statusWord, stdoutOutput, table } from './report.js';
 import { configPath, exitFor, session, type Session } from './session.js';
-import { targetStatuses, targetsToSync } from './status.js';
+import { farmStatus, targetsToSync } from './status.js';
 import { readWatchState, watchStatusLine } from './watch-state.js';
 import { driftPaths, verify } from './verify.js';
 import { watch } from './watch.js';
@@ -74,25 +74,23 @@ async function subjects(repo: string, commits: Iterable<Commit | null>): Promise
 async function showStatus(args: GlobalArgs): Promise<void> {
   const { config, out } = sessionFor(args);
   const journal = Journal.open(config.stateDir);
-  const statuses = targetStatuses(
+  const watchState = readWatchState(config.stateDir);
+  const status = farmStatus(
     selectTargets(config, args.target).map((t) => t.name),
     journal.state,
+    await branchTip(config.repo, config.branch),
+    watchStatusLine(watchState),
   );
-  const current = journal.state.current;
-  const tip = await branchTip(config.repo, config.branch);
-  const names = await subjects(config.repo, [current?.commit ?? null, tip ?? null, ...statuses.map((s) => s.commit)]);
-  const watchState = readWatchState(config.stateDir);
-  const watching = watchStatusLine(watchState);
-  const sourceError = journal.state.source.error;
-  const allOk = statuses.every((s) => s.health === 'ok') && watching?.failing !== true && sourceError === undefined;
-  process.exitCode = allOk ? 0 : 1;
+  const { current, branchTip: tip, targets: statuses, sourceError } = status;
+  const names = await subjects(config.repo, [current?.commit ?? null, tip, ...statuses.map((s) => s.commit)]);
+  process.exitCode = status.ok ? 0 : 1;
   if (args.json) {
     writeJson({
-      ok: allOk,
+      ok: status.ok,
       current: current === null ? null : { ...current, subject: names.get(current.commit) },
-      branchTip: tip ?? null,
+      branchTip: tip,
       targets: statuses.map((s) => ({ ...s, subject: s.commit === null ? null : names.get(s.commit) })),
-      watch: watchState === undefined ? null : { ...watchState, failing: watching?.failing ?? false },
+      watch: watchState === undefined ? null : { ...watchState, failing: status.watch?.failing ?? false },
       source: { commit: journal.state.source.commit, error: sourceError ?? null },
     });
     return;
@@ -103,7 +101,7 @@ async function showStatus(args: GlobalArgs): Promise<void> {
       : `current deploy: ${shortCommit(current.commit)} "${names.get(current.commit) ?? ''}" (deploy #${current.deployId}, ${when(current.at)})`;
   out.write(`${head}\n`);
   if (sourceError !== undefined) out.write(`${statusWord('failed', out.color)}: the last deploy could not check its commit out into ${config.source}: ${sourceError}\n`);
-  if (tip !== undefined && tip !== current?.commit) out.write(`branch ${config.branch} is at ${shortCommit(tip)} "${names.get(tip) ?? ''}", not deployed (fanout deploy)\n`);
+  if (tip !== null && tip !== current?.commit) out.write(`branch ${config.branch} is at ${shortCommit(tip)} "${names.get(tip) ?? ''}", not deployed (fanout deploy)\n`);
   out.write('\n');
   out.write(
     table(
@@ -118,7 +116,7 @@ async function showStatus(args: GlobalArgs): Promise<void> {
       ]),
     ),
   );
-  if (watching !== undefined) out.write(`\n${watching.line}\n`);
+  if (status.watch !== undefined) out.write(`\n${status.watch.line}\n`);
 }
 
 function truncate(text: string, width: number): string {

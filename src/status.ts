@@ -35,3 +35,22 @@ export function targetStatuses(names: readonly string[], state: State): TargetSt
     return { name, health, commit: t.commit, at: t.at, error: health === 'failed' ? (t.error ?? 'a deploy was cut short') : undefined };
   });
 }
+
+/** Everything `fanout status` says, decided from data: the journal, watch's state, the branch tip. */
+export interface FarmStatus {
+  ok: boolean;
+  current: State['current'];
+  branchTip: Commit | null;
+  targets: TargetStatus[];
+  /** watch's own line and whether it counts as a failure, when watch ever ran */
+  watch: { line: string; failing: boolean } | undefined;
+  /** why the last checkout into the source failed, if it did */
+  sourceError: string | undefined;
+}
+
+export function farmStatus(names: readonly string[], state: State, tip: Commit | undefined, watch: FarmStatus['watch']): FarmStatus {
+  const targets = targetStatuses(names, state);
+  const sourceError = state.source.error;
+  const ok = targets.every((t) => t.health === 'ok') && watch?.failing !== true && sourceError === undefined;
+  return { ok, current: state.current, branchTip: tip ?? null, targets, watch, sourceError };
+}

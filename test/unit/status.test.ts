@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Commit } from '../../src/git.js';
 import type { State } from '../../src/journal.js';
-import { targetStatuses, targetsToSync } from '../../src/status.js';
+import { farmStatus, targetStatuses, targetsToSync } from '../../src/status.js';
 
 const A = 'a'.repeat(40) as Commit;
 const B = 'b'.repeat(40) as Commit;
@@ -46,5 +46,19 @@ describe('what sync catches up, and edits made outside git', () => {
     });
     expect(targetStatuses(['dirty'], s)[0]?.health).toBe('behind');
     expect(targetsToSync(['ok', 'dirty', 'old', 'down', 'never'], s)).toEqual(['dirty', 'old', 'down', 'never']);
+  });
+});
+
+describe('farmStatus: what fanout status says, from data', () => {
+  const healthy = { ok: { commit: B, at: 'x', status: 'ok' as const, attempted: [] } };
+
+  it('is ok only when every target is, the source checked out, and watch is not failing', () => {
+    expect(farmStatus(['ok'], state(healthy), B, undefined)).toMatchObject({ ok: true, branchTip: B, sourceError: undefined });
+    expect(farmStatus(['ok'], state(healthy), undefined, { line: 'watch: watching', failing: false }).ok).toBe(true);
+    expect(farmStatus(['ok'], state(healthy), B, { line: 'watch: DEGRADED', failing: true }).ok).toBe(false);
+    const failedCheckout = state(healthy);
+    failedCheckout.source.error = 'Permission denied';
+    expect(farmStatus(['ok'], failedCheckout, B, undefined)).toMatchObject({ ok: false, sourceError: 'Permission denied' });
+    expect(farmStatus(['ok', 'never'], state(healthy), B, undefined).ok).toBe(false);
   });
 });
