@@ -17,7 +17,7 @@ import { execa } from 'execa';
 import pMap from 'p-map';
 import { stringify } from 'yaml';
 import { parseConfig } from '../src/config.js';
-import { MAX_CHANGES } from '../src/deploy.js';
+import { MAX_CHANGES } from '../src/deploy-plan.js';
 import { filesFromList, planSync, rsyncPasses } from '../src/plan.js';
 import { rsyncArgs, rsyncInput } from '../src/rsync-args.js';
 import { CLI, createFarm, type Farm } from '../test/support/farm.js';

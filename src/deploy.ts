@@ -6,11 +6,12 @@ import pMap from 'p-map';
 import type { Config, Target } from './config.js';
 import { FanoutError } from './errors.js';
 import { branchTip, changedPaths, changesAttributes, checkout, commitInfo, eachTreePath, isEmptyTree, resolveCommit, switchTree, symlinkAbove, throughSymlink, treeEntryKinds, type Change, type Commit, type Diff, type EntryKind } from './git.js';
-import { Journal, type HistoryEntry, type Holding, type Reason, type TargetOutcome, type TargetState } from './journal.js';
+import { Journal, type HistoryEntry, type Holding, type Reason, type TargetOutcome } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { Logger } from './log.js';
 import { displayPath, onDisk, pathProblem, shortPath, type RelPath } from './paths.js';
-import { candidatePaths, parentOf, planSync, rsyncPasses, type RsyncPass, type SyncPlan } from './plan.js';
+import { deletionRefusal, MAX_CHANGES, planTarget, preflightPass, refusedReplacement, sourceStep, type Since } from './deploy-plan.js';
+import { parentOf, rsyncPasses, type RsyncPass, type SyncPlan } from './plan.js';
 import type { Reporter } from './report.js';
 import { previousDeploy } from './rollback.js';
 import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded, upToDate } from './state.js';
@@ -131,7 +132,14 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
     // outside git, for watch); a dry run before the checkout asks git
     const kinds = syncOptions.planOnly ? (paths: readonly RelPath[]) => treeEntryKinds(config.repo, commit, paths, log) : (paths: readonly RelPath[]) => Promise.resolve(sourceKinds(config.source, paths));
     const plans = new Map<string, SyncPlan>();
-    for (const target of targets) plans.set(target.name, await planFor(diffs, kinds, journal.target(target.name), commit, syncOptions));
+    for (const target of targets) {
+      const state = journal.target(target.name);
+      const facts = { state, since: await changesSince(diffs, state, commit), full: syncOptions.full, checksum: syncOptions.checksum, outsidePaths: syncOptions.outsidePaths };
+      let planned = planTarget(facts);
+      if ('lookUp' in planned) planned = planTarget(facts, await kinds(planned.lookUp));
+      if ('lookUp' in planned) throw new Error('a plan asked twice for the kinds of its paths');
+      plans.set(target.name, planned);
+    }
     const preflights = new Map<string, Preflight>();
     if (!syncOptions.planOnly) {
       await pMap(
@@ -143,7 +151,11 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
         { concurrency: config.concurrency },
       );
     }
-    if (maxDelete !== undefined) assertDeletionsWithin(targets, plans, preflights, maxDelete, options.dryRun);
+    if (maxDelete !== undefined) {
+      const counted = new Map([...preflights].map(([name, p]) => [name, p.deletions]));
+      const refused = deletionRefusal(targets.map((t) => t.name), plans, counted, maxDelete, options.dryRun);
+      if (refused !== undefined) throw new FanoutError(refused);
+    }
 
     const outcomes = await pMap(
       targets,
@@ -223,33 +235,6 @@ export function selectTargets(config: Config, names: readonly string[]): Target[
   });
 }
 
-/**
- * A deploy that would delete more than `maxDelete` files or directories on any target is refused
- * before anything is sent: a commit that lost half the site is far likelier a mistake than a
- * release. Counted as rsync counts for --max-delete: from the plan for a paths pass, from rsync's
- * own dry run for a full pass. A dry run says what the real run would refuse.
- */
-function assertDeletionsWithin(
-  targets: readonly Target[],
-  plans: ReadonlyMap<string, SyncPlan>,
-  preflights: ReadonlyMap<string, Preflight>,
-  maxDelete: number,
-  dryRun: boolean,
-): void {
-  for (const target of targets) {
-    const plan = plans.get(target.name);
-    const deletions = preflights.get(target.name)?.deletions ?? (plan?.kind === 'paths' ? plan.deleted : 0);
-    if (deletions > maxDelete) {
-      const why = `the deploy would delete ${deletions} files or directories on ${target.name}, more than maxDelete (${maxDelete})`;
-      throw new FanoutError(
-        dryRun
-          ? `dry run: ${why}; the real run would refuse it. If that is intended: fanout deploy --max-delete ${deletions}`
-          : `${why}; nothing was touched. If that is intended: fanout deploy --max-delete ${deletions}`,
-      );
-    }
-  }
-}
-
 /** Invariant 8 for a source rewritten whole: every name in the commit's tree, streamed. */
 async function assertTreeNamesSafe(repo: string, commit: Commit, log: Logger): Promise<void> {
   let bad: string | undefined;
@@ -307,52 +292,24 @@ interface SyncOptions {
  */
 async function checkOutSource(ctx: Context, journal: Journal, since: Since | undefined, commit: Commit): Promise<void> {
   const { config, log } = ctx;
-  const held = journal.state.source;
-  // A .gitattributes change alters how files the diff does not name check out (eol, filters):
-  // rewriting every file is the one way to get the bytes a fresh checkout would have.
-  const scratchIndex = path.join(config.stateDir, 'checkout.index');
-  if (since?.kind === 'too many' && !since.attributes && held.commit !== null && held.attempted.length === 0) {
-    await journal.update((s) => {
-      beginCheckout(s, commit);
-    });
-    const started = performance.now();
-    await switchTree(config.repo, config.source, held.commit, commit, scratchIndex, log);
-    log.info({ commit, paths: `more than ${MAX_CHANGES}`, durationMs: Math.round(performance.now() - started) }, 'source checked out');
-    await journal.update((s) => {
-      checkoutSucceeded(s, commit);
-    });
-    return;
-  }
-  const paths = since?.kind !== 'named' || changesAttributes(since.changes) ? 'all' : sourceWrites(since);
-  const link = paths === 'all' ? undefined : symlinkAbove(config.source, paths.map((c) => c.path));
+  const step = sourceStep(journal.state.source, since);
+  const link = step.kind === 'paths' ? symlinkAbove(config.source, step.writes.map((c) => c.path)) : undefined;
   if (link !== undefined) throw throughSymlink(link);
   await journal.update((s) => {
     beginCheckout(s, commit);
   });
   const started = performance.now();
-  // A source whose last commit cannot be traced (a force push, then gc; a lost journal) is rebuilt
-  // as the commit exactly: files only that lost commit had would otherwise go to every target. One
-  // that never held a deploy keeps what its owner put there.
-  const removeOthers = paths === 'all' && (held.commit !== null || held.untraceable === true) ? { keep: [...config.protect, ...config.exclude] } : undefined;
-  await checkout(config.repo, config.source, commit, paths, scratchIndex, log, removeOthers);
-  log.info({ commit, paths: paths === 'all' ? 'all' : paths.length, durationMs: Math.round(performance.now() - started) }, 'source checked out');
+  const scratchIndex = path.join(config.stateDir, 'checkout.index');
+  if (step.kind === 'switch') await switchTree(config.repo, config.source, step.from, commit, scratchIndex, log);
+  else {
+    const removeOthers = step.kind === 'all' && step.removeOthers ? { keep: [...config.protect, ...config.exclude] } : undefined;
+    await checkout(config.repo, config.source, commit, step.kind === 'paths' ? step.writes : 'all', scratchIndex, log, removeOthers);
+  }
+  const paths = step.kind === 'paths' ? step.writes.length : step.kind === 'switch' ? `more than ${MAX_CHANGES}` : 'all';
+  log.info({ commit, paths, durationMs: Math.round(performance.now() - started) }, 'source checked out');
   await journal.update((s) => {
     checkoutSucceeded(s, commit);
   });
-}
-
-/**
- * What the checkout writes: the diff to the commit, and every path an interrupted checkout may
- * have touched, each put back as the commit has it. The commit differs from the held one only at
- * the diff's paths, so elsewhere it has what the held commit had: the older side of the
- * interrupted attempt's own diff.
- */
-function sourceWrites(since: Extract<Since, { kind: 'named' }>): Change[] {
-  const writes = new Map(since.changes.map((c) => [c.path, c]));
-  for (const touched of since.extra) {
-    if (!writes.has(touched.path)) writes.set(touched.path, { status: touched.before === undefined ? 'D' : 'M', path: touched.path, ...(touched.before === undefined ? {} : { entry: touched.before }) });
-  }
-  return [...writes.values()];
 }
 
 /** What a dry run of a pass said before the real one ran. */
@@ -374,10 +331,7 @@ interface Preflight {
  */
 async function preflightFor(ctx: Context, target: Target, plan: SyncPlan, maxDelete: number | undefined): Promise<Preflight | undefined> {
   const { config } = ctx;
-  const keeps = config.protect.length + config.exclude.length > 0;
-  let pass: RsyncPass | undefined;
-  if (plan.kind === 'full' && (maxDelete !== undefined || keeps)) pass = { kind: 'full' };
-  if (plan.kind === 'paths' && keeps && plan.replacedDirectories.length > 0) pass = { kind: 'send', paths: plan.sends };
+  const pass = preflightPass(plan, config, maxDelete);
   if (pass === undefined) return undefined;
   // rsync names the protected path that stops it (local targets: a daemon caps debug output)
   const result = await rsyncWithRetries(ctx, target, pass, { dryRun: true, maxDelete: undefined, extra: ['--debug=FILTER1'] });
@@ -385,12 +339,6 @@ async function preflightFor(ctx: Context, target: Target, plan: SyncPlan, maxDel
   if (result.outcome.blockedBy !== undefined) return { ...counted, refused: refusedReplacement(result.outcome.blockedBy, result.outcome.protectedNames, config) };
   if (!result.outcome.ok) return { ...counted, failure: { error: result.outcome.error ?? 'rsync failed', attempts: result.attempts, durationMs: result.durationMs } };
   return counted;
-}
-
-function refusedReplacement(directory: string, protectedNames: readonly string[], config: Pick<Config, 'protect' | 'exclude'>): string {
-  const inside = protectedNames.filter((n) => n === directory || n.startsWith(`${directory}/`));
-  const what = inside.length > 0 ? inside.join(', ') : `protected or excluded content (${[...config.protect.map((p) => `protect: ${p}`), ...config.exclude.map((p) => `exclude: ${p}`)].join(', ')})`;
-  return `${directory} must become a file, but on this target it is a directory holding ${what}; nothing was changed on this target. Move that content, or change the commit`;
 }
 
 /** One pass, retried as the config says when its connection fails; the last attempt's outcome. */
@@ -522,15 +470,6 @@ async function syncTarget(
 /** `git diff` between two commits, asked once per deploy however many targets need it; undefined past MAX_CHANGES paths. */
 type DiffCache = (from: Commit, to: Commit) => Promise<Pick<Diff, 'changes' | 'attributes'>>;
 
-/**
- * Past this many changed paths a tree is not named path by path: the source switches with git's
- * own two-tree checkout and each target gets a full pass (size and time). Naming them costs the
- * deploy about 2.4 KB of memory a path over the base (measured with three daemon targets, npm run
- * bench -- --only bigchange: 127 MB at 19,000 paths, 136 MB at 29,000; 90 MB at 21,000 and 98 MB
- * at 1,000,000 past this bound); this keeps a push under 130 MB, whatever the size of the change.
- */
-export const MAX_CHANGES = 20_000;
-
 /** Every diff is checked for names fanout refuses (invariant 8) as it is read, before anything acts on it. */
 function diffCache(repo: string, log: Logger): DiffCache {
   const cache = new Map<string, Promise<Pick<Diff, 'changes' | 'attributes'>>>();
@@ -549,8 +488,6 @@ function diffCache(repo: string, log: Logger): DiffCache {
   };
 }
 
-/** What differs between a tree's holding and a commit: the diff, and the diffs of attempts since; or too many to name. */
-type Since = { kind: 'named'; changes: Change[]; extra: Change[] } | { kind: 'too many'; attributes: boolean };
 
 /**
  * What differs between a tree's holding and `commit`: the diff from the commit it last received
@@ -576,36 +513,6 @@ async function changesSince(diffs: DiffCache, held: Holding | undefined, commit:
     // git cannot diff from a commit it no longer has: fall back to rewriting everything
     return undefined;
   }
-}
-
-async function planFor(
-  diffs: DiffCache,
-  kindsOf: (paths: readonly RelPath[]) => Promise<Map<RelPath, EntryKind>>,
-  state: TargetState | undefined,
-  commit: Commit,
-  options: Pick<SyncOptions, 'full' | 'checksum' | 'outsidePaths'>,
-): Promise<SyncPlan> {
-  if (options.full) return planSync({ changes: undefined, full: true, checksum: options.checksum });
-  // rsync killed mid-transfer leaves its temp files (".name.XXXXXX") beside the real ones, under
-  // names no diff lists: only a full --delete pass finds them.
-  if (state !== undefined && state.attempted.length > 0) return planSync({ changes: undefined, why: 'an earlier transfer to it was cut short' });
-  const since = await changesSince(diffs, state, commit);
-  if (since === undefined) return planSync({ changes: undefined, why: state?.commit == null ? 'no deploy recorded for this target' : 'its state cannot be traced' });
-  if (since.kind === 'too many') return planSync({ changes: undefined, full: since.attributes, checksum: since.attributes, why: `more than ${MAX_CHANGES} paths changed` });
-  // files the diff does not name may check out differently now: compare every file's contents
-  if (changesAttributes(since.changes)) return planSync({ changes: undefined, full: true, checksum: true, why: 'a .gitattributes file changed' });
-  const dirty = [...(state?.dirty ?? []), ...options.outsidePaths];
-  // named paths cost memory however they came: past the same bound as a diff, a full pass
-  if (dirty.length > MAX_CHANGES) return planSync({ changes: undefined, why: 'too many paths changed outside git' });
-  const changes = since.changes;
-  const extraPaths = [...since.extra.map((c) => c.path), ...dirty];
-  const notDirectories = new Set<RelPath>();
-  const missing = new Set<RelPath>();
-  for (const [candidate, kind] of await kindsOf(candidatePaths(changes, extraPaths))) {
-    if (kind !== 'directory') notDirectories.add(candidate);
-    if (kind === 'missing') missing.add(candidate);
-  }
-  return planSync({ changes, extraPaths, notDirectories, missing });
 }
 
 function sourceKinds(source: string, paths: readonly RelPath[]): Map<RelPath, EntryKind> {
