@@ -1,8 +1,8 @@
 /** What every benchmark scenario does the same way: time, run rsync, check the targets, drop caches. */
 import fs from 'node:fs';
 import { execa } from 'execa';
-import type { Farm } from '../test/support/farm.js';
-import type { Daemon } from '../test/support/rsyncd.js';
+import type { Farm } from '../harness/farm.js';
+import type { Daemon } from '../harness/rsyncd.js';
 
 export async function timed(fn: () => Promise<unknown>): Promise<number> {
   const start = performance.now();

@@ -4,7 +4,7 @@
  * fanout asks for TCP_NODELAY on its own end of each connection; the daemon's end is the
  * operator's to set, and with it off a daemon's small replies can wait for a delayed ACK.
  */
-import { createFarm, type Farm } from '../test/support/farm.js';
+import { createFarm, type Farm } from '../harness/farm.js';
 import { assertEqual, lastDeployMs, pushAll, timed } from './bench-common.js';
 import { edit, generateSite, pick } from './bench-site.js';
 import { pairedRatio, spread, type Spread } from './bench-stats.js';

@@ -9,9 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
-import { GIT_IDENTITY } from '../test/support/farm.js';
-import { startDaemon, type Daemon } from '../test/support/rsyncd.js';
-import { diffSnapshots, snapshot } from '../test/support/tree.js';
+import { GIT_IDENTITY } from '../harness/farm.js';
+import { startDaemon, type Daemon } from '../harness/rsyncd.js';
+import { diffSnapshots, snapshot } from '../harness/tree.js';
 
 const CLI = path.resolve(import.meta.dirname, '..', 'dist', 'cli.js');
 

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFarm, type Farm } from '../support/farm.js';
-import { snapshot, type Snapshot } from '../support/tree.js';
+import { createFarm, type Farm } from '../../harness/farm.js';
+import { snapshot, type Snapshot } from '../../harness/tree.js';
 
 /**
  * Bad input through the real CLI and the real hook: one line naming what is wrong, exit 2, and

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GIT_IDENTITY, createFarm, type Farm } from '../support/farm.js';
-import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
+import { GIT_IDENTITY, createFarm, type Farm } from '../../harness/farm.js';
+import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
 
 let farm: Farm;
 

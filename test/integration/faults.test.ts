@@ -3,9 +3,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, createFarm, type Farm } from '../support/farm.js';
-import { freePort } from '../support/rsyncd.js';
-import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
+import { CLI, createFarm, type Farm } from '../../harness/farm.js';
+import { freePort } from '../../harness/rsyncd.js';
+import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
 
 let farm: Farm;
 

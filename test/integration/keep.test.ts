@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../src/journal.js';
-import { createFarm, type Farm } from '../support/farm.js';
-import { startSshd, type Sshd } from '../support/sshd.js';
-import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
-import { startWatch, until } from '../support/watcher.js';
+import { createFarm, type Farm } from '../../harness/farm.js';
+import { startSshd, type Sshd } from '../../harness/sshd.js';
+import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
+import { startWatch, until } from '../../harness/watcher.js';
 
 // What fanout must never delete, on a daemon, an ssh and a local target alike (issue: protect,
 // exclude and maxDelete hold on every pass). Files "the CMS wrote" are put straight into each

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createFarm, type Farm } from '../support/farm.js';
-import { diffSnapshots, snapshot } from '../support/tree.js';
-import { startWatch, until, type Watcher } from '../support/watcher.js';
+import { createFarm, type Farm } from '../../harness/farm.js';
+import { diffSnapshots, snapshot } from '../../harness/tree.js';
+import { startWatch, until, type Watcher } from '../../harness/watcher.js';
 
 // Names are bytes from strangers: a name that is not UTF-8, a name rsync would read as a comment,
 // a name that begins with "..", a directory named like rsync's own staging directory.

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFarm, type Farm } from '../support/farm.js';
-import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
+import { createFarm, type Farm } from '../../harness/farm.js';
+import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
 
 let farm: Farm;
 

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../src/journal.js';
-import { GIT_IDENTITY, createFarm, type Farm } from '../support/farm.js';
-import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
+import { GIT_IDENTITY, createFarm, type Farm } from '../../harness/farm.js';
+import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
 
 /** Pushes that arrive in a burst, and history rewritten under fanout's feet. */
 

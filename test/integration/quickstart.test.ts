@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI } from '../support/farm.js';
-import { startSshd, type Sshd } from '../support/sshd.js';
-import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
+import { CLI } from '../../harness/farm.js';
+import { startSshd, type Sshd } from '../../harness/sshd.js';
+import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
 
 // README's "Quick start on a real farm", run as written: every block marked `<!-- quickstart:NAME -->`
 // is read out of README.md and run, with only these replaced:

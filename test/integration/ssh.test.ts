@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GIT_IDENTITY, createFarm, type Farm } from '../support/farm.js';
-import { startSshd, type Sshd } from '../support/sshd.js';
-import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
+import { GIT_IDENTITY, createFarm, type Farm } from '../../harness/farm.js';
+import { startSshd, type Sshd } from '../../harness/sshd.js';
+import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
 
 let farm: Farm | undefined;
 let sshd: Sshd | undefined;

@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFarm, type Farm, type Ran } from '../support/farm.js';
-import { startDaemon, type Daemon } from '../support/rsyncd.js';
-import { diffSnapshots, snapshot, snapshotCommit, type Snapshot } from '../support/tree.js';
+import { createFarm, type Farm, type Ran } from '../../harness/farm.js';
+import { startDaemon, type Daemon } from '../../harness/rsyncd.js';
+import { diffSnapshots, snapshot, snapshotCommit, type Snapshot } from '../../harness/tree.js';
 
 /**
  * What a target does on its worst day, against real rsync daemons: it dies or freezes mid-transfer,

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, GIT_IDENTITY, createFarm, type Farm } from '../support/farm.js';
-import { diffSnapshots, snapshot, snapshotCommit } from '../support/tree.js';
-import { startWatch, until } from '../support/watcher.js';
+import { CLI, GIT_IDENTITY, createFarm, type Farm } from '../../harness/farm.js';
+import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
+import { startWatch, until } from '../../harness/watcher.js';
 
 // The update server against someone who may push content, write the source, or act as the git
 // user, and wants more: files removed outside the source, a command run, all deploys stopped.

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createFarm, type Farm } from '../support/farm.js';
-import { startWatch, until, type Watcher } from '../support/watcher.js';
+import { createFarm, type Farm } from '../../harness/farm.js';
+import { startWatch, until, type Watcher } from '../../harness/watcher.js';
 
 // fanout watch against the kernel's inotify watch limit. Each case runs fanout in a user namespace
 // of its own with /proc/sys/user/max_inotify_watches lowered there, so the machine's own limit is

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createFarm, type Farm } from '../support/farm.js';
-import { diffSnapshots, snapshot } from '../support/tree.js';
-import { startWatch as startFanoutWatch, until, type Watcher } from '../support/watcher.js';
+import { createFarm, type Farm } from '../../harness/farm.js';
+import { diffSnapshots, snapshot } from '../../harness/tree.js';
+import { startWatch as startFanoutWatch, until, type Watcher } from '../../harness/watcher.js';
 
 let farm: Farm;
 let watcher: Watcher | undefined;
