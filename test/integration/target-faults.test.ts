@@ -146,8 +146,13 @@ describe('a target that fails mid-transfer', () => {
     try {
       const result = await deployHitMidTransfer(web1, 'SIGSTOP');
       expect(result.exitCode).toBe(1);
-      // rsync's own --timeout never fires here: its keepalives still leave, and the frozen host's kernel takes them
-      expect(result.stdout).toMatch(/web1 +failed +timed out waiting for the target to send or receive data \(nothing from the target for 3s: its rsync is frozen or gone/);
+      // Mid-transfer, rsync's own --timeout does not fire: its keepalives still leave and the frozen
+      // host's kernel takes them, so fanout's stall watchdog ends it. Frozen while the client itself
+      // waits for the daemon's answer (the file list, a phase its keepalives do not cover), rsync's
+      // own timeout comes first: seen once in a loaded CI run. Either way: bounded, and said so.
+      expect(result.stdout).toMatch(
+        /web1 +failed +timed out waiting for the target to send or receive data \((nothing from the target for 3s: its rsync is frozen or gone|rsync exit 30: .*io timeout after 2 seconds)/,
+      );
       await expectAt(web2.dir, commit);
     } finally {
       web1.signal('SIGCONT');
