@@ -3,25 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Config, Target } from '../../src/config.js';
-import { parseDest } from '../../src/dest.js';
 import type { RsyncPass } from '../../src/plan.js';
 import { connectionArgs, rsyncArgs, rsyncInput } from '../../src/rsync-args.js';
 import { sshCommand } from '../../src/ssh.js';
+import { target } from './target.js';
 
 type RsyncConfig = Pick<Config, 'source' | 'exclude' | 'protect' | 'owner' | 'rsync'>;
 
 const baseConfig: RsyncConfig = { source: '/data/www', exclude: [], protect: [], owner: false, rsync: { path: 'rsync', args: [] } };
 
-function target(dest: string, overrides: Partial<Target> = {}): Target {
-  return {
-    name: 'web1',
-    dest: parseDest(dest),
-    passwordFile: undefined,
-    timeout: 30,
-    ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true },
-    ...overrides,
-  };
-}
 
 const FULL = { kind: 'full' } as const satisfies RsyncPass;
 const PATHS = { kind: 'send', paths: ['css', 'css/a.css', 'index.html'] } as const satisfies RsyncPass;

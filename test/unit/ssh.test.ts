@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Target } from '../../src/config.js';
-import { parseDest } from '../../src/dest.js';
 import { failureMessage } from '../../src/rsync-failure.js';
 import { sshCause, sshFailure } from '../../src/ssh.js';
+import { target } from './target.js';
 
-function target(dest: string, overrides: Partial<Target> = {}): Target {
-  return {
-    name: 'web1',
-    dest: parseDest(dest),
-    passwordFile: undefined,
-    timeout: 30,
-    ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true },
-    ...overrides,
-  };
-}
 
 const LOCAL = target('/srv/mirror/www');
 

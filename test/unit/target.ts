@@ -1,0 +1,14 @@
+import type { Target } from '../../src/config.js';
+import { parseDest } from '../../src/dest.js';
+
+/** A target as loadConfig makes it, for the unit tests of what is built from one. */
+export function target(dest: string, overrides: Partial<Target> = {}): Target {
+  return {
+    name: 'web1',
+    dest: parseDest(dest),
+    passwordFile: undefined,
+    timeout: 30,
+    ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true },
+    ...overrides,
+  };
+}
