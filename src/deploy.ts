@@ -92,9 +92,9 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
     const sourceReady = sourceHolds(journal.state, commit);
     const sourceSince = sourceReady ? undefined : await changesSince(diffs, journal.state.source, commit);
     const named = (since: Since | undefined): Change[] => (since?.kind === 'named' ? since.changes : []);
-    const targetChanges: Change[][] = [];
-    for (const target of targets) targetChanges.push(named(await changesSince(diffs, journal.target(target.name), commit)));
-    await assertNoEntryBelowFile(config.repo, commit, [...named(sourceSince), ...targetChanges.flat()], log);
+    const targetSince = new Map<string, Since | undefined>();
+    for (const target of targets) targetSince.set(target.name, await changesSince(diffs, journal.target(target.name), commit));
+    await assertNoEntryBelowFile(config.repo, commit, [...named(sourceSince), ...[...targetSince.values()].flatMap(named)], log);
     if (!sourceReady) {
       if (sourceSince === undefined || changesAttributes(named(sourceSince))) await assertTreeNamesSafe(config.repo, commit, log);
       if (options.allowEmpty !== true && (await isEmptyTree(config.repo, commit, log))) {
@@ -134,7 +134,7 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
     const plans = new Map<string, SyncPlan>();
     for (const target of targets) {
       const state = journal.target(target.name);
-      const facts = { state, since: await changesSince(diffs, state, commit), full: syncOptions.full, checksum: syncOptions.checksum, outsidePaths: syncOptions.outsidePaths };
+      const facts = { state, since: targetSince.get(target.name), full: syncOptions.full, checksum: syncOptions.checksum, outsidePaths: syncOptions.outsidePaths };
       let planned = planTarget(facts);
       if ('lookUp' in planned) planned = planTarget(facts, await kinds(planned.lookUp));
       if ('lookUp' in planned) throw new Error('a plan asked twice for the kinds of its paths');
