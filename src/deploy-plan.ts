@@ -1,14 +1,190 @@
 import type { Config } from './config.js';
 import { changesAttributes, type Change, type Commit, type EntryKind } from './git.js';
-import type { SourceHolding, TargetState } from './journal.js';
-import type { RelPath } from './paths.js';
-import { candidatePaths, planSync, type RsyncPass, type SyncPlan } from './plan.js';
+import type { SourceHolding, State, TargetState } from './journal.js';
+import { shortPath, type RelPath } from './paths.js';
+import { candidatePaths, parentOf, planSync, withAncestors, type RsyncPass, type SyncPlan } from './plan.js';
+import { sourceHolds, upToDate } from './state.js';
 
 /**
- * What the engine decides, as data: how the source reaches the commit, which pass each target
- * gets, which of those passes rsync is asked about first, and what refuses the deploy. The engine
- * (deploy.ts) reads the facts these take and applies what they return; nothing here does I/O.
+ * What the engine decides, as data. The engine (deploy.ts) reads the facts under the lock, asks
+ * planDeploy for the whole deploy (the source's step, each target's pass, every refusal, whether
+ * it coalesces), then applies it; the dry-run answers rsync gives for the riskiest passes go
+ * through decideTransfers. A dry run renders the same plan and the same decisions, so it cannot
+ * disagree with the real run. Nothing here does I/O.
  */
+
+/** What was asked of this deploy, beyond which commit. */
+export interface DeployAsk {
+  /** a full pass for every target (`--full`, watch's start) */
+  full: boolean;
+  /** with `full`: compare contents, else size and time */
+  checksum: boolean;
+  /** paths changed in the source outside git (watch): named to every target besides its own plan */
+  outsidePaths: readonly RelPath[];
+  /** deploy a commit that has no files (it empties every target) */
+  allowEmpty: boolean;
+  /** the bound on deletions per target, if any */
+  maxDelete: number | undefined;
+  /** do nothing when the source and every target already hold the commit */
+  coalesce: boolean;
+}
+
+/** Everything the engine read under the lock, as plain data. */
+export interface DeployFacts {
+  commit: Commit;
+  state: State;
+  /** the targets this deploy is for, by name */
+  targets: readonly string[];
+  /** what differs between the source's holding and the commit (ignored when it holds the commit) */
+  sourceSince: Since | undefined;
+  targetSince: ReadonlyMap<string, Since | undefined>;
+  /** the first name in any diff or tree read that fanout refuses (invariant 8) */
+  unsafeName: { path: RelPath; problem: string } | undefined;
+  /** whether the commit's tree has no entry at all (read when the source does not hold it) */
+  emptyTree: boolean;
+  /** what the commit's tree has at each directory above a path a diff writes (see directoriesAbove) */
+  treeKinds: ReadonlyMap<RelPath, EntryKind>;
+  /** what each path a target's plan asks about is in the source once it holds the commit (see pathsToLookUp) */
+  kinds: ReadonlyMap<RelPath, EntryKind>;
+}
+
+/** One target's part of a deploy. */
+export interface TargetPlan {
+  name: string;
+  /** the commit it last received completely */
+  from: Commit | null;
+  sync: SyncPlan;
+  /** the pass rsync is asked about as a dry run before anything runs on this target (see preflightPass) */
+  preflight: RsyncPass | undefined;
+  /** an earlier attempt at this commit was cut short on it (its failure then leaves it untraceable) */
+  alreadyAttempted: boolean;
+  /** whether it already holds the commit completely */
+  upToDate: boolean;
+}
+
+export type DeployPlan =
+  /** the source and every target already hold the commit: the deploy that took them there, and nothing to do */
+  | { kind: 'coalesced'; deployId: number }
+  /** one line saying why nothing may be touched */
+  | { kind: 'refused'; why: string }
+  | {
+      kind: 'deploy';
+      commit: Commit;
+      /** how the source reaches the commit; undefined when it holds it */
+      source: SourceStep | undefined;
+      targets: TargetPlan[];
+      maxDelete: number | undefined;
+      /** whether the source may be empty (invariant 6 otherwise) */
+      allowEmpty: boolean;
+      /** paths changed outside git that each target is sent: recorded as dirty until it has them */
+      outsidePaths: readonly RelPath[];
+    };
+
+/** The whole deploy, decided from the facts: no I/O. */
+export function planDeploy(ask: DeployAsk, facts: DeployFacts, config: Pick<Config, 'protect' | 'exclude'>): DeployPlan {
+  const { commit, state } = facts;
+  const sourceReady = sourceHolds(state, commit);
+  const current = state.current;
+  if (ask.coalesce && current?.commit === commit && sourceReady && facts.targets.every((name) => upToDate(state.targets[name], commit))) {
+    return { kind: 'coalesced', deployId: current.deployId };
+  }
+  const refused = treeRefusal(facts, sourceReady, ask.allowEmpty);
+  if (refused !== undefined) return { kind: 'refused', why: refused };
+  const targets = facts.targets.map((name): TargetPlan => {
+    const held = state.targets[name];
+    const sync = planTarget(targetFacts(ask, facts, name), facts.kinds);
+    if ('lookUp' in sync) throw new Error('planTarget asked for kinds it was given');
+    return {
+      name,
+      from: held?.commit ?? null,
+      sync,
+      preflight: preflightPass(sync, config, ask.maxDelete),
+      alreadyAttempted: held?.attempted.includes(commit) === true,
+      upToDate: upToDate(held, commit),
+    };
+  });
+  return { kind: 'deploy', commit, source: sourceReady ? undefined : sourceStep(state.source, facts.sourceSince), targets, maxDelete: ask.maxDelete, allowEmpty: ask.allowEmpty, outsidePaths: ask.outsidePaths };
+}
+
+/**
+ * Why the commit's tree must not be deployed, or undefined: a name fanout refuses (invariant 8),
+ * an entry below something that is not a directory (a crafted tree with the same name twice), or
+ * no file at all when the source must be brought to it.
+ */
+function treeRefusal(facts: DeployFacts, sourceReady: boolean, allowEmpty: boolean): string | undefined {
+  const { commit } = facts;
+  const short = commit.slice(0, 10);
+  if (facts.unsafeName !== undefined) return `commit ${short} names ${facts.unsafeName.problem}: "${shortPath(facts.unsafeName.path)}"; refusing to deploy it, nothing was touched`;
+  const written = namedChanges(facts).filter((c) => c.entry !== undefined);
+  const above = new Set(directoriesAbove(written));
+  const belowFile = written.find((c) => above.has(c.path))?.path ?? [...above].find((dir) => facts.treeKinds.get(dir) !== 'directory');
+  if (belowFile !== undefined) return `commit ${short} has entries below "${shortPath(belowFile)}", which is not a directory in it (a tree with the same name twice); refusing to deploy it, nothing was touched`;
+  if (!sourceReady && facts.emptyTree && !allowEmpty) return `commit ${short} has no files; refusing to deploy it (it would empty every target); nothing was touched. --allow-empty if that is intended`;
+  return undefined;
+}
+
+/** Every change a diff to this deploy's commit names, the source's and each target's (not those of earlier attempts: their entries are another commit's). */
+function namedChanges(facts: Pick<DeployFacts, 'sourceSince' | 'targetSince'>): Change[] {
+  const named = (since: Since | undefined): Change[] => (since?.kind === 'named' ? since.changes : []);
+  return [...named(facts.sourceSince), ...[...facts.targetSince.values()].flatMap(named)];
+}
+
+/**
+ * The directories above what the diffs write, which the engine looks up in the commit's tree: a
+ * crafted tree can hold the same name twice (a symlink `d` and a directory `d/`; git's fsck
+ * refuses it, but receive.fsckObjects may be off), and a path written below a non-directory
+ * would then go through it.
+ */
+export function directoriesAbove(changes: readonly Change[]): RelPath[] {
+  const above = new Set<RelPath>();
+  for (const change of changes) if (change.entry !== undefined) for (let dir = parentOf(change.path); dir !== '.' && !above.has(dir); dir = parentOf(dir)) above.add(dir);
+  return [...above];
+}
+
+/** The directories to look up for directoriesAbove, for every diff the facts hold. */
+export function treePathsToLookUp(facts: Pick<DeployFacts, 'sourceSince' | 'targetSince'>): RelPath[] {
+  return directoriesAbove(namedChanges(facts));
+}
+
+/**
+ * Whether every name in the commit's tree must be checked (invariant 8): when the source is
+ * rewritten whole, no diff lists the names it writes.
+ */
+export function needsTreeScan(sourceSince: Since | undefined): boolean {
+  return sourceSince?.kind !== 'named' || changesAttributes(sourceSince.changes);
+}
+
+function targetFacts(ask: DeployAsk, facts: Pick<DeployFacts, 'state' | 'targetSince'>, name: string): TargetFacts {
+  return { state: facts.state.targets[name], since: facts.targetSince.get(name), full: ask.full, checksum: ask.checksum, outsidePaths: ask.outsidePaths };
+}
+
+/** The paths whose kind in the source (once it holds the commit) the targets' plans need. */
+export function pathsToLookUp(ask: DeployAsk, facts: Pick<DeployFacts, 'state' | 'targets' | 'targetSince'>): RelPath[] {
+  const paths = new Set<RelPath>();
+  for (const name of facts.targets) {
+    const first = planTarget(targetFacts(ask, facts, name));
+    if ('lookUp' in first) for (const p of first.lookUp) paths.add(p);
+  }
+  return [...paths];
+}
+
+/**
+ * Where the kind of a path the plans ask about is read: from the commit's tree where the source
+ * step writes it (the path, a directory above it or anything below it), else from the source as
+ * it stands, which keeps edits made outside git (watch) and holds the commit elsewhere.
+ */
+export function kindsFromTree(step: SourceStep | undefined, paths: readonly RelPath[]): { tree: RelPath[]; source: RelPath[] } {
+  if (step === undefined) return { tree: [], source: [...paths] };
+  if (step.kind !== 'paths') return { tree: [...paths], source: [] };
+  const written = new Set(step.writes.map((c) => c.path));
+  const aboveWritten = new Set(withAncestors(written));
+  const touched = (p: RelPath): boolean => {
+    if (aboveWritten.has(p)) return true;
+    for (let dir = parentOf(p); dir !== '.'; dir = parentOf(dir)) if (written.has(dir)) return true;
+    return false;
+  };
+  return { tree: paths.filter(touched), source: paths.filter((p) => !touched(p)) };
+}
 
 /**
  * Past this many changed paths a tree is not named path by path: the source switches with git's
@@ -109,6 +285,43 @@ export function preflightPass(plan: SyncPlan, config: Pick<Config, 'protect' | '
   if (plan.kind === 'full' && (maxDelete !== undefined || keeps)) return { kind: 'full' };
   if (plan.kind === 'paths' && keeps && plan.replacedDirectories.length > 0) return { kind: 'send', paths: plan.sends };
   return undefined;
+}
+
+/** What rsync's dry run of a target's preflight pass said. */
+export interface PreflightAnswer {
+  /** files and directories the pass would delete, as rsync counts them for --max-delete */
+  deletions: number;
+  /** a directory that had to become a file and could not (protected content in it) */
+  blockedBy: string | undefined;
+  /** the protected names rsync reported (a local target's --debug=FILTER1) */
+  protectedNames: readonly string[];
+  /** the dry run itself failed (the target unreachable, say) */
+  failure: { error: string; attempts: number; durationMs: number } | undefined;
+}
+
+/** What happens to each target once rsync has answered the preflights. */
+export interface TransferDecision {
+  /** the whole deploy is refused, nothing touched (maxDelete) */
+  refusal: string | undefined;
+  /** targets that fail before any transfer, and why */
+  failures: ReadonlyMap<string, { error: string; attempts: number; durationMs: number }>;
+}
+
+export function decideTransfers(
+  plan: Extract<DeployPlan, { kind: 'deploy' }>,
+  answers: ReadonlyMap<string, PreflightAnswer>,
+  config: Pick<Config, 'protect' | 'exclude'>,
+  dryRun: boolean,
+): TransferDecision {
+  const failures = new Map<string, { error: string; attempts: number; durationMs: number }>();
+  for (const [name, answer] of answers) {
+    if (answer.blockedBy !== undefined) failures.set(name, { error: refusedReplacement(answer.blockedBy, answer.protectedNames, config), attempts: 1, durationMs: 0 });
+    else if (answer.failure !== undefined) failures.set(name, answer.failure);
+  }
+  const counted = new Map([...answers].map(([name, a]) => [name, a.deletions]));
+  const plans = new Map(plan.targets.map((t) => [t.name, t.sync]));
+  const refusal = plan.maxDelete === undefined ? undefined : deletionRefusal(plan.targets.map((t) => t.name), plans, counted, plan.maxDelete, dryRun);
+  return { refusal, failures };
 }
 
 /** The line a target fails with when a directory holding protected content must become a file. */

@@ -4,17 +4,17 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pMap from 'p-map';
 import type { Config, Target } from './config.js';
+import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, sourceStep, treePathsToLookUp, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep, type TargetPlan } from './deploy-plan.js';
 import { FanoutError } from './errors.js';
-import { branchTip, changedPaths, changesAttributes, checkout, commitInfo, eachTreePath, isEmptyTree, resolveCommit, switchTree, symlinkAbove, throughSymlink, treeEntryKinds, type Change, type Commit, type Diff, type EntryKind } from './git.js';
-import { Journal, type HistoryEntry, type Holding, type Reason, type TargetOutcome } from './journal.js';
+import { branchTip, changedPaths, checkout, commitInfo, eachTreePath, isEmptyTree, resolveCommit, switchTree, symlinkAbove, throughSymlink, treeEntryKinds, type Change, type Commit, type Diff, type EntryKind } from './git.js';
+import { Journal, type HistoryEntry, type Holding, type Reason, type State, type TargetOutcome } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { Logger } from './log.js';
-import { displayPath, onDisk, pathProblem, shortPath, type RelPath } from './paths.js';
-import { deletionRefusal, MAX_CHANGES, planTarget, preflightPass, refusedReplacement, sourceStep, type Since } from './deploy-plan.js';
+import { displayPath, onDisk, pathProblem, type RelPath } from './paths.js';
 import { parentOf, rsyncPasses, type RsyncPass, type SyncPlan } from './plan.js';
 import type { Reporter } from './report.js';
 import { previousDeploy } from './rollback.js';
-import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded, upToDate } from './state.js';
+import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
 import { runRsync, type RsyncOutcome } from './rsync.js';
 
 export interface Context {
@@ -60,8 +60,11 @@ export interface DeployOptions {
 const MAX_ATTEMPTED = 20;
 
 /**
- * The engine behind push, deploy, rollback and sync: lock, check out, then for each target in
- * parallel plan from what THAT target has and run rsync, recording each outcome as it lands.
+ * The engine behind push, deploy, rollback and sync, in three steps under the lock: read the facts
+ * (journal, commit, diffs, the kinds of the paths the plans name), plan the whole deploy from them
+ * (deploy-plan.ts, pure), then apply it: check out, ask rsync about the riskiest passes, then for
+ * each target in parallel run its passes, recording each outcome as it lands. A dry run renders
+ * the same plan and the same decisions instead of applying them.
  */
 export async function deploy(ctx: Context, request: DeployRequest, options: DeployOptions): Promise<HistoryEntry | undefined> {
   const { config, log } = ctx;
@@ -74,117 +77,27 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
       ctx.reporter.note(`warning: ${journal.warning}`);
     }
     const commit = await chooseCommit(config, journal, request.revision);
-    const current = journal.state.current;
-    if (options.coalesce === true && current?.commit === commit && holdsEverywhere(journal, targets, commit)) {
-      log.info({ commit, deployId: current.deployId, reason: request.reason }, 'deploy coalesced: already on every target');
-      ctx.reporter.note(`fanout: ${commit.slice(0, 10)} is already on every target (deploy #${current.deployId} took it there); nothing to do`);
-      return undefined;
-    }
-    const info = await commitInfo(config.repo, commit);
-    const id = journal.state.nextDeployId;
-    const startedAt = new Date();
-    log.info({ deployId: id, commit, reason: request.reason, startedBy: request.startedBy, dryRun: options.dryRun }, 'deploy started');
-
-    // Facts first, nothing touched yet: every diff this deploy acts on (each checked for names
-    // fanout refuses, as it is read), the commit's whole tree when the source must be rewritten,
-    // and whether the commit empties the site.
-    const diffs = diffCache(config.repo, log);
-    const sourceReady = sourceHolds(journal.state, commit);
-    const sourceSince = sourceReady ? undefined : await changesSince(diffs, journal.state.source, commit);
-    const named = (since: Since | undefined): Change[] => (since?.kind === 'named' ? since.changes : []);
-    const targetSince = new Map<string, Since | undefined>();
-    for (const target of targets) targetSince.set(target.name, await changesSince(diffs, journal.target(target.name), commit));
-    await assertNoEntryBelowFile(config.repo, commit, [...named(sourceSince), ...[...targetSince.values()].flatMap(named)], log);
-    if (!sourceReady) {
-      if (sourceSince === undefined || changesAttributes(named(sourceSince))) await assertTreeNamesSafe(config.repo, commit, log);
-      if (options.allowEmpty !== true && (await isEmptyTree(config.repo, commit, log))) {
-        throw new FanoutError(`commit ${commit.slice(0, 10)} has no files; refusing to deploy it (it would empty every target); nothing was touched. --allow-empty if that is intended`);
-      }
-    }
-    if (!options.dryRun && !sourceReady) {
-      try {
-        await checkOutSource(ctx, journal, sourceSince, commit);
-      } catch (error) {
-        // a checkout the file system refused is a failed deploy: in the history and in status
-        if (error instanceof FanoutError && error.exitCode === 1) {
-          await journal.update((s) => {
-            checkoutFailed(s, id, error.message);
-          });
-          const at = new Date().toISOString();
-          journal.appendHistory({ id, startedAt: startedAt.toISOString(), finishedAt: at, commit, subject: info.subject, reason: request.reason, startedBy: request.startedBy, targets: [], error: error.message });
-        }
-        throw error;
-      }
-    }
-    if (options.allowEmpty !== true) assertSourceNotEmpty(config.source);
-
-    const maxDelete = options.maxDelete ?? config.maxDelete;
-    const syncOptions: SyncOptions = {
-      dryRun: options.dryRun,
-      maxDelete,
+    const ask: DeployAsk = {
       full: options.full,
       checksum: options.checksum ?? true,
       outsidePaths: options.outsidePaths ?? [],
-      // A dry run with the source at another commit cannot ask rsync; it reports the plan.
-      planOnly: options.dryRun && !sourceReady,
+      allowEmpty: options.allowEmpty === true,
+      maxDelete: options.maxDelete ?? config.maxDelete,
+      coalesce: options.coalesce === true,
     };
-    // what the commit has at a path: the source tells once it holds the commit (and edits made
-    // outside git, for watch); a dry run before the checkout asks git
-    const kinds = syncOptions.planOnly ? (paths: readonly RelPath[]) => treeEntryKinds(config.repo, commit, paths, log) : (paths: readonly RelPath[]) => Promise.resolve(sourceKinds(config.source, paths));
-    const plans = new Map<string, SyncPlan>();
-    for (const target of targets) {
-      const state = journal.target(target.name);
-      const facts = { state, since: targetSince.get(target.name), full: syncOptions.full, checksum: syncOptions.checksum, outsidePaths: syncOptions.outsidePaths };
-      let planned = planTarget(facts);
-      if ('lookUp' in planned) planned = planTarget(facts, await kinds(planned.lookUp));
-      if ('lookUp' in planned) throw new Error('a plan asked twice for the kinds of its paths');
-      plans.set(target.name, planned);
+    const facts = await readFacts(ctx, journal.state, commit, targets.map((t) => t.name), ask);
+    const plan = planDeploy(ask, facts, config);
+    if (plan.kind === 'coalesced') {
+      log.info({ commit, deployId: plan.deployId, reason: request.reason }, 'deploy coalesced: already on every target');
+      ctx.reporter.note(`fanout: ${commit.slice(0, 10)} is already on every target (deploy #${plan.deployId} took it there); nothing to do`);
+      return undefined;
     }
-    const preflights = new Map<string, Preflight>();
-    if (!syncOptions.planOnly) {
-      await pMap(
-        targets,
-        async (target) => {
-          const preflight = await preflightFor(ctx, target, plans.get(target.name) ?? { kind: 'none' }, maxDelete);
-          if (preflight !== undefined) preflights.set(target.name, preflight);
-        },
-        { concurrency: config.concurrency },
-      );
-    }
-    if (maxDelete !== undefined) {
-      const counted = new Map([...preflights].map(([name, p]) => [name, p.deletions]));
-      const refused = deletionRefusal(targets.map((t) => t.name), plans, counted, maxDelete, options.dryRun);
-      if (refused !== undefined) throw new FanoutError(refused);
-    }
-
-    const outcomes = await pMap(
-      targets,
-      async (target) => {
-        const outcome = await syncTarget(ctx, journal, target, commit, plans.get(target.name) ?? { kind: 'none' }, preflights.get(target.name), syncOptions);
-        ctx.reporter.targetDone(outcome);
-        return outcome;
-      },
-      { concurrency: config.concurrency },
-    );
-
-    const entry: HistoryEntry = {
-      id,
-      startedAt: startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      commit,
-      subject: info.subject,
-      reason: request.reason,
-      startedBy: request.startedBy,
-      ...(options.dryRun ? { dryRun: true } : {}),
-      targets: outcomes,
-    };
-    if (!options.dryRun) {
-      await journal.update((s) => {
-        deployFinished(s, id, commit, entry.finishedAt);
-      });
-      journal.appendHistory(entry);
-    }
-    log.info({ deployId: id, commit, targets: outcomes }, 'deploy finished');
+    if (plan.kind === 'refused') throw new FanoutError(plan.why);
+    const info = await commitInfo(config.repo, commit);
+    const started: Started = { id: journal.state.nextDeployId, at: new Date(), subject: info.subject, request };
+    log.info({ deployId: started.id, commit, reason: request.reason, startedBy: request.startedBy, dryRun: options.dryRun, source: plan.source?.kind ?? 'holds it', targets: plan.targets.map((t) => ({ name: t.name, from: t.from, pass: t.sync.kind })) }, 'deploy started');
+    const entry = options.dryRun ? await renderDryRun(ctx, plan, started) : await applyDeploy(ctx, journal, plan, started);
+    log.info({ deployId: started.id, commit, targets: entry.targets }, 'deploy finished');
     ctx.reporter.deployDone(entry);
     return entry;
   } finally {
@@ -192,10 +105,132 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
   }
 }
 
-function holdsEverywhere(journal: Journal, targets: readonly Target[], commit: Commit): boolean {
-  return sourceHolds(journal.state, commit) && targets.every((t) => upToDate(journal.target(t.name), commit));
+/** A deploy under way, for its history entry. */
+interface Started {
+  id: number;
+  at: Date;
+  subject: string;
+  request: DeployRequest;
 }
 
+function historyEntry(started: Started, commit: Commit, targets: TargetOutcome[], more: Partial<HistoryEntry> = {}): HistoryEntry {
+  const { request } = started;
+  return { id: started.id, startedAt: started.at.toISOString(), finishedAt: new Date().toISOString(), commit, subject: started.subject, reason: request.reason, startedBy: request.startedBy, ...more, targets };
+}
+
+/**
+ * The facts a plan takes, read under the lock; nothing is touched. Every diff is checked for names
+ * fanout refuses as it is read, and the whole tree when the source will be rewritten whole.
+ */
+async function readFacts(ctx: Context, state: State, commit: Commit, targets: readonly string[], ask: DeployAsk): Promise<DeployFacts> {
+  const { config, log } = ctx;
+  const diffs = diffCache(config.repo, log);
+  const sourceReady = sourceHolds(state, commit);
+  const sourceSince = sourceReady ? undefined : await changesSince(diffs.read, state.source, commit);
+  const targetSince = new Map<string, Since | undefined>();
+  for (const name of targets) targetSince.set(name, await changesSince(diffs.read, state.targets[name], commit));
+  let unsafeName = diffs.unsafeName();
+  if (unsafeName === undefined && !sourceReady && needsTreeScan(sourceSince)) unsafeName = await firstUnsafeName(config.repo, commit, log);
+  // a name git cannot be asked about (4,096 bytes, say) refuses the deploy: read nothing more
+  if (unsafeName !== undefined) return { commit, state, targets, sourceSince, targetSince, unsafeName, emptyTree: false, treeKinds: new Map(), kinds: new Map() };
+  const emptyTree = !sourceReady && (await isEmptyTree(config.repo, commit, log));
+  const treeKinds = await treeEntryKinds(config.repo, commit, treePathsToLookUp({ sourceSince, targetSince }), log);
+  const where = kindsFromTree(sourceReady ? undefined : sourceStep(state.source, sourceSince), pathsToLookUp(ask, { state, targets, targetSince }));
+  const kinds = new Map([...(await treeEntryKinds(config.repo, commit, where.tree, log)), ...sourceKinds(config.source, where.source)]);
+  return { commit, state, targets, sourceSince, targetSince, unsafeName, emptyTree, treeKinds, kinds };
+}
+
+type PlannedDeploy = Extract<DeployPlan, { kind: 'deploy' }>;
+
+/** Check out, ask rsync about the riskiest passes, then run every target's passes. */
+async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started): Promise<HistoryEntry> {
+  const { config } = ctx;
+  if (plan.source !== undefined) {
+    try {
+      await checkOutSource(ctx, journal, plan.source, plan.commit);
+    } catch (error) {
+      // a checkout the file system refused is a failed deploy: in the history and in status
+      if (error instanceof FanoutError && error.exitCode === 1) {
+        await journal.update((s) => {
+          checkoutFailed(s, started.id, error.message);
+        });
+        journal.appendHistory(historyEntry(started, plan.commit, [], { error: error.message }));
+      }
+      throw error;
+    }
+  }
+  if (!plan.allowEmpty) assertSourceNotEmpty(config.source);
+  const decision = decideTransfers(plan, await askPreflights(ctx, plan), config, false);
+  if (decision.refusal !== undefined) throw new FanoutError(decision.refusal);
+  const outcomes = await pMap(
+    plan.targets,
+    async (target) => {
+      const outcome = await transfer(ctx, journal, plan, target, decision.failures.get(target.name));
+      ctx.reporter.targetDone(outcome);
+      return outcome;
+    },
+    { concurrency: config.concurrency },
+  );
+  const entry = historyEntry(started, plan.commit, outcomes);
+  await journal.update((s) => {
+    deployFinished(s, started.id, plan.commit, entry.finishedAt);
+  });
+  journal.appendHistory(entry);
+  return entry;
+}
+
+/**
+ * A dry run: the same plan and the same decisions as the real run, rendered. With the source at
+ * the commit, rsync lists what each pass would do (--dry-run); with the source elsewhere, rsync
+ * cannot be asked and the plan itself is listed.
+ */
+async function renderDryRun(ctx: Context, plan: PlannedDeploy, started: Started): Promise<HistoryEntry> {
+  const { config } = ctx;
+  const sourceReady = plan.source === undefined;
+  const decision = decideTransfers(plan, sourceReady ? await askPreflights(ctx, plan) : new Map(), config, true);
+  if (decision.refusal !== undefined) throw new FanoutError(decision.refusal);
+  const outcomes = await pMap(
+    plan.targets,
+    async (target): Promise<TargetOutcome> => {
+      const failure = decision.failures.get(target.name);
+      const base = outcomeBase(target);
+      let outcome: TargetOutcome;
+      if (failure !== undefined) outcome = { ...base, status: 'failed', ...failure };
+      else if (target.sync.kind === 'none') outcome = { ...base, status: 'ok' };
+      else if (!sourceReady) outcome = { ...base, status: 'ok', ...planItems(target.sync) };
+      else {
+        const run = await runPasses(ctx, targetNamed(config, target.name), passesOf(target.sync), { dryRun: true, maxDelete: plan.maxDelete });
+        outcome = { ...base, ...run.totals, status: run.failure === undefined ? 'ok' : 'failed', ...(run.failure === undefined ? {} : { error: run.failure }) };
+      }
+      ctx.reporter.targetDone(outcome);
+      return outcome;
+    },
+    { concurrency: config.concurrency },
+  );
+  return historyEntry(started, plan.commit, outcomes, { dryRun: true });
+}
+
+function outcomeBase(target: TargetPlan): Omit<TargetOutcome, 'status'> {
+  return { name: target.name, from: target.from, mode: target.sync.kind, sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0 };
+}
+
+function passesOf(sync: Exclude<SyncPlan, { kind: 'none' }>): RsyncPass[] {
+  return sync.kind === 'paths' ? rsyncPasses(sync) : [{ kind: 'full', checksum: sync.checksum }];
+}
+
+function targetNamed(config: Config, name: string): Target {
+  const target = config.targets.find((t) => t.name === name);
+  if (target === undefined) throw new Error(`no target named ${name} in the config`);
+  return target;
+}
+
+/** What a plan does, listed as rsync itemizes it, for a dry run that cannot ask rsync. */
+function planItems(sync: Exclude<SyncPlan, { kind: 'none' }>): Pick<TargetOutcome, 'sent' | 'deleted' | 'items'> {
+  if (sync.kind === 'full') return { sent: 0, deleted: 0, items: [`a full pass (${sync.why}): every file, and deletion of whatever the commit lacks`] };
+  const directories = new Set(sync.sends.map(parentOf));
+  const items = [...sync.sends.filter((p) => !directories.has(p)).map((p) => `>f          ${displayPath(p)}`), ...sync.removals.map((p) => `*deleting   ${displayPath(p)}`)];
+  return { sent: sync.changed, deleted: sync.deleted, items };
+}
 /** The deploy lock, telling the person waiting for it whom they wait for. */
 export function takeLock(ctx: Context, purpose: string): Promise<Lock> {
   return acquireLock(ctx.config.stateDir, ctx.config.lockTimeout, purpose, ctx.log, (holder) => {
@@ -235,37 +270,6 @@ export function selectTargets(config: Config, names: readonly string[]): Target[
   });
 }
 
-/** Invariant 8 for a source rewritten whole: every name in the commit's tree, streamed. */
-async function assertTreeNamesSafe(repo: string, commit: Commit, log: Logger): Promise<void> {
-  let bad: string | undefined;
-  await eachTreePath(repo, commit, log, (rel) => {
-    if (bad !== undefined) return;
-    const problem = pathProblem(rel);
-    if (problem !== undefined) bad = refusal(commit, rel, problem);
-  });
-  if (bad !== undefined) throw new FanoutError(bad);
-}
-
-/**
- * A crafted tree can hold the same name twice (a symlink `d` and a directory `d/`; git's fsck
- * refuses it, but receive.fsckObjects is off by default): a path the commit has is then below
- * something that is not a directory in it. Every directory above what the commit writes is
- * looked up in its tree, in one git call.
- */
-async function assertNoEntryBelowFile(repo: string, commit: Commit, changes: readonly Change[], log: Logger): Promise<void> {
-  const above = new Set<RelPath>();
-  for (const change of changes) if (change.entry !== undefined) for (let dir = parentOf(change.path); dir !== '.' && !above.has(dir); dir = parentOf(dir)) above.add(dir);
-  const refuse = (dir: RelPath): never => {
-    throw new FanoutError(`commit ${commit.slice(0, 10)} has entries below "${shortPath(dir)}", which is not a directory in it (a tree with the same name twice); refusing to deploy it, nothing was touched`);
-  };
-  for (const change of changes) if (change.entry !== undefined && above.has(change.path)) refuse(change.path);
-  for (const [dir, kind] of await treeEntryKinds(repo, commit, [...above], log)) if (kind !== 'directory') refuse(dir);
-}
-
-function refusal(commit: Commit, rel: RelPath, problem: string): string {
-  return `commit ${commit.slice(0, 10)} names ${problem}: "${shortPath(rel)}"; refusing to deploy it, nothing was touched`;
-}
-
 /** Invariant 6: --delete never runs from an empty or missing source. */
 function assertSourceNotEmpty(source: string): void {
   let entries: string[];
@@ -277,22 +281,26 @@ function assertSourceNotEmpty(source: string): void {
   if (entries.length === 0) throw new FanoutError(`source ${source} is empty; refusing to sync (it would empty every target); --allow-empty if that is intended`);
 }
 
-interface SyncOptions {
-  dryRun: boolean;
-  maxDelete: number | undefined;
-  full: boolean;
-  checksum: boolean;
-  outsidePaths: readonly string[];
-  planOnly: boolean;
+/**
+ * Invariant 8 for a source rewritten whole: every name in the commit's tree, streamed; the first
+ * one fanout refuses, if any.
+ */
+async function firstUnsafeName(repo: string, commit: Commit, log: Logger): Promise<DeployFacts['unsafeName']> {
+  let unsafe: DeployFacts['unsafeName'];
+  await eachTreePath(repo, commit, log, (rel) => {
+    if (unsafe !== undefined) return;
+    const problem = pathProblem(rel);
+    if (problem !== undefined) unsafe = { path: rel, problem };
+  });
+  return unsafe;
 }
 
 /**
- * Bring `source` to `commit`, writing only the paths that differ from what it holds. The attempt
- * is journalled first, so that a checkout cut short is redone in full next time.
+ * Bring `source` to `commit` as the plan says. The attempt is journalled first, so that a checkout
+ * cut short is redone in full next time.
  */
-async function checkOutSource(ctx: Context, journal: Journal, since: Since | undefined, commit: Commit): Promise<void> {
+async function checkOutSource(ctx: Context, journal: Journal, step: SourceStep, commit: Commit): Promise<void> {
   const { config, log } = ctx;
-  const step = sourceStep(journal.state.source, since);
   const link = step.kind === 'paths' ? symlinkAbove(config.source, step.writes.map((c) => c.path)) : undefined;
   if (link !== undefined) throw throughSymlink(link);
   await journal.update((s) => {
@@ -312,33 +320,29 @@ async function checkOutSource(ctx: Context, journal: Journal, since: Since | und
   });
 }
 
-/** What a dry run of a pass said before the real one ran. */
-interface Preflight {
-  /** files and directories the pass would delete, as rsync counts them for --max-delete */
-  deletions: number;
-  /** why the pass must not run on this target: a directory holding protected content must become a file */
-  refused?: string;
-  /** the dry run itself failed (the target unreachable, say): the target fails with this */
-  failure?: { error: string; attempts: number; durationMs: number };
-}
-
 /**
- * Some passes are asked of rsync as a dry run first, so that nothing happens on a target before it
- * is known to be safe: a full pass when maxDelete bounds it (its deletions are known only to rsync)
- * or when protect or exclude rules exist (a directory holding protected content that must become a
- * file makes rsync delete the rest of it before giving up); a paths pass that replaces a directory,
- * for the second reason. Contents are not compared: neither answer depends on them.
+ * The preflight passes the plan names, asked of rsync as dry runs, every target in parallel:
+ * nothing happens on a target before its riskiest pass is known to be safe.
  */
-async function preflightFor(ctx: Context, target: Target, plan: SyncPlan, maxDelete: number | undefined): Promise<Preflight | undefined> {
-  const { config } = ctx;
-  const pass = preflightPass(plan, config, maxDelete);
-  if (pass === undefined) return undefined;
-  // rsync names the protected path that stops it (local targets: a daemon caps debug output)
-  const result = await rsyncWithRetries(ctx, target, pass, { dryRun: true, maxDelete: undefined, extra: ['--debug=FILTER1'] });
-  const counted = { deletions: result.outcome.deletions };
-  if (result.outcome.blockedBy !== undefined) return { ...counted, refused: refusedReplacement(result.outcome.blockedBy, result.outcome.protectedNames, config) };
-  if (!result.outcome.ok) return { ...counted, failure: { error: result.outcome.error ?? 'rsync failed', attempts: result.attempts, durationMs: result.durationMs } };
-  return counted;
+async function askPreflights(ctx: Context, plan: PlannedDeploy): Promise<Map<string, PreflightAnswer>> {
+  const answers = new Map<string, PreflightAnswer>();
+  await pMap(
+    plan.targets,
+    async (target) => {
+      if (target.preflight === undefined) return;
+      // rsync names the protected path that stops it (local targets: a daemon caps debug output)
+      const result = await rsyncWithRetries(ctx, targetNamed(ctx.config, target.name), target.preflight, { dryRun: true, maxDelete: undefined, extra: ['--debug=FILTER1'] });
+      const { outcome } = result;
+      answers.set(target.name, {
+        deletions: outcome.deletions,
+        blockedBy: outcome.blockedBy,
+        protectedNames: outcome.protectedNames,
+        failure: outcome.ok || outcome.blockedBy !== undefined ? undefined : { error: outcome.error ?? 'rsync failed', attempts: result.attempts, durationMs: result.durationMs },
+      });
+    },
+    { concurrency: ctx.config.concurrency },
+  );
+  return answers;
 }
 
 /** One pass, retried as the config says when its connection fails; the last attempt's outcome. */
@@ -374,60 +378,17 @@ async function rsyncWithRetries(
   }
 }
 
-async function syncTarget(
-  ctx: Context,
-  journal: Journal,
-  target: Target,
-  commit: Commit,
-  plan: SyncPlan,
-  preflight: Preflight | undefined,
-  options: SyncOptions,
-): Promise<TargetOutcome> {
-  const { log } = ctx;
-  const before = journal.target(target.name);
-  const from = before?.commit ?? null;
-  const base = { name: target.name, from, mode: plan.kind, sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0 } as const;
-  log.info({ target: target.name, plan: plan.kind, from, sends: plan.kind === 'paths' ? plan.sends.length : undefined, removals: plan.kind === 'paths' ? plan.removals.length : undefined }, 'target plan');
+/** What a target's passes did, summed; stopped at the first that failed. */
+interface PassesRun {
+  totals: { sent: number; deleted: number; bytes: number; durationMs: number; attempts: number; items: string[] };
+  failure: string | undefined;
+  /** no rsync got past the daemon's greeting: nothing on the target changed */
+  untouched: boolean;
+}
 
-  if (plan.kind === 'none') {
-    // the tree is the same (an empty commit, a revert of a revert): the target now holds this commit
-    if (!options.dryRun && !upToDate(before, commit)) {
-      await journal.update((s) => {
-        transferSucceeded(s, target.name, commit, new Date().toISOString());
-      });
-    }
-    return { ...base, status: 'ok' };
-  }
-  if (options.planOnly) {
-    if (plan.kind === 'full') return { ...base, status: 'ok', items: [`a full pass (${plan.why}): every file, and deletion of whatever the commit lacks`] };
-    const directories = new Set(plan.sends.map(parentOf));
-    const items = [...plan.sends.filter((p) => !directories.has(p)).map((p) => `>f          ${displayPath(p)}`), ...plan.removals.map((p) => `*deleting   ${displayPath(p)}`)];
-    return { ...base, status: 'ok', sent: plan.changed, deleted: plan.deleted, items };
-  }
-  const refused = preflight?.refused ?? preflight?.failure?.error;
-  if (refused !== undefined) {
-    const outcome: TargetOutcome = { ...base, status: 'failed', error: refused, attempts: preflight?.failure?.attempts ?? 1, durationMs: preflight?.failure?.durationMs ?? 0 };
-    if (!options.dryRun) {
-      await journal.update((s) => {
-        refusedBeforeTransfer(s, target.name, refused);
-      });
-    }
-    log.error({ target: target.name, ...outcome }, 'target done');
-    return outcome;
-  }
-  const alreadyAttempted = before?.attempted.includes(commit) === true;
-  if (!options.dryRun) {
-    // Recorded before rsync starts: if fanout dies mid-transfer, the next run knows which paths
-    // may be half-sent on this target.
-    await journal.update((s) => {
-      beginTransfer(s, target.name, commit, options.outsidePaths);
-    });
-  }
-
+async function runPasses(ctx: Context, target: Target, passes: readonly RsyncPass[], options: { dryRun: boolean; maxDelete: number | undefined }): Promise<PassesRun> {
   const totals = { sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0, items: [] as string[] };
-  let failure: string | undefined;
   let untouched = true;
-  const passes: RsyncPass[] = plan.kind === 'paths' ? rsyncPasses(plan) : [{ kind: 'full', checksum: plan.checksum }];
   for (const pass of passes) {
     const done = totals.sent + totals.deleted;
     const result = await rsyncWithRetries(ctx, target, pass, {
@@ -446,48 +407,70 @@ async function syncTarget(
     totals.durationMs += result.durationMs;
     totals.attempts += result.attempts;
     untouched &&= result.untouched;
-    if (!result.outcome.ok) {
-      failure = result.outcome.error ?? 'rsync failed';
-      break;
-    }
+    if (!result.outcome.ok) return { totals, failure: result.outcome.error ?? 'rsync failed', untouched };
   }
+  return { totals, failure: undefined, untouched };
+}
 
-  const ok = failure === undefined;
-  const { items, ...counts } = totals;
-  const outcome: TargetOutcome = { ...base, ...counts, status: ok ? 'ok' : 'failed' };
-  if (!ok) outcome.error = failure;
-  if (options.dryRun) outcome.items = items;
-  if (!options.dryRun) {
+/** One target's part of the deploy, journalled before and after. */
+async function transfer(ctx: Context, journal: Journal, plan: PlannedDeploy, target: TargetPlan, refused: { error: string; attempts: number; durationMs: number } | undefined): Promise<TargetOutcome> {
+  const { log } = ctx;
+  const { name, sync } = target;
+  const base = outcomeBase(target);
+  let outcome: TargetOutcome;
+  if (refused !== undefined) {
+    outcome = { ...base, status: 'failed', ...refused };
     await journal.update((s) => {
-      if (ok) transferSucceeded(s, target.name, commit, new Date().toISOString());
-      else transferFailed(s, target.name, commit, failure ?? 'rsync failed', { untouched, alreadyAttempted });
+      refusedBeforeTransfer(s, name, refused.error);
+    });
+  } else if (sync.kind === 'none') {
+    // the tree is the same (an empty commit, a revert of a revert): the target now holds this commit
+    outcome = { ...base, status: 'ok' };
+    if (!target.upToDate) {
+      await journal.update((s) => {
+        transferSucceeded(s, name, plan.commit, new Date().toISOString());
+      });
+    }
+  } else {
+    // Recorded before rsync starts: if fanout dies mid-transfer, the next run knows which paths
+    // may be half-sent on this target.
+    await journal.update((s) => {
+      beginTransfer(s, name, plan.commit, plan.outsidePaths);
+    });
+    const { totals, failure, untouched } = await runPasses(ctx, targetNamed(ctx.config, name), passesOf(sync), { dryRun: false, maxDelete: plan.maxDelete });
+    const { sent, deleted, bytes, durationMs, attempts } = totals;
+    outcome = { ...base, sent, deleted, bytes, durationMs, attempts, status: failure === undefined ? 'ok' : 'failed', ...(failure === undefined ? {} : { error: failure }) };
+    await journal.update((s) => {
+      if (failure === undefined) transferSucceeded(s, name, plan.commit, new Date().toISOString());
+      else transferFailed(s, name, plan.commit, failure, { untouched, alreadyAttempted: target.alreadyAttempted });
     });
   }
-  log[ok ? 'info' : 'error']({ target: target.name, ...outcome }, 'target done');
+  log[outcome.status === 'ok' ? 'info' : 'error']({ target: name, ...outcome }, 'target done');
   return outcome;
 }
 
-/** `git diff` between two commits, asked once per deploy however many targets need it; undefined past MAX_CHANGES paths. */
-type DiffCache = (from: Commit, to: Commit) => Promise<Pick<Diff, 'changes' | 'attributes'>>;
+/** `git diff` between two commits, asked once per deploy however many targets need it; undefined changes past MAX_CHANGES paths. */
+type ReadDiff = (from: Commit, to: Commit) => Promise<Pick<Diff, 'changes' | 'attributes'>>;
 
-/** Every diff is checked for names fanout refuses (invariant 8) as it is read, before anything acts on it. */
-function diffCache(repo: string, log: Logger): DiffCache {
+/** Every diff read, each checked for names fanout refuses (invariant 8) as it is read; the first such name is kept for the plan. */
+function diffCache(repo: string, log: Logger): { read: ReadDiff; unsafeName: () => DeployFacts['unsafeName'] } {
   const cache = new Map<string, Promise<Pick<Diff, 'changes' | 'attributes'>>>();
-  return (from, to) => {
+  let unsafe: DeployFacts['unsafeName'];
+  const read: ReadDiff = (from, to) => {
     if (from === to) return Promise.resolve({ changes: [], attributes: false });
     const key = `${from}..${to}`;
     let changes = cache.get(key);
     if (changes === undefined) {
       changes = changedPaths(repo, from, to, log, MAX_CHANGES).then((diff) => {
-        if (diff.refused !== undefined) throw new FanoutError(refusal(to, diff.refused.path, diff.refused.problem));
+        unsafe ??= diff.refused;
         return { changes: diff.changes, attributes: diff.attributes };
       });
       cache.set(key, changes);
     }
     return changes;
   };
+  return { read, unsafeName: () => unsafe };
 }
-
 
 /**
  * What differs between a tree's holding and `commit`: the diff from the commit it last received
@@ -495,7 +478,7 @@ function diffCache(repo: string, log: Logger): DiffCache {
  * cannot be known (nothing recorded, too many attempts, or a commit gone from the repository after
  * a force push and gc): then only rewriting everything is safe.
  */
-async function changesSince(diffs: DiffCache, held: Holding | undefined, commit: Commit): Promise<Since | undefined> {
+async function changesSince(diffs: ReadDiff, held: Holding | undefined, commit: Commit): Promise<Since | undefined> {
   if (held?.commit == null || held.attempted.length > MAX_ATTEMPTED) return undefined;
   const base = held.commit;
   const extra: Change[] = [];
@@ -508,8 +491,7 @@ async function changesSince(diffs: DiffCache, held: Holding | undefined, commit:
       extra.push(...touched.changes);
     }
     return { kind: 'named', changes, extra };
-  } catch (error) {
-    if (error instanceof FanoutError) throw error;
+  } catch {
     // git cannot diff from a commit it no longer has: fall back to rewriting everything
     return undefined;
   }

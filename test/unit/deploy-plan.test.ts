@@ -1,7 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_CHANGES, deletionRefusal, planTarget, preflightPass, refusedReplacement, sourceStep, sourceWrites, type Since, type TargetFacts } from '../../src/deploy-plan.js';
+import type { Config } from '../../src/config.js';
+import {
+  MAX_CHANGES,
+  decideTransfers,
+  deletionRefusal,
+  directoriesAbove,
+  kindsFromTree,
+  needsTreeScan,
+  pathsToLookUp,
+  planDeploy,
+  planTarget,
+  preflightPass,
+  refusedReplacement,
+  sourceStep,
+  sourceWrites,
+  treePathsToLookUp,
+  type DeployAsk,
+  type DeployFacts,
+  type DeployPlan,
+  type PreflightAnswer,
+  type Since,
+  type TargetFacts,
+} from '../../src/deploy-plan.js';
 import type { Change, Commit, EntryKind } from '../../src/git.js';
-import type { TargetState } from '../../src/journal.js';
+import type { SourceHolding, State, TargetState } from '../../src/journal.js';
 import type { SyncPlan } from '../../src/plan.js';
 
 const A = 'a'.repeat(40) as Commit;
@@ -11,6 +33,8 @@ const M = (p: string): Change => ({ status: 'M', path: p, entry: { mode: '100644
 const D = (p: string): Change => ({ status: 'D', path: p, before: { mode: '100644', blob } });
 const named = (changes: Change[], extra: Change[] = []): Since => ({ kind: 'named', changes, extra });
 const ok = (more: Partial<TargetState> = {}): TargetState => ({ commit: A, at: 't', status: 'ok', attempted: [], ...more });
+const add = (p: string, mode = '100644'): Change => ({ status: 'A', path: p, entry: { mode, blob } });
+const C = 'c'.repeat(40) as Commit;
 
 /** A target's facts: at A, the diff to the commit given, no flags. */
 function facts(more: Partial<TargetFacts> = {}): TargetFacts {
@@ -123,5 +147,286 @@ describe('deletionRefusal: maxDelete, counted as rsync counts', () => {
     expect(deletionRefusal(['web1'], new Map([['web1', paths(5)]]), new Map(), 3, true)).toMatch(/^dry run: the deploy would delete 5 .*; the real run would refuse it/);
     // a full pass that was not dry-run counts nothing: nothing is known of it
     expect(deletionRefusal(['web2'], plans, new Map(), 0, false)).toBeUndefined();
+  });
+});
+
+/** What was asked: a plain push unless `more` says otherwise. */
+const ask = (more: Partial<DeployAsk> = {}): DeployAsk => ({ full: false, checksum: true, outsidePaths: [], allowEmpty: false, maxDelete: undefined, coalesce: false, ...more });
+const KEEP_NOTHING: Keep = { protect: [], exclude: [] };
+type Keep = Pick<Config, 'protect' | 'exclude'>;
+
+interface FarmShape {
+  /** each target's state (default: web1, web2, web3 all ok at A) */
+  targets?: Record<string, TargetState | undefined>;
+  source?: SourceHolding;
+  current?: State['current'];
+  /** the commit deployed (default B) */
+  commit?: Commit;
+  /** a target's (or the source's, under "source") diff, when not the default: `diff` from A, nothing from the commit itself, unknown otherwise */
+  since?: Record<string, Since | undefined>;
+  /** the kind of a path in the source once it holds the commit (default: a directory when a looked-up path is below it, else a file) */
+  kinds?: Record<string, EntryKind>;
+  /** the commit's tree above what it writes (default: directories) */
+  treeKinds?: Record<string, EntryKind>;
+  emptyTree?: boolean;
+  unsafeName?: DeployFacts['unsafeName'];
+}
+
+/**
+ * A farm's facts as the engine would read them: the source and web1..web3 at A, deploying B,
+ * whose diff from A is `diff`. A fake of the journal and of git's answers, in plain data.
+ */
+function farm(diff: Change[], shape: FarmShape = {}, request: DeployAsk = ask()): DeployFacts {
+  const commit = shape.commit ?? B;
+  const targetStates = shape.targets ?? { web1: ok(), web2: ok(), web3: ok() };
+  const state: State = {
+    version: 1,
+    nextDeployId: 7,
+    current: shape.current === undefined ? { commit: A, deployId: 6, at: 't' } : shape.current,
+    source: shape.source ?? { commit: A, attempted: [] },
+    targets: Object.fromEntries(Object.entries(targetStates).filter((e): e is [string, TargetState] => e[1] !== undefined)),
+  };
+  const sinceOf = (held: { commit: Commit | null; attempted: Commit[] } | undefined): Since | undefined => {
+    if (held?.commit === commit) return named([]);
+    if (held?.commit === A && held.attempted.length === 0) return named(diff);
+    return undefined;
+  };
+  const targets = Object.keys(targetStates);
+  const targetSince = new Map(targets.map((name) => [name, shape.since !== undefined && name in shape.since ? shape.since[name] : sinceOf(targetStates[name])]));
+  const sourceSince = shape.since !== undefined && 'source' in shape.since ? shape.since.source : sinceOf(state.source);
+  const lookUp = pathsToLookUp(request, { state, targets, targetSince });
+  const kinds = new Map(lookUp.map((p): [string, EntryKind] => [p, shape.kinds?.[p] ?? (lookUp.some((q) => q.startsWith(`${p}/`)) ? 'directory' : 'other')]));
+  const treeKinds = new Map(treePathsToLookUp({ sourceSince, targetSince }).map((d): [string, EntryKind] => [d, shape.treeKinds?.[d] ?? 'directory']));
+  return { commit, state, targets, sourceSince, targetSince, unsafeName: shape.unsafeName, emptyTree: shape.emptyTree ?? false, treeKinds, kinds };
+}
+
+type Planned = Extract<DeployPlan, { kind: 'deploy' }>;
+
+function deployOf(result: DeployPlan): Planned {
+  if (result.kind !== 'deploy') throw new Error(`expected a deploy, got ${JSON.stringify(result)}`);
+  return result;
+}
+
+function planned(diff: Change[], shape: FarmShape = {}, request: DeployAsk = ask(), keep: Keep = KEEP_NOTHING): Planned {
+  return deployOf(planDeploy(request, farm(diff, shape, request), keep));
+}
+
+const passes = (p: Planned): Record<string, string> => Object.fromEntries(p.targets.map((t) => [t.name, t.sync.kind === 'full' ? `full: ${t.sync.why}` : t.sync.kind]));
+
+describe('planDeploy: the whole deploy from the facts', () => {
+  it('a push to a farm in step: the source writes the diff, every target gets the named paths, nothing asked of rsync first', () => {
+    const p = planned([M('index.html'), D('old.html')], { kinds: { 'old.html': 'missing' } });
+    expect(p.source).toEqual({ kind: 'paths', writes: [M('index.html'), D('old.html')] });
+    expect(p.targets.map((t) => t.name)).toEqual(['web1', 'web2', 'web3']);
+    for (const t of p.targets) {
+      expect(t).toMatchObject({ from: A, preflight: undefined, alreadyAttempted: false, upToDate: false });
+      expect(t.sync).toMatchObject({ kind: 'paths', sends: ['index.html'], removals: ['old.html'], prunes: ['.'], deleted: 1 });
+    }
+  });
+
+  it('a farm out of step: each target planned from what it holds', () => {
+    const p = planned([M('index.html')], {
+      targets: {
+        inStep: ok(),
+        fresh: undefined,
+        already: ok({ commit: B }),
+        cutShort: ok({ status: 'failed', attempted: [B] }),
+        lost: ok({ commit: C }),
+      },
+    });
+    expect(passes(p)).toEqual({
+      inStep: 'paths',
+      fresh: 'full: no deploy recorded for this target',
+      already: 'none',
+      cutShort: 'full: an earlier transfer to it was cut short',
+      lost: 'full: its state cannot be traced',
+    });
+    expect(p.targets.find((t) => t.name === 'already')?.upToDate).toBe(true);
+    expect(p.targets.find((t) => t.name === 'cutShort')).toMatchObject({ alreadyAttempted: true, from: A });
+    expect(p.targets.find((t) => t.name === 'fresh')?.from).toBeNull();
+  });
+
+  it('the source: left alone when it holds the commit, rewritten whole when untraceable, its own cut-short checkout put back', () => {
+    expect(planned([M('a')], { source: { commit: B, attempted: [] } }).source).toBeUndefined();
+    expect(planned([M('a')], { source: { commit: A, attempted: [B] }, since: { source: undefined } }).source).toEqual({ kind: 'all', removeOthers: true });
+    expect(planned([M('a')], { source: { commit: null, attempted: [], untraceable: true } }).source).toEqual({ kind: 'all', removeOthers: true });
+    const touched = planned([M('a')], { source: { commit: A, attempted: [C] }, since: { source: named([M('a')], [M('tried.html')]) } });
+    expect(touched.source).toEqual({ kind: 'paths', writes: [M('a'), { status: 'M', path: 'tried.html', entry: { mode: '100644', blob } }] });
+  });
+
+  it('a source that holds the commit but has an attempt since does not hold it', () => {
+    expect(planned([M('a')], { source: { commit: B, attempted: [C] }, since: { source: undefined } }).source).toEqual({ kind: 'all', removeOthers: true });
+  });
+
+  describe('coalescing: a push that waited for the lock while a later one deployed the tip', () => {
+    const inStep = { commit: B, current: { commit: B, deployId: 9, at: 't' }, source: { commit: B, attempted: [] }, targets: { web1: ok({ commit: B }), web2: ok({ commit: B }) } } satisfies FarmShape;
+
+    it('does nothing when the source and every target hold the commit, naming the deploy that took them there', () => {
+      expect(planDeploy(ask({ coalesce: true }), farm([], inStep, ask({ coalesce: true })), KEEP_NOTHING)).toEqual({ kind: 'coalesced', deployId: 9 });
+    });
+
+    it('deploys when not asked to coalesce (a manual deploy records the commit again)', () => {
+      expect(passes(planned([], inStep))).toEqual({ web1: 'none', web2: 'none' });
+    });
+
+    it('deploys when any target lacks it: one that failed, one with edits from outside git, one not yet deployed, or the source cut short', () => {
+      const coalesce = ask({ coalesce: true });
+      const cases: FarmShape[] = [
+        { ...inStep, targets: { ...inStep.targets, web2: ok({ commit: B, status: 'failed' }) } },
+        { ...inStep, targets: { ...inStep.targets, web2: ok({ commit: B, dirty: ['hot.html'] }) } },
+        { ...inStep, targets: { ...inStep.targets, web3: undefined } },
+        { ...inStep, source: { commit: B, attempted: [C] }, since: { source: undefined } },
+        { ...inStep, current: { commit: C, deployId: 10, at: 't' } },
+      ];
+      for (const shape of cases) expect(planDeploy(coalesce, farm([], shape, coalesce), KEEP_NOTHING).kind, JSON.stringify(shape)).toBe('deploy');
+    });
+  });
+
+  describe('refusals: one line, before anything is touched', () => {
+    it('a name fanout refuses, shortened', () => {
+      const result = planDeploy(ask(), farm([M('a')], { unsafeName: { path: `x/${'n'.repeat(300)}`, problem: 'a name of 300 bytes (the limit is 255)' } }), KEEP_NOTHING);
+      expect(result.kind).toBe('refused');
+      expect(result.kind === 'refused' && result.why).toMatch(/^commit b{10} names a name of 300 bytes \(the limit is 255\): "x\/n+\.\.\.\(302 bytes\)"; refusing to deploy it, nothing was touched$/);
+    });
+
+    it('an entry written below something that is not a directory in the commit (the same name twice)', () => {
+      const link = farm([add('d', '120000'), add('d/evil.html')], { treeKinds: { d: 'other' } });
+      expect(planDeploy(ask(), link, KEEP_NOTHING)).toEqual({ kind: 'refused', why: expect.stringMatching(/has entries below "d", which is not a directory in it/) as string });
+      // the tree's answer alone refuses it too: the symlink `d` is not in this diff
+      const other = farm([add('d/evil.html')], { treeKinds: { d: 'other' } });
+      expect(planDeploy(ask(), other, KEEP_NOTHING).kind).toBe('refused');
+      expect(planDeploy(ask(), farm([add('d/fine.html')]), KEEP_NOTHING).kind).toBe('deploy');
+    });
+
+    it('an empty tree when the source must be brought to it, unless allowed; a sync of a source that already holds it is guarded at apply', () => {
+      expect(planDeploy(ask(), farm([D('index.html')], { emptyTree: true }), KEEP_NOTHING)).toEqual({
+        kind: 'refused',
+        why: 'commit bbbbbbbbbb has no files; refusing to deploy it (it would empty every target); nothing was touched. --allow-empty if that is intended',
+      });
+      expect(planDeploy(ask({ allowEmpty: true }), farm([D('index.html')], { emptyTree: true }), KEEP_NOTHING)).toMatchObject({ kind: 'deploy', allowEmpty: true });
+      expect(planDeploy(ask(), farm([], { source: { commit: B, attempted: [] }, emptyTree: true }), KEEP_NOTHING).kind).toBe('deploy');
+    });
+
+    it('a deploy that coalesces is not refused for a tree it will not write', () => {
+      const shape: FarmShape = { commit: B, current: { commit: B, deployId: 2, at: 't' }, source: { commit: B, attempted: [] }, targets: { web1: ok({ commit: B }) }, emptyTree: true };
+      expect(planDeploy(ask({ coalesce: true }), farm([], shape, ask({ coalesce: true })), KEEP_NOTHING).kind).toBe('coalesced');
+    });
+  });
+
+  describe('type changes', () => {
+    it('a file that becomes a directory: the directory and what is in it are sent, nothing deleted by name', () => {
+      const p = planned([D('about'), add('about/index.html')], {}, ask(), KEEP_NOTHING);
+      expect(p.targets[0]?.sync).toMatchObject({ kind: 'paths', sends: ['about', 'about/index.html'], removals: [], deleted: 0 });
+    });
+
+    it('a directory that becomes a file: a replaced directory, asked of rsync first when anything is protected', () => {
+      const diff = [D('media/a.html'), add('media')];
+      const kinds = { media: 'other', 'media/a.html': 'missing' } as const;
+      const plain = planned(diff, { kinds }, ask(), KEEP_NOTHING);
+      expect(plain.targets[0]).toMatchObject({ sync: { kind: 'paths', replacedDirectories: ['media'] }, preflight: undefined });
+      const kept = planned(diff, { kinds }, ask(), { protect: ['uploads/'], exclude: [] });
+      expect(kept.targets[0]?.preflight).toEqual({ kind: 'send', paths: ['media'] });
+    });
+
+    it('a symlink that replaces a file is sent like any file', () => {
+      const p = planned([{ status: 'T', path: 'latest', entry: { mode: '120000', blob }, before: { mode: '100644', blob } }]);
+      expect(p.targets[0]?.sync).toMatchObject({ kind: 'paths', sends: ['latest'], removals: [] });
+    });
+  });
+
+  describe('maxDelete, counted as rsync will count it', () => {
+    it('a paths pass counts what it removes, everything inside a removed directory included', () => {
+      const diff = [D('old/a.html'), D('old/sub/b.html'), D('gone.html')];
+      const kinds = { old: 'missing', 'old/a.html': 'missing', 'old/sub': 'missing', 'old/sub/b.html': 'missing', 'gone.html': 'missing' } as const;
+      const p = planned(diff, { kinds }, ask({ maxDelete: 4 }));
+      expect(p.targets[0]?.sync).toMatchObject({ kind: 'paths', removals: ['gone.html', 'old'], deleted: 5 });
+      expect(p.targets[0]?.preflight).toBeUndefined();
+      expect(decideTransfers(p, new Map(), KEEP_NOTHING, false).refusal).toBe(
+        'the deploy would delete 5 files or directories on web1, more than maxDelete (4); nothing was touched. If that is intended: fanout deploy --max-delete 5',
+      );
+      expect(decideTransfers(planned(diff, { kinds }, ask({ maxDelete: 5 })), new Map(), KEEP_NOTHING, false).refusal).toBeUndefined();
+    });
+
+    it('a full pass is asked of rsync first, and refused on its count; a dry run says the real run would refuse', () => {
+      const p = planned([M('a')], { targets: { web1: ok(), web2: undefined } }, ask({ maxDelete: 10 }));
+      expect(p.targets.map((t) => t.preflight)).toEqual([undefined, { kind: 'full' }]);
+      const answers = new Map([['web2', answer({ deletions: 11 })]]);
+      expect(decideTransfers(p, answers, KEEP_NOTHING, false).refusal).toMatch(/^the deploy would delete 11 files or directories on web2, more than maxDelete \(10\); nothing was touched/);
+      expect(decideTransfers(p, answers, KEEP_NOTHING, true).refusal).toMatch(/^dry run: the deploy would delete 11 .* the real run would refuse it/);
+      expect(decideTransfers(p, new Map([['web2', answer({ deletions: 10 })]]), KEEP_NOTHING, false).refusal).toBeUndefined();
+    });
+
+    it('without maxDelete nothing is counted and no full pass is asked first unless something is protected', () => {
+      const p = planned([M('a')], { targets: { web1: undefined } });
+      expect(p.targets[0]?.preflight).toBeUndefined();
+      expect(planned([M('a')], { targets: { web1: undefined } }, ask(), { protect: [], exclude: ['*.swp'] }).targets[0]?.preflight).toEqual({ kind: 'full' });
+      expect(decideTransfers(p, new Map([['web1', answer({ deletions: 1e6 })]]), KEEP_NOTHING, false).refusal).toBeUndefined();
+    });
+  });
+
+  describe('decideTransfers: what rsync answered before anything ran', () => {
+    const p = planned([D('media/a.html'), add('media')], { kinds: { media: 'other', 'media/a.html': 'missing' } }, ask(), { protect: ['uploads/'], exclude: [] });
+
+    it('a target whose directory holds protected content that must become a file fails alone, naming it; the others go ahead', () => {
+      const decision = decideTransfers(p, new Map([['web2', answer({ blockedBy: 'media', protectedNames: ['media/uploads'] })], ['web1', answer()]]), { protect: ['uploads/'], exclude: [] }, false);
+      expect(decision.refusal).toBeUndefined();
+      expect([...decision.failures.keys()]).toEqual(['web2']);
+      expect(decision.failures.get('web2')).toEqual({ error: expect.stringMatching(/^media must become a file, but on this target it is a directory holding media\/uploads/) as string, attempts: 1, durationMs: 0 });
+    });
+
+    it('a target rsync could not reach fails with what rsync said, its attempts counted', () => {
+      const failure = { error: 'connection refused', attempts: 3, durationMs: 1200 };
+      expect(decideTransfers(p, new Map([['web3', answer({ failure })]]), KEEP_NOTHING, false).failures.get('web3')).toEqual(failure);
+    });
+  });
+
+  describe('watch: edits made outside git', () => {
+    it('are named to every target beside its diff, and recorded with the plan', () => {
+      const request = ask({ outsidePaths: ['hot.html'] });
+      const p = planned([], { source: { commit: B, attempted: [] }, targets: { web1: ok({ commit: B }), web2: ok({ commit: B, dirty: ['earlier.html'] }) } }, request);
+      expect(p.outsidePaths).toEqual(['hot.html']);
+      expect(p.targets.map((t) => (t.sync.kind === 'paths' ? t.sync.sends : t.sync.kind))).toEqual([['hot.html'], ['earlier.html', 'hot.html']]);
+      expect(p.targets[1]?.upToDate).toBe(false);
+    });
+
+    it("watch's start asks for a full pass of every target, comparing size and time", () => {
+      const p = planned([], { source: { commit: B, attempted: [] } }, ask({ full: true, checksum: false }));
+      for (const t of p.targets) expect(t.sync).toEqual({ kind: 'full', why: 'full sync requested', checksum: false });
+    });
+  });
+});
+
+function answer(more: Partial<PreflightAnswer> = {}): PreflightAnswer {
+  return { deletions: 0, blockedBy: undefined, protectedNames: [], failure: undefined, ...more };
+}
+
+describe('reading the facts: what the engine must look up', () => {
+  it('pathsToLookUp: every path any target plan names, with the directories above, once', () => {
+    const request = ask();
+    const facts = farm([M('css/a.css')], { targets: { web1: ok(), web2: ok({ dirty: ['js/b.js'] }), web3: undefined } });
+    expect(pathsToLookUp(request, facts).sort()).toEqual(['css', 'css/a.css', 'js', 'js/b.js']);
+    expect(pathsToLookUp(ask({ full: true }), facts)).toEqual([]);
+  });
+
+  it('directoriesAbove and treePathsToLookUp: the directories above what the diffs write, not above what they delete', () => {
+    expect(directoriesAbove([add('a/b/c.html'), add('a/d.html'), D('x/y.html')]).sort()).toEqual(['a', 'a/b']);
+    // the entries of an interrupted attempt are another commit's: not looked up in this one
+    expect(treePathsToLookUp({ sourceSince: named([], [add('tried/x.html')]), targetSince: new Map([['web1', named([add('p/q.html')])]]) })).toEqual(['p']);
+  });
+
+  it('needsTreeScan: when the source is rewritten whole, every name in the tree is checked', () => {
+    expect(needsTreeScan(named([M('a')]))).toBe(false);
+    expect(needsTreeScan(named([M('.gitattributes')]))).toBe(true);
+    expect(needsTreeScan(undefined)).toBe(true);
+    expect(needsTreeScan({ kind: 'too many', attributes: false })).toBe(true);
+  });
+
+  it('kindsFromTree: from the source where the checkout leaves it alone, from the tree where it writes', () => {
+    const paths = ['a', 'a/b.html', 'c', 'c/d', 'c/d/e.html', 'hot.html'];
+    expect(kindsFromTree(undefined, paths)).toEqual({ tree: [], source: paths });
+    expect(kindsFromTree({ kind: 'all', removeOthers: true }, paths)).toEqual({ tree: paths, source: [] });
+    expect(kindsFromTree({ kind: 'switch', from: A }, paths)).toEqual({ tree: paths, source: [] });
+    // c/d is written: c (above it), c/d and c/d/e.html (below it) come from the tree
+    expect(kindsFromTree({ kind: 'paths', writes: [add('c/d')] }, paths)).toEqual({ tree: ['c', 'c/d', 'c/d/e.html'], source: ['a', 'a/b.html', 'hot.html'] });
   });
 });
