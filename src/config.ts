@@ -123,9 +123,15 @@ export function loadConfig(file: string): Config {
   } catch (error) {
     throw new FanoutError(`config ${absolute}: cannot read it (${errorMessage(error)}); create one with "fanout init"`);
   }
-  return parseConfig(text, absolute);
+  const config = parseConfig(text, absolute);
+  checkPasswordFiles(config);
+  return config;
 }
 
+/**
+ * The config's text, validated and normalized: pure, no file is read (loadConfig checks the
+ * files it names). Every failure is one line naming the file and field.
+ */
 export function parseConfig(text: string, file: string): Config {
   const fail = (where: string, why: string): never => {
     throw new FanoutError(`config ${file}: ${where === '' ? '' : `${where}: `}${why}`);
@@ -173,12 +179,10 @@ export function parseConfig(text: string, file: string): Config {
     if (dest.kind === 'daemon' && dest.user !== undefined && t.passwordFile === undefined)
       fail(`${where}.passwordFile`, `required for ${t.dest}: rsync would otherwise wait for a password typed at a terminal`);
     if (t.ssh !== undefined && dest.kind !== 'ssh') fail(`${where}.ssh`, 'only ssh targets (host:/path) take ssh options');
-    const passwordFile = t.passwordFile === undefined ? undefined : abs(t.passwordFile);
-    if (passwordFile !== undefined) checkPasswordFile(passwordFile, `${where}.passwordFile`, fail);
     return {
       name: t.name,
       dest,
-      passwordFile,
+      passwordFile: t.passwordFile === undefined ? undefined : abs(t.passwordFile),
       timeout: t.timeout ?? c.timeout,
       ssh: {
         port: t.ssh?.port,
@@ -209,6 +213,16 @@ export function parseConfig(text: string, file: string): Config {
     watch: c.watch,
     rsync: c.rsync,
   };
+}
+
+/** Each daemon target's password file, checked as rsync will check it (see checkPasswordFile). */
+export function checkPasswordFiles(config: Config): void {
+  config.targets.forEach((target, i) => {
+    if (target.passwordFile === undefined) return;
+    checkPasswordFile(target.passwordFile, `targets[${i}].passwordFile`, (where, why) => {
+      throw new FanoutError(`config ${config.file}: ${where}: ${why}`);
+    });
+  });
 }
 
 /**

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closestKey, parseConfig } from '../../src/config.js';
+import { closestKey, loadConfig, parseConfig, type Config } from '../../src/config.js';
 import { FanoutError } from '../../src/errors.js';
 
 const FILE = '/etc/fanout/fanout.yaml';
@@ -15,11 +15,11 @@ targets:
     dest: /srv/mirror/www/
 `;
 
-/** The error parseConfig throws, checked to be one line, exit code 2, naming the file. */
-function configError(text: string, file = FILE): FanoutError {
+/** The error parseConfig (or `read`) throws, checked to be one line, exit code 2, naming the file. */
+function configError(text: string, file = FILE, read: (text: string, file: string) => Config = parseConfig): FanoutError {
   let caught: unknown;
   try {
-    parseConfig(text, file);
+    read(text, file);
   } catch (error) {
     caught = error;
   }
@@ -330,7 +330,7 @@ targets:
   });
 });
 
-describe('parseConfig: the daemon password file', () => {
+describe('loadConfig: the daemon password file (parseConfig reads no file)', () => {
   let dir: string;
 
   beforeEach(() => {
@@ -350,6 +350,18 @@ targets:
     passwordFile: ${passwordFile}
 `;
 
+  /** The config written where `file` says, then loaded as fanout loads it. */
+  const loadFrom = (text: string, file: string): Config => {
+    fs.writeFileSync(file, text);
+    return loadConfig(file);
+  };
+
+  it('parseConfig itself reads no file: a missing password file is left to loadConfig', () => {
+    const file = path.join(dir, 'nope.pwd');
+    expect(parseConfig(daemonConfig(file), path.join(dir, 'fanout.yaml')).targets[0]?.passwordFile).toBe(file);
+    expect(() => loadFrom(daemonConfig(file), path.join(dir, 'fanout.yaml'))).toThrow(/targets\[0\]\.passwordFile: ".*nope\.pwd" does not exist/);
+  });
+
   const writePasswordFile = (name: string, content: string, mode: number): string => {
     const file = path.join(dir, name);
     fs.writeFileSync(file, content);
@@ -359,37 +371,37 @@ targets:
 
   it('accepts a mode-600 file holding a password', () => {
     const file = writePasswordFile('www1.pwd', 'hunter2\n', 0o600);
-    const config = parseConfig(daemonConfig(file), path.join(dir, 'fanout.yaml'));
+    const config = loadFrom(daemonConfig(file), path.join(dir, 'fanout.yaml'));
     expect(config.targets[0]?.passwordFile).toBe(file);
     expect(config.targets[0]?.dest).toMatchObject({ kind: 'daemon', user: 'www1', module: 'web1' });
   });
 
   it('accepts mode 400 too', () => {
     const file = writePasswordFile('www1.pwd', 'hunter2\n', 0o400);
-    expect(parseConfig(daemonConfig(file), path.join(dir, 'fanout.yaml')).targets[0]?.passwordFile).toBe(file);
+    expect(loadFrom(daemonConfig(file), path.join(dir, 'fanout.yaml')).targets[0]?.passwordFile).toBe(file);
   });
 
   it('resolves a relative passwordFile against the config file directory', () => {
     const file = writePasswordFile('www1.pwd', 'hunter2\n', 0o600);
-    const config = parseConfig(daemonConfig('www1.pwd'), path.join(dir, 'fanout.yaml'));
+    const config = loadFrom(daemonConfig('www1.pwd'), path.join(dir, 'fanout.yaml'));
     expect(config.targets[0]?.passwordFile).toBe(file);
   });
 
   it('rejects a missing file', () => {
     const file = path.join(dir, 'nope.pwd');
-    const { message } = configError(daemonConfig(file), path.join(dir, 'fanout.yaml'));
+    const { message } = configError(daemonConfig(file), path.join(dir, 'fanout.yaml'), loadFrom);
     expect(message).toContain('targets[0].passwordFile: ');
     expect(message).toContain(`${JSON.stringify(file)} does not exist`);
   });
 
   it('rejects a relative passwordFile that does not exist beside the config', () => {
-    const { message } = configError(daemonConfig('www1.pwd'), path.join(dir, 'fanout.yaml'));
+    const { message } = configError(daemonConfig('www1.pwd'), path.join(dir, 'fanout.yaml'), loadFrom);
     expect(message).toContain(`${JSON.stringify(path.join(dir, 'www1.pwd'))} does not exist`);
   });
 
   it('rejects a file others can read (mode 644)', () => {
     const file = writePasswordFile('www1.pwd', 'hunter2\n', 0o644);
-    const { message } = configError(daemonConfig(file), path.join(dir, 'fanout.yaml'));
+    const { message } = configError(daemonConfig(file), path.join(dir, 'fanout.yaml'), loadFrom);
     expect(message).toContain('targets[0].passwordFile: ');
     expect(message).toContain('mode 644');
     expect(message).toContain(`chmod 600 ${file}`);
@@ -397,12 +409,12 @@ targets:
 
   it('rejects a group-readable file (mode 640)', () => {
     const file = writePasswordFile('www1.pwd', 'hunter2\n', 0o640);
-    expect(configError(daemonConfig(file), path.join(dir, 'fanout.yaml')).message).toContain('mode 640');
+    expect(configError(daemonConfig(file), path.join(dir, 'fanout.yaml'), loadFrom).message).toContain('mode 640');
   });
 
   it('rejects an empty file', () => {
     const file = writePasswordFile('www1.pwd', '', 0o600);
-    const { message } = configError(daemonConfig(file), path.join(dir, 'fanout.yaml'));
+    const { message } = configError(daemonConfig(file), path.join(dir, 'fanout.yaml'), loadFrom);
     expect(message).toContain('targets[0].passwordFile: ');
     expect(message).toContain(`${file} is empty`);
   });
@@ -410,18 +422,18 @@ targets:
   it('rejects a directory', () => {
     const sub = path.join(dir, 'pwdir');
     fs.mkdirSync(sub, { mode: 0o700 });
-    expect(configError(daemonConfig(sub), path.join(dir, 'fanout.yaml')).message).toContain('is not a file');
+    expect(configError(daemonConfig(sub), path.join(dir, 'fanout.yaml'), loadFrom).message).toContain('is not a file');
   });
 
   it.runIf(process.getuid?.() === 0)('rejects a file not owned by root when running as root', () => {
     const file = writePasswordFile('www1.pwd', 'hunter2\n', 0o600);
     fs.chownSync(file, 65534, 65534);
-    expect(configError(daemonConfig(file), path.join(dir, 'fanout.yaml')).message).toContain('owned by root');
+    expect(configError(daemonConfig(file), path.join(dir, 'fanout.yaml'), loadFrom).message).toContain('owned by root');
   });
 
   it('never puts the password itself in an error', () => {
     const file = writePasswordFile('www1.pwd', 'S3cretPassw0rd\n', 0o644);
-    expect(configError(daemonConfig(file), path.join(dir, 'fanout.yaml')).message).not.toContain('S3cretPassw0rd');
+    expect(configError(daemonConfig(file), path.join(dir, 'fanout.yaml'), loadFrom).message).not.toContain('S3cretPassw0rd');
   });
 
   it('names the failing target when a later one is wrong', () => {
@@ -440,6 +452,7 @@ targets:
     passwordFile: ${bad}
 `,
       path.join(dir, 'fanout.yaml'),
+      loadFrom,
     );
     expect(message).toContain('targets[1].passwordFile: ');
     expect(message).toContain('mode 604');
