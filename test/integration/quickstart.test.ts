@@ -57,7 +57,9 @@ function forServer(text: string): string {
 
 /** Run a README block with bash, as root, in `cwd`. */
 async function sh(script: string, cwd: string, env: Record<string, string> = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const result = await execa('bash', ['-euo', 'pipefail', '-c', script], { cwd, reject: false, env: { PATH: `${bin}:${process.env.PATH ?? ''}`, ...env } });
+  // stdin from /dev/null: on a socket (node's pipes are socketpairs) a bash at shell level 1
+  // believes rshd started it and reads /etc/bash.bashrc, which fails under -u
+  const result = await execa('bash', ['-euo', 'pipefail', '-c', script], { cwd, reject: false, stdin: 'ignore', env: { PATH: `${bin}:${process.env.PATH ?? ''}`, ...env } });
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
