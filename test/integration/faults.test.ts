@@ -2,21 +2,22 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLI, createFarm, type Farm } from '../../harness/farm.js';
 import { freePort } from '../../harness/rsyncd.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
 
 let farm: Farm;
 
-beforeAll(async () => {
+// each case has a farm of its own, at v1: none depends on another's files or order
+beforeEach(async () => {
   farm = await createFarm({ targets: 2, firstHost: 80 });
   farm.write({ 'index.html': 'v1' });
   await farm.commit('v1');
   await farm.push();
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await farm.cleanup();
 });
 
@@ -118,6 +119,9 @@ describe('faults', () => {
   });
 
   it('a push deleting more than maxDelete files is refused with nothing touched; --max-delete lets it through', async () => {
+    farm.write({ 'bulk/d1/f1.html': '1', 'bulk/d1/f21.html': '21', 'bulk/d1/f41.html': '41', 'bulk/d1/kept.html': 'kept' });
+    await farm.commit('four pages');
+    await farm.push();
     farm.writeConfig({ maxDelete: 2 });
     try {
       const before = farm.daemons.map((d) => snapshot(d.dir));

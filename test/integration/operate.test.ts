@@ -1,15 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFarm, type Farm } from '../../harness/farm.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
 
 let farm: Farm;
 const commits: Record<string, string> = {};
 
-beforeAll(async () => {
+// Each case has a farm of its own that deployed A, B and C, with extra commits between them that
+// are never deployed on their own: none depends on what another case did.
+beforeEach(async () => {
   farm = await createFarm({ targets: 3, firstHost: 32 });
-  // Deploys A, B, C, with extra commits between them that are never deployed on their own.
   for (const name of ['A', 'B', 'C']) {
     farm.write({ 'index.html': `release ${name}`, [`only-in-${name}.html`]: name });
     if (name !== 'A') farm.remove(`only-in-${name === 'B' ? 'A' : 'B'}.html`);
@@ -21,7 +22,7 @@ beforeAll(async () => {
   }
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await farm.cleanup();
 });
 
@@ -95,7 +96,6 @@ describe('operating the farm', () => {
     const d = await farm.commit('release D');
     await farm.push();
     await expectAllAt(d);
-    commits.D = d;
   });
 
   it('rollback to a tag, and an unknown revision is refused with nothing touched', async () => {
@@ -113,7 +113,7 @@ describe('operating the farm', () => {
     });
     expect(journalBytes()).toBe(journal);
     await farm.fanout(['deploy']);
-    await expectAllAt(commits.D);
+    await expectAllAt(commits.C);
   });
 
   it('a target down during a bad deploy is rolled back from the commit it really has', async () => {
@@ -125,7 +125,7 @@ describe('operating the farm', () => {
     await farm.push();
     const during = await status();
     expect(during.ok).toBe(false);
-    expect(during.targets.find((t) => t.name === 'web3')).toMatchObject({ health: 'failed', commit: commits.D });
+    expect(during.targets.find((t) => t.name === 'web3')).toMatchObject({ health: 'failed', commit: commits.C });
     const statusText = await farm.fanout(['status']);
     expect(statusText.exitCode).toBe(1);
     expect(statusText.stdout).toMatch(/web3 +failed/);
@@ -134,12 +134,12 @@ describe('operating the farm', () => {
     farm.writeConfig();
     const back = await farm.fanout(['rollback']);
     expect(back.exitCode).toBe(0);
-    // web3 never got the bad release: it has D already, so nothing is sent to it
+    // web3 never got the bad release: it has C already, so nothing is sent to it
     expect(back.stdout).toMatch(/web3 +ok +already up to date/);
     expect(back.stdout).toMatch(/web1 +ok +1 sent \([^)]+\), 1 deleted/);
-    await expectAllAt(commits.D);
+    await expectAllAt(commits.C);
     expect((await status()).ok).toBe(true);
-    expect(bad).not.toBe(commits.D);
+    expect(bad).not.toBe(commits.C);
   });
 
   it('verify finds a file changed by hand on one target; sync --full repairs it', async () => {
@@ -150,7 +150,7 @@ describe('operating the farm', () => {
     // same size and same mtime as the deployed file: only a content comparison can see it
     const page = path.join(web2.dir, 'index.html');
     const stat = fs.statSync(page);
-    fs.writeFileSync(page, fs.readFileSync(page, 'utf8').replace('D', 'X'));
+    fs.writeFileSync(page, fs.readFileSync(page, 'utf8').replace('C', 'X'));
     fs.utimesSync(page, stat.atime, stat.mtime);
     fs.writeFileSync(path.join(web2.dir, 'stray.html'), 'left behind');
 
@@ -185,6 +185,7 @@ describe('operating the farm', () => {
   });
 
   it('history lists deploys newest first with reason, who and per-target outcome', async () => {
+    expect((await farm.fanout(['sync', '--full', '--target', 'web2'])).exitCode).toBe(0);
     const result = await farm.fanout(['history', '--limit', '3']);
     expect(result.exitCode).toBe(0);
     const lines = result.stdout.trim().split('\n');

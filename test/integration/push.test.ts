@@ -1,16 +1,33 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFarm, type Farm } from '../../harness/farm.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
 
 let farm: Farm;
+/** the first commit, and what its push said */
+let first: string;
+let firstPush: { exitCode: number; stderr: string };
 
-beforeAll(async () => {
+const AWKWARD = ['with space.html', 'new\nline.txt', `quote"s 'and' more.txt`, '-leading-dash.html', 'ünïcødé/日本語.html', 'back\\slash.txt', '*star?.txt'];
+
+// each case has a farm of its own, with the first site pushed: none depends on another's order
+beforeEach(async () => {
   farm = await createFarm({ targets: 3, firstHost: 2, config: { exclude: ['*.swp'] } });
+  farm.write({
+    'index.html': '<h1>v1</h1>',
+    'css/site.css': 'body{}',
+    'cgi-bin/run.sh': { content: '#!/bin/sh\necho hi\n', mode: 0o755 },
+    'latest.html': { symlink: 'index.html' },
+    'deep/a/b/c/file.txt': 'deep',
+    'editor.swp': 'never sent',
+    ...Object.fromEntries(AWKWARD.map((name) => [name, `content of ${name}`])),
+  });
+  first = await farm.commit('first');
+  firstPush = await farm.push();
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await farm.cleanup();
 });
 
@@ -43,8 +60,6 @@ async function pushAllOk(): Promise<string> {
   return output;
 }
 
-const AWKWARD = ['with space.html', 'new\nline.txt', `quote"s 'and' more.txt`, '-leading-dash.html', 'ünïcødé/日本語.html', 'back\\slash.txt', '*star?.txt'];
-
 describe('git push deploys to every target', () => {
   it('init is idempotent: a second run changes nothing', async () => {
     const hook = path.join(farm.repo, 'hooks', 'post-receive');
@@ -58,22 +73,11 @@ describe('git push deploys to every target', () => {
   });
 
   it('a first push sends the whole site, awkward names, exec bits and symlinks included', async () => {
-    farm.write({
-      'index.html': '<h1>v1</h1>',
-      'css/site.css': 'body{}',
-      'cgi-bin/run.sh': { content: '#!/bin/sh\necho hi\n', mode: 0o755 },
-      'latest.html': { symlink: 'index.html' },
-      'deep/a/b/c/file.txt': 'deep',
-      'editor.swp': 'never sent',
-      ...Object.fromEntries(AWKWARD.map((name) => [name, `content of ${name}`])),
-    });
-    const commit = await farm.commit('first');
-    const push = await farm.push();
-    expect(push.exitCode).toBe(0);
-    const output = push.stderr;
+    expect(firstPush.exitCode).toBe(0);
+    const output = firstPush.stderr;
     for (const daemon of farm.daemons) expect(targetReport(output, daemon.name)).toMatch(/ ok .*full pass/);
     expect(remoteLines(output).some((l) => /^deployed [0-9a-f]{10} "first" to 3\/3 targets/.test(l))).toBe(true);
-    await expectTargetsAt(commit);
+    await expectTargetsAt(first);
     for (const daemon of farm.daemons) expect(fs.existsSync(path.join(daemon.dir, 'editor.swp'))).toBe(false);
   });
 
@@ -148,8 +152,13 @@ describe('git push deploys to every target', () => {
   });
 
   it('fanout deploy REV deploys by hand through the same engine, each target from its own commit', async () => {
+    for (const n of [2, 3, 4]) {
+      farm.write({ 'index.html': `<h1>v${n}</h1>`, [`page${n}.html`]: `page ${n}` });
+      await farm.commit(`v${n}`);
+      await pushAllOk();
+    }
     const tip = (await farm.git(['rev-parse', 'HEAD'])).stdout.trim();
-    const older = (await farm.git(['rev-parse', 'HEAD~3'])).stdout.trim();
+    const older = first;
     const back = await farm.fanout(['deploy', older]);
     expect(back.stderr).toBe('');
     expect(back.exitCode).toBe(0);

@@ -3,26 +3,44 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GIT_IDENTITY, createFarm, type Farm } from '../../harness/farm.js';
 import { startSshd, type Sshd } from '../../harness/sshd.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
 
 let farm: Farm | undefined;
 let sshd: Sshd | undefined;
+let sshdRoot: string;
+/** the first commit, on both targets since the first push; and what that push said */
+let first: string;
+let firstPush: string;
 
 // What a shell would run if any part of the path ever reached one unquoted: it creates MARK.
 const MARK = `PWNED-${crypto.randomBytes(4).toString('hex')}`;
 const NASTY = `ssh-www dir with 'quotes' "and" $(touch ${MARK}); touch ${MARK}; \`touch ${MARK}\` & x|y *?[ab] ~`;
 
 beforeAll(async () => {
-  farm = await createFarm({ targets: 1, firstHost: 95 });
-  sshd = await startSshd({ hostIndex: 91, root: farm.root });
+  sshdRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-ssh-sshd-'));
+  sshd = await startSshd({ hostIndex: 91, root: sshdRoot });
 });
 
 afterAll(async () => {
   await sshd?.stop();
+  fs.rmSync(sshdRoot, { recursive: true, force: true });
+});
+
+// each case has a farm of its own, its first commit pushed to both targets: none depends on another
+beforeEach(async () => {
+  farm = await createFarm({ targets: 1, firstHost: 95 });
+  configure();
+  farm.write({ 'index.html': 'v1', 'css/site.css': 'body{}', 'a b/it\'s "here".html': 'odd name', 'bin/run.sh': { content: '#!/bin/sh\n', mode: 0o755 }, 'link': { symlink: 'index.html' } });
+  first = await farm.commit('v1');
+  firstPush = (await farm.push()).stderr;
+});
+
+afterEach(async () => {
   await farm?.cleanup();
+  farm = undefined;
 });
 
 function the(): { farm: Farm; sshd: Sshd; dir: string } {
@@ -77,19 +95,13 @@ function edgeLines(output: string): string[] {
 }
 
 describe('an ssh target on a real sshd', () => {
-  let lastOk = '';
-
   it('receives the commit at a path full of shell syntax, then only what changed; nothing is injected', async () => {
     const { farm, dir } = the();
-    configure();
-    farm.write({ 'index.html': 'v1', 'css/site.css': 'body{}', 'a b/it\'s "here".html': 'odd name', 'bin/run.sh': { content: '#!/bin/sh\n', mode: 0o755 }, 'link': { symlink: 'index.html' } });
-    const c1 = await farm.commit('v1');
-    const first = await farm.push();
-    expect(first.stderr).toMatch(/remote: +edge +ok +5 sent/);
-    expect(first.stderr).toMatch(/remote: +web1 +ok +5 sent/);
+    expect(firstPush).toMatch(/remote: +edge +ok +5 sent/);
+    expect(firstPush).toMatch(/remote: +web1 +ok +5 sent/);
     // the path arrived exactly as written, not split or expanded
     expect(fs.existsSync(dir)).toBe(true);
-    await expectAt(dir, c1);
+    await expectAt(dir, first);
 
     farm.write({ 'index.html': 'v2' });
     const c2 = await farm.commit('v2');
@@ -98,7 +110,6 @@ describe('an ssh target on a real sshd', () => {
     await expectAt(dir, c2);
     expect(state().targets.edge).toMatchObject({ commit: c2, status: 'ok' });
     expect(await injected()).toBe('');
-    lastOk = c2;
   });
 
   it('keeps the path away from the remote shell even when the environment asks rsync for its old argument handling', async () => {
@@ -111,7 +122,6 @@ describe('an ssh target on a real sshd', () => {
     expect(push.stderr).toMatch(/remote: +edge +ok +1 sent/);
     await expectAt(dir, commit);
     expect(await injected()).toBe('');
-    lastOk = commit;
   });
 
   it('takes an identity file and a known_hosts file whose paths have spaces and quotes', async () => {
@@ -129,7 +139,6 @@ describe('an ssh target on a real sshd', () => {
     expect(push.stderr).toMatch(/remote: +edge +ok +1 sent/);
     await expectAt(dir, commit);
     expect(await injected()).toBe('');
-    lastOk = commit;
   });
 
   it('refuses in the config a file name ssh would expand as an environment variable', async () => {
@@ -155,7 +164,7 @@ describe('an ssh target on a real sshd', () => {
     await expectAt(daemon.dir, commit);
     expect(snapshot(dir)).toEqual(before);
     // refused before anything moved: it keeps its commit, with nothing half-sent to repeat later
-    expect(state().targets.edge).toMatchObject({ commit: lastOk, status: 'failed', attempted: [] });
+    expect(state().targets.edge).toMatchObject({ commit: first, status: 'failed', attempted: [] });
     // ssh's own multi-line warnings stay out of the report
     expect(push.stderr).not.toContain('@@@@');
     expect(push.stderr).not.toMatch(/^remote: +(Host key verification failed|rsync: connection unexpectedly closed)/m);
@@ -208,12 +217,13 @@ describe('an ssh target on a real sshd', () => {
 
   it('once the config is fixed, is caught up from its own last commit', async () => {
     const { farm, dir } = the();
+    await failingPush({ identityFile: path.join(awkwardDir('gone'), 'no such key') }, 'missed.html');
     configure();
     farm.write({ 'index.html': 'v3' });
     const commit = await farm.commit('v3');
     const push = await farm.push();
-    // edge missed unknown, changed, auth and nokey: 4 files plus this one; web1 only this one
-    expect(push.stderr).toMatch(/remote: +edge +ok +5 sent/);
+    // edge missed missed.html: it and this one; web1 only this one
+    expect(push.stderr).toMatch(/remote: +edge +ok +2 sent/);
     expect(push.stderr).toMatch(/remote: +web1 +ok +1 sent/);
     await expectAt(dir, commit);
     expect(state().targets.edge).toMatchObject({ commit, status: 'ok', attempted: [] });

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFarm, type Farm, type Ran } from '../../harness/farm.js';
 import { startDaemon, type Daemon } from '../../harness/rsyncd.js';
 import { diffSnapshots, snapshot, snapshotCommit, type Snapshot } from '../../harness/tree.js';
@@ -9,22 +9,23 @@ import { diffSnapshots, snapshot, snapshotCommit, type Snapshot } from '../../ha
 /**
  * What a target does on its worst day, against real rsync daemons: it dies or freezes mid-transfer,
  * its disk fills, its directory or module is not writable, it refuses the password. Each time the
- * other target deploys, the failing one gets one clear line, and a later deploy repairs it.
+ * other target deploys, the failing one gets one clear line, and a later deploy repairs it. Each
+ * case has a farm of its own, at v1: none depends on another's files or order.
  */
 
 let farm: Farm;
 let base: string;
 const extras: Daemon[] = [];
 
-beforeAll(async () => {
+beforeEach(async () => {
   farm = await createFarm({ targets: 2, firstHost: 60 });
   farm.write({ 'index.html': 'v1', 'a-old.html': 'linked from v1', 'keep.html': 'keep' });
   base = await farm.commit('v1');
   await farm.push();
 });
 
-afterAll(async () => {
-  await Promise.all(extras.map((d) => d.stop()));
+afterEach(async () => {
+  await Promise.all(extras.splice(0).map((d) => d.stop()));
   await farm.cleanup();
 });
 
@@ -133,7 +134,6 @@ describe('a target that fails mid-transfer', () => {
     await expectAt(web1.dir, commit);
     expect(leftovers(web1.dir)).toEqual([]);
     expect(targetState('web1')).toMatchObject({ commit, status: 'ok', attempted: [] });
-    base = commit;
   });
 
   it('frozen mid-transfer (its processes stop, its kernel still answers): bounded by the timeout, named as such; the other target is done', async () => {
@@ -163,7 +163,6 @@ describe('a target that fails mid-transfer', () => {
     expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
     await expectAt(web1.dir, commit);
     expect(leftovers(web1.dir)).toEqual([]);
-    base = commit;
   });
 });
 
@@ -199,7 +198,6 @@ describe('a target that cannot take the files', () => {
       const again = await farm.fanout(['deploy']);
       expect(again.exitCode).toBe(0);
       await expectAt(small.dir, commit);
-      base = commit;
     } finally {
       // unmounted whatever else fails here, or the farm's clean-up cannot remove its directory
       try {
@@ -227,7 +225,6 @@ describe('a target that cannot take the files', () => {
       execFileSync('chown', ['-R', 'nobody:nogroup', locked.dir]);
       expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
       await expectAt(locked.dir, commit);
-      base = commit;
     } finally {
       await locked.stop();
       farm.writeConfig();
@@ -249,7 +246,6 @@ describe('a target that cannot take the files', () => {
       expect((await farm.fanout(['deploy'])).exitCode).toBe(1);
       expect(fs.readdirSync(readOnly.dir)).toEqual([]);
       for (const d of farm.daemons) await expectAt(d.dir, commit);
-      base = commit;
     } finally {
       await readOnly.stop();
       farm.writeConfig();
@@ -267,7 +263,6 @@ describe('a target that cannot take the files', () => {
       expect(push.stderr).toMatch(/remote: +nopath +failed +the module's path is missing on the target, or not accessible to the daemon's uid: .*@ERROR: ch(dir|root) failed/);
       expect(push.stderr).not.toMatch(/nopath +failed +.*password/);
       for (const d of farm.daemons) await expectAt(d.dir, commit);
-      base = commit;
     } finally {
       await missing.stop();
       farm.writeConfig();
@@ -280,13 +275,14 @@ describe('a target that cannot take the files', () => {
     const wrong = path.join(farm.root, 'wrong.pwd');
     fs.writeFileSync(wrong, 'not-the-password\n', { mode: 0o600 });
     const before = snapshot(web1.dir);
+    let commit = base;
     try {
       farm.writeConfig({ retries: 3, retryDelay: 5 }, [
         { name: web1.name, dest: web1.dest, passwordFile: wrong },
         { name: web2.name, dest: web2.dest, passwordFile: web2.passwordFile },
       ]);
       farm.write({ 'index.html': 'password' });
-      const commit = await farm.commit('password');
+      commit = await farm.commit('password');
       const push = await farm.push();
       expect(push.stderr).toMatch(/remote: +web1 +failed +the daemon refused the user or password: check passwordFile .*@ERROR: auth failed on module web1/);
       const password = fs.readFileSync(web1.passwordFile, 'utf8').trim();
@@ -302,11 +298,10 @@ describe('a target that cannot take the files', () => {
       expect(snapshot(web1.dir)).toEqual(before);
       expect(targetState('web1')).toMatchObject({ commit: base, status: 'failed', attempted: [] });
       await expectAt(web2.dir, commit);
-      base = commit;
     } finally {
       farm.writeConfig();
     }
     expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
-    await expectAt(web1.dir, base);
+    await expectAt(web1.dir, commit);
   });
 });
