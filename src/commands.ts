@@ -11,7 +11,7 @@ import { Journal, type Reason } from './journal.js';
 import { openLog, silentLogger } from './log.js';
 import { humanDuration, itemLines, shortCommit, statusWord, stdoutOutput, table } from './report.js';
 import { configPath, exitFor, session, type Session } from './session.js';
-import { farmStatus, targetsToSync } from './status.js';
+import { farmStatus, statusDocument, targetsToSync } from './status.js';
 import { readWatchState, watchStatusLine } from './watch-state.js';
 import { driftPaths, verify } from './verify.js';
 import { watch } from './watch.js';
@@ -85,14 +85,7 @@ async function showStatus(args: GlobalArgs): Promise<void> {
   const names = await subjects(config.repo, [current?.commit ?? null, tip, ...statuses.map((s) => s.commit)]);
   process.exitCode = status.ok ? 0 : 1;
   if (args.json) {
-    writeJson({
-      ok: status.ok,
-      current: current === null ? null : { ...current, subject: names.get(current.commit) },
-      branchTip: tip,
-      targets: statuses.map((s) => ({ ...s, subject: s.commit === null ? null : names.get(s.commit) })),
-      watch: watchState === undefined ? null : { ...watchState, failing: status.watch?.failing ?? false },
-      source: { commit: journal.state.source.commit, error: sourceError ?? null },
-    });
+    writeJson(statusDocument(status, names, watchState, journal.state.source));
     return;
   }
   const head =

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { execa, type Options } from 'execa';
+import { execa, type Options, type ResultPromise } from 'execa';
 import type { Logger } from './log.js';
 
 export interface ExecOptions {
@@ -53,8 +53,9 @@ export function childEnvironment(from: NodeJS.ProcessEnv = process.env): Record<
 }
 
 /**
- * The one seam every child process but git passes through: argument arrays only (never a shell),
- * an explicit timeout, and the exit code returned as data because rsync's 23 and 24 mean something.
+ * The one seam every child process passes through (git, rsync, ssh, flock; inotifywait through
+ * startStreaming): argument arrays only (never a shell), the environment above, an explicit
+ * timeout, and the exit code returned as data because rsync's 23 and 24 mean something.
  */
 export async function run(command: string, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
   const started = performance.now();
@@ -106,6 +107,19 @@ export async function run(command: string, args: readonly string[], options: Exe
     spawnError,
     stalled,
   };
+}
+
+/** A child that runs as long as fanout does, its stdout and stderr read as they come. */
+export type StreamingChild = ResultPromise<{ reject: false; buffer: false; stdin: 'ignore'; encoding: 'buffer'; extendEnv: false; cwd: string; env: Record<string, string> }>;
+
+/**
+ * A long-running child (inotifywait for watch), with the same environment and working directory
+ * as `run`; the caller reads its streams and stops it.
+ */
+export function startStreaming(command: string, args: readonly string[], log: Logger): StreamingChild {
+  const child = execa(command, args, { reject: false, buffer: false, stdin: 'ignore', encoding: 'buffer', extendEnv: false, cwd: '/', env: childEnvironment() });
+  log.debug({ command, args, pid: child.pid }, 'exec (streaming)');
+  return child;
 }
 
 /** Why a program could not be started, by its errno: missing, not allowed, or what the system said. */

@@ -1,6 +1,7 @@
 import type { Commit } from './git.js';
 import type { State } from './journal.js';
 import { upToDate } from './state.js';
+import type { WatchState } from './watch-state.js';
 
 export type TargetHealth = 'ok' | 'behind' | 'failed' | 'unknown';
 
@@ -53,4 +54,20 @@ export function farmStatus(names: readonly string[], state: State, tip: Commit |
   const sourceError = state.source.error;
   const ok = targets.every((t) => t.health === 'ok') && watch?.failing !== true && sourceError === undefined;
   return { ok, current: state.current, branchTip: tip ?? null, targets, watch, sourceError };
+}
+
+/**
+ * `fanout status --json`: the farm status with each commit's subject, watch's own state and the
+ * source's. `subjects` maps each commit named to its subject.
+ */
+export function statusDocument(status: FarmStatus, subjects: ReadonlyMap<string, string>, watchState: WatchState | undefined, source: State['source']): Record<string, unknown> {
+  const { current } = status;
+  return {
+    ok: status.ok,
+    current: current === null ? null : { ...current, subject: subjects.get(current.commit) },
+    branchTip: status.branchTip,
+    targets: status.targets.map((t) => ({ ...t, subject: t.commit === null ? null : subjects.get(t.commit) })),
+    watch: watchState === undefined ? null : { ...watchState, failing: status.watch?.failing ?? false },
+    source: { commit: source.commit, error: status.sourceError ?? null },
+  };
 }

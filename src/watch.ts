@@ -1,11 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type ResultPromise } from 'execa';
 import type { Target } from './config.js';
 import { done, newBatcher, noted, take, wakeIn, type Batch, type BatcherTiming } from './batcher.js';
 import { MAX_CHANGES } from './deploy-plan.js';
 import { deploy, type Context } from './deploy.js';
 import { FanoutError, errorMessage } from './errors.js';
-import { childEnvironment } from './exec.js';
+import { startStreaming, type StreamingChild } from './exec.js';
 import { UnwatchedPoller, countDirectories, limitReachedAtStart, lostWatch, pathsBelow, raiseLimitAdvice, watchBudgetWarning, watchLimit } from './inotify.js';
 import type { HistoryEntry, TargetOutcome } from './journal.js';
 import { bytesOf, displayPath, pathProblem, type RelPath } from './paths.js';
@@ -112,7 +111,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopping = false;
-  let watcher: ResultPromise | undefined;
+  let watcher: StreamingChild | undefined;
   let batchNumber = 0;
 
   /** One timer, for the time the batcher names. */
@@ -216,15 +215,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
 
   /** Start inotifywait; resolves true once its watches are set up, false if it exits first (with why). */
   const startWatcher = async (): Promise<{ ok: true } | { ok: false; why: string; limit: boolean }> => {
-    const child = execa('inotifywait', ['-m', '-r', '--format', '%e %w%f%0', '--no-newline', '-e', EVENTS, source], {
-      reject: false,
-      buffer: false,
-      stdin: 'ignore',
-      encoding: 'buffer',
-      env: childEnvironment(),
-      extendEnv: false,
-      cwd: '/',
-    });
+    const child = startStreaming('inotifywait', ['-m', '-r', '--format', '%e %w%f%0', '--no-newline', '-e', EVENTS, source], log);
     watcher = child;
     let established = false;
     let ready: (ok: boolean) => void = () => undefined;

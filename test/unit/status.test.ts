@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Commit } from '../../src/git.js';
 import type { State } from '../../src/journal.js';
-import { farmStatus, targetStatuses, targetsToSync } from '../../src/status.js';
+import { farmStatus, statusDocument, targetStatuses, targetsToSync } from '../../src/status.js';
 
 const A = 'a'.repeat(40) as Commit;
 const B = 'b'.repeat(40) as Commit;
@@ -60,5 +60,27 @@ describe('farmStatus: what fanout status says, from data', () => {
     failedCheckout.source.error = 'Permission denied';
     expect(farmStatus(['ok'], failedCheckout, B, undefined)).toMatchObject({ ok: false, sourceError: 'Permission denied' });
     expect(farmStatus(['ok', 'never'], state(healthy), B, undefined).ok).toBe(false);
+  });
+});
+
+describe('statusDocument: the shape of fanout status --json', () => {
+  it('names each commit with its subject, and carries watch and the source', () => {
+    const s = state({ web1: { commit: B, at: 'x', status: 'ok', attempted: [] }, web2: { commit: A, at: 'y', status: 'failed', attempted: [], error: 'down' } });
+    s.source.error = 'Permission denied';
+    const watchState = { pid: 42, state: 'degraded' as const, since: 'z', message: 'lost a watch' };
+    const status = farmStatus(['web1', 'web2', 'web3'], s, B, { line: 'watch: DEGRADED', failing: true });
+    expect(statusDocument(status, new Map([[A, 'old'], [B, 'new']]), watchState, s.source)).toEqual({
+      ok: false,
+      current: { commit: B, deployId: 2, at: '2026-01-01T00:00:00Z', subject: 'new' },
+      branchTip: B,
+      targets: [
+        { name: 'web1', health: 'ok', commit: B, at: 'x', error: undefined, subject: 'new' },
+        { name: 'web2', health: 'failed', commit: A, at: 'y', error: 'down', subject: 'old' },
+        { name: 'web3', health: 'unknown', commit: null, at: null, error: undefined, subject: null },
+      ],
+      watch: { ...watchState, failing: true },
+      source: { commit: B, error: 'Permission denied' },
+    });
+    expect(statusDocument(farmStatus([], state({}), undefined, undefined), new Map(), undefined, state({}).source)).toMatchObject({ watch: null, branchTip: null, source: { error: null } });
   });
 });
