@@ -5,6 +5,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import * as v from 'valibot';
 import { parseDest, type Dest } from './dest.js';
 import { FanoutError, errorMessage } from './errors.js';
+import { pathProblem } from './paths.js';
 import { assertTrusted, trustProblem } from './trust.js';
 
 /** vim, emacs, kate and friends write these beside the file being edited */
@@ -31,13 +32,26 @@ const sshOptions = v.strictObject({
   strictHostKeyChecking: v.optional(v.boolean(), true),
 });
 
+const layoutName = v.picklist(['in-place', 'slots'], 'must be "in-place" or "slots"');
+
 const targetSchema = v.strictObject({
   name: targetName,
   dest: nonEmpty,
   passwordFile: v.optional(nonEmpty),
   timeout: v.optional(seconds),
   ssh: v.optional(sshOptions),
+  /** this target's layout, instead of the top-level one */
+  layout: v.optional(layoutName),
 });
+
+// a path inside the site, as a commit would name it: no leading or trailing slash, no . or ..
+const sitePath = v.pipe(
+  nonEmpty,
+  v.check((p) => !p.startsWith('/') && !p.endsWith('/'), 'a path inside the site, without a leading or trailing "/" (uploads, media/cache)'),
+  v.check((p) => pathProblem(p) === undefined, 'not a path fanout can use: no empty, "." or ".." component, and not .git'),
+  // rsync reads these as a pattern in the rule that keeps the path out of each release
+  v.check((p) => !/[*?[\\]/.test(p), 'a plain path: no *, ? or [ (rsync would read a pattern)'),
+);
 
 const schema = v.strictObject({
   repo: nonEmpty,
@@ -60,6 +74,16 @@ const schema = v.strictObject({
   maxDelete: v.optional(atLeast(1)),
   /** keep owner and group (-o -g): the receiving side must run as root */
   owner: v.optional(v.boolean(), false),
+  /** in-place: write into the live directory; slots: stage each release beside it, then switch `current` on every target at once */
+  layout: v.optional(layoutName, 'in-place'),
+  /** release directories per target with layout: slots */
+  slots: v.optional(between(2, 16), 2),
+  /** seconds a slot that stopped being live is left alone, for the requests still running on it */
+  slotGrace: v.optional(v.pipe(v.number(), v.minValue(0, 'must be 0 or more (seconds)')), 10),
+  /** paths each slot links to shared/ on its target (uploads): created once, never deleted, never in a commit */
+  shared: v.optional(v.array(sitePath), () => []),
+  /** all: nobody switches unless every target staged; available: those that staged switch */
+  switch: v.optional(v.picklist(['all', 'available'], 'must be "all" or "available"'), 'all'),
   watch: v.optional(
     v.strictObject({
       /** how long the events must be quiet before a batch starts, ms */
@@ -85,12 +109,20 @@ export interface SshOptions {
   strictHostKeyChecking: boolean;
 }
 
+/**
+ * How a target's dest holds the site. in-place: the files themselves, written where they are
+ * served. slots: `slots/1` .. `slots/N` release directories, a relative symlink `current` to the
+ * live one, and `shared/` for the shared paths (see README, Atomic releases).
+ */
+export type Layout = { kind: 'in-place' } | { kind: 'slots'; count: number; graceMs: number; shared: readonly string[] };
+
 export interface Target {
   name: string;
   dest: Dest;
   passwordFile: string | undefined;
   timeout: number;
   ssh: SshOptions;
+  layout: Layout;
 }
 
 export interface Config {
@@ -109,6 +141,8 @@ export interface Config {
   lockTimeout: number;
   maxDelete: number | undefined;
   owner: boolean;
+  /** with slots: switch only when every target staged (all), or those that did (available) */
+  switchPolicy: 'all' | 'available';
   watch: { settleMs: number; maxWaitMs: number; minDelayMs: number; ignore: string[]; maxRetryDelay: number };
   rsync: { path: string; args: string[] };
 }
@@ -179,9 +213,11 @@ export function parseConfig(text: string, file: string): Config {
     if (dest.kind === 'daemon' && dest.user !== undefined && t.passwordFile === undefined)
       fail(`${where}.passwordFile`, `required for ${t.dest}: rsync would otherwise wait for a password typed at a terminal`);
     if (t.ssh !== undefined && dest.kind !== 'ssh') fail(`${where}.ssh`, 'only ssh targets (host:/path) take ssh options');
+    const layout: Layout = (t.layout ?? c.layout) === 'slots' ? { kind: 'slots', count: c.slots, graceMs: c.slotGrace * 1000, shared: c.shared } : { kind: 'in-place' };
     return {
       name: t.name,
       dest,
+      layout,
       passwordFile: t.passwordFile === undefined ? undefined : abs(t.passwordFile),
       timeout: t.timeout ?? c.timeout,
       ssh: {
@@ -210,6 +246,7 @@ export function parseConfig(text: string, file: string): Config {
     lockTimeout: c.lockTimeout,
     maxDelete: c.maxDelete,
     owner: c.owner,
+    switchPolicy: c.switch,
     watch: c.watch,
     rsync: c.rsync,
   };

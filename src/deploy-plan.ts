@@ -1,6 +1,6 @@
-import type { Config } from './config.js';
+import type { Config, Layout, Target } from './config.js';
 import { changesAttributes, type Change, type Commit, type EntryKind } from './git.js';
-import type { SourceHolding, State, TargetState } from './journal.js';
+import type { SlotState, SourceHolding, State, TargetState, TreeState } from './journal.js';
 import { shortPath, type RelPath } from './paths.js';
 import { candidatePaths, parentOf, planSync, withAncestors, type RsyncPass, type SyncPlan } from './plan.js';
 import { sourceHolds, upToDate } from './state.js';
@@ -46,7 +46,12 @@ export interface DeployFacts {
   treeKinds: ReadonlyMap<RelPath, EntryKind>;
   /** what each path a target's plan asks about is in the source once it holds the commit (see pathsToLookUp) */
   kinds: ReadonlyMap<RelPath, EntryKind>;
+  /** the time the facts were read (ms since the epoch): a slot's grace is measured from it */
+  now: number;
 }
+
+/** What planning needs of the config: the keep rules, and each target's layout. */
+export type PlanConfig = Pick<Config, 'protect' | 'exclude'> & { targets: readonly Pick<Target, 'name' | 'layout'>[] };
 
 /** One target's part of a deploy. */
 export interface TargetPlan {
@@ -60,6 +65,8 @@ export interface TargetPlan {
   alreadyAttempted: boolean;
   /** whether it already holds the commit completely */
   upToDate: boolean;
+  /** layout: slots: which slot is written (`sync` is its pass) and which one `current` is switched to */
+  slots: SlotStep | undefined;
 }
 
 export type DeployPlan =
@@ -81,26 +88,34 @@ export type DeployPlan =
     };
 
 /** The whole deploy, decided from the facts: no I/O. */
-export function planDeploy(ask: DeployAsk, facts: DeployFacts, config: Pick<Config, 'protect' | 'exclude'>): DeployPlan {
+export function planDeploy(ask: DeployAsk, facts: DeployFacts, config: PlanConfig): DeployPlan {
   const { commit, state } = facts;
   const sourceReady = sourceHolds(state, commit);
   const current = state.current;
-  if (ask.coalesce && current?.commit === commit && sourceReady && facts.targets.every((name) => upToDate(state.targets[name], commit))) {
+  const layouts = layoutsOf(config);
+  const steps = new Map(facts.targets.map((name) => [name, slotStepFor(ask, facts, layouts.get(name), name)]));
+  const holds = (name: string): boolean => {
+    const step = steps.get(name);
+    return step === undefined ? upToDate(state.targets[name], commit) : step.stage === undefined && step.switchTo === undefined && step.repair === undefined;
+  };
+  if (ask.coalesce && current?.commit === commit && sourceReady && facts.targets.every(holds)) {
     return { kind: 'coalesced', deployId: current.deployId };
   }
-  const refused = treeRefusal(facts, sourceReady, ask.allowEmpty);
+  const refused = treeRefusal(facts, sourceReady, ask.allowEmpty) ?? sharedRefusal(facts, layouts);
   if (refused !== undefined) return { kind: 'refused', why: refused };
   const targets = facts.targets.map((name): TargetPlan => {
-    const held = state.targets[name];
-    const sync = planTarget(targetFacts(ask, facts, name), facts.kinds);
+    const step = steps.get(name);
+    const written = writtenTree(state.targets[name], step);
+    const sync = step !== undefined && step.stage === undefined ? ({ kind: 'none' } as const) : planTarget(targetFacts(ask, facts, name, step), facts.kinds);
     if ('lookUp' in sync) throw new Error('planTarget asked for kinds it was given');
     return {
       name,
-      from: held?.commit ?? null,
+      from: state.targets[name]?.commit ?? null,
       sync,
       preflight: preflightPass(sync, config, ask.maxDelete),
-      alreadyAttempted: held?.attempted.includes(commit) === true,
-      upToDate: upToDate(held, commit),
+      alreadyAttempted: written?.attempted.includes(commit) === true,
+      upToDate: holds(name),
+      slots: step,
     };
   });
   return { kind: 'deploy', commit, source: sourceReady ? undefined : sourceStep(state.source, facts.sourceSince), targets, maxDelete: ask.maxDelete, allowEmpty: ask.allowEmpty, outsidePaths: ask.outsidePaths };
@@ -154,18 +169,150 @@ export function needsTreeScan(sourceSince: Since | undefined): boolean {
   return sourceSince?.kind !== 'named' || changesAttributes(sourceSince.changes);
 }
 
-function targetFacts(ask: DeployAsk, facts: Pick<DeployFacts, 'state' | 'targetSince'>, name: string): TargetFacts {
-  return { state: facts.state.targets[name], since: facts.targetSince.get(name), full: ask.full, checksum: ask.checksum, outsidePaths: ask.outsidePaths };
+/** The facts of the tree a target's deploy writes: the target itself in place, or the slot it stages. */
+function targetFacts(ask: DeployAsk, facts: Pick<DeployFacts, 'state' | 'targetSince'>, name: string, step: SlotStep | undefined): TargetFacts {
+  return { state: writtenTree(facts.state.targets[name], step), since: facts.targetSince.get(name), full: ask.full, checksum: ask.checksum, outsidePaths: ask.outsidePaths };
 }
 
 /** The paths whose kind in the source (once it holds the commit) the targets' plans need. */
-export function pathsToLookUp(ask: DeployAsk, facts: Pick<DeployFacts, 'state' | 'targets' | 'targetSince'>): RelPath[] {
+export function pathsToLookUp(ask: DeployAsk, facts: Pick<DeployFacts, 'state' | 'targets' | 'targetSince' | 'commit' | 'now'>, config: PlanConfig): RelPath[] {
   const paths = new Set<RelPath>();
+  const layouts = layoutsOf(config);
   for (const name of facts.targets) {
-    const first = planTarget(targetFacts(ask, facts, name));
+    const step = slotStepFor(ask, facts, layouts.get(name), name);
+    if (step !== undefined && step.stage === undefined) continue;
+    const first = planTarget(targetFacts(ask, facts, name, step));
     if ('lookUp' in first) for (const p of first.lookUp) paths.add(p);
   }
   return [...paths];
+}
+
+function layoutsOf(config: PlanConfig): Map<string, Extract<Layout, { kind: 'slots' }>> {
+  const layouts = new Map<string, Extract<Layout, { kind: 'slots' }>>();
+  for (const t of config.targets) if (t.layout.kind === 'slots') layouts.set(t.name, t.layout);
+  return layouts;
+}
+
+/** A target with layout: slots, this deploy: the slot it writes, if any, and the one `current` ends on. */
+export interface SlotStep {
+  /** the slot written, and not before when (its grace); undefined: a slot already holds the commit */
+  stage: { slot: string; notBefore: number | undefined; seedFrom: string | undefined; link: boolean } | undefined;
+  /** the slot `current` is switched to, once every target has staged; undefined: it points there already */
+  switchTo: string | undefined;
+  /** a switch cut short: `current` is pinned to this (complete) slot before anything is staged */
+  repair: string | undefined;
+}
+
+/** The slot step for a target with layout: slots (undefined for one in place). */
+function slotStepFor(ask: DeployAsk, facts: Pick<DeployFacts, 'state' | 'commit' | 'now'>, layout: Extract<Layout, { kind: 'slots' }> | undefined, name: string): SlotStep | undefined {
+  if (layout === undefined) return undefined;
+  return chooseSlot(facts.state.targets[name], facts.commit, layout, facts.now, ask.full || ask.outsidePaths.length > 0);
+}
+
+/** The tree a target's deploy writes (its slot, with layout: slots), whose diff to the commit the engine reads. */
+export function treeToWrite(ask: DeployAsk, facts: Pick<DeployFacts, 'state' | 'commit' | 'now'>, config: PlanConfig, name: string): TreeState | undefined {
+  return writtenTree(facts.state.targets[name], slotStepFor(ask, facts, layoutsOf(config).get(name), name));
+}
+
+/** The names of a target's slots: 1 .. N. */
+export function slotNames(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => String(i + 1));
+}
+
+/**
+ * Which slot a deploy writes and which one goes live. A slot that holds the commit completely is
+ * switched to without sending a file (a rollback is a switch). Otherwise the commit is staged into
+ * a slot that is not live (nor possibly live, after a switch cut short) and was not live in the
+ * last `graceMs`, preferring one whose grace is over, then one whose holding is known (its diff is
+ * sent, not the whole tree), then the most recent. `mustWrite`: a full pass or edits from outside
+ * git, which no slot holds yet.
+ */
+export function chooseSlot(target: TargetState | undefined, commit: Commit, layout: Extract<Layout, { kind: 'slots' }>, now: number, mustWrite: boolean): SlotStep {
+  const names = slotNames(layout.count);
+  const slots = target?.slots ?? {};
+  const live = target?.live ?? null;
+  const switching = target?.switching;
+  const holds = (name: string | null | undefined): name is string => !mustWrite && name != null && names.includes(name) && holdsCompletely(slots[name], commit);
+  if (switching === undefined && holds(live)) return { stage: undefined, switchTo: undefined, repair: undefined };
+  // after a switch cut short `current` points to one of the two: either may be re-pinned, both are complete
+  const holder = [switching, live, ...names].find(holds);
+  if (holder !== undefined) return { stage: undefined, switchTo: holder, repair: undefined };
+  const busy = new Set([live, switching].filter((n): n is string => n != null));
+  let repair: string | undefined;
+  let candidates = names.filter((n) => !busy.has(n));
+  let retiredAt = (name: string): number => Date.parse(slots[name]?.retiredAt ?? '') || 0;
+  if (candidates.length === 0 && switching !== undefined) {
+    // two slots, both possibly live: pin `current` to the one being switched to, then the other is free after its grace
+    repair = switching;
+    candidates = names.filter((n) => n !== switching);
+    retiredAt = () => now;
+  }
+  const graceOver = (name: string): number => retiredAt(name) + layout.graceMs;
+  const known = (name: string): boolean => slots[name]?.commit != null && slots[name]?.status === 'ok';
+  const [slot = names[0] ?? '1'] = [...candidates].sort(
+    (a, b) =>
+      Number(graceOver(a) > now) - Number(graceOver(b) > now) ||
+      (graceOver(a) > now ? graceOver(a) - graceOver(b) : 0) ||
+      Number(known(b)) - Number(known(a)) ||
+      (Date.parse(slots[b]?.at ?? '') || 0) - (Date.parse(slots[a]?.at ?? '') || 0),
+  );
+  const held = slots[slot];
+  return {
+    stage: {
+      slot,
+      notBefore: graceOver(slot) > now ? graceOver(slot) : undefined,
+      seedFrom: seedFor(target, slot),
+      link: !sameList(held?.linked ?? [], layout.shared),
+    },
+    switchTo: slot,
+    repair,
+  };
+}
+
+/**
+ * For a slot whose holding is unknown (a full pass): the tree on the same host its unchanged files
+ * are copied from instead of sent (rsync --copy-dest, relative to the slot): the files in place
+ * for a target moving to slots, else its live slot, else any complete one.
+ */
+function seedFor(target: TargetState | undefined, slot: string): string | undefined {
+  const slots = target?.slots;
+  if (slots === undefined) return target?.commit != null ? '../../' : undefined;
+  if (slots[slot]?.commit != null && slots[slot]?.status === 'ok') return undefined;
+  const complete = (name: string | null | undefined): boolean => name != null && name !== slot && slots[name]?.commit != null && slots[name]?.status === 'ok' && slots[name]?.attempted.length === 0;
+  const from = [target?.live, ...Object.keys(slots)].find(complete);
+  return from == null ? undefined : `../${from}/`;
+}
+
+function holdsCompletely(slot: SlotState | undefined, commit: Commit): boolean {
+  return slot !== undefined && slot.status === 'ok' && slot.commit === commit && slot.attempted.length === 0 && (slot.dirty ?? []).length === 0;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+}
+
+/**
+ * The tree a deploy writes, as the journal knows it: the target in place (unknown if it last held
+ * slots: its own directory was not kept), or the slot staged (unknown when its shared links must
+ * change: a full pass then puts it right).
+ */
+export function writtenTree(target: TargetState | undefined, step: SlotStep | undefined): TreeState | undefined {
+  if (step === undefined) return target?.slots === undefined ? target : undefined;
+  if (step.stage === undefined) return undefined;
+  const slot = target?.slots?.[step.stage.slot];
+  return step.stage.link && slot !== undefined ? { ...slot, commit: null } : slot;
+}
+
+/** The shared paths of every slotted target, which no commit may contain. */
+export function sharedPaths(config: PlanConfig): RelPath[] {
+  return [...new Set([...layoutsOf(config).values()].flatMap((l) => l.shared))];
+}
+
+function sharedRefusal(facts: DeployFacts, layouts: ReadonlyMap<string, Extract<Layout, { kind: 'slots' }>>): string | undefined {
+  const shared = [...new Set([...layouts.values()].flatMap((l) => l.shared))];
+  const inCommit = shared.find((p) => (facts.treeKinds.get(p) ?? 'missing') !== 'missing');
+  if (inCommit === undefined) return undefined;
+  return `commit ${facts.commit.slice(0, 10)} contains "${shortPath(inCommit)}", a shared path (shared: in the config): its files live in shared/ on each target, never in a release; remove it from the commit or from shared; nothing was touched`;
 }
 
 /**

@@ -1,33 +1,29 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pMap from 'p-map';
 import type { Config, Target } from './config.js';
-import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, sourceStep, treePathsToLookUp, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep, type TargetPlan } from './deploy-plan.js';
+import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, sharedPaths, sourceStep, treePathsToLookUp, treeToWrite, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep, type TargetPlan } from './deploy-plan.js';
 import { FanoutError } from './errors.js';
 import { branchTip, changedPaths, checkout, commitInfo, eachTreePath, isEmptyTree, resolveCommit, switchTree, symlinkAbove, throughSymlink, treeEntryKinds, type Change, type Commit, type Diff, type EntryKind } from './git.js';
 import { Journal, type HistoryEntry, type Holding, type Reason, type State, type TargetOutcome } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { Logger } from './log.js';
 import { displayPath, onDisk, pathProblem, type RelPath } from './paths.js';
-import { parentOf, rsyncPasses, type RsyncPass, type SyncPlan } from './plan.js';
-import type { Reporter } from './report.js';
+import { parentOf, type SyncPlan } from './plan.js';
 import { previousDeploy } from './rollback.js';
 import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
-import { runRsync, type RsyncOutcome } from './rsync.js';
+import { passesOf, rsyncWithRetries, runPasses, type Context } from './passes.js';
+import { prepareSlot, stagingOf, switchFarm, writtenTarget } from './slots.js';
 
-export interface Context {
-  config: Config;
-  log: Logger;
-  reporter: Reporter;
-}
 
 /**
  * Which commit to deploy, decided once the lock is held: the branch tip as it stands then, any
  * revision git resolves, the deploy before the current one (rollback), or what the source holds (sync).
  */
 export type Revision = { kind: 'tip' } | { kind: 'rev'; rev: string } | { kind: 'previous' } | { kind: 'source' };
+
+export type { Context } from './passes.js';
 
 export interface DeployRequest {
   revision: Revision;
@@ -127,17 +123,18 @@ async function readFacts(ctx: Context, state: State, commit: Commit, targets: re
   const diffs = diffCache(config.repo, log);
   const sourceReady = sourceHolds(state, commit);
   const sourceSince = sourceReady ? undefined : await changesSince(diffs.read, state.source, commit);
+  const now = Date.now();
   const targetSince = new Map<string, Since | undefined>();
-  for (const name of targets) targetSince.set(name, await changesSince(diffs.read, state.targets[name], commit));
+  for (const name of targets) targetSince.set(name, await changesSince(diffs.read, treeToWrite(ask, { state, commit, now }, config, name), commit));
   let unsafeName = diffs.unsafeName();
   if (unsafeName === undefined && !sourceReady && needsTreeScan(sourceSince)) unsafeName = await firstUnsafeName(config.repo, commit, log);
   // a name git cannot be asked about (4,096 bytes, say) refuses the deploy: read nothing more
-  if (unsafeName !== undefined) return { commit, state, targets, sourceSince, targetSince, unsafeName, emptyTree: false, treeKinds: new Map(), kinds: new Map() };
+  if (unsafeName !== undefined) return { commit, state, targets, sourceSince, targetSince, unsafeName, emptyTree: false, treeKinds: new Map(), kinds: new Map(), now };
   const emptyTree = !sourceReady && (await isEmptyTree(config.repo, commit, log));
-  const treeKinds = await treeEntryKinds(config.repo, commit, treePathsToLookUp({ sourceSince, targetSince }), log);
-  const where = kindsFromTree(sourceReady ? undefined : sourceStep(state.source, sourceSince), pathsToLookUp(ask, { state, targets, targetSince }));
+  const treeKinds = await treeEntryKinds(config.repo, commit, [...treePathsToLookUp({ sourceSince, targetSince }), ...sharedPaths(config)], log);
+  const where = kindsFromTree(sourceReady ? undefined : sourceStep(state.source, sourceSince), pathsToLookUp(ask, { state, targets, targetSince, commit, now }, config));
   const kinds = new Map([...(await treeEntryKinds(config.repo, commit, where.tree, log)), ...sourceKinds(config.source, where.source)]);
-  return { commit, state, targets, sourceSince, targetSince, unsafeName, emptyTree, treeKinds, kinds };
+  return { commit, state, targets, sourceSince, targetSince, unsafeName, emptyTree, treeKinds, kinds, now };
 }
 
 type PlannedDeploy = Extract<DeployPlan, { kind: 'deploy' }>;
@@ -162,16 +159,24 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
   if (!plan.allowEmpty) assertSourceNotEmpty(config.source);
   const decision = decideTransfers(plan, await askPreflights(ctx, plan), config, false);
   if (decision.refusal !== undefined) throw new FanoutError(decision.refusal);
-  const outcomes = await pMap(
+  // phase one: every target written (with slots: staged into a slot nothing serves)
+  const written = await pMap(
     plan.targets,
     async (target) => {
       const outcome = await transfer(ctx, journal, plan, target, decision.failures.get(target.name));
-      ctx.reporter.targetDone(outcome);
+      if (target.slots === undefined) ctx.reporter.targetDone(outcome);
       return outcome;
     },
     { concurrency: config.concurrency },
   );
-  const entry = historyEntry(started, plan.commit, outcomes);
+  // phase two, with slots: `current` switched on every target at once
+  const slotted = plan.targets.filter((t) => t.slots !== undefined);
+  const { outcomes, summary } = slotted.length === 0 ? { outcomes: written, summary: undefined } : await switchFarm(ctx, journal, plan.targets, written, plan.commit);
+  for (const target of slotted) {
+    const outcome = outcomes.find((o) => o.name === target.name);
+    if (outcome !== undefined) ctx.reporter.targetDone(outcome);
+  }
+  const entry = historyEntry(started, plan.commit, outcomes, summary === undefined ? {} : { switch: summary });
   await journal.update((s) => {
     deployFinished(s, started.id, plan.commit, entry.finishedAt);
   });
@@ -199,7 +204,8 @@ async function renderDryRun(ctx: Context, plan: PlannedDeploy, started: Started)
       else if (target.sync.kind === 'none') outcome = { ...base, status: 'ok' };
       else if (!sourceReady) outcome = { ...base, status: 'ok', ...planItems(target.sync) };
       else {
-        const run = await runPasses(ctx, targetNamed(config, target.name), passesOf(target.sync), { dryRun: true, maxDelete: plan.maxDelete });
+        const configured = targetNamed(config, target.name);
+        const run = await runPasses(ctx, writtenTarget(configured, target), passesOf(target.sync), { dryRun: true, maxDelete: plan.maxDelete, staging: stagingOf(configured, target) });
         outcome = { ...base, ...run.totals, status: run.failure === undefined ? 'ok' : 'failed', ...(run.failure === undefined ? {} : { error: run.failure }) };
       }
       ctx.reporter.targetDone(outcome);
@@ -212,10 +218,6 @@ async function renderDryRun(ctx: Context, plan: PlannedDeploy, started: Started)
 
 function outcomeBase(target: TargetPlan): Omit<TargetOutcome, 'status'> {
   return { name: target.name, from: target.from, mode: target.sync.kind, sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0 };
-}
-
-function passesOf(sync: Exclude<SyncPlan, { kind: 'none' }>): RsyncPass[] {
-  return sync.kind === 'paths' ? rsyncPasses(sync) : [{ kind: 'full', checksum: sync.checksum }];
 }
 
 function targetNamed(config: Config, name: string): Target {
@@ -331,7 +333,13 @@ async function askPreflights(ctx: Context, plan: PlannedDeploy): Promise<Map<str
     async (target) => {
       if (target.preflight === undefined) return;
       // rsync names the protected path that stops it (local targets: a daemon caps debug output)
-      const result = await rsyncWithRetries(ctx, targetNamed(ctx.config, target.name), target.preflight, { dryRun: true, maxDelete: undefined, extra: ['--debug=FILTER1'] });
+      const configured = targetNamed(ctx.config, target.name);
+      const result = await rsyncWithRetries(ctx, writtenTarget(configured, target), target.preflight, {
+        dryRun: true,
+        maxDelete: undefined,
+        staging: stagingOf(configured, target),
+        extra: ['--debug=FILTER1'],
+      });
       const { outcome } = result;
       answers.set(target.name, {
         deletions: outcome.deletions,
@@ -345,107 +353,51 @@ async function askPreflights(ctx: Context, plan: PlannedDeploy): Promise<Map<str
   return answers;
 }
 
-/** One pass, retried as the config says when its connection fails; the last attempt's outcome. */
-async function rsyncWithRetries(
-  ctx: Context,
-  target: Target,
-  pass: RsyncPass,
-  options: { dryRun: boolean; maxDelete: number | undefined; extra?: string[]; keepItems?: boolean; onProgress?: (done: number) => void },
-): Promise<{ outcome: RsyncOutcome; attempts: number; durationMs: number; untouched: boolean }> {
-  const { config, log } = ctx;
-  let durationMs = 0;
-  // true until an rsync gets past the daemon's greeting: then files may have moved
-  let untouched = true;
-  for (let attempt = 1; ; attempt += 1) {
-    const outcome = await runRsync({
-      config,
-      target,
-      pass,
-      dryRun: options.dryRun,
-      log,
-      rsyncPath: config.rsync.path,
-      maxDelete: options.maxDelete,
-      extra: options.extra,
-      keepItems: options.keepItems,
-      onProgress: (counts) => options.onProgress?.(counts.sent + counts.deleted),
-    });
-    durationMs += outcome.durationMs;
-    untouched &&= outcome.untouched;
-    if (outcome.ok || !outcome.retryable || attempt > config.retries) return { outcome, attempts: attempt, durationMs, untouched };
-    const delay = config.retryDelay * 1000 * 2 ** (attempt - 1);
-    log.warn({ target: target.name, attempt, error: outcome.error, retryInMs: delay }, 'rsync failed; retrying');
-    await sleep(delay);
-  }
-}
-
-/** What a target's passes did, summed; stopped at the first that failed. */
-interface PassesRun {
-  totals: { sent: number; deleted: number; bytes: number; durationMs: number; attempts: number; items: string[] };
-  failure: string | undefined;
-  /** no rsync got past the daemon's greeting: nothing on the target changed */
-  untouched: boolean;
-}
-
-async function runPasses(ctx: Context, target: Target, passes: readonly RsyncPass[], options: { dryRun: boolean; maxDelete: number | undefined }): Promise<PassesRun> {
-  const totals = { sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0, items: [] as string[] };
-  let untouched = true;
-  for (const pass of passes) {
-    const done = totals.sent + totals.deleted;
-    const result = await rsyncWithRetries(ctx, target, pass, {
-      dryRun: options.dryRun,
-      maxDelete: options.maxDelete,
-      keepItems: options.dryRun,
-      onProgress: (files) => {
-        ctx.reporter.progress(target.name, done + files);
-      },
-    });
-    // a retried pass re-sends what an attempt cut short already sent: count the last attempt only
-    totals.sent += result.outcome.sent;
-    totals.deleted += result.outcome.deleted;
-    totals.bytes += result.outcome.bytes;
-    totals.items.push(...result.outcome.items);
-    totals.durationMs += result.durationMs;
-    totals.attempts += result.attempts;
-    untouched &&= result.untouched;
-    if (!result.outcome.ok) return { totals, failure: result.outcome.error ?? 'rsync failed', untouched };
-  }
-  return { totals, failure: undefined, untouched };
-}
-
-/** One target's part of the deploy, journalled before and after. */
+/** One target's part of the deploy (with slots: the slot it stages), journalled before and after. */
 async function transfer(ctx: Context, journal: Journal, plan: PlannedDeploy, target: TargetPlan, refused: { error: string; attempts: number; durationMs: number } | undefined): Promise<TargetOutcome> {
   const { log } = ctx;
   const { name, sync } = target;
-  const base = outcomeBase(target);
+  const configured = targetNamed(ctx.config, name);
+  const slot = target.slots?.stage?.slot;
+  const base: TargetOutcome = { ...outcomeBase(target), status: 'ok', ...(target.slots === undefined ? {} : { slot: slot ?? target.slots.switchTo }) };
   let outcome: TargetOutcome;
-  if (refused !== undefined) {
-    outcome = { ...base, status: 'failed', ...refused };
+  const unprepared = refused === undefined ? await prepareSlot(ctx, journal, configured, target) : undefined;
+  if (refused !== undefined || unprepared !== undefined) {
+    const error = refused?.error ?? unprepared ?? '';
+    outcome = { ...base, status: 'failed', ...refused, error };
     await journal.update((s) => {
-      refusedBeforeTransfer(s, name, refused.error);
+      refusedBeforeTransfer(s, name, error);
     });
+  } else if (target.slots !== undefined && slot === undefined) {
+    // a slot already holds the commit: this target only switches
+    outcome = base;
   } else if (sync.kind === 'none') {
-    // the tree is the same (an empty commit, a revert of a revert): the target now holds this commit
-    outcome = { ...base, status: 'ok' };
+    // the tree is the same (an empty commit, a revert of a revert): it now holds this commit
+    outcome = base;
     if (!target.upToDate) {
       await journal.update((s) => {
-        transferSucceeded(s, name, plan.commit, new Date().toISOString());
+        transferSucceeded(s, name, plan.commit, new Date().toISOString(), slot);
       });
     }
   } else {
     // Recorded before rsync starts: if fanout dies mid-transfer, the next run knows which paths
     // may be half-sent on this target.
     await journal.update((s) => {
-      beginTransfer(s, name, plan.commit, plan.outsidePaths);
+      beginTransfer(s, name, plan.commit, plan.outsidePaths, slot);
     });
-    const { totals, failure, untouched } = await runPasses(ctx, targetNamed(ctx.config, name), passesOf(sync), { dryRun: false, maxDelete: plan.maxDelete });
+    const { totals, failure, untouched } = await runPasses(ctx, writtenTarget(configured, target), passesOf(sync), {
+      dryRun: false,
+      maxDelete: plan.maxDelete,
+      staging: stagingOf(configured, target),
+    });
     const { sent, deleted, bytes, durationMs, attempts } = totals;
-    outcome = { ...base, sent, deleted, bytes, durationMs, attempts, status: failure === undefined ? 'ok' : 'failed', ...(failure === undefined ? {} : { error: failure }) };
+    outcome = { ...base, sent, deleted, bytes, durationMs, attempts, status: failure === undefined ? 'ok' : 'failed', ...(failure === undefined ? {} : { error: slot === undefined ? failure : `staging slot ${slot}: ${failure}` }) };
     await journal.update((s) => {
-      if (failure === undefined) transferSucceeded(s, name, plan.commit, new Date().toISOString());
-      else transferFailed(s, name, plan.commit, failure, { untouched, alreadyAttempted: target.alreadyAttempted });
+      if (failure === undefined) transferSucceeded(s, name, plan.commit, new Date().toISOString(), slot);
+      else transferFailed(s, name, plan.commit, outcome.error ?? failure, { untouched, alreadyAttempted: target.alreadyAttempted }, slot);
     });
   }
-  log[outcome.status === 'ok' ? 'info' : 'error']({ target: name, ...outcome }, 'target done');
+  log[outcome.status === 'ok' ? 'info' : 'error']({ target: name, ...outcome }, slot === undefined ? 'target done' : 'slot staged');
   return outcome;
 }
 

@@ -51,6 +51,18 @@ export function parseDest(dest: string): Dest {
 }
 
 /** The destination argument for rsync: always a directory, so `source/` lands inside it. */
+/** A directory inside a dest (a target's `slots/2`), as a dest of its own. */
+export function destBelow(dest: Dest, sub: string): Dest {
+  switch (dest.kind) {
+    case 'daemon':
+      return { ...dest, path: dest.path === '' ? sub : `${dest.path}/${sub}` };
+    case 'ssh':
+      return { ...dest, path: path.posix.join(dest.path, sub) };
+    case 'local':
+      return { ...dest, path: path.join(dest.path, sub) };
+  }
+}
+
 export function rsyncDestArg(dest: Dest): string {
   switch (dest.kind) {
     case 'daemon': {

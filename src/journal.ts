@@ -29,17 +29,41 @@ export interface SourceHolding extends Holding {
   error?: string;
 }
 
-/** What fanout knows of one target. */
-export interface TargetState extends Holding {
+/** A tree fanout writes and records: a target written in place, or one release slot of a target. */
+export interface TreeState extends Holding {
   at: string | null;
   status: 'ok' | 'failed';
   error?: string;
   /**
-   * Paths changed in the source outside git (seen by watch) that this target may lack: a watch
-   * batch notes them before sending and clears them when the target has them; any later sync of
-   * the target sends them again.
+   * Paths changed in the source outside git (seen by watch) that this tree may lack: a watch
+   * batch notes them before sending and clears them when the tree has them; any later sync of
+   * it sends them again.
    */
   dirty?: string[];
+}
+
+/** One release directory of a target with layout: slots (`slots/NAME` under its dest). */
+export interface SlotState extends TreeState {
+  /** when it stopped being live: nothing is staged into it for slotGrace after that */
+  retiredAt?: string;
+  /** the shared paths linked into it, as `shared` said when they were linked */
+  linked?: string[];
+}
+
+/**
+ * What fanout knows of one target. With layout: slots, `commit`, `at`, `status` and `dirty` say
+ * what the target serves (its live slot) and how its last deploy went; `slots` what each release
+ * directory holds, `live` which one `current` points to.
+ */
+export interface TargetState extends TreeState {
+  slots?: Record<string, SlotState>;
+  /** the slot `current` points to; null: none yet */
+  live?: string | null;
+  /**
+   * A switch of `current` to this slot was begun and not seen to finish (fanout killed during it):
+   * `current` points to it or to `live`, both complete. The next deploy switches again.
+   */
+  switching?: string;
 }
 
 export interface State {
@@ -69,6 +93,10 @@ export interface TargetOutcome {
   error?: string;
   /** dry runs only: rsync's itemized lines, or the planned paths when rsync could not be asked */
   items?: string[];
+  /** layout: slots: the slot written or switched to */
+  slot?: string;
+  /** layout: slots: when `current` was switched to `slot` (undefined: not switched) */
+  switchedAt?: string;
 }
 
 export interface HistoryEntry {
@@ -83,6 +111,8 @@ export interface HistoryEntry {
   targets: TargetOutcome[];
   /** the deploy failed before any target: the checkout into the source, say */
   error?: string;
+  /** layout: slots: the switch of `current` across the farm, from the first target to the last */
+  switch?: { at: string; skewMs: number; switched: number; held: string[] };
 }
 
 const EMPTY: State = { version: 1, nextDeployId: 1, current: null, source: { commit: null, attempted: [] }, targets: {} };
@@ -216,6 +246,9 @@ export function readOwnFile(file: string): string | undefined {
 
 const sha = v.pipe(v.string(), v.regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'not a full commit id'));
 const holding = { commit: v.nullable(sha), attempted: v.array(sha) };
+const tree = { ...holding, at: v.nullable(v.string()), status: v.picklist(['ok', 'failed']), error: v.optional(v.string()), dirty: v.optional(v.array(v.string())) };
+// a slot's name becomes a path on the target: digits only, whatever the journal says
+const slotName = v.pipe(v.string(), v.regex(/^[1-9][0-9]?$/, 'not a slot name'));
 const stateSchema = v.object({
   version: v.literal(1),
   nextDeployId: v.pipe(v.number(), v.integer(), v.minValue(1)),
@@ -224,11 +257,10 @@ const stateSchema = v.object({
   targets: v.record(
     v.string(),
     v.object({
-      ...holding,
-      at: v.nullable(v.string()),
-      status: v.picklist(['ok', 'failed']),
-      error: v.optional(v.string()),
-      dirty: v.optional(v.array(v.string())),
+      ...tree,
+      slots: v.optional(v.record(slotName, v.object({ ...tree, retiredAt: v.optional(v.string()), linked: v.optional(v.array(v.string())) }))),
+      live: v.optional(v.nullable(slotName)),
+      switching: v.optional(slotName),
     }),
   ),
 });

@@ -25,7 +25,12 @@ export type SyncPlan =
     };
 
 /** One rsync run: a full pass, the files a paths plan sends, or the directories its removals are pruned from. */
-export type RsyncPass = { kind: 'full'; checksum?: boolean } | { kind: 'send'; paths: readonly RelPath[] } | { kind: 'prune'; directories: readonly RelPath[] };
+export type RsyncPass =
+  | { kind: 'full'; checksum?: boolean }
+  | { kind: 'send'; paths: readonly RelPath[] }
+  | { kind: 'prune'; directories: readonly RelPath[] }
+  /** layout: slots: symlinks and directories made in a scratch directory (`current`, a slot's shared links), sent as they are, nothing deleted */
+  | { kind: 'links'; from: string; names: readonly RelPath[]; keepDirLinks?: boolean };
 
 export interface PlanInput {
   /**
@@ -138,6 +143,6 @@ export function withAncestors(paths: Iterable<string>): string[] {
  * makes rsync compare its entries (and only its own, not those of the directories in it).
  */
 export function filesFromList(pass: Exclude<RsyncPass, { kind: 'full' }>): Buffer {
-  const names = pass.kind === 'send' ? pass.paths.map((p) => `./${p}\0`) : pass.directories.map((d) => (d === '.' ? './\0' : `./${d}/\0`));
+  const names = pass.kind === 'send' ? pass.paths.map((p) => `./${p}\0`) : pass.kind === 'links' ? pass.names.map((p) => `./${p}\0`) : pass.directories.map((d) => (d === '.' ? './\0' : `./${d}/\0`));
   return relPathBytes(names.join(''));
 }

@@ -12,6 +12,11 @@ export interface RsyncArgsInput {
   dryRun: boolean;
   /** extra flags for this call only (verify's itemizing dry run) */
   extra?: readonly string[];
+  /**
+   * Writing a slot that nothing serves (layout: slots): no --delay-updates, the shared paths left
+   * alone, and, for a target's first slot, its in-place tree as the files to hard-link from.
+   */
+  staging?: { shared: readonly string[]; seedFrom: string | undefined };
 }
 
 /**
@@ -24,14 +29,22 @@ export interface RsyncArgsInput {
  * exclude) to a remote receiver, and without them a directory replaced by a file (--force) loses
  * its protected contents on a daemon or ssh target.
  */
-export function rsyncArgs({ config, target, pass, dryRun, maxDelete, extra = [] }: RsyncArgsInput): string[] {
-  const args = ['--links', '--perms', '--times', '--omit-dir-times', '--force', '--delay-updates', '--mkpath', '--out-format=%i %l %n'];
+export function rsyncArgs({ config, target, pass, dryRun, maxDelete, extra = [], staging }: RsyncArgsInput): string[] {
+  if (pass.kind === 'links') return linkArgs(config, target, pass, dryRun);
+  const args = ['--links', '--perms', '--times', '--omit-dir-times', '--force', ...(staging === undefined ? ['--delay-updates'] : []), '--mkpath', '--out-format=%i %l %n'];
   if (config.owner) args.push('--owner', '--group');
   if (maxDelete !== undefined) args.push(`--max-delete=${maxDelete}`);
   if (dryRun) args.push('--dry-run');
   args.push(...connectionArgs(target));
   for (const pattern of config.exclude) args.push(`--exclude=${pattern}`);
   for (const pattern of config.protect) args.push(`--filter=P ${pattern}`);
+  // anchored: each is one path from the top of the slot, a symlink into shared/ there
+  for (const shared of staging?.shared ?? []) args.push(`--exclude=/${shared}`);
+  // relative to the slot (dest/slots/N/): a file the host already has there is copied on the
+  // host, not sent (a copy, not a hard link: a later chmod in one slot must not reach the other);
+  // contents compared, since the tree copied from holds another commit (a same-size edit within
+  // the same second would pass rsync's size and time check)
+  if (staging?.seedFrom !== undefined && pass.kind === 'full') args.push(`--copy-dest=${staging.seedFrom}`, ...(pass.checksum === true ? [] : ['--checksum']));
   switch (pass.kind) {
     case 'full':
       args.push('--recursive', '--delete', '--delete-delay');
@@ -51,6 +64,23 @@ export function rsyncArgs({ config, target, pass, dryRun, maxDelete, extra = [] 
   }
   args.push(...config.rsync.args, ...extra);
   args.push('--', withSlash(config.source), rsyncDestArg(target.dest));
+  return args;
+}
+
+/**
+ * A `links` pass: the names listed, from a scratch directory, as they are there (a symlink stays a
+ * symlink; rsync writes a new one beside the old and renames it over, so `current` changes in one
+ * step). No --perms or --times: a directory that exists (shared/uploads, written by the web
+ * application) keeps its owner and mode. Nothing is deleted.
+ */
+function linkArgs(config: RsyncArgsInput['config'], target: Target, pass: Extract<RsyncPass, { kind: 'links' }>, dryRun: boolean): string[] {
+  const args = ['--links', '--dirs', '--mkpath', '--out-format=%i %l %n', '--files-from=-', '--from0'];
+  // a shared directory the operator made a symlink (to an NFS mount, say) stays one; never for
+  // `current`, which must itself be replaced
+  if (pass.keepDirLinks === true) args.push('--keep-dirlinks');
+  if (dryRun) args.push('--dry-run');
+  args.push(...connectionArgs(target), ...config.rsync.args);
+  args.push('--', withSlash(pass.from), rsyncDestArg(target.dest));
   return args;
 }
 

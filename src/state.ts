@@ -1,5 +1,5 @@
 import type { Commit } from './git.js';
-import type { State, TargetState } from './journal.js';
+import type { SlotState, State, TargetState, TreeState } from './journal.js';
 import type { RelPath } from './paths.js';
 
 /**
@@ -10,7 +10,15 @@ import type { RelPath } from './paths.js';
 
 /** The target has `commit` completely: no attempt since cut short, no edit made outside git it lacks. */
 export function upToDate(target: TargetState | undefined, commit: Commit | null): boolean {
-  return target !== undefined && commit !== null && target.status === 'ok' && target.commit === commit && target.attempted.length === 0 && (target.dirty ?? []).length === 0;
+  return (
+    target !== undefined &&
+    commit !== null &&
+    target.status === 'ok' &&
+    target.commit === commit &&
+    target.attempted.length === 0 &&
+    (target.dirty ?? []).length === 0 &&
+    target.switching === undefined
+  );
 }
 
 /** The source holds `commit` completely. */
@@ -22,31 +30,59 @@ function targetOf(state: State, name: string): TargetState {
   return (state.targets[name] ??= { commit: null, at: null, status: 'failed', attempted: [] });
 }
 
-/**
- * Before rsync starts on a target: if fanout dies mid-transfer, the next run knows the target may
- * hold any mix of this commit's files, and which paths changed outside git it still lacks.
- */
-export function beginTransfer(state: State, name: string, commit: Commit, outsidePaths: readonly RelPath[]): void {
+/** The tree a transfer writes: the target in place, or one of its slots. */
+function treeOf(state: State, name: string, slot: string | undefined): TreeState {
   const t = targetOf(state, name);
+  if (slot === undefined) return t;
+  t.slots ??= {};
+  return (t.slots[slot] ??= { commit: null, at: null, status: 'failed', attempted: [] });
+}
+
+function addDirty(tree: TreeState, paths: readonly RelPath[]): void {
+  if (paths.length > 0) tree.dirty = [...new Set([...(tree.dirty ?? []), ...paths])];
+}
+
+/**
+ * Before rsync starts on a target (or one of its slots): if fanout dies mid-transfer, the next run
+ * knows the tree may hold any mix of this commit's files, and which paths changed outside git it
+ * still lacks. Staging a slot, the others and the live site lack those paths too until switched.
+ */
+export function beginTransfer(state: State, name: string, commit: Commit, outsidePaths: readonly RelPath[], slot?: string): void {
+  const t = treeOf(state, name, slot);
   if (!t.attempted.includes(commit)) t.attempted.push(commit);
-  if (outsidePaths.length > 0) t.dirty = [...new Set([...(t.dirty ?? []), ...outsidePaths])];
+  addDirty(t, outsidePaths);
+  if (slot !== undefined) {
+    const target = targetOf(state, name);
+    addDirty(target, outsidePaths);
+    for (const other of Object.values(target.slots ?? {})) addDirty(other, outsidePaths);
+  }
 }
 
-/** The target received `commit` completely (an unchanged tree too): it holds that, and nothing else is pending. */
-export function transferSucceeded(state: State, name: string, commit: Commit, at: string): void {
-  state.targets[name] = { commit, at, status: 'ok', attempted: [] };
+/** The tree received `commit` completely (an unchanged tree too): it holds that, and nothing else is pending. */
+export function transferSucceeded(state: State, name: string, commit: Commit, at: string, slot?: string): void {
+  if (slot === undefined) {
+    state.targets[name] = { commit, at, status: 'ok', attempted: [] };
+    return;
+  }
+  const held = treeOf(state, name, slot) as SlotState;
+  const next: SlotState = { commit, at, status: 'ok', attempted: [] };
+  if (held.retiredAt !== undefined) next.retiredAt = held.retiredAt;
+  if (held.linked !== undefined) next.linked = held.linked;
+  targetOf(state, name).slots = { ...targetOf(state, name).slots, [slot]: next };
 }
 
 /**
- * The transfer failed. The target keeps the commit it had; the attempt stays noted (its next sync
+ * The transfer failed. The tree keeps the commit it had; the attempt stays noted (its next sync
  * is a full pass) unless every rsync was refused before anything moved and this commit had not
- * been tried there before.
+ * been tried there before. A slot's failure is the target's too (status says so), though it
+ * still serves its live slot.
  */
-export function transferFailed(state: State, name: string, commit: Commit, error: string, how: { untouched: boolean; alreadyAttempted: boolean }): void {
-  const t = targetOf(state, name);
+export function transferFailed(state: State, name: string, commit: Commit, error: string, how: { untouched: boolean; alreadyAttempted: boolean }, slot?: string): void {
+  const t = treeOf(state, name, slot);
   t.status = 'failed';
   t.error = error;
   if (how.untouched && !how.alreadyAttempted) t.attempted = t.attempted.filter((c) => c !== commit);
+  if (slot !== undefined) refusedBeforeTransfer(state, name, error);
 }
 
 /** Refused before any transfer (a dry run said no, or the target could not be asked): only the error changes. */
@@ -54,6 +90,42 @@ export function refusedBeforeTransfer(state: State, name: string, error: string)
   const t = targetOf(state, name);
   t.status = 'failed';
   t.error = error;
+}
+
+/** A slot's shared links were made, as `shared` lists them. */
+export function slotLinked(state: State, name: string, slot: string, shared: readonly string[]): void {
+  (treeOf(state, name, slot) as SlotState).linked = [...shared];
+}
+
+/** Before `current` is switched: until the switch is seen to finish, it may point to either slot. */
+export function beginSwitch(state: State, name: string, slot: string): void {
+  targetOf(state, name).switching = slot;
+}
+
+/**
+ * `current` points to `slot`: the target serves what the slot holds. The slot it left is retired
+ * now, and nothing is staged into it for slotGrace.
+ */
+export function switchSucceeded(state: State, name: string, slot: string, at: string): void {
+  const t = targetOf(state, name);
+  const slots = { ...t.slots };
+  const previous = t.live;
+  if (previous != null && previous !== slot && slots[previous] !== undefined) slots[previous] = { ...slots[previous], retiredAt: at };
+  const live = slots[slot] ?? { commit: null, at: null, status: 'failed', attempted: [] };
+  const next: TargetState = { commit: live.commit, at, status: 'ok', attempted: [], slots, live: slot };
+  if ((live.dirty ?? []).length > 0) next.dirty = live.dirty;
+  state.targets[name] = next;
+}
+
+/**
+ * The switch failed. Refused before anything moved, `current` is as it was; otherwise it may
+ * point to either slot, and the next deploy switches again.
+ */
+export function switchFailed(state: State, name: string, error: string, untouched: boolean): void {
+  const t = targetOf(state, name);
+  t.status = 'failed';
+  t.error = error;
+  if (untouched) delete t.switching;
 }
 
 /** Before the checkout writes into the source: a checkout cut short is redone in full next time. */

@@ -58,8 +58,34 @@ describe('parseConfig: a valid config', () => {
         passwordFile: undefined,
         timeout: 30,
         ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true },
+        layout: { kind: 'in-place' },
       },
     ]);
+    expect(config.switchPolicy).toBe('all');
+  });
+
+  it('layout: slots at the top, in-place for one target; slots, slotGrace and shared filled in', () => {
+    const config = parseConfig(
+      `
+repo: /r.git
+source: /data/www
+layout: slots
+slots: 3
+slotGrace: 2.5
+shared: [uploads, media/cache]
+switch: available
+targets:
+  - name: web1
+    dest: /srv/a/
+  - name: legacy
+    dest: /srv/b/
+    layout: in-place
+`,
+      FILE,
+    );
+    expect(config.targets.map((t) => t.layout)).toEqual([{ kind: 'slots', count: 3, graceMs: 2500, shared: ['uploads', 'media/cache'] }, { kind: 'in-place' }]);
+    expect(config.switchPolicy).toBe('available');
+    expect(parseConfig(MINIMAL.replace('targets:', 'layout: slots\ntargets:'), FILE).targets[0]?.layout).toEqual({ kind: 'slots', count: 2, graceMs: 10_000, shared: [] });
   });
 
   it('resolves relative paths against the config file directory', () => {
@@ -152,6 +178,18 @@ targets:
       FILE,
     );
     expect(config.targets.map((t) => t.dest.kind)).toEqual(['daemon', 'ssh', 'local']);
+  });
+});
+
+describe('parseConfig: slots', () => {
+  it('refuses a layout, a slot count, a shared path or a switch policy it cannot use, naming the field', () => {
+    expect(configError(MINIMAL.replace('targets:', 'layout: blue-green\ntargets:')).message).toMatch(/: layout: must be "in-place" or "slots"$/);
+    expect(configError(MINIMAL.replace('targets:', 'slots: 1\ntargets:')).message).toMatch(/: slots: must be at least 2$/);
+    expect(configError(MINIMAL.replace('targets:', 'shared: [/uploads]\ntargets:')).message).toMatch(/: shared\[0\]: a path inside the site/);
+    expect(configError(MINIMAL.replace('targets:', 'shared: [../etc]\ntargets:')).message).toMatch(/: shared\[0\]: not a path fanout can use/);
+    expect(configError(MINIMAL.replace('targets:', 'shared: ["up*"]\ntargets:')).message).toMatch(/: shared\[0\]: .*no \*, \? or \[/);
+    expect(configError(MINIMAL.replace('targets:', 'switch: some\ntargets:')).message).toMatch(/: switch: must be "all" or "available"$/);
+    expect(configError(MINIMAL.replace('targets:', 'slotGrace: -1\ntargets:')).message).toMatch(/: slotGrace: must be 0 or more/);
   });
 });
 

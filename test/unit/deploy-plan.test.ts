@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { Config } from '../../src/config.js';
 import {
   MAX_CHANGES,
   decideTransfers,
@@ -18,6 +17,7 @@ import {
   type DeployAsk,
   type DeployFacts,
   type DeployPlan,
+  type PlanConfig,
   type PreflightAnswer,
   type Since,
   type TargetFacts,
@@ -113,8 +113,8 @@ describe('preflightPass: what rsync is asked about first', () => {
   const full: SyncPlan = { kind: 'full', why: 'x' };
   const replacing: SyncPlan = { kind: 'paths', sends: ['media'], removals: [], prunes: [], changed: 1, deleted: 0, replacedDirectories: ['media'] };
   const plain: SyncPlan = { ...replacing, replacedDirectories: [] };
-  const none = { protect: [], exclude: [] };
-  const keeps = { protect: ['uploads/'], exclude: [] };
+  const none = { protect: [], exclude: [], targets: [] };
+  const keeps = { protect: ['uploads/'], exclude: [], targets: [] };
 
   it('a full pass under maxDelete or keep rules; a paths pass replacing a directory under keep rules; nothing else', () => {
     expect(preflightPass(full, none, undefined)).toBeUndefined();
@@ -152,8 +152,9 @@ describe('deletionRefusal: maxDelete, counted as rsync counts', () => {
 
 /** What was asked: a plain push unless `more` says otherwise. */
 const ask = (more: Partial<DeployAsk> = {}): DeployAsk => ({ full: false, checksum: true, outsidePaths: [], allowEmpty: false, maxDelete: undefined, coalesce: false, ...more });
-const KEEP_NOTHING: Keep = { protect: [], exclude: [] };
-type Keep = Pick<Config, 'protect' | 'exclude'>;
+const NOW = Date.parse('2026-11-25T12:00:00Z');
+const KEEP_NOTHING: Keep = { protect: [], exclude: [], targets: [] };
+type Keep = PlanConfig;
 
 interface FarmShape {
   /** each target's state (default: web1, web2, web3 all ok at A) */
@@ -194,10 +195,10 @@ function farm(diff: Change[], shape: FarmShape = {}, request: DeployAsk = ask())
   const targets = Object.keys(targetStates);
   const targetSince = new Map(targets.map((name) => [name, shape.since !== undefined && name in shape.since ? shape.since[name] : sinceOf(targetStates[name])]));
   const sourceSince = shape.since !== undefined && 'source' in shape.since ? shape.since.source : sinceOf(state.source);
-  const lookUp = pathsToLookUp(request, { state, targets, targetSince });
+  const lookUp = pathsToLookUp(request, { state, targets, targetSince, commit, now: NOW }, KEEP_NOTHING);
   const kinds = new Map(lookUp.map((p): [string, EntryKind] => [p, shape.kinds?.[p] ?? (lookUp.some((q) => q.startsWith(`${p}/`)) ? 'directory' : 'other')]));
   const treeKinds = new Map(treePathsToLookUp({ sourceSince, targetSince }).map((d): [string, EntryKind] => [d, shape.treeKinds?.[d] ?? 'directory']));
-  return { commit, state, targets, sourceSince, targetSince, unsafeName: shape.unsafeName, emptyTree: shape.emptyTree ?? false, treeKinds, kinds };
+  return { commit, state, targets, sourceSince, targetSince, unsafeName: shape.unsafeName, emptyTree: shape.emptyTree ?? false, treeKinds, kinds, now: NOW };
 }
 
 type Planned = Extract<DeployPlan, { kind: 'deploy' }>;
@@ -324,7 +325,7 @@ describe('planDeploy: the whole deploy from the facts', () => {
       const kinds = { media: 'other', 'media/a.html': 'missing' } as const;
       const plain = planned(diff, { kinds }, ask(), KEEP_NOTHING);
       expect(plain.targets[0]).toMatchObject({ sync: { kind: 'paths', replacedDirectories: ['media'] }, preflight: undefined });
-      const kept = planned(diff, { kinds }, ask(), { protect: ['uploads/'], exclude: [] });
+      const kept = planned(diff, { kinds }, ask(), { protect: ['uploads/'], exclude: [], targets: [] });
       expect(kept.targets[0]?.preflight).toEqual({ kind: 'send', paths: ['media'] });
     });
 
@@ -359,13 +360,13 @@ describe('planDeploy: the whole deploy from the facts', () => {
     it('without maxDelete nothing is counted and no full pass is asked first unless something is protected', () => {
       const p = planned([M('a')], { targets: { web1: undefined } });
       expect(p.targets[0]?.preflight).toBeUndefined();
-      expect(planned([M('a')], { targets: { web1: undefined } }, ask(), { protect: [], exclude: ['*.swp'] }).targets[0]?.preflight).toEqual({ kind: 'full' });
+      expect(planned([M('a')], { targets: { web1: undefined } }, ask(), { protect: [], exclude: ['*.swp'], targets: [] }).targets[0]?.preflight).toEqual({ kind: 'full' });
       expect(decideTransfers(p, new Map([['web1', answer({ deletions: 1e6 })]]), KEEP_NOTHING, false).refusal).toBeUndefined();
     });
   });
 
   describe('decideTransfers: what rsync answered before anything ran', () => {
-    const p = planned([D('media/a.html'), add('media')], { kinds: { media: 'other', 'media/a.html': 'missing' } }, ask(), { protect: ['uploads/'], exclude: [] });
+    const p = planned([D('media/a.html'), add('media')], { kinds: { media: 'other', 'media/a.html': 'missing' } }, ask(), { protect: ['uploads/'], exclude: [], targets: [] });
 
     it('a target whose directory holds protected content that must become a file fails alone, naming it; the others go ahead', () => {
       const decision = decideTransfers(p, new Map([['web2', answer({ blockedBy: 'media', protectedNames: ['media/uploads'] })], ['web1', answer()]]), { protect: ['uploads/'], exclude: [] }, false);
@@ -404,8 +405,8 @@ describe('reading the facts: what the engine must look up', () => {
   it('pathsToLookUp: every path any target plan names, with the directories above, once', () => {
     const request = ask();
     const facts = farm([M('css/a.css')], { targets: { web1: ok(), web2: ok({ dirty: ['js/b.js'] }), web3: undefined } });
-    expect(pathsToLookUp(request, facts).sort()).toEqual(['css', 'css/a.css', 'js', 'js/b.js']);
-    expect(pathsToLookUp(ask({ full: true }), facts)).toEqual([]);
+    expect(pathsToLookUp(request, facts, KEEP_NOTHING).sort()).toEqual(['css', 'css/a.css', 'js', 'js/b.js']);
+    expect(pathsToLookUp(ask({ full: true }), facts, KEEP_NOTHING)).toEqual([]);
   });
 
   it('directoriesAbove and treePathsToLookUp: the directories above what the diffs write, not above what they delete', () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Config, Target } from '../../src/config.js';
+import type { Config } from '../../src/config.js';
 import type { RsyncPass } from '../../src/plan.js';
 import { connectionArgs, rsyncArgs, rsyncInput } from '../../src/rsync-args.js';
 import { sshCommand } from '../../src/ssh.js';
@@ -244,19 +244,18 @@ describe('rsyncInput', () => {
 
 describe('connection options', () => {
   it('daemon connections turn Nagle off (each small exchange would otherwise wait out a delayed ACK)', () => {
-    const daemon = { name: 'w', dest: { kind: 'daemon', user: 'u', host: 'h', port: undefined, module: 'm', path: '' }, passwordFile: '/p', timeout: 30, ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true } } as const;
-    expect(connectionArgs({ ...daemon, dest: { ...daemon.dest } })).toContain('--sockopts=TCP_NODELAY');
-    expect(connectionArgs({ ...daemon, passwordFile: undefined, dest: { kind: 'local', path: '/x' } })).not.toContain('--sockopts=TCP_NODELAY');
+    expect(connectionArgs(target('u@h::m', { passwordFile: '/p' }))).toContain('--sockopts=TCP_NODELAY');
+    expect(connectionArgs(target('/x'))).not.toContain('--sockopts=TCP_NODELAY');
   });
 });
 
 describe('the --max-delete backstop', () => {
   it('is passed only when a bound is set', () => {
-    const target: Target = { name: 'w', dest: { kind: 'local', path: '/srv/w' }, passwordFile: undefined, timeout: 30, ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true } };
+    const local = target('/srv/w');
     const config = { source: '/src', exclude: [], protect: [], owner: false, rsync: { path: 'rsync', args: [] } };
     const pass = { kind: 'full' } as const;
-    expect(rsyncArgs({ config, target, pass, dryRun: false, maxDelete: 5 })).toContain('--max-delete=5');
-    expect(rsyncArgs({ config, target, pass, dryRun: false }).some((a) => a.startsWith('--max-delete'))).toBe(false);
+    expect(rsyncArgs({ config, target: local, pass, dryRun: false, maxDelete: 5 })).toContain('--max-delete=5');
+    expect(rsyncArgs({ config, target: local, pass, dryRun: false }).some((a) => a.startsWith('--max-delete'))).toBe(false);
   });
 });
 

@@ -9,6 +9,7 @@ export function target(dest: string, overrides: Partial<Target> = {}): Target {
     passwordFile: undefined,
     timeout: 30,
     ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true },
+    layout: { kind: 'in-place' },
     ...overrides,
   };
 }

@@ -1,0 +1,179 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config, Target } from './config.js';
+import type { TargetPlan } from './deploy-plan.js';
+import { destBelow } from './dest.js';
+import type { Commit } from './git.js';
+import type { Journal, TargetOutcome } from './journal.js';
+import { withAncestors } from './plan.js';
+import { rsyncWithRetries, type Context, type PassOptions } from './passes.js';
+import { beginSwitch, slotLinked, switchFailed, switchSucceeded } from './state.js';
+import { humanDuration } from './report.js';
+
+/**
+ * Atomic releases (layout: slots), the parts that touch targets: a target's dest holds `slots/1`
+ * .. `slots/N`, a relative symlink `current` to the live one, and `shared/`. A deploy stages the
+ * commit into a slot nothing serves (deploy.ts, like any transfer), then switches `current` on
+ * every target at once. Everything goes through rsync: a symlink made in a scratch directory and
+ * sent with --links replaces the old one by a rename, in one step on each host.
+ */
+
+/** The rsync destination a target's deploy writes: its dest, or the slot it stages. */
+export function writtenTarget(target: Target, plan: TargetPlan): Target {
+  const slot = plan.slots?.stage?.slot;
+  return slot === undefined ? target : { ...target, dest: destBelow(target.dest, `slots/${slot}`) };
+}
+
+/** The rsync options for writing a slot (no --delay-updates, shared paths left alone, the first slot seeded). */
+export function stagingOf(target: Target, plan: TargetPlan): PassOptions['staging'] {
+  const stage = plan.slots?.stage;
+  if (stage === undefined || target.layout.kind !== 'slots') return undefined;
+  return { shared: target.layout.shared, seedFrom: stage.seedFrom };
+}
+
+/** Where a target's scratch symlinks are made for one deploy: a directory of fanout's own, emptied first. */
+function scratch(config: Config, what: string): string {
+  const dir = path.join(config.stateDir, 'links', what);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  return dir;
+}
+
+/** A relative symlink `current -> slots/SLOT`, made once per slot name in a scratch directory. */
+function currentLink(config: Config, slot: string): string {
+  const dir = scratch(config, `current-${slot}`);
+  fs.symlinkSync(`slots/${slot}`, path.join(dir, 'current'));
+  return dir;
+}
+
+/**
+ * Before anything is staged: wait out the slot's grace, pin `current` after a switch cut short,
+ * and link the shared paths into the slot (each `slots/N/PATH -> ../../shared/PATH`, and
+ * `shared/PATH` made if missing, never changed). Returns why the target fails, or undefined.
+ */
+export async function prepareSlot(ctx: Context, journal: Journal, target: Target, plan: TargetPlan): Promise<string | undefined> {
+  const step = plan.slots;
+  if (step === undefined) return undefined;
+  if (step.repair !== undefined) {
+    const repaired = await switchTargets(ctx, journal, [{ target, slot: step.repair }]);
+    const failure = repaired[0]?.error;
+    if (failure !== undefined) return `a switch cut short could not be finished: ${failure}`;
+  }
+  const stage = step.stage;
+  if (stage === undefined) return undefined;
+  const wait = (stage.notBefore ?? 0) - Date.now();
+  if (wait > 0) {
+    ctx.reporter.note(`${target.name}: slot ${stage.slot} was live moments ago; waiting ${humanDuration(wait)} for the requests still running on it (slotGrace)`);
+    await sleep(wait);
+  }
+  if (!stage.link || target.layout.kind !== 'slots') return undefined;
+  const shared = target.layout.shared;
+  const dir = scratch(ctx.config, `slot-${stage.slot}-${target.name}`);
+  const names: string[] = [`slots/${stage.slot}`];
+  fs.mkdirSync(path.join(dir, 'slots', stage.slot), { recursive: true });
+  for (const p of shared) {
+    fs.mkdirSync(path.join(dir, 'shared', p), { recursive: true });
+    const link = path.join(dir, 'slots', stage.slot, p);
+    fs.mkdirSync(path.dirname(link), { recursive: true });
+    const depth = p.split('/').length + 1;
+    fs.symlinkSync(`${'../'.repeat(depth)}shared/${p}`, link);
+    names.push(`shared/${p}`, `slots/${stage.slot}/${p}`);
+  }
+  const result = await rsyncWithRetries(ctx, target, { kind: 'links', from: dir, names: withAncestors(names), keepDirLinks: true }, { dryRun: false, maxDelete: undefined });
+  if (!result.outcome.ok) return `the shared paths could not be linked into slot ${stage.slot}: ${result.outcome.error ?? 'rsync failed'}`;
+  await journal.update((s) => {
+    slotLinked(s, target.name, stage.slot, shared);
+  });
+  return undefined;
+}
+
+export interface SwitchResult {
+  name: string;
+  slot: string;
+  /** when rsync reported the switch done */
+  at: number | undefined;
+  error: string | undefined;
+}
+
+/**
+ * Switch `current` on these targets, all at once (not bounded by `concurrency`: each is one tiny
+ * rsync, and the point is that the farm changes version together). The journal notes every switch
+ * as begun before the first rsync starts, and each outcome once all have answered: killed in
+ * between, the next deploy switches again.
+ */
+export async function switchTargets(ctx: Context, journal: Journal, switches: readonly { target: Target; slot: string }[]): Promise<SwitchResult[]> {
+  if (switches.length === 0) return [];
+  const dirs = new Map<string, string>();
+  for (const { slot } of switches) if (!dirs.has(slot)) dirs.set(slot, currentLink(ctx.config, slot));
+  await journal.update((s) => {
+    for (const { target, slot } of switches) beginSwitch(s, target.name, slot);
+  });
+  const results = await Promise.all(
+    switches.map(async ({ target, slot }): Promise<SwitchResult & { untouched: boolean }> => {
+      const from = dirs.get(slot) ?? '';
+      const result = await rsyncWithRetries(ctx, target, { kind: 'links', from, names: ['current'] }, { dryRun: false, maxDelete: undefined });
+      return { name: target.name, slot, at: result.outcome.ok ? Date.now() : undefined, error: result.outcome.ok ? undefined : (result.outcome.error ?? 'rsync failed'), untouched: result.untouched };
+    }),
+  );
+  await journal.update((s) => {
+    for (const r of results) {
+      if (r.at !== undefined) switchSucceeded(s, r.name, r.slot, new Date(r.at).toISOString());
+      else switchFailed(s, r.name, `switching current to slot ${r.slot}: ${r.error ?? 'rsync failed'}`, r.untouched);
+    }
+  });
+  for (const r of results) ctx.log[r.error === undefined ? 'info' : 'error']({ target: r.name, slot: r.slot, error: r.error }, 'switch');
+  return results.map((r) => ({ name: r.name, slot: r.slot, at: r.at, error: r.error }));
+}
+
+/**
+ * Phase two of a deploy with slots: once every target has staged, every target with a slot to go
+ * live switches. With `switch: all` (the default) nobody switches if any target failed, so the
+ * farm stays on one version; with `switch: available` those that staged switch. Returns each
+ * target's final outcome and, when anything switched, the switch's time and skew.
+ */
+export async function switchFarm(
+  ctx: Context,
+  journal: Journal,
+  plans: readonly TargetPlan[],
+  staged: readonly TargetOutcome[],
+  commit: Commit,
+): Promise<{ outcomes: TargetOutcome[]; summary: { at: string; skewMs: number; switched: number; held: string[] } | undefined }> {
+  const { config } = ctx;
+  const failed = staged.filter((o) => o.status === 'failed').map((o) => o.name);
+  const holdAll = config.switchPolicy === 'all' && failed.length > 0;
+  const wanted = plans.filter((p) => p.slots?.switchTo !== undefined);
+  const ready = wanted.filter((p) => staged.find((o) => o.name === p.name)?.status === 'ok');
+  const going = holdAll ? [] : ready;
+  const results = await switchTargets(
+    ctx,
+    journal,
+    going.map((p) => ({ target: targetByName(config, p.name), slot: p.slots?.switchTo ?? '' })),
+  );
+  const held = holdAll ? ready.map((p) => p.name) : [];
+  const outcomes = staged.map((o): TargetOutcome => {
+    const result = results.find((r) => r.name === o.name);
+    if (result !== undefined) {
+      if (result.error !== undefined) return { ...o, status: 'failed', error: `switching current to slot ${result.slot}: ${result.error}` };
+      return { ...o, slot: result.slot, switchedAt: new Date(result.at ?? Date.now()).toISOString() };
+    }
+    if (held.includes(o.name)) {
+      const slot = plans.find((p) => p.name === o.name)?.slots?.switchTo ?? '?';
+      return { ...o, status: 'failed', slot, error: `staged ${commit.slice(0, 10)} in slot ${slot}, not switched: ${failed.join(', ')} failed, and switch: all keeps the farm on one version` };
+    }
+    return o;
+  });
+  const times = results.map((r) => r.at).filter((t): t is number => t !== undefined);
+  if (times.length === 0) return { outcomes, summary: undefined };
+  const first = Math.min(...times);
+  const summary = { at: new Date(first).toISOString(), skewMs: Math.max(...times) - first, switched: times.length, held };
+  ctx.reporter.note(`switched current on ${times.length} target${times.length === 1 ? '' : 's'} within ${summary.skewMs} ms`);
+  if (config.switchPolicy === 'available' && failed.length > 0) ctx.reporter.note(`not switched: ${failed.join(', ')} (they serve what they served; fanout sync catches them up)`);
+  return { outcomes, summary };
+}
+
+function targetByName(config: Config, name: string): Target {
+  const target = config.targets.find((t) => t.name === name);
+  if (target === undefined) throw new Error(`no target named ${name} in the config`);
+  return target;
+}
