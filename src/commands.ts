@@ -161,21 +161,22 @@ async function runSync(args: DeployArgs): Promise<void> {
   await deployWith(s, args, { kind: 'source' }, 'sync', targets);
 }
 
-async function runVerify(args: GlobalArgs): Promise<void> {
+async function runVerify(args: GlobalArgs & { 'all-slots': boolean }): Promise<void> {
   const s = sessionFor(args);
-  const drifts = await verify(s, selectTargets(s.config, args.target));
+  const drifts = await verify(s, selectTargets(s.config, args.target), { allSlots: args['all-slots'] });
   const allSame = drifts.every((d) => d.status === 'same');
   process.exitCode = allSame ? 0 : 1;
   if (args.json) {
     writeJson({ ok: allSame, targets: drifts.map((d) => ({ ...d, paths: driftPaths(d) })) });
     return;
   }
-  const width = Math.max(...drifts.map((d) => d.name.length));
+  const label = (d: (typeof drifts)[number]): string => (d.slot === undefined || d.slot === 'current' ? d.name : `${d.name} slot ${d.slot}`);
+  const width = Math.max(...drifts.map((d) => label(d).length));
   for (const d of drifts) {
-    const name = d.name.padEnd(width);
-    if (d.status === 'same') s.out.write(`${name}  ${statusWord('same', s.out.color)}   identical to the source\n`);
+    const name = label(d).padEnd(width);
+    if (d.status === 'same') s.out.write(`${name}  ${statusWord('same', s.out.color)}   identical to ${d.slot !== undefined && d.slot !== 'current' ? 'the commit it holds' : 'the source'}\n`);
     else if (d.status === 'failed') s.out.write(`${name}  ${statusWord('failed', s.out.color)} ${d.error ?? ''}\n`);
-    else s.out.write(`${name}  ${statusWord('drift', s.out.color)}  ${d.items.length} path${d.items.length === 1 ? '' : 's'} differ:\n${itemLines(d.items, ' '.repeat(width + 4))}`);
+    else s.out.write(`${name}  ${statusWord('drift', s.out.color)}  ${d.items.length} ${d.items.length === 1 ? 'path differs' : 'paths differ'}:\n${itemLines(d.items, ' '.repeat(width + 4))}`);
   }
   // drift is repaired by a full pass; a target that could not be reached only needs catching up
   const drifted = drifts.filter((d) => d.status === 'drift').map((d) => d.name);
@@ -292,7 +293,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(
       'verify',
       'compare every target with the source (rsync --dry-run --checksum); exit 1 on any difference',
-      (y) => y,
+      (y) => y.option('all-slots', { type: 'boolean', default: false, describe: 'layout: slots: every slot against the commit it holds, not only what current serves' }),
       (args) => runVerify(args),
     )
     .command(

@@ -32,8 +32,9 @@ export function targetStatuses(names: readonly string[], state: State): TargetSt
     if (t === undefined || t.commit === null) {
       return { name, health: t?.status === 'failed' ? 'failed' : 'unknown', commit: null, at: t?.at ?? null, error: t?.error };
     }
-    const health: TargetHealth = t.status === 'failed' || t.attempted.length > 0 ? 'failed' : upToDate(t, current) ? 'ok' : 'behind';
-    return { name, health, commit: t.commit, at: t.at, error: health === 'failed' ? (t.error ?? 'a deploy was cut short') : undefined };
+    const cutShort = t.switching !== undefined ? `a switch of current to slot ${t.switching} was cut short: it points to that slot or to slot ${t.live ?? '?'}; the next deploy switches again` : 'a deploy was cut short';
+    const health: TargetHealth = t.status === 'failed' || t.attempted.length > 0 || t.switching !== undefined ? 'failed' : upToDate(t, current) ? 'ok' : 'behind';
+    return { name, health, commit: t.commit, at: t.at, error: health === 'failed' ? (t.switching !== undefined ? cutShort : (t.error ?? cutShort)) : undefined };
   });
 }
 

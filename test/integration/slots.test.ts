@@ -74,4 +74,214 @@ describe('stage, then switch every target at once', () => {
     expect(live()).toEqual({ web1: 'slots/1', web2: 'slots/1', local: 'slots/1' });
     await expectServing(v3.commit);
   });
+
+  it('verify compares what current serves; --all-slots each slot with the commit it holds', async () => {
+    await pushed({ 'index.html': 'v1' }, 'v1');
+    await pushed({ 'index.html': 'v2', 'two.html': '2' }, 'v2');
+    const clean = await farm.fanout(['verify', '--all-slots']);
+    expect(clean.exitCode).toBe(0);
+    expect(clean.stdout).toMatch(/web1 slot 1 +same +identical to the commit it holds/);
+    expect(clean.stdout).toMatch(/local slot 2 +same/);
+    // a hand edit in the slot nothing serves: only --all-slots sees it
+    fs.writeFileSync(path.join(local, 'slots/1/index.html'), 'edited');
+    expect((await farm.fanout(['verify'])).exitCode).toBe(0);
+    const drift = await farm.fanout(['verify', '--all-slots']);
+    expect(drift.exitCode).toBe(1);
+    expect(drift.stdout).toMatch(/local slot 1 +drift +1 path differs/);
+    fs.writeFileSync(path.join(local, 'slots/2/stray.html'), 'stray');
+    const served = await farm.fanout(['verify', '--target', 'local']);
+    expect(served.exitCode).toBe(1);
+    expect(served.stdout).toContain('*deleting   stray.html');
+  });
+});
+
+interface TargetJournal {
+  commit: string | null;
+  status: string;
+  live?: string | null;
+  switching?: string;
+  slots?: Record<string, { commit: string | null; status: string; attempted: string[]; retiredAt?: string }>;
+}
+
+function journal(): Record<string, TargetJournal> {
+  return (JSON.parse(fs.readFileSync(path.join(farm.stateDir, 'state.json'), 'utf8')) as { targets: Record<string, TargetJournal> }).targets;
+}
+
+describe('a target that fails to stage', () => {
+  it('by default nobody switches (the farm stays on one version); a retry stages only what is missing', async () => {
+    const v1 = await pushed({ 'index.html': 'v1' }, 'v1');
+    const [web1, web2] = farm.daemons;
+    if (!web1 || !web2) throw new Error('two daemons expected');
+    await web2.stop();
+    const v2 = await pushed({ 'index.html': 'v2', 'page.html': 'p' }, 'v2');
+    expect(v2.stderr).toMatch(/remote: +web2 +failed +staging slot 2: cannot connect/);
+    expect(v2.stderr).toMatch(/remote: +web1 +failed +staged [0-9a-f]{10} in slot 2, not switched: web2 failed, and switch: all keeps the farm on one version/);
+    expect(v2.stderr).not.toContain('switched current');
+    expect(live()).toEqual({ web1: 'slots/1', web2: 'slots/1', local: 'slots/1' });
+    await expectServing(v1.commit);
+    expect(journal().web1?.slots?.['2']).toMatchObject({ commit: v2.commit, status: 'ok', attempted: [] });
+    expect((await farm.fanout(['status'])).exitCode).toBe(1);
+
+    await web2.start();
+    const retry = await farm.fanout(['deploy']);
+    expect(retry.exitCode).toBe(0);
+    // web1 and local staged already: they only switch
+    expect(retry.stdout).toMatch(/web1 +ok +already up to date/);
+    expect(retry.stdout).toMatch(/web2 +ok +\d+ sent/);
+    expect(live()).toEqual({ web1: 'slots/2', web2: 'slots/2', local: 'slots/2' });
+    await expectServing(v2.commit);
+    expect((await farm.fanout(['status'])).exitCode).toBe(0);
+  });
+
+  it('with switch: available, those that staged switch; the other is caught up later', async () => {
+    configure({ switch: 'available' });
+    await pushed({ 'index.html': 'v1' }, 'v1');
+    const web2 = farm.daemons[1];
+    if (!web2) throw new Error('two daemons expected');
+    await web2.stop();
+    const v2 = await pushed({ 'index.html': 'v2' }, 'v2');
+    expect(v2.stderr).toMatch(/remote: switched current on 2 targets/);
+    expect(v2.stderr).toMatch(/remote: not switched: web2 \(they serve what they served; fanout sync catches them up\)/);
+    await expectServing(v2.commit, ['web1', 'local']);
+    await web2.start();
+    expect(live().web2).toBe('slots/1');
+    const sync = await farm.fanout(['sync']);
+    expect(sync.exitCode).toBe(0);
+    await expectServing(v2.commit);
+  });
+});
+
+describe('rollback is a switch', () => {
+  it('when every target has the wanted commit in a slot, nothing is sent and current flips back', async () => {
+    const v1 = await pushed({ 'index.html': 'v1', 'a.html': 'a' }, 'v1');
+    await pushed({ 'index.html': 'v2', 'b.html': 'b' }, 'v2');
+    const back = await farm.fanout(['rollback']);
+    expect(back.exitCode).toBe(0);
+    for (const name of Object.keys(dirs())) expect(back.stdout).toMatch(new RegExp(`${name} +ok +already up to date`));
+    expect(back.stdout).toMatch(/switched current on 3 targets/);
+    expect(live()).toEqual({ web1: 'slots/1', web2: 'slots/1', local: 'slots/1' });
+    await expectServing(v1.commit);
+    const entry = farm.history().at(-1);
+    expect(entry).toMatchObject({ reason: 'rollback', commit: v1.commit, switch: { switched: 3 } });
+    expect(entry?.targets.every((t) => t.sent === 0 && t.deleted === 0)).toBe(true);
+  });
+});
+
+describe('shared paths', () => {
+  it('each slot links them to shared/, which fanout makes once and never deletes; a commit containing one is refused', async () => {
+    configure({ shared: ['uploads', 'media/cache'] });
+    await pushed({ 'index.html': 'v1', 'media/logo.png': 'png' }, 'v1');
+    // the web application writes through `current`
+    for (const dir of Object.values(dirs())) {
+      expect(fs.readlinkSync(path.join(dir, 'slots/1/uploads'))).toBe('../../shared/uploads');
+      expect(fs.readlinkSync(path.join(dir, 'slots/1/media/cache'))).toBe('../../../shared/media/cache');
+      fs.writeFileSync(path.join(dir, 'current/uploads/photo.jpg'), 'user upload');
+    }
+    const v2 = await pushed({ 'index.html': 'v2' }, 'v2');
+    await pushed({ 'index.html': 'v3' }, 'v3');
+    for (const [name, dir] of Object.entries(dirs())) {
+      expect(fs.readFileSync(path.join(dir, 'current/uploads/photo.jpg'), 'utf8'), name).toBe('user upload');
+      expect(fs.readlinkSync(path.join(dir, 'slots/2/uploads')), name).toBe('../../shared/uploads');
+    }
+    expect((await farm.fanout(['verify'])).exitCode).toBe(0);
+
+    const before = Object.values(dirs()).map((d) => snapshot(d));
+    const bad = await pushed({ 'uploads/oops.jpg': 'committed by mistake' }, 'bad');
+    expect(bad.stderr).toMatch(/remote: fanout: commit [0-9a-f]{10} contains "uploads", a shared path \(shared: in the config\).*nothing was touched/);
+    Object.values(dirs()).forEach((d, i) => {
+      expect(snapshot(d)).toEqual(before[i]);
+    });
+    expect(v2.commit).not.toBe(bad.commit);
+  });
+});
+
+describe('slot grace', () => {
+  it('a slot that was live moments ago is not written until its grace is over', async () => {
+    configure({ slotGrace: 2 });
+    await pushed({ 'index.html': 'v1' }, 'v1');
+    await pushed({ 'index.html': 'v2' }, 'v2');
+    const retired = Date.parse(journal().web1?.slots?.['1']?.retiredAt ?? '');
+    expect(Number.isNaN(retired)).toBe(false);
+    const v3 = await pushed({ 'index.html': 'v3' }, 'v3');
+    expect(v3.stderr).toMatch(/remote: web1: slot 1 was live moments ago; waiting [\d.]+s for the requests still running on it \(slotGrace\)/);
+    // staged no sooner than two seconds after slot 1 stopped being live
+    const staged = Date.parse(journal().web1?.slots?.['1']?.retiredAt ?? '') ? Date.parse(farm.history().at(-1)?.switch?.at ?? '') : 0;
+    expect(staged - retired).toBeGreaterThanOrEqual(2000);
+    await expectServing(v3.commit);
+  });
+});
+
+describe('a deploy cut short', () => {
+  it('killed while staging: the next deploy stages what is missing and switches; the journal stays true', async () => {
+    const v1 = await pushed({ 'index.html': 'v1' }, 'v1');
+    const files: Record<string, string> = { 'index.html': 'v2' };
+    for (let i = 0; i < 3000; i += 1) files[`big/d${i % 20}/f${i}.html`] = `page ${i} `.repeat(60);
+    farm.write(files);
+    const v2 = await farm.commit('big');
+    configure({ rsync: { args: ['--bwlimit=3000'] } });
+    await farm.pushWithoutDeploy();
+    const { execa } = await import('execa');
+    const { CLI } = await import('../../harness/farm.js');
+    const deploy = execa(process.execPath, [CLI, '--config', farm.configFile, 'deploy'], { reject: false });
+    const deadline = Date.now() + 20_000;
+    while (!Object.values(journal()).some((t) => t.slots?.['2']?.attempted.includes(v2))) {
+      if (Date.now() > deadline) throw new Error('the deploy never began staging');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    deploy.kill('SIGKILL');
+    await deploy;
+    // nobody switched: every target serves v1 through slot 1
+    expect(live()).toEqual({ web1: 'slots/1', web2: 'slots/1', local: 'slots/1' });
+    await expectServing(v1.commit);
+    configure();
+    const next = await farm.fanout(['deploy']);
+    expect(next.exitCode).toBe(0);
+    await expectServing(v2);
+    for (const t of Object.values(journal())) expect(t).toMatchObject({ commit: v2, status: 'ok', live: '2', slots: { '2': { commit: v2, attempted: [] } } });
+    expect(journal().web1?.switching).toBeUndefined();
+  });
+
+  it('killed during the switch (journal says switching): the next deploy pins current, then goes on', async () => {
+    await pushed({ 'index.html': 'v1' }, 'v1');
+    const v2 = await pushed({ 'index.html': 'v2' }, 'v2');
+    // as fanout leaves it when killed after noting the switch back to slot 1 and before rsync ran
+    const file = path.join(farm.stateDir, 'state.json');
+    const state = JSON.parse(fs.readFileSync(file, 'utf8')) as { targets: Record<string, TargetJournal> };
+    for (const t of Object.values(state.targets)) t.switching = '1';
+    fs.writeFileSync(file, JSON.stringify(state));
+    const status = await farm.fanout(['status']);
+    expect(status.exitCode).toBe(1);
+    expect(status.stdout).toMatch(/web1 +failed/);
+    const v3 = await pushed({ 'index.html': 'v3' }, 'v3');
+    expect(v3.stderr).toMatch(/remote: deployed [0-9a-f]{10} "v3" to 3\/3 targets/);
+    await expectServing(v3.commit);
+    for (const t of Object.values(journal())) {
+      expect(t.switching).toBeUndefined();
+      expect(t.status).toBe('ok');
+    }
+    expect(v2.commit).not.toBe(v3.commit);
+  });
+});
+
+describe('moving an in-place farm to slots', () => {
+  it('the first slot is seeded from the files in place (nothing sent again), then the web server is pointed at current', async () => {
+    farm.writeConfig({}, [...farm.daemons.map((d) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile })), { name: 'local', dest: `${local}/` }]);
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 50; i += 1) files[`p${i}.html`] = `page ${i}`;
+    const v1 = await pushed(files, 'in place');
+    for (const dir of Object.values(dirs())) expect(fs.readFileSync(path.join(dir, 'p1.html'), 'utf8')).toBe('page 1');
+    configure();
+    const moved = await farm.fanout(['deploy']);
+    expect(moved.exitCode).toBe(0);
+    // every file was already on the host: copied there, not sent
+    for (const name of Object.keys(dirs())) expect(moved.stdout).toMatch(new RegExp(`${name} +ok +0 sent, 0 deleted \\(full pass\\)`));
+    expect(live()).toEqual({ web1: 'slots/1', web2: 'slots/1', local: 'slots/1' });
+    await expectServing(v1.commit);
+    // the files in place are still there, served until the web server is pointed at current
+    for (const dir of Object.values(dirs())) expect(fs.readFileSync(path.join(dir, 'p1.html'), 'utf8')).toBe('page 1');
+    const v2 = await pushed({ 'p1.html': 'page one' }, 'v2');
+    expect(v2.stderr).toMatch(/remote: +web1 +ok +1 sent/);
+    await expectServing(v2.commit);
+  });
 });
