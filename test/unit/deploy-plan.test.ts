@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   MAX_CHANGES,
+  chooseSlot,
+  sharedPaths,
+  writtenTree,
   decideTransfers,
   deletionRefusal,
   directoriesAbove,
@@ -23,7 +26,7 @@ import {
   type TargetFacts,
 } from '../../src/deploy-plan.js';
 import type { Change, Commit, EntryKind } from '../../src/git.js';
-import type { SourceHolding, State, TargetState } from '../../src/journal.js';
+import type { SlotState, SourceHolding, State, TargetState } from '../../src/journal.js';
 import type { SyncPlan } from '../../src/plan.js';
 
 const A = 'a'.repeat(40) as Commit;
@@ -429,5 +432,90 @@ describe('reading the facts: what the engine must look up', () => {
     expect(kindsFromTree({ kind: 'switch', from: A }, paths)).toEqual({ tree: paths, source: [] });
     // c/d is written: c (above it), c/d and c/d/e.html (below it) come from the tree
     expect(kindsFromTree({ kind: 'paths', writes: [add('c/d')] }, paths)).toEqual({ tree: ['c', 'c/d', 'c/d/e.html'], source: ['a', 'a/b.html', 'hot.html'] });
+  });
+});
+
+describe('chooseSlot: which slot a deploy writes, and which goes live', () => {
+  const layout = { kind: 'slots', count: 2, graceMs: 10_000, shared: [] } as const;
+  const slot = (commit: Commit | null, more: Partial<SlotState> = {}): SlotState => ({ commit, at: '2026-11-25T11:00:00Z', status: 'ok', attempted: [], ...more });
+  const target = (slots: Record<string, SlotState>, live: string | null, more: Partial<TargetState> = {}): TargetState => ({ commit: slots[live ?? '']?.commit ?? null, at: 't', status: 'ok', attempted: [], slots, live, ...more });
+  const longAgo = new Date(NOW - 60_000).toISOString();
+
+  it('nothing when the live slot holds the commit; a switch alone when another slot does (a rollback)', () => {
+    expect(chooseSlot(target({ '1': slot(B), '2': slot(A) }, '1'), B, layout, NOW, false)).toEqual({ stage: undefined, switchTo: undefined, repair: undefined });
+    expect(chooseSlot(target({ '1': slot(B), '2': slot(A) }, '1'), A, layout, NOW, false)).toEqual({ stage: undefined, switchTo: '2', repair: undefined });
+    // a slot cut short, failed, or lacking edits from outside git does not hold it
+    for (const bad of [slot(A, { attempted: [C] }), slot(A, { status: 'failed' }), slot(A, { dirty: ['hot.html'] })]) {
+      expect(chooseSlot(target({ '1': slot(B), '2': bad }, '1'), A, layout, NOW, false).stage?.slot).toBe('2');
+    }
+    // a batch of edits from outside git, or a full pass, writes a slot whatever it holds
+    expect(chooseSlot(target({ '1': slot(B), '2': slot(A) }, '1'), A, layout, NOW, true).stage?.slot).toBe('2');
+  });
+
+  it('stages a slot that is not live, after its grace; the first one on a new target, seeded from nothing', () => {
+    expect(chooseSlot(undefined, B, layout, NOW, false)).toEqual({ stage: { slot: '1', notBefore: undefined, seedFrom: undefined, link: false }, switchTo: '1', repair: undefined });
+    const retired = new Date(NOW - 4000).toISOString();
+    expect(chooseSlot(target({ '1': slot(A), '2': slot(C, { retiredAt: retired }) }, '1'), B, layout, NOW, false).stage).toEqual({ slot: '2', notBefore: NOW + 6000, seedFrom: undefined, link: false });
+    expect(chooseSlot(target({ '1': slot(A), '2': slot(C, { retiredAt: longAgo }) }, '1'), B, layout, NOW, false).stage?.notBefore).toBeUndefined();
+  });
+
+  it('of several free slots: one past its grace, then one whose holding is known, then the most recent', () => {
+    const three = { ...layout, count: 3 };
+    const recent = new Date(NOW - 1000).toISOString();
+    expect(chooseSlot(target({ '1': slot(A), '2': slot(C, { retiredAt: recent }), '3': slot(C, { retiredAt: longAgo }) }, '1'), B, three, NOW, false).stage?.slot).toBe('3');
+    expect(chooseSlot(target({ '1': slot(A), '2': slot(C, { status: 'failed' }), '3': slot(C) }, '1'), B, three, NOW, false).stage?.slot).toBe('3');
+    expect(chooseSlot(target({ '1': slot(A), '2': slot(C, { at: '2026-11-25T10:00:00Z' }), '3': slot(C, { at: '2026-11-25T11:30:00Z' }) }, '1'), B, three, NOW, false).stage?.slot).toBe('3');
+  });
+
+  it('a slot holding nothing is seeded on the host: from the files in place when moving from in-place, else from the live slot', () => {
+    const inPlace: TargetState = { commit: A, at: 't', status: 'ok', attempted: [] };
+    expect(chooseSlot(inPlace, B, layout, NOW, false).stage).toMatchObject({ slot: '1', seedFrom: '../../' });
+    expect(chooseSlot(target({ '1': slot(A) }, '1'), B, layout, NOW, false).stage).toMatchObject({ slot: '2', seedFrom: '../1/' });
+    expect(chooseSlot(target({ '1': slot(A), '2': slot(C) }, '1'), B, layout, NOW, false).stage?.seedFrom).toBeUndefined();
+  });
+
+  it('after a switch cut short both slots may be live: one is pinned first, the other staged after its grace', () => {
+    const cut = target({ '1': slot(A), '2': slot(C) }, '1', { switching: '2' });
+    expect(chooseSlot(cut, B, layout, NOW, false)).toEqual({ stage: { slot: '1', notBefore: NOW + 10_000, seedFrom: undefined, link: false }, switchTo: '1', repair: '2' });
+    // the commit is in one of them: switching to it settles it
+    expect(chooseSlot(cut, C, layout, NOW, false)).toEqual({ stage: undefined, switchTo: '2', repair: undefined });
+    expect(chooseSlot(cut, A, layout, NOW, false)).toEqual({ stage: undefined, switchTo: '1', repair: undefined });
+  });
+
+  it('links the shared paths into a slot whose links differ from the config, and then writes it whole', () => {
+    const shared = { ...layout, shared: ['uploads'] };
+    const step = chooseSlot(target({ '1': slot(A, { linked: ['uploads'] }), '2': slot(C) }, '1'), B, shared, NOW, false);
+    expect(step.stage).toMatchObject({ slot: '2', link: true });
+    expect(writtenTree(target({ '1': slot(A), '2': slot(C) }, '1'), step)?.commit).toBeNull();
+    expect(chooseSlot(target({ '1': slot(A), '2': slot(C, { linked: ['uploads'] }) }, '1'), B, shared, NOW, false).stage?.link).toBe(false);
+  });
+});
+
+describe('planDeploy with slots', () => {
+  const slotted: Keep = { protect: [], exclude: [], targets: ['web1', 'web2'].map((name) => ({ name, layout: { kind: 'slots', count: 2, graceMs: 0, shared: ['uploads'] } as const })) };
+  const at = (commit: Commit, other: Commit | null): TargetState => ({ commit, at: 't', status: 'ok', attempted: [], live: '1', slots: { '1': { commit, at: 't', status: 'ok', attempted: [], linked: ['uploads'] }, ...(other === null ? {} : { '2': { commit: other, at: 't', status: 'ok', attempted: [], linked: ['uploads'] } }) } });
+
+  it("plans each target's staging slot from what that slot holds", () => {
+    const shape: FarmShape = { targets: { web1: at(A, C), web2: at(A, null) }, since: { web1: named([M('index.html')]), web2: undefined } };
+    const p = deployOf(planDeploy(ask(), farm([M('index.html')], shape), slotted));
+    expect(p.targets.map((t) => [t.name, t.slots?.stage?.slot, t.slots?.switchTo, t.sync.kind])).toEqual([
+      ['web1', '2', '2', 'paths'],
+      ['web2', '2', '2', 'full'],
+    ]);
+    expect(p.targets[1]?.slots?.stage?.seedFrom).toBe('../1/');
+  });
+
+  it('coalesces only when every live slot holds the commit', () => {
+    const coalesce = ask({ coalesce: true });
+    const shape: FarmShape = { commit: B, current: { commit: B, deployId: 3, at: 't' }, source: { commit: B, attempted: [] }, targets: { web1: at(B, A), web2: at(B, A) } };
+    expect(planDeploy(coalesce, farm([], shape, coalesce), slotted).kind).toBe('coalesced');
+    const behind: FarmShape = { ...shape, targets: { web1: at(B, A), web2: { ...at(A, B), commit: A } } };
+    expect(planDeploy(coalesce, farm([], behind, coalesce), slotted).kind).toBe('deploy');
+  });
+
+  it('refuses a commit that contains a shared path', () => {
+    const facts = { ...farm([add('uploads/a.jpg')], { targets: { web1: at(A, null), web2: at(A, null) } }), treeKinds: new Map<string, EntryKind>([['uploads', 'directory']]) };
+    expect(planDeploy(ask(), facts, slotted)).toEqual({ kind: 'refused', why: expect.stringMatching(/contains "uploads", a shared path/) as string });
+    expect(sharedPaths(slotted)).toEqual(['uploads']);
   });
 });

@@ -3,12 +3,16 @@ import type { Commit } from '../../src/git.js';
 import type { State, TargetState } from '../../src/journal.js';
 import {
   beginCheckout,
+  beginSwitch,
   beginTransfer,
   checkoutFailed,
   checkoutSucceeded,
   deployFinished,
   refusedBeforeTransfer,
+  slotLinked,
   sourceHolds,
+  switchFailed,
+  switchSucceeded,
   transferFailed,
   transferSucceeded,
   upToDate,
@@ -16,6 +20,7 @@ import {
 
 const A = 'a'.repeat(40) as Commit;
 const B = 'b'.repeat(40) as Commit;
+const C = 'c'.repeat(40) as Commit;
 
 function state(targets: Record<string, TargetState> = {}): State {
   return { version: 1, nextDeployId: 3, current: { commit: A, deployId: 2, at: 't0' }, source: { commit: A, attempted: [] }, targets };
@@ -99,5 +104,42 @@ describe('the source and the deploy', () => {
     const s = state();
     deployFinished(s, 3, B, 't2');
     expect(s).toMatchObject({ nextDeployId: 4, current: { commit: B, deployId: 3, at: 't2' } });
+  });
+});
+
+describe('slots: staging, switching, and what the target then serves', () => {
+  it('a staged slot holds the commit; the target serves its live slot until the switch, then the new one', () => {
+    const s = state({ web1: { ...ok(A), slots: { '1': ok(A) }, live: '1' } });
+    beginTransfer(s, 'web1', B, ['hot.html'], '2');
+    // until switched, the live slot and every other lack what was changed outside git
+    expect(s.targets.web1).toMatchObject({ commit: A, dirty: ['hot.html'], slots: { '1': { dirty: ['hot.html'] }, '2': { attempted: [B], dirty: ['hot.html'] } } });
+    transferSucceeded(s, 'web1', B, 't1', '2');
+    expect(s.targets.web1?.slots?.['2']).toEqual({ commit: B, at: 't1', status: 'ok', attempted: [] });
+    expect(upToDate(s.targets.web1, B)).toBe(false);
+    beginSwitch(s, 'web1', '2');
+    expect(upToDate(s.targets.web1, A)).toBe(false);
+    switchSucceeded(s, 'web1', '2', 't2');
+    expect(s.targets.web1).toMatchObject({ commit: B, at: 't2', status: 'ok', live: '2', slots: { '1': { commit: A, retiredAt: 't2', dirty: ['hot.html'] } } });
+    expect(s.targets.web1?.switching).toBeUndefined();
+    expect(upToDate(s.targets.web1, B)).toBe(true);
+  });
+
+  it('a failed stage fails the target (it still serves its live slot); a failed switch keeps "switching" unless nothing moved', () => {
+    const s = state({ web1: { ...ok(A), slots: { '1': ok(A) }, live: '1' } });
+    beginTransfer(s, 'web1', B, [], '2');
+    transferFailed(s, 'web1', B, 'cannot connect', { untouched: true, alreadyAttempted: false }, '2');
+    expect(s.targets.web1).toMatchObject({ commit: A, status: 'failed', error: 'cannot connect', slots: { '2': { status: 'failed', attempted: [] } } });
+    beginSwitch(s, 'web1', '1');
+    switchFailed(s, 'web1', 'timed out', false);
+    expect(s.targets.web1?.switching).toBe('1');
+    switchFailed(s, 'web1', 'refused', true);
+    expect(s.targets.web1?.switching).toBeUndefined();
+  });
+
+  it('a slot keeps its links and retirement when restaged; slotLinked records the shared paths', () => {
+    const s = state({ web1: { ...ok(A), slots: { '1': ok(A), '2': { ...ok(C), retiredAt: 'r' } }, live: '1' } });
+    slotLinked(s, 'web1', '2', ['uploads']);
+    transferSucceeded(s, 'web1', B, 't', '2');
+    expect(s.targets.web1?.slots?.['2']).toEqual({ commit: B, at: 't', status: 'ok', attempted: [], retiredAt: 'r', linked: ['uploads'] });
   });
 });
