@@ -11,7 +11,7 @@ import { Journal, type Reason } from './journal.js';
 import { openLog, silentLogger } from './log.js';
 import { humanDuration, itemLines, shortCommit, statusWord, stdoutOutput, table } from './report.js';
 import { configPath, exitFor, session, type Session } from './session.js';
-import { farmStatus, statusDocument, targetsToSync } from './status.js';
+import { farmStatus, slotsLine, statusDocument, targetsToSync } from './status.js';
 import { readWatchState, watchStatusLine } from './watch-state.js';
 import { driftPaths, verify } from './verify.js';
 import { watch } from './watch.js';
@@ -105,7 +105,7 @@ async function showStatus(args: GlobalArgs): Promise<void> {
         s.commit === null ? '-' : shortCommit(s.commit),
         s.commit === null ? '-' : truncate(names.get(s.commit) ?? '', 40),
         when(s.at),
-        s.error ?? '',
+        [s.error, slotsLine(s)].filter((d) => d !== undefined).join('; '),
       ]),
     ),
   );
@@ -137,7 +137,12 @@ function showHistory(args: GlobalArgs & { limit: number }): void {
         e.reason,
         e.startedBy,
         humanDuration(Date.parse(e.finishedAt) - Date.parse(e.startedAt)),
-        e.error !== undefined ? `${statusWord('failed', out.color)} ${e.error}` : e.targets.map((t) => `${t.name} ${statusWord(t.status, out.color)} ${humanDuration(t.durationMs)}`).join(', '),
+        e.error !== undefined
+          ? `${statusWord('failed', out.color)} ${e.error}`
+          : [
+              e.targets.map((t) => `${t.name} ${statusWord(t.status, out.color)} ${humanDuration(t.durationMs)}`).join(', '),
+              ...(e.switch === undefined ? [] : [`switched ${e.switch.switched} within ${e.switch.skewMs} ms`]),
+            ].join('; '),
       ]),
     ),
   );

@@ -10,7 +10,7 @@ import { checksPushedObjects } from './git.js';
 import { walkDirectories } from './inotify.js';
 import { displayPath, onDisk } from './paths.js';
 import { currentUid, userName } from './trust.js';
-import { run } from './exec.js';
+import { run, type ExecResult } from './exec.js';
 import { HOOK_MARKER } from './init.js';
 import type { Logger } from './log.js';
 import { connectionArgs } from './rsync-args.js';
@@ -191,9 +191,11 @@ export async function probeTarget(config: Config, target: Target, log: Logger): 
           },
     );
 
+    if (target.layout.kind === 'slots') checks.push(...(await slotChecks(target, rsync, dest, upload, probe, followed)));
+
     const empty = path.join(scratch, 'empty');
-    fs.mkdirSync(empty);
-    const cleanup = await rsync(['--files-from=-', '--from0', '--delete-missing-args', '--force', '--', `${empty}/`, dest], `${probe}\0`);
+    fs.mkdirSync(path.join(empty, 'slots'), { recursive: true });
+    const cleanup = await rsync(['--files-from=-', '--from0', '--delete-missing-args', '--force', '--', `${empty}/`, dest], `${probe}\0${target.layout.kind === 'slots' ? `slots/${probe}\0` : ''}`);
     if (cleanup.exitCode !== 0) checks.push({ name: `${target.name} cleanup`, ok: false, detail: `could not delete the probe ${probe}: ${failureMessage(cleanup)}`, fix: `delete ${probe} on the target by hand` });
     return checks;
   } catch (error) {
@@ -201,6 +203,40 @@ export async function probeTarget(config: Config, target: Target, log: Logger): 
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * layout: slots: `current` is a symlink to `slots/N` as the target's own rsync lists it (a daemon
+ * that munges symlinks shows it as /rsyncd-munged/..., which a web server cannot follow), and a
+ * release directory can be made under `slots/`.
+ */
+async function slotChecks(target: Target, rsync: (args: string[]) => Promise<ExecResult>, dest: string, upload: string, probe: string, symlinksIntact: boolean): Promise<Check[]> {
+  const checks: Check[] = [];
+  const slotsDir = await rsync(['--recursive', '--links', '--mkpath', '--', `${upload}/${probe}/`, `${dest}slots/${probe}/`]);
+  checks.push(
+    slotsDir.exitCode === 0
+      ? { name: `${target.name} slots`, ok: true, detail: `release directories can be made under slots/ (${target.layout.kind === 'slots' ? target.layout.count : 0} full copies of the site)` }
+      : { name: `${target.name} slots`, ok: false, detail: `cannot make a directory under slots/: ${failureMessage(slotsDir, target)}`, fix: writeFix(target) },
+  );
+  const listed = await rsync(['--list-only', '--dirs', '--links', '--', `${dest}current`]);
+  const line = listed.stdout.split('\n').find((l) => /\scurrent( -> |$)/.test(l));
+  if (listed.exitCode !== 0 || line === undefined) {
+    const missing = /No such file|change_dir|link_stat/.test(listed.stderr);
+    checks.push(missing ? { name: `${target.name} current`, ok: true, detail: 'not there yet: the first deploy makes it' } : { name: `${target.name} current`, ok: false, detail: `cannot list current: ${failureMessage(listed, target)}` });
+    return checks;
+  }
+  const pointsTo = / -> (.*)$/.exec(line)?.[1];
+  if (!line.startsWith('l') || pointsTo === undefined) {
+    checks.push({ name: `${target.name} current`, ok: false, detail: 'current is not a symlink: fanout cannot switch it in one step', fix: 'move it away on the host (mv current current.old); the next deploy makes the symlink' });
+  } else if (!/^slots\/[1-9][0-9]?$/.test(pointsTo)) {
+    checks.push({
+      name: `${target.name} current`,
+      ok: false,
+      detail: symlinksIntact ? `current points to ${pointsTo}, not into slots/` : `current arrives as ${pointsTo}: the daemon munges symlinks, so a web server cannot follow current`,
+      fix: symlinksIntact ? 'fanout deploy points it back into a slot' : 'add "munge symlinks = no" to the module in rsyncd.conf, or "use chroot = yes"',
+    });
+  } else checks.push({ name: `${target.name} current`, ok: true, detail: `-> ${pointsTo}` });
+  return checks;
 }
 
 /** What to look at when the probe cannot write to a target. */

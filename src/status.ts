@@ -11,6 +11,18 @@ export interface TargetStatus {
   commit: Commit | null;
   at: string | null;
   error: string | undefined;
+  /** layout: slots: the slot `current` points to, and what every slot holds */
+  live?: string | null;
+  slots?: { slot: string; commit: Commit | null; state: 'complete' | 'failed' | 'cut short' }[];
+}
+
+/** A target's slots in a few words: "slot 2 live; slot 1 holds 0123456789". */
+export function slotsLine(status: TargetStatus): string | undefined {
+  if (status.slots === undefined) return undefined;
+  const others = status.slots
+    .filter((s) => s.slot !== status.live)
+    .map((s) => `slot ${s.slot} ${s.state === 'complete' ? (s.commit === null ? 'holds nothing' : `holds ${s.commit.slice(0, 10)}`) : `${s.state}${s.commit === null ? '' : ` (had ${s.commit.slice(0, 10)})`}`}`);
+  return [status.live == null ? 'no slot live yet' : `slot ${status.live} live`, ...others].join('; ');
 }
 
 /** What `fanout sync` with no --target catches up: every target that is not ok. */
@@ -34,7 +46,14 @@ export function targetStatuses(names: readonly string[], state: State): TargetSt
     }
     const cutShort = t.switching !== undefined ? `a switch of current to slot ${t.switching} was cut short: it points to that slot or to slot ${t.live ?? '?'}; the next deploy switches again` : 'a deploy was cut short';
     const health: TargetHealth = t.status === 'failed' || t.attempted.length > 0 || t.switching !== undefined ? 'failed' : upToDate(t, current) ? 'ok' : 'behind';
-    return { name, health, commit: t.commit, at: t.at, error: health === 'failed' ? (t.switching !== undefined ? cutShort : (t.error ?? cutShort)) : undefined };
+    const status: TargetStatus = { name, health, commit: t.commit, at: t.at, error: health === 'failed' ? (t.switching !== undefined ? cutShort : (t.error ?? cutShort)) : undefined };
+    if (t.slots !== undefined) {
+      status.live = t.live ?? null;
+      status.slots = Object.entries(t.slots)
+        .sort(([a], [b]) => Number(a) - Number(b))
+        .map(([slot, held]) => ({ slot, commit: held.commit, state: held.attempted.length > 0 ? 'cut short' : held.status === 'failed' ? 'failed' : 'complete' }));
+    }
+    return status;
   });
 }
 

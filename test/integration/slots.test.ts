@@ -285,3 +285,33 @@ describe('moving an in-place farm to slots', () => {
     await expectServing(v2.commit);
   });
 });
+
+describe('doctor and status with slots', () => {
+  it('doctor finds current pointing into a slot, and names one that is a directory; status shows each slot', async () => {
+    const before = await farm.fanout(['doctor']);
+    expect(before.stdout).toMatch(/ok +web1 current +not there yet: the first deploy makes it/);
+    expect(before.stdout).toMatch(/ok +web1 slots +release directories can be made under slots\//);
+    const v1 = await pushed({ 'index.html': 'v1' }, 'v1');
+    await pushed({ 'index.html': 'v2' }, 'v2');
+    const good = await farm.fanout(['doctor']);
+    expect(good.exitCode, good.stdout).toBe(0);
+    expect(good.stdout).toMatch(/ok +web1 current +-> slots\/2/);
+    expect(good.stdout).toMatch(/ok +local current +-> slots\/2/);
+    for (const dir of Object.values(dirs())) expect(fs.readdirSync(path.join(dir, 'slots')).filter((n) => n.startsWith('.fanout-probe'))).toEqual([]);
+
+    const status = await farm.fanout(['status']);
+    expect(status.stdout).toMatch(new RegExp(`web1 +ok .*slot 2 live; slot 1 holds ${v1.commit.slice(0, 10)}`));
+    const json = JSON.parse((await farm.fanout(['status', '--json'])).stdout) as { targets: { name: string; live: string; slots: { slot: string; commit: string }[] }[] };
+    expect(json.targets[0]).toMatchObject({ live: '2', slots: [{ slot: '1', commit: v1.commit }, { slot: '2' }] });
+    const history = await farm.fanout(['history', '--limit', '1']);
+    expect(history.stdout).toMatch(/switched 3 within \d+ ms/);
+
+    const web1 = farm.daemons[0];
+    if (!web1) throw new Error('daemon expected');
+    fs.rmSync(path.join(web1.dir, 'current'));
+    fs.mkdirSync(path.join(web1.dir, 'current'));
+    const bad = await farm.fanout(['doctor', '--target', 'web1']);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stdout).toMatch(/problem +web1 current +current is not a symlink: fanout cannot switch it in one step/);
+  });
+});

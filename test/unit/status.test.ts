@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Commit } from '../../src/git.js';
 import type { State } from '../../src/journal.js';
-import { farmStatus, statusDocument, targetStatuses, targetsToSync } from '../../src/status.js';
+import { farmStatus, slotsLine, statusDocument, targetStatuses, targetsToSync } from '../../src/status.js';
 
 const A = 'a'.repeat(40) as Commit;
 const B = 'b'.repeat(40) as Commit;
@@ -82,5 +82,21 @@ describe('statusDocument: the shape of fanout status --json', () => {
       source: { commit: B, error: 'Permission denied' },
     });
     expect(statusDocument(farmStatus([], state({}), undefined, undefined), new Map(), undefined, state({}).source)).toMatchObject({ watch: null, branchTip: null, source: { error: null } });
+  });
+});
+
+describe('slots in status', () => {
+  it('the live slot, what the others hold, and a switch cut short as a failure', () => {
+    const slot = (commit: Commit | null, more = {}) => ({ commit, at: 't', status: 'ok' as const, attempted: [] as Commit[], ...more });
+    const s = state({
+      web1: { commit: B, at: 't', status: 'ok', attempted: [], live: '2', slots: { '1': slot(A), '2': slot(B) } },
+      web2: { commit: A, at: 't', status: 'ok', attempted: [], live: '1', switching: '2', slots: { '1': slot(A), '2': slot(B, { attempted: [B] }) } },
+    });
+    const [web1, web2] = targetStatuses(['web1', 'web2'], s);
+    expect(web1).toMatchObject({ health: 'ok', live: '2' });
+    expect(slotsLine(web1 ?? { name: '', health: 'ok', commit: null, at: null, error: undefined })).toBe('slot 2 live; slot 1 holds aaaaaaaaaa');
+    expect(web2).toMatchObject({ health: 'failed', error: 'a switch of current to slot 2 was cut short: it points to that slot or to slot 1; the next deploy switches again' });
+    expect(slotsLine(web2 ?? { name: '', health: 'ok', commit: null, at: null, error: undefined })).toBe('slot 1 live; slot 2 cut short (had bbbbbbbbbb)');
+    expect(slotsLine({ name: 'x', health: 'ok', commit: null, at: null, error: undefined })).toBeUndefined();
   });
 });
