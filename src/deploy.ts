@@ -198,7 +198,8 @@ async function renderDryRun(ctx: Context, plan: PlannedDeploy, started: Started)
     plan.targets,
     async (target): Promise<TargetOutcome> => {
       const failure = decision.failures.get(target.name);
-      const base = outcomeBase(target);
+      const slot = target.slots?.stage?.slot ?? target.slots?.switchTo;
+      const base = { ...outcomeBase(target), ...(slot === undefined ? {} : { slot }) };
       let outcome: TargetOutcome;
       if (failure !== undefined) outcome = { ...base, status: 'failed', ...failure };
       else if (target.sync.kind === 'none') outcome = { ...base, status: 'ok' };

@@ -86,7 +86,8 @@ export function targetLine(outcome: TargetOutcome, nameWidth: number, color = fa
     outcome.mode === 'none'
       ? 'already up to date'
       : `${outcome.sent} sent${outcome.bytes > 0 ? ` (${humanSize(outcome.bytes)})` : ''}, ${outcome.deleted} deleted${outcome.mode === 'full' ? ' (full pass)' : ''}`;
-  return `${name}  ${paint(color, 32, 'ok')}      ${what}  ${humanDuration(outcome.durationMs)}`;
+  const slot = outcome.slot === undefined ? '' : outcome.switchedAt !== undefined ? `, slot ${outcome.slot} live` : `, slot ${outcome.slot}`;
+  return `${name}  ${paint(color, 32, 'ok')}      ${what}${slot}  ${humanDuration(outcome.durationMs)}`;
 }
 
 export function summaryLine(entry: HistoryEntry): string {

@@ -100,7 +100,7 @@ interface TargetJournal {
   status: string;
   live?: string | null;
   switching?: string;
-  slots?: Record<string, { commit: string | null; status: string; attempted: string[]; retiredAt?: string }>;
+  slots?: Record<string, { commit: string | null; status: string; attempted: string[]; retiredAt?: string; dirty?: string[] }>;
 }
 
 function journal(): Record<string, TargetJournal> {
@@ -313,5 +313,54 @@ describe('doctor and status with slots', () => {
     const bad = await farm.fanout(['doctor', '--target', 'web1']);
     expect(bad.exitCode).toBe(1);
     expect(bad.stdout).toMatch(/problem +web1 current +current is not a symlink: fanout cannot switch it in one step/);
+  });
+});
+
+describe('watch with slots', () => {
+  it('each batch is staged and switched like a deploy; the slot it left gets the edit with the next one', async () => {
+    const { startWatch, until } = await import('../../harness/watcher.js');
+    const v1 = await pushed({ 'index.html': 'v1', 'page.html': 'page' }, 'v1');
+    const watcher = await startWatch(farm.configFile);
+    const serving = (rel: string, content: string): boolean => Object.values(dirs()).every((dir) => fs.existsSync(path.join(dir, 'current', rel)) && fs.readFileSync(path.join(dir, 'current', rel), 'utf8') === content);
+    try {
+      fs.writeFileSync(path.join(farm.source, 'hot.html'), 'hot fix');
+      await until(() => serving('hot.html', 'hot fix'), () => `not served: ${watcher.lines.join('\n')}`);
+      // the batch went into the slot nothing served, which then went live; the other slot lacks it
+      const first = journal().web1?.live ?? '';
+      const other = first === '1' ? '2' : '1';
+      expect(new Set(Object.values(live()))).toEqual(new Set([`slots/${first}`]));
+      for (const dir of Object.values(dirs())) expect(fs.existsSync(path.join(dir, `slots/${other}/hot.html`))).toBe(false);
+      expect(journal().web1?.slots?.[other]).toMatchObject({ dirty: ['hot.html'] });
+      fs.writeFileSync(path.join(farm.source, 'page.html'), 'page, edited');
+      await until(() => serving('page.html', 'page, edited'), () => `not served: ${watcher.lines.join('\n')}`);
+      // that batch went into the other slot, with the first edit it lacked
+      expect(live()).toEqual({ web1: `slots/${other}`, web2: `slots/${other}`, local: `slots/${other}` });
+      for (const dir of Object.values(dirs())) expect(fs.readFileSync(path.join(dir, `slots/${other}/hot.html`), 'utf8')).toBe('hot fix');
+      expect(journal().web1?.slots?.[other]?.dirty).toBeUndefined();
+      expect(v1.commit).toBe(journal().web1?.commit);
+    } finally {
+      await watcher.stop();
+    }
+    expect((await farm.fanout(['verify'])).exitCode).toBe(0);
+    expect((await farm.fanout(['status'])).exitCode).toBe(0);
+  });
+});
+
+describe('a dry run with slots', () => {
+  it('says which slot each target would stage, and touches nothing', async () => {
+    await pushed({ 'index.html': 'v1' }, 'v1');
+    farm.write({ 'index.html': 'v2' });
+    await farm.commit('v2');
+    await farm.pushWithoutDeploy();
+    const before = Object.values(dirs()).map((d) => snapshot(d));
+    const dry = await farm.fanout(['deploy', '--dry-run']);
+    expect(dry.exitCode).toBe(0);
+    // slot 2 has never held anything: the real run would fill it whole (copying on the host what it can)
+    expect(dry.stdout).toMatch(/web1 +ok +0 sent, 0 deleted \(full pass\), slot 2 /);
+    expect(dry.stdout).toContain('a full pass (no deploy recorded for this target)');
+    expect(dry.stdout).toContain('would deploy');
+    Object.values(dirs()).forEach((d, i) => {
+      expect(snapshot(d)).toEqual(before[i]);
+    });
   });
 });

@@ -232,6 +232,33 @@ describe('an ssh target on a real sshd', () => {
     expect(await injected()).toBe('');
   });
 
+  it('with layout: slots, stages a slot and switches current over ssh; the rollback is a switch', async () => {
+    const { farm, sshd, dir } = the();
+    const edge = { name: 'edge', dest: `${sshd.user}@${sshd.address}:${dir}/`, ssh: { port: sshd.port, identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile }, layout: 'slots' };
+    farm.writeConfig({ slotGrace: 0, shared: ['uploads'] }, [...farm.daemons.map((d) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile })), edge]);
+    const moved = await farm.fanout(['deploy']);
+    expect(moved.exitCode).toBe(0);
+    // the files in place seed slot 1 on the host: nothing is sent again
+    expect(moved.stdout).toMatch(/edge +ok +0 sent, 0 deleted \(full pass\)/);
+    expect(fs.readlinkSync(path.join(dir, 'current'))).toBe('slots/1');
+    expect(fs.readlinkSync(path.join(dir, 'slots/1/uploads'))).toBe('../../shared/uploads');
+    farm.write({ 'index.html': 'over ssh, in a slot' });
+    const commit = await farm.commit('slot');
+    const push = await farm.push();
+    expect(push.stderr).toMatch(/remote: +edge +ok +\d+ sent/);
+    expect(fs.readlinkSync(path.join(dir, 'current'))).toBe('slots/2');
+    expect((await farm.fanout(['verify', '--target', 'edge'])).exitCode).toBe(0);
+    expect(commit).toBe((await farm.git(['rev-parse', 'HEAD'])).stdout.trim());
+    expect(fs.readFileSync(path.join(dir, 'current/index.html'), 'utf8')).toBe('over ssh, in a slot');
+    const back = await farm.fanout(['rollback']);
+    expect(back.exitCode).toBe(0);
+    expect(back.stdout).toMatch(/edge +ok +already up to date/);
+    expect(fs.readlinkSync(path.join(dir, 'current'))).toBe('slots/1');
+    const doctor = await farm.fanout(['doctor', '--target', 'edge']);
+    expect(doctor.stdout).toMatch(/ok +edge current +-> slots\/1/);
+    expect(await injected()).toBe('');
+  });
+
   it('passes doctor, and doctor names an unknown host key the same way', async () => {
     const { farm, sshd, dir } = the();
     configure();
