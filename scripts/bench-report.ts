@@ -6,6 +6,7 @@
 import { lineChart, type Series } from './bench-chart.js';
 import type { DaemonRow } from './bench-daemon.js';
 import type { ScaleRow } from './bench-scale.js';
+import { slotsMarkdown, type SlotsResults } from './bench-slots.js';
 import { pairedRatio, type Spread } from './bench-stats.js';
 import { watchMarkdown, type WatchRow } from './bench-watch.js';
 
@@ -56,6 +57,8 @@ export interface Results {
   daemons: DaemonRow[];
   watch: WatchRow[];
   burstLimitMs: number;
+  /** the atomic-releases scenario, when it ran */
+  slots?: SlotsResults;
   scenarios: ScenarioStatus[];
 }
 
@@ -117,6 +120,40 @@ function row(results: Results, files: number, approach: Approach): PushRow | und
   return results.push.find((r) => r.files === files && r.changed === 1 && r.cache === 'warm' && r.approach === approach);
 }
 
+/** Issue 15's targets for atomic releases, each against what this run measured. */
+function slotTargets(slots: SlotsResults | undefined): Target[] {
+  const out: Target[] = [];
+  const runs = slots?.consistency.filter((r) => r.layout === 'slots') ?? [];
+  const mixed = runs.reduce((n, r) => n + r.mixed, 0);
+  out.push(
+    runs.length === 0
+      ? { target: 'slots: no mixed read during a deploy', measured: 'the slots scenario did not run', met: 'not measured' }
+      : { target: 'slots: no mixed read during a deploy', measured: `${mixed} mixed in ${runs.reduce((n, r) => n + r.samples, 0)} reads on ${runs.map((r) => r.targets).join('/')} targets (in-place: ${(slots?.consistency ?? []).filter((r) => r.layout === 'in-place').map((r) => `${r.mixed} of ${r.samples}`).join(', ')})`, met: mixed === 0 ? 'met' : 'not met' },
+  );
+  for (const [targets, limit] of [
+    [8, 100],
+    [32, 200],
+  ] as const) {
+    const r = runs.find((x) => x.targets === targets);
+    out.push(
+      r === undefined
+        ? { target: `slots: hosts on different versions for under ${limit} ms on ${targets} targets`, measured: `no ${targets}-target run`, met: 'not measured' }
+        : { target: `slots: hosts on different versions for under ${limit} ms on ${targets} targets`, measured: `${r.windowMs.toFixed(0)} ms as readers saw it (fanout's switch skew ${r.skewMs ?? '?'} ms)`, met: r.windowMs < limit ? 'met' : 'not met' },
+    );
+  }
+  const one = slots?.time.find((r) => r.changed === 1);
+  const thousand = slots?.time.find((r) => r.changed === 1000);
+  out.push(one === undefined ? { target: 'slots: a 1-file push no slower than 1.2x in-place', measured: 'not run', met: 'not measured' } : { target: 'slots: a 1-file push no slower than 1.2x in-place', measured: `${one.ratio.toFixed(2)}x`, met: one.ratio <= 1.2 ? 'met' : 'not met' });
+  out.push(thousand === undefined ? { target: 'slots: a 1,000-file push faster than in-place', measured: 'not run', met: 'not measured' } : { target: 'slots: a 1,000-file push faster than in-place', measured: `${thousand.ratio.toFixed(2)}x`, met: thousand.ratio < 1 ? 'met' : 'not met' });
+  const rollback = slots?.rollback;
+  out.push(
+    rollback === undefined
+      ? { target: 'slots: a rollback by switch on 8 targets under 0.3 s to the last switch', measured: 'not run', met: 'not measured' }
+      : { target: `slots: a rollback by switch on 8 targets under 0.3 s to the last switch`, measured: `${(rollback.lastSwitch.median / 1000).toFixed(2)} s on ${rollback.targets} targets (median of ${rollback.lastSwitch.n})`, met: rollback.targets >= 8 ? (rollback.lastSwitch.median < 300 ? 'met' : 'not met') : 'not measured' },
+  );
+  return out;
+}
+
 /** The issue's four targets, each against what this run measured. */
 export function targets(results: Results): Target[] {
   const out: Target[] = [];
@@ -163,6 +200,7 @@ export function targets(results: Results): Target[] {
       met: 'not measured',
     });
   }
+  out.push(...slotTargets(results.slots));
   return out;
 }
 
@@ -244,6 +282,8 @@ export function markdown(results: Results): string {
   if (results.daemons.length > 0) lines.push(...daemonTable(results.daemons), '');
 
   if (results.watch.length > 0) lines.push('## Watch: one file, then a burst, to 3 targets', '', watchMarkdown(results.watch, results.burstLimitMs));
+
+  if (results.slots !== undefined) lines.push(...slotsMarkdown(results.slots));
 
   lines.push('## Scenarios', '', '| scenario | status | note |', '| --- | --- | --- |');
   for (const s of results.scenarios) lines.push(`| ${s.name} | ${s.status} | ${s.note.replaceAll('|', '\\|').replaceAll('\n', ' ')} |`);

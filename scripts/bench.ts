@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --files 10000,100000[,1000000] --reps 5 --only push,scale,daemons,watch,bigchange --out DIR]
+ * npm run bench [-- --files 10000,100000[,1000000] --reps 5 --only push,scale,daemons,watch,bigchange,slots --out DIR]
  * npm run bench -- --quick     (the CI smoke run: small, into a temp dir, exit 1 unless it all ran)
  *
  * Side-by-side costs of a deploy, measured in one run on this machine: fanout's git push against
@@ -27,6 +27,7 @@ import { daemonScenario } from './bench-daemon.js';
 import { watchMatching, watchPid } from './bench-memory.js';
 import { CHARTS, markdown, pushChart, scaleChart, type Approach, type MemoryRow, type PushRow, type Results, type ScenarioStatus, type Walk } from './bench-report.js';
 import { scaleScenario } from './bench-scale.js';
+import { slotsScenario } from './bench-slots.js';
 import { edit, generateSite, pick } from './bench-site.js';
 import { pairedRatio, spread } from './bench-stats.js';
 import { watchScenario } from './bench-watch.js';
@@ -47,6 +48,8 @@ interface Options {
   scaleTargets: number[];
   watchFiles: number;
   burst: number;
+  /** target counts for the atomic-releases consistency runs */
+  slotTargets: number[];
   /** files one push adds to an already deployed site, in the big-change scenario */
   changeFiles: number[];
 }
@@ -68,12 +71,13 @@ function parseOptions(argv: string[]): Options {
     changes: list(value('changes'), quick ? [1, 10] : [1, 10, 1000]),
     // a smoke run must never overwrite the checked-in results
     out: value('out') ?? (quick ? fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-quick-')) : path.resolve('bench-results')),
-    scenarios: (value('only') ?? 'push,scale,daemons,watch,bigchange').split(','),
+    scenarios: (value('only') ?? 'push,scale,daemons,watch,bigchange,slots').split(','),
     scaleFiles: Number(value('scale-files') ?? (quick ? 1000 : 10_000)),
     scaleTargets: list(value('targets'), quick ? [1, 2] : [1, 2, 4, 8]),
     watchFiles: Number(value('watch-files') ?? (quick ? 1000 : 10_000)),
     burst: Number(value('burst') ?? (quick ? 500 : 10_000)),
     // just past MAX_CHANGES in a smoke run, so CI takes the path a huge push takes
+    slotTargets: list(value('slot-targets'), quick ? [3] : [3, 8, 32]),
     changeFiles: list(value('change-files'), quick ? [MAX_CHANGES + 1000] : [MAX_CHANGES - 1000, MAX_CHANGES + 1000]),
   };
 }
@@ -339,6 +343,15 @@ async function main(): Promise<void> {
     return results.watch.filter((w) => w.note.startsWith('skipped')).map((w) => `${w.approach} ${w.note}`).join('; ');
   });
   for (const files of options.sizes.filter((f) => f >= BIG)) await scenario(`push, ${files} files`, wanted('push'), () => push(files));
+  await scenario(`atomic releases, ${options.slotTargets.join('/')} targets`, wanted('slots'), async () => {
+    results.slots = await slotsScenario(
+      { files: options.quick ? 500 : 5000, changed: options.quick ? 400 : 4000, counts: options.slotTargets, reps: options.reps, firstHost: 200, rollbackTargets: options.quick ? 3 : 8 },
+      say,
+    );
+    const mixed = results.slots.consistency.filter((r) => r.layout === 'slots' && r.mixed > 0);
+    if (mixed.length > 0) throw new Error(`mixed reads with slots: ${mixed.map((r) => `${r.mixed} on ${r.targets} targets`).join(', ')}`);
+    return 'every target equal to its source; no mixed read with slots';
+  });
   for (const files of options.changeFiles) {
     await scenario(`one push adding ${files} files`, wanted('bigchange'), async () => {
       results.memory.push(await bigChangeScenario(files, say));

@@ -14,7 +14,7 @@ import { parentOf, type SyncPlan } from './plan.js';
 import { previousDeploy } from './rollback.js';
 import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
 import { passesOf, rsyncWithRetries, runPasses, type Context } from './passes.js';
-import { prepareSlot, stagingOf, switchFarm, writtenTarget } from './slots.js';
+import { armSwitch, prepareSlot, stagingOf, switchFarm, writtenTarget, type ArmedSwitch } from './slots.js';
 
 
 /**
@@ -159,6 +159,13 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
   if (!plan.allowEmpty) assertSourceNotEmpty(config.source);
   const decision = decideTransfers(plan, await askPreflights(ctx, plan), config, false);
   if (decision.refusal !== undefined) throw new FanoutError(decision.refusal);
+  // With slots, each target's switch is made ready first: its rsync connects while the targets
+  // stage, then waits, so that the switch itself is one short exchange on every target at once.
+  const armed = new Map<string, ArmedSwitch>();
+  for (const target of plan.targets) {
+    const slot = target.slots?.switchTo;
+    if (slot !== undefined && !decision.failures.has(target.name)) armed.set(target.name, armSwitch(ctx, targetNamed(config, target.name), slot));
+  }
   // phase one: every target written (with slots: staged into a slot nothing serves)
   const written = await pMap(
     plan.targets,
@@ -171,7 +178,14 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
   );
   // phase two, with slots: `current` switched on every target at once
   const slotted = plan.targets.filter((t) => t.slots !== undefined);
-  const { outcomes, summary } = slotted.length === 0 ? { outcomes: written, summary: undefined } : await switchFarm(ctx, journal, plan.targets, written, plan.commit);
+  let switched: Awaited<ReturnType<typeof switchFarm>>;
+  try {
+    switched = slotted.length === 0 ? { outcomes: written, summary: undefined } : await switchFarm(ctx, journal, plan.targets, written, armed, plan.commit);
+  } finally {
+    // a switch made ready and never sent must not wait on its target until it times out
+    for (const a of armed.values()) a.cancel();
+  }
+  const { outcomes, summary } = switched;
   for (const target of slotted) {
     const outcome = outcomes.find((o) => o.name === target.name);
     if (outcome !== undefined) ctx.reporter.targetDone(outcome);

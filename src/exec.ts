@@ -8,6 +8,11 @@ export interface ExecOptions {
   /** the child's whole environment (default: childEnvironment()); secrets never go here, only file paths */
   env?: NodeJS.ProcessEnv;
   input?: string | Buffer;
+  /**
+   * stdin written only once this settles, the child started (and connected) before: a switch of
+   * `current` waits, connected, for the word to go
+   */
+  deferredInput?: Promise<string | Buffer>;
   timeoutMs?: number;
   /** an open file descriptor handed to the child as its fd 3 (the lock's `flock 3`) */
   fd3?: number;
@@ -65,7 +70,7 @@ export async function run(command: string, args: readonly string[], options: Exe
     cwd: options.cwd ?? '/',
     env: options.env ?? childEnvironment(),
     extendEnv: false,
-    input: options.input,
+    input: options.deferredInput === undefined ? options.input : undefined,
     // execa passes a bare descriptor number through to spawn(); its types only list it for fds 0-2
     stdio: options.fd3 === undefined ? undefined : (['pipe', 'pipe', 'pipe', options.fd3] as unknown as Options['stdio']),
     timeout: options.timeoutMs,
@@ -80,6 +85,14 @@ export async function run(command: string, args: readonly string[], options: Exe
     buffer: { stdout: options.onLine === undefined, stderr: true },
     encoding: 'buffer',
   });
+  if (options.deferredInput !== undefined) {
+    const stdin = child.stdin;
+    void options.deferredInput.then((data) => {
+      // the child may have gone already (timed out waiting): then there is no one to tell
+      stdin?.on('error', () => undefined);
+      stdin?.end(data);
+    });
+  }
   const streamed =
     options.onLine === undefined ? Promise.resolve() : streamLines(child.stdout, options.onLine, options.lineEnd ?? '\n', options.binary === true ? 'latin1' : 'utf8');
   let stalled = false;

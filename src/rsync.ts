@@ -38,6 +38,8 @@ export interface RunRsyncInput extends RsyncArgsInput {
   keepItems?: boolean;
   /** called as files go by, for a progress line */
   onProgress?: (counts: ItemizedCounts) => void;
+  /** the pass's file list, given later: rsync starts and connects now, and waits for it (see exec) */
+  deferredInput?: Promise<Buffer>;
 }
 
 export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
@@ -49,7 +51,7 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
   };
   // rsync's own --timeout bounds a silent peer, but not a frozen one (see watchForStall)
   const stallSeconds = Math.ceil(input.target.timeout) + 1;
-  const ran = await run(input.rsyncPath, args, { log: input.log, input: rsyncInput(input.pass) ?? '', onLine, stallMs: stallSeconds * 1000 });
+  const ran = await run(input.rsyncPath, args, { log: input.log, input: rsyncInput(input.pass) ?? '', deferredInput: input.deferredInput, onLine, stallMs: stallSeconds * 1000 });
   const result = ran.stalled ? { ...ran, exitCode: 30 } : ran;
   const maxDeleteStop = counts.maxDeleteStop ?? result.stderr.split('\n').find((l) => MAX_DELETE_STOP.test(l))?.trim();
   const ok = result.exitCode === 0 && maxDeleteStop === undefined;

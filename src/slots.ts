@@ -6,7 +6,8 @@ import type { TargetPlan } from './deploy-plan.js';
 import { destBelow } from './dest.js';
 import type { Commit } from './git.js';
 import type { Journal, TargetOutcome } from './journal.js';
-import { withAncestors } from './plan.js';
+import { filesFromList, withAncestors } from './plan.js';
+import { runRsync } from './rsync.js';
 import { rsyncWithRetries, type Context, type PassOptions } from './passes.js';
 import { beginSwitch, slotLinked, switchFailed, switchSucceeded } from './state.js';
 import { humanDuration } from './report.js';
@@ -40,11 +41,63 @@ function scratch(config: Config, what: string): string {
   return dir;
 }
 
-/** A relative symlink `current -> slots/SLOT`, made once per slot name in a scratch directory. */
+/** A relative symlink `current -> slots/SLOT` in a scratch directory, made if it is not there yet. */
 function currentLink(config: Config, slot: string): string {
-  const dir = scratch(config, `current-${slot}`);
-  fs.symlinkSync(`slots/${slot}`, path.join(dir, 'current'));
+  const dir = path.join(config.stateDir, 'links', `current-${slot}`);
+  const link = path.join(dir, 'current');
+  let made = false;
+  try {
+    made = fs.lstatSync(link).isSymbolicLink() && fs.readlinkSync(link) === `slots/${slot}`;
+  } catch {
+    made = false;
+  }
+  if (!made) {
+    scratch(config, `current-${slot}`);
+    fs.symlinkSync(`slots/${slot}`, link);
+  }
   return dir;
+}
+
+/** A switch of one target's `current`, its rsync started and connected, waiting for the word. */
+export interface ArmedSwitch {
+  target: Target;
+  slot: string;
+  /** send it: resolves once rsync has answered (a fresh one, retried, if the waiting one was lost) */
+  fire(): Promise<{ at: number | undefined; error: string | undefined; untouched: boolean }>;
+  /** not switching after all: the waiting rsync is given an empty list and changes nothing */
+  cancel(): void;
+}
+
+/**
+ * Start the rsync that will switch `current` on a target, before it is needed: it connects (and,
+ * for a daemon, authenticates) now and then waits for its file list, so that at the switch each
+ * target is one short exchange away from the new release, and the farm switches within a few
+ * milliseconds. One that times out while waiting is replaced by a fresh one at the switch.
+ */
+export function armSwitch(ctx: Context, target: Target, slot: string): ArmedSwitch {
+  const { config, log } = ctx;
+  const pass = { kind: 'links', from: currentLink(config, slot), names: ['current'] } as const;
+  let give: (list: Buffer) => void = () => undefined;
+  const list = new Promise<Buffer>((resolve) => {
+    give = resolve;
+  });
+  const waiting = runRsync({ config, target, pass, dryRun: false, log, rsyncPath: config.rsync.path, maxDelete: undefined, deferredInput: list });
+  return {
+    target,
+    slot,
+    async fire() {
+      give(filesFromList(pass));
+      const outcome = await waiting;
+      if (outcome.ok) return { at: Date.now(), error: undefined, untouched: false };
+      log.warn({ target: target.name, error: outcome.error }, 'the waiting switch was lost; switching with a fresh rsync');
+      const again = await rsyncWithRetries(ctx, target, pass, { dryRun: false, maxDelete: undefined });
+      return again.outcome.ok ? { at: Date.now(), error: undefined, untouched: false } : { at: undefined, error: again.outcome.error ?? 'rsync failed', untouched: outcome.untouched && again.untouched };
+    },
+    cancel() {
+      give(Buffer.alloc(0));
+      void waiting;
+    },
+  };
 }
 
 /**
@@ -56,7 +109,7 @@ export async function prepareSlot(ctx: Context, journal: Journal, target: Target
   const step = plan.slots;
   if (step === undefined) return undefined;
   if (step.repair !== undefined) {
-    const repaired = await switchTargets(ctx, journal, [{ target, slot: step.repair }]);
+    const repaired = await switchTargets(ctx, journal, [armSwitch(ctx, target, step.repair)]);
     const failure = repaired[0]?.error;
     if (failure !== undefined) return `a switch cut short could not be finished: ${failure}`;
   }
@@ -102,20 +155,12 @@ export interface SwitchResult {
  * as begun before the first rsync starts, and each outcome once all have answered: killed in
  * between, the next deploy switches again.
  */
-export async function switchTargets(ctx: Context, journal: Journal, switches: readonly { target: Target; slot: string }[]): Promise<SwitchResult[]> {
+export async function switchTargets(ctx: Context, journal: Journal, switches: readonly ArmedSwitch[]): Promise<SwitchResult[]> {
   if (switches.length === 0) return [];
-  const dirs = new Map<string, string>();
-  for (const { slot } of switches) if (!dirs.has(slot)) dirs.set(slot, currentLink(ctx.config, slot));
   await journal.update((s) => {
     for (const { target, slot } of switches) beginSwitch(s, target.name, slot);
   });
-  const results = await Promise.all(
-    switches.map(async ({ target, slot }): Promise<SwitchResult & { untouched: boolean }> => {
-      const from = dirs.get(slot) ?? '';
-      const result = await rsyncWithRetries(ctx, target, { kind: 'links', from, names: ['current'] }, { dryRun: false, maxDelete: undefined });
-      return { name: target.name, slot, at: result.outcome.ok ? Date.now() : undefined, error: result.outcome.ok ? undefined : (result.outcome.error ?? 'rsync failed'), untouched: result.untouched };
-    }),
-  );
+  const results = await Promise.all(switches.map(async (armed) => ({ name: armed.target.name, slot: armed.slot, ...(await armed.fire()) })));
   await journal.update((s) => {
     for (const r of results) {
       if (r.at !== undefined) switchSucceeded(s, r.name, r.slot, new Date(r.at).toISOString());
@@ -137,6 +182,7 @@ export async function switchFarm(
   journal: Journal,
   plans: readonly TargetPlan[],
   staged: readonly TargetOutcome[],
+  armed: ReadonlyMap<string, ArmedSwitch>,
   commit: Commit,
 ): Promise<{ outcomes: TargetOutcome[]; summary: { at: string; skewMs: number; switched: number; held: string[] } | undefined }> {
   const { config } = ctx;
@@ -145,10 +191,11 @@ export async function switchFarm(
   const wanted = plans.filter((p) => p.slots?.switchTo !== undefined);
   const ready = wanted.filter((p) => staged.find((o) => o.name === p.name)?.status === 'ok');
   const going = holdAll ? [] : ready;
+  for (const [name, a] of armed) if (!going.some((p) => p.name === name)) a.cancel();
   const results = await switchTargets(
     ctx,
     journal,
-    going.map((p) => ({ target: targetByName(config, p.name), slot: p.slots?.switchTo ?? '' })),
+    going.map((p) => armed.get(p.name) ?? armSwitch(ctx, targetByName(config, p.name), p.slots?.switchTo ?? '')),
   );
   const held = holdAll ? ready.map((p) => p.name) : [];
   const outcomes = staged.map((o): TargetOutcome => {

@@ -320,19 +320,25 @@ describe('watch with slots', () => {
   it('each batch is staged and switched like a deploy; the slot it left gets the edit with the next one', async () => {
     const { startWatch, until } = await import('../../harness/watcher.js');
     const v1 = await pushed({ 'index.html': 'v1', 'page.html': 'page' }, 'v1');
+    const deploys = farm.history().length;
     const watcher = await startWatch(farm.configFile);
+    // its first pass (a full one, for edits made while it was not running) is done before the edits
+    await until(() => farm.history().length > deploys, () => `no first pass: ${watcher.lines.join('\n')}`);
     const serving = (rel: string, content: string): boolean => Object.values(dirs()).every((dir) => fs.existsSync(path.join(dir, 'current', rel)) && fs.readFileSync(path.join(dir, 'current', rel), 'utf8') === content);
     try {
       fs.writeFileSync(path.join(farm.source, 'hot.html'), 'hot fix');
       await until(() => serving('hot.html', 'hot fix'), () => `not served: ${watcher.lines.join('\n')}`);
       // the batch went into the slot nothing served, which then went live; the other slot lacks it
-      const first = journal().web1?.live ?? '';
+      // current changes before the journal records it: wait for the record too
+      const first = (live().web1 ?? '').replace('slots/', '');
       const other = first === '1' ? '2' : '1';
+      await until(() => journal().web1?.live === first && journal().web1?.switching === undefined, () => 'the journal never recorded the switch');
       expect(new Set(Object.values(live()))).toEqual(new Set([`slots/${first}`]));
       for (const dir of Object.values(dirs())) expect(fs.existsSync(path.join(dir, `slots/${other}/hot.html`))).toBe(false);
       expect(journal().web1?.slots?.[other]).toMatchObject({ dirty: ['hot.html'] });
       fs.writeFileSync(path.join(farm.source, 'page.html'), 'page, edited');
       await until(() => serving('page.html', 'page, edited'), () => `not served: ${watcher.lines.join('\n')}`);
+      await until(() => journal().web1?.live === other && journal().web1?.switching === undefined, () => 'the journal never recorded the switch');
       // that batch went into the other slot, with the first edit it lacked
       expect(live()).toEqual({ web1: `slots/${other}`, web2: `slots/${other}`, local: `slots/${other}` });
       for (const dir of Object.values(dirs())) expect(fs.readFileSync(path.join(dir, `slots/${other}/hot.html`), 'utf8')).toBe('hot fix');

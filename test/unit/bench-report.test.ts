@@ -47,7 +47,9 @@ describe('bench report', () => {
 
   it('judges each target from the numbers, pair by pair', () => {
     const t = targets(results());
-    expect(t.map((x) => x.met)).toEqual(['met', 'not met', 'met', 'met', 'not measured']);
+    expect(t.map((x) => x.met).slice(0, 5)).toEqual(['met', 'not met', 'met', 'met', 'not measured']);
+    // the atomic-releases targets follow, not measured without that scenario
+    expect(t.slice(5).map((x) => x.met)).toEqual(Array(6).fill('not measured'));
     expect(t[0]?.measured).toMatch(/^6\.\dx faster/);
     expect(t[4]?.measured).toContain('not run at 1,000,000 files');
   });
@@ -56,6 +58,23 @@ describe('bench report', () => {
     const row = { files: 1_000_000, what: 'fanout sync --full', ms: 1, peakMb: 149 };
     expect(targets(results({ memory: [row] }))[4]?.met).toBe('met');
     expect(targets(results({ memory: [row, { ...row, what: 'first deploy', peakMb: 151 }] }))[4]).toMatchObject({ met: 'not met', measured: expect.stringContaining('first deploy') as unknown });
+  });
+
+  it('judges the atomic-releases targets: mixed reads, the window at 8 and 32 targets, time ratios, the rollback', () => {
+    const spread = (median: number) => ({ median, min: median, max: median, n: 3 });
+    const row = (layout: 'in-place' | 'slots', targets: number, mixed: number, windowMs: number) => ({ layout, targets, changed: 4000, samples: 1000, mixed, windowMs, skewMs: layout === 'slots' ? windowMs : undefined });
+    const slots = {
+      consistency: [row('in-place', 8, 40, 400), row('slots', 8, 0, 60), row('in-place', 32, 90, 900), row('slots', 32, 0, 250)],
+      time: [
+        { changed: 1, inPlace: spread(100), slots: spread(110), ratio: 1.1 },
+        { changed: 1000, inPlace: spread(1000), slots: spread(800), ratio: 0.8 },
+      ],
+      rollback: { targets: 8, command: spread(400), lastSwitch: spread(280) },
+    };
+    const t = targets(results({ slots })).slice(5);
+    expect(t.map((x) => x.met)).toEqual(['met', 'met', 'not met', 'met', 'met', 'met']);
+    expect(t[0]?.measured).toBe('0 mixed in 2000 reads on 8/32 targets (in-place: 40 of 1000, 90 of 1000)');
+    expect(markdown(results({ slots }))).toContain('| 32 | slots | 1000 | 0 | 250 ms | 250 ms |');
   });
 
   it('a peer that was skipped is not measured, not failed', () => {
