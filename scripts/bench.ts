@@ -50,6 +50,8 @@ interface Options {
   burst: number;
   /** target counts for the atomic-releases consistency runs */
   slotTargets: number[];
+  /** the site's size in the atomic-releases scenario */
+  slotFiles: number;
   /** files one push adds to an already deployed site, in the big-change scenario */
   changeFiles: number[];
 }
@@ -78,6 +80,7 @@ function parseOptions(argv: string[]): Options {
     burst: Number(value('burst') ?? (quick ? 500 : 10_000)),
     // just past MAX_CHANGES in a smoke run, so CI takes the path a huge push takes
     slotTargets: list(value('slot-targets'), quick ? [3] : [3, 8, 32]),
+    slotFiles: Number(value('slot-files') ?? (quick ? 500 : 5000)),
     changeFiles: list(value('change-files'), quick ? [MAX_CHANGES + 1000] : [MAX_CHANGES - 1000, MAX_CHANGES + 1000]),
   };
 }
@@ -345,7 +348,7 @@ async function main(): Promise<void> {
   for (const files of options.sizes.filter((f) => f >= BIG)) await scenario(`push, ${files} files`, wanted('push'), () => push(files));
   await scenario(`atomic releases, ${options.slotTargets.join('/')} targets`, wanted('slots'), async () => {
     results.slots = await slotsScenario(
-      { files: options.quick ? 500 : 5000, changed: options.quick ? 400 : 4000, counts: options.slotTargets, reps: options.reps, firstHost: 200, rollbackTargets: options.quick ? 3 : 8 },
+      { files: options.slotFiles, changed: Math.min(options.quick ? 400 : 4000, Math.floor(options.slotFiles * 0.8)), counts: options.slotTargets, reps: options.reps, firstHost: 200, rollbackTargets: options.quick ? 3 : 8 },
       say,
     );
     const mixed = results.slots.consistency.filter((r) => r.layout === 'slots' && r.mixed > 0);

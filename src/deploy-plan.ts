@@ -196,7 +196,15 @@ function layoutsOf(config: PlanConfig): Map<string, Extract<Layout, { kind: 'slo
 /** A target with layout: slots, this deploy: the slot it writes, if any, and the one `current` ends on. */
 export interface SlotStep {
   /** the slot written, and not before when (its grace); undefined: a slot already holds the commit */
-  stage: { slot: string; notBefore: number | undefined; seedFrom: string | undefined; link: boolean } | undefined;
+  stage: {
+    slot: string;
+    notBefore: number | undefined;
+    /** for a full pass: the tree on the host unchanged files are copied from (see seedFor) */
+    seedFrom: string | undefined;
+    /** for a paths pass: the live slot, from which a file it already holds is copied on the host instead of sent */
+    copyFrom: string | undefined;
+    link: boolean;
+  } | undefined;
   /** the slot `current` is switched to, once every target has staged; undefined: it points there already */
   switchTo: string | undefined;
   /** a switch cut short: `current` is pinned to this (complete) slot before anything is staged */
@@ -262,6 +270,7 @@ export function chooseSlot(target: TargetState | undefined, commit: Commit, layo
       slot,
       notBefore: graceOver(slot) > now ? graceOver(slot) : undefined,
       seedFrom: seedFor(target, slot),
+      copyFrom: live !== null && live !== slot && holdsWhole(slots[live]) ? `../${live}/` : undefined,
       link: !sameList(held?.linked ?? [], layout.shared),
     },
     switchTo: slot,
@@ -281,6 +290,10 @@ function seedFor(target: TargetState | undefined, slot: string): string | undefi
   const complete = (name: string | null | undefined): boolean => name != null && name !== slot && slots[name]?.commit != null && slots[name]?.status === 'ok' && slots[name]?.attempted.length === 0;
   const from = [target?.live, ...Object.keys(slots)].find(complete);
   return from == null ? undefined : `../${from}/`;
+}
+
+function holdsWhole(slot: SlotState | undefined): boolean {
+  return slot !== undefined && slot.status === 'ok' && slot.commit !== null && slot.attempted.length === 0;
 }
 
 function holdsCompletely(slot: SlotState | undefined, commit: Commit): boolean {

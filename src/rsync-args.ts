@@ -16,7 +16,7 @@ export interface RsyncArgsInput {
    * Writing a slot that nothing serves (layout: slots): no --delay-updates, the shared paths left
    * alone, and, for a target's first slot, its in-place tree as the files to hard-link from.
    */
-  staging?: { shared: readonly string[]; seedFrom: string | undefined };
+  staging?: { shared: readonly string[]; seedFrom: string | undefined; copyFrom?: string | undefined };
 }
 
 /**
@@ -45,6 +45,9 @@ export function rsyncArgs({ config, target, pass, dryRun, maxDelete, extra = [],
   // contents compared, since the tree copied from holds another commit (a same-size edit within
   // the same second would pass rsync's size and time check)
   if (staging?.seedFrom !== undefined && pass.kind === 'full') args.push(`--copy-dest=${staging.seedFrom}`, ...(pass.checksum === true ? [] : ['--checksum']));
+  // a slot two deploys behind lacks the last deploy's files too: the live slot has them, on the
+  // host, so they are copied there instead of sent again
+  if (staging?.copyFrom !== undefined && pass.kind === 'send') args.push(`--copy-dest=${staging.copyFrom}`);
   switch (pass.kind) {
     case 'full':
       args.push('--recursive', '--delete', '--delete-delay');

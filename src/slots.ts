@@ -30,7 +30,7 @@ export function writtenTarget(target: Target, plan: TargetPlan): Target {
 export function stagingOf(target: Target, plan: TargetPlan): PassOptions['staging'] {
   const stage = plan.slots?.stage;
   if (stage === undefined || target.layout.kind !== 'slots') return undefined;
-  return { shared: target.layout.shared, seedFrom: stage.seedFrom };
+  return { shared: target.layout.shared, seedFrom: stage.seedFrom, copyFrom: stage.copyFrom };
 }
 
 /** Where a target's scratch symlinks are made for one deploy: a directory of fanout's own, emptied first. */

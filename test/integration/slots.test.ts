@@ -37,7 +37,12 @@ function live(): Record<string, string> {
 /** Every target serves `commit` through `current`, exactly. */
 async function expectServing(commit: string, names = Object.keys(dirs())): Promise<void> {
   const expected = await snapshotCommit(farm.repo, commit, farm.root);
-  for (const name of names) expect(diffSnapshots(expected, snapshot(path.join(dirs()[name] ?? '', 'current', '.'))), name).toEqual([]);
+  for (const name of names) {
+    const served = snapshot(path.join(dirs()[name] ?? '', 'current', '.'));
+    // a shared path is a symlink into shared/ in every slot, never part of a commit
+    served.delete('uploads');
+    expect(diffSnapshots(expected, served), name).toEqual([]);
+  }
 }
 
 async function pushed(files: Record<string, string>, message: string): Promise<{ commit: string; stderr: string }> {
@@ -270,16 +275,27 @@ describe('moving an in-place farm to slots', () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 50; i += 1) files[`p${i}.html`] = `page ${i}`;
     const v1 = await pushed(files, 'in place');
-    for (const dir of Object.values(dirs())) expect(fs.readFileSync(path.join(dir, 'p1.html'), 'utf8')).toBe('page 1');
-    configure();
+    for (const dir of Object.values(dirs())) {
+      expect(fs.readFileSync(path.join(dir, 'p1.html'), 'utf8')).toBe('page 1');
+      // what the application wrote, moved into shared/ with a symlink left behind (README, step 1)
+      fs.mkdirSync(path.join(dir, 'shared/uploads'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'shared/uploads/photo.jpg'), 'user upload');
+      fs.symlinkSync('shared/uploads', path.join(dir, 'uploads'));
+    }
+    configure({ shared: ['uploads'] });
     const moved = await farm.fanout(['deploy']);
     expect(moved.exitCode).toBe(0);
     // every file was already on the host: copied there, not sent
     for (const name of Object.keys(dirs())) expect(moved.stdout).toMatch(new RegExp(`${name} +ok +0 sent, 0 deleted \\(full pass\\)`));
     expect(live()).toEqual({ web1: 'slots/1', web2: 'slots/1', local: 'slots/1' });
     await expectServing(v1.commit);
-    // the files in place are still there, served until the web server is pointed at current
-    for (const dir of Object.values(dirs())) expect(fs.readFileSync(path.join(dir, 'p1.html'), 'utf8')).toBe('page 1');
+    // the files in place are still there, served until the web server is pointed at current;
+    // the uploads are reached from both
+    for (const dir of Object.values(dirs())) {
+      expect(fs.readFileSync(path.join(dir, 'p1.html'), 'utf8')).toBe('page 1');
+      expect(fs.readFileSync(path.join(dir, 'uploads/photo.jpg'), 'utf8')).toBe('user upload');
+      expect(fs.readFileSync(path.join(dir, 'current/uploads/photo.jpg'), 'utf8')).toBe('user upload');
+    }
     const v2 = await pushed({ 'p1.html': 'page one' }, 'v2');
     expect(v2.stderr).toMatch(/remote: +web1 +ok +1 sent/);
     await expectServing(v2.commit);

@@ -453,9 +453,10 @@ describe('chooseSlot: which slot a deploy writes, and which goes live', () => {
   });
 
   it('stages a slot that is not live, after its grace; the first one on a new target, seeded from nothing', () => {
-    expect(chooseSlot(undefined, B, layout, NOW, false)).toEqual({ stage: { slot: '1', notBefore: undefined, seedFrom: undefined, link: false }, switchTo: '1', repair: undefined });
+    expect(chooseSlot(undefined, B, layout, NOW, false)).toEqual({ stage: { slot: '1', notBefore: undefined, seedFrom: undefined, copyFrom: undefined, link: false }, switchTo: '1', repair: undefined });
     const retired = new Date(NOW - 4000).toISOString();
-    expect(chooseSlot(target({ '1': slot(A), '2': slot(C, { retiredAt: retired }) }, '1'), B, layout, NOW, false).stage).toEqual({ slot: '2', notBefore: NOW + 6000, seedFrom: undefined, link: false });
+    // what the live slot holds is copied on the host, not sent again
+    expect(chooseSlot(target({ '1': slot(A), '2': slot(C, { retiredAt: retired }) }, '1'), B, layout, NOW, false).stage).toEqual({ slot: '2', notBefore: NOW + 6000, seedFrom: undefined, copyFrom: '../1/', link: false });
     expect(chooseSlot(target({ '1': slot(A), '2': slot(C, { retiredAt: longAgo }) }, '1'), B, layout, NOW, false).stage?.notBefore).toBeUndefined();
   });
 
@@ -476,7 +477,7 @@ describe('chooseSlot: which slot a deploy writes, and which goes live', () => {
 
   it('after a switch cut short both slots may be live: one is pinned first, the other staged after its grace', () => {
     const cut = target({ '1': slot(A), '2': slot(C) }, '1', { switching: '2' });
-    expect(chooseSlot(cut, B, layout, NOW, false)).toEqual({ stage: { slot: '1', notBefore: NOW + 10_000, seedFrom: undefined, link: false }, switchTo: '1', repair: '2' });
+    expect(chooseSlot(cut, B, layout, NOW, false)).toEqual({ stage: { slot: '1', notBefore: NOW + 10_000, seedFrom: undefined, copyFrom: undefined, link: false }, switchTo: '1', repair: '2' });
     // the commit is in one of them: switching to it settles it
     expect(chooseSlot(cut, C, layout, NOW, false)).toEqual({ stage: undefined, switchTo: '2', repair: undefined });
     expect(chooseSlot(cut, A, layout, NOW, false)).toEqual({ stage: undefined, switchTo: '1', repair: undefined });

@@ -260,3 +260,33 @@ describe('the --max-delete backstop', () => {
 });
 
 // stderr as rsync 3.5.0 over OpenSSH 9.2 writes it, from a real sshd (test/integration/ssh.test.ts)
+
+describe('layout: slots', () => {
+  const config = { source: '/src', exclude: [], protect: [], owner: false, rsync: { path: 'rsync', args: [] } };
+  const slot = target('/srv/www/slots/2');
+
+  it('a slot nothing serves is written without --delay-updates, its shared paths left alone', () => {
+    const args = rsyncArgs({ config, target: slot, pass: { kind: 'send', paths: ['a'] }, dryRun: false, staging: { shared: ['uploads', 'media/cache'], seedFrom: undefined } });
+    expect(args).not.toContain('--delay-updates');
+    expect(args).toContain('--exclude=/uploads');
+    expect(args).toContain('--exclude=/media/cache');
+    expect(rsyncArgs({ config, target: slot, pass: { kind: 'send', paths: ['a'] }, dryRun: false })).toContain('--delay-updates');
+  });
+
+  it('a full pass into an empty slot copies on the host from the tree named, comparing contents; a send pass from the live slot', () => {
+    const full = rsyncArgs({ config, target: slot, pass: { kind: 'full' }, dryRun: false, staging: { shared: [], seedFrom: '../1/' } });
+    expect(full).toEqual(expect.arrayContaining(['--copy-dest=../1/', '--checksum']));
+    const send = rsyncArgs({ config, target: slot, pass: { kind: 'send', paths: ['a'] }, dryRun: false, staging: { shared: [], seedFrom: '../1/', copyFrom: '../1/' } });
+    expect(send.filter((a) => a.startsWith('--copy-dest'))).toEqual(['--copy-dest=../1/']);
+    expect(rsyncArgs({ config, target: slot, pass: { kind: 'prune', directories: ['.'] }, dryRun: false, staging: { shared: [], seedFrom: '../1/', copyFrom: '../1/' } }).some((a) => a.startsWith('--copy-dest'))).toBe(false);
+  });
+
+  it('a links pass sends symlinks and directories as they are: no perms, times or deletion; dir links kept only when asked', () => {
+    const args = rsyncArgs({ config, target: target('/srv/www'), pass: { kind: 'links', from: '/state/links/current-2', names: ['current'] }, dryRun: false });
+    expect(args).toEqual(expect.arrayContaining(['--links', '--dirs', '--files-from=-', '--from0']));
+    for (const flag of ['--perms', '--times', '--delete', '--keep-dirlinks', '--delay-updates', '--recursive']) expect(args).not.toContain(flag);
+    expect(args.slice(-3)).toEqual(['--', '/state/links/current-2/', '/srv/www/']);
+    expect(rsyncArgs({ config, target: target('/srv/www'), pass: { kind: 'links', from: '/s', names: ['shared/uploads'], keepDirLinks: true }, dryRun: false })).toContain('--keep-dirlinks');
+    expect(rsyncInput({ kind: 'links', from: '/s', names: ['current'] })?.toString('latin1')).toBe('./current\0');
+  });
+});
