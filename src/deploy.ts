@@ -166,27 +166,26 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
     const slot = target.slots?.switchTo;
     if (slot !== undefined && !decision.failures.has(target.name)) armed.set(target.name, armSwitch(ctx, targetNamed(config, target.name), slot));
   }
-  // phase one: every target written (with slots: staged into a slot nothing serves)
-  const written = await pMap(
-    plan.targets,
-    async (target) => {
-      const outcome = await transfer(ctx, journal, plan, target, decision.failures.get(target.name));
-      if (target.slots === undefined) ctx.reporter.targetDone(outcome);
-      return outcome;
-    },
-    { concurrency: config.concurrency },
-  );
-  // phase two, with slots: `current` switched on every target at once
-  const slotted = plan.targets.filter((t) => t.slots !== undefined);
   let switched: Awaited<ReturnType<typeof switchFarm>>;
   try {
-    switched = slotted.length === 0 ? { outcomes: written, summary: undefined } : await switchFarm(ctx, journal, plan.targets, written, armed, plan.commit);
+    // phase one: every target written (with slots: staged into a slot nothing serves)
+    const written = await pMap(
+      plan.targets,
+      async (target) => {
+        const outcome = await transfer(ctx, journal, plan, target, decision.failures.get(target.name));
+        if (target.slots === undefined) ctx.reporter.targetDone(outcome);
+        return outcome;
+      },
+      { concurrency: config.concurrency },
+    );
+    // phase two, with slots: `current` switched on every target at once
+    switched = plan.targets.some((t) => t.slots !== undefined) ? await switchFarm(ctx, journal, plan.targets, written, armed, plan.commit) : { outcomes: written, summary: undefined };
   } finally {
     // a switch made ready and never sent must not wait on its target until it times out
     for (const a of armed.values()) a.cancel();
   }
   const { outcomes, summary } = switched;
-  for (const target of slotted) {
+  for (const target of plan.targets.filter((t) => t.slots !== undefined)) {
     const outcome = outcomes.find((o) => o.name === target.name);
     if (outcome !== undefined) ctx.reporter.targetDone(outcome);
   }
