@@ -247,6 +247,41 @@ describe('a deploy cut short', () => {
     expect(journal().web1?.switching).toBeUndefined();
   });
 
+  it('killed during a real switch: status says where it stands, and the next deploy finishes the job', async () => {
+    const { execa } = await import('execa');
+    const { CLI } = await import('../../harness/farm.js');
+    await pushed({ 'index.html': 'v1' }, 'v1');
+    // a slow host: a switch (the links pass's source names current-N) takes a second once it is
+    // sent, i.e. once fanout has written its file list and closed its stdin
+    const slow = path.join(farm.root, 'slow-rsync');
+    const list = path.join(farm.root, 'switch-list');
+    fs.writeFileSync(slow, `#!/bin/sh\ncase "$*" in *links/current-*) cat > "${list}-$$"; sleep 1; exec rsync "$@" < "${list}-$$" ;; esac\nexec rsync "$@"\n`, { mode: 0o755 });
+    configure({ rsync: { path: slow } });
+    farm.write({ 'index.html': 'v2' });
+    const v2 = await farm.commit('v2');
+    await farm.pushWithoutDeploy();
+    const deploy = execa(process.execPath, [CLI, '--config', farm.configFile, 'deploy'], { reject: false });
+    const deadline = Date.now() + 20_000;
+    while (!Object.values(journal()).some((t) => t.switching === '2')) {
+      if (Date.now() > deadline) throw new Error('the switch never began');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    deploy.kill('SIGKILL');
+    await deploy;
+    const status = await farm.fanout(['status']);
+    expect(status.exitCode).toBe(1);
+    expect(status.stdout).toMatch(/web1 +failed .*a switch of current to slot 2 was cut short: it points to that slot or to slot 1/);
+    configure();
+    const next = await farm.fanout(['deploy']);
+    expect(next.exitCode).toBe(0);
+    // both slots were complete: nothing is sent, current is pinned to the new release
+    for (const name of Object.keys(dirs())) expect(next.stdout).toMatch(new RegExp(`${name} +ok +already up to date, slot 2 live`));
+    expect(live()).toEqual({ web1: 'slots/2', web2: 'slots/2', local: 'slots/2' });
+    await expectServing(v2);
+    for (const t of Object.values(journal())) expect(t).toMatchObject({ commit: v2, status: 'ok', live: '2' });
+    expect((await farm.fanout(['status'])).exitCode).toBe(0);
+  });
+
   it('killed during the switch (journal says switching): the next deploy pins current, then goes on', async () => {
     await pushed({ 'index.html': 'v1' }, 'v1');
     const v2 = await pushed({ 'index.html': 'v2' }, 'v2');
