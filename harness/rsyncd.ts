@@ -166,7 +166,7 @@ export async function freePort(address: string): Promise<number> {
   });
 }
 
-async function listening(address: string, port: number, child: ResultPromise): Promise<boolean> {
+export async function listening(address: string, port: number, child: ResultPromise): Promise<boolean> {
   let exited = false;
   void child.then(() => (exited = true));
   const deadline = Date.now() + 10_000;

@@ -11,7 +11,7 @@ import { Journal, type Reason } from './journal.js';
 import { openLog, silentLogger } from './log.js';
 import { humanDuration, itemLines, shortCommit, statusWord, stdoutOutput, table } from './report.js';
 import { configPath, exitFor, session, type Session } from './session.js';
-import { farmStatus, slotsLine, statusDocument, targetsToSync } from './status.js';
+import { autoRollbackLine, farmStatus, lastAutoRollback, slotsLine, statusDocument, targetsToSync } from './status.js';
 import { readWatchState, watchStatusLine } from './watch-state.js';
 import { driftPaths, verify } from './verify.js';
 import { watch } from './watch.js';
@@ -82,10 +82,11 @@ async function showStatus(args: GlobalArgs): Promise<void> {
     watchStatusLine(watchState),
   );
   const { current, branchTip: tip, targets: statuses, sourceError } = status;
+  const autoRollback = lastAutoRollback(journal.readHistory());
   const names = await subjects(config.repo, [current?.commit ?? null, tip, ...statuses.map((s) => s.commit)]);
   process.exitCode = status.ok ? 0 : 1;
   if (args.json) {
-    writeJson(statusDocument(status, names, watchState, journal.state.source));
+    writeJson(statusDocument(status, names, watchState, journal.state.source, autoRollback));
     return;
   }
   const head =
@@ -94,6 +95,7 @@ async function showStatus(args: GlobalArgs): Promise<void> {
       : `current deploy: ${shortCommit(current.commit)} "${names.get(current.commit) ?? ''}" (deploy #${current.deployId}, ${when(current.at)})`;
   out.write(`${head}\n`);
   if (sourceError !== undefined) out.write(`${statusWord('failed', out.color)}: the last deploy could not check its commit out into ${config.source}: ${sourceError}\n`);
+  if (autoRollback !== undefined) out.write(`${autoRollbackLine(autoRollback)}\n`);
   if (tip !== null && tip !== current?.commit) out.write(`branch ${config.branch} is at ${shortCommit(tip)} "${names.get(tip) ?? ''}", not deployed (fanout deploy)\n`);
   out.write('\n');
   out.write(

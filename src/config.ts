@@ -42,6 +42,8 @@ const targetSchema = v.strictObject({
   ssh: v.optional(sshOptions),
   /** this target's layout, instead of the top-level one */
   layout: v.optional(layoutName),
+  /** the URL checks fetch for this target, instead of checks.url */
+  checkUrl: v.optional(nonEmpty),
 });
 
 // a path inside the site, as a commit would name it: no leading or trailing slash, no . or ..
@@ -100,6 +102,36 @@ const schema = v.strictObject({
     () => ({}),
   ),
   rsync: v.optional(v.strictObject({ path: v.optional(nonEmpty, 'rsync'), args: v.optional(v.array(v.string()), () => []) }), () => ({})),
+  /** how each target is checked once it serves the release (switched, or written in place) */
+  checks: v.optional(
+    v.strictObject({
+      /** fetched with GET; {host} is the target's host, {commit} the deployed sha */
+      url: v.optional(nonEmpty),
+      status: v.optional(between(100, 599), 200),
+      /** a substring the body must hold ({commit} expanded) */
+      body: v.optional(nonEmpty),
+      /** a program and its arguments (no shell), run on the update server; FANOUT_TARGET, FANOUT_HOST, FANOUT_COMMIT and FANOUT_SLOT in its environment */
+      command: v.optional(v.pipe(v.array(nonEmpty), v.minLength(1, 'must name a program'))),
+      timeout: v.optional(seconds, 5),
+      retries: v.optional(between(0, 20), 2),
+      retryDelay: v.optional(seconds, 1),
+      /** seconds to wait before the first try */
+      settle: v.optional(v.pipe(v.number(), v.minValue(0, 'must be 0 or more (seconds)')), 0),
+    }),
+  ),
+  /** a file fanout writes into each release holding the deployed sha (never deleted, left out of verify) */
+  revisionFile: v.optional(sitePath),
+  /** the order targets take a release in: a canary first, then batches, each checked */
+  rollout: v.optional(
+    v.strictObject({
+      canary: v.optional(v.union([atLeast(1), v.pipe(v.array(targetName), v.minLength(1, 'must name a target'))], 'a number of targets, or a list of target names')),
+      batch: v.optional(v.union([atLeast(1), v.pipe(v.string(), v.regex(/^([1-9][0-9]?|100)%$/, 'a number of targets, or a percentage like "50%"'))], 'a number of targets, or a percentage like "50%"')),
+      /** seconds between batches */
+      pause: v.optional(v.pipe(v.number(), v.minValue(0, 'must be 0 or more (seconds)')), 0),
+      /** rollback: every target that took the release goes back; stop: leave it, exit 1 */
+      onFailure: v.optional(v.picklist(['rollback', 'stop'], 'must be "rollback" or "stop"'), 'rollback'),
+    }),
+  ),
 });
 
 export interface SshOptions {
@@ -123,6 +155,26 @@ export interface Target {
   timeout: number;
   ssh: SshOptions;
   layout: Layout;
+  /** the URL its checks fetch ({host} and {commit} expanded when checked) */
+  checkUrl: string | undefined;
+}
+
+export interface Checks {
+  url: string | undefined;
+  status: number;
+  body: string | undefined;
+  command: string[] | undefined;
+  timeoutMs: number;
+  retries: number;
+  retryDelayMs: number;
+  settleMs: number;
+}
+
+export interface Rollout {
+  canary: number | string[] | undefined;
+  batch: number | string | undefined;
+  pauseMs: number;
+  onFailure: 'rollback' | 'stop';
 }
 
 export interface Config {
@@ -143,6 +195,9 @@ export interface Config {
   owner: boolean;
   /** with slots: switch only when every target staged (all), or those that did (available) */
   switchPolicy: 'all' | 'available';
+  checks: Checks | undefined;
+  revisionFile: string | undefined;
+  rollout: Rollout;
   watch: { settleMs: number; maxWaitMs: number; minDelayMs: number; ignore: string[]; maxRetryDelay: number };
   rsync: { path: string; args: string[] };
 }
@@ -213,11 +268,13 @@ export function parseConfig(text: string, file: string): Config {
     if (dest.kind === 'daemon' && dest.user !== undefined && t.passwordFile === undefined)
       fail(`${where}.passwordFile`, `required for ${t.dest}: rsync would otherwise wait for a password typed at a terminal`);
     if (t.ssh !== undefined && dest.kind !== 'ssh') fail(`${where}.ssh`, 'only ssh targets (host:/path) take ssh options');
+    if (t.checkUrl !== undefined && c.checks === undefined) fail(`${where}.checkUrl`, 'set checks: (status, body, ...) too: a URL alone checks nothing');
     const layout: Layout = (t.layout ?? c.layout) === 'slots' ? { kind: 'slots', count: c.slots, graceMs: c.slotGrace * 1000, shared: c.shared } : { kind: 'in-place' };
     return {
       name: t.name,
       dest,
       layout,
+      checkUrl: t.checkUrl ?? c.checks?.url,
       passwordFile: t.passwordFile === undefined ? undefined : abs(t.passwordFile),
       timeout: t.timeout ?? c.timeout,
       ssh: {
@@ -229,6 +286,15 @@ export function parseConfig(text: string, file: string): Config {
     };
   });
 
+  if (c.checks !== undefined && c.checks.command === undefined) {
+    const unchecked = targets.find((t) => t.checkUrl === undefined);
+    if (unchecked !== undefined) fail('checks', `nothing to check ${unchecked.name} with: give checks.url (or the target's checkUrl) or checks.command`);
+  }
+  if (Array.isArray(c.rollout?.canary)) {
+    const unknown = c.rollout.canary.find((n) => !names.has(n));
+    if (unknown !== undefined) fail('rollout.canary', `no target named "${unknown}"; configured: ${[...names].join(', ')}`);
+  }
+  if (c.rollout !== undefined && c.checks === undefined) fail('rollout', 'a rollout is gated by checks: add checks: (url or command)');
   const repo = abs(c.repo);
   return {
     file,
@@ -247,6 +313,21 @@ export function parseConfig(text: string, file: string): Config {
     maxDelete: c.maxDelete,
     owner: c.owner,
     switchPolicy: c.switch,
+    checks:
+      c.checks === undefined
+        ? undefined
+        : {
+            url: c.checks.url,
+            status: c.checks.status,
+            body: c.checks.body,
+            command: c.checks.command,
+            timeoutMs: c.checks.timeout * 1000,
+            retries: c.checks.retries,
+            retryDelayMs: c.checks.retryDelay * 1000,
+            settleMs: c.checks.settle * 1000,
+          },
+    revisionFile: c.revisionFile,
+    rollout: { canary: c.rollout?.canary, batch: c.rollout?.batch, pauseMs: (c.rollout?.pause ?? 0) * 1000, onFailure: c.rollout?.onFailure ?? 'rollback' },
     watch: c.watch,
     rsync: c.rsync,
   };

@@ -51,7 +51,7 @@ export interface DeployFacts {
 }
 
 /** What planning needs of the config: the keep rules, and each target's layout. */
-export type PlanConfig = Pick<Config, 'protect' | 'exclude'> & { targets: readonly Pick<Target, 'name' | 'layout'>[] };
+export type PlanConfig = Pick<Config, 'protect' | 'exclude'> & { targets: readonly Pick<Target, 'name' | 'layout'>[]; revisionFile?: string | undefined };
 
 /** One target's part of a deploy. */
 export interface TargetPlan {
@@ -101,7 +101,7 @@ export function planDeploy(ask: DeployAsk, facts: DeployFacts, config: PlanConfi
   if (ask.coalesce && current?.commit === commit && sourceReady && facts.targets.every(holds)) {
     return { kind: 'coalesced', deployId: current.deployId };
   }
-  const refused = treeRefusal(facts, sourceReady, ask.allowEmpty) ?? sharedRefusal(facts, layouts);
+  const refused = treeRefusal(facts, sourceReady, ask.allowEmpty) ?? sharedRefusal(facts, layouts) ?? revisionRefusal(facts, config.revisionFile);
   if (refused !== undefined) return { kind: 'refused', why: refused };
   const targets = facts.targets.map((name): TargetPlan => {
     const step = steps.get(name);
@@ -316,9 +316,14 @@ export function writtenTree(target: TargetState | undefined, step: SlotStep | un
   return step.stage.link && slot !== undefined ? { ...slot, commit: null } : slot;
 }
 
-/** The shared paths of every slotted target, which no commit may contain. */
+/** The paths no commit may contain: every slotted target's shared paths, and the revision file. */
 export function sharedPaths(config: PlanConfig): RelPath[] {
-  return [...new Set([...layoutsOf(config).values()].flatMap((l) => l.shared))];
+  return [...new Set([...[...layoutsOf(config).values()].flatMap((l) => l.shared), ...(config.revisionFile === undefined ? [] : [config.revisionFile])])];
+}
+
+function revisionRefusal(facts: DeployFacts, revisionFile: string | undefined): string | undefined {
+  if (revisionFile === undefined || (facts.treeKinds.get(revisionFile) ?? 'missing') === 'missing') return undefined;
+  return `commit ${facts.commit.slice(0, 10)} contains "${shortPath(revisionFile)}", the revision file fanout writes (revisionFile: in the config); remove it from the commit or name another file; nothing was touched`;
 }
 
 function sharedRefusal(facts: DeployFacts, layouts: ReadonlyMap<string, Extract<Layout, { kind: 'slots' }>>): string | undefined {

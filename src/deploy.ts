@@ -14,7 +14,8 @@ import { parentOf, type SyncPlan } from './plan.js';
 import { previousDeploy } from './rollback.js';
 import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
 import { passesOf, rsyncWithRetries, runPasses, type Context } from './passes.js';
-import { armSwitch, prepareSlot, stagingOf, switchFarm, writtenTarget, type ArmedSwitch } from './slots.js';
+import { rollOut, type RolloutResult } from './rollout.js';
+import { armSwitch, prepareSlot, stagingOf, switchFarm, writeRevision, writtenTarget, type ArmedSwitch } from './slots.js';
 
 
 /**
@@ -45,6 +46,8 @@ export interface DeployOptions {
   allowEmpty?: boolean;
   /** this deploy's bound on deletions per target, instead of the config's maxDelete */
   maxDelete?: number;
+  /** skip the checks and the rollout (an automatic rollback: it must not gate itself) */
+  unchecked?: boolean;
   /**
    * Do nothing, and record nothing, when every target already has the commit: a push that waited
    * for the lock while a later push of the same burst deployed the tip. Returns undefined then.
@@ -63,42 +66,66 @@ const MAX_ATTEMPTED = 20;
  * the same plan and the same decisions instead of applying them.
  */
 export async function deploy(ctx: Context, request: DeployRequest, options: DeployOptions): Promise<HistoryEntry | undefined> {
-  const { config, log } = ctx;
+  const { config } = ctx;
   const targets = selectTargets(config, options.targets);
   const lock = await takeLock(ctx, `${request.reason} by ${request.startedBy}`);
   try {
-    const journal = Journal.open(config.stateDir);
-    if (journal.warning !== undefined) {
-      log.warn(journal.warning);
-      ctx.reporter.note(`warning: ${journal.warning}`);
+    const done = await deployLocked(ctx, request, options, targets);
+    if (done === undefined) return undefined;
+    const { entry, took, previous } = done;
+    // A check failed: with onFailure: rollback, every target that took the release goes back to
+    // what the farm served before, by the same engine (a switch alone where a slot still holds it).
+    if (entry.rollout?.stopped === undefined || config.rollout.onFailure !== 'rollback' || took.length === 0) return entry;
+    if (previous === null || previous === entry.commit) {
+      ctx.reporter.note(`no earlier release to go back to: ${took.join(', ')} keep ${entry.commit.slice(0, 10)}`);
+      return entry;
     }
-    const commit = await chooseCommit(config, journal, request.revision);
-    const ask: DeployAsk = {
-      full: options.full,
-      checksum: options.checksum ?? true,
-      outsidePaths: options.outsidePaths ?? [],
-      allowEmpty: options.allowEmpty === true,
-      maxDelete: options.maxDelete ?? config.maxDelete,
-      coalesce: options.coalesce === true,
-    };
-    const facts = await readFacts(ctx, journal.state, commit, targets.map((t) => t.name), ask);
-    const plan = planDeploy(ask, facts, config);
-    if (plan.kind === 'coalesced') {
-      log.info({ commit, deployId: plan.deployId, reason: request.reason }, 'deploy coalesced: already on every target');
-      ctx.reporter.note(`fanout: ${commit.slice(0, 10)} is already on every target (deploy #${plan.deployId} took it there); nothing to do`);
-      return undefined;
-    }
-    if (plan.kind === 'refused') throw new FanoutError(plan.why);
-    const info = await commitInfo(config.repo, commit);
-    const started: Started = { id: journal.state.nextDeployId, at: new Date(), subject: info.subject, request };
-    log.info({ deployId: started.id, commit, reason: request.reason, startedBy: request.startedBy, dryRun: options.dryRun, source: plan.source?.kind ?? 'holds it', targets: plan.targets.map((t) => ({ name: t.name, from: t.from, pass: t.sync.kind })) }, 'deploy started');
-    const entry = options.dryRun ? await renderDryRun(ctx, plan, started) : await applyDeploy(ctx, journal, plan, started);
-    log.info({ deployId: started.id, commit, targets: entry.targets }, 'deploy finished');
-    ctx.reporter.deployDone(entry);
+    ctx.reporter.note(`rolling back ${took.join(', ')} to ${previous.slice(0, 10)} (rollout.onFailure: rollback)`);
+    await deployLocked(
+      ctx,
+      { revision: { kind: 'rev', rev: previous }, reason: 'auto-rollback', startedBy: request.startedBy },
+      { dryRun: false, targets: took, full: false, unchecked: true },
+      selectTargets(config, took),
+    );
     return entry;
   } finally {
     lock.release();
   }
+}
+
+/** One deploy, the lock held: read, plan, apply (or render). */
+async function deployLocked(ctx: Context, request: DeployRequest, options: DeployOptions, targets: readonly Target[]): Promise<{ entry: HistoryEntry; took: string[]; previous: Commit | null } | undefined> {
+  const { config, log } = ctx;
+  const journal = Journal.open(config.stateDir);
+  if (journal.warning !== undefined) {
+    log.warn(journal.warning);
+    ctx.reporter.note(`warning: ${journal.warning}`);
+  }
+  const previous = journal.state.current?.commit ?? null;
+  const commit = await chooseCommit(config, journal, request.revision);
+  const ask: DeployAsk = {
+    full: options.full,
+    checksum: options.checksum ?? true,
+    outsidePaths: options.outsidePaths ?? [],
+    allowEmpty: options.allowEmpty === true,
+    maxDelete: options.maxDelete ?? config.maxDelete,
+    coalesce: options.coalesce === true,
+  };
+  const facts = await readFacts(ctx, journal.state, commit, targets.map((t) => t.name), ask);
+  const plan = planDeploy(ask, facts, config);
+  if (plan.kind === 'coalesced') {
+    log.info({ commit, deployId: plan.deployId, reason: request.reason }, 'deploy coalesced: already on every target');
+    ctx.reporter.note(`fanout: ${commit.slice(0, 10)} is already on every target (deploy #${plan.deployId} took it there); nothing to do`);
+    return undefined;
+  }
+  if (plan.kind === 'refused') throw new FanoutError(plan.why);
+  const info = await commitInfo(config.repo, commit);
+  const started: Started = { id: journal.state.nextDeployId, at: new Date(), subject: info.subject, request };
+  log.info({ deployId: started.id, commit, reason: request.reason, startedBy: request.startedBy, dryRun: options.dryRun, source: plan.source?.kind ?? 'holds it', targets: plan.targets.map((t) => ({ name: t.name, from: t.from, pass: t.sync.kind })) }, 'deploy started');
+  const applied = options.dryRun ? { entry: await renderDryRun(ctx, plan, started), took: [] } : await applyDeploy(ctx, journal, plan, started, options.unchecked !== true);
+  log.info({ deployId: started.id, commit, targets: applied.entry.targets }, 'deploy finished');
+  ctx.reporter.deployDone(applied.entry);
+  return { ...applied, previous };
 }
 
 /** A deploy under way, for its history entry. */
@@ -139,8 +166,8 @@ async function readFacts(ctx: Context, state: State, commit: Commit, targets: re
 
 type PlannedDeploy = Extract<DeployPlan, { kind: 'deploy' }>;
 
-/** Check out, ask rsync about the riskiest passes, then run every target's passes. */
-async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started): Promise<HistoryEntry> {
+/** Check out, ask rsync about the riskiest passes, then run every target's passes (with checks: wave by wave). Returns the entry and which targets took the release. */
+async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, checked: boolean): Promise<{ entry: HistoryEntry; took: string[] }> {
   const { config } = ctx;
   if (plan.source !== undefined) {
     try {
@@ -165,6 +192,21 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
   for (const target of plan.targets) {
     const slot = target.slots?.switchTo;
     if (slot !== undefined && !decision.failures.has(target.name)) armed.set(target.name, armSwitch(ctx, targetNamed(config, target.name), slot));
+  }
+  if (config.checks !== undefined && checked) {
+    let result: RolloutResult;
+    try {
+      result = await rollOut(ctx, journal, plan.targets, plan.commit, armed, (target) => transfer(ctx, journal, plan, target, decision.failures.get(target.name)), (name) => targetNamed(config, name));
+    } finally {
+      for (const a of armed.values()) a.cancel();
+    }
+    for (const outcome of result.outcomes) ctx.reporter.targetDone(outcome);
+    const entry = historyEntry(started, plan.commit, result.outcomes, { rollout: result.rollout, ...(result.switchSummary === undefined ? {} : { switch: result.switchSummary }) });
+    await journal.update((s) => {
+      deployFinished(s, started.id, plan.commit, entry.finishedAt);
+    });
+    journal.appendHistory(entry);
+    return { entry, took: result.took };
   }
   let switched: Awaited<ReturnType<typeof switchFarm>>;
   try {
@@ -194,7 +236,7 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
     deployFinished(s, started.id, plan.commit, entry.finishedAt);
   });
   journal.appendHistory(entry);
-  return entry;
+  return { entry, took: [] };
 }
 
 /**
@@ -387,8 +429,9 @@ async function transfer(ctx: Context, journal: Journal, plan: PlannedDeploy, tar
     outcome = base;
   } else if (sync.kind === 'none') {
     // the tree is the same (an empty commit, a revert of a revert): it now holds this commit
-    outcome = base;
-    if (!target.upToDate) {
+    const revision = target.upToDate ? undefined : await writeRevision(ctx, writtenTarget(configured, target), plan.commit);
+    outcome = revision === undefined ? base : { ...base, status: 'failed', error: revision };
+    if (!target.upToDate && revision === undefined) {
       await journal.update((s) => {
         transferSucceeded(s, name, plan.commit, new Date().toISOString(), slot);
       });
@@ -405,10 +448,12 @@ async function transfer(ctx: Context, journal: Journal, plan: PlannedDeploy, tar
       staging: stagingOf(configured, target),
     });
     const { sent, deleted, bytes, durationMs, attempts } = totals;
-    outcome = { ...base, sent, deleted, bytes, durationMs, attempts, status: failure === undefined ? 'ok' : 'failed', ...(failure === undefined ? {} : { error: slot === undefined ? failure : `staging slot ${slot}: ${failure}` }) };
+    const revision = failure === undefined ? await writeRevision(ctx, writtenTarget(configured, target), plan.commit) : undefined;
+    const error = failure ?? revision;
+    outcome = { ...base, sent, deleted, bytes, durationMs, attempts, status: error === undefined ? 'ok' : 'failed', ...(error === undefined ? {} : { error: slot === undefined ? error : `staging slot ${slot}: ${error}` }) };
     await journal.update((s) => {
-      if (failure === undefined) transferSucceeded(s, name, plan.commit, new Date().toISOString(), slot);
-      else transferFailed(s, name, plan.commit, outcome.error ?? failure, { untouched, alreadyAttempted: target.alreadyAttempted }, slot);
+      if (error === undefined) transferSucceeded(s, name, plan.commit, new Date().toISOString(), slot);
+      else transferFailed(s, name, plan.commit, outcome.error ?? error, { untouched: untouched && failure !== undefined, alreadyAttempted: target.alreadyAttempted }, slot);
     });
   }
   log[outcome.status === 'ok' ? 'info' : 'error']({ target: name, ...outcome }, slot === undefined ? 'target done' : 'slot staged');

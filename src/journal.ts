@@ -76,7 +76,7 @@ export interface State {
   targets: Record<string, TargetState>;
 }
 
-export type Reason = 'push' | 'manual' | 'rollback' | 'sync' | 'watch';
+export type Reason = 'push' | 'manual' | 'rollback' | 'sync' | 'watch' | 'auto-rollback';
 
 export interface TargetOutcome {
   name: string;
@@ -113,6 +113,12 @@ export interface HistoryEntry {
   error?: string;
   /** layout: slots: the switch of `current` across the farm, from the first target to the last */
   switch?: { at: string; skewMs: number; switched: number; held: string[] };
+  /** with checks: the waves the release went out in, every check's result, and where it stopped */
+  rollout?: {
+    waves: string[][];
+    checks: { target: string; wave: number; ok: boolean; detail: string; attempts: number; durationMs: number }[];
+    stopped?: { wave: number; target: string; detail: string };
+  };
 }
 
 const EMPTY: State = { version: 1, nextDeployId: 1, current: null, source: { commit: null, attempted: [] }, targets: {} };

@@ -4,14 +4,15 @@ import type { HistoryEntry } from './journal.js';
 /**
  * The deploy stack, from the history: every deploy puts its commit on top (unless it is on top
  * already), a rollback without a revision takes the top off, and a rollback to a revision goes
- * back down to it if it is on the stack, else puts it on top. So after deploys A, B, C, rollback
+ * back down to it if it is on the stack, else puts it on top (an automatic rollback after a failed
+ * check is a rollback too). So after deploys A, B, C, rollback
  * gives B, and a second rollback gives A, however many commits lie between them in git.
  */
 export function deployStack(history: readonly HistoryEntry[]): Commit[] {
   const stack: Commit[] = [];
   for (const entry of history) {
     if (entry.dryRun === true) continue;
-    if (entry.reason === 'rollback') {
+    if (entry.reason === 'rollback' || entry.reason === 'auto-rollback') {
       const at = stack.lastIndexOf(entry.commit);
       if (at !== -1) {
         stack.length = at + 1;

@@ -4,7 +4,7 @@ import { filesFromList, type RsyncPass } from './plan.js';
 import { sshCommand } from './ssh.js';
 
 export interface RsyncArgsInput {
-  config: Pick<Config, 'source' | 'exclude' | 'protect' | 'owner' | 'rsync'>;
+  config: Pick<Config, 'source' | 'exclude' | 'protect' | 'owner' | 'rsync'> & { revisionFile?: string | undefined };
   /** rsync's own --max-delete, a backstop behind the deploy's check of the plan */
   maxDelete?: number | undefined;
   target: Target;
@@ -38,6 +38,8 @@ export function rsyncArgs({ config, target, pass, dryRun, maxDelete, extra = [],
   args.push(...connectionArgs(target));
   for (const pattern of config.exclude) args.push(`--exclude=${pattern}`);
   for (const pattern of config.protect) args.push(`--filter=P ${pattern}`);
+  // written by fanout after each transfer, never sent from the source, never deleted, not drift
+  if (config.revisionFile !== undefined) args.push(`--exclude=/${config.revisionFile}`);
   // anchored: each is one path from the top of the slot, a symlink into shared/ there
   for (const shared of staging?.shared ?? []) args.push(`--exclude=/${shared}`);
   // relative to the slot (dest/slots/N/): a file the host already has there is copied on the
@@ -77,7 +79,9 @@ export function rsyncArgs({ config, target, pass, dryRun, maxDelete, extra = [],
  * application) keeps its owner and mode. Nothing is deleted.
  */
 function linkArgs(config: RsyncArgsInput['config'], target: Target, pass: Extract<RsyncPass, { kind: 'links' }>, dryRun: boolean): string[] {
-  const args = ['--links', '--dirs', '--mkpath', '--out-format=%i %l %n', '--files-from=-', '--from0'];
+  // --ignore-times: a file listed (the revision file) is always sent; without --times the quick
+  // check would skip one of the same size written within the same second
+  const args = ['--links', '--dirs', '--ignore-times', '--mkpath', '--out-format=%i %l %n', '--files-from=-', '--from0'];
   // a shared directory the operator made a symlink (to an NFS mount, say) stays one; never for
   // `current`, which must itself be replaced
   if (pass.keepDirLinks === true) args.push('--keep-dirlinks');

@@ -58,6 +58,20 @@ function currentLink(config: Config, slot: string): string {
   return dir;
 }
 
+/**
+ * revisionFile: the deployed sha written into the tree just written (the target in place, or the
+ * slot staged), so that a check can prove which release the web server really serves.
+ */
+export async function writeRevision(ctx: Context, target: Target, commit: Commit): Promise<string | undefined> {
+  const file = ctx.config.revisionFile;
+  if (file === undefined) return undefined;
+  const dir = scratch(ctx.config, `revision-${target.name}`);
+  fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+  fs.writeFileSync(path.join(dir, file), `${commit}\n`, { mode: 0o644 });
+  const result = await rsyncWithRetries(ctx, target, { kind: 'links', from: dir, names: withAncestors([file]) }, { dryRun: false, maxDelete: undefined });
+  return result.outcome.ok ? undefined : `writing ${file}: ${result.outcome.error ?? 'rsync failed'}`;
+}
+
 /** A switch of one target's `current`, its rsync started and connected, waiting for the word. */
 export interface ArmedSwitch {
   target: Target;

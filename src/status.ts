@@ -1,5 +1,5 @@
 import type { Commit } from './git.js';
-import type { State } from './journal.js';
+import type { HistoryEntry, State } from './journal.js';
 import { upToDate } from './state.js';
 import type { WatchState } from './watch-state.js';
 
@@ -80,7 +80,7 @@ export function farmStatus(names: readonly string[], state: State, tip: Commit |
  * `fanout status --json`: the farm status with each commit's subject, watch's own state and the
  * source's. `subjects` maps each commit named to its subject.
  */
-export function statusDocument(status: FarmStatus, subjects: ReadonlyMap<string, string>, watchState: WatchState | undefined, source: State['source']): Record<string, unknown> {
+export function statusDocument(status: FarmStatus, subjects: ReadonlyMap<string, string>, watchState: WatchState | undefined, source: State['source'], autoRollback?: AutoRollback): Record<string, unknown> {
   const { current } = status;
   return {
     ok: status.ok,
@@ -89,5 +89,30 @@ export function statusDocument(status: FarmStatus, subjects: ReadonlyMap<string,
     targets: status.targets.map((t) => ({ ...t, subject: t.commit === null ? null : subjects.get(t.commit) })),
     watch: watchState === undefined ? null : { ...watchState, failing: status.watch?.failing ?? false },
     source: { commit: source.commit, error: status.sourceError ?? null },
+    autoRollback: autoRollback ?? null,
   };
+}
+
+/** The last deploy, when it was an automatic rollback: what failed, where, and why. */
+export interface AutoRollback {
+  /** the deploy whose check failed, and its commit */
+  deployId: number;
+  commit: string;
+  target: string;
+  detail: string;
+  /** the commit the farm went back to */
+  back: string;
+}
+
+export function lastAutoRollback(history: readonly HistoryEntry[]): AutoRollback | undefined {
+  const last = history.at(-1);
+  if (last?.reason !== 'auto-rollback') return undefined;
+  const failed = [...history].reverse().find((e) => e.rollout?.stopped !== undefined);
+  const stopped = failed?.rollout?.stopped;
+  if (failed === undefined || stopped === undefined) return undefined;
+  return { deployId: failed.id, commit: failed.commit, target: stopped.target, detail: stopped.detail, back: last.commit };
+}
+
+export function autoRollbackLine(rollback: AutoRollback): string {
+  return `rolled back automatically: deploy #${rollback.deployId} of ${rollback.commit.slice(0, 10)} failed its check on ${rollback.target} (${rollback.detail}); the farm went back to ${rollback.back.slice(0, 10)}`;
 }

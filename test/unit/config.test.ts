@@ -496,3 +496,25 @@ targets:
     expect(message).toContain('mode 604');
   });
 });
+
+describe('parseConfig: checks and rollout', () => {
+  const withChecks = (extra: string): string => MINIMAL.replace('targets:', `${extra}\ntargets:`);
+
+  it('fills in the checks and the rollout, and gives each target the check URL', () => {
+    const config = parseConfig(withChecks('checks:\n  url: "http://{host}/REVISION"\n  body: "{commit}"\nrevisionFile: REVISION\nrollout:\n  canary: 1\n  batch: "50%"\n  pause: 2'), FILE);
+    expect(config.checks).toEqual({ url: 'http://{host}/REVISION', status: 200, body: '{commit}', command: undefined, timeoutMs: 5000, retries: 2, retryDelayMs: 1000, settleMs: 0 });
+    expect(config.rollout).toEqual({ canary: 1, batch: '50%', pauseMs: 2000, onFailure: 'rollback' });
+    expect(config.revisionFile).toBe('REVISION');
+    expect(config.targets[0]?.checkUrl).toBe('http://{host}/REVISION');
+    expect(parseConfig(MINIMAL, FILE).rollout).toEqual({ canary: undefined, batch: undefined, pauseMs: 0, onFailure: 'rollback' });
+  });
+
+  it('refuses a check with nothing to check, a rollout without checks, an unknown canary, a bad batch', () => {
+    expect(configError(withChecks('checks:\n  status: 200')).message).toMatch(/: checks: nothing to check local with: give checks.url/);
+    expect(configError(withChecks('rollout:\n  canary: 1')).message).toMatch(/: rollout: a rollout is gated by checks/);
+    expect(configError(withChecks('checks:\n  command: [/bin/true]\nrollout:\n  canary: [web9]')).message).toMatch(/: rollout.canary: no target named "web9"; configured: local/);
+    expect(configError(withChecks('checks:\n  command: [/bin/true]\nrollout:\n  batch: "150%"')).message).toMatch(/rollout.batch: a number of targets, or a percentage/);
+    expect(configError(withChecks('checks:\n  command: []')).message).toMatch(/checks.command: must name a program/);
+    expect(configError(withChecks('revisionFile: ../x')).message).toMatch(/revisionFile: not a path fanout can use/);
+  });
+});

@@ -49,3 +49,11 @@ describe('the deploy stack', () => {
     expect(previousDeploy([])).toBeUndefined();
   });
 });
+
+describe('an automatic rollback on the stack', () => {
+  it('takes the failed release off, like a rollback: the next rollback goes further back', () => {
+    const history = [entry('a'), entry('b'), entry('c'), entry('b', 'auto-rollback')];
+    expect(deployStack(history)).toEqual([sha('a'), sha('b')]);
+    expect(previousDeploy(history)).toBe(sha('a'));
+  });
+});

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Commit } from '../../src/git.js';
 import type { State } from '../../src/journal.js';
-import { farmStatus, slotsLine, statusDocument, targetStatuses, targetsToSync } from '../../src/status.js';
+import { autoRollbackLine, farmStatus, lastAutoRollback, slotsLine, statusDocument, targetStatuses, targetsToSync } from '../../src/status.js';
+import type { HistoryEntry } from '../../src/journal.js';
 
 const A = 'a'.repeat(40) as Commit;
 const B = 'b'.repeat(40) as Commit;
@@ -80,6 +81,7 @@ describe('statusDocument: the shape of fanout status --json', () => {
       ],
       watch: { ...watchState, failing: true },
       source: { commit: B, error: 'Permission denied' },
+      autoRollback: null,
     });
     expect(statusDocument(farmStatus([], state({}), undefined, undefined), new Map(), undefined, state({}).source)).toMatchObject({ watch: null, branchTip: null, source: { error: null } });
   });
@@ -98,5 +100,18 @@ describe('slots in status', () => {
     expect(web2).toMatchObject({ health: 'failed', error: 'a switch of current to slot 2 was cut short: it points to that slot or to slot 1; the next deploy switches again' });
     expect(slotsLine(web2 ?? { name: '', health: 'ok', commit: null, at: null, error: undefined })).toBe('slot 1 live; slot 2 cut short (had bbbbbbbbbb)');
     expect(slotsLine({ name: 'x', health: 'ok', commit: null, at: null, error: undefined })).toBeUndefined();
+  });
+});
+
+describe('an automatic rollback in status', () => {
+  const entry = (id: number, commit: string, more: Partial<HistoryEntry> = {}): HistoryEntry => ({ id, startedAt: 't', finishedAt: 't', commit: commit as Commit, subject: '', reason: 'push', startedBy: 'git', targets: [], ...more });
+
+  it('is named while it is the last deploy: which deploy failed its check, where, why, and where the farm went back to', () => {
+    const history = [entry(1, A), entry(2, B, { rollout: { waves: [['web1']], checks: [], stopped: { wave: 0, target: 'web1', detail: 'HTTP 500' } } }), entry(3, A, { reason: 'auto-rollback' })];
+    const found = lastAutoRollback(history);
+    expect(found).toEqual({ deployId: 2, commit: B, target: 'web1', detail: 'HTTP 500', back: A });
+    expect(autoRollbackLine(found ?? { deployId: 0, commit: '', target: '', detail: '', back: '' })).toBe(`rolled back automatically: deploy #2 of bbbbbbbbbb failed its check on web1 (HTTP 500); the farm went back to aaaaaaaaaa`);
+    expect(lastAutoRollback([...history, entry(4, B)])).toBeUndefined();
+    expect(lastAutoRollback([])).toBeUndefined();
   });
 });

@@ -10,6 +10,7 @@ export function target(dest: string, overrides: Partial<Target> = {}): Target {
     timeout: 30,
     ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true },
     layout: { kind: 'in-place' },
+    checkUrl: undefined,
     ...overrides,
   };
 }

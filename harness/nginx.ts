@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { freePort, listening } from './rsyncd.js';
+
+/** A real nginx on one loopback address, serving a document root, started and stopped by pid. */
+export interface WebServer {
+  address: string;
+  port: number;
+  /** http://ADDRESS:PORT */
+  origin: string;
+  stop(): Promise<void>;
+}
+
+export interface WebServerOptions {
+  hostIndex: number;
+  /** a directory of its own for the config, logs and temp files */
+  dir: string;
+  /** what it serves: a target's `current` with layout: slots, its dest in place */
+  root: string;
+}
+
+/**
+ * nginx as a web server in front of a target: `root` resolved per request through
+ * `$realpath_root`, as the README advises for `current`. Runs as root's workers only so that it can
+ * read the test's private temp directories.
+ */
+export async function startWebServer({ hostIndex, dir, root }: WebServerOptions): Promise<WebServer> {
+  const address = `127.0.0.${hostIndex}`;
+  const port = await freePort(address);
+  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  const conf = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(
+    conf,
+    [
+      'daemon off;',
+      'user root root;',
+      'worker_processes 1;',
+      `pid ${dir}/nginx.pid;`,
+      `error_log ${dir}/error.log;`,
+      'events { worker_connections 64; }',
+      'http {',
+      '  access_log off;',
+      `  client_body_temp_path ${dir}/tmp/body; proxy_temp_path ${dir}/tmp/proxy; fastcgi_temp_path ${dir}/tmp/fastcgi; uwsgi_temp_path ${dir}/tmp/uwsgi; scgi_temp_path ${dir}/tmp/scgi;`,
+      '  default_type text/plain;',
+      '  server {',
+      `    listen ${address}:${port};`,
+      `    root ${root};`,
+      '    disable_symlinks off;',
+      '    location / { try_files $uri $uri/index.html =404; }',
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  const child: ResultPromise = execa('nginx', ['-c', conf, '-p', dir], { reject: false, stdin: 'ignore' });
+  if (!(await listening(address, port, child))) {
+    child.kill('SIGKILL');
+    const ran = await child;
+    throw new Error(`nginx did not start on ${address}:${port}: ${String(ran.stderr)}${fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8') : ''}`);
+  }
+  return {
+    address,
+    port,
+    origin: `http://${address}:${port}`,
+    async stop() {
+      child.kill('SIGTERM');
+      await child;
+    },
+  };
+}

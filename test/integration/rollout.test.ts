@@ -1,0 +1,133 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFarm, type Farm } from '../../harness/farm.js';
+import { startWebServer, type WebServer } from '../../harness/nginx.js';
+
+// Health-gated rollout against real web servers: an nginx in front of each rsync daemon target,
+// on the target's own loopback address, serving its `current` (or its directory in place).
+
+let farm: Farm;
+let web: WebServer[];
+
+async function startFarm(layout: 'slots' | 'in-place'): Promise<void> {
+  farm = await createFarm({ targets: 3, firstHost: 240 });
+  web = [];
+  for (const [i, d] of farm.daemons.entries()) {
+    const root = layout === 'slots' ? path.join(d.dir, 'current') : d.dir;
+    web.push(await startWebServer({ hostIndex: 240 + i, dir: path.join(farm.root, `nginx-${d.name}`), root }));
+  }
+}
+
+function configure(extra: Record<string, unknown> = {}, checkPath = '/health.html'): void {
+  farm.writeConfig(
+    { slotGrace: 0, revisionFile: 'REVISION', checks: { status: 200, retries: 1, retryDelay: 0.1, timeout: 2 }, rollout: { canary: 1, batch: 1 }, ...extra },
+    farm.daemons.map((d, i) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile, checkUrl: `${web[i]?.origin ?? ''}${checkPath}` })),
+  );
+}
+
+afterEach(async () => {
+  await Promise.all(web.map((w) => w.stop()));
+  await farm.cleanup();
+});
+
+/** What each web server serves at a path, as a visitor gets it. */
+async function served(rel: string): Promise<string[]> {
+  return Promise.all(web.map(async (w) => (await fetch(`${w.origin}/${rel}`)).text()));
+}
+
+async function pushed(files: Record<string, string>, message: string, remove: string[] = []): Promise<{ commit: string; stderr: string }> {
+  farm.write(files);
+  if (remove.length > 0) farm.remove(...remove);
+  const commit = await farm.commit(message);
+  return { commit, stderr: (await farm.push()).stderr };
+}
+
+describe('with slots', () => {
+  beforeEach(async () => {
+    await startFarm('slots');
+    configure({ layout: 'slots' });
+  });
+
+  it('a canary, then batches, each switched and checked through nginx; REVISION proves the release served', async () => {
+    const v1 = await pushed({ 'index.html': 'v1', 'health.html': 'ok' }, 'v1');
+    expect(v1.stderr).toMatch(/remote: canary: web1\s/);
+    expect(v1.stderr).toMatch(/remote: check web1: ok \(HTTP 200\)/);
+    expect(v1.stderr).toMatch(/remote: batch 1\/2: web2\s/);
+    expect(v1.stderr).toMatch(/remote: batch 2\/2: web3\s/);
+    expect(await served('REVISION')).toEqual(Array(3).fill(`${v1.commit}\n`));
+    expect(await served('index.html')).toEqual(['v1', 'v1', 'v1']);
+    const entry = farm.history().at(-1);
+    expect(entry?.rollout?.waves).toEqual([['web1'], ['web2'], ['web3']]);
+    expect(entry?.rollout?.checks.map((c) => [c.target, c.ok])).toEqual([
+      ['web1', true],
+      ['web2', true],
+      ['web3', true],
+    ]);
+    expect((await farm.fanout(['verify'])).exitCode).toBe(0);
+  });
+
+  it('a canary that fails its check is switched back at once; the others never take the release', async () => {
+    const v1 = await pushed({ 'index.html': 'v1', 'health.html': 'ok' }, 'v1');
+    const bad = await pushed({ 'index.html': 'v2, broken' }, 'v2 breaks the health page', ['health.html']);
+    expect(bad.stderr).toMatch(/remote: check web1: FAILED \(HTTP 404: .*\(expected 200\), 2 tries\)/);
+    expect(bad.stderr).toMatch(/remote: rolling back web1 to [0-9a-f]{10} \(rollout.onFailure: rollback\)/);
+    expect(bad.stderr).toMatch(/remote: +web2 +failed +staged in slot 2, not switched: the rollout stopped at web1 \(HTTP 404/);
+    expect(await served('index.html')).toEqual(['v1', 'v1', 'v1']);
+    expect(await served('REVISION')).toEqual(Array(3).fill(`${v1.commit}\n`));
+    const [failed, back] = farm.history().slice(-2);
+    expect(failed).toMatchObject({ commit: bad.commit, rollout: { stopped: { wave: 0, target: 'web1' } } });
+    // the way back is a switch alone: the slot left behind still held v1
+    expect(back).toMatchObject({ reason: 'auto-rollback', commit: v1.commit, targets: [{ name: 'web1', status: 'ok', sent: 0 }] });
+    // every target serves v1 again: status is ok, and says what happened
+    const status = await farm.fanout(['status']);
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toMatch(new RegExp(`rolled back automatically: deploy #\\d+ of ${bad.commit.slice(0, 10)} failed its check on web1 \\(HTTP 404`));
+    const json = JSON.parse((await farm.fanout(['status', '--json'])).stdout) as { autoRollback: { target: string; back: string } };
+    expect(json.autoRollback).toMatchObject({ target: 'web1', back: v1.commit });
+  });
+
+  it('onFailure: stop leaves the canary on the release it failed with, and exits 1', async () => {
+    configure({ layout: 'slots', rollout: { canary: ['web2'], onFailure: 'stop' } });
+    await pushed({ 'index.html': 'v1', 'health.html': 'ok' }, 'v1');
+    const bad = await pushed({ 'index.html': 'v2' }, 'v2', ['health.html']);
+    expect(bad.stderr).toMatch(/remote: canary: web2\s/);
+    expect(bad.stderr).not.toContain('rolling back');
+    expect(await served('index.html')).toEqual(['v1', 'v2', 'v1']);
+    expect((await farm.fanout(['deploy'])).exitCode).toBe(1);
+  });
+
+  it('a command check runs with the target, commit and slot in its environment; its stderr is the reason', async () => {
+    const script = path.join(farm.root, 'check.sh');
+    const seen = path.join(farm.root, 'seen');
+    fs.writeFileSync(script, `#!/bin/sh\necho "$FANOUT_TARGET $FANOUT_COMMIT $FANOUT_SLOT" >> ${seen}\n[ -e ${farm.root}/fail ] && { echo "db migration pending" >&2; exit 3; }\nexit 0\n`, { mode: 0o755 });
+    farm.writeConfig(
+      { layout: 'slots', slotGrace: 0, checks: { command: [script], retries: 0 } },
+      farm.daemons.map((d) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile })),
+    );
+    const v1 = await pushed({ 'index.html': 'v1' }, 'v1');
+    expect(fs.readFileSync(seen, 'utf8').trim().split('\n').sort()).toEqual(['web1', 'web2', 'web3'].map((n) => `${n} ${v1.commit} 1`));
+    fs.writeFileSync(path.join(farm.root, 'fail'), '');
+    const bad = await pushed({ 'index.html': 'v2' }, 'v2');
+    expect(bad.stderr).toMatch(/remote: check web1: FAILED \(exit 3: db migration pending\)/);
+    expect(await served('index.html')).toEqual(['v1', 'v1', 'v1']);
+  });
+});
+
+describe('in place', () => {
+  beforeEach(async () => {
+    await startFarm('in-place');
+    configure({ rollout: { canary: 1 } });
+  });
+
+  it('a canary that fails is put back by the engine, from the diff; the others are not written', async () => {
+    const v1 = await pushed({ 'index.html': 'v1', 'health.html': 'ok' }, 'v1');
+    expect(await served('REVISION')).toEqual(Array(3).fill(`${v1.commit}\n`));
+    const bad = await pushed({ 'index.html': 'v2' }, 'v2', ['health.html']);
+    expect(bad.stderr).toMatch(/remote: check web1: FAILED/);
+    expect(bad.stderr).toMatch(/remote: +web2 +failed +not deployed: the rollout stopped at web1/);
+    expect(await served('index.html')).toEqual(['v1', 'v1', 'v1']);
+    expect(await served('REVISION')).toEqual(Array(3).fill(`${v1.commit}\n`));
+    expect(farm.history().at(-1)).toMatchObject({ reason: 'auto-rollback', commit: v1.commit, targets: [{ name: 'web1', status: 'ok', sent: 2 }] });
+  });
+});
