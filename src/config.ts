@@ -119,6 +119,20 @@ const schema = v.strictObject({
       settle: v.optional(v.pipe(v.number(), v.minValue(0, 'must be 0 or more (seconds)')), 0),
     }),
   ),
+  /** programs (argument arrays, no shell) run on the update server around a deploy */
+  hooks: v.optional(
+    v.strictObject({
+      /** before anything is touched; failing, it stops the deploy */
+      before: v.optional(v.pipe(v.array(nonEmpty), v.minLength(1, 'must name a program'))),
+      /** for each target once it serves the release (switched, or written in place), before its check */
+      afterSwitch: v.optional(v.pipe(v.array(nonEmpty), v.minLength(1, 'must name a program'))),
+      /** once the deploy is over, whatever its outcome */
+      after: v.optional(v.pipe(v.array(nonEmpty), v.minLength(1, 'must name a program'))),
+      /** once, when the deploy failed (a target, or a check) */
+      onFailure: v.optional(v.pipe(v.array(nonEmpty), v.minLength(1, 'must name a program'))),
+      timeout: v.optional(seconds, 60),
+    }),
+  ),
   /** a file fanout writes into each release holding the deployed sha (never deleted, left out of verify) */
   revisionFile: v.optional(sitePath),
   /** the order targets take a release in: a canary first, then batches, each checked */
@@ -170,6 +184,14 @@ export interface Checks {
   settleMs: number;
 }
 
+export interface Hooks {
+  before: string[] | undefined;
+  afterSwitch: string[] | undefined;
+  after: string[] | undefined;
+  onFailure: string[] | undefined;
+  timeoutMs: number;
+}
+
 export interface Rollout {
   canary: number | string[] | undefined;
   batch: number | string | undefined;
@@ -198,6 +220,7 @@ export interface Config {
   checks: Checks | undefined;
   revisionFile: string | undefined;
   rollout: Rollout;
+  hooks: Hooks;
   watch: { settleMs: number; maxWaitMs: number; minDelayMs: number; ignore: string[]; maxRetryDelay: number };
   rsync: { path: string; args: string[] };
 }
@@ -327,6 +350,7 @@ export function parseConfig(text: string, file: string): Config {
             settleMs: c.checks.settle * 1000,
           },
     revisionFile: c.revisionFile,
+    hooks: { before: c.hooks?.before, afterSwitch: c.hooks?.afterSwitch, after: c.hooks?.after, onFailure: c.hooks?.onFailure, timeoutMs: (c.hooks?.timeout ?? 60) * 1000 },
     rollout: { canary: c.rollout?.canary, batch: c.rollout?.batch, pauseMs: (c.rollout?.pause ?? 0) * 1000, onFailure: c.rollout?.onFailure ?? 'rollback' },
     watch: c.watch,
     rsync: c.rsync,

@@ -14,6 +14,8 @@ import { parentOf, type SyncPlan } from './plan.js';
 import { previousDeploy } from './rollback.js';
 import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
 import { passesOf, rsyncWithRetries, runPasses, type Context } from './passes.js';
+import { targetHost } from './checks.js';
+import { afterSwitch, runHook, type HookFacts } from './hooks.js';
 import { rollOut, type RolloutResult } from './rollout.js';
 import { armSwitch, prepareSlot, stagingOf, switchFarm, writeRevision, writtenTarget, type ArmedSwitch } from './slots.js';
 
@@ -122,10 +124,29 @@ async function deployLocked(ctx: Context, request: DeployRequest, options: Deplo
   const info = await commitInfo(config.repo, commit);
   const started: Started = { id: journal.state.nextDeployId, at: new Date(), subject: info.subject, request };
   log.info({ deployId: started.id, commit, reason: request.reason, startedBy: request.startedBy, dryRun: options.dryRun, source: plan.source?.kind ?? 'holds it', targets: plan.targets.map((t) => ({ name: t.name, from: t.from, pass: t.sync.kind })) }, 'deploy started');
-  const applied = options.dryRun ? { entry: await renderDryRun(ctx, plan, started), took: [] } : await applyDeploy(ctx, journal, plan, started, options.unchecked !== true);
+  if (options.dryRun) {
+    const entry = await renderDryRun(ctx, plan, started);
+    ctx.reporter.deployDone(entry);
+    return { entry, took: [], previous };
+  }
+  const told = hookFacts(started, plan);
+  // an automatic rollback is not the operator's to stop
+  const stopped = options.unchecked === true ? undefined : await runHook(ctx, 'before', told);
+  if (stopped !== undefined) throw new FanoutError(`${stopped}; nothing was touched`, 1);
+  const applied = await applyDeploy(ctx, journal, plan, started, options.unchecked !== true);
   log.info({ deployId: started.id, commit, targets: applied.entry.targets }, 'deploy finished');
   ctx.reporter.deployDone(applied.entry);
+  const failed = applied.entry.targets.some((t) => t.status === 'failed');
+  for (const hook of failed ? (['onFailure', 'after'] as const) : (['after'] as const)) {
+    const said = await runHook(ctx, hook, { ...told, outcome: failed ? 'failed' : 'ok' });
+    if (said !== undefined) ctx.reporter.note(`warning: ${said}`);
+  }
   return { ...applied, previous };
+}
+
+/** What the hooks are told of a deploy. */
+function hookFacts(started: Started, plan: PlannedDeploy): HookFacts {
+  return { deployId: started.id, commit: plan.commit, reason: started.request.reason, startedBy: started.request.startedBy, targets: plan.targets.map((t) => t.name) };
 }
 
 /** A deploy under way, for its history entry. */
@@ -196,7 +217,7 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
   if (config.checks !== undefined && checked) {
     let result: RolloutResult;
     try {
-      result = await rollOut(ctx, journal, plan.targets, plan.commit, armed, (target) => transfer(ctx, journal, plan, target, decision.failures.get(target.name)), (name) => targetNamed(config, name));
+      result = await rollOut(ctx, journal, plan.targets, plan.commit, armed, (target) => transfer(ctx, journal, plan, target, decision.failures.get(target.name)), (name) => targetNamed(config, name), hookFacts(started, plan));
     } finally {
       for (const a of armed.values()) a.cancel();
     }
@@ -226,7 +247,18 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
     // a switch made ready and never sent must not wait on its target until it times out
     for (const a of armed.values()) a.cancel();
   }
-  const { outcomes, summary } = switched;
+  const { summary } = switched;
+  // afterSwitch for every target that now serves the release (a php-fpm reload, say); a failure fails that target
+  const serving = plan.targets.filter((t) => !t.upToDate && switched.outcomes.find((o) => o.name === t.name)?.status === 'ok');
+  const hookFailures = await afterSwitch(
+    ctx,
+    hookFacts(started, plan),
+    serving.map((t) => ({ target: targetNamed(config, t.name), host: targetHost(targetNamed(config, t.name)), slot: t.slots?.switchTo ?? t.slots?.stage?.slot })),
+  );
+  const outcomes = switched.outcomes.map((o): TargetOutcome => {
+    const failure = hookFailures.get(o.name);
+    return failure === undefined ? o : { ...o, status: 'failed', error: failure };
+  });
   for (const target of plan.targets.filter((t) => t.slots !== undefined)) {
     const outcome = outcomes.find((o) => o.name === target.name);
     if (outcome !== undefined) ctx.reporter.targetDone(outcome);

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pMap from 'p-map';
 import type { Target } from './config.js';
-import { checkTarget } from './checks.js';
+import { checkTarget, targetHost } from './checks.js';
+import { afterSwitch, type HookFacts } from './hooks.js';
 import type { TargetPlan } from './deploy-plan.js';
 import type { Commit } from './git.js';
 import type { HistoryEntry, Journal, TargetOutcome } from './journal.js';
@@ -33,6 +34,7 @@ export async function rollOut(
   armed: Map<string, ArmedSwitch>,
   write: (target: TargetPlan) => Promise<TargetOutcome>,
   targetNamed: (name: string) => Target,
+  facts: HookFacts,
 ): Promise<RolloutResult> {
   const { config, reporter } = ctx;
   const checks = config.checks;
@@ -74,10 +76,22 @@ export async function rollOut(
         if (r.at !== undefined) switchTimes.push(r.at);
       }
     }
-    // every target of the wave that serves the release now is checked
+    // every target of the wave that serves the release now: its afterSwitch hook, then its check
     const serving = wave.filter((n) => outcomes.get(n)?.status === 'ok' && (byName.get(n)?.slots === undefined || !holdSlots));
     took.push(...serving.filter((n) => byName.get(n)?.upToDate !== true));
-    const found = await Promise.all(serving.map((n) => checkTarget(targetNamed(n), checks, { commit, slot: byName.get(n)?.slots?.switchTo ?? byName.get(n)?.slots?.stage?.slot }, ctx.log)));
+    const slotOf = (n: string): string | undefined => byName.get(n)?.slots?.switchTo ?? byName.get(n)?.slots?.stage?.slot;
+    const hooked = await afterSwitch(
+      ctx,
+      facts,
+      serving.filter((n) => byName.get(n)?.upToDate !== true).map((n) => ({ target: targetNamed(n), host: targetHost(targetNamed(n)), slot: slotOf(n) })),
+    );
+    const found = await Promise.all(
+      serving.map(async (n) => {
+        const hookFailure = hooked.get(n);
+        if (hookFailure !== undefined) return { target: n, ok: false, detail: hookFailure, attempts: 1, durationMs: 0 };
+        return checkTarget(targetNamed(n), checks, { commit, slot: slotOf(n) }, ctx.log);
+      }),
+    );
     for (const c of found) {
       rollout.checks.push({ ...c, wave: index });
       reporter.note(`check ${c.target}: ${c.ok ? 'ok' : 'FAILED'} (${c.detail}${c.attempts > 1 ? `, ${c.attempts} tries` : ''})`);

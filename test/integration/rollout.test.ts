@@ -114,6 +114,45 @@ describe('with slots', () => {
   });
 });
 
+describe('hooks around a deploy', () => {
+  beforeEach(async () => {
+    await startFarm('slots');
+  });
+
+  it('before can stop a deploy with nothing touched; afterSwitch runs per target before its check; after and onFailure are told the outcome', async () => {
+    const log = path.join(farm.root, 'hooks.log');
+    const hook = path.join(farm.root, 'hook.sh');
+    // records its environment and the JSON on its stdin; "before" fails while a file says so
+    fs.writeFileSync(
+      hook,
+      `#!/bin/sh\nread -r json\necho "$FANOUT_HOOK target=$FANOUT_TARGET slot=$FANOUT_SLOT outcome=$FANOUT_OUTCOME reason=$FANOUT_REASON commit=$FANOUT_COMMIT json=$json" >> ${log}\n[ "$FANOUT_HOOK" = before ] && [ -e ${farm.root}/freeze ] && { echo "deploy freeze until Monday" >&2; exit 1; }\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    configure({ layout: 'slots', rollout: { canary: 1 }, hooks: { before: [hook], afterSwitch: [hook], after: [hook], onFailure: [hook], timeout: 5 } });
+    const v1 = await pushed({ 'index.html': 'v1', 'health.html': 'ok' }, 'v1');
+    const lines = fs.readFileSync(log, 'utf8').trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^before target= slot= outcome= reason=push commit=${v1.commit} json=\\{"hook":"before","deployId":1,"commit":"${v1.commit}"`));
+    expect(lines.filter((l) => l.startsWith('afterSwitch')).map((l) => /target=(\S+) slot=(\S+)/.exec(l)?.slice(1).join(' '))).toEqual(['web1 1', 'web2 1', 'web3 1']);
+    expect(lines.at(-1)).toMatch(/^after .*outcome=ok reason=push/);
+    expect(lines.some((l) => l.startsWith('onFailure'))).toBe(false);
+
+    fs.writeFileSync(path.join(farm.root, 'freeze'), '');
+    const frozen = await pushed({ 'index.html': 'v2' }, 'v2');
+    expect(frozen.stderr).toMatch(/remote: fanout: the before hook \(.*hook.sh\) failed: exit 1: deploy freeze until Monday; nothing was touched/);
+    expect(await served('index.html')).toEqual(['v1', 'v1', 'v1']);
+    fs.rmSync(path.join(farm.root, 'freeze'));
+
+    fs.writeFileSync(log, '');
+    const bad = await pushed({ 'index.html': 'v3' }, 'v3', ['health.html']);
+    expect(bad.stderr).toMatch(/remote: check web1: FAILED/);
+    const after = fs.readFileSync(log, 'utf8').trim().split('\n');
+    // the failed deploy: onFailure then after; then the automatic rollback, which no before hook can stop
+    expect(after.map((l) => l.split(' ')[0])).toEqual(['before', 'afterSwitch', 'onFailure', 'after', 'afterSwitch', 'after']);
+    expect(after[5]).toMatch(/reason=auto-rollback/);
+    expect(await served('index.html')).toEqual(['v1', 'v1', 'v1']);
+  });
+});
+
 describe('in place', () => {
   beforeEach(async () => {
     await startFarm('in-place');

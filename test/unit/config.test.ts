@@ -518,3 +518,12 @@ describe('parseConfig: checks and rollout', () => {
     expect(configError(withChecks('revisionFile: ../x')).message).toMatch(/revisionFile: not a path fanout can use/);
   });
 });
+
+describe('parseConfig: hooks', () => {
+  it('argument arrays with a timeout; an empty one is refused', () => {
+    const config = parseConfig(MINIMAL.replace('targets:', 'hooks:\n  before: [/usr/local/bin/drain, "--all"]\n  timeout: 10\ntargets:'), FILE);
+    expect(config.hooks).toEqual({ before: ['/usr/local/bin/drain', '--all'], afterSwitch: undefined, after: undefined, onFailure: undefined, timeoutMs: 10_000 });
+    expect(parseConfig(MINIMAL, FILE).hooks.timeoutMs).toBe(60_000);
+    expect(configError(MINIMAL.replace('targets:', 'hooks:\n  after: []\ntargets:')).message).toMatch(/hooks.after: must name a program/);
+  });
+});
