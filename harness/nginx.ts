@@ -18,6 +18,12 @@ export interface WebServerOptions {
   dir: string;
   /** what it serves: a target's `current` with layout: slots, its dest in place */
   root: string;
+  /**
+   * PHP through php-fpm on this socket, the script's path given as `$realpath_root` (the release
+   * `current` points to, resolved per request, as the README advises) or `$document_root` (the
+   * symlink's own path, which PHP's opcache keeps serving after a switch)
+   */
+  php?: { socket: string; root: 'realpath' | 'document' };
 }
 
 /**
@@ -25,7 +31,7 @@ export interface WebServerOptions {
  * `$realpath_root`, as the README advises for `current`. Runs as root's workers only so that it can
  * read the test's private temp directories.
  */
-export async function startWebServer({ hostIndex, dir, root }: WebServerOptions): Promise<WebServer> {
+export async function startWebServer({ hostIndex, dir, root, php }: WebServerOptions): Promise<WebServer> {
   const address = `127.0.0.${hostIndex}`;
   const port = await freePort(address);
   fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
@@ -48,6 +54,16 @@ export async function startWebServer({ hostIndex, dir, root }: WebServerOptions)
       `    root ${root};`,
       '    disable_symlinks off;',
       '    location / { try_files $uri $uri/index.html =404; }',
+      ...(php === undefined
+        ? []
+        : [
+            '    location ~ \\.php$ {',
+            '      include /etc/nginx/fastcgi_params;',
+            `      fastcgi_pass unix:${php.socket};`,
+            `      fastcgi_param SCRIPT_FILENAME $${php.root}_root$fastcgi_script_name;`,
+            `      fastcgi_param DOCUMENT_ROOT $${php.root}_root;`,
+            '    }',
+          ]),
       '  }',
       '}',
       '',

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { GIT_IDENTITY } from '../harness/farm.js';
+import { startWebServer, type WebServer } from '../harness/nginx.js';
 import { startDaemon, type Daemon } from '../harness/rsyncd.js';
 import { diffSnapshots, snapshot } from '../harness/tree.js';
 
@@ -21,11 +22,13 @@ const repo = path.join(root, 'site.git');
 const source = path.join(root, 'www');
 const clone = path.join(root, 'clone');
 const daemons: Daemon[] = [];
+const webServers: WebServer[] = [];
 
 // One cleanup, however many ways we get there (normal end, error, Ctrl-C).
 let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
+    await Promise.all(webServers.map((w) => w.stop()));
     await Promise.all(daemons.map((d) => d.stop()));
     fs.rmSync(root, { recursive: true, force: true });
   })();
@@ -162,7 +165,44 @@ async function main(): Promise<void> {
   if (after.length > 0) throw new DemoFailure(`after the rollback web1 differs from the source: ${after.join('; ')}`);
   await fanout('history', '--limit', '4');
 
-  console.log('\ndemo passed: two pushes deployed to both targets, which equal the source; rolled back again');
+  section('8. atomic releases behind real web servers, a canary first, checked');
+  // each target now holds slots/1, slots/2 and `current`; an nginx on its own loopback address
+  // serves `current` (resolved per request: $realpath_root), and each release is checked through it
+  for (const daemon of daemons) {
+    const web = await startWebServer({ hostIndex: daemon.address === '127.0.0.2' ? 2 : 3, dir: path.join(root, `nginx-${daemon.name}`), root: path.join(daemon.dir, 'current') });
+    webServers.push(web);
+    console.log(`   ${daemon.name}: nginx pid on ${web.origin}, serving ${path.join(daemon.dir, 'current').replaceAll(root, '$DEMO')}`);
+  }
+  const releases = {
+    ...config,
+    layout: 'slots',
+    slotGrace: 0,
+    revisionFile: 'REVISION',
+    checks: { body: '{commit}', retries: 1, retryDelay: 0.2 },
+    rollout: { canary: 1 },
+    targets: daemons.map((d, i) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile, checkUrl: `${webServers[i]?.origin ?? ''}/REVISION` })),
+  };
+  fs.writeFileSync(configFile, stringify(releases));
+  console.log('$ cat fanout.yaml   # layout: slots, revisionFile, checks, rollout');
+  show(stringify(releases));
+  writeSite({ 'index.html': '<!doctype html>\n<title>fanout demo</title>\nRelease three\n' });
+  await commitAndPush('Release three, switched on both hosts at once', []);
+  const served = await Promise.all(webServers.map(async (w) => (await fetch(`${w.origin}/index.html`)).text()));
+  console.log(`   what the web servers serve now: ${served.map((t) => JSON.stringify(t.split('\n')[2])).join(', ')}`);
+  if (!served.every((t) => t.includes('Release three'))) throw new DemoFailure('the web servers do not serve release three');
+
+  section('9. a release that fails its check on the canary is switched back at once');
+  // this check wants a page the next release deletes
+  fs.writeFileSync(configFile, stringify({ ...releases, checks: { retries: 1, retryDelay: 0.2 }, targets: releases.targets.map((t) => ({ ...t, checkUrl: t.checkUrl.replace('/REVISION', '/index.html') })) }));
+  fs.rmSync(path.join(clone, 'index.html'));
+  writeSite({ 'home.html': 'moved\n' });
+  await commitAndPush('Move the home page (breaks /index.html)', []);
+  const still = await Promise.all(webServers.map(async (w) => (await fetch(`${w.origin}/index.html`)).status));
+  console.log(`   /index.html on the web servers: ${still.join(', ')}`);
+  if (!still.every((status) => status === 200)) throw new DemoFailure('the broken release was not rolled back');
+  await fanout('status');
+
+  console.log('\ndemo passed: two pushes deployed to both targets, which equal the source; rolled back again; a release switched on both hosts behind nginx, and a broken one switched back from the canary');
 }
 
 try {
