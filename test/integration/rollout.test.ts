@@ -50,7 +50,13 @@ describe('with slots', () => {
   });
 
   it('a canary, then batches, each switched and checked through nginx; REVISION proves the release served', async () => {
+    // checked on REVISION through nginx: the web server must serve this very commit
+    farm.writeConfig(
+      { slotGrace: 0, layout: 'slots', revisionFile: 'REVISION', checks: { body: '{commit}', retries: 1, retryDelay: 0.1 }, rollout: { canary: 1, batch: 1, pause: 0.2 } },
+      farm.daemons.map((d, i) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile, checkUrl: `${web[i]?.origin ?? ''}/REVISION` })),
+    );
     const v1 = await pushed({ 'index.html': 'v1', 'health.html': 'ok' }, 'v1');
+    expect(v1.stderr).toMatch(/remote: pausing 0\.20s before the next batch/);
     expect(v1.stderr).toMatch(/remote: canary: web1\s/);
     expect(v1.stderr).toMatch(/remote: check web1: ok \(HTTP 200\)/);
     expect(v1.stderr).toMatch(/remote: batch 1\/2: web2\s/);
