@@ -93,6 +93,48 @@ describe('with slots', () => {
     expect(json.autoRollback).toMatchObject({ target: 'web1', back: v1.commit });
   });
 
+  it('a failure in the second batch sends back every target that took the release, the canary too', async () => {
+    farm.writeConfig(
+      { layout: 'slots', slotGrace: 0, revisionFile: 'REVISION', checks: { retries: 0 }, rollout: { canary: 1, batch: 1 } },
+      farm.daemons.map((d, i) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile, checkUrl: `${web[i]?.origin ?? ''}/${d.name}.html` })),
+    );
+    const v1 = await pushed({ 'index.html': 'v1', 'web1.html': 'ok', 'web2.html': 'ok', 'web3.html': 'ok' }, 'v1');
+    const bad = await pushed({ 'index.html': 'v2' }, 'v2 breaks only the page web3 is checked on', ['web3.html']);
+    expect(bad.stderr).toMatch(/remote: check web1: ok[\s\S]*remote: check web2: ok[\s\S]*remote: check web3: FAILED \(HTTP 404/);
+    expect(bad.stderr).toMatch(/remote: rolling back web1, web2, web3 to [0-9a-f]{10}/);
+    expect(await served('index.html')).toEqual(['v1', 'v1', 'v1']);
+    expect(farm.history().at(-1)).toMatchObject({ reason: 'auto-rollback', commit: v1.commit, targets: [{ name: 'web1' }, { name: 'web2' }, { name: 'web3' }] });
+    expect(farm.history().at(-2)?.rollout?.stopped).toMatchObject({ wave: 2, target: 'web3' });
+  });
+
+  it('a check that gets no answer is bounded by checks.timeout and fails the canary', async () => {
+    const net = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.243', resolve));
+    const address = silent.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      await pushed({ 'index.html': 'v1', 'health.html': 'ok' }, 'v1');
+      // web1's web server now takes the connection and never answers, like a wedged host
+      farm.writeConfig(
+        { layout: 'slots', slotGrace: 0, checks: { timeout: 0.5, retries: 0 }, rollout: { canary: 1 } },
+        farm.daemons.map((d, i) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile, checkUrl: i === 0 ? `http://127.0.0.243:${port}/` : `${web[i]?.origin ?? ''}/index.html` })),
+      );
+      const started = Date.now();
+      const second = await pushed({ 'index.html': 'v2' }, 'v2');
+      expect(second.stderr).toMatch(/remote: check web1: FAILED \(GET http:\/\/127\.0\.0\.243:\d+\/: no answer within 0\.5s\)/);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(await served('index.html')).toEqual(['v1', 'v1', 'v1']);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
   it('onFailure: stop leaves the canary on the release it failed with, and exits 1', async () => {
     configure({ layout: 'slots', rollout: { canary: ['web2'], onFailure: 'stop' } });
     await pushed({ 'index.html': 'v1', 'health.html': 'ok' }, 'v1');
