@@ -20,11 +20,12 @@ export function phpFpmBinary(): string | undefined {
 }
 
 /**
- * php-fpm with `opcache.validate_timestamps=0`, the usual production setting: PHP serves the code
- * it compiled for a path until opcache is reset. Runs as root (-R) to read the test's private
- * temp directories.
+ * php-fpm with `opcache.validate_timestamps=0` (default here), the usual production setting: PHP
+ * serves the code it compiled for a path until opcache is reset; or revalidating every request.
+ * Runs as root (-R) to read the test's private temp directories.
  */
-export async function startPhpFpm(dir: string): Promise<PhpFpm> {
+export async function startPhpFpm(dir: string, options: { validateTimestamps?: boolean } = {}): Promise<PhpFpm> {
+  const validate = options.validateTimestamps === true ? '1' : '0';
   const binary = phpFpmBinary();
   if (binary === undefined) throw new Error('php-fpm is not installed (apt-get install php-fpm)');
   fs.mkdirSync(dir, { recursive: true });
@@ -37,6 +38,8 @@ export async function startPhpFpm(dir: string): Promise<PhpFpm> {
       `pid = ${dir}/php-fpm.pid`,
       `error_log = ${dir}/php-fpm.log`,
       'daemonize = no',
+      // a reload (SIGUSR2) lets requests in flight finish, as production should
+      'process_control_timeout = 10s',
       '[www]',
       'user = root',
       'group = root',
@@ -44,13 +47,14 @@ export async function startPhpFpm(dir: string): Promise<PhpFpm> {
       'pm = static',
       'pm.max_children = 2',
       'php_admin_value[opcache.enable] = 1',
-      'php_admin_value[opcache.validate_timestamps] = 0',
+      `php_admin_value[opcache.validate_timestamps] = ${validate}`,
+      'php_admin_value[opcache.revalidate_freq] = 0',
       '',
     ].join('\n'),
   );
   // file_update_protection=0: opcache otherwise leaves files under 2 s old uncompiled, and a test's
   // releases are that young; in production they are older, and cached like this
-  const child: ResultPromise = execa(binary, ['-F', '-R', '-y', conf, '-d', 'opcache.enable=1', '-d', 'opcache.validate_timestamps=0', '-d', 'opcache.file_update_protection=0'], {
+  const child: ResultPromise = execa(binary, ['-F', '-R', '-y', conf, '-d', 'opcache.enable=1', '-d', `opcache.validate_timestamps=${validate}`, '-d', 'opcache.revalidate_freq=0', '-d', 'opcache.file_update_protection=0'], {
     reject: false,
     stdin: 'ignore',
   });

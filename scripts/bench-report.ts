@@ -7,6 +7,7 @@ import { lineChart, type Series } from './bench-chart.js';
 import type { DaemonRow } from './bench-daemon.js';
 import type { ScaleRow } from './bench-scale.js';
 import { slotsMarkdown, type SlotsResults } from './bench-slots.js';
+import { rolloutLoadMarkdown, type RolloutLoadRow } from './bench-rollout.js';
 import { pairedRatio, type Spread } from './bench-stats.js';
 import { watchMarkdown, type WatchRow } from './bench-watch.js';
 
@@ -59,6 +60,8 @@ export interface Results {
   burstLimitMs: number;
   /** the atomic-releases scenario, when it ran */
   slots?: SlotsResults;
+  /** the health-gated rollout under load, when it ran */
+  rollout?: RolloutLoadRow[];
   scenarios: ScenarioStatus[];
 }
 
@@ -284,6 +287,7 @@ export function markdown(results: Results): string {
   if (results.watch.length > 0) lines.push('## Watch: one file, then a burst, to 3 targets', '', watchMarkdown(results.watch, results.burstLimitMs));
 
   if (results.slots !== undefined) lines.push(...slotsMarkdown(results.slots));
+  if (results.rollout !== undefined) lines.push(...rolloutLoadMarkdown(results.rollout));
 
   lines.push('## Scenarios', '', '| scenario | status | note |', '| --- | --- | --- |');
   for (const s of results.scenarios) lines.push(`| ${s.name} | ${s.status} | ${s.note.replaceAll('|', '\\|').replaceAll('\n', ' ')} |`);

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --files 10000,100000[,1000000] --reps 5 --only push,scale,daemons,watch,bigchange,slots --out DIR]
+ * npm run bench [-- --files 10000,100000[,1000000] --reps 5 --only push,scale,daemons,watch,bigchange,slots,rollout --out DIR]
  * npm run bench -- --quick     (the CI smoke run: small, into a temp dir, exit 1 unless it all ran)
  *
  * Side-by-side costs of a deploy, measured in one run on this machine: fanout's git push against
@@ -28,6 +28,8 @@ import { watchMatching, watchPid } from './bench-memory.js';
 import { CHARTS, markdown, pushChart, scaleChart, type Approach, type MemoryRow, type PushRow, type Results, type ScenarioStatus, type Walk } from './bench-report.js';
 import { scaleScenario } from './bench-scale.js';
 import { slotsScenario } from './bench-slots.js';
+import { rolloutLoadScenario } from './bench-rollout.js';
+import { phpFpmBinary } from '../harness/phpfpm.js';
 import { edit, generateSite, pick } from './bench-site.js';
 import { pairedRatio, spread } from './bench-stats.js';
 import { watchScenario } from './bench-watch.js';
@@ -73,7 +75,7 @@ function parseOptions(argv: string[]): Options {
     changes: list(value('changes'), quick ? [1, 10] : [1, 10, 1000]),
     // a smoke run must never overwrite the checked-in results
     out: value('out') ?? (quick ? fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-quick-')) : path.resolve('bench-results')),
-    scenarios: (value('only') ?? 'push,scale,daemons,watch,bigchange,slots').split(','),
+    scenarios: (value('only') ?? 'push,scale,daemons,watch,bigchange,slots,rollout').split(','),
     scaleFiles: Number(value('scale-files') ?? (quick ? 1000 : 10_000)),
     scaleTargets: list(value('targets'), quick ? [1, 2] : [1, 2, 4, 8]),
     watchFiles: Number(value('watch-files') ?? (quick ? 1000 : 10_000)),
@@ -354,6 +356,13 @@ async function main(): Promise<void> {
     const mixed = results.slots.consistency.filter((r) => r.layout === 'slots' && r.mixed > 0);
     if (mixed.length > 0) throw new Error(`mixed reads with slots: ${mixed.map((r) => `${r.mixed} on ${r.targets} targets`).join(', ')}`);
     return 'every target equal to its source; no mixed read with slots';
+  });
+  await scenario(`health-gated rollout under load, ${options.quick ? 3 : 20} deploys`, wanted('rollout'), async () => {
+    if (phpFpmBinary() === undefined) throw new Error('php-fpm is not installed (scripts/setup installs it)');
+    results.rollout = await rolloutLoadScenario({ deploys: options.quick ? 3 : 20, firstHost: 233 }, say);
+    const bad = results.rollout.filter((r) => r.non2xx + r.mixed + r.stale > 0);
+    if (bad.length > 0) throw new Error(`under load: ${bad.map((r) => `${r.opcache}: ${r.non2xx} not 2xx, ${r.mixed} mixed, ${r.stale} stale`).join('; ')}`);
+    return 'every response 2xx and from a live release';
   });
   for (const files of options.changeFiles) {
     await scenario(`one push adding ${files} files`, wanted('bigchange'), async () => {

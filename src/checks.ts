@@ -12,6 +12,8 @@ export interface CheckResult {
   detail: string;
   attempts: number;
   durationMs: number;
+  /** when it finished (ISO time) */
+  at: string;
 }
 
 /** The host a target's checks name as {host}: its dest's host, or localhost for a local directory. */
@@ -75,7 +77,14 @@ export async function checkTarget(target: Target, checks: Checks, facts: { commi
     if (failure === undefined && checks.command !== undefined) failure = await commandOnce(checks.command, checks, env, log);
     if (failure === undefined) break;
   }
-  const result: CheckResult = { target: target.name, ok: failure === undefined, detail: failure ?? (url === undefined ? 'command passed' : `HTTP ${checks.status}`), attempts, durationMs: Math.round(performance.now() - started) };
+  const result: CheckResult = {
+    target: target.name,
+    ok: failure === undefined,
+    detail: failure ?? (url === undefined ? 'command passed' : `HTTP ${checks.status}`),
+    attempts,
+    durationMs: Math.round(performance.now() - started),
+    at: new Date().toISOString(),
+  };
   log[result.ok ? 'info' : 'warn']({ ...result, url }, 'check');
   return result;
 }

@@ -116,7 +116,7 @@ export interface HistoryEntry {
   /** with checks: the waves the release went out in, every check's result, and where it stopped */
   rollout?: {
     waves: string[][];
-    checks: { target: string; wave: number; ok: boolean; detail: string; attempts: number; durationMs: number }[];
+    checks: { target: string; wave: number; ok: boolean; detail: string; attempts: number; durationMs: number; at: string }[];
     stopped?: { wave: number; target: string; detail: string };
   };
 }

@@ -88,7 +88,7 @@ export async function rollOut(
     const found = await Promise.all(
       serving.map(async (n) => {
         const hookFailure = hooked.get(n);
-        if (hookFailure !== undefined) return { target: n, ok: false, detail: hookFailure, attempts: 1, durationMs: 0 };
+        if (hookFailure !== undefined) return { target: n, ok: false, detail: hookFailure, attempts: 1, durationMs: 0, at: new Date().toISOString() };
         return checkTarget(targetNamed(n), checks, { commit, slot: slotOf(n) }, ctx.log);
       }),
     );
