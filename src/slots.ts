@@ -67,7 +67,9 @@ export async function writeRevision(ctx: Context, target: Target, commit: Commit
   if (file === undefined) return undefined;
   const dir = scratch(ctx.config, `revision-${target.name}`);
   fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-  fs.writeFileSync(path.join(dir, file), `${commit}\n`, { mode: 0o644 });
+  // a PHP revision file is code (`<?php return 'SHA';`): included by a health page, it is
+  // compiled and cached by opcache like the application, so a check on it proves which code runs
+  fs.writeFileSync(path.join(dir, file), file.endsWith('.php') ? `<?php return '${commit}';\n` : `${commit}\n`, { mode: 0o644 });
   const result = await rsyncWithRetries(ctx, target, { kind: 'links', from: dir, names: withAncestors([file]) }, { dryRun: false, maxDelete: undefined });
   return result.outcome.ok ? undefined : `writing ${file}: ${result.outcome.error ?? 'rsync failed'}`;
 }

@@ -53,6 +53,28 @@ describe.skipIf(phpFpmBinary() === undefined)('PHP opcache and the switch', () =
     expect(second).toMatch(/remote: rolling back web1 to/);
   });
 
+  it('a revision file that is PHP (revision.php) is compiled like the code: a health page including it reports the code that really runs', async () => {
+    const f = await start('realpath');
+    const daemon = f.daemons[0];
+    if (daemon === undefined || web === undefined) throw new Error('not started');
+    const push = async (n: number, hooks: Record<string, unknown> = {}): Promise<string> => {
+      f.writeConfig(
+        { layout: 'slots', slotGrace: 0, revisionFile: 'revision.php', checks: { body: '{commit}', retries: 1, retryDelay: 0.2 }, hooks },
+        [{ name: daemon.name, dest: daemon.dest, passwordFile: daemon.passwordFile, checkUrl: `${web?.origin ?? ''}/health.php` }],
+      );
+      f.write({ 'health.php': "<?php echo include __DIR__ . '/revision.php';\n", 'page.txt': `release ${n}` });
+      await f.commit(`r${n}`);
+      return (await f.push()).stderr;
+    };
+    expect(await push(1)).toMatch(/remote: check web1: ok/);
+    expect(await push(2)).toMatch(/remote: check web1: ok/);
+    // slot 1 reused: opcache answers with the sha it compiled there two releases ago
+    expect(await push(3)).toMatch(/remote: check web1: FAILED \(HTTP 200, but the body lacks "[0-9a-f]{40}"/);
+    const reload = ['/bin/sh', '-c', `kill -USR2 ${php?.pid ?? 0}; sleep 0.3`];
+    expect(await push(4, { afterSwitch: reload })).toMatch(/remote: check web1: ok/);
+    expect(await push(5, { afterSwitch: reload })).toMatch(/remote: check web1: ok/);
+  });
+
   it('with $realpath_root a new release path is new code; a reused slot needs the opcache reset an afterSwitch hook gives', async () => {
     const f = await start('realpath');
     expect(await release(f, 1)).toMatch(/remote: check web1: ok/);
