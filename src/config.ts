@@ -119,6 +119,21 @@ const schema = v.strictObject({
       settle: v.optional(v.pipe(v.number(), v.minValue(0, 'must be 0 or more (seconds)')), 0),
     }),
   ),
+  /** turn each pushed commit into the tree the web servers serve, once, on the update server */
+  build: v.optional(
+    v.strictObject({
+      /** an argument array, or a string run by sh -c */
+      command: v.union([v.pipe(v.array(nonEmpty), v.minLength(1, 'must name a program')), nonEmpty], 'an argument array, or a string run by sh -c'),
+      /** the directory the build writes, relative to the checkout */
+      output: sitePath,
+      env: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')), v.string()), () => ({})),
+      timeout: v.optional(seconds, 600),
+      /** paths in the checkout kept between builds (node_modules, vendor) */
+      cache: v.optional(v.array(sitePath), () => []),
+      /** build refs kept beyond those a target, slot or the last deploys hold */
+      keep: v.optional(atLeast(1), 20),
+    }),
+  ),
   /** programs (argument arrays, no shell) run on the update server around a deploy */
   hooks: v.optional(
     v.strictObject({
@@ -184,6 +199,15 @@ export interface Checks {
   settleMs: number;
 }
 
+export interface Build {
+  command: string[] | string;
+  output: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  cache: string[];
+  keep: number;
+}
+
 export interface Hooks {
   before: string[] | undefined;
   afterSwitch: string[] | undefined;
@@ -221,6 +245,7 @@ export interface Config {
   revisionFile: string | undefined;
   rollout: Rollout;
   hooks: Hooks;
+  build: Build | undefined;
   watch: { settleMs: number; maxWaitMs: number; minDelayMs: number; ignore: string[]; maxRetryDelay: number };
   rsync: { path: string; args: string[] };
 }
@@ -350,6 +375,7 @@ export function parseConfig(text: string, file: string): Config {
             settleMs: c.checks.settle * 1000,
           },
     revisionFile: c.revisionFile,
+    build: c.build === undefined ? undefined : { command: c.build.command, output: c.build.output, env: c.build.env, timeoutMs: c.build.timeout * 1000, cache: c.build.cache, keep: c.build.keep },
     hooks: { before: c.hooks?.before, afterSwitch: c.hooks?.afterSwitch, after: c.hooks?.after, onFailure: c.hooks?.onFailure, timeoutMs: (c.hooks?.timeout ?? 60) * 1000 },
     rollout: { canary: c.rollout?.canary, batch: c.rollout?.batch, pauseMs: (c.rollout?.pause ?? 0) * 1000, onFailure: c.rollout?.onFailure ?? 'rollback' },
     watch: c.watch,

@@ -14,6 +14,7 @@ import { parentOf, type SyncPlan } from './plan.js';
 import { previousDeploy } from './rollback.js';
 import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
 import { passesOf, rsyncWithRetries, runPasses, type Context } from './passes.js';
+import { buildFor, builtBefore, isBuild, pruneBuilds, sourceOfBuild, type BuildFacts } from './build.js';
 import { targetHost } from './checks.js';
 import { afterSwitch, runHook, type HookFacts } from './hooks.js';
 import { rollOut, type RolloutResult } from './rollout.js';
@@ -104,7 +105,17 @@ async function deployLocked(ctx: Context, request: DeployRequest, options: Deplo
     ctx.reporter.note(`warning: ${journal.warning}`);
   }
   const previous = journal.state.current?.commit ?? null;
-  const commit = await chooseCommit(config, journal, request.revision);
+  let commit = await chooseCommit(config, journal, request.revision);
+  // with build: the commit deployed is the source commit's build (made now, or reused); a sync,
+  // or a rollback by history, names a build commit already
+  let built: BuildFacts | undefined;
+  if (config.build !== undefined && request.revision.kind !== 'source') {
+    if (await isBuild(ctx, commit)) built = { source: (await sourceOfBuild(ctx, commit)) ?? commit, commit, reused: true, durationMs: 0 };
+    else if (options.dryRun && (await builtBefore(ctx, commit)) === undefined) {
+      throw new FanoutError(`dry run: ${commit.slice(0, 10)} has not been built yet, and a dry run builds nothing; fanout deploy builds it`);
+    } else built = await buildFor(ctx, config.build, commit);
+    commit = built.commit;
+  }
   const ask: DeployAsk = {
     full: options.full,
     checksum: options.checksum ?? true,
@@ -122,7 +133,7 @@ async function deployLocked(ctx: Context, request: DeployRequest, options: Deplo
   }
   if (plan.kind === 'refused') throw new FanoutError(plan.why);
   const info = await commitInfo(config.repo, commit);
-  const started: Started = { id: journal.state.nextDeployId, at: new Date(), subject: info.subject, request };
+  const started: Started = { id: journal.state.nextDeployId, at: new Date(), subject: info.subject, request, build: built };
   log.info({ deployId: started.id, commit, reason: request.reason, startedBy: request.startedBy, dryRun: options.dryRun, source: plan.source?.kind ?? 'holds it', targets: plan.targets.map((t) => ({ name: t.name, from: t.from, pass: t.sync.kind })) }, 'deploy started');
   if (options.dryRun) {
     const entry = await renderDryRun(ctx, plan, started);
@@ -136,6 +147,7 @@ async function deployLocked(ctx: Context, request: DeployRequest, options: Deplo
   const applied = await applyDeploy(ctx, journal, plan, started, options.unchecked !== true);
   log.info({ deployId: started.id, commit, targets: applied.entry.targets }, 'deploy finished');
   ctx.reporter.deployDone(applied.entry);
+  if (config.build !== undefined) await pruneBuilds(ctx, config.build.keep, Journal.open(config.stateDir).state, journal.readHistory());
   const failed = applied.entry.targets.some((t) => t.status === 'failed');
   for (const hook of failed ? (['onFailure', 'after'] as const) : (['after'] as const)) {
     const said = await runHook(ctx, hook, { ...told, outcome: failed ? 'failed' : 'ok' });
@@ -155,11 +167,14 @@ interface Started {
   at: Date;
   subject: string;
   request: DeployRequest;
+  /** with build: the source commit and its build */
+  build: BuildFacts | undefined;
 }
 
 function historyEntry(started: Started, commit: Commit, targets: TargetOutcome[], more: Partial<HistoryEntry> = {}): HistoryEntry {
   const { request } = started;
-  return { id: started.id, startedAt: started.at.toISOString(), finishedAt: new Date().toISOString(), commit, subject: started.subject, reason: request.reason, startedBy: request.startedBy, ...more, targets };
+  const build = started.build === undefined ? {} : { build: { source: started.build.source, reused: started.build.reused, durationMs: started.build.durationMs } };
+  return { id: started.id, startedAt: started.at.toISOString(), finishedAt: new Date().toISOString(), commit, subject: started.subject, reason: request.reason, startedBy: request.startedBy, ...build, ...more, targets };
 }
 
 /**

@@ -18,6 +18,8 @@ export interface ExecOptions {
   fd3?: number;
   /** stdout line by line as it comes, instead of buffered (a full pass itemizes every file) */
   onLine?: (line: string) => void;
+  /** stderr line by line as it comes, instead of buffered (a build's output, streamed to the pusher) */
+  onStderrLine?: (line: string) => void;
   /** what ends a line for onLine: a newline, or NUL for `-z` output */
   lineEnd?: '\n' | '\0';
   /** stop the child once it has neither read anything nor written more than a keepalive for this long */
@@ -82,7 +84,7 @@ export async function run(command: string, args: readonly string[], options: Exe
     reject: false,
     stripFinalNewline: false,
     maxBuffer: 64 * 1024 * 1024,
-    buffer: { stdout: options.onLine === undefined, stderr: true },
+    buffer: { stdout: options.onLine === undefined, stderr: options.onStderrLine === undefined },
     encoding: 'buffer',
   });
   if (options.deferredInput !== undefined) {
@@ -93,8 +95,10 @@ export async function run(command: string, args: readonly string[], options: Exe
       stdin?.end(data);
     });
   }
-  const streamed =
-    options.onLine === undefined ? Promise.resolve() : streamLines(child.stdout, options.onLine, options.lineEnd ?? '\n', options.binary === true ? 'latin1' : 'utf8');
+  const streamed = Promise.all([
+    options.onLine === undefined ? Promise.resolve() : streamLines(child.stdout, options.onLine, options.lineEnd ?? '\n', options.binary === true ? 'latin1' : 'utf8'),
+    options.onStderrLine === undefined ? Promise.resolve() : streamLines(child.stderr, options.onStderrLine, '\n', 'utf8'),
+  ]);
   let stalled = false;
   const stopWatching =
     options.stallMs === undefined || child.pid === undefined
@@ -114,7 +118,7 @@ export async function run(command: string, args: readonly string[], options: Exe
   return {
     exitCode,
     stdout: options.onLine === undefined ? decoded(result.stdout, options.binary === true ? 'latin1' : 'utf8') : '',
-    stderr: decoded(result.stderr, 'utf8'),
+    stderr: options.onStderrLine === undefined ? decoded(result.stderr, 'utf8') : '',
     durationMs,
     timedOut: result.timedOut,
     spawnError,

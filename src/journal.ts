@@ -113,6 +113,8 @@ export interface HistoryEntry {
   error?: string;
   /** layout: slots: the switch of `current` across the farm, from the first target to the last */
   switch?: { at: string; skewMs: number; switched: number; held: string[] };
+  /** with build: the source commit this build commit was made from, and whether it was built now */
+  build?: { source: Commit; reused: boolean; durationMs: number };
   /** with checks: the waves the release went out in, every check's result, and where it stopped */
   rollout?: {
     waves: string[][];

@@ -4,6 +4,7 @@ import { done, newBatcher, noted, take, wakeIn, type Batch, type BatcherTiming }
 import { MAX_CHANGES } from './deploy-plan.js';
 import { deploy, type Context } from './deploy.js';
 import { FanoutError, errorMessage } from './errors.js';
+import { refuseWatchWithBuild } from './build.js';
 import { startStreaming, type StreamingChild } from './exec.js';
 import { UnwatchedPoller, countDirectories, limitReachedAtStart, lostWatch, pathsBelow, raiseLimitAdvice, watchBudgetWarning, watchLimit } from './inotify.js';
 import type { HistoryEntry, TargetOutcome } from './journal.js';
@@ -96,6 +97,7 @@ function batchReporter(): Reporter & { outcomes: TargetOutcome[] } {
  * Resolves once SIGTERM or SIGINT has let the batch in flight finish.
  */
 export async function watch(ctx: Context, options: WatchOptions): Promise<void> {
+  refuseWatchWithBuild(ctx.config);
   const { config, log } = ctx;
   const source = config.source;
   const sourceBytes = bytesOf(source);
