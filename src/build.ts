@@ -101,7 +101,7 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
   ctx.reporter.note(`build of ${source.slice(0, 10)}: ${typeof build.command === 'string' ? build.command : build.command.join(' ')}`);
   let result;
   try {
-    result = await run(program, args, { cwd: tree, env: { ...childEnvironment(), ...build.env }, timeoutMs: build.timeoutMs, log, onLine: said, onStderrLine: said });
+    result = await run(program, args, { cwd: tree, env: { ...childEnvironment(), ...build.env }, timeoutMs: build.timeoutMs, killGroup: true, log, onLine: said, onStderrLine: said });
   } finally {
     fs.closeSync(logFd);
   }

@@ -22,6 +22,11 @@ export interface ExecOptions {
   onStderrLine?: (line: string) => void;
   /** what ends a line for onLine: a newline, or NUL for `-z` output */
   lineEnd?: '\n' | '\0';
+  /**
+   * on timeout, stop the child's whole process group (it runs in one of its own), not only the
+   * child: a build's compilers and servers go with it
+   */
+  killGroup?: boolean;
   /** stop the child once it has neither read anything nor written more than a keepalive for this long */
   stallMs?: number;
   /** stdout as a byte string (one character per byte: file names from git), instead of UTF-8 */
@@ -75,7 +80,7 @@ export async function run(command: string, args: readonly string[], options: Exe
     input: options.deferredInput === undefined ? options.input : undefined,
     // execa passes a bare descriptor number through to spawn(); its types only list it for fds 0-2
     stdio: options.fd3 === undefined ? undefined : (['pipe', 'pipe', 'pipe', options.fd3] as unknown as Options['stdio']),
-    timeout: options.timeoutMs,
+    timeout: options.killGroup === true ? undefined : options.timeoutMs,
     // Its own process group: a Ctrl-C on a local `git push` signals the pusher's whole group, and
     // a transfer cut off half-way is worse than one that finishes after the pusher has gone.
     detached: true,
@@ -108,19 +113,31 @@ export async function run(command: string, args: readonly string[], options: Exe
           options.log.warn({ command, pid: child.pid, stallMs: options.stallMs }, 'no I/O from the child; stopping it');
           child.kill();
         });
+  let groupTimedOut = false;
+  const groupTimer =
+    options.killGroup === true && options.timeoutMs !== undefined && child.pid !== undefined
+      ? setTimeout(() => {
+          groupTimedOut = true;
+          killGroup(child.pid ?? 0, 'SIGTERM');
+          setTimeout(() => killGroup(child.pid ?? 0, 'SIGKILL'), 5000).unref();
+        }, options.timeoutMs)
+      : undefined;
   const result = await child;
+  if (groupTimer !== undefined) clearTimeout(groupTimer);
+  if (groupTimedOut) killGroup(child.pid ?? 0, 'SIGKILL');
   stopWatching();
   await streamed;
   const durationMs = performance.now() - started;
-  const spawnError = result.exitCode === undefined && !result.timedOut && result.signal === undefined ? spawnFailure(command, result) : undefined;
-  const exitCode = result.exitCode ?? (result.timedOut ? 124 : 128);
-  options.log.debug({ command, args, exitCode, durationMs: Math.round(durationMs), timedOut: result.timedOut }, 'exec');
+  const timedOut = result.timedOut || groupTimedOut;
+  const spawnError = result.exitCode === undefined && !timedOut && result.signal === undefined ? spawnFailure(command, result) : undefined;
+  const exitCode = groupTimedOut ? 124 : (result.exitCode ?? (timedOut ? 124 : 128));
+  options.log.debug({ command, args, exitCode, durationMs: Math.round(durationMs), timedOut }, 'exec');
   return {
     exitCode,
     stdout: options.onLine === undefined ? decoded(result.stdout, options.binary === true ? 'latin1' : 'utf8') : '',
     stderr: options.onStderrLine === undefined ? decoded(result.stderr, 'utf8') : '',
     durationMs,
-    timedOut: result.timedOut,
+    timedOut,
     spawnError,
     stalled,
   };
@@ -137,6 +154,15 @@ export function startStreaming(command: string, args: readonly string[], log: Lo
   const child = execa(command, args, { reject: false, buffer: false, stdin: 'ignore', encoding: 'buffer', extendEnv: false, cwd: '/', env: childEnvironment() });
   log.debug({ command, args, pid: child.pid }, 'exec (streaming)');
   return child;
+}
+
+/** A signal to a whole process group; one already gone is no error. */
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group has exited
+  }
 }
 
 /** Why a program could not be started, by its errno: missing, not allowed, or what the system said. */

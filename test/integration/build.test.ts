@@ -1,0 +1,131 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFarm, type Farm } from '../../harness/farm.js';
+import { snapshot } from '../../harness/tree.js';
+
+// Builds on the update server with a small build script of the operator's: each page in src/ is
+// turned into _site/NAME.html; it counts its runs in a file outside the repository.
+
+let farm: Farm;
+let runs: string;
+
+const BUILD = `#!/bin/sh
+set -e
+echo run >> "$RUNS"
+mkdir -p _site
+for f in src/*.md; do
+  name=$(basename "$f" .md)
+  echo "building $name"
+  { echo "<h1>$name</h1>"; cat "$f"; } > "_site/$name.html"
+done
+[ -e fail ] && { echo "template error in page.md" >&2; exit 2; }
+[ -e slow ] && { sleep 30 & echo $! > "$RUNS.sleeper"; wait; }
+[ -e empty ] && rm -rf _site/*
+exit 0
+`;
+
+function configure(build: Record<string, unknown> = {}): void {
+  farm.writeConfig({ build: { command: ['sh', 'build.sh'], output: '_site', env: { RUNS: runs }, timeout: 30, ...build } });
+}
+
+beforeEach(async () => {
+  farm = await createFarm({ targets: 2, firstHost: 190 });
+  runs = path.join(farm.root, 'runs');
+  configure();
+});
+
+afterEach(async () => {
+  await farm.cleanup();
+});
+
+async function pushed(files: Record<string, string>, message: string, remove: string[] = []): Promise<{ commit: string; stderr: string }> {
+  farm.write(files);
+  if (remove.length > 0) farm.remove(...remove);
+  const commit = await farm.commit(message);
+  return { commit, stderr: (await farm.push()).stderr };
+}
+
+function runCount(): number {
+  return fs.existsSync(runs) ? fs.readFileSync(runs, 'utf8').trim().split('\n').length : 0;
+}
+
+describe('a build on the update server', () => {
+  it('deploys the built output, not the sources; the next push sends only the pages that changed', async () => {
+    const first = await pushed({ 'build.sh': BUILD, 'src/index.md': 'home', 'src/about.md': 'about' }, 'site');
+    expect(first.stderr).toMatch(/remote: build of [0-9a-f]{10}: sh build\.sh/);
+    expect(first.stderr).toMatch(/remote: build: building about/);
+    expect(first.stderr).toMatch(/remote: build of [0-9a-f]{10}: done in [\d.]+s, [0-9a-f]{10}/);
+    for (const d of farm.daemons) {
+      expect([...snapshot(d.dir).keys()].filter((k) => !k.startsWith('.~tmp~')).sort()).toEqual(['about.html', 'index.html']);
+      expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nhome');
+    }
+    const ref = await execa('git', ['--git-dir', farm.repo, 'rev-parse', `refs/fanout/builds/${first.commit}`]);
+    expect(farm.history().at(-1)).toMatchObject({ commit: ref.stdout.trim(), build: { source: first.commit, reused: false } });
+    expect(fs.existsSync(path.join(farm.stateDir, 'builds', `${first.commit}.log`))).toBe(true);
+    // the bare repository's own HEAD and index never moved
+    expect(fs.existsSync(path.join(farm.repo, 'index'))).toBe(false);
+
+    const second = await pushed({ 'src/about.md': 'about us' }, 'edit about');
+    for (const d of farm.daemons) expect(second.stderr).toMatch(new RegExp(`remote: +${d.name} +ok +1 sent`));
+    expect(runCount()).toBe(2);
+    expect((await farm.fanout(['verify'])).exitCode).toBe(0);
+  });
+
+  it('a rollback, and a redeploy, reuse the build: nothing is rebuilt', async () => {
+    const v1 = await pushed({ 'build.sh': BUILD, 'src/index.md': 'v1' }, 'v1');
+    await pushed({ 'src/index.md': 'v2' }, 'v2');
+    expect(runCount()).toBe(2);
+    const back = await farm.fanout(['rollback']);
+    expect(back.exitCode).toBe(0);
+    expect(runCount()).toBe(2);
+    for (const d of farm.daemons) expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nv1');
+    const again = await farm.fanout(['deploy', v1.commit]);
+    expect(again.stdout).toMatch(/build of [0-9a-f]{10}: reused/);
+    expect(runCount()).toBe(2);
+  });
+
+  it('a build that fails, times out or leaves no output deploys nothing; the pusher sees why and where the log is', async () => {
+    await pushed({ 'build.sh': BUILD, 'src/index.md': 'good' }, 'good');
+    const before = farm.daemons.map((d) => snapshot(d.dir));
+    const failed = await pushed({ 'src/index.md': 'bad', fail: '' }, 'bad');
+    expect(failed.stderr).toMatch(/remote: build of [0-9a-f]{10} FAILED \(exit 2\); its last lines:/);
+    expect(failed.stderr).toMatch(/remote: +template error in page\.md/);
+    expect(failed.stderr).toMatch(new RegExp(`remote: fanout: the build of ${failed.commit.slice(0, 10)} failed: exit 2; nothing was deployed\\. The whole log: .*builds/${failed.commit}\\.log`));
+    farm.daemons.forEach((d, i) => {
+      expect(snapshot(d.dir)).toEqual(before[i]);
+    });
+
+    configure({ timeout: 1 });
+    const slow = await pushed({ slow: '' }, 'slow', ['fail']);
+    expect(slow.stderr).toMatch(/failed: it did not finish within 1s \(build\.timeout\); nothing was deployed/);
+    // the build's own children went with it
+    const sleeper = Number(fs.readFileSync(`${runs}.sleeper`, 'utf8'));
+    // gone, or a zombie left for init to reap
+    const alive = (): boolean => fs.existsSync(`/proc/${sleeper}/stat`) && !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${sleeper}/stat`, 'utf8'));
+    for (let i = 0; i < 50 && alive(); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(alive()).toBe(false);
+    configure();
+    const empty = await pushed({ empty: '' }, 'empty', ['slow']);
+    expect(empty.stderr).toMatch(/failed: _site\/ is empty; nothing was deployed/);
+    configure({ output: 'public' });
+    const none = await pushed({ 'src/x.md': 'x' }, 'no output', ['empty']);
+    expect(none.stderr).toMatch(/failed: it left no public\/ \(build\.output\); nothing was deployed/);
+    farm.daemons.forEach((d, i) => {
+      expect(snapshot(d.dir)).toEqual(before[i]);
+    });
+  });
+
+  it('build.keep prunes build refs nothing holds; watch refuses a build', async () => {
+    configure({ keep: 1 });
+    const commits: string[] = [];
+    for (const n of [1, 2, 3]) commits.push((await pushed({ 'build.sh': BUILD, 'src/index.md': `v${n}` }, `v${n}`)).commit);
+    const refs = (await execa('git', ['--git-dir', farm.repo, 'for-each-ref', '--format=%(refname)', 'refs/fanout/builds/'])).stdout.split('\n');
+    // every target holds v3's build; nothing holds v1's or v2's any more
+    expect(refs).toEqual([`refs/fanout/builds/${commits[2] ?? ''}`]);
+    const watch = await farm.fanout(['watch']);
+    expect(watch.exitCode).toBe(2);
+    expect(watch.stderr).toMatch(/fanout watch mirrors the source directory, but with build: it holds built output/);
+  });
+});
