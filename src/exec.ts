@@ -119,7 +119,9 @@ export async function run(command: string, args: readonly string[], options: Exe
       ? setTimeout(() => {
           groupTimedOut = true;
           killGroup(child.pid ?? 0, 'SIGTERM');
-          setTimeout(() => killGroup(child.pid ?? 0, 'SIGKILL'), 5000).unref();
+          setTimeout(() => {
+            killGroup(child.pid ?? 0, 'SIGKILL');
+          }, 5000).unref();
         }, options.timeoutMs)
       : undefined;
   const result = await child;
