@@ -94,6 +94,8 @@ async function showStatus(args: GlobalArgs): Promise<void> {
       ? 'current deploy: none yet (git push, or fanout deploy)'
       : `current deploy: ${shortCommit(current.commit)} "${names.get(current.commit) ?? ''}" (deploy #${current.deployId}, ${when(current.at)})`;
   out.write(`${head}\n`);
+  const currentBuild = current === null ? undefined : journal.readHistory().find((e) => e.id === current.deployId)?.build;
+  if (currentBuild !== undefined) out.write(`built from ${shortCommit(currentBuild.source)}${currentBuild.reused ? ' (a build made before, reused)' : ` in ${humanDuration(currentBuild.durationMs)}`}; its log: ${config.stateDir}/builds/${currentBuild.source}.log\n`);
   if (sourceError !== undefined) out.write(`${statusWord('failed', out.color)}: the last deploy could not check its commit out into ${config.source}: ${sourceError}\n`);
   if (autoRollback !== undefined) out.write(`${autoRollbackLine(autoRollback)}\n`);
   if (tip !== null && tip !== current?.commit) out.write(`branch ${config.branch} is at ${shortCommit(tip)} "${names.get(tip) ?? ''}", not deployed (fanout deploy)\n`);
@@ -135,7 +137,7 @@ function showHistory(args: GlobalArgs & { limit: number }): void {
       entries.map((e) => [
         String(e.id),
         when(e.startedAt),
-        shortCommit(e.commit),
+        e.build === undefined ? shortCommit(e.commit) : `${shortCommit(e.commit)} (build of ${shortCommit(e.build.source)}${e.build.reused ? ', reused' : `, ${humanDuration(e.build.durationMs)}`})`,
         e.reason,
         e.startedBy,
         humanDuration(Date.parse(e.finishedAt) - Date.parse(e.startedAt)),

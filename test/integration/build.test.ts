@@ -71,6 +71,10 @@ describe('a build on the update server', () => {
     for (const d of farm.daemons) expect(second.stderr).toMatch(new RegExp(`remote: +${d.name} +ok +1 sent`));
     expect(runCount()).toBe(2);
     expect((await farm.fanout(['verify'])).exitCode).toBe(0);
+    const status = await farm.fanout(['status']);
+    expect(status.stdout).toMatch(new RegExp(`built from ${second.commit.slice(0, 10)} in [\\d.]+s; its log: .*builds/${second.commit}\\.log`));
+    const history = await farm.fanout(['history', '--limit', '1']);
+    expect(history.stdout).toMatch(new RegExp(`[0-9a-f]{10} \\(build of ${second.commit.slice(0, 10)}, [\\d.]+s\\)`));
   });
 
   it('a rollback, and a redeploy, reuse the build: nothing is rebuilt', async () => {

@@ -527,3 +527,18 @@ describe('parseConfig: hooks', () => {
     expect(configError(MINIMAL.replace('targets:', 'hooks:\n  after: []\ntargets:')).message).toMatch(/hooks.after: must name a program/);
   });
 });
+
+describe('parseConfig: build', () => {
+  it('an argument array or a shell string, with the defaults filled in', () => {
+    const config = parseConfig(MINIMAL.replace('targets:', 'build:\n  command: [npx, "@11ty/eleventy"]\n  output: _site\n  cache: [node_modules]\n  env: { NODE_ENV: production }\ntargets:'), FILE);
+    expect(config.build).toEqual({ command: ['npx', '@11ty/eleventy'], output: '_site', env: { NODE_ENV: 'production' }, timeoutMs: 600_000, cache: ['node_modules'], keep: 20 });
+    expect(parseConfig(MINIMAL.replace('targets:', 'build:\n  command: "npm ci && npm run build"\n  output: dist\ntargets:'), FILE).build?.command).toBe('npm ci && npm run build');
+    expect(parseConfig(MINIMAL, FILE).build).toBeUndefined();
+  });
+
+  it('refuses an output outside the checkout, an empty command, a bad variable name', () => {
+    expect(configError(MINIMAL.replace('targets:', 'build:\n  command: [make]\n  output: ../out\ntargets:')).message).toMatch(/build.output: not a path fanout can use/);
+    expect(configError(MINIMAL.replace('targets:', 'build:\n  command: []\n  output: out\ntargets:')).message).toMatch(/build.command: /);
+    expect(configError(MINIMAL.replace('targets:', 'build:\n  command: [make]\n  output: out\n  env: { "A-B": x }\ntargets:')).message).toMatch(/build.env.*an environment variable name/);
+  });
+});
