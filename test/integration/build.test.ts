@@ -133,3 +133,22 @@ describe('a build on the update server', () => {
     expect(watch.stderr).toMatch(/fanout watch mirrors the source directory, but with build: it holds built output/);
   });
 });
+
+describe('a real static site generator: Eleventy, pinned in package.json', () => {
+  it('a 2,000-page site; editing one page sends each host only the pages the generator really changed', async () => {
+    const eleventy = path.resolve(import.meta.dirname, '../../node_modules/@11ty/eleventy/cmd.cjs');
+    farm.writeConfig({ build: { command: [process.execPath, eleventy, '--input=src', '--output=_site', '--quiet'], output: '_site', timeout: 300 } });
+    const files: Record<string, string> = { 'src/_includes/base.njk': '<!doctype html><title>{{ title }}</title><main>{{ content | safe }}</main>\n' };
+    for (let i = 0; i < 2000; i += 1) files[`src/pages/p${i}.md`] = `---\nlayout: base.njk\ntitle: Page ${i}\n---\n# Page ${i}\n\nSome text for page ${i}.\n`;
+    const first = await pushed(files, 'a 2,000-page site');
+    expect(first.stderr).toMatch(/remote: build of [0-9a-f]{10}: done in/);
+    for (const d of farm.daemons) expect(fs.readFileSync(path.join(d.dir, 'pages/p7/index.html'), 'utf8')).toContain('<h1>Page 7</h1>');
+    const edit = await pushed({ 'src/pages/p7.md': '---\nlayout: base.njk\ntitle: Page 7\n---\n# Page seven, edited\n' }, 'edit one page');
+    // every page was generated again; only the one whose output changed is sent
+    for (const d of farm.daemons) {
+      expect(edit.stderr).toMatch(new RegExp(`remote: +${d.name} +ok +1 sent`));
+      expect(fs.readFileSync(path.join(d.dir, 'pages/p7/index.html'), 'utf8')).toContain('Page seven, edited');
+    }
+    expect((await farm.fanout(['verify'])).exitCode).toBe(0);
+  });
+});
