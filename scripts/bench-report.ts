@@ -8,6 +8,7 @@ import type { DaemonRow } from './bench-daemon.js';
 import type { ScaleRow } from './bench-scale.js';
 import { slotsMarkdown, type SlotsResults } from './bench-slots.js';
 import { rolloutLoadMarkdown, type RolloutLoadRow } from './bench-rollout.js';
+import { buildMarkdown, type BuildRow } from './bench-build.js';
 import { pairedRatio, type Spread } from './bench-stats.js';
 import { watchMarkdown, type WatchRow } from './bench-watch.js';
 
@@ -62,6 +63,8 @@ export interface Results {
   slots?: SlotsResults;
   /** the health-gated rollout under load, when it ran */
   rollout?: RolloutLoadRow[];
+  /** the build on the update server, when it ran */
+  build?: BuildRow;
   scenarios: ScenarioStatus[];
 }
 
@@ -288,6 +291,7 @@ export function markdown(results: Results): string {
 
   if (results.slots !== undefined) lines.push(...slotsMarkdown(results.slots));
   if (results.rollout !== undefined) lines.push(...rolloutLoadMarkdown(results.rollout));
+  lines.push(...buildMarkdown(results.build));
 
   lines.push('## Scenarios', '', '| scenario | status | note |', '| --- | --- | --- |');
   for (const s of results.scenarios) lines.push(`| ${s.name} | ${s.status} | ${s.note.replaceAll('|', '\\|').replaceAll('\n', ' ')} |`);
