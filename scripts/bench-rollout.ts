@@ -112,8 +112,10 @@ async function run(options: RolloutLoadOptions, frozen: boolean, say: (line: str
       const push = await farm.push();
       const entry = farm.history().at(-1);
       const checks = entry?.rollout?.checks ?? [];
-      if (entry?.commit === undefined || entry.reason !== 'push' || checks.length !== TARGETS || checks.some((c) => !c.ok) || entry.switch === undefined) throw new Error(`deploy ${n} did not roll out:\n${push.stderr}`);
-      spans.push(Math.max(...checks.map((c) => Date.parse(c.at))) - Date.parse(entry.switch.at));
+      const switched = entry?.targets.map((t) => Date.parse(t.switchedAt ?? '')).filter((at) => !Number.isNaN(at)) ?? [];
+      if (entry?.commit === undefined || entry.reason !== 'push' || checks.length !== TARGETS || checks.some((c) => !c.ok) || switched.length !== TARGETS) throw new Error(`deploy ${n} did not roll out:\n${push.stderr}`);
+      // from the canary's switch to the last batch's check
+      spans.push(Math.max(...checks.map((c) => Date.parse(c.at))) - Math.min(...switched));
     }
     for (const l of loads) l.stop();
     await Promise.all(loads);

@@ -202,7 +202,23 @@ async function main(): Promise<void> {
   if (!still.every((status) => status === 200)) throw new DemoFailure('the broken release was not rolled back');
   await fanout('status');
 
-  console.log('\ndemo passed: two pushes deployed to both targets, which equal the source; rolled back again; a release switched on both hosts behind nginx, and a broken one switched back from the canary');
+  section('10. a build on the update server: the commit holds sources, the hosts get the built site');
+  const built = { ...releases, build: { command: ['sh', 'build.sh'], output: '_site' }, checks: { retries: 1, retryDelay: 0.2 } };
+  fs.writeFileSync(configFile, stringify(built));
+  console.log('$ cat fanout.yaml   # build: added');
+  show(stringify({ build: built.build }));
+  writeSite({
+    'build.sh': 'set -e\nmkdir -p _site\nfor f in src/*.txt; do n=$(basename "$f" .txt); echo "page $n"; { echo "<!doctype html><title>$n</title>"; cat "$f"; } > "_site/$n.html"; done\n',
+    'src/index.txt': 'Built on the update server\n',
+    'src/about.txt': 'About this site\n',
+  });
+  await commitAndPush('Build the site from src/', []);
+  const builtPage = await Promise.all(webServers.map(async (w) => (await fetch(`${w.origin}/index.html`)).text()));
+  console.log(`   /index.html on the web servers: ${builtPage.map((t) => JSON.stringify(t.trim().split('\n')[1])).join(', ')}`);
+  if (!builtPage.every((t) => t.includes('Built on the update server'))) throw new DemoFailure('the built site is not served');
+  await fanout('history', '--limit', '1');
+
+  console.log('\ndemo passed: two pushes deployed to both targets, which equal the source; rolled back again; a release switched on both hosts behind nginx, and a broken one switched back from the canary; a site built on the update server');
 }
 
 try {

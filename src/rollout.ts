@@ -124,6 +124,7 @@ export async function rollOut(
     else if (p.slots?.switchTo !== undefined && o.status === 'ok' && o.switchedAt === undefined) outcomes.set(p.name, { ...o, status: 'failed', error: `staged in slot ${p.slots.switchTo}, not switched: ${why}` });
   }
   const first = Math.min(...switchTimes);
-  const switchSummary = switchTimes.length === 0 ? undefined : { at: new Date(first).toISOString(), skewMs: Math.max(...switchTimes) - first, switched: switchTimes.length, held: [] };
+  // a skew means something within one wave; across waves the checks and pauses are the gaps
+  const switchSummary = switchTimes.length === 0 || waves.length > 1 ? undefined : { at: new Date(first).toISOString(), skewMs: Math.max(...switchTimes) - first, switched: switchTimes.length, held: [] };
   return { outcomes: plans.map((p) => outcomes.get(p.name)).filter((o): o is TargetOutcome => o !== undefined), rollout, took, switchSummary };
 }
