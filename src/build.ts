@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Build, Config } from './config.js';
 import { FanoutError } from './errors.js';
 import { childEnvironment, run } from './exec.js';
-import { changedPaths, checkout, commitInfo, type Commit } from './git.js';
+import { changedPaths, checkout, commitInfo, gitEnv, type Commit } from './git.js';
 import type { HistoryEntry, State } from './journal.js';
 import type { Context } from './passes.js';
 
@@ -26,12 +26,8 @@ export interface BuildFacts {
   durationMs: number;
 }
 
-function gitEnv(repo: string, more: Record<string, string> = {}): Record<string, string> {
-  return { GIT_DIR: repo, LC_ALL: 'C', PATH: process.env.PATH ?? '/usr/bin:/bin', ...(process.env.HOME === undefined ? {} : { HOME: process.env.HOME }), ...more };
-}
-
 async function git(ctx: Context, args: string[], more: Record<string, string> = {}, cwd?: string): Promise<string> {
-  const result = await run('git', args, { env: gitEnv(ctx.config.repo, more), log: ctx.log, ...(cwd === undefined ? {} : { cwd }) });
+  const result = await run('git', args, { env: { ...gitEnv(ctx.config.repo), ...more }, log: ctx.log, ...(cwd === undefined ? {} : { cwd }) });
   if (result.exitCode !== 0) throw new FanoutError(`git ${args[0] ?? ''} failed while recording the build: ${(result.spawnError ?? result.stderr).trim().split('\n')[0] ?? ''}`, 1);
   return result.stdout.trim();
 }

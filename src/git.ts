@@ -37,7 +37,7 @@ export interface CommitInfo {
  * The whole environment of every git call: the hook runs with GIT_DIR and friends set by
  * receive-pack, and none of them, nor an editor or pager, may leak in.
  */
-function gitEnv(repo: string): Record<string, string> {
+export function gitEnv(repo: string): Record<string, string> {
   const env: Record<string, string> = { GIT_DIR: repo, LC_ALL: 'C', PATH: process.env.PATH ?? '/usr/bin:/bin' };
   if (process.env.HOME !== undefined) env.HOME = process.env.HOME;
   return env;
