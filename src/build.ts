@@ -4,7 +4,8 @@ import type { Build, Config } from './config.js';
 import { FanoutError } from './errors.js';
 import { childEnvironment, run } from './exec.js';
 import { changedPaths, checkout, commitInfo, gitEnv, type Commit } from './git.js';
-import type { HistoryEntry, State } from './journal.js';
+import { readOwnFile, writeAtomically, type HistoryEntry, type State } from './journal.js';
+import { openOwnFile, ownSubdir } from './trust.js';
 import type { Context } from './passes.js';
 
 /**
@@ -69,25 +70,25 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
   }
   const { config, log } = ctx;
   const started = performance.now();
-  const dir = path.join(config.stateDir, 'build');
+  const dir = ownSubdir(config.stateDir, 'build');
   const tree = path.join(dir, 'tree');
   const holdingFile = path.join(dir, 'holding');
-  const logFile = path.join(config.stateDir, 'builds', `${source}.log`);
-  fs.mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
+  const logFile = path.join(ownSubdir(config.stateDir, 'builds'), `${source}.log`);
   fs.mkdirSync(tree, { recursive: true, mode: 0o755 });
 
   // the worktree moves to the commit as the source does: only the changed paths when it is known
-  const held = fs.existsSync(holdingFile) ? (fs.readFileSync(holdingFile, 'utf8').trim() as Commit) : undefined;
+  const heldText = readOwnFile(holdingFile)?.trim();
+  const held = heldText !== undefined && /^[0-9a-f]{40,64}$/.test(heldText) ? (heldText as Commit) : undefined;
   const diff = held === undefined ? undefined : await changedPaths(config.repo, held, source, log, 20_000).catch(() => undefined);
   fs.rmSync(holdingFile, { force: true });
   await checkout(config.repo, tree, source, diff?.changes ?? 'all', path.join(dir, 'checkout.index'), log, diff?.changes === undefined ? { keep: [...build.cache.map((c) => `/${c}`), `/${build.output}`] } : undefined);
-  fs.writeFileSync(holdingFile, `${source}\n`);
+  writeAtomically(holdingFile, `${source}\n`);
 
   // stale output never ships: the build writes its output afresh
   const output = path.join(tree, build.output);
   fs.rmSync(output, { recursive: true, force: true });
   const lines: string[] = [];
-  const logFd = fs.openSync(logFile, 'w', 0o600);
+  const logFd = openOwnFile(logFile, 'write');
   const said = (line: string): void => {
     lines.push(line);
     fs.writeSync(logFd, `${line}\n`);

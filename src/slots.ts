@@ -11,6 +11,7 @@ import { runRsync } from './rsync.js';
 import { rsyncWithRetries, type Context, type PassOptions } from './passes.js';
 import { beginSwitch, slotLinked, switchFailed, switchSucceeded } from './state.js';
 import { humanDuration } from './report.js';
+import { ownSubdir } from './trust.js';
 
 /**
  * Atomic releases (layout: slots), the parts that touch targets: a target's dest holds `slots/1`
@@ -35,7 +36,7 @@ export function stagingOf(target: Target, plan: TargetPlan): PassOptions['stagin
 
 /** Where a target's scratch symlinks are made for one deploy: a directory of fanout's own, emptied first. */
 function scratch(config: Config, what: string): string {
-  const dir = path.join(config.stateDir, 'links', what);
+  const dir = path.join(ownSubdir(config.stateDir, 'links'), what);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   return dir;
@@ -43,7 +44,7 @@ function scratch(config: Config, what: string): string {
 
 /** A relative symlink `current -> slots/SLOT` in a scratch directory, made if it is not there yet. */
 function currentLink(config: Config, slot: string): string {
-  const dir = path.join(config.stateDir, 'links', `current-${slot}`);
+  const dir = path.join(ownSubdir(config.stateDir, 'links'), `current-${slot}`);
   const link = path.join(dir, 'current');
   let made = false;
   try {

@@ -71,6 +71,19 @@ export function openOwnFile(file: string, flags: 'append' | 'write' | 'read' | '
   }
 }
 
+/**
+ * A directory of fanout's own inside the state directory (links/, build/, builds/), made if
+ * missing; never one reached through a symlink planted in its place, since fanout empties and
+ * rewrites what is inside.
+ */
+export function ownSubdir(stateDir: string, name: string): string {
+  const dir = path.join(stateDir, name);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(dir);
+  if (st.isSymbolicLink() || !st.isDirectory()) throw new FanoutError(`${dir} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; fanout never writes through one there: remove it`);
+  return dir;
+}
+
 export function currentUid(): number {
   return process.getuid?.() ?? 0;
 }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stateProblem } from '../../src/journal.js';
-import { trustProblem } from '../../src/trust.js';
+import { ownSubdir, trustProblem } from '../../src/trust.js';
 
 let dir: string;
 
@@ -76,5 +76,21 @@ describe('stateProblem: the journal is checked before it is believed', () => {
     bad.targets.web1.commit = '--output=/tmp/x';
     expect(stateProblem(JSON.stringify(bad)).why).toBe('targets.web1.commit: not a full commit id');
     expect(stateProblem(JSON.stringify({ ...good, version: 2 })).why).toMatch(/^version: /);
+  });
+});
+
+describe('ownSubdir: a directory fanout empties and rewrites, never through a planted symlink', () => {
+  it('is made when missing, and refused when a symlink stands in its place', () => {
+    const state = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-own-subdir-'));
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-elsewhere-'));
+    try {
+      expect(ownSubdir(state, 'links')).toBe(path.join(state, 'links'));
+      expect(fs.statSync(path.join(state, 'links')).isDirectory()).toBe(true);
+      fs.symlinkSync(elsewhere, path.join(state, 'build'));
+      expect(() => ownSubdir(state, 'build')).toThrow(/build is a symlink; fanout never writes through one there: remove it/);
+    } finally {
+      fs.rmSync(state, { recursive: true, force: true });
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 });
