@@ -92,7 +92,7 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
   const said = (line: string): void => {
     lines.push(line);
     fs.writeSync(logFd, `${line}\n`);
-    ctx.reporter.note(`build: ${line}`);
+    ctx.reporter.buildLine(line);
   };
   const [program, args] = typeof build.command === 'string' ? ['sh', ['-c', build.command]] : [build.command[0] ?? '', build.command.slice(1)];
   ctx.reporter.note(`build of ${source.slice(0, 10)}: ${typeof build.command === 'string' ? build.command : build.command.join(' ')}`);

@@ -6,6 +6,8 @@ export interface Reporter {
   targetDone(outcome: TargetOutcome): void;
   /** files done so far on one target, while its rsync runs */
   progress(target: string, files: number): void;
+  /** a line of a build's output: on a terminal, one progress line rewritten in place; else a line each (the pusher's remote: lines) */
+  buildLine(line: string): void;
   deployDone(entry: HistoryEntry): void;
   /** everything collected, for --json: printed once at the end as one document */
   finish(): void;
@@ -128,6 +130,14 @@ export function humanReporter(out: Output, nameWidth: number, prefix = '', live 
       process.stderr.write(`\r\u001b[K  syncing: ${parts.join(', ')} (${humanDuration(now - started)})`);
       shown = true;
     },
+    buildLine: (line) => {
+      if (!live) {
+        out.write(`${prefix}build: ${line}\n`);
+        return;
+      }
+      process.stderr.write(`\r\u001b[K  build: ${line.slice(0, Math.max(20, (process.stderr.columns || 80) - 10))}`);
+      shown = true;
+    },
     targetDone: (outcome) => {
       clear();
       done.delete(outcome.name);
@@ -148,6 +158,7 @@ export function jsonReporter(out: Output): Reporter {
   return {
     note: (message) => notes.push(message),
     progress: () => undefined,
+    buildLine: () => undefined,
     targetDone: () => undefined,
     deployDone: (entry) => deploys.push(entry),
     finish: () => {

@@ -81,6 +81,7 @@ function batchReporter(): Reporter & { outcomes: TargetOutcome[] } {
     outcomes,
     note: () => undefined,
     progress: () => undefined,
+    buildLine: () => undefined,
     targetDone: (outcome) => outcomes.push(outcome),
     deployDone: () => undefined,
     finish: () => undefined,

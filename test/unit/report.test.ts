@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Commit } from '../../src/git.js';
 import type { HistoryEntry, TargetOutcome } from '../../src/journal.js';
-import { humanDuration, humanSize, itemLines, paint, shortCommit, statusWord, summaryLine, table, targetLine } from '../../src/report.js';
+import { humanDuration, humanReporter, humanSize, itemLines, jsonReporter, paint, shortCommit, statusWord, summaryLine, table, targetLine } from '../../src/report.js';
 
 const COMMIT = '0123456789abcdef0123456789abcdef01234567' as Commit;
 
@@ -187,5 +187,20 @@ describe('human units roll over at the unit boundary', () => {
     expect(humanSize(9_999)).toBe('10 kB');
     expect(humanSize(999)).toBe('999 B');
     expect(humanSize(1_500)).toBe('1.5 kB');
+  });
+});
+
+describe('a build line', () => {
+  it('in a pipe (the pusher\'s remote: lines), each line as it comes; --json, none', () => {
+    const written: string[] = [];
+    const reporter = humanReporter({ write: (t) => written.push(t), color: false }, 5, '', false);
+    reporter.buildLine('page 1 of 2');
+    reporter.note('done');
+    expect(written).toEqual(['build: page 1 of 2\n', 'done\n']);
+    const json: string[] = [];
+    const quiet = jsonReporter({ write: (t) => json.push(t), color: false });
+    quiet.buildLine('page 1 of 2');
+    quiet.finish();
+    expect(json.join('')).not.toContain('page 1 of 2');
   });
 });
