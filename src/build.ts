@@ -109,8 +109,11 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
       ? `it did not finish within ${build.timeoutMs / 1000}s (build.timeout)`
       : result.exitCode !== 0
         ? `exit ${result.exitCode}`
-        : !fs.existsSync(output) || !fs.statSync(output).isDirectory()
+        : !fs.existsSync(output)
           ? `it left no ${build.output}/ (build.output)`
+          : // a symlink there would have git record whatever it points to
+            !fs.lstatSync(output).isDirectory()
+            ? `${build.output} is not a directory (a symlink, say), and only a directory is committed`
           : fs.readdirSync(output).length === 0
             ? `${build.output}/ is empty`
             : undefined);

@@ -116,6 +116,10 @@ describe('a build on the update server', () => {
     configure({ output: 'public' });
     const none = await pushed({ 'src/x.md': 'x' }, 'no output', ['empty']);
     expect(none.stderr).toMatch(/failed: it left no public\/ \(build\.output\); nothing was deployed/);
+    // an output that is a symlink (to / here) is never committed: git would record what it points to
+    configure({ command: ['sh', '-c', 'ln -s / public'], output: 'public' });
+    const linked = await pushed({ 'src/y.md': 'y' }, 'output is a symlink');
+    expect(linked.stderr).toMatch(/failed: public is not a directory \(a symlink, say\), and only a directory is committed; nothing was deployed/);
     farm.daemons.forEach((d, i) => {
       expect(snapshot(d.dir)).toEqual(before[i]);
     });
