@@ -250,6 +250,13 @@ export interface Config {
   rsync: { path: string; args: string[] };
 }
 
+/** A configured target by its name, for code that holds a name the config gave it (a plan, a journal). */
+export function targetNamed(config: Pick<Config, 'targets'>, name: string): Target {
+  const target = config.targets.find((t) => t.name === name);
+  if (target === undefined) throw new Error(`no target named ${name} in the config`);
+  return target;
+}
+
 /** Read, validate and normalize a config file. Every failure is one line naming the file and field. */
 export function loadConfig(file: string): Config {
   const absolute = path.resolve(file);

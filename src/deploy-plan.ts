@@ -3,7 +3,7 @@ import { changesAttributes, type Change, type Commit, type EntryKind } from './g
 import type { SlotState, SourceHolding, State, TargetState, TreeState } from './journal.js';
 import { shortPath, type RelPath } from './paths.js';
 import { candidatePaths, parentOf, planSync, withAncestors, type RsyncPass, type SyncPlan } from './plan.js';
-import { sourceHolds, upToDate } from './state.js';
+import { holdsCompletely, sourceHolds, upToDate } from './state.js';
 
 /**
  * What the engine decides, as data. The engine (deploy.ts) reads the facts under the lock, asks
@@ -287,8 +287,7 @@ function seedFor(target: TargetState | undefined, slot: string): string | undefi
   const slots = target?.slots;
   if (slots === undefined) return target?.commit != null ? '../../' : undefined;
   if (slots[slot]?.commit != null && slots[slot]?.status === 'ok') return undefined;
-  const complete = (name: string | null | undefined): boolean => name != null && name !== slot && slots[name]?.commit != null && slots[name]?.status === 'ok' && slots[name]?.attempted.length === 0;
-  const from = [target?.live, ...Object.keys(slots)].find(complete);
+  const from = [target?.live, ...Object.keys(slots)].find((name) => name != null && name !== slot && holdsWhole(slots[name]));
   return from == null ? undefined : `../${from}/`;
 }
 
@@ -296,12 +295,9 @@ function holdsWhole(slot: SlotState | undefined): boolean {
   return slot !== undefined && slot.status === 'ok' && slot.commit !== null && slot.attempted.length === 0;
 }
 
-function holdsCompletely(slot: SlotState | undefined, commit: Commit): boolean {
-  return slot !== undefined && slot.status === 'ok' && slot.commit === commit && slot.attempted.length === 0 && (slot.dirty ?? []).length === 0;
-}
-
 function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+  const sorted = [...b].sort();
+  return a.length === b.length && [...a].sort().every((x, i) => x === sorted[i]);
 }
 
 /**

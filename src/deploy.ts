@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pMap from 'p-map';
-import type { Config, Target } from './config.js';
+import { targetNamed, type Config, type Target } from './config.js';
 import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, sharedPaths, sourceStep, treePathsToLookUp, treeToWrite, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep, type TargetPlan } from './deploy-plan.js';
 import { FanoutError } from './errors.js';
 import { branchTip, changedPaths, checkout, commitInfo, eachTreePath, isEmptyTree, resolveCommit, switchTree, symlinkAbove, throughSymlink, treeEntryKinds, type Change, type Commit, type Diff, type EntryKind } from './git.js';
@@ -321,12 +321,6 @@ async function renderDryRun(ctx: Context, plan: PlannedDeploy, started: Started)
 
 function outcomeBase(target: TargetPlan): Omit<TargetOutcome, 'status'> {
   return { name: target.name, from: target.from, mode: target.sync.kind, sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0 };
-}
-
-function targetNamed(config: Config, name: string): Target {
-  const target = config.targets.find((t) => t.name === name);
-  if (target === undefined) throw new Error(`no target named ${name} in the config`);
-  return target;
 }
 
 /** What a plan does, listed as rsync itemizes it, for a dry run that cannot ask rsync. */

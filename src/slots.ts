@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config, Target } from './config.js';
+import { targetNamed, type Config, type Target } from './config.js';
 import type { TargetPlan } from './deploy-plan.js';
 import { destBelow } from './dest.js';
 import type { Commit } from './git.js';
@@ -212,7 +212,7 @@ export async function switchFarm(
   const results = await switchTargets(
     ctx,
     journal,
-    going.map((p) => armed.get(p.name) ?? armSwitch(ctx, targetByName(config, p.name), p.slots?.switchTo ?? '')),
+    going.map((p) => armed.get(p.name) ?? armSwitch(ctx, targetNamed(config, p.name), p.slots?.switchTo ?? '')),
   );
   const held = holdAll ? ready.map((p) => p.name) : [];
   const outcomes = staged.map((o): TargetOutcome => {
@@ -234,10 +234,4 @@ export async function switchFarm(
   ctx.reporter.note(`switched current on ${times.length} target${times.length === 1 ? '' : 's'} within ${summary.skewMs} ms`);
   if (config.switchPolicy === 'available' && failed.length > 0) ctx.reporter.note(`not switched: ${failed.join(', ')} (they serve what they served; fanout sync catches them up)`);
   return { outcomes, summary };
-}
-
-function targetByName(config: Config, name: string): Target {
-  const target = config.targets.find((t) => t.name === name);
-  if (target === undefined) throw new Error(`no target named ${name} in the config`);
-  return target;
 }

@@ -10,15 +10,12 @@ import type { RelPath } from './paths.js';
 
 /** The target has `commit` completely: no attempt since cut short, no edit made outside git it lacks. */
 export function upToDate(target: TargetState | undefined, commit: Commit | null): boolean {
-  return (
-    target !== undefined &&
-    commit !== null &&
-    target.status === 'ok' &&
-    target.commit === commit &&
-    target.attempted.length === 0 &&
-    (target.dirty ?? []).length === 0 &&
-    target.switching === undefined
-  );
+  return holdsCompletely(target, commit) && target?.switching === undefined;
+}
+
+/** A tree (a target in place, or a slot) holds `commit` completely: ok, nothing cut short, no edit made outside git it lacks. */
+export function holdsCompletely(tree: TreeState | undefined, commit: Commit | null): boolean {
+  return tree !== undefined && commit !== null && tree.status === 'ok' && tree.commit === commit && tree.attempted.length === 0 && (tree.dirty ?? []).length === 0;
 }
 
 /** The source holds `commit` completely. */
