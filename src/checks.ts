@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Checks, Target } from './config.js';
-import { childEnvironment, run } from './exec.js';
+import { childEnvironment, firstLine, run } from './exec.js';
 import type { Commit } from './git.js';
 import type { Logger } from './log.js';
 
@@ -28,9 +28,9 @@ export function expandCheck(template: string, facts: { host: string; commit: Com
 
 /** An HTTP answer against what the check expects: undefined when it passes, else why not. */
 export function judgeResponse(status: number, body: string, expected: { status: number; body: string | undefined }): string | undefined {
-  const firstLine = body.split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 200) ?? '';
-  if (status !== expected.status) return `HTTP ${status}${firstLine === '' ? '' : `: ${firstLine}`} (expected ${expected.status})`;
-  if (expected.body !== undefined && !body.includes(expected.body)) return `HTTP ${status}, but the body lacks "${expected.body}"${firstLine === '' ? '' : ` (it begins: ${firstLine})`}`;
+  const begins = firstLine(body).slice(0, 200);
+  if (status !== expected.status) return `HTTP ${status}${begins === '' ? '' : `: ${begins}`} (expected ${expected.status})`;
+  if (expected.body !== undefined && !body.includes(expected.body)) return `HTTP ${status}, but the body lacks "${expected.body}"${begins === '' ? '' : ` (it begins: ${begins})`}`;
   return undefined;
 }
 
@@ -53,7 +53,7 @@ async function commandOnce(command: readonly string[], checks: Checks, env: Reco
   if (result.spawnError !== undefined) return result.spawnError;
   if (result.timedOut) return `${program} did not finish within ${checks.timeoutMs / 1000}s`;
   if (result.exitCode === 0) return undefined;
-  const said = result.stderr.split('\n').find((l) => l.trim() !== '')?.trim() ?? result.stdout.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+  const said = firstLine(result.stderr) || firstLine(result.stdout);
   return `exit ${result.exitCode}${said === '' ? '' : `: ${said.slice(0, 200)}`}`;
 }
 

@@ -10,7 +10,7 @@ import { checksPushedObjects } from './git.js';
 import { walkDirectories } from './inotify.js';
 import { displayPath, onDisk } from './paths.js';
 import { currentUid, userName } from './trust.js';
-import { run, type ExecResult } from './exec.js';
+import { firstLine, run, type ExecResult } from './exec.js';
 import { HOOK_MARKER } from './init.js';
 import type { Logger } from './log.js';
 import { connectionArgs } from './rsync-args.js';
@@ -33,7 +33,7 @@ export async function checkTools(log: Logger): Promise<Check[]> {
     // inotifywait --help exits 1: a tool that started and said something is there
     const result = await run(command, args, { log, timeoutMs: 10_000 });
     if (result.spawnError !== undefined) return undefined;
-    return (`${result.stdout}\n${result.stderr}`.split('\n').find((l) => l.trim() !== '') ?? command).trim();
+    return firstLine(`${result.stdout}\n${result.stderr}`) || command;
   };
   const checks: Check[] = [];
   const rsync = await version('rsync', ['--version']);

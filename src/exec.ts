@@ -158,6 +158,11 @@ export function startStreaming(command: string, args: readonly string[], log: Lo
   return child;
 }
 
+/** The first line a program wrote that says anything, trimmed; '' when it said nothing. */
+export function firstLine(text: string): string {
+  return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+}
+
 /** A signal to a whole process group; one already gone is no error. */
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FanoutError } from './errors.js';
-import { run } from './exec.js';
+import { firstLine, run } from './exec.js';
 import { silentLogger, type Logger } from './log.js';
 import { displayPath, onDisk, pathProblem, relPathBytes, type RelPath } from './paths.js';
 import { currentUid, userName } from './trust.js';
@@ -421,6 +421,3 @@ function removeEmptyParents(root: string, paths: readonly RelPath[]): void {
   }
 }
 
-function firstLine(text: string): string {
-  return text.trim().split('\n')[0] ?? '';
-}

@@ -1,5 +1,5 @@
 import type { Target } from './config.js';
-import { childEnvironment, run } from './exec.js';
+import { childEnvironment, firstLine, run } from './exec.js';
 import type { Commit } from './git.js';
 import type { Reason } from './journal.js';
 import type { Context } from './passes.js';
@@ -47,7 +47,7 @@ export async function runHook(ctx: Context, hook: HookName, facts: HookFacts): P
   const [program = '', ...args] = command;
   const timeoutMs = ctx.config.hooks.timeoutMs;
   const result = await run(program, args, { env: { ...childEnvironment(), ...hookEnvironment(hook, facts) }, input: `${JSON.stringify({ hook, ...facts })}\n`, timeoutMs, log: ctx.log });
-  const said = (result.stderr.split('\n').find((l) => l.trim() !== '') ?? '').trim().slice(0, 200);
+  const said = firstLine(result.stderr).slice(0, 200);
   const failure = result.spawnError ?? (result.timedOut ? `did not finish within ${timeoutMs / 1000}s` : result.exitCode === 0 ? undefined : `exit ${result.exitCode}${said === '' ? '' : `: ${said}`}`);
   ctx.log[failure === undefined ? 'info' : 'warn']({ hook, target: facts.target?.name, failure }, 'hook');
   return failure === undefined ? undefined : `the ${hook} hook (${program}) failed: ${failure}`;
