@@ -7,7 +7,7 @@ import type { TargetPlan } from './deploy-plan.js';
 import type { Commit } from './git.js';
 import type { HistoryEntry, Journal, TargetOutcome } from './journal.js';
 import type { Context } from './passes.js';
-import { armSwitch, switchTargets, type ArmedSwitch } from './slots.js';
+import { armSwitch, switchedOutcome, switchSummary, switchTargets, type ArmedSwitch, type SwitchResult } from './slots.js';
 import { humanDuration } from './report.js';
 import { rolloutWaves } from './waves.js';
 
@@ -53,7 +53,7 @@ export async function rollOut(
   );
   const rollout: RolloutResult['rollout'] = { waves, checks: [] };
   const took: string[] = [];
-  const switchTimes: number[] = [];
+  const switches: SwitchResult[] = [];
   for (const [index, wave] of waves.entries()) {
     if (waves.length > 1) reporter.note(`${index === 0 && config.rollout.canary !== undefined ? 'canary' : `batch ${index + (config.rollout.canary === undefined ? 1 : 0)}/${waves.length - (config.rollout.canary === undefined ? 0 : 1)}`}: ${wave.join(', ')}`);
     // in place: written now, in this wave
@@ -67,14 +67,10 @@ export async function rollOut(
       switching.map((n) => armed.get(n) ?? armSwitch(ctx, targetNamed(n), byName.get(n)?.slots?.switchTo ?? '')),
     );
     for (const n of switching) armed.delete(n);
+    switches.push(...results);
     for (const r of results) {
       const o = outcomes.get(r.name);
-      if (o === undefined) continue;
-      if (r.error !== undefined) outcomes.set(r.name, { ...o, status: 'failed', error: `switching current to slot ${r.slot}: ${r.error}` });
-      else {
-        outcomes.set(r.name, { ...o, switchedAt: new Date(r.at ?? Date.now()).toISOString() });
-        if (r.at !== undefined) switchTimes.push(r.at);
-      }
+      if (o !== undefined) outcomes.set(r.name, switchedOutcome(o, r));
     }
     // every target of the wave that serves the release now: its afterSwitch hook, then its check
     const serving = wave.filter((n) => outcomes.get(n)?.status === 'ok' && (byName.get(n)?.slots === undefined || !holdSlots));
@@ -123,8 +119,6 @@ export async function rollOut(
     if (o === undefined) outcomes.set(p.name, { name: p.name, from: p.from, mode: p.sync.kind, sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0, status: 'failed', error: `not deployed: ${why}` });
     else if (p.slots?.switchTo !== undefined && o.status === 'ok' && o.switchedAt === undefined) outcomes.set(p.name, { ...o, status: 'failed', error: `staged in slot ${p.slots.switchTo}, not switched: ${why}` });
   }
-  const first = Math.min(...switchTimes);
   // a skew means something within one wave; across waves the checks and pauses are the gaps
-  const switchSummary = switchTimes.length === 0 || waves.length > 1 ? undefined : { at: new Date(first).toISOString(), skewMs: Math.max(...switchTimes) - first, switched: switchTimes.length, held: [] };
-  return { outcomes: plans.map((p) => outcomes.get(p.name)).filter((o): o is TargetOutcome => o !== undefined), rollout, took, switchSummary };
+  return { outcomes: plans.map((p) => outcomes.get(p.name)).filter((o): o is TargetOutcome => o !== undefined), rollout, took, switchSummary: waves.length > 1 ? undefined : switchSummary(switches, []) };
 }

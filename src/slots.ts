@@ -5,7 +5,7 @@ import { targetNamed, type Config, type Target } from './config.js';
 import type { TargetPlan } from './deploy-plan.js';
 import { destBelow } from './dest.js';
 import type { Commit } from './git.js';
-import type { Journal, TargetOutcome } from './journal.js';
+import type { HistoryEntry, Journal, TargetOutcome } from './journal.js';
 import { filesFromList, withAncestors } from './plan.js';
 import { runRsync } from './rsync.js';
 import { rsyncWithRetries, type Context, type PassOptions } from './passes.js';
@@ -188,6 +188,20 @@ export async function switchTargets(ctx: Context, journal: Journal, switches: re
   return results.map((r) => ({ name: r.name, slot: r.slot, at: r.at, error: r.error }));
 }
 
+/** A target's outcome once its switch has answered: failed, saying why, or live since when. */
+export function switchedOutcome(outcome: TargetOutcome, result: SwitchResult): TargetOutcome {
+  if (result.error !== undefined) return { ...outcome, status: 'failed', error: `switching current to slot ${result.slot}: ${result.error}` };
+  return { ...outcome, slot: result.slot, switchedAt: new Date(result.at ?? Date.now()).toISOString() };
+}
+
+/** The switch across the farm: when the first target switched, and the skew to the last; undefined when none did. */
+export function switchSummary(results: readonly SwitchResult[], held: string[]): HistoryEntry['switch'] {
+  const times = results.map((r) => r.at).filter((t): t is number => t !== undefined);
+  if (times.length === 0) return undefined;
+  const first = Math.min(...times);
+  return { at: new Date(first).toISOString(), skewMs: Math.max(...times) - first, switched: times.length, held };
+}
+
 /**
  * Phase two of a deploy with slots: once every target has staged, every target with a slot to go
  * live switches. With `switch: all` (the default) nobody switches if any target failed, so the
@@ -217,21 +231,16 @@ export async function switchFarm(
   const held = holdAll ? ready.map((p) => p.name) : [];
   const outcomes = staged.map((o): TargetOutcome => {
     const result = results.find((r) => r.name === o.name);
-    if (result !== undefined) {
-      if (result.error !== undefined) return { ...o, status: 'failed', error: `switching current to slot ${result.slot}: ${result.error}` };
-      return { ...o, slot: result.slot, switchedAt: new Date(result.at ?? Date.now()).toISOString() };
-    }
+    if (result !== undefined) return switchedOutcome(o, result);
     if (held.includes(o.name)) {
       const slot = plans.find((p) => p.name === o.name)?.slots?.switchTo ?? '?';
       return { ...o, status: 'failed', slot, error: `staged ${commit.slice(0, 10)} in slot ${slot}, not switched: ${failed.join(', ')} failed, and switch: all keeps the farm on one version` };
     }
     return o;
   });
-  const times = results.map((r) => r.at).filter((t): t is number => t !== undefined);
-  if (times.length === 0) return { outcomes, summary: undefined };
-  const first = Math.min(...times);
-  const summary = { at: new Date(first).toISOString(), skewMs: Math.max(...times) - first, switched: times.length, held };
-  ctx.reporter.note(`switched current on ${times.length} target${times.length === 1 ? '' : 's'} within ${summary.skewMs} ms`);
+  const summary = switchSummary(results, held);
+  if (summary === undefined) return { outcomes, summary };
+  ctx.reporter.note(`switched current on ${summary.switched} target${summary.switched === 1 ? '' : 's'} within ${summary.skewMs} ms`);
   if (config.switchPolicy === 'available' && failed.length > 0) ctx.reporter.note(`not switched: ${failed.join(', ')} (they serve what they served; fanout sync catches them up)`);
   return { outcomes, summary };
 }
