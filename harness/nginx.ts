@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { freePort, listening } from './rsyncd.js';
+import { freePort, listening, stopChild } from './rsyncd.js';
 
 /** A real nginx on one loopback address, serving a document root, started and stopped by pid. */
 export interface WebServer {
@@ -79,9 +79,6 @@ export async function startWebServer({ hostIndex, dir, root, php }: WebServerOpt
     address,
     port,
     origin: `http://${address}:${port}`,
-    async stop() {
-      child.kill('SIGTERM');
-      await child;
-    },
+    stop: () => stopChild(child),
   };
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
+import { stopChild } from './rsyncd.js';
 
 /** A real php-fpm (Debian's php8.2-fpm) on a unix socket, opcache on, started and stopped by pid. */
 export interface PhpFpm {
@@ -70,9 +71,6 @@ export async function startPhpFpm(dir: string, options: { validateTimestamps?: b
   return {
     socket,
     pid: child.pid ?? 0,
-    async stop() {
-      child.kill('SIGTERM');
-      await child;
-    },
+    stop: () => stopChild(child),
   };
 }

@@ -118,9 +118,7 @@ export function createDaemon({ hostIndex, root, name, moduleLines = [], globalLi
     async stop() {
       const running = child;
       child = undefined;
-      if (running === undefined) return;
-      running.kill('SIGTERM');
-      await running;
+      await stopChild(running);
     },
   };
   return daemon;
@@ -150,6 +148,13 @@ function descendantsOf(pid: number): number[] {
   };
   walk(pid);
   return found;
+}
+
+/** Stop a server the harness started, by its own pid, and wait for it to go; none is no error. */
+export async function stopChild(child: ResultPromise | undefined): Promise<void> {
+  if (child === undefined) return;
+  child.kill('SIGTERM');
+  await child;
 }
 
 export async function freePort(address: string): Promise<number> {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
-import { freePort } from './rsyncd.js';
+import { freePort, stopChild } from './rsyncd.js';
 
 /**
  * One real sshd on its own loopback address and port, with a throwaway host key, a throwaway user
@@ -104,9 +104,7 @@ export async function startSshd({ hostIndex, root, authorizedKeysFile }: SshdOpt
     async stop() {
       const running = child;
       child = undefined;
-      if (running === undefined) return;
-      running.kill('SIGTERM');
-      await running;
+      await stopChild(running);
     },
   };
 
