@@ -15,7 +15,6 @@ import { previousDeploy } from './rollback.js';
 import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
 import { passesOf, rsyncWithRetries, runPasses, type Context } from './passes.js';
 import { buildFor, builtBefore, isBuild, pruneBuilds, sourceOfBuild, type BuildFacts } from './build.js';
-import { targetHost } from './checks.js';
 import { afterSwitch, runHook, type HookFacts } from './hooks.js';
 import { rollOut, type RolloutResult } from './rollout.js';
 import { armSwitch, prepareSlot, stagingOf, switchFarm, writeRevision, writtenTarget, type ArmedSwitch } from './slots.js';
@@ -147,7 +146,8 @@ async function deployLocked(ctx: Context, request: DeployRequest, options: Deplo
   const applied = await applyDeploy(ctx, journal, plan, started, options.unchecked !== true);
   log.info({ deployId: started.id, commit, targets: applied.entry.targets }, 'deploy finished');
   ctx.reporter.deployDone(applied.entry);
-  if (config.build !== undefined) await pruneBuilds(ctx, config.build.keep, Journal.open(config.stateDir).state, journal.readHistory());
+  // the journal's own state: every transition of this deploy is in it already
+  if (config.build !== undefined) await pruneBuilds(ctx, config.build.keep, journal.state, journal.readHistory());
   const failed = applied.entry.targets.some((t) => t.status === 'failed');
   for (const hook of failed ? (['onFailure', 'after'] as const) : (['after'] as const)) {
     const said = await runHook(ctx, hook, { ...told, outcome: failed ? 'failed' : 'ok' });
@@ -268,7 +268,7 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
   const hookFailures = await afterSwitch(
     ctx,
     hookFacts(started, plan),
-    serving.map((t) => ({ target: targetNamed(config, t.name), host: targetHost(targetNamed(config, t.name)), slot: t.slots?.switchTo ?? t.slots?.stage?.slot })),
+    serving.map((t) => ({ target: targetNamed(config, t.name), slot: t.slots?.switchTo ?? t.slots?.stage?.slot })),
   );
   const outcomes = switched.outcomes.map((o): TargetOutcome => {
     const failure = hookFailures.get(o.name);

@@ -1,4 +1,5 @@
 import type { Target } from './config.js';
+import { targetHost } from './checks.js';
 import { childEnvironment, firstLine, run } from './exec.js';
 import type { Commit } from './git.js';
 import type { Reason } from './journal.js';
@@ -54,12 +55,12 @@ export async function runHook(ctx: Context, hook: HookName, facts: HookFacts): P
 }
 
 /** afterSwitch for each target that now serves the release, all at once: the failures by target. */
-export async function afterSwitch(ctx: Context, facts: HookFacts, targets: readonly { target: Target; host: string; slot: string | undefined }[]): Promise<Map<string, string>> {
+export async function afterSwitch(ctx: Context, facts: HookFacts, targets: readonly { target: Target; slot: string | undefined }[]): Promise<Map<string, string>> {
   const failures = new Map<string, string>();
   if (ctx.config.hooks.afterSwitch === undefined) return failures;
   await Promise.all(
-    targets.map(async ({ target, host, slot }) => {
-      const failed = await runHook(ctx, 'afterSwitch', { ...facts, target: { name: target.name, host, slot } });
+    targets.map(async ({ target, slot }) => {
+      const failed = await runHook(ctx, 'afterSwitch', { ...facts, target: { name: target.name, host: targetHost(target), slot } });
       if (failed !== undefined) failures.set(target.name, failed);
     }),
   );

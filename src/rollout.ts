@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pMap from 'p-map';
 import type { Target } from './config.js';
-import { checkTarget, targetHost } from './checks.js';
+import { checkTarget } from './checks.js';
 import { afterSwitch, type HookFacts } from './hooks.js';
 import type { TargetPlan } from './deploy-plan.js';
 import type { Commit } from './git.js';
@@ -79,7 +79,7 @@ export async function rollOut(
     const hooked = await afterSwitch(
       ctx,
       facts,
-      serving.filter((n) => byName.get(n)?.upToDate !== true).map((n) => ({ target: targetNamed(n), host: targetHost(targetNamed(n)), slot: slotOf(n) })),
+      serving.filter((n) => byName.get(n)?.upToDate !== true).map((n) => ({ target: targetNamed(n), slot: slotOf(n) })),
     );
     const found = await Promise.all(
       serving.map(async (n) => {
