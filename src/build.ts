@@ -167,7 +167,12 @@ export async function pruneBuilds(ctx: Context, keep: number, state: State, hist
   return pruned;
 }
 
-/** Builds and watch: watch mirrors the source directory, which with a build holds built output. */
+/**
+ * Builds and watch: watch mirrors the source directory, which with a build holds built output; only
+ * a directory named in watch.path (one no build writes) is mirrored as it is.
+ */
 export function refuseWatchWithBuild(config: Config): void {
-  if (config.build !== undefined) throw new FanoutError('fanout watch mirrors the source directory, but with build: it holds built output, not the site\'s sources: edit the sources and push instead (watch is for sites without a build)');
+  if (config.build !== undefined && config.watch.path === undefined) {
+    throw new FanoutError('fanout watch mirrors the source directory, but with build: it holds built output, not the site\'s sources: edit the sources and push instead (watch is for sites without a build), or name a directory no build writes in watch.path to mirror it as it is');
+  }
 }

@@ -98,6 +98,8 @@ const schema = v.strictObject({
       ignore: v.optional(v.array(nonEmpty), () => [...DEFAULT_WATCH_IGNORE]),
       /** the longest wait between retries of a target that is down, seconds */
       maxRetryDelay: v.optional(seconds, 60),
+      /** the one directory of the source watch mirrors, as it is (with build: the only one it may) */
+      path: v.optional(sitePath),
     }),
     () => ({}),
   ),
@@ -246,7 +248,7 @@ export interface Config {
   rollout: Rollout;
   hooks: Hooks;
   build: Build | undefined;
-  watch: { settleMs: number; maxWaitMs: number; minDelayMs: number; ignore: string[]; maxRetryDelay: number };
+  watch: { settleMs: number; maxWaitMs: number; minDelayMs: number; ignore: string[]; maxRetryDelay: number; path?: string | undefined };
   rsync: { path: string; args: string[] };
 }
 

@@ -51,7 +51,12 @@ export interface DeployFacts {
 }
 
 /** What planning needs of the config: the keep rules, and each target's layout. */
-export type PlanConfig = Pick<Config, 'protect' | 'exclude'> & { targets: readonly Pick<Target, 'name' | 'layout'>[]; revisionFile?: string | undefined };
+export type PlanConfig = Pick<Config, 'protect' | 'exclude'> & {
+  targets: readonly Pick<Target, 'name' | 'layout'>[];
+  revisionFile?: string | undefined;
+  build?: unknown;
+  watch?: { path?: string | undefined };
+};
 
 /** One target's part of a deploy. */
 export interface TargetPlan {
@@ -101,7 +106,7 @@ export function planDeploy(ask: DeployAsk, facts: DeployFacts, config: PlanConfi
   if (ask.coalesce && current?.commit === commit && sourceReady && facts.targets.every(holds)) {
     return { kind: 'coalesced', deployId: current.deployId };
   }
-  const refused = treeRefusal(facts, sourceReady, ask.allowEmpty) ?? sharedRefusal(facts, layouts) ?? revisionRefusal(facts, config.revisionFile);
+  const refused = treeRefusal(facts, sourceReady, ask.allowEmpty) ?? sharedRefusal(facts, layouts) ?? revisionRefusal(facts, config.revisionFile) ?? mirroredRefusal(facts, mirroredPath(config));
   if (refused !== undefined) return { kind: 'refused', why: refused };
   const targets = facts.targets.map((name): TargetPlan => {
     const step = steps.get(name);
@@ -312,9 +317,24 @@ export function writtenTree(target: TargetState | undefined, step: SlotStep | un
   return step.stage.link && slot !== undefined ? { ...slot, commit: null } : slot;
 }
 
-/** The paths no commit may contain: every slotted target's shared paths, and the revision file. */
+/** The paths no commit may contain: every slotted target's shared paths, the revision file, and with a build the directory watch mirrors. */
 export function sharedPaths(config: PlanConfig): RelPath[] {
-  return [...new Set([...[...layoutsOf(config).values()].flatMap((l) => l.shared), ...(config.revisionFile === undefined ? [] : [config.revisionFile])])];
+  const mirrored = mirroredPath(config);
+  return [...new Set([...[...layoutsOf(config).values()].flatMap((l) => l.shared), ...[config.revisionFile, mirrored].filter((p) => p !== undefined)])];
+}
+
+/**
+ * With a build, the directory `fanout watch` mirrors as it is (watch.path): edits made there on
+ * the update server, in a source that otherwise holds built output. No build may write it, or the
+ * next checkout would overwrite them.
+ */
+export function mirroredPath(config: Pick<PlanConfig, 'build' | 'watch'>): RelPath | undefined {
+  return config.build === undefined ? undefined : config.watch?.path;
+}
+
+function mirroredRefusal(facts: DeployFacts, mirrored: RelPath | undefined): string | undefined {
+  if (mirrored === undefined || (facts.treeKinds.get(mirrored) ?? 'missing') === 'missing') return undefined;
+  return `build ${facts.commit.slice(0, 10)} contains "${shortPath(mirrored)}", the directory fanout watch mirrors as it is (watch.path: in the config); keep it out of the build's output or name another directory; nothing was touched`;
 }
 
 function revisionRefusal(facts: DeployFacts, revisionFile: string | undefined): string | undefined {

@@ -9,7 +9,7 @@ import { branchTip, changedPaths, checkout, commitInfo, eachTreePath, isEmptyTre
 import { Journal, type HistoryEntry, type Holding, type Reason, type State, type TargetOutcome } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { Logger } from './log.js';
-import { displayPath, onDisk, pathProblem, type RelPath } from './paths.js';
+import { bytesOf, displayPath, onDisk, pathProblem, type RelPath } from './paths.js';
 import { parentOf, type SyncPlan } from './plan.js';
 import { previousDeploy } from './rollback.js';
 import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
@@ -409,7 +409,9 @@ async function checkOutSource(ctx: Context, journal: Journal, step: SourceStep, 
   const scratchIndex = path.join(config.stateDir, 'checkout.index');
   if (step.kind === 'switch') await switchTree(config.repo, config.source, step.from, commit, scratchIndex, log);
   else {
-    const removeOthers = step.kind === 'all' && step.removeOthers ? { keep: [...config.protect, ...config.exclude] } : undefined;
+    // what watch mirrors from the source is the operator's, never git's to remove
+    const mirrored = config.watch.path === undefined ? [] : [bytesOf(config.watch.path)];
+    const removeOthers = step.kind === 'all' && step.removeOthers ? { keep: [...config.protect, ...config.exclude], keepDirectories: mirrored } : undefined;
     await checkout(config.repo, config.source, commit, step.kind === 'paths' ? step.writes : 'all', scratchIndex, log, removeOthers);
   }
   const paths = step.kind === 'paths' ? step.writes.length : step.kind === 'switch' ? `more than ${MAX_CHANGES}` : 'all';

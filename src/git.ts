@@ -263,8 +263,8 @@ export async function checkout(
   paths: readonly Change[] | 'all',
   scratchIndex: string,
   log: Logger,
-  /** with 'all': also remove what the commit lacks, but for paths matching these patterns */
-  removeOthers?: { keep: readonly string[] },
+  /** with 'all': also remove what the commit lacks, but for paths matching these patterns, and these directories (bytes) */
+  removeOthers?: { keep: readonly string[]; keepDirectories?: readonly RelPath[] },
 ): Promise<void> {
   fs.mkdirSync(source, { recursive: true });
   // names are literal for ls-files (a `*` in a file name is a `*`)
@@ -296,7 +296,7 @@ export async function checkout(
       await git(['read-tree', '--end-of-options', commit]);
       if (removeOthers !== undefined) {
         const others = await git(['-C', source, 'ls-files', '-z', '--others', '--directory', ...removeOthers.keep.map((pattern) => `--exclude=${pattern}`)]);
-        for (const rel of others.split('\0')) if (rel !== '') fs.rmSync(onDisk(source, rel.replace(/\/$/, '')), { recursive: true, force: true });
+        for (const rel of others.split('\0')) if (rel !== '') removeAllBut(source, rel.replace(/\/$/, ''), removeOthers.keepDirectories ?? []);
       }
     } else {
       // parents first, so that a tracked symlink that becomes a directory goes before what was below it
@@ -392,6 +392,19 @@ export function throughSymlink(link: string): FanoutError {
  * made by hand, `media -> /disk/media`) would make the removal land outside the source. Such a
  * path is refused; one whose parent is missing or a file has nothing to remove.
  */
+/**
+ * Remove `rel` (below `root`), but for the kept directories below it: git's `--directory` names an
+ * untracked directory whole, even one that holds an excluded path (`sub/` for `/sub/media`).
+ */
+function removeAllBut(root: string, rel: RelPath, kept: readonly RelPath[]): void {
+  if (kept.includes(rel)) return;
+  if (!kept.some((dir) => dir.startsWith(`${rel}/`))) {
+    fs.rmSync(onDisk(root, rel), { recursive: true, force: true });
+    return;
+  }
+  for (const name of fs.readdirSync(onDisk(root, rel), { encoding: 'buffer' })) removeAllBut(root, `${rel}/${name.toString('latin1')}`, kept);
+}
+
 function removeInside(root: string, rel: RelPath): void {
   const parts = rel.split('/');
   for (let i = 1; i < parts.length; i += 1) {

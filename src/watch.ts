@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Target } from './config.js';
 import { done, newBatcher, noted, take, wakeIn, type Batch, type BatcherTiming } from './batcher.js';
@@ -102,6 +104,13 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   const { config, log } = ctx;
   const source = config.source;
   const sourceBytes = bytesOf(source);
+  // watch.path: only that directory is watched; its events still name paths from the source's top
+  const mirrored = config.watch.path === undefined ? undefined : bytesOf(config.watch.path);
+  const watched = mirrored === undefined ? source : path.join(source, config.watch.path ?? '');
+  const watchedBytes = bytesOf(watched);
+  if (mirrored !== undefined && !fs.lstatSync(watched, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new FanoutError(`watch.path ${config.watch.path ?? ''}: ${watched} is not a directory; create it (mkdir) or fix watch.path`);
+  }
   const timing: BatcherTiming = {
     settleMs: config.watch.settleMs,
     maxWaitMs: config.watch.maxWaitMs,
@@ -218,7 +227,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
 
   /** Start inotifywait; resolves true once its watches are set up, false if it exits first (with why). */
   const startWatcher = async (): Promise<{ ok: true } | { ok: false; why: string; limit: boolean }> => {
-    const child = startStreaming('inotifywait', ['-m', '-r', '--format', '%e %w%f%0', '--no-newline', '-e', EVENTS, source], log);
+    const child = startStreaming('inotifywait', ['-m', '-r', '--format', '%e %w%f%0', '--no-newline', '-e', EVENTS, watched], log);
     watcher = child;
     let established = false;
     let ready: (ok: boolean) => void = () => undefined;
@@ -245,9 +254,9 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
     let carry = '';
     child.stdout.setEncoding('latin1');
     child.stdout.on('data', (chunk: string) => {
-      const { events, rest } = parseEvents(carry + chunk, sourceBytes);
+      const { events, rest } = parseEvents(carry + chunk, watchedBytes);
       carry = rest;
-      for (const event of events) onEvent(event);
+      for (const event of events) onEvent(mirrored === undefined || event.path === '' ? event : { ...event, path: `${mirrored}/${event.path}` });
     });
     const why = (exit: { exitCode?: number; signal?: string }): string => {
       const lines = stderr.trim().split('\n').filter((l) => !/Setting up watches|Watches established/.test(l));
@@ -289,7 +298,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
         return true;
       }
       const advice = started.limit ? `; ${raiseLimitAdvice(watchLimit())}` : '';
-      const message = `inotifywait cannot watch ${source} (${started.why})${advice}`;
+      const message = `inotifywait cannot watch ${watched} (${started.why})${advice}`;
       log.error({ attempt, why: started.why }, 'watcher cannot start');
       writeWatchState(config.stateDir, { pid: process.pid, state: 'failing', since: new Date().toISOString(), message });
       if (attempt >= START_ATTEMPTS) {
@@ -328,7 +337,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   });
   stopped.catch(() => undefined);
 
-  const budget = watchBudgetWarning(countDirectories(source), watchLimit());
+  const budget = watchBudgetWarning(countDirectories(watched), watchLimit());
   if (budget !== undefined) {
     log.warn(budget);
     options.write(`warning: ${budget}`);
@@ -338,7 +347,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       log.info({ source, targets: options.targets.map((t) => t.name) }, 'watching');
       tick();
       await running;
-      options.write(`watching ${source} for ${options.targets.map((t) => t.name).join(', ')}`);
+      options.write(`watching ${watched} for ${options.targets.map((t) => t.name).join(', ')}`);
     }
     await stopped;
     writeWatchState(config.stateDir, { pid: process.pid, state: 'stopped', since: new Date().toISOString() });

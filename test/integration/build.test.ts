@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFarm, type Farm } from '../../harness/farm.js';
 import { snapshot } from '../../harness/tree.js';
+import { startWatch, until, type Watcher } from '../../harness/watcher.js';
 
 // Builds on the update server with a small build script of the operator's: each page in src/ is
 // turned into _site/NAME.html; it counts its runs in a file outside the repository.
@@ -23,11 +24,13 @@ done
 [ -e fail ] && { echo "template error in page.md" >&2; exit 2; }
 [ -e slow ] && { sleep 30 & echo $! > "$RUNS.sleeper"; wait; }
 [ -e empty ] && rm -rf _site/*
+[ -e attrs ] && cp attrs _site/.gitattributes
+[ -e writes-media ] && mkdir -p _site/up/media && echo built > _site/up/media/x.html
 exit 0
 `;
 
-function configure(build: Record<string, unknown> = {}): void {
-  farm.writeConfig({ build: { command: ['sh', 'build.sh'], output: '_site', env: { RUNS: runs }, timeout: 30, ...build } });
+function configure(build: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): void {
+  farm.writeConfig({ build: { command: ['sh', 'build.sh'], output: '_site', env: { RUNS: runs }, timeout: 30, ...build }, ...extra });
 }
 
 beforeEach(async () => {
@@ -154,5 +157,49 @@ describe('a real static site generator: Eleventy, pinned in package.json', () =>
       expect(fs.readFileSync(path.join(d.dir, 'pages/p7/index.html'), 'utf8')).toContain('Page seven, edited');
     }
     expect((await farm.fanout(['verify'])).exitCode).toBe(0);
+  });
+
+  it('watch.path: watch mirrors that directory as it is beside the built output; pushes keep it; no build may write it', async () => {
+    configure({}, { watch: { path: 'up/media' } });
+    await pushed({ 'build.sh': BUILD, 'src/index.md': 'v1' }, 'v1');
+    const missing = await farm.fanout(['watch']);
+    expect(missing.exitCode).not.toBe(0);
+    expect(missing.stderr).toMatch(/watch\.path up\/media: .*up\/media is not a directory; create it/);
+    fs.mkdirSync(path.join(farm.source, 'up/media'), { recursive: true });
+    let watcher: Watcher | undefined = await startWatch(farm.configFile);
+    try {
+      // an edit of the built output is not watched; one in up/media is sent as it is
+      fs.writeFileSync(path.join(farm.source, 'stray.html'), 'edited by hand');
+      fs.writeFileSync(path.join(farm.source, 'up/media/photo.jpg'), 'jpeg');
+      const sent = (): boolean => farm.daemons.every((d) => fs.existsSync(path.join(d.dir, 'up/media/photo.jpg')));
+      await until(sent, () => `photo.jpg not sent: ${watcher?.lines.join('\n') ?? ''}`);
+      expect(watcher.lines.some((l) => l.startsWith(`watching ${path.join(farm.source, 'up/media')} for`))).toBe(true);
+    } finally {
+      await watcher.stop();
+      watcher = undefined;
+    }
+    for (const d of farm.daemons) expect(fs.existsSync(path.join(d.dir, 'stray.html'))).toBe(false);
+
+    // a push whose build changes .gitattributes rewrites the source whole: what git lacks goes, but up/media stays
+    fs.writeFileSync(path.join(farm.source, 'up/stray.txt'), 'not the operator\'s mirror');
+    const v2 = await pushed({ 'src/index.md': 'v2', attrs: '*.html text\n' }, 'v2');
+    expect(v2.stderr).toMatch(/remote: +web1 +ok/);
+    expect(fs.readFileSync(path.join(farm.source, 'up/media/photo.jpg'), 'utf8')).toBe('jpeg');
+    expect(fs.existsSync(path.join(farm.source, 'up/stray.txt'))).toBe(false);
+    for (const d of farm.daemons) {
+      expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nv2');
+      expect(fs.readFileSync(path.join(d.dir, 'up/media/photo.jpg'), 'utf8')).toBe('jpeg');
+    }
+    expect((await farm.fanout(['sync', '--full'])).exitCode).toBe(0);
+    for (const d of farm.daemons) expect(fs.existsSync(path.join(d.dir, 'up/media/photo.jpg'))).toBe(true);
+
+    // a build that writes the mirrored directory would overwrite it: refused, nothing touched
+    const before = farm.daemons.map((d) => snapshot(d.dir));
+    const writes = await pushed({ 'writes-media': '' }, 'build writes up/media');
+    expect(writes.stderr).toMatch(/remote: fanout: build [0-9a-f]{10} contains "up\/media", the directory fanout watch mirrors as it is \(watch\.path: in the config\)/);
+    farm.daemons.forEach((d, i) => {
+      expect(snapshot(d.dir)).toEqual(before[i]);
+    });
+    expect(fs.readFileSync(path.join(farm.source, 'up/media/photo.jpg'), 'utf8')).toBe('jpeg');
   });
 });

@@ -541,4 +541,11 @@ describe('parseConfig: build', () => {
     expect(configError(MINIMAL.replace('targets:', 'build:\n  command: []\n  output: out\ntargets:')).message).toMatch(/build.command: /);
     expect(configError(MINIMAL.replace('targets:', 'build:\n  command: [make]\n  output: out\n  env: { "A-B": x }\ntargets:')).message).toMatch(/build.env.*an environment variable name/);
   });
+
+  it('watch.path: a directory inside the site, or none', () => {
+    expect(parseConfig(MINIMAL.replace('targets:', 'watch:\n  path: up/media\ntargets:'), FILE).watch.path).toBe('up/media');
+    expect(parseConfig(MINIMAL, FILE).watch.path).toBeUndefined();
+    expect(configError(MINIMAL.replace('targets:', 'watch:\n  path: /srv/media\ntargets:')).message).toMatch(/watch.path: a path inside the site/);
+    expect(configError(MINIMAL.replace('targets:', 'watch:\n  path: media/../..\ntargets:')).message).toMatch(/watch.path: not a path fanout can use/);
+  });
 });

@@ -519,4 +519,14 @@ describe('planDeploy with slots', () => {
     expect(planDeploy(ask(), facts, slotted)).toEqual({ kind: 'refused', why: expect.stringMatching(/contains "uploads", a shared path/) as string });
     expect(sharedPaths(slotted)).toEqual(['uploads']);
   });
+
+  it('with a build, refuses a commit that contains the directory watch mirrors (watch.path); without one, that is the site\'s own', () => {
+    const built: Keep = { protect: [], exclude: [], targets: [{ name: 'web1', layout: { kind: 'in-place' } }], build: {}, watch: { path: 'up/media' } };
+    const facts = { ...farm([add('up/media/x.html')], { targets: { web1: at(A, null) } }), treeKinds: new Map<string, EntryKind>([['up', 'directory'], ['up/media', 'directory']]) };
+    expect(planDeploy(ask(), facts, built)).toEqual({ kind: 'refused', why: expect.stringMatching(/contains "up\/media", the directory fanout watch mirrors as it is/) as string });
+    expect(sharedPaths(built)).toEqual(['up/media']);
+    const plain = { ...built, build: undefined };
+    expect(planDeploy(ask(), facts, plain).kind).toBe('deploy');
+    expect(sharedPaths(plain)).toEqual([]);
+  });
 });
