@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Build, Config } from './config.js';
 import { FanoutError } from './errors.js';
-import { childEnvironment, run } from './exec.js';
+import { childEnvironment, markGroup, run, stopLeftoverGroup, type GroupMark } from './exec.js';
 import { changedPaths, checkout, commitInfo, gitEnv, type Commit } from './git.js';
 import { readOwnFile, writeAtomically, type HistoryEntry, type State } from './journal.js';
 import { openOwnFile, ownSubdir } from './trust.js';
@@ -52,6 +52,15 @@ export async function sourceOfBuild(ctx: Context, build: Commit): Promise<Commit
   return found as Commit | undefined;
 }
 
+function readGroupMark(file: string): GroupMark | undefined {
+  try {
+    const mark = JSON.parse(readOwnFile(file) ?? 'null') as GroupMark | null;
+    return mark !== null && Number.isInteger(mark.pgid) && mark.pgid > 1 && Number.isInteger(mark.start) && typeof mark.boot === 'string' ? mark : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The last lines of a build's log, for the pusher. */
 function tail(lines: readonly string[], n = 15): string[] {
   return lines.slice(-n);
@@ -75,6 +84,19 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
   const holdingFile = path.join(dir, 'holding');
   const logFile = path.join(ownSubdir(config.stateDir, 'builds'), `${source}.log`);
   fs.mkdirSync(tree, { recursive: true, mode: 0o755 });
+  // a build whose fanout died (killed, the machine out of memory) runs on in its own process group
+  // and would write into the tree this build uses: it is stopped first; what it made is discarded
+  // (its ref is written last, so it has none)
+  const runningFile = path.join(dir, 'running');
+  const leftover = readGroupMark(runningFile);
+  if (leftover !== undefined) {
+    const stopped = await stopLeftoverGroup(leftover);
+    if (stopped > 0) {
+      log.warn({ pgid: leftover.pgid, processes: stopped }, 'stopped a build an earlier fanout left running');
+      ctx.reporter.note(`build: stopped ${stopped} process${stopped === 1 ? '' : 'es'} of an earlier build whose fanout died; that build is discarded`);
+    }
+    fs.rmSync(runningFile, { force: true });
+  }
 
   // the worktree moves to the commit as the source does: only the changed paths when it is known
   const heldText = readOwnFile(holdingFile)?.trim();
@@ -98,10 +120,18 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
   ctx.reporter.note(`build of ${source.slice(0, 10)}: ${typeof build.command === 'string' ? build.command : build.command.join(' ')}`);
   let result;
   try {
-    result = await run(program, args, { cwd: tree, env: { ...childEnvironment(), ...build.env }, timeoutMs: build.timeoutMs, killGroup: true, log, onLine: said, onStderrLine: said });
+    const onSpawn = (pid: number): void => {
+      const mark = markGroup(pid);
+      if (mark !== undefined) writeAtomically(runningFile, `${JSON.stringify(mark)}\n`);
+    };
+    result = await run(program, args, { cwd: tree, env: { ...childEnvironment(), ...build.env }, timeoutMs: build.timeoutMs, killGroup: true, log, onLine: said, onStderrLine: said, onSpawn });
   } finally {
     fs.closeSync(logFd);
   }
+  // a command that leaves children behind (a server started in the background) does not keep them
+  const group = readGroupMark(runningFile);
+  if (group !== undefined) await stopLeftoverGroup(group);
+  fs.rmSync(runningFile, { force: true });
   const durationMs = Math.round(performance.now() - started);
   const why =
     result.spawnError ??

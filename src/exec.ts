@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type Options, type ResultPromise } from 'execa';
 import type { Logger } from './log.js';
 
@@ -27,6 +28,8 @@ export interface ExecOptions {
    * child: a build's compilers and servers go with it
    */
   killGroup?: boolean;
+  /** told the child's pid (its process group's id) as soon as it is started */
+  onSpawn?: (pid: number) => void;
   /** stop the child once it has neither read anything nor written more than a keepalive for this long */
   stallMs?: number;
   /** stdout as a byte string (one character per byte: file names from git), instead of UTF-8 */
@@ -92,6 +95,7 @@ export async function run(command: string, args: readonly string[], options: Exe
     buffer: { stdout: options.onLine === undefined, stderr: options.onStderrLine === undefined },
     encoding: 'buffer',
   });
+  if (child.pid !== undefined) options.onSpawn?.(child.pid);
   if (options.deferredInput !== undefined) {
     const stdin = child.stdin;
     void options.deferredInput.then((data) => {
@@ -170,6 +174,65 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // the group has exited
   }
+}
+
+/**
+ * Enough to find a process group again from another fanout process: its id, when its leader
+ * started (clock ticks since boot), and which boot that was. A pid alone may name someone else's
+ * process by then.
+ */
+export interface GroupMark {
+  pgid: number;
+  start: number;
+  boot: string;
+}
+
+function bootId(): string {
+  return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+}
+
+/** A process's group, start time and state from /proc/PID/stat; undefined once it is gone. */
+function processStat(pid: number): { pgrp: number; start: number; state: string } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // the command name (field 2) may hold spaces and parentheses: the fields that follow it are counted from the last ')'
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', pgrp: Number(fields[2]), start: Number(fields[19]) };
+}
+
+export function markGroup(pid: number): GroupMark | undefined {
+  const stat = processStat(pid);
+  return stat === undefined ? undefined : { pgid: pid, start: stat.start, boot: bootId() };
+}
+
+/** The live processes of a marked group: in it, and started no earlier than its leader (this boot). */
+function groupMembers(mark: GroupMark): number[] {
+  if (mark.boot !== bootId()) return [];
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      const stat = processStat(pid);
+      return stat !== undefined && stat.pgrp === mark.pgid && stat.start >= mark.start && stat.state !== 'Z';
+    });
+}
+
+/**
+ * Stop what is left of a marked process group (a build whose fanout was killed goes on in a group
+ * of its own) and wait until it has gone. Returns how many processes it had.
+ */
+export async function stopLeftoverGroup(mark: GroupMark): Promise<number> {
+  // never fanout's own group, nor every process (kill(-1))
+  const members = mark.pgid > 1 && mark.pgid !== process.pid ? groupMembers(mark) : [];
+  if (members.length === 0) return 0;
+  killGroup(mark.pgid, 'SIGKILL');
+  for (let i = 0; i < 100 && groupMembers(mark).length > 0; i += 1) await sleep(50);
+  return members.length;
 }
 
 /** Why a program could not be started, by its errno: missing, not allowed, or what the system said. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFarm, type Farm } from '../../harness/farm.js';
+import { CLI, createFarm, type Farm } from '../../harness/farm.js';
 import { snapshot } from '../../harness/tree.js';
 import { startWatch, until, type Watcher } from '../../harness/watcher.js';
 
@@ -22,8 +22,9 @@ for f in src/*.md; do
   { echo "<h1>$name</h1>"; cat "$f"; } > "_site/$name.html"
 done
 [ -e fail ] && { echo "template error in page.md" >&2; exit 2; }
-[ -e slow ] && { sleep 30 & echo $! > "$RUNS.sleeper"; wait; }
+if [ -e slow ] || [ -e "$RUNS.slow" ]; then sleep 30 & echo $! > "$RUNS.sleeper"; wait; fi
 [ -e empty ] && rm -rf _site/*
+[ -e "$RUNS.daemon" ] && { sleep 30 >/dev/null 2>&1 & echo $! > "$RUNS.daemon.pid"; }
 [ -e attrs ] && cp attrs _site/.gitattributes
 [ -e writes-media ] && mkdir -p _site/up/media && echo built > _site/up/media/x.html
 exit 0
@@ -48,6 +49,15 @@ async function pushed(files: Record<string, string>, message: string, remove: st
   if (remove.length > 0) farm.remove(...remove);
   const commit = await farm.commit(message);
   return { commit, stderr: (await farm.push()).stderr };
+}
+
+/** Whether a process runs: neither gone nor a zombie left for init to reap. */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 function runCount(): number {
@@ -109,10 +119,8 @@ describe('a build on the update server', () => {
     expect(slow.stderr).toMatch(/failed: it did not finish within 1s \(build\.timeout\); nothing was deployed/);
     // the build's own children went with it
     const sleeper = Number(fs.readFileSync(`${runs}.sleeper`, 'utf8'));
-    // gone, or a zombie left for init to reap
-    const alive = (): boolean => fs.existsSync(`/proc/${sleeper}/stat`) && !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${sleeper}/stat`, 'utf8'));
-    for (let i = 0; i < 50 && alive(); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(alive()).toBe(false);
+    for (let i = 0; i < 50 && running(sleeper); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(running(sleeper)).toBe(false);
     configure();
     const empty = await pushed({ empty: '' }, 'empty', ['slow']);
     expect(empty.stderr).toMatch(/failed: _site\/ is empty; nothing was deployed/);
@@ -126,6 +134,51 @@ describe('a build on the update server', () => {
     farm.daemons.forEach((d, i) => {
       expect(snapshot(d.dir)).toEqual(before[i]);
     });
+  });
+
+  it('a build whose fanout is killed is discarded; the next build stops what it left running and builds afresh', async () => {
+    await pushed({ 'build.sh': BUILD, 'src/index.md': 'v1' }, 'v1');
+    farm.write({ 'src/index.md': 'v2' });
+    const v2 = await farm.commit('v2');
+    // into the repository without a deploy: the branch fanout deploys is main
+    await farm.push(['origin', 'HEAD:refs/heads/side']);
+    fs.writeFileSync(`${runs}.slow`, '');
+    const killed = execa(process.execPath, [CLI, '--config', farm.configFile, 'deploy', v2], { reject: false });
+    let sleeper = 0;
+    try {
+      await until(() => fs.existsSync(`${runs}.sleeper`), () => 'the build did not start');
+      sleeper = Number(fs.readFileSync(`${runs}.sleeper`, 'utf8'));
+      killed.kill('SIGKILL');
+      await killed;
+      // fanout is gone; its build is not
+      expect(running(sleeper)).toBe(true);
+      expect((await execa('git', ['--git-dir', farm.repo, 'rev-parse', '--verify', '--quiet', `refs/fanout/builds/${v2}`], { reject: false })).exitCode).not.toBe(0);
+      fs.rmSync(`${runs}.slow`);
+      const again = await farm.fanout(['deploy', v2]);
+      expect(again.exitCode).toBe(0);
+      expect(again.stdout).toMatch(/build: stopped 2 processes of an earlier build whose fanout died; that build is discarded/);
+      expect(running(sleeper)).toBe(false);
+      expect(runCount()).toBe(3);
+      for (const d of farm.daemons) expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nv2');
+      expect(farm.history().at(-1)).toMatchObject({ build: { source: v2, reused: false } });
+    } finally {
+      killed.kill('SIGKILL');
+      if (sleeper > 0 && running(sleeper)) process.kill(sleeper, 'SIGKILL');
+    }
+  });
+
+  it('what a build leaves running in the background is stopped with it', async () => {
+    fs.writeFileSync(`${runs}.daemon`, '');
+    let left = 0;
+    try {
+      const push = await pushed({ 'build.sh': BUILD, 'src/index.md': 'v1' }, 'v1');
+      expect(push.stderr).toMatch(/remote: +web1 +ok/);
+      left = Number(fs.readFileSync(`${runs}.daemon.pid`, 'utf8'));
+      expect(left).toBeGreaterThan(1);
+      expect(running(left)).toBe(false);
+    } finally {
+      if (left > 1 && running(left)) process.kill(left, 'SIGKILL');
+    }
   });
 
   it('build.keep prunes build refs nothing holds; watch refuses a build', async () => {

@@ -259,6 +259,39 @@ describe('an ssh target on a real sshd', () => {
     expect(await injected()).toBe('');
   });
 
+  it('deploys builds to a daemon in place, and with slots to a local directory and over ssh; the rollback reuses the build', async () => {
+    const { farm, sshd, dir } = the();
+    const local = path.join(farm.root, 'local www');
+    const edge = { name: 'edge', dest: `${sshd.user}@${sshd.address}:${dir}/`, ssh: { port: sshd.port, identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile }, layout: 'slots' };
+    // the operator's build: each top-level page, upper-cased, into out/
+    const build = { command: 'mkdir -p out && for f in *.html; do tr a-z A-Z < "$f" > "out/$f"; done', output: 'out' };
+    farm.writeConfig({ slotGrace: 0, build }, [...farm.daemons.map((d) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile })), { name: 'local', dest: `${local}/`, layout: 'slots' }, edge]);
+    const built = await farm.fanout(['deploy']);
+    expect(built.exitCode).toBe(0);
+    const served = (name: string): string => {
+      const root = name === 'web1' ? (farm.daemons[0]?.dir ?? '') : path.join(name === 'local' ? local : dir, 'current');
+      return [...snapshot(root).keys()].filter((k) => !k.startsWith('.~tmp~')).sort().map((k) => `${k}=${fs.readFileSync(path.join(root, k), 'utf8')}`).join(' ');
+    };
+    for (const name of ['web1', 'local', 'edge']) expect(served(name)).toBe('index.html=V1');
+
+    farm.write({ 'index.html': 'v2', 'about.html': 'about' });
+    await farm.commit('v2');
+    const push = await farm.push();
+    for (const name of ['web1', 'local', 'edge']) {
+      expect(push.stderr).toMatch(new RegExp(`remote: +${name} +ok +2 sent`));
+      expect(served(name)).toBe('about.html=ABOUT index.html=V2');
+    }
+    expect((await farm.fanout(['verify'])).exitCode).toBe(0);
+
+    const back = await farm.fanout(['rollback']);
+    expect(back.exitCode).toBe(0);
+    expect(farm.history().at(-1)).toMatchObject({ reason: 'rollback', build: { reused: true } });
+    expect(back.stdout).toMatch(/edge +ok +already up to date/);
+    for (const name of ['web1', 'local', 'edge']) expect(served(name)).toBe('index.html=V1');
+    expect(fs.readlinkSync(path.join(dir, 'current'))).toBe('slots/1');
+    expect(await injected()).toBe('');
+  });
+
   it('passes doctor, and doctor names an unknown host key the same way', async () => {
     const { farm, sshd, dir } = the();
     configure();
