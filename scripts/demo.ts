@@ -14,7 +14,10 @@ import { startWebServer, type WebServer } from '../harness/nginx.js';
 import { startDaemon, type Daemon } from '../harness/rsyncd.js';
 import { diffSnapshots, snapshot } from '../harness/tree.js';
 
+// this checkout's build, or with FANOUT_BIN an installed fanout (scripts/packed-demo: the package)
+const INSTALLED = process.env.FANOUT_BIN;
 const CLI = path.resolve(import.meta.dirname, '..', 'dist', 'cli.js');
+const [program, programArgs] = INSTALLED === undefined ? [process.execPath, [CLI]] : [INSTALLED, []];
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-demo-'));
 const configFile = path.join(root, 'fanout.yaml');
@@ -59,7 +62,7 @@ function show(text: string): void {
 
 async function fanout(...args: string[]): Promise<string> {
   console.log(`$ fanout ${args.join(' ')}`);
-  const result = await execa(process.execPath, [CLI, '--config', configFile, ...args], { reject: false, all: true });
+  const result = await execa(program, [...programArgs, '--config', configFile, ...args], { reject: false, all: true });
   show(result.all);
   if (result.exitCode !== 0) throw new DemoFailure(`fanout ${args.join(' ')} exited with ${result.exitCode ?? result.signal ?? '?'}`);
   return result.all;
@@ -87,8 +90,9 @@ function writeSite(files: Record<string, string>): void {
 }
 
 async function main(): Promise<void> {
-  if (!fs.existsSync(CLI)) throw new DemoFailure(`${CLI} is missing: run npm run build (or scripts/setup) first`);
+  if (INSTALLED === undefined && !fs.existsSync(CLI)) throw new DemoFailure(`${CLI} is missing: run npm run build (or scripts/setup) first`);
   console.log(`working in ${root} (shown as $DEMO), removed at the end`);
+  console.log(`fanout: ${INSTALLED ?? CLI}, ${(await execa(program, [...programArgs, '--version'])).stdout}`);
 
   section('1. two rsync daemons on loopback');
   for (const [i, name] of ['web1', 'web2'].entries()) {
@@ -111,6 +115,11 @@ async function main(): Promise<void> {
   console.log('$ cat fanout.yaml');
   show(stringify(config));
   await fanout('init');
+  // the hook runs the fanout that wrote it: this checkout's, or the installed package's
+  const hook = fs.readFileSync(path.join(repo, 'hooks', 'post-receive'), 'utf8');
+  const runs = path.dirname(fs.realpathSync(INSTALLED ?? CLI));
+  console.log(`   the hook runs ${hook.split('\n').find((l) => l.startsWith('exec '))?.replaceAll(root, '$DEMO') ?? '?'}`);
+  if (!hook.includes(`'${runs}/cli.js'`)) throw new DemoFailure(`the hook does not run ${runs}/cli.js:\n${hook}`);
 
   section('3. a developer clones, writes the site and pushes');
   await execa('git', ['clone', '-q', repo, clone], { env: GIT_IDENTITY });

@@ -329,7 +329,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .strict()
     .recommendCommands()
     .help()
-    .version(packageVersion())
+    .version(versionLine())
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
       if (error) throw error;
@@ -337,9 +337,15 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     });
 }
 
-function packageVersion(): string {
-  const file = new URL('../package.json', import.meta.url);
-  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+// set by scripts/build.mjs; absent when the sources run as they are (the unit tests)
+declare const FANOUT_VERSION: string | undefined;
+declare const FANOUT_BUILT_FROM: string | undefined;
+
+/** `fanout --version`: the version and the commit the build was made from. */
+export function versionLine(): string {
+  const version = typeof FANOUT_VERSION === 'string' ? FANOUT_VERSION : 'unbuilt';
+  const from = typeof FANOUT_BUILT_FROM === 'string' ? FANOUT_BUILT_FROM : 'unknown';
+  return `fanout ${version} (commit ${from})`;
 }
 
 /** Every command but the hook's short path (cli.ts): parse, run, and let errors reach cli.ts. */

@@ -17,8 +17,10 @@ import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
 // - the top of each absolute path (/etc, /srv, /data, /home, /var) goes under a temporary
 //   directory per machine; `systemctl enable --now rsync` becomes the daemon started by the test;
 //   `sudo -u` becomes `runuser -u` (sudo is not on every machine);
-// - `fanout` is this checkout's build, on the PATH; the system config it looks for when nothing
-//   names one, /etc/fanout/fanout.yaml, is the update server's under the temporary directory.
+// - `apt-get install` becomes a check that the packages are there; `npm install --global` installs
+//   this checkout's package (`npm pack`, of the build `npm test` just made) into a prefix under
+//   the temporary directory, whose `fanout` is then on the PATH; the system config it looks for
+//   when nothing names one, /etc/fanout/fanout.yaml, is the update server's there.
 
 const README = path.resolve(path.dirname(CLI), '..', 'README.md');
 const asRoot = process.getuid?.() === 0;
@@ -37,6 +39,7 @@ let root: string;
 let sshd: Sshd | undefined;
 const daemons: ResultPromise[] = [];
 let bin: string;
+let prefix: string;
 let devHome: string;
 let site: string;
 const machine = (name: string): string => path.join(root, name);
@@ -127,8 +130,11 @@ describe.runIf(asRoot)("README's quick start, followed as written", { shuffle: f
     // `fanout` on the PATH: this checkout's build; the system config is the update server's
     bin = path.join(root, 'bin');
     fs.mkdirSync(bin);
-    fs.writeFileSync(path.join(bin, 'fanout'), `#!/bin/sh\n[ -n "$FANOUT_CONFIG" ] || export FANOUT_CONFIG=${machine('server')}/etc/fanout/fanout.yaml\nexec ${process.execPath} ${CLI} "$@"\n`, { mode: 0o755 });
+    prefix = path.join(machine('server'), 'usr', 'local');
+    fs.writeFileSync(path.join(bin, 'fanout'), `#!/bin/sh\n[ -n "$FANOUT_CONFIG" ] || export FANOUT_CONFIG=${machine('server')}/etc/fanout/fanout.yaml\nexec ${prefix}/bin/fanout "$@"\n`, { mode: 0o755 });
     for (const dir of ['etc', 'srv', 'data', 'home']) fs.mkdirSync(path.join(machine('server'), dir), { recursive: true });
+    // the package, as `npm pack` makes it (its prepack build is the one `npm test` just ran)
+    await execa('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', machine('server')], { cwd: path.dirname(README) });
     for (const host of ['web1', 'web2']) for (const dir of ['etc', 'data', 'var/run', 'var/log']) fs.mkdirSync(path.join(machine(host), dir), { recursive: true });
 
     // the developer: an account with an ssh key, and a site to push
@@ -163,6 +169,19 @@ describe.runIf(asRoot)("README's quick start, followed as written", { shuffle: f
     expect(fs.readFileSync(path.join(machine('web1'), 'var', 'log', 'rsyncd.log'), 'utf8')).not.toMatch(/Unknown socket option/);
   });
 
+  it('the update server: fanout from its package, on the PATH, naming its version and commit', async () => {
+    const install = forServer(block('server-install'))
+      .replace(/^apt-get install -y --no-install-recommends (.*)$/m, 'dpkg-query --show $1 >/dev/null')
+      .replace(/npm install --global /g, `npm install --global --prefix ${prefix} --no-audit --no-fund `);
+    const done = await sh(install, machine('server'));
+    expect(done.exitCode, done.stderr).toBe(0);
+    const { version } = JSON.parse(fs.readFileSync(path.join(path.dirname(README), 'package.json'), 'utf8')) as { version: string };
+    expect(done.stdout).toMatch(new RegExp(`^fanout ${version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{40}(, modified)?\\)$`, 'm'));
+    // the installed package holds the build and no dependency of its own
+    expect(fs.existsSync(path.join(prefix, 'lib', 'node_modules', 'fanout', 'dist', 'cli.js'))).toBe(true);
+    expect(fs.existsSync(path.join(prefix, 'lib', 'node_modules', 'fanout', 'node_modules'))).toBe(false);
+  });
+
   it('the update server: the git user with git-shell, the directories, the repository, the config', async () => {
     const publicKey = await execa('ssh-keygen', ['-y', '-f', path.join(devHome, '.ssh', 'id_ed25519')]);
     fs.writeFileSync(path.join(machine('server'), 'developer.pub'), `${publicKey.stdout}\n`);
@@ -175,6 +194,9 @@ describe.runIf(asRoot)("README's quick start, followed as written", { shuffle: f
 
     const setup = await sh(forServer(block('server-setup')), machine('server'));
     expect(setup.exitCode, `${setup.stdout}\n${setup.stderr}`).toBe(0);
+    // the hook runs the installed package, by absolute path
+    const hook = fs.readFileSync(path.join(machine('server'), 'srv', 'git', 'site.git', 'hooks', 'post-receive'), 'utf8');
+    expect(hook).toContain(`'${fs.realpathSync(path.join(prefix, 'lib', 'node_modules', 'fanout', 'dist'))}/cli.js'`);
     fs.writeFileSync(path.join(machine('server'), 'fanout.yaml.new'), forServer(block('server-config')));
     await execa('runuser', ['-u', GIT, '--', 'cp', path.join(machine('server'), 'fanout.yaml.new'), path.join(machine('server'), 'etc', 'fanout', 'fanout.yaml')]);
     const check = await sh(forServer(block('server-check')), '/root');
