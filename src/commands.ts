@@ -9,6 +9,7 @@ import { runPostReceiveHook } from './hook.js';
 import { init } from './init.js';
 import { Journal, type Reason } from './journal.js';
 import { openLog, silentLogger } from './log.js';
+import { metricsFacts, prometheusText } from './metrics.js';
 import { humanDuration, itemLines, shortCommit, statusWord, stdoutOutput, table } from './report.js';
 import { configPath, exitFor, session, type Session } from './session.js';
 import { autoRollbackLine, farmStatus, lastAutoRollback, slotsLine, statusDocument, targetsToSync } from './status.js';
@@ -71,9 +72,14 @@ async function subjects(repo: string, commits: Iterable<Commit | null>): Promise
   return map;
 }
 
-async function showStatus(args: GlobalArgs): Promise<void> {
-  const { config, out } = sessionFor(args);
+async function showStatus(args: GlobalArgs & { prometheus: boolean }): Promise<void> {
+  const { config, out, log } = sessionFor(args);
   const journal = Journal.open(config.stateDir);
+  if (args.prometheus) {
+    // what metrics.textfile holds, once: the state is in the values, so the exit is 0
+    out.write(prometheusText(await metricsFacts({ ...config, targets: selectTargets(config, args.target) }, journal.state, log)));
+    return;
+  }
   const watchState = readWatchState(config.stateDir);
   const status = farmStatus(
     selectTargets(config, args.target).map((t) => t.name),
@@ -282,7 +288,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(
       'status',
       'per target: the commit it has, since when, and ok / behind / failed / unknown; exit 1 unless all ok',
-      (y) => y,
+      (y) => y.option('prometheus', { type: 'boolean', default: false, describe: 'the metrics (as metrics.textfile holds them) in Prometheus text format, exit 0' }),
       (args) => showStatus(args),
     )
     .command(

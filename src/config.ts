@@ -163,6 +163,13 @@ const schema = v.strictObject({
       onFailure: v.optional(v.picklist(['rollback', 'stop'], 'must be "rollback" or "stop"'), 'rollback'),
     }),
   ),
+  /** Prometheus metrics */
+  metrics: v.optional(
+    v.strictObject({
+      /** a node_exporter textfile, rewritten after every deploy (relative: to the config's directory) */
+      textfile: v.optional(v.pipe(nonEmpty, v.endsWith('.prom', 'must end in .prom: node_exporter\'s textfile collector reads only those'))),
+    }),
+  ),
 });
 
 export interface SshOptions {
@@ -250,6 +257,7 @@ export interface Config {
   build: Build | undefined;
   watch: { settleMs: number; maxWaitMs: number; minDelayMs: number; ignore: string[]; maxRetryDelay: number; path?: string | undefined };
   rsync: { path: string; args: string[] };
+  metrics: { textfile: string | undefined };
 }
 
 /** A configured target by its name, for code that holds a name the config gave it (a plan, a journal). */
@@ -389,6 +397,7 @@ export function parseConfig(text: string, file: string): Config {
     rollout: { canary: c.rollout?.canary, batch: c.rollout?.batch, pauseMs: (c.rollout?.pause ?? 0) * 1000, onFailure: c.rollout?.onFailure ?? 'rollback' },
     watch: c.watch,
     rsync: c.rsync,
+    metrics: { textfile: c.metrics?.textfile === undefined ? undefined : abs(c.metrics.textfile) },
   };
 }
 

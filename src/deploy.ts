@@ -9,10 +9,11 @@ import { branchTip, changedPaths, checkout, commitInfo, eachTreePath, isEmptyTre
 import { Journal, type HistoryEntry, type Holding, type Reason, type State, type TargetOutcome } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { Logger } from './log.js';
+import { exportMetrics } from './metrics.js';
 import { bytesOf, displayPath, onDisk, pathProblem, type RelPath } from './paths.js';
 import { parentOf, type SyncPlan } from './plan.js';
 import { previousDeploy } from './rollback.js';
-import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
+import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, countDeploy, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
 import { passesOf, rsyncWithRetries, runPasses, type Context } from './passes.js';
 import { buildFor, builtBefore, isBuild, pruneBuilds, sourceOfBuild, type BuildFacts } from './build.js';
 import { afterSwitch, runHook, type HookFacts } from './hooks.js';
@@ -91,6 +92,11 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
     );
     return entry;
   } finally {
+    // the textfile says what the journal says now, whatever became of this deploy
+    if (config.metrics.textfile !== undefined && !options.dryRun) {
+      const warning = await exportMetrics(config, ctx.log);
+      if (warning !== undefined) ctx.reporter.note(`warning: ${warning}`);
+    }
     lock.release();
   }
 }
@@ -211,10 +217,9 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
     } catch (error) {
       // a checkout the file system refused is a failed deploy: in the history and in status
       if (error instanceof FanoutError && error.exitCode === 1) {
-        await journal.update((s) => {
+        await record(journal, historyEntry(started, plan.commit, [], { error: error.message }), (s) => {
           checkoutFailed(s, started.id, error.message);
         });
-        journal.appendHistory(historyEntry(started, plan.commit, [], { error: error.message }));
       }
       throw error;
     }
@@ -238,10 +243,9 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
     }
     for (const outcome of result.outcomes) ctx.reporter.targetDone(outcome);
     const entry = historyEntry(started, plan.commit, result.outcomes, { rollout: result.rollout, ...(result.switchSummary === undefined ? {} : { switch: result.switchSummary }) });
-    await journal.update((s) => {
+    await record(journal, entry, (s) => {
       deployFinished(s, started.id, plan.commit, entry.finishedAt);
     });
-    journal.appendHistory(entry);
     return { entry, took: result.took };
   }
   let switched: Awaited<ReturnType<typeof switchFarm>>;
@@ -279,11 +283,19 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
     if (outcome !== undefined) ctx.reporter.targetDone(outcome);
   }
   const entry = historyEntry(started, plan.commit, outcomes, summary === undefined ? {} : { switch: summary });
-  await journal.update((s) => {
+  await record(journal, entry, (s) => {
     deployFinished(s, started.id, plan.commit, entry.finishedAt);
   });
-  journal.appendHistory(entry);
   return { entry, took: [] };
+}
+
+/** A deploy's end in the journal: its state change and its count, then its line in the history. */
+async function record(journal: Journal, entry: HistoryEntry, change: (s: State) => void): Promise<void> {
+  await journal.update((s) => {
+    change(s);
+    countDeploy(s, entry, () => journal.readHistory());
+  });
+  journal.appendHistory(entry);
 }
 
 /**

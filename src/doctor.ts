@@ -78,7 +78,26 @@ export function checkSetup(config: Config): Check[] {
   checks.push(checkStateDir(config.stateDir));
   checks.push(checkHook(config));
   checks.push(checkSource(config.source));
+  if (config.metrics.textfile !== undefined) checks.push(checkTextfile(config.metrics.textfile));
   return checks;
+}
+
+/** metrics.textfile: its directory (node_exporter's) must exist and let fanout write into it. */
+function checkTextfile(file: string): Check {
+  const name = 'metrics textfile';
+  const dir = path.dirname(file);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return {
+      name,
+      ok: false,
+      detail: code === 'ENOENT' ? `${dir} does not exist` : `${dir} is not writable by ${userName(currentUid())}`,
+      fix: code === 'ENOENT' ? `create it, or point metrics.textfile at node_exporter's --collector.textfile.directory` : `as root: chgrp ${userName(currentUid())} ${dir} && chmod g+w ${dir}`,
+    };
+  }
+  return { name, ok: true, detail: `${file}, rewritten after every deploy` };
 }
 
 /** The repository refuses malformed pushed trees itself (receive.fsckObjects). */
@@ -105,7 +124,7 @@ function checkStateDir(dir: string): Check {
   try {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch {
-    return { name, ok: false, detail: `${dir} is not writable by ${os.userInfo().username}`, fix: `chown it to the user that receives pushes` };
+    return { name, ok: false, detail: `${dir} is not writable by ${userName(currentUid())}`, fix: `chown it to the user that receives pushes` };
   }
   if ((mode & 0o022) !== 0) return { name, ok: false, detail: `${dir} has mode ${mode.toString(8)}: others can write the journal`, fix: `chmod 700 ${dir}` };
   return { name, ok: true, detail: `${dir}, mode ${mode.toString(8)}` };

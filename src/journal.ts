@@ -74,6 +74,8 @@ export interface State {
   /** what `source` holds, kept like a target's so the next checkout writes only what changed */
   source: SourceHolding;
   targets: Record<string, TargetState>;
+  /** deploys so far by "reason outcome" (dry runs aside): the metrics' counters, which never go down */
+  deploys?: Record<string, number>;
 }
 
 export type Reason = 'push' | 'manual' | 'rollback' | 'sync' | 'watch' | 'auto-rollback';
@@ -188,8 +190,12 @@ export class Journal {
 export function readHistory(dir: string): HistoryEntry[] {
   const text = readOwnFile(path.join(dir, 'history.ndjson'));
   if (text === undefined) return [];
+  return parseHistoryLines(text.split('\n'));
+}
+
+function parseHistoryLines(lines: readonly string[]): HistoryEntry[] {
   const entries: HistoryEntry[] = [];
-  for (const line of text.split('\n')) {
+  for (const line of lines) {
     if (line.trim() === '') continue;
     try {
       entries.push(JSON.parse(line) as HistoryEntry);
@@ -200,15 +206,44 @@ export function readHistory(dir: string): HistoryEntry[] {
   return entries;
 }
 
+/**
+ * The latest history entries, oldest first, from at most the last `maxBytes` of the history: what
+ * a question about recent deploys needs, at a cost that does not grow with the history.
+ */
+export function readRecentHistory(dir: string, maxBytes: number): HistoryEntry[] {
+  let fd: number;
+  try {
+    fd = openOwnFile(path.join(dir, 'history.ndjson'), 'read');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const start = Math.max(0, size - maxBytes);
+    const buffer = Buffer.alloc(size - start);
+    fs.readSync(fd, buffer, 0, buffer.length, start);
+    const lines = buffer.toString('utf8').split('\n');
+    // the first line read from the middle of the file is a part of one
+    if (start > 0) lines.shift();
+    return parseHistoryLines(lines);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function ensureDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
-export function writeAtomically(file: string, text: string): void {
-  ensureDir(path.dirname(file));
+export function writeAtomically(file: string, text: string, options: { mode?: number; makeDirectory?: boolean } = {}): void {
+  const { mode = 0o600, makeDirectory = true } = options;
+  if (makeDirectory) ensureDir(path.dirname(file));
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = openOwnFile(tmp, 'write');
   try {
+    // a file left by an earlier run keeps its mode through O_TRUNC
+    fs.fchmodSync(fd, mode);
     fs.writeSync(fd, text);
     fs.fsyncSync(fd);
   } finally {
@@ -271,6 +306,7 @@ const stateSchema = v.object({
       switching: v.optional(slotName),
     }),
   ),
+  deploys: v.optional(v.record(v.string(), v.pipe(v.number(), v.integer(), v.minValue(0)))),
 });
 
 /** The journal's text as a State, or why it is not one (torn, hand-edited, a commit that is not a sha). */

@@ -1,5 +1,5 @@
 import type { Commit } from './git.js';
-import type { SlotState, State, TargetState, TreeState } from './journal.js';
+import type { HistoryEntry, SlotState, State, TargetState, TreeState } from './journal.js';
 import type { RelPath } from './paths.js';
 
 /**
@@ -139,6 +139,37 @@ export function checkoutSucceeded(state: State, commit: Commit): void {
 export function checkoutFailed(state: State, deployId: number, error: string): void {
   state.nextDeployId = deployId + 1;
   state.source.error = error;
+}
+
+/** How a deploy went, for the counters: every target ok, some failed, or none took it (or a check stopped it). */
+export type DeployOutcome = 'ok' | 'partial' | 'failed';
+
+export function deployOutcome(entry: HistoryEntry): DeployOutcome {
+  const failed = entry.targets.filter((t) => t.status === 'failed').length;
+  if (entry.error !== undefined || entry.rollout?.stopped !== undefined || (failed > 0 && failed === entry.targets.length)) return 'failed';
+  return failed > 0 ? 'partial' : 'ok';
+}
+
+/** The counters' key for a deploy: its reason and its outcome. */
+export function deployKey(entry: HistoryEntry): string {
+  return `${entry.reason} ${deployOutcome(entry)}`;
+}
+
+/** Deploys by reason and outcome, counted from a history (dry runs aside). */
+export function countDeploys(entries: readonly HistoryEntry[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const entry of entries) if (entry.dryRun !== true) counts[deployKey(entry)] = (counts[deployKey(entry)] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * One more deploy in the counters. A journal from before they existed is seeded from its history
+ * first (read only then), so that no counter starts again from zero.
+ */
+export function countDeploy(state: State, entry: HistoryEntry, history: () => readonly HistoryEntry[]): void {
+  state.deploys ??= countDeploys(history());
+  if (entry.dryRun === true) return;
+  state.deploys[deployKey(entry)] = (state.deploys[deployKey(entry)] ?? 0) + 1;
 }
 
 /** A deploy finished: it is the current one, what "ok" in status is measured against. */
