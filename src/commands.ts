@@ -8,7 +8,7 @@ import { branchTip, commitInfo, type Commit } from './git.js';
 import { runPostReceiveHook } from './hook.js';
 import { init } from './init.js';
 import { Journal, type Reason } from './journal.js';
-import { openLog, silentLogger } from './log.js';
+import { openLog, reopenLogOnHangup, silentLogger } from './log.js';
 import { metricsFacts, prometheusText } from './metrics.js';
 import { humanDuration, itemLines, shortCommit, statusWord, stdoutOutput, table } from './report.js';
 import { configPath, exitFor, session, type Session } from './session.js';
@@ -317,6 +317,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
       (y) => y.example('$0 watch --config /etc/fanout/fanout.yaml', 'run in the foreground (see config/fanout-watch.service)'),
       async (args) => {
         const s = sessionFor(args);
+        reopenLogOnHangup(s.log);
         await watch(s, {
           targets: selectTargets(s.config, args.target),
           write: (line) => {

@@ -9,13 +9,55 @@ export type { Logger };
 export const silentLogger: Logger = pino({ level: 'silent' });
 
 /**
- * Structured JSON log in the state directory, mode 600. Written synchronously so that a deploy
- * killed half-way leaves every line it reached.
+ * The log file as pino's destination: each line written synchronously, so that a deploy killed
+ * half-way leaves every line it reached; `reopen` starts on whatever file is at the path now (after
+ * logrotate moved the old one away). Opened by fanout, never through a symlink planted as
+ * fanout.log (pino's own file destination would follow one).
  */
+class LogFile {
+  private fd: number;
+
+  constructor(private readonly file: string) {
+    this.fd = openOwnFile(file, 'append');
+  }
+
+  write(line: string): void {
+    fs.writeSync(this.fd, line);
+  }
+
+  reopen(): void {
+    const next = openOwnFile(this.file, 'append');
+    const old = this.fd;
+    this.fd = next;
+    fs.closeSync(old);
+  }
+}
+
+const files = new WeakMap<Logger, LogFile>();
+
+/** Structured JSON lines in the state directory (`fanout.log`), mode 600; every command opens it anew. */
 export function openLog(stateDir: string): Logger {
   assertOwnStateDir(stateDir);
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  // opened here, never through a symlink planted as fanout.log, and handed to pino as a descriptor
-  const fd = openOwnFile(path.join(stateDir, 'fanout.log'), 'append');
-  return pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd, sync: true }));
+  const file = new LogFile(path.join(stateDir, 'fanout.log'));
+  const logger = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, file);
+  files.set(logger, file);
+  return logger;
+}
+
+/**
+ * A long-running fanout (watch) reopens its log on SIGHUP, as daemons do for logrotate
+ * (config/fanout.logrotate); the shorter commands open it on each run.
+ */
+export function reopenLogOnHangup(logger: Logger): void {
+  const file = files.get(logger);
+  if (file === undefined) return;
+  process.on('SIGHUP', () => {
+    try {
+      file.reopen();
+      logger.info('log reopened (SIGHUP)');
+    } catch (error) {
+      process.stderr.write(`fanout: cannot reopen the log: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+  });
 }

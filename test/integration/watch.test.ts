@@ -87,6 +87,32 @@ describe('fanout watch', () => {
     expect(await stopWatch()).toBe(0);
   });
 
+  it("config/fanout.logrotate, run by the real logrotate, rotates the log of a running watch, which goes on writing into the new file", async () => {
+    const running = await startWatch();
+    const pid = running.child.pid ?? 0;
+    const log = path.join(farm.stateDir, 'fanout.log');
+    // the shipped snippet, for this farm: its log, root as the user, and the watcher's own pid for systemd's unit
+    const snippet = fs
+      .readFileSync(path.resolve(import.meta.dirname, '../../config/fanout.logrotate'), 'utf8')
+      .replace('/srv/git/site.git/fanout/fanout.log', log)
+      .replace(/\bgit git\b/g, 'root root')
+      .replace(/systemctl kill --signal=HUP fanout-watch\.service/, `kill -HUP ${pid}`);
+    expect(snippet).toContain(`kill -HUP ${pid}`);
+    const conf = path.join(farm.root, 'logrotate.conf');
+    fs.writeFileSync(conf, snippet);
+    const rotated = await execa('/usr/sbin/logrotate', ['--force', '--state', path.join(farm.root, 'logrotate.state'), conf], { reject: false });
+    expect(rotated.exitCode, rotated.stderr).toBe(0);
+    expect(fs.readFileSync(`${log}.1`, 'utf8')).toMatch(/"msg":"watching"/);
+    await until(() => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('log reopened (SIGHUP)'), () => 'the log was not reopened');
+    fs.writeFileSync(src('after-rotation.html'), 'x');
+    await converged();
+    await until(() => fs.readFileSync(log, 'utf8').includes('"msg":"watch batch"'), () => 'no batch in the new log');
+    expect(fs.readFileSync(`${log}.1`, 'utf8')).not.toMatch(/log reopened/);
+    expect(fs.statSync(log).mode & 0o777).toBe(0o600);
+    // it went on watching: SIGHUP did not stop it
+    expect(running.child.exitCode).toBeNull();
+  });
+
   it('a target down during edits is caught up when it returns; the others carry on in real time', async () => {
     const web2 = farm.daemons[1];
     if (!web2) throw new Error('three daemons expected');
