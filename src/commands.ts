@@ -8,6 +8,7 @@ import { branchTip, commitInfo, type Commit } from './git.js';
 import { runPostReceiveHook } from './hook.js';
 import { init } from './init.js';
 import { Journal, type Reason } from './journal.js';
+import { commandHelp } from './help.js';
 import { openLog, reopenLogOnHangup, silentLogger } from './log.js';
 import { metricsFacts, prometheusText } from './metrics.js';
 import { humanDuration, itemLines, shortCommit, statusWord, stdoutOutput, table } from './report.js';
@@ -332,6 +333,21 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
       (y) => y,
       (args) => runDoctor(args),
     )
+    .command(
+      'help [command]',
+      "the README's reference for COMMAND, as text: fanout help watch",
+      (y) => y.positional('command', { type: 'string', describe: 'a command: deploy, watch, ...' }),
+      (args) => {
+        if (args.command === undefined) buildCli(['--help']).showHelp('log');
+        else process.stdout.write(commandHelp(args.command));
+      },
+    )
+    .completion('completion', 'print the shell completion script (bash, or zsh when run from zsh): fanout completion >> ~/.bashrc', (current: string, _argv: unknown, completeByDefault: () => void, done: (completions: string[]) => void) => {
+      // after --target, the config's target names; else yargs' own: commands and options
+      const names = targetCompletions(argv, current);
+      if (names === undefined) completeByDefault();
+      else done(names);
+    })
     .demandCommand(1, 'name a command; see fanout --help')
     .strict()
     .recommendCommands()
@@ -342,6 +358,23 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
       if (error) throw error;
       throw new FanoutError(`${message} (see fanout --help)`);
     });
+}
+
+/**
+ * Completing the word after `--target`: the names of the targets in the config the words name
+ * (`--config FILE`, else where fanout looks), or none when it cannot be read; undefined for any
+ * other word.
+ */
+function targetCompletions(argv: readonly string[], current: string): string[] | undefined {
+  const words = argv.slice(argv.indexOf('--get-yargs-completions') + 1);
+  if (words.at(-2) !== '--target') return undefined;
+  const at = words.indexOf('--config');
+  try {
+    const config = loadConfig(configPath(at === -1 ? undefined : words[at + 1]));
+    return config.targets.map((t) => t.name).filter((name) => name.startsWith(current));
+  } catch {
+    return [];
+  }
 }
 
 // set by scripts/build.mjs; absent when the sources run as they are (the unit tests)
