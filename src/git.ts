@@ -388,23 +388,25 @@ export function throughSymlink(link: string): FanoutError {
 }
 
 /**
- * Remove `rel` below `root`, never through a symlink: a directory above it that is a symlink (one
- * made by hand, `media -> /disk/media`) would make the removal land outside the source. Such a
- * path is refused; one whose parent is missing or a file has nothing to remove.
- */
-/**
  * Remove `rel` (below `root`), but for the kept directories below it: git's `--directory` names an
  * untracked directory whole, even one that holds an excluded path (`sub/` for `/sub/media`).
  */
 function removeAllBut(root: string, rel: RelPath, kept: readonly RelPath[]): void {
   if (kept.includes(rel)) return;
-  if (!kept.some((dir) => dir.startsWith(`${rel}/`))) {
+  // a symlink above a kept directory is removed as the link it is, never descended through
+  const holdsKept = kept.some((dir) => dir.startsWith(`${rel}/`)) && fs.lstatSync(onDisk(root, rel), { throwIfNoEntry: false })?.isDirectory() === true;
+  if (!holdsKept) {
     fs.rmSync(onDisk(root, rel), { recursive: true, force: true });
     return;
   }
   for (const name of fs.readdirSync(onDisk(root, rel), { encoding: 'buffer' })) removeAllBut(root, `${rel}/${name.toString('latin1')}`, kept);
 }
 
+/**
+ * Remove `rel` below `root`, never through a symlink: a directory above it that is a symlink (one
+ * made by hand, `media -> /disk/media`) would make the removal land outside the source. Such a
+ * path is refused; one whose parent is missing or a file has nothing to remove.
+ */
 function removeInside(root: string, rel: RelPath): void {
   const parts = rel.split('/');
   for (let i = 1; i < parts.length; i += 1) {

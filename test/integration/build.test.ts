@@ -256,3 +256,22 @@ describe('a real static site generator: Eleventy, pinned in package.json', () =>
     expect(fs.readFileSync(path.join(farm.source, 'up/media/photo.jpg'), 'utf8')).toBe('jpeg');
   });
 });
+
+describe('watch.path behind a symlink made by hand', () => {
+  it('a whole rewrite of the source removes the link, never what lies behind it', async () => {
+    configure({}, { watch: { path: 'up/media' } });
+    await pushed({ 'build.sh': BUILD, 'src/index.md': 'v1' }, 'v1');
+    // `up` is a link to a directory outside the source: the kept directory would be reached through it
+    const outside = path.join(farm.root, 'outside');
+    fs.mkdirSync(path.join(outside, 'media'), { recursive: true });
+    fs.writeFileSync(path.join(outside, 'precious.txt'), 'not the source\'s');
+    fs.writeFileSync(path.join(outside, 'media', 'photo.jpg'), 'jpeg');
+    fs.symlinkSync(outside, path.join(farm.source, 'up'));
+
+    const v2 = await pushed({ 'src/index.md': 'v2', attrs: '*.html text\n' }, 'v2');
+    expect(v2.stderr).toMatch(/remote: +web1 +ok/);
+    expect(fs.lstatSync(path.join(farm.source, 'up'), { throwIfNoEntry: false })).toBeUndefined();
+    expect(fs.readFileSync(path.join(outside, 'precious.txt'), 'utf8')).toBe('not the source\'s');
+    expect(fs.readFileSync(path.join(outside, 'media', 'photo.jpg'), 'utf8')).toBe('jpeg');
+  });
+});
