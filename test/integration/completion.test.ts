@@ -41,7 +41,7 @@ describe('fanout completion', () => {
   });
 
   it('completes the commands, then each command\'s options', async () => {
-    expect(await complete('')).toEqual(['completion', 'deploy', 'doctor', 'history', 'hook', 'init', 'rollback', 'status', 'sync', 'verify', 'watch']);
+    expect(await complete('')).toEqual(['completion', 'deploy', 'doctor', 'help', 'history', 'hook', 'init', 'rollback', 'status', 'sync', 'verify', 'watch']);
     expect(await complete('ro')).toEqual(['rollback']);
     const options = await complete('deploy', '--');
     expect(options).toEqual(expect.arrayContaining(['--full', '--target', '--max-delete', '--dry-run', '--config']));
