@@ -13,7 +13,7 @@ import { exportMetrics } from './metrics.js';
 import { bytesOf, displayPath, onDisk, pathProblem, type RelPath } from './paths.js';
 import { parentOf, type SyncPlan } from './plan.js';
 import { previousDeploy } from './rollback.js';
-import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, countDeploy, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
+import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, countDeploy, deployFailed, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
 import { passesOf, rsyncWithRetries, runPasses, type Context } from './passes.js';
 import { buildFor, builtBefore, isBuild, pruneBuilds, sourceOfBuild, type BuildFacts } from './build.js';
 import { afterSwitch, runHook, type HookFacts } from './hooks.js';
@@ -102,15 +102,39 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
 }
 
 /** One deploy, the lock held: read, plan, apply (or render). */
-async function deployLocked(ctx: Context, request: DeployRequest, options: DeployOptions, targets: readonly Target[]): Promise<{ entry: HistoryEntry; took: string[]; previous: Commit | null } | undefined> {
+async function deployLocked(ctx: Context, request: DeployRequest, options: DeployOptions, targets: readonly Target[]): Promise<DeployDone | undefined> {
   const { config, log } = ctx;
   const journal = Journal.open(config.stateDir);
   if (journal.warning !== undefined) {
     log.warn(journal.warning);
     ctx.reporter.note(`warning: ${journal.warning}`);
   }
+  const commit = await chooseCommit(config, journal, request.revision);
+  const at = new Date();
+  const id = journal.state.nextDeployId;
+  try {
+    return await deployCommit(ctx, journal, request, options, targets, commit);
+  } catch (error) {
+    // A deploy that ends in an error before its end is recorded (a failed build, a refusal, a
+    // `before` hook) is a failed deploy all the same: in the history, and so in `history`, the
+    // counters and the metrics; one whose checkout failed has recorded itself already.
+    if (!options.dryRun && error instanceof FanoutError && journal.state.nextDeployId === id) {
+      const started: Started = { id, at, subject: (await commitInfo(config.repo, commit)).subject, request, build: undefined };
+      await record(journal, historyEntry(started, commit, [], { error: error.message }), (s) => {
+        deployFailed(s, id);
+      });
+    }
+    throw error;
+  }
+}
+
+type DeployDone = { entry: HistoryEntry; took: string[]; previous: Commit | null };
+
+/** The deploy of a chosen commit: build it (with build:), read, plan, apply (or render). */
+async function deployCommit(ctx: Context, journal: Journal, request: DeployRequest, options: DeployOptions, targets: readonly Target[], chosen: Commit): Promise<DeployDone | undefined> {
+  const { config, log } = ctx;
   const previous = journal.state.current?.commit ?? null;
-  let commit = await chooseCommit(config, journal, request.revision);
+  let commit = chosen;
   // with build: the commit deployed is the source commit's build (made now, or reused); a sync,
   // or a rollback by history, names a build commit already
   let built: BuildFacts | undefined;

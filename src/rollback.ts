@@ -6,12 +6,14 @@ import type { HistoryEntry } from './journal.js';
  * already), a rollback without a revision takes the top off, and a rollback to a revision goes
  * back down to it if it is on the stack, else puts it on top (an automatic rollback after a failed
  * check is a rollback too). So after deploys A, B, C, rollback
- * gives B, and a second rollback gives A, however many commits lie between them in git.
+ * gives B, and a second rollback gives A, however many commits lie between them in git. A deploy
+ * that failed before writing any target (its entry has an error) is not on the stack.
  */
 export function deployStack(history: readonly HistoryEntry[]): Commit[] {
   const stack: Commit[] = [];
   for (const entry of history) {
-    if (entry.dryRun === true) continue;
+    // a dry run, or a deploy that failed before any target was written, deployed nothing
+    if (entry.dryRun === true || entry.error !== undefined) continue;
     if (entry.reason === 'rollback' || entry.reason === 'auto-rollback') {
       const at = stack.lastIndexOf(entry.commit);
       if (at !== -1) {

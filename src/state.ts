@@ -141,6 +141,11 @@ export function checkoutFailed(state: State, deployId: number, error: string): v
   state.source.error = error;
 }
 
+/** A deploy stopped before any target was written (a failed build, a refusal): its id is used. */
+export function deployFailed(state: State, deployId: number): void {
+  state.nextDeployId = deployId + 1;
+}
+
 /** How a deploy went, for the counters: every target ok, some failed, or none took it (or a check stopped it). */
 export type DeployOutcome = 'ok' | 'partial' | 'failed';
 

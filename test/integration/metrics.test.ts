@@ -83,6 +83,25 @@ describe('metrics.textfile', () => {
     expect(m('fanout_deploys_total', { reason: 'sync', outcome: 'ok' })).toBe(1);
   });
 
+  it('a deploy stopped before any target is written (a before hook refuses it) is a failed deploy, in the history and the metrics', async () => {
+    farm.write({ 'index.html': 'v1' });
+    const v1 = await farm.commit('v1');
+    await farm.push();
+    farm.writeConfig({ metrics: { textfile }, hooks: { before: ['sh', '-c', 'echo deploy freeze >&2; exit 3'] } });
+    farm.write({ 'index.html': 'v2' });
+    const v2 = await farm.commit('v2');
+    expect((await farm.push()).stderr).toMatch(/remote: fanout: the before hook .* failed: exit 3: deploy freeze; nothing was touched/);
+    const m = metrics();
+    expect(m('fanout_deploys_total', { reason: 'push', outcome: 'ok' })).toBe(1);
+    expect(m('fanout_deploys_total', { reason: 'push', outcome: 'failed' })).toBe(1);
+    expect(m('fanout_last_deploy_success')).toBe(0);
+    // the targets still serve v1, and say so
+    expect(m('fanout_target_info', { target: 'web1', commit: v1 })).toBe(1);
+    expect(m('fanout_target_up_to_date', { target: 'web1' })).toBe(1);
+    expect(farm.history().at(-1)).toMatchObject({ commit: v2, reason: 'push', targets: [], error: expect.stringMatching(/deploy freeze/) as string });
+    expect((await farm.fanout(['history'])).stdout).toMatch(/push .* failed the before hook/);
+  });
+
   it('a textfile that cannot be written is a warning: the deploy itself succeeds', async () => {
     farm.writeConfig({ metrics: { textfile: path.join(farm.root, 'missing', 'dir', 'fanout.prom') } });
     farm.write({ 'index.html': 'v1' });

@@ -27,6 +27,12 @@ describe('the deploy stack', () => {
     expect(previousDeploy(history)).toBeUndefined();
   });
 
+  it('a deploy that failed before writing any target (a failed build, a refusal) is not on the stack', () => {
+    const history = [entry('a'), entry('b'), { ...entry('c'), error: 'the build of c failed: exit 2' }];
+    expect(deployStack(history)).toEqual([sha('a'), sha('b')]);
+    expect(previousDeploy(history)).toBe(sha('a'));
+  });
+
   it('a push after a rollback deploys normally, and the next rollback undoes that push', () => {
     const history = [entry('a'), entry('b'), entry('a', 'rollback'), entry('d')];
     expect(deployStack(history)).toEqual([sha('a'), sha('d')]);
