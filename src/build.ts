@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Build, Config } from './config.js';
 import { FanoutError } from './errors.js';
 import { childEnvironment, markGroup, run, stopLeftoverGroup, type GroupMark } from './exec.js';
-import { changedPaths, checkout, commitInfo, gitEnv, type Commit } from './git.js';
+import { checkout, commitInfo, gitEnv, type Commit } from './git.js';
+import { bytesOf } from './paths.js';
 import { readOwnFile, writeAtomically, type HistoryEntry, type State } from './journal.js';
 import { openOwnFile, ownSubdir } from './trust.js';
 import type { Context } from './passes.js';
@@ -39,17 +40,49 @@ export async function builtBefore(ctx: Context, source: Commit): Promise<Commit 
   return result.exitCode === 0 ? (result.stdout.trim() as Commit) : undefined;
 }
 
-/** Whether a commit is itself a build (a rollback by history names build commits). */
-export async function isBuild(ctx: Context, commit: Commit): Promise<boolean> {
+/**
+ * The build a deploy of `commit` sends. A build commit is itself (a rollback by history or a sync
+ * names one). One whose ref build.keep pruned is kept by its ref again, the history saying which
+ * source it was built from; once git's gc has reclaimed it, it is built again from that source. A
+ * source commit's build is reused when it was built before, else made now.
+ */
+export async function buildToDeploy(ctx: Context, build: Build, commit: Commit, history: () => readonly HistoryEntry[], dryRun: boolean): Promise<BuildFacts> {
+  if (await isBuild(ctx, commit)) return { source: (await sourceOfBuild(ctx, commit)) ?? commit, commit, reused: true, durationMs: 0 };
+  const recorded = history().findLast((e) => e.commit === commit && e.build !== undefined)?.build?.source;
+  if (recorded !== undefined && (await commitExists(ctx, commit))) {
+    if (!dryRun) await git(ctx, ['update-ref', `${REF}${recorded}`, commit]);
+    ctx.reporter.note(`build of ${recorded.slice(0, 10)}: reused (${commit.slice(0, 10)}, kept again), nothing rebuilt`);
+    return { source: recorded, commit, reused: true, durationMs: 0 };
+  }
+  const source = recorded ?? commit;
+  if (dryRun && (await builtBefore(ctx, source)) === undefined) {
+    throw new FanoutError(`dry run: ${source.slice(0, 10)} has not been built yet, and a dry run builds nothing; fanout deploy builds it`);
+  }
+  return buildFor(ctx, build, source);
+}
+
+async function commitExists(ctx: Context, commit: Commit): Promise<boolean> {
+  const result = await run('git', ['cat-file', '-e', '--end-of-options', `${commit}^{commit}`], { env: gitEnv(ctx.config.repo), log: ctx.log });
+  return result.exitCode === 0;
+}
+
+/** Whether a commit is itself a build: a ref of fanout's points at it. */
+async function isBuild(ctx: Context, commit: Commit): Promise<boolean> {
   const result = await run('git', ['for-each-ref', `--points-at=${commit}`, '--format=%(refname)', REF], { env: gitEnv(ctx.config.repo), log: ctx.log });
   return result.exitCode === 0 && result.stdout.trim() !== '';
 }
 
-/** The source commit a build commit was made from (its `fanout-build-of:` trailer). */
+/**
+ * The source commit a build commit was made from: the `fanout-build-of:` line that follows its
+ * subject (the source's, one line), never a line of the subject itself.
+ */
 export async function sourceOfBuild(ctx: Context, build: Commit): Promise<Commit | undefined> {
   const message = await git(ctx, ['log', '-1', '--format=%B', '--end-of-options', build]);
-  const found = /^fanout-build-of: ([0-9a-f]{40,64})$/m.exec(message)?.[1];
-  return found as Commit | undefined;
+  return buildOf(message);
+}
+
+export function buildOf(message: string): Commit | undefined {
+  return /^[^\n]*\n\nfanout-build-of: ([0-9a-f]{40}|[0-9a-f]{64})\n/.exec(message)?.[1] as Commit | undefined;
 }
 
 function readGroupMark(file: string): GroupMark | undefined {
@@ -58,6 +91,20 @@ function readGroupMark(file: string): GroupMark | undefined {
     return mark !== null && Number.isInteger(mark.pgid) && mark.pgid > 1 && Number.isInteger(mark.start) && typeof mark.boot === 'string' ? mark : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** A build whose output lies below a symlink or a file (in the commit, or made by the build) is refused. */
+function refuseSymlinkAboveOutput(tree: string, output: string, source: Commit): void {
+  const parts = output.split('/');
+  for (let i = 1; i < parts.length; i += 1) {
+    const above = path.join(tree, ...parts.slice(0, i));
+    const st = fs.lstatSync(above, { throwIfNoEntry: false });
+    if (st === undefined) return;
+    // lstat: a symlink is never a directory
+    if (st.isDirectory()) continue;
+    const what = st.isSymbolicLink() ? 'a symlink above build.output, and fanout removes and commits nothing through one' : 'a file where build.output needs a directory';
+    throw new FanoutError(`the build of ${source.slice(0, 10)} failed: ${above} is ${what} (${output}); nothing was deployed`, 1);
   }
 }
 
@@ -81,7 +128,6 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
   const started = performance.now();
   const dir = ownSubdir(config.stateDir, 'build');
   const tree = path.join(dir, 'tree');
-  const holdingFile = path.join(dir, 'holding');
   const logFile = path.join(ownSubdir(config.stateDir, 'builds'), `${source}.log`);
   fs.mkdirSync(tree, { recursive: true, mode: 0o755 });
   // a build whose fanout died (killed, the machine out of memory) runs on in its own process group
@@ -98,16 +144,19 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
     fs.rmSync(runningFile, { force: true });
   }
 
-  // the worktree moves to the commit as the source does: only the changed paths when it is known
-  const heldText = readOwnFile(holdingFile)?.trim();
-  const held = heldText !== undefined && /^[0-9a-f]{40,64}$/.test(heldText) ? (heldText as Commit) : undefined;
-  const diff = held === undefined ? undefined : await changedPaths(config.repo, held, source, log, 20_000).catch(() => undefined);
-  fs.rmSync(holdingFile, { force: true });
-  await checkout(config.repo, tree, source, diff?.changes ?? 'all', path.join(dir, 'checkout.index'), log, diff?.changes === undefined ? { keep: [...build.cache.map((c) => `/${c}`), `/${build.output}`] } : undefined);
-  writeAtomically(holdingFile, `${source}\n`);
+  // The worktree is made to hold exactly the commit, but for the cache paths: what an earlier build
+  // left (a staging directory, a file it edited in place) never reaches this one. git compares
+  // contents and writes only the files that differ, so an unchanged page keeps its time.
+  await checkout(config.repo, tree, source, 'all', path.join(dir, 'checkout.index'), log, {
+    keep: [...build.cache.map((c) => `/${c}`), `/${build.output}`],
+    keepDirectories: build.cache.map(bytesOf),
+    refresh: true,
+  });
 
-  // stale output never ships: the build writes its output afresh
+  // stale output never ships: the build writes its output afresh; never through a symlink the
+  // commit put above it (`_build -> /var/www` would have fanout empty /var/www/html)
   const output = path.join(tree, build.output);
+  refuseSymlinkAboveOutput(tree, build.output, source);
   fs.rmSync(output, { recursive: true, force: true });
   const lines: string[] = [];
   const logFd = openOwnFile(logFile, 'write');
@@ -133,6 +182,8 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
   if (group !== undefined) await stopLeftoverGroup(group);
   fs.rmSync(runningFile, { force: true });
   const durationMs = Math.round(performance.now() - started);
+  // what the build made of the tree: git adds what it finds through a symlink above the output
+  refuseSymlinkAboveOutput(tree, build.output, source);
   const why =
     result.spawnError ??
     (result.timedOut

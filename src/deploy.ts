@@ -15,7 +15,7 @@ import { parentOf, type SyncPlan } from './plan.js';
 import { previousDeploy } from './rollback.js';
 import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, countDeploy, deployFailed, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
 import { passesOf, rsyncWithRetries, runPasses, type Context } from './passes.js';
-import { buildFor, builtBefore, isBuild, pruneBuilds, sourceOfBuild, type BuildFacts } from './build.js';
+import { buildToDeploy, pruneBuilds, type BuildFacts } from './build.js';
 import { afterSwitch, runHook, type HookFacts } from './hooks.js';
 import { rollOut, type RolloutResult } from './rollout.js';
 import { armSwitch, prepareSlot, stagingOf, switchFarm, writeRevision, writtenTarget, type ArmedSwitch } from './slots.js';
@@ -139,10 +139,7 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
   // or a rollback by history, names a build commit already
   let built: BuildFacts | undefined;
   if (config.build !== undefined && request.revision.kind !== 'source') {
-    if (await isBuild(ctx, commit)) built = { source: (await sourceOfBuild(ctx, commit)) ?? commit, commit, reused: true, durationMs: 0 };
-    else if (options.dryRun && (await builtBefore(ctx, commit)) === undefined) {
-      throw new FanoutError(`dry run: ${commit.slice(0, 10)} has not been built yet, and a dry run builds nothing; fanout deploy builds it`);
-    } else built = await buildFor(ctx, config.build, commit);
+    built = await buildToDeploy(ctx, config.build, commit, () => journal.readHistory(), options.dryRun);
     commit = built.commit;
   }
   const ask: DeployAsk = {

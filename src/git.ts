@@ -263,8 +263,11 @@ export async function checkout(
   paths: readonly Change[] | 'all',
   scratchIndex: string,
   log: Logger,
-  /** with 'all': also remove what the commit lacks, but for paths matching these patterns, and these directories (bytes) */
-  removeOthers?: { keep: readonly string[]; keepDirectories?: readonly RelPath[] },
+  /**
+   * with 'all': also remove what the commit lacks, but for paths matching these patterns, and these
+   * directories (bytes); with `refresh`, files whose contents are already right are left as they are
+   */
+  removeOthers?: { keep: readonly string[]; keepDirectories?: readonly RelPath[]; refresh?: boolean },
 ): Promise<void> {
   fs.mkdirSync(source, { recursive: true });
   // names are literal for ls-files (a `*` in a file name is a `*`)
@@ -297,6 +300,9 @@ export async function checkout(
       if (removeOthers !== undefined) {
         const others = await git(['-C', source, 'ls-files', '-z', '--others', '--directory', ...removeOthers.keep.map((pattern) => `--exclude=${pattern}`)]);
         for (const rel of others.split('\0')) if (rel !== '') removeAllBut(source, rel.replace(/\/$/, ''), removeOthers.keepDirectories ?? []);
+        // the index learns which files already hold their blob (git compares contents), and
+        // checkout-index then writes only the others: modified, missing or of another type
+        if (removeOthers.refresh === true) await git(['update-index', '-q', '--refresh']);
       }
     } else {
       // parents first, so that a tracked symlink that becomes a directory goes before what was below it
