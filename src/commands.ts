@@ -89,11 +89,14 @@ async function showStatus(args: GlobalArgs & { prometheus: boolean }): Promise<v
     watchStatusLine(watchState),
   );
   const { current, branchTip: tip, targets: statuses, sourceError } = status;
-  const autoRollback = lastAutoRollback(journal.readHistory());
+  const history = journal.readHistory();
+  const autoRollback = lastAutoRollback(history);
+  // with build: the current deploy is a build commit, made from a source commit
+  const currentBuild = current === null ? undefined : history.find((e) => e.id === current.deployId)?.build;
   const names = await subjects(config.repo, [current?.commit ?? null, tip, ...statuses.map((s) => s.commit)]);
   process.exitCode = status.ok ? 0 : 1;
   if (args.json) {
-    writeJson(statusDocument(status, names, watchState, journal.state.source, autoRollback));
+    writeJson(statusDocument(status, names, watchState, journal.state.source, autoRollback, currentBuild));
     return;
   }
   const head =
@@ -101,11 +104,10 @@ async function showStatus(args: GlobalArgs & { prometheus: boolean }): Promise<v
       ? 'current deploy: none yet (git push, or fanout deploy)'
       : `current deploy: ${shortCommit(current.commit)} "${names.get(current.commit) ?? ''}" (deploy #${current.deployId}, ${when(current.at)})`;
   out.write(`${head}\n`);
-  const currentBuild = current === null ? undefined : journal.readHistory().find((e) => e.id === current.deployId)?.build;
   if (currentBuild !== undefined) out.write(`built from ${shortCommit(currentBuild.source)}${currentBuild.reused ? ' (a build made before, reused)' : ` in ${humanDuration(currentBuild.durationMs)}`}; its log: ${config.stateDir}/builds/${currentBuild.source}.log\n`);
   if (sourceError !== undefined) out.write(`${statusWord('failed', out.color)}: the last deploy could not check its commit out into ${config.source}: ${sourceError}\n`);
   if (autoRollback !== undefined) out.write(`${autoRollbackLine(autoRollback)}\n`);
-  if (tip !== null && tip !== current?.commit) out.write(`branch ${config.branch} is at ${shortCommit(tip)} "${names.get(tip) ?? ''}", not deployed (fanout deploy)\n`);
+  if (tip !== null && tip !== current?.commit && tip !== currentBuild?.source) out.write(`branch ${config.branch} is at ${shortCommit(tip)} "${names.get(tip) ?? ''}", not deployed (fanout deploy)\n`);
   out.write('\n');
   out.write(
     table(

@@ -80,11 +80,11 @@ export function farmStatus(names: readonly string[], state: State, tip: Commit |
  * `fanout status --json`: the farm status with each commit's subject, watch's own state and the
  * source's. `subjects` maps each commit named to its subject.
  */
-export function statusDocument(status: FarmStatus, subjects: ReadonlyMap<string, string>, watchState: WatchState | undefined, source: State['source'], autoRollback?: AutoRollback): Record<string, unknown> {
+export function statusDocument(status: FarmStatus, subjects: ReadonlyMap<string, string>, watchState: WatchState | undefined, source: State['source'], autoRollback?: AutoRollback, build?: HistoryEntry['build']): Record<string, unknown> {
   const { current } = status;
   return {
     ok: status.ok,
-    current: current === null ? null : { ...current, subject: subjects.get(current.commit) },
+    current: current === null ? null : { ...current, subject: subjects.get(current.commit), build: build ?? null },
     branchTip: status.branchTip,
     targets: status.targets.map((t) => ({ ...t, subject: t.commit === null ? null : subjects.get(t.commit) })),
     watch: watchState === undefined ? null : { ...watchState, failing: status.watch?.failing ?? false },

@@ -16,6 +16,7 @@ const BUILD = `#!/bin/sh
 set -e
 echo run >> "$RUNS"
 mkdir -p _site
+[ -e edits ] && echo edited >> src/index.md
 for f in src/*.md; do
   name=$(basename "$f" .md)
   echo "building $name"
@@ -27,6 +28,12 @@ if [ -e slow ] || [ -e "$RUNS.slow" ]; then sleep 30 & echo $! > "$RUNS.sleeper"
 [ -e "$RUNS.daemon" ] && { sleep 30 >/dev/null 2>&1 & echo $! > "$RUNS.daemon.pid"; }
 [ -e attrs ] && cp attrs _site/.gitattributes
 [ -e writes-media ] && mkdir -p _site/up/media && echo built > _site/up/media/x.html
+[ -e leftover ] && { mkdir -p tmp && cp src/*.md tmp/ && cp tmp/*.md _site/; }
+if [ -n "$CACHED" ]; then
+  mkdir -p .cache/deep .cache/other
+  echo $(( $(cat .cache/deep/n 2>/dev/null || echo 0) + 1 )) > .cache/deep/n
+  cp .cache/deep/n _site/n.html
+fi
 exit 0
 `;
 
@@ -86,8 +93,42 @@ describe('a build on the update server', () => {
     expect((await farm.fanout(['verify'])).exitCode).toBe(0);
     const status = await farm.fanout(['status']);
     expect(status.stdout).toMatch(new RegExp(`built from ${second.commit.slice(0, 10)} in [\\d.]+s; its log: .*builds/${second.commit}\\.log`));
+    // the branch tip is a source commit, deployed as its build
+    expect(status.stdout).not.toMatch(/not deployed/);
+    const json = JSON.parse((await farm.fanout(['status', '--json'])).stdout) as { current: { build: { source: string } } };
+    expect(json.current.build.source).toBe(second.commit);
     const history = await farm.fanout(['history', '--limit', '1']);
     expect(history.stdout).toMatch(new RegExp(`[0-9a-f]{10} \\(build of ${second.commit.slice(0, 10)}, [\\d.]+s\\)`));
+  });
+
+  it('each build starts from exactly the commit, but for the cache paths: nothing an earlier build left or edited', async () => {
+    configure({ env: { RUNS: runs, CACHED: '1' }, cache: ['.cache/deep'] });
+    await pushed({ 'build.sh': BUILD, 'src/index.md': 'v1', 'src/secret.md': 'secret', leftover: '', edits: '' }, 'v1');
+    const v2 = await pushed({ 'src/about.md': 'about' }, 'v2', ['src/secret.md']);
+    expect(v2.stderr).toMatch(/remote: +web1 +ok/);
+    for (const d of farm.daemons) {
+      // v1's build staged secret.md in tmp/: gone with v1
+      expect(fs.existsSync(path.join(d.dir, 'secret.md'))).toBe(false);
+      expect(fs.existsSync(path.join(d.dir, 'about.md'))).toBe(true);
+      // the build edits src/index.md in place: v2's build starts from the commit's
+      expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nv1edited\n');
+      // .cache/deep, inside a directory git does not know, is kept: the second build counts 2
+      expect(fs.readFileSync(path.join(d.dir, 'n.html'), 'utf8')).toBe('2\n');
+    }
+  });
+
+  it('a build whose output lies below a symlink in the commit is refused; nothing is removed through it', async () => {
+    configure({ output: 'site/public' });
+    const outside = path.join(farm.root, 'outside');
+    fs.mkdirSync(path.join(outside, 'public'), { recursive: true });
+    fs.writeFileSync(path.join(outside, 'public', 'index.html'), "not fanout's");
+    farm.write({ 'build.sh': BUILD, 'src/index.md': 'v1', site: { symlink: outside } });
+    await farm.commit('site is a link');
+    const push = await farm.push();
+    expect(push.stderr).toMatch(/remote: fanout: the build of [0-9a-f]{10} failed: .*build\/tree\/site is a symlink above build\.output, and fanout removes and commits nothing through one \(site\/public\); nothing was deployed/);
+    expect(fs.readFileSync(path.join(outside, 'public', 'index.html'), 'utf8')).toBe("not fanout's");
+    expect(runCount()).toBe(0);
+    for (const d of farm.daemons) expect(fs.readdirSync(d.dir)).toEqual([]);
   });
 
   it('a rollback, and a redeploy, reuse the build: nothing is rebuilt', async () => {
@@ -188,6 +229,23 @@ describe('a build on the update server', () => {
     const refs = (await execa('git', ['--git-dir', farm.repo, 'for-each-ref', '--format=%(refname)', 'refs/fanout/builds/'])).stdout.split('\n');
     // every target holds v3's build; nothing holds v1's or v2's any more
     expect(refs).toEqual([`refs/fanout/builds/${commits[2] ?? ''}`]);
+
+    // a rollback to v2, whose ref was pruned: its build commit is kept again and sent, nothing rebuilt
+    const back = await farm.fanout(['rollback']);
+    expect(back.exitCode).toBe(0);
+    expect(back.stdout).toMatch(/build of [0-9a-f]{10}: reused \([0-9a-f]{10}, kept again\)/);
+    expect(runCount()).toBe(3);
+    for (const d of farm.daemons) expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nv2');
+    // once git's gc has reclaimed v1's build, a rollback to it builds v1 again
+    await execa('git', ['--git-dir', farm.repo, 'gc', '--quiet', '--prune=now']);
+    const v1build = farm.history()[0]?.commit ?? '';
+    expect((await execa('git', ['--git-dir', farm.repo, 'cat-file', '-e', v1build], { reject: false })).exitCode).not.toBe(0);
+    const further = await farm.fanout(['rollback']);
+    expect(further.exitCode).toBe(0);
+    expect(runCount()).toBe(4);
+    expect(farm.history().at(-1)).toMatchObject({ reason: 'rollback', build: { source: commits[0], reused: false } });
+    for (const d of farm.daemons) expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nv1');
+
     const watch = await farm.fanout(['watch']);
     expect(watch.exitCode).toBe(2);
     expect(watch.stderr).toMatch(/fanout watch mirrors the source directory, but with build: it holds built output/);

@@ -72,7 +72,7 @@ describe('statusDocument: the shape of fanout status --json', () => {
     const status = farmStatus(['web1', 'web2', 'web3'], s, B, { line: 'watch: DEGRADED', failing: true });
     expect(statusDocument(status, new Map([[A, 'old'], [B, 'new']]), watchState, s.source)).toEqual({
       ok: false,
-      current: { commit: B, deployId: 2, at: '2026-01-01T00:00:00Z', subject: 'new' },
+      current: { commit: B, deployId: 2, at: '2026-01-01T00:00:00Z', subject: 'new', build: null },
       branchTip: B,
       targets: [
         { name: 'web1', health: 'ok', commit: B, at: 'x', error: undefined, subject: 'new' },
@@ -84,6 +84,9 @@ describe('statusDocument: the shape of fanout status --json', () => {
       autoRollback: null,
     });
     expect(statusDocument(farmStatus([], state({}), undefined, undefined), new Map(), undefined, state({}).source)).toMatchObject({ watch: null, branchTip: null, source: { error: null } });
+    // with build: the current deploy's source commit and its build
+    const build = { source: A, reused: false, durationMs: 4200 };
+    expect(statusDocument(status, new Map(), undefined, s.source, undefined, build)).toMatchObject({ current: { commit: B, build } });
   });
 });
 
