@@ -125,6 +125,10 @@ export async function run(command: string, args: readonly string[], options: Exe
           killGroup(child.pid ?? 0, 'SIGTERM');
           setTimeout(() => {
             killGroup(child.pid ?? 0, 'SIGKILL');
+            // a process that left the group (setsid, a daemon) may still hold the pipes open:
+            // fanout stops reading them, or it would wait for that process as long as it lives
+            child.stdout?.destroy();
+            child.stderr?.destroy();
           }, 5000).unref();
         }, options.timeoutMs)
       : undefined;

@@ -26,6 +26,7 @@ done
 if [ -e slow ] || [ -e "$RUNS.slow" ]; then sleep 30 & echo $! > "$RUNS.sleeper"; wait; fi
 [ -e empty ] && rm -rf _site/*
 [ -e "$RUNS.daemon" ] && { sleep 30 >/dev/null 2>&1 & echo $! > "$RUNS.daemon.pid"; }
+[ -e "$RUNS.escapes" ] && { setsid sleep 90 & echo $! > "$RUNS.escapes.pid"; }
 [ -e attrs ] && cp attrs _site/.gitattributes
 [ -e writes-media ] && mkdir -p _site/up/media && echo built > _site/up/media/x.html
 [ -e leftover ] && { mkdir -p tmp && cp src/*.md tmp/ && cp tmp/*.md _site/; }
@@ -219,6 +220,20 @@ describe('a build on the update server', () => {
       expect(running(left)).toBe(false);
     } finally {
       if (left > 1 && running(left)) process.kill(left, 'SIGKILL');
+    }
+  });
+
+  it('a process that leaves the build\'s group holding its output open cannot hold the deploy past build.timeout', async () => {
+    fs.writeFileSync(`${runs}.escapes`, '');
+    configure({ timeout: 1 });
+    let escaped = 0;
+    try {
+      const push = await pushed({ 'build.sh': BUILD, 'src/index.md': 'v1' }, 'v1');
+      escaped = Number(fs.readFileSync(`${runs}.escapes.pid`, 'utf8'));
+      expect(push.stderr).toMatch(/failed: it did not finish within 1s \(build\.timeout\); nothing was deployed/);
+      for (const d of farm.daemons) expect(fs.readdirSync(d.dir)).toEqual([]);
+    } finally {
+      if (escaped > 1 && running(escaped)) process.kill(escaped, 'SIGKILL');
     }
   });
 
