@@ -108,6 +108,17 @@ function refuseSymlinkAboveOutput(tree: string, output: string, source: Commit):
   }
 }
 
+/**
+ * What the build command runs with: where programs are, the home its tools keep their caches in,
+ * the locale, and `build.env`. Never the ssh agent of an operator who deploys by hand: the build
+ * runs code from the commit.
+ */
+export function buildEnvironment(build: Pick<Build, 'env'>, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const inherited = childEnvironment(from);
+  delete inherited.SSH_AUTH_SOCK;
+  return { ...inherited, ...build.env };
+}
+
 /** The last lines of a build's log, for the pusher. */
 function tail(lines: readonly string[], n = 15): string[] {
   return lines.slice(-n);
@@ -173,7 +184,7 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
       const mark = markGroup(pid);
       if (mark !== undefined) writeAtomically(runningFile, `${JSON.stringify(mark)}\n`);
     };
-    result = await run(program, args, { cwd: tree, env: { ...childEnvironment(), ...build.env }, timeoutMs: build.timeoutMs, killGroup: true, log, onLine: said, onStderrLine: said, onSpawn });
+    result = await run(program, args, { cwd: tree, env: buildEnvironment(build), timeoutMs: build.timeoutMs, killGroup: true, log, onLine: said, onStderrLine: said, onSpawn });
   } finally {
     fs.closeSync(logFd);
   }
