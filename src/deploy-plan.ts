@@ -333,8 +333,9 @@ export function mirroredPath(config: Pick<PlanConfig, 'build' | 'watch'>): RelPa
 }
 
 function mirroredRefusal(facts: DeployFacts, mirrored: RelPath | undefined): string | undefined {
-  if (mirrored === undefined || (facts.treeKinds.get(mirrored) ?? 'missing') === 'missing') return undefined;
-  return `build ${facts.commit.slice(0, 10)} contains "${shortPath(mirrored)}", the directory fanout watch mirrors as it is (watch.path: in the config); keep it out of the build's output or name another directory; nothing was touched`;
+  const taken = mirrored === undefined ? undefined : takenBy(facts, mirrored);
+  if (taken === undefined) return undefined;
+  return `build ${facts.commit.slice(0, 10)} contains ${taken}, the directory fanout watch mirrors as it is (watch.path: in the config); keep it out of the build's output or name another directory; nothing was touched`;
 }
 
 function revisionRefusal(facts: DeployFacts, revisionFile: string | undefined): string | undefined {
@@ -342,11 +343,31 @@ function revisionRefusal(facts: DeployFacts, revisionFile: string | undefined): 
   return `commit ${facts.commit.slice(0, 10)} contains "${shortPath(revisionFile)}", the revision file fanout writes (revisionFile: in the config); remove it from the commit or name another file; nothing was touched`;
 }
 
+/** The paths whose kinds in the commit's tree the refusals read: the reserved paths and the directories above them. */
+export function reservedPathsToLookUp(config: PlanConfig): RelPath[] {
+  return withAncestors(sharedPaths(config));
+}
+
+/**
+ * How the commit takes a path fanout keeps for itself or the operator, if it does: it holds the
+ * path, or a file or symlink where a directory above it must be (the checkout would replace that
+ * directory and everything in it). Said as "contains ...".
+ */
+function takenBy(facts: DeployFacts, reserved: RelPath): string | undefined {
+  if ((facts.treeKinds.get(reserved) ?? 'missing') !== 'missing') return `"${shortPath(reserved)}"`;
+  for (let above = parentOf(reserved); above !== '.'; above = parentOf(above)) {
+    if ((facts.treeKinds.get(above) ?? 'missing') === 'other') return `"${shortPath(above)}" (not a directory) where "${shortPath(reserved)}" needs one`;
+  }
+  return undefined;
+}
+
 function sharedRefusal(facts: DeployFacts, layouts: ReadonlyMap<string, Extract<Layout, { kind: 'slots' }>>): string | undefined {
   const shared = [...new Set([...layouts.values()].flatMap((l) => l.shared))];
-  const inCommit = shared.find((p) => (facts.treeKinds.get(p) ?? 'missing') !== 'missing');
-  if (inCommit === undefined) return undefined;
-  return `commit ${facts.commit.slice(0, 10)} contains "${shortPath(inCommit)}", a shared path (shared: in the config): its files live in shared/ on each target, never in a release; remove it from the commit or from shared; nothing was touched`;
+  for (const reserved of shared) {
+    const taken = takenBy(facts, reserved);
+    if (taken !== undefined) return `commit ${facts.commit.slice(0, 10)} contains ${taken}, a shared path (shared: in the config): its files live in shared/ on each target, never in a release; remove it from the commit or from shared; nothing was touched`;
+  }
+  return undefined;
 }
 
 /**

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pMap from 'p-map';
 import { targetNamed, type Config, type Target } from './config.js';
-import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, sharedPaths, sourceStep, treePathsToLookUp, treeToWrite, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep, type TargetPlan } from './deploy-plan.js';
+import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, reservedPathsToLookUp, sourceStep, treePathsToLookUp, treeToWrite, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep, type TargetPlan } from './deploy-plan.js';
 import { FanoutError } from './errors.js';
 import { branchTip, changedPaths, checkout, commitInfo, eachTreePath, isEmptyTree, resolveCommit, switchTree, symlinkAbove, throughSymlink, treeEntryKinds, type Change, type Commit, type Diff, type EntryKind } from './git.js';
 import { Journal, type HistoryEntry, type Holding, type Reason, type State, type TargetOutcome } from './journal.js';
@@ -221,7 +221,7 @@ async function readFacts(ctx: Context, state: State, commit: Commit, targets: re
   // a name git cannot be asked about (4,096 bytes, say) refuses the deploy: read nothing more
   if (unsafeName !== undefined) return { commit, state, targets, sourceSince, targetSince, unsafeName, emptyTree: false, treeKinds: new Map(), kinds: new Map(), now };
   const emptyTree = !sourceReady && (await isEmptyTree(config.repo, commit, log));
-  const treeKinds = await treeEntryKinds(config.repo, commit, [...treePathsToLookUp({ sourceSince, targetSince }), ...sharedPaths(config)], log);
+  const treeKinds = await treeEntryKinds(config.repo, commit, [...treePathsToLookUp({ sourceSince, targetSince }), ...reservedPathsToLookUp(config)], log);
   const where = kindsFromTree(sourceReady ? undefined : sourceStep(state.source, sourceSince), pathsToLookUp(ask, { state, targets, targetSince, commit, now }, config));
   const kinds = new Map([...(await treeEntryKinds(config.repo, commit, where.tree, log)), ...sourceKinds(config.source, where.source)]);
   return { commit, state, targets, sourceSince, targetSince, unsafeName, emptyTree, treeKinds, kinds, now };

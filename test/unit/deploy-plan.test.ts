@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   MAX_CHANGES,
   chooseSlot,
+  reservedPathsToLookUp,
   sharedPaths,
   writtenTree,
   decideTransfers,
@@ -525,6 +526,10 @@ describe('planDeploy with slots', () => {
     const facts = { ...farm([add('up/media/x.html')], { targets: { web1: at(A, null) } }), treeKinds: new Map<string, EntryKind>([['up', 'directory'], ['up/media', 'directory']]) };
     expect(planDeploy(ask(), facts, built)).toEqual({ kind: 'refused', why: expect.stringMatching(/contains "up\/media", the directory fanout watch mirrors as it is/) as string });
     expect(sharedPaths(built)).toEqual(['up/media']);
+    // a file where a directory above it must be would take its place as well
+    const over = { ...farm([add('up')], { targets: { web1: at(A, null) } }), treeKinds: new Map<string, EntryKind>([['up', 'other']]) };
+    expect(planDeploy(ask(), over, built)).toEqual({ kind: 'refused', why: expect.stringMatching(/contains "up" \(not a directory\) where "up\/media" needs one, the directory fanout watch mirrors as it is/) as string });
+    expect(reservedPathsToLookUp(built).sort()).toEqual(['up', 'up/media']);
     const plain = { ...built, build: undefined };
     expect(planDeploy(ask(), facts, plain).kind).toBe('deploy');
     expect(sharedPaths(plain)).toEqual([]);
