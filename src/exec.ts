@@ -216,6 +216,10 @@ export function markGroup(pid: number): GroupMark | undefined {
 /** The live processes of a marked group: in it, and started no earlier than its leader (this boot). */
 function groupMembers(mark: GroupMark): number[] {
   if (mark.boot !== bootId()) return [];
+  // a leader of another start time: the group is gone and its id taken again (Linux hands out no
+  // pid that is a live group's id, so while any member lives the leader's pid is the group's)
+  const leader = processStat(mark.pgid);
+  if (leader !== undefined && leader.start !== mark.start) return [];
   return fs
     .readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
