@@ -240,16 +240,25 @@ export function writeAtomically(file: string, text: string, options: { mode?: nu
   const { mode = 0o600, makeDirectory = true } = options;
   if (makeDirectory) ensureDir(path.dirname(file));
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openOwnFile(tmp, 'write');
+  // made afresh (O_EXCL): whatever an earlier run, or anyone who can write the directory, left
+  // under this name (a FIFO would block the open) is removed first
+  fs.rmSync(tmp, { force: true });
+  const fd = openOwnFile(tmp, 'create');
   try {
-    // a file left by an earlier run keeps its mode through O_TRUNC
-    fs.fchmodSync(fd, mode);
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    try {
+      // the mode asked for, whatever the umask
+      fs.fchmodSync(fd, mode);
+      fs.writeSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (error) {
+    // a full disk leaves no half-written file behind for the next reader to trip on
+    fs.rmSync(tmp, { force: true });
+    throw error;
   }
-  fs.renameSync(tmp, file);
   const dirFd = fs.openSync(path.dirname(file), 'r');
   try {
     fs.fsyncSync(dirFd);

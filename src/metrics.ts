@@ -153,7 +153,10 @@ export async function exportMetrics(config: Config, log: Logger): Promise<string
     writeAtomically(file, prometheusText(await metricsFacts(config, Journal.open(config.stateDir).state, log)), { mode: 0o644, makeDirectory: false });
     return undefined;
   } catch (error) {
-    const why = `metrics.textfile: cannot write ${file} (${errorMessage(error)}); make ${path.dirname(file)} writable by the user fanout runs as`;
+    const code = (error as NodeJS.ErrnoException).code;
+    const dir = path.dirname(file);
+    const fix = code === 'EACCES' || code === 'EPERM' ? `; make ${dir} writable by the user fanout runs as` : code === 'ENOENT' ? `; create ${dir}, the textfile collector's directory` : '';
+    const why = `metrics.textfile: cannot write ${file} (${errorMessage(error)})${fix}`;
     log.warn(why);
     return why;
   }

@@ -60,9 +60,9 @@ export function assertOwnStateDir(dir: string): void {
 }
 
 /** Open a file in the state directory, never through a symlink planted in its place. */
-export function openOwnFile(file: string, flags: 'append' | 'write' | 'read' | 'update'): number {
+export function openOwnFile(file: string, flags: 'append' | 'write' | 'create' | 'read' | 'update'): number {
   const c = fs.constants;
-  const mode = { append: c.O_WRONLY | c.O_APPEND | c.O_CREAT, write: c.O_WRONLY | c.O_CREAT | c.O_TRUNC, read: c.O_RDONLY, update: c.O_RDWR | c.O_CREAT }[flags];
+  const mode = { append: c.O_WRONLY | c.O_APPEND | c.O_CREAT, write: c.O_WRONLY | c.O_CREAT | c.O_TRUNC, create: c.O_WRONLY | c.O_CREAT | c.O_EXCL, read: c.O_RDONLY, update: c.O_RDWR | c.O_CREAT }[flags];
   try {
     return fs.openSync(file, mode | c.O_NOFOLLOW, 0o600);
   } catch (error) {
