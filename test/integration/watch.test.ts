@@ -91,13 +91,16 @@ describe('fanout watch', () => {
     const running = await startWatch();
     const pid = running.child.pid ?? 0;
     const log = path.join(farm.stateDir, 'fanout.log');
-    // the shipped snippet, for this farm: its log, root as the user, and the watcher's own pid for systemd's unit
-    const snippet = fs
-      .readFileSync(path.resolve(import.meta.dirname, '../../config/fanout.logrotate'), 'utf8')
+    // the shipped snippet, for this farm: its log, root as the user, and for `systemctl reload`
+    // what systemd runs then, the shipped unit's own ExecReload with the watcher as its main process
+    const config = (name: string): string => fs.readFileSync(path.resolve(import.meta.dirname, '../../config', name), 'utf8');
+    const reload = /^ExecReload=(.*)$/m.exec(config('fanout-watch.service'))?.[1]?.replace('$MAINPID', String(pid));
+    expect(reload).toBe(`/bin/kill -HUP ${pid}`);
+    const snippet = config('fanout.logrotate')
       .replace('/srv/git/site.git/fanout/fanout.log', log)
       .replace(/\bgit git\b/g, 'root root')
-      .replace(/systemctl kill --signal=HUP fanout-watch\.service/, `kill -HUP ${pid}`);
-    expect(snippet).toContain(`kill -HUP ${pid}`);
+      .replace(/systemctl reload fanout-watch\.service/, reload ?? '');
+    expect(snippet).toContain(`/bin/kill -HUP ${pid}`);
     const conf = path.join(farm.root, 'logrotate.conf');
     fs.writeFileSync(conf, snippet);
     const rotated = await execa('/usr/sbin/logrotate', ['--force', '--state', path.join(farm.root, 'logrotate.state'), conf], { reject: false });
