@@ -11,7 +11,7 @@ import { walkDirectories } from './inotify.js';
 import { displayPath, onDisk } from './paths.js';
 import { currentUid, userName } from './trust.js';
 import { firstLine, run, type ExecResult } from './exec.js';
-import { HOOK_MARKER } from './init.js';
+import { HOOK_MARKER, installationProblem, renderHook } from './init.js';
 import type { Logger } from './log.js';
 import { connectionArgs } from './rsync-args.js';
 import { failureMessage } from './rsync-failure.js';
@@ -142,6 +142,10 @@ function checkHook(config: Config): Check {
   if (!text.includes(HOOK_MARKER)) return { name, ok: false, detail: `${hook} was not written by fanout`, fix: 'call "fanout hook post-receive" from it, or move it aside and run fanout init' };
   if ((fs.statSync(hook).mode & 0o111) === 0) return { name, ok: false, detail: `${hook} is not executable`, fix: `chmod +x ${hook}` };
   if (!text.includes(config.file)) return { name, ok: false, detail: `${hook} uses another config`, fix: `fanout init --config ${config.file}` };
+  // after an upgrade, or a move from a checkout to the package, it may run a fanout that is gone
+  if (text !== renderHook(config.file)) return { name, ok: false, detail: `${hook} was written for another fanout (another installation, or an older version)`, fix: `fanout init --config ${config.file}` };
+  const untrusted = installationProblem();
+  if (untrusted !== undefined) return { name, ok: false, detail: `it runs this fanout, but ${untrusted}`, fix: 'install fanout where only root or this user can write' };
   return { name, ok: true, detail: hook };
 }
 

@@ -5,6 +5,7 @@ import { loadConfig } from './config.js';
 import { FanoutError } from './errors.js';
 import { createBareRepo, isBareRepo } from './git.js';
 import { ensureDir } from './journal.js';
+import { trustProblem } from './trust.js';
 
 export interface InitOptions {
   configFile: string;
@@ -50,6 +51,8 @@ export async function init(options: InitOptions): Promise<string[]> {
   }
 
   const hookFile = path.join(repo, 'hooks', 'post-receive');
+  const untrusted = installationProblem();
+  if (untrusted !== undefined) throw new FanoutError(`the hook would run this fanout, but ${untrusted}; refusing to install it (whoever can write it decides what every push runs)`);
   const hook = renderHook(configFile);
   const existing = fs.existsSync(hookFile) ? fs.readFileSync(hookFile, 'utf8') : undefined;
   if (existing !== undefined && !existing.includes(HOOK_MARKER))
@@ -71,6 +74,22 @@ export async function init(options: InitOptions): Promise<string[]> {
   }
   if (done.length === 0) done.push(`already set up: ${repo} deploys branch ${branch} from ${source}`);
   return done;
+}
+
+/**
+ * Why the fanout the hook runs could be changed by someone else, if it could: node, and each
+ * file of this build (dist/), must belong to the user that runs it or root, with nothing above
+ * them writable by others (`npm install -g` into a prefix a developer owns would hand that
+ * developer every push).
+ */
+export function installationProblem(): string | undefined {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const built = fs.readdirSync(here).filter((name) => name.endsWith('.js')).map((name) => path.join(here, name));
+  for (const file of [process.execPath, ...built]) {
+    const problem = trustProblem(file);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
 }
 
 /** The hook from hooks/post-receive with absolute paths, each single-quoted for sh. */

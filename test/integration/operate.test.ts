@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFarm, type Farm } from '../../harness/farm.js';
+import { CLI, createFarm, type Farm } from '../../harness/farm.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../../harness/tree.js';
 
 let farm: Farm;
@@ -222,6 +223,33 @@ describe('operating the farm', () => {
       await web1.start();
       farm.writeConfig();
     }
+  });
+});
+
+describe('the fanout the hook runs', () => {
+  it('init refuses to point the hook at an installation others can write; doctor names a hook written for another installation', async () => {
+    // a second installation of this build, as npm install -g lays it out: dist/ beside hooks/
+    const installed = path.join(farm.root, 'prefix', 'fanout');
+    for (const dir of ['dist', 'hooks']) fs.cpSync(path.resolve(path.dirname(CLI), '..', dir), path.join(installed, dir), { recursive: true });
+    const other = (args: string[]) => execa(process.execPath, [path.join(installed, 'dist', 'cli.js'), '--config', farm.configFile, ...args], { reject: false });
+    const hookFile = path.join(farm.repo, 'hooks', 'post-receive');
+    const hook = fs.readFileSync(hookFile, 'utf8');
+
+    fs.chmodSync(path.join(installed, 'dist'), 0o777);
+    const refused = await other(['init']);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toMatch(/the hook would run this fanout, but .*prefix\/fanout\/dist\/\S+\.js sits in .*prefix\/fanout\/dist, which everyone may write \(mode 777\).*; refusing to install it/);
+    expect(fs.readFileSync(hookFile, 'utf8')).toBe(hook);
+    expect((await other(['doctor'])).stdout).toMatch(/problem +post-receive hook +.*written for another fanout \(another installation, or an older version\); fix: fanout init/);
+
+    fs.chmodSync(path.join(installed, 'dist'), 0o755);
+    expect((await other(['init'])).exitCode).toBe(0);
+    expect(fs.readFileSync(hookFile, 'utf8')).toContain(`'${path.join(installed, 'dist', 'cli.js')}' hook post-receive`);
+    expect((await other(['doctor'])).stdout).toMatch(/ok +post-receive hook/);
+    // this checkout's fanout now finds the hook runs the other one, and puts it back
+    expect((await farm.fanout(['doctor'])).stdout).toMatch(/problem +post-receive hook +.*written for another fanout/);
+    expect((await farm.fanout(['init'])).exitCode).toBe(0);
+    expect(fs.readFileSync(hookFile, 'utf8')).toBe(hook);
   });
 });
 
