@@ -368,12 +368,16 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
  * other word.
  */
 function targetCompletions(argv: readonly string[], current: string): string[] | undefined {
-  const words = argv.slice(argv.indexOf('--get-yargs-completions') + 1);
-  if (words.at(-2) !== '--target') return undefined;
-  const at = words.indexOf('--config');
+  // bash splits `--target=we` into `--target`, `=`, `we` (COMP_WORDBREAKS); zsh passes it whole
+  const words = argv.slice(argv.indexOf('--get-yargs-completions') + 1).join('\0').replace(/\0=\0/g, '=').split('\0');
+  const last = words.at(-1) ?? '';
+  const prefix = last.startsWith('--target=') ? last.slice('--target='.length) : words.at(-2) === '--target' ? current : undefined;
+  if (prefix === undefined) return undefined;
+  const at = words.findIndex((w) => w === '--config' || w.startsWith('--config='));
+  const file = at === -1 ? undefined : words[at]?.startsWith('--config=') === true ? words[at]?.slice('--config='.length) : words[at + 1];
   try {
-    const config = loadConfig(configPath(at === -1 ? undefined : words[at + 1]));
-    return config.targets.map((t) => t.name).filter((name) => name.startsWith(current));
+    const config = loadConfig(configPath(file));
+    return config.targets.map((t) => t.name).filter((name) => name.startsWith(prefix));
   } catch {
     return [];
   }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Config } from './config.js';
+import { buildOf } from './build.js';
 import { errorMessage } from './errors.js';
 import { run } from './exec.js';
 import { gitEnv, type Commit } from './git.js';
@@ -123,14 +124,23 @@ async function commitsBehind(repo: string, state: State, targets: readonly strin
   const behind = new Map<string, number>();
   const current = state.current?.commit;
   if (current === undefined) return behind;
-  const sourceOf = new Map<string, Commit>();
-  for (const entry of recent) if (entry.build !== undefined) sourceOf.set(entry.commit, entry.build.source);
+  const known = new Map<string, Commit>();
+  for (const entry of recent) if (entry.build !== undefined) known.set(entry.commit, entry.build.source);
+  // a build older than the recent history: its own message names its source
+  const sourceOf = async (commit: Commit): Promise<Commit> => {
+    const found = known.get(commit);
+    if (found !== undefined) return found;
+    const message = await run('git', ['log', '-1', '--format=%B', '--end-of-options', commit], { env: gitEnv(repo), log });
+    const source = (message.exitCode === 0 ? buildOf(message.stdout) : undefined) ?? commit;
+    known.set(commit, source);
+    return source;
+  };
   const counted = new Map<string, number | undefined>();
   for (const name of targets) {
     const held = state.targets[name]?.commit;
     if (held == null) continue;
     if (!counted.has(held)) {
-      const [from, to] = [sourceOf.get(held) ?? held, sourceOf.get(current) ?? current];
+      const [from, to] = [await sourceOf(held), await sourceOf(current)];
       const result = from === to ? { exitCode: 0, stdout: '0' } : await run('git', ['rev-list', '--count', `${from}..${to}`], { env: gitEnv(repo), log });
       counted.set(held, result.exitCode === 0 ? Number(result.stdout.trim()) : undefined);
     }

@@ -52,6 +52,9 @@ describe('fanout completion', () => {
   it('completes --target with the names of the targets in the config', async () => {
     expect(await complete('--config', configFile, 'deploy', '--target', '')).toEqual(['edge', 'web1', 'web2']);
     expect(await complete('--config', configFile, 'sync', '--target', 'we')).toEqual(['web1', 'web2']);
+    // bash splits `--config=FILE` and `--target=we` at the "=" (COMP_WORDBREAKS); zsh does not
+    expect(await complete('--config', '=', configFile, 'sync', '--target', '=', 'we')).toEqual(['web1', 'web2']);
+    expect(await complete(`--config=${configFile}`, 'deploy', '--target', 'e')).toEqual(['edge']);
     // a config that cannot be read offers no names, and says nothing on the terminal
     expect(await complete('--config', path.join(dir, 'missing.yaml'), 'deploy', '--target', '')).toEqual([]);
   });
