@@ -248,15 +248,34 @@ export async function pruneBuilds(ctx: Context, keep: number, state: State, hist
   }
   for (const e of history.filter((h) => h.dryRun !== true).slice(-keep)) add(e.commit);
   const refs = (await git(ctx, ['for-each-ref', '--format=%(refname) %(objectname)', REF])).split('\n').filter((l) => l !== '');
+  const kept = new Set<string>();
   let pruned = 0;
   for (const line of refs) {
     const [ref = '', commit = ''] = line.split(' ');
-    if (held.has(commit)) continue;
+    if (held.has(commit)) {
+      kept.add(ref.slice(REF.length));
+      continue;
+    }
     await git(ctx, ['update-ref', '-d', ref]);
     pruned += 1;
   }
   if (pruned > 0) ctx.log.info({ pruned }, 'build refs pruned');
+  pruneBuildLogs(ctx.config.stateDir, keep, kept);
   return pruned;
+}
+
+/**
+ * The build logs go with their builds: a log is kept while its build's ref is, and the newest
+ * `keep` others (failed builds, whose logs say why) besides.
+ */
+function pruneBuildLogs(stateDir: string, keep: number, builtSources: ReadonlySet<string>): void {
+  const dir = ownSubdir(stateDir, 'builds');
+  const others = fs
+    .readdirSync(dir)
+    .filter((name) => name.endsWith('.log') && !builtSources.has(name.slice(0, -'.log'.length)))
+    .map((name) => ({ name, mtime: fs.lstatSync(path.join(dir, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const { name } of others.slice(keep)) fs.rmSync(path.join(dir, name), { force: true });
 }
 
 /**

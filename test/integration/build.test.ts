@@ -244,6 +244,8 @@ describe('a build on the update server', () => {
     const refs = (await execa('git', ['--git-dir', farm.repo, 'for-each-ref', '--format=%(refname)', 'refs/fanout/builds/'])).stdout.split('\n');
     // every target holds v3's build; nothing holds v1's or v2's any more
     expect(refs).toEqual([`refs/fanout/builds/${commits[2] ?? ''}`]);
+    // the logs go with them: v3's, whose build is kept, and the newest one besides (keep: 1)
+    expect(fs.readdirSync(path.join(farm.stateDir, 'builds')).sort()).toEqual([`${commits[1] ?? ''}.log`, `${commits[2] ?? ''}.log`].sort());
 
     // a rollback to v2, whose ref was pruned: its build commit is kept again and sent, nothing rebuilt
     const back = await farm.fanout(['rollback']);
