@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { Build, Config } from './config.js';
 import { FanoutError } from './errors.js';
 import { childEnvironment, markGroup, run, stopLeftoverGroup, type GroupMark } from './exec.js';
-import { checkout, commitInfo, gitEnv, type Commit } from './git.js';
-import { bytesOf } from './paths.js';
+import { checkout, commitInfo, firstUnsafeName, gitEnv, type Commit } from './git.js';
+import { bytesOf, shortPath } from './paths.js';
 import { readOwnFile, writeAtomically, type HistoryEntry, type State } from './journal.js';
 import { openOwnFile, ownSubdir } from './trust.js';
 import type { Context } from './passes.js';
@@ -154,6 +154,10 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
     }
     fs.rmSync(runningFile, { force: true });
   }
+
+  // every name is checked before anything is written (invariant 8), as for a deploy
+  const unsafe = await firstUnsafeName(config.repo, source, log);
+  if (unsafe !== undefined) throw new FanoutError(`commit ${source.slice(0, 10)} names ${unsafe.problem}: "${shortPath(unsafe.path)}"; refusing to build it, nothing was touched`);
 
   // The worktree is made to hold exactly the commit, but for the cache paths: what an earlier build
   // left (a staging directory, a file it edited in place) never reaches this one. git compares

@@ -5,12 +5,12 @@ import pMap from 'p-map';
 import { targetNamed, type Config, type Target } from './config.js';
 import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, reservedPathsToLookUp, sourceStep, treePathsToLookUp, treeToWrite, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep, type TargetPlan } from './deploy-plan.js';
 import { FanoutError } from './errors.js';
-import { branchTip, changedPaths, checkout, commitInfo, eachTreePath, isEmptyTree, resolveCommit, switchTree, symlinkAbove, throughSymlink, treeEntryKinds, type Change, type Commit, type Diff, type EntryKind } from './git.js';
+import { branchTip, changedPaths, checkout, commitInfo, firstUnsafeName, isEmptyTree, resolveCommit, switchTree, symlinkAbove, throughSymlink, treeEntryKinds, type Change, type Commit, type Diff, type EntryKind } from './git.js';
 import { Journal, type HistoryEntry, type Holding, type Reason, type State, type TargetOutcome } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { Logger } from './log.js';
 import { exportMetrics } from './metrics.js';
-import { bytesOf, displayPath, onDisk, pathProblem, type RelPath } from './paths.js';
+import { bytesOf, displayPath, onDisk, type RelPath } from './paths.js';
 import { parentOf, type SyncPlan } from './plan.js';
 import { previousDeploy } from './rollback.js';
 import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, countDeploy, deployFailed, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
@@ -417,16 +417,6 @@ function assertSourceNotEmpty(source: string): void {
  * Invariant 8 for a source rewritten whole: every name in the commit's tree, streamed; the first
  * one fanout refuses, if any.
  */
-async function firstUnsafeName(repo: string, commit: Commit, log: Logger): Promise<DeployFacts['unsafeName']> {
-  let unsafe: DeployFacts['unsafeName'];
-  await eachTreePath(repo, commit, log, (rel) => {
-    if (unsafe !== undefined) return;
-    const problem = pathProblem(rel);
-    if (problem !== undefined) unsafe = { path: rel, problem };
-  });
-  return unsafe;
-}
-
 /**
  * Bring `source` to `commit` as the plan says. The attempt is journalled first, so that a checkout
  * cut short is redone in full next time.

@@ -182,6 +182,17 @@ function parseRawRecord(meta: string, file: string): Change | undefined {
   return change;
 }
 
+/** The first name in `commit`'s tree that fanout refuses (invariant 8), and why. */
+export async function firstUnsafeName(repo: string, commit: Commit, log: Logger): Promise<{ path: RelPath; problem: string } | undefined> {
+  let unsafe: { path: RelPath; problem: string } | undefined;
+  await eachTreePath(repo, commit, log, (rel) => {
+    if (unsafe !== undefined) return;
+    const problem = pathProblem(rel);
+    if (problem !== undefined) unsafe = { path: rel, problem };
+  });
+  return unsafe;
+}
+
 /**
  * Every path of `commit`'s tree, one at a time as git lists them (a byte string each), so that a
  * tree of a million files is checked without holding its listing.

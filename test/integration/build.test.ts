@@ -118,6 +118,19 @@ describe('a build on the update server', () => {
     }
   });
 
+  it('a name fanout refuses (a component over 255 bytes) is refused before the build touches anything', async () => {
+    await pushed({ 'build.sh': BUILD, 'src/index.md': 'v1' }, 'v1');
+    // written by fast-import: no file system could hold the name in the clone either
+    const head = (await farm.git(['rev-parse', 'HEAD'])).stdout.trim();
+    const stream = `commit refs/heads/crafted\ncommitter T <t@example.invalid> 0 +0000\ndata 4\nlong\nfrom ${head}\nM 100644 inline src/${'n'.repeat(300)}.md\ndata 3\nbad\n\n`;
+    await execa('git', ['fast-import', '--quiet'], { cwd: farm.clone, input: stream });
+    await execa('git', ['reset', '-q', '--soft', 'crafted'], { cwd: farm.clone });
+    const push = await farm.push();
+    expect(push.stderr).toMatch(/remote: fanout: commit [0-9a-f]{10} names a name of 303 bytes \(the limit is 255\): "src\/n{10,}.*"; refusing to build it, nothing was touched/);
+    expect(runCount()).toBe(1);
+    for (const d of farm.daemons) expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nv1');
+  });
+
   it('a build whose output lies below a symlink in the commit is refused; nothing is removed through it', async () => {
     configure({ output: 'site/public' });
     const outside = path.join(farm.root, 'outside');
