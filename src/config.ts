@@ -168,6 +168,8 @@ const schema = v.strictObject({
     v.strictObject({
       /** a node_exporter textfile, rewritten after every deploy (relative: to the config's directory) */
       textfile: v.optional(v.pipe(nonEmpty, v.endsWith('.prom', 'must end in .prom: node_exporter\'s textfile collector reads only those'))),
+      /** the farm label on every metric, so that several farms' files on one server never collide (default: the repository's name) */
+      farm: v.optional(nonEmpty),
     }),
   ),
 });
@@ -257,7 +259,7 @@ export interface Config {
   build: Build | undefined;
   watch: { settleMs: number; maxWaitMs: number; minDelayMs: number; ignore: string[]; maxRetryDelay: number; path?: string | undefined };
   rsync: { path: string; args: string[] };
-  metrics: { textfile: string | undefined };
+  metrics: { textfile: string | undefined; farm: string };
 }
 
 /** A configured target by its name, for code that holds a name the config gave it (a plan, a journal). */
@@ -397,7 +399,7 @@ export function parseConfig(text: string, file: string): Config {
     rollout: { canary: c.rollout?.canary, batch: c.rollout?.batch, pauseMs: (c.rollout?.pause ?? 0) * 1000, onFailure: c.rollout?.onFailure ?? 'rollback' },
     watch: c.watch,
     rsync: c.rsync,
-    metrics: { textfile: c.metrics?.textfile === undefined ? undefined : abs(c.metrics.textfile) },
+    metrics: { textfile: c.metrics?.textfile === undefined ? undefined : abs(c.metrics.textfile), farm: c.metrics?.farm ?? path.basename(repo).replace(/\.git$/, '') },
   };
 }
 

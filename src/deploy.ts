@@ -115,10 +115,12 @@ async function deployLocked(ctx: Context, request: DeployRequest, options: Deplo
   try {
     return await deployCommit(ctx, journal, request, options, targets, commit);
   } catch (error) {
-    // A deploy that ends in an error before its end is recorded (a failed build, a refusal, a
-    // `before` hook) is a failed deploy all the same: in the history, and so in `history`, the
-    // counters and the metrics; one whose checkout failed has recorded itself already.
-    if (!options.dryRun && error instanceof FanoutError && journal.state.nextDeployId === id) {
+    // A deploy that fails before its end is recorded (its build failed, a `before` hook stopped
+    // it) is a failed deploy all the same: in the history, and so in `history`, the counters and
+    // the metrics; one whose checkout failed has recorded itself already. A refusal of bad input
+    // (exit 2: a name fanout refuses, an empty tree, maxDelete) records nothing, as it touches
+    // nothing; the metrics still show the branch tip not deployed.
+    if (!options.dryRun && error instanceof FanoutError && error.exitCode === 1 && journal.state.nextDeployId === id) {
       const started: Started = { id, at, subject: (await commitInfo(config.repo, commit)).subject, request, build: undefined };
       await record(journal, historyEntry(started, commit, [], { error: error.message }), (s) => {
         deployFailed(s, id);

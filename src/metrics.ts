@@ -3,7 +3,7 @@ import type { Config } from './config.js';
 import { buildOf } from './build.js';
 import { errorMessage } from './errors.js';
 import { run } from './exec.js';
-import { gitEnv, type Commit } from './git.js';
+import { branchTip, gitEnv, type Commit } from './git.js';
 import { Journal, readHistory, readRecentHistory, writeAtomically, type HistoryEntry, type State } from './journal.js';
 import type { Logger } from './log.js';
 import { countDeploys, deployOutcome, upToDate } from './state.js';
@@ -18,6 +18,8 @@ import { countDeploys, deployOutcome, upToDate } from './state.js';
 
 /** What the metrics are made of, read from the journal and git. */
 export interface MetricsFacts {
+  /** the farm label every sample carries: several farms' textfiles on one server never collide */
+  farm: string;
   state: State;
   /** the configured targets, in the config's order */
   targets: readonly string[];
@@ -27,6 +29,8 @@ export interface MetricsFacts {
   behind: ReadonlyMap<string, number>;
   /** deploys by "reason outcome", from the journal's counters */
   deploys: Readonly<Record<string, number>>;
+  /** the branch, and whether its tip (with build: its build) is the current deploy; absent while it has no commits */
+  branch?: { name: string; tipDeployed: boolean };
 }
 
 const REASONS = ['push', 'manual', 'rollback', 'sync', 'watch', 'auto-rollback'] as const;
@@ -56,7 +60,7 @@ export function prometheusText(facts: MetricsFacts): string {
   const family = (name: string, type: 'gauge' | 'counter', help: string, samples: [Record<string, string>, number | undefined][]): void => {
     const present = samples.filter((s): s is [Record<string, string>, number] => s[1] !== undefined);
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [pairs, value] of present) out.push(`${name}${Object.keys(pairs).length === 0 ? '' : labels(pairs)} ${value}`);
+    for (const [pairs, value] of present) out.push(`${name}${labels({ farm: facts.farm, ...pairs })} ${value}`);
   };
   const { state } = facts;
   const current = state.current;
@@ -99,6 +103,12 @@ export function prometheusText(facts: MetricsFacts): string {
   family('fanout_auto_rollbacks_total', 'counter', 'Releases a failed check rolled back (rollout.onFailure: rollback).', [[{}, OUTCOMES.reduce((sum, outcome) => sum + (facts.deploys[`auto-rollback ${outcome}`] ?? 0), 0)]]);
   const lastSwitch = [...facts.recent].reverse().find((e) => e.switch !== undefined)?.switch;
   family('fanout_last_switch_skew_seconds', 'gauge', 'layout: slots: the time between the first and the last target switching current in the last switch.', [[{}, lastSwitch === undefined ? undefined : lastSwitch.skewMs / 1000]]);
+  family(
+    'fanout_branch_tip_deployed',
+    'gauge',
+    "Whether the branch's tip (with build: its build) is the current deploy (1) or not (0): a push that failed or was refused leaves 0.",
+    facts.branch === undefined ? [] : [[{ branch: facts.branch.name }, facts.branch.tipDeployed ? 1 : 0]],
+  );
   const last = facts.recent.at(-1);
   family('fanout_last_deploy_timestamp_seconds', 'gauge', 'When the last deploy finished, in Unix time.', [[{}, seconds(last?.finishedAt)]]);
   family('fanout_last_deploy_success', 'gauge', 'Whether the last deploy reached every target (1) or not (0).', [[{}, last === undefined ? undefined : deployOutcome(last) === 'ok' ? 1 : 0]]);
@@ -109,25 +119,32 @@ export function prometheusText(facts: MetricsFacts): string {
 const RECENT_BYTES = 1024 * 1024;
 
 /** Read what the metrics need: the journal's state and recent history, and how far behind each target is (git). */
-export async function metricsFacts(config: Pick<Config, 'stateDir' | 'repo' | 'targets'>, state: State, log: Logger): Promise<MetricsFacts> {
+export async function metricsFacts(config: Pick<Config, 'stateDir' | 'repo' | 'branch' | 'targets' | 'metrics'>, state: State, log: Logger): Promise<MetricsFacts> {
   const recent = readRecentHistory(config.stateDir, RECENT_BYTES);
   const targets = config.targets.map((t) => t.name);
-  return { state, targets, recent, behind: await commitsBehind(config.repo, state, targets, recent, log), deploys: state.deploys ?? countDeploys(readHistory(config.stateDir)) };
+  const sourceOf = sourcesOf(config.repo, recent, log);
+  const tip = await branchTip(config.repo, config.branch);
+  const current = state.current?.commit;
+  const branch = tip === undefined ? undefined : { name: config.branch, tipDeployed: current !== undefined && (tip === current || tip === (await sourceOf(current))) };
+  return {
+    farm: config.metrics.farm,
+    state,
+    targets,
+    recent,
+    behind: await commitsBehind(config.repo, state, targets, sourceOf, log),
+    deploys: state.deploys ?? countDeploys(readHistory(config.stateDir)),
+    ...(branch === undefined ? {} : { branch }),
+  };
 }
 
 /**
- * Commits from what each target serves to the current deploy. A build commit has no parents of
- * its own: its source commit (from the history) is counted instead. One `git rev-list` per
- * distinct commit the targets hold.
+ * The source commit of a deployed commit: itself, or for a build, the commit it was built from
+ * (from the history, or for a build older than the recent history, from its own message).
  */
-async function commitsBehind(repo: string, state: State, targets: readonly string[], recent: readonly HistoryEntry[], log: Logger): Promise<Map<string, number>> {
-  const behind = new Map<string, number>();
-  const current = state.current?.commit;
-  if (current === undefined) return behind;
+function sourcesOf(repo: string, recent: readonly HistoryEntry[], log: Logger): (commit: Commit) => Promise<Commit> {
   const known = new Map<string, Commit>();
   for (const entry of recent) if (entry.build !== undefined) known.set(entry.commit, entry.build.source);
-  // a build older than the recent history: its own message names its source
-  const sourceOf = async (commit: Commit): Promise<Commit> => {
+  return async (commit) => {
     const found = known.get(commit);
     if (found !== undefined) return found;
     const message = await run('git', ['log', '-1', '--format=%B', '--end-of-options', commit], { env: gitEnv(repo), log });
@@ -135,6 +152,17 @@ async function commitsBehind(repo: string, state: State, targets: readonly strin
     known.set(commit, source);
     return source;
   };
+}
+
+/**
+ * Commits from what each target serves to the current deploy. A build commit has no parents of
+ * its own: its source commit is counted instead. One `git rev-list` per distinct commit the
+ * targets hold.
+ */
+async function commitsBehind(repo: string, state: State, targets: readonly string[], sourceOf: (commit: Commit) => Promise<Commit>, log: Logger): Promise<Map<string, number>> {
+  const behind = new Map<string, number>();
+  const current = state.current?.commit;
+  if (current === undefined) return behind;
   const counted = new Map<string, number | undefined>();
   for (const name of targets) {
     const held = state.targets[name]?.commit;

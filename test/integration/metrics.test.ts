@@ -47,6 +47,9 @@ describe('metrics.textfile', () => {
     }
     expect(m('fanout_deploys_total', { reason: 'push', outcome: 'ok' })).toBe(1);
     expect(m('fanout_last_deploy_success')).toBe(1);
+    expect(m('fanout_branch_tip_deployed', { branch: 'main' })).toBe(1);
+    // every sample says which farm it is: the repository's name here
+    expect(parsePrometheusTextFormat(fs.readFileSync(textfile, 'utf8')).every((f) => f.metrics.every((s) => s.labels?.farm === path.basename(farm.repo, '.git')))).toBe(true);
     // node_exporter runs as a user of its own
     expect(fs.statSync(textfile).mode & 0o777).toBe(0o644);
     // nothing half-written is left beside it for the collector to trip on
@@ -83,7 +86,7 @@ describe('metrics.textfile', () => {
     expect(m('fanout_deploys_total', { reason: 'sync', outcome: 'ok' })).toBe(1);
   });
 
-  it('a deploy stopped before any target is written (a before hook refuses it) is a failed deploy, in the history and the metrics', async () => {
+  it('a deploy stopped before any target is written (a before hook) is a failed deploy; a refused commit records nothing; both leave the branch tip not deployed', async () => {
     farm.write({ 'index.html': 'v1' });
     const v1 = await farm.commit('v1');
     await farm.push();
@@ -100,6 +103,18 @@ describe('metrics.textfile', () => {
     expect(m('fanout_target_up_to_date', { target: 'web1' })).toBe(1);
     expect(farm.history().at(-1)).toMatchObject({ commit: v2, reason: 'push', targets: [], error: expect.stringMatching(/deploy freeze/) as string });
     expect((await farm.fanout(['history'])).stdout).toMatch(/push .* failed the before hook/);
+    expect(m('fanout_branch_tip_deployed', { branch: 'main' })).toBe(0);
+
+    // a commit refused as bad input (it deletes everything) is not a deploy: nothing recorded
+    farm.writeConfig({ metrics: { textfile } });
+    const recorded = farm.history().length;
+    await farm.git(['rm', '-r', '-q', '.']);
+    await farm.commit('empty');
+    expect((await farm.push()).stderr).toMatch(/remote: fanout: commit [0-9a-f]{10} has no files/);
+    expect(farm.history()).toHaveLength(recorded);
+    const after = metrics();
+    expect(after('fanout_deploys_total', { reason: 'push', outcome: 'failed' })).toBe(1);
+    expect(after('fanout_branch_tip_deployed', { branch: 'main' })).toBe(0);
   });
 
   it('a textfile that cannot be written is a warning: the deploy itself succeeds', async () => {

@@ -549,3 +549,12 @@ describe('parseConfig: build', () => {
     expect(configError(MINIMAL.replace('targets:', 'watch:\n  path: media/../..\ntargets:')).message).toMatch(/watch.path: not a path fanout can use/);
   });
 });
+
+describe('parseConfig: metrics', () => {
+  it('a textfile ending in .prom, and the farm label: the repository\'s name unless set', () => {
+    expect(parseConfig(MINIMAL, FILE).metrics).toEqual({ textfile: undefined, farm: 'site' });
+    const set = parseConfig(MINIMAL.replace('targets:', 'metrics:\n  textfile: /var/lib/node-exporter/fanout.prom\n  farm: shop\ntargets:'), FILE).metrics;
+    expect(set).toEqual({ textfile: '/var/lib/node-exporter/fanout.prom', farm: 'shop' });
+    expect(configError(MINIMAL.replace('targets:', 'metrics:\n  textfile: /tmp/fanout.txt\ntargets:')).message).toMatch(/metrics.textfile: must end in .prom/);
+  });
+});

@@ -29,7 +29,7 @@ function facts(more: Partial<MetricsFacts> = {}): MetricsFacts {
     },
   };
   const recent = [entry(1, 'push', [outcome('web1', 'ok'), outcome('web2', 'ok')], { commit: A, switch: { at: 'x', skewMs: 40, switched: 2, held: [] } }), entry(2, 'push', [outcome('web1', 'ok', { sent: 1, bytes: 10, durationMs: 120 }), outcome('web2', 'failed', { sent: 0, bytes: 0 })])];
-  return { state, targets: ['web1', 'web2', 'web3'], recent, behind: new Map([['web1', 0], ['web2', 2]]), deploys: countDeploys(recent), ...more };
+  return { farm: 'site', state, targets: ['web1', 'web2', 'web3'], recent, behind: new Map([['web1', 0], ['web2', 2]]), deploys: countDeploys(recent), ...more };
 }
 
 function parsed(text: string): Map<string, MetricFamily> {
@@ -90,8 +90,21 @@ describe('metrics in the Prometheus text format', () => {
     expect(value(parsed(prometheusText(odd)), 'fanout_target_info', { target: 'we"b\\1' })).toBe(1);
   });
 
+  it('every sample carries the farm label: two farms\' files on one server never hold the same series', () => {
+    const families = parsePrometheusTextFormat(prometheusText(facts({ farm: 'shop' })));
+    const samples = families.flatMap((f) => f.metrics);
+    expect(samples.length).toBeGreaterThan(20);
+    for (const sample of samples) expect(sample.labels?.farm).toBe('shop');
+  });
+
+  it('whether the branch tip is deployed, while the branch has commits', () => {
+    expect(value(parsed(prometheusText(facts({ branch: { name: 'main', tipDeployed: false } }))), 'fanout_branch_tip_deployed', { branch: 'main' })).toBe(0);
+    expect(value(parsed(prometheusText(facts({ branch: { name: 'main', tipDeployed: true } }))), 'fanout_branch_tip_deployed', { branch: 'main' })).toBe(1);
+    expect(parsed(prometheusText(facts())).get('fanout_branch_tip_deployed')?.metrics ?? []).toEqual([]);
+  });
+
   it('an empty journal: no target series, counters at zero', () => {
-    const empty: MetricsFacts = { state: { version: 1, nextDeployId: 1, current: null, source: { commit: null, attempted: [] }, targets: {} }, targets: ['web1'], recent: [], behind: new Map(), deploys: {} };
+    const empty: MetricsFacts = { farm: 'site', state: { version: 1, nextDeployId: 1, current: null, source: { commit: null, attempted: [] }, targets: {} }, targets: ['web1'], recent: [], behind: new Map(), deploys: {} };
     const m = parsed(prometheusText(empty));
     expect(m.get('fanout_target_up_to_date')?.metrics ?? []).toEqual([]);
     expect(value(m, 'fanout_deploys_total', { reason: 'push', outcome: 'ok' })).toBe(0);
