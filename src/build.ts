@@ -35,7 +35,7 @@ async function git(ctx: Context, args: string[], more: Record<string, string> = 
 }
 
 /** The build commit of a source commit, if it was built before. */
-export async function builtBefore(ctx: Context, source: Commit): Promise<Commit | undefined> {
+async function builtBefore(ctx: Context, source: Commit): Promise<Commit | undefined> {
   const result = await run('git', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${REF}${source}^{commit}`], { env: gitEnv(ctx.config.repo), log: ctx.log });
   return result.exitCode === 0 ? (result.stdout.trim() as Commit) : undefined;
 }
@@ -51,7 +51,7 @@ export async function buildToDeploy(ctx: Context, build: Build, commit: Commit, 
   const recorded = history().findLast((e) => e.commit === commit && e.build !== undefined)?.build?.source;
   if (recorded !== undefined && (await commitExists(ctx, commit))) {
     if (!dryRun) await git(ctx, ['update-ref', `${REF}${recorded}`, commit]);
-    ctx.reporter.note(`build of ${recorded.slice(0, 10)}: reused (${commit.slice(0, 10)}, kept again), nothing rebuilt`);
+    ctx.reporter.note(`build of ${recorded.slice(0, 10)}: reused (${commit.slice(0, 10)}${dryRun ? '' : ', kept again'}), nothing rebuilt`);
     return { source: recorded, commit, reused: true, durationMs: 0 };
   }
   const source = recorded ?? commit;
@@ -76,7 +76,7 @@ async function isBuild(ctx: Context, commit: Commit): Promise<boolean> {
  * The source commit a build commit was made from: the `fanout-build-of:` line that follows its
  * subject (the source's, one line), never a line of the subject itself.
  */
-export async function sourceOfBuild(ctx: Context, build: Commit): Promise<Commit | undefined> {
+async function sourceOfBuild(ctx: Context, build: Commit): Promise<Commit | undefined> {
   const message = await git(ctx, ['log', '-1', '--format=%B', '--end-of-options', build]);
   return buildOf(message);
 }

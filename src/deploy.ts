@@ -416,10 +416,6 @@ function assertSourceNotEmpty(source: string): void {
 }
 
 /**
- * Invariant 8 for a source rewritten whole: every name in the commit's tree, streamed; the first
- * one fanout refuses, if any.
- */
-/**
  * Bring `source` to `commit` as the plan says. The attempt is journalled first, so that a checkout
  * cut short is redone in full next time.
  */

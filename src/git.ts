@@ -182,7 +182,10 @@ function parseRawRecord(meta: string, file: string): Change | undefined {
   return change;
 }
 
-/** The first name in `commit`'s tree that fanout refuses (invariant 8), and why. */
+/**
+ * Invariant 8 for a tree written whole (a source rewritten, a build's worktree): every name in
+ * the commit's tree, streamed; the first one fanout refuses, and why, if any.
+ */
 export async function firstUnsafeName(repo: string, commit: Commit, log: Logger): Promise<{ path: RelPath; problem: string } | undefined> {
   let unsafe: { path: RelPath; problem: string } | undefined;
   await eachTreePath(repo, commit, log, (rel) => {

@@ -22,6 +22,9 @@ export const HOOK_MARKER = 'fanout post-receive hook';
  */
 export async function init(options: InitOptions): Promise<string[]> {
   const done: string[] = [];
+  // before anything is made: a repository whose hook cannot be installed is no use
+  const untrusted = installationProblem();
+  if (untrusted !== undefined) throw new FanoutError(`the hook would run this fanout, but ${untrusted}; refusing to install it (whoever can write it decides what every push runs)`);
   const configFile = path.resolve(options.configFile);
   let repo: string;
   let source: string;
@@ -51,8 +54,6 @@ export async function init(options: InitOptions): Promise<string[]> {
   }
 
   const hookFile = path.join(repo, 'hooks', 'post-receive');
-  const untrusted = installationProblem();
-  if (untrusted !== undefined) throw new FanoutError(`the hook would run this fanout, but ${untrusted}; refusing to install it (whoever can write it decides what every push runs)`);
   const hook = renderHook(configFile);
   const existing = fs.existsSync(hookFile) ? fs.readFileSync(hookFile, 'utf8') : undefined;
   if (existing !== undefined && !existing.includes(HOOK_MARKER))
