@@ -50,7 +50,10 @@ export async function buildToDeploy(ctx: Context, build: Build, commit: Commit, 
   if (await isBuild(ctx, commit)) return { source: (await sourceOfBuild(ctx, commit)) ?? commit, commit, reused: true, durationMs: 0 };
   const recorded = history().findLast((e) => e.commit === commit && e.build !== undefined)?.build?.source;
   if (recorded !== undefined && (await commitExists(ctx, commit))) {
-    if (!dryRun) await git(ctx, ['update-ref', `${REF}${recorded}`, commit]);
+    // its own ref again, unless the source was built anew since: then one beside it, which the
+    // source's own build keeps its name
+    const ref = (await builtBefore(ctx, recorded)) === undefined ? `${REF}${recorded}` : `${REF}${recorded}.${commit}`;
+    if (!dryRun) await git(ctx, ['update-ref', ref, commit]);
     ctx.reporter.note(`build of ${recorded.slice(0, 10)}: reused (${commit.slice(0, 10)}${dryRun ? '' : ', kept again'}), nothing rebuilt`);
     return { source: recorded, commit, reused: true, durationMs: 0 };
   }
@@ -250,7 +253,8 @@ export async function pruneBuilds(ctx: Context, keep: number, state: State, hist
     for (const c of t.attempted) add(c);
     for (const s of Object.values(t.slots ?? {})) add(s.commit);
   }
-  for (const e of history.filter((h) => h.dryRun !== true).slice(-keep)) add(e.commit);
+  // the last `keep` deploys that sent something: a failed one (a build that failed) names no build
+  for (const e of history.filter((h) => h.dryRun !== true && h.error === undefined).slice(-keep)) add(e.commit);
   const refs = (await git(ctx, ['for-each-ref', '--format=%(refname) %(objectname)', REF])).split('\n').filter((l) => l !== '');
   const kept = new Set<string>();
   let pruned = 0;

@@ -368,8 +368,11 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
  * other word.
  */
 function targetCompletions(argv: readonly string[], current: string): string[] | undefined {
-  // bash splits `--target=we` into `--target`, `=`, `we` (COMP_WORDBREAKS); zsh passes it whole
-  const words = argv.slice(argv.indexOf('--get-yargs-completions') + 1).join('\0').replace(/\0=\0/g, '=').split('\0');
+  // bash splits `--target=we` into `--target`, `=`, `we` (COMP_WORDBREAKS) and completes the
+  // last part; zsh passes the word whole and completes the whole word
+  const given = argv.slice(argv.indexOf('--get-yargs-completions') + 1);
+  const whole = given.at(-1)?.startsWith('--target=') === true;
+  const words = given.join('\0').replace(/\0=\0/g, '=').split('\0');
   const last = words.at(-1) ?? '';
   const prefix = last.startsWith('--target=') ? last.slice('--target='.length) : words.at(-2) === '--target' ? current : undefined;
   if (prefix === undefined) return undefined;
@@ -377,7 +380,10 @@ function targetCompletions(argv: readonly string[], current: string): string[] |
   const file = at === -1 ? undefined : words[at]?.startsWith('--config=') === true ? words[at]?.slice('--config='.length) : words[at + 1];
   try {
     const config = loadConfig(configPath(file));
-    return config.targets.map((t) => t.name).filter((name) => name.startsWith(prefix));
+    return config.targets
+      .map((t) => t.name)
+      .filter((name) => name.startsWith(prefix))
+      .map((name) => (whole ? `--target=${name}` : name));
   } catch {
     return [];
   }

@@ -312,11 +312,16 @@ export async function checkout(
     if (paths === 'all') {
       await git(['read-tree', '--end-of-options', commit]);
       if (removeOthers !== undefined) {
+        // a kept directory is never reached through a symlink made by hand above it: refused before anything is removed
+        const link = symlinkAbove(source, removeOthers.keepDirectories ?? []);
+        if (link !== undefined) throw throughSymlink(link);
         const others = await git(['-C', source, 'ls-files', '-z', '--others', '--directory', ...removeOthers.keep.map((pattern) => `--exclude=${pattern}`)]);
         for (const rel of others.split('\0')) if (rel !== '') removeAllBut(source, rel.replace(/\/$/, ''), removeOthers.keepDirectories ?? []);
-        // the index learns which files already hold their blob (git compares contents), and
-        // checkout-index then writes only the others: modified, missing or of another type
-        if (removeOthers.refresh === true) await git(['update-index', '-q', '--refresh']);
+        // The index learns which files already hold their blob (git compares contents), and
+        // checkout-index then writes only the others: modified, missing or of another type.
+        // git judges a file through the .gitattributes on disk: when those are not the commit's,
+        // every file is written.
+        if (removeOthers.refresh === true && (await attributesAsCommitted())) await git(['update-index', '-q', '--refresh']);
       }
     } else {
       // parents first, so that a tracked symlink that becomes a directory goes before what was below it
@@ -329,6 +334,24 @@ export async function checkout(
     }
     await git(['checkout-index', '--all', '--force']);
     if (paths !== 'all') removeEmptyParents(source, paths.map((c) => c.path));
+  }
+
+  /** Whether every .gitattributes of the commit (now the index) is on disk as committed. */
+  async function attributesAsCommitted(): Promise<boolean> {
+    for (const line of (await git(['ls-files', '-z', '--stage'])).split('\0')) {
+      const tab = line.indexOf('\t');
+      const rel = line.slice(tab + 1);
+      if (tab === -1 || !isAttributesFile(rel)) continue;
+      const blob = line.split(' ')[1] ?? '';
+      let content: Buffer;
+      try {
+        content = fs.readFileSync(onDisk(source, rel));
+      } catch {
+        return false;
+      }
+      if ((await git(['hash-object', '--no-filters', '--stdin'], content)).trim() !== blob) return false;
+    }
+    return true;
   }
 }
 
@@ -413,7 +436,7 @@ export function throughSymlink(link: string): FanoutError {
  */
 function removeAllBut(root: string, rel: RelPath, kept: readonly RelPath[]): void {
   if (kept.includes(rel)) return;
-  // a symlink above a kept directory is removed as the link it is, never descended through
+  // (the caller refused a symlink above a kept directory: one there is a directory, or nothing)
   const holdsKept = kept.some((dir) => dir.startsWith(`${rel}/`)) && fs.lstatSync(onDisk(root, rel), { throwIfNoEntry: false })?.isDirectory() === true;
   if (!holdsKept) {
     fs.rmSync(onDisk(root, rel), { recursive: true, force: true });

@@ -131,6 +131,14 @@ describe('a build on the update server', () => {
     for (const d of farm.daemons) expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nv1');
   });
 
+  it('a .gitattributes the commit adds or changes reaches every file of the build worktree', async () => {
+    await pushed({ 'build.sh': BUILD, 'src/index.md': 'v1\n' }, 'v1');
+    await pushed({ '.gitattributes': 'src/*.md eol=crlf\n' }, 'crlf');
+    for (const d of farm.daemons) expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nv1\r\n');
+    await pushed({ '.gitattributes': '' }, 'lf again');
+    for (const d of farm.daemons) expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nv1\n');
+  });
+
   it('a build whose output lies below a symlink in the commit is refused; nothing is removed through it', async () => {
     configure({ output: 'site/public' });
     const outside = path.join(farm.root, 'outside');
@@ -250,6 +258,26 @@ describe('a build on the update server', () => {
     }
   });
 
+  it('a rollback to a pruned build of a source built anew since keeps both builds, each under its own ref', async () => {
+    configure({ keep: 2 });
+    const v1 = (await pushed({ 'build.sh': BUILD, 'src/index.md': 'v1' }, 'v1')).commit;
+    await pushed({ 'src/index.md': 'v2' }, 'v2');
+    await pushed({ 'src/index.md': 'v3' }, 'v3');
+    const first = farm.history()[0]?.commit ?? '';
+    // v1's build was pruned; v1 deployed again is built anew
+    expect((await farm.fanout(['deploy', v1])).exitCode).toBe(0);
+    expect(runCount()).toBe(4);
+    const rebuilt = farm.history().at(-1)?.commit ?? '';
+    expect(rebuilt).not.toBe(first);
+    // back to the first build by its sha: kept beside the newer one, whose ref stays
+    expect((await farm.fanout(['rollback', first])).exitCode).toBe(0);
+    expect(runCount()).toBe(4);
+    const refs = (await execa('git', ['--git-dir', farm.repo, 'for-each-ref', '--format=%(refname) %(objectname)', 'refs/fanout/builds/'])).stdout.split('\n').sort();
+    expect(refs).toEqual([`refs/fanout/builds/${v1} ${rebuilt}`, `refs/fanout/builds/${v1}.${first} ${first}`].sort());
+    const again = await farm.fanout(['deploy', v1]);
+    expect(again.stdout).toMatch(new RegExp(`build of ${v1.slice(0, 10)}: reused \\(${rebuilt.slice(0, 10)}\\)`));
+  });
+
   it('build.keep prunes build refs nothing holds; watch refuses a build', async () => {
     configure({ keep: 1 });
     const commits: string[] = [];
@@ -346,20 +374,33 @@ describe('a real static site generator: Eleventy, pinned in package.json', () =>
 });
 
 describe('watch.path behind a symlink made by hand', () => {
-  it('a whole rewrite of the source removes the link, never what lies behind it', async () => {
+  it('a whole rewrite of the source is refused, naming the link: nothing is removed, through it or otherwise', async () => {
     configure({}, { watch: { path: 'up/media' } });
     await pushed({ 'build.sh': BUILD, 'src/index.md': 'v1' }, 'v1');
-    // `up` is a link to a directory outside the source: the kept directory would be reached through it
+    // `up` is a link to a directory on another disk: the kept directory is reached through it
     const outside = path.join(farm.root, 'outside');
     fs.mkdirSync(path.join(outside, 'media'), { recursive: true });
-    fs.writeFileSync(path.join(outside, 'precious.txt'), 'not the source\'s');
+    fs.writeFileSync(path.join(outside, 'precious.txt'), "not the source's");
     fs.writeFileSync(path.join(outside, 'media', 'photo.jpg'), 'jpeg');
     fs.symlinkSync(outside, path.join(farm.source, 'up'));
+    fs.writeFileSync(path.join(farm.source, 'stray.html'), 'not in git');
 
     const v2 = await pushed({ 'src/index.md': 'v2', attrs: '*.html text\n' }, 'v2');
-    expect(v2.stderr).toMatch(/remote: +web1 +ok/);
-    expect(fs.lstatSync(path.join(farm.source, 'up'), { throwIfNoEntry: false })).toBeUndefined();
-    expect(fs.readFileSync(path.join(outside, 'precious.txt'), 'utf8')).toBe('not the source\'s');
+    expect(v2.stderr).toMatch(/remote: fanout: .*\/up is a symlink git does not have there; fanout removes and writes nothing through one/);
+    expect(fs.lstatSync(path.join(farm.source, 'up')).isSymbolicLink()).toBe(true);
+    expect(fs.existsSync(path.join(farm.source, 'stray.html'))).toBe(true);
+    expect(fs.readFileSync(path.join(outside, 'precious.txt'), 'utf8')).toBe("not the source's");
     expect(fs.readFileSync(path.join(outside, 'media', 'photo.jpg'), 'utf8')).toBe('jpeg');
+    for (const d of farm.daemons) expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nv1');
+
+    // the link replaced by the directory itself: the same push goes through
+    fs.rmSync(path.join(farm.source, 'up'));
+    fs.cpSync(outside, path.join(farm.source, 'up'), { recursive: true });
+    expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
+    for (const d of farm.daemons) {
+      expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nv2');
+      expect(fs.readFileSync(path.join(d.dir, 'up/media/photo.jpg'), 'utf8')).toBe('jpeg');
+    }
   });
 });
+

@@ -55,6 +55,9 @@ describe('fanout completion', () => {
     // bash splits `--config=FILE` and `--target=we` at the "=" (COMP_WORDBREAKS); zsh does not
     expect(await complete('--config', '=', configFile, 'sync', '--target', '=', 'we')).toEqual(['web1', 'web2']);
     expect(await complete(`--config=${configFile}`, 'deploy', '--target', 'e')).toEqual(['edge']);
+    // the word whole, as zsh passes it: the whole word is what is completed
+    const zsh = await execa(process.execPath, [CLI, '--get-yargs-completions', 'fanout', '--config', configFile, 'deploy', '--target=we'], { env: { SHELL: '/bin/zsh' } });
+    expect(zsh.stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['--target=web1', '--target=web2']);
     // a config that cannot be read offers no names, and says nothing on the terminal
     expect(await complete('--config', path.join(dir, 'missing.yaml'), 'deploy', '--target', '')).toEqual([]);
   });
