@@ -343,6 +343,8 @@ export async function checkout(
       const rel = line.slice(tab + 1);
       if (tab === -1 || !isAttributesFile(rel)) continue;
       const blob = line.split(' ')[1] ?? '';
+      // only a regular file is read: a FIFO left there (a build runs code) would block the read
+      if (fs.lstatSync(onDisk(source, rel), { throwIfNoEntry: false })?.isFile() !== true) return false;
       let content: Buffer;
       try {
         content = fs.readFileSync(onDisk(source, rel));
