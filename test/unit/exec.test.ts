@@ -35,7 +35,7 @@ describe('stopLeftoverGroup', () => {
     expect(mark).toBeDefined();
     if (mark === undefined) return;
     expect(await stopLeftoverGroup(mark)).toBe(1);
-    // reaped by init once its parent (this test) lets it go; a zombie is stopped all the same
+    // gone, or a zombie this test has not reaped yet: nothing is left to stop
     expect(await stopLeftoverGroup(mark)).toBe(0);
   });
 
