@@ -7,6 +7,7 @@ import { checkout, commitInfo, firstUnsafeName, gitEnv, type Commit } from './gi
 import { bytesOf, shortPath } from './paths.js';
 import { readOwnFile, writeAtomically, type HistoryEntry, type State } from './journal.js';
 import { openOwnFile, ownSubdir } from './trust.js';
+import type { Logger } from './log.js';
 import type { Context } from './passes.js';
 
 /**
@@ -47,7 +48,7 @@ async function builtBefore(ctx: Context, source: Commit): Promise<Commit | undef
  * source commit's build is reused when it was built before, else made now.
  */
 export async function buildToDeploy(ctx: Context, build: Build, commit: Commit, history: () => readonly HistoryEntry[], dryRun: boolean): Promise<BuildFacts> {
-  if (await isBuild(ctx, commit)) return { source: (await sourceOfBuild(ctx, commit)) ?? commit, commit, reused: true, durationMs: 0 };
+  if (await isBuild(ctx, commit)) return { source: (await sourceOfBuild(ctx.config.repo, commit, ctx.log)) ?? commit, commit, reused: true, durationMs: 0 };
   const recorded = history().findLast((e) => e.commit === commit && e.build !== undefined)?.build?.source;
   if (recorded !== undefined && (await commitExists(ctx, commit))) {
     // its own ref again, unless the source was built anew since: then one beside it, which the
@@ -79,9 +80,9 @@ async function isBuild(ctx: Context, commit: Commit): Promise<boolean> {
  * The source commit a build commit was made from: the `fanout-build-of:` line that follows its
  * subject (the source's, one line), never a line of the subject itself.
  */
-async function sourceOfBuild(ctx: Context, build: Commit): Promise<Commit | undefined> {
-  const message = await git(ctx, ['log', '-1', '--format=%B', '--end-of-options', build]);
-  return buildOf(message);
+export async function sourceOfBuild(repo: string, build: Commit, log: Logger): Promise<Commit | undefined> {
+  const message = await run('git', ['log', '-1', '--format=%B', '--end-of-options', build], { env: gitEnv(repo), log });
+  return message.exitCode === 0 ? buildOf(message.stdout) : undefined;
 }
 
 export function buildOf(message: string): Commit | undefined {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Config } from './config.js';
-import { buildOf } from './build.js';
+import { sourceOfBuild } from './build.js';
 import { errorMessage } from './errors.js';
 import { run } from './exec.js';
 import { branchTip, gitEnv, type Commit } from './git.js';
@@ -147,8 +147,7 @@ function sourcesOf(repo: string, recent: readonly HistoryEntry[], log: Logger): 
   return async (commit) => {
     const found = known.get(commit);
     if (found !== undefined) return found;
-    const message = await run('git', ['log', '-1', '--format=%B', '--end-of-options', commit], { env: gitEnv(repo), log });
-    const source = (message.exitCode === 0 ? buildOf(message.stdout) : undefined) ?? commit;
+    const source = (await sourceOfBuild(repo, commit, log)) ?? commit;
     known.set(commit, source);
     return source;
   };
