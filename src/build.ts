@@ -5,7 +5,7 @@ import { FanoutError } from './errors.js';
 import { childEnvironment, markGroup, run, stopLeftoverGroup, type GroupMark } from './exec.js';
 import { checkout, commitInfo, firstUnsafeName, gitEnv, type Commit } from './git.js';
 import { bytesOf, shortPath } from './paths.js';
-import { readOwnFile, writeAtomically, type HistoryEntry, type State } from './journal.js';
+import { type HistoryEntry, type State } from './journal.js';
 import { openOwnFile, ownSubdir } from './trust.js';
 import type { Logger } from './log.js';
 import type { Context } from './passes.js';
@@ -89,15 +89,6 @@ export function buildOf(message: string): Commit | undefined {
   return /^[^\n]*\n\nfanout-build-of: ([0-9a-f]{40}|[0-9a-f]{64})\n/.exec(message)?.[1] as Commit | undefined;
 }
 
-function readGroupMark(file: string): GroupMark | undefined {
-  try {
-    const mark = JSON.parse(readOwnFile(file) ?? 'null') as GroupMark | null;
-    return mark !== null && Number.isInteger(mark.pgid) && mark.pgid > 1 && Number.isInteger(mark.start) && typeof mark.boot === 'string' ? mark : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A build whose output lies below a symlink or a file (in the commit, or made by the build) is refused. */
 function refuseSymlinkAboveOutput(tree: string, output: string, source: Commit): void {
   const parts = output.split('/');
@@ -145,20 +136,6 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
   const tree = path.join(dir, 'tree');
   const logFile = path.join(ownSubdir(config.stateDir, 'builds'), `${source}.log`);
   fs.mkdirSync(tree, { recursive: true, mode: 0o755 });
-  // a build whose fanout died (killed, the machine out of memory) runs on in its own process group
-  // and would write into the tree this build uses: it is stopped first; what it made is discarded
-  // (its ref is written last, so it has none)
-  const runningFile = path.join(dir, 'running');
-  const leftover = readGroupMark(runningFile);
-  if (leftover !== undefined) {
-    const stopped = await stopLeftoverGroup(leftover);
-    if (stopped > 0) {
-      log.warn({ pgid: leftover.pgid, processes: stopped }, 'stopped a build an earlier fanout left running');
-      ctx.reporter.note(`build: stopped ${stopped} process${stopped === 1 ? '' : 'es'} of an earlier build whose fanout died; that build is discarded`);
-    }
-    fs.rmSync(runningFile, { force: true });
-  }
-
   // every name is checked before anything is written (invariant 8), as for a deploy
   const unsafe = await firstUnsafeName(config.repo, source, log);
   if (unsafe !== undefined) throw new FanoutError(`commit ${source.slice(0, 10)} names ${unsafe.problem}: "${shortPath(unsafe.path)}"; refusing to build it, nothing was touched`);
@@ -187,19 +164,18 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
   const [program, args] = typeof build.command === 'string' ? ['sh', ['-c', build.command]] : [build.command[0] ?? '', build.command.slice(1)];
   ctx.reporter.note(`build of ${source.slice(0, 10)}: ${typeof build.command === 'string' ? build.command : build.command.join(' ')}`);
   let result;
+  // a build whose fanout died runs on in its own process group: the deploy lock's next holder stops it
+  let group: GroupMark | undefined;
   try {
     const onSpawn = (pid: number): void => {
-      const mark = markGroup(pid);
-      if (mark !== undefined) writeAtomically(runningFile, `${JSON.stringify(mark)}\n`);
+      group = markGroup(pid);
     };
     result = await run(program, args, { cwd: tree, env: buildEnvironment(build), timeoutMs: build.timeoutMs, killGroup: true, log, onLine: said, onStderrLine: said, onSpawn });
   } finally {
     fs.closeSync(logFd);
   }
   // a command that leaves children behind (a server started in the background) does not keep them
-  const group = readGroupMark(runningFile);
   if (group !== undefined) await stopLeftoverGroup(group);
-  fs.rmSync(runningFile, { force: true });
   const durationMs = Math.round(performance.now() - started);
   // what the build made of the tree: git adds what it finds through a symlink above the output
   refuseSymlinkAboveOutput(tree, build.output, source);

@@ -367,8 +367,13 @@ function planItems(sync: Exclude<SyncPlan, { kind: 'none' }>): Pick<TargetOutcom
 }
 /** The deploy lock, telling the person waiting for it whom they wait for. */
 export function takeLock(ctx: Context, purpose: string): Promise<Lock> {
-  return acquireLock(ctx.config.stateDir, ctx.config.lockTimeout, purpose, ctx.log, (holder) => {
-    ctx.reporter.note(`waiting for the deploy in progress (${holder})`);
+  return acquireLock(ctx.config.stateDir, ctx.config.lockTimeout, purpose, ctx.log, {
+    onWait: (holder) => {
+      ctx.reporter.note(`waiting for the deploy in progress (${holder})`);
+    },
+    onLeftovers: (stopped, holder) => {
+      ctx.reporter.note(`stopped ${stopped} process${stopped === 1 ? '' : 'es'} (rsync, git, a build) left running by a fanout that died (${holder}); what it was doing is done again`);
+    },
   });
 }
 

@@ -95,7 +95,10 @@ export async function run(command: string, args: readonly string[], options: Exe
     buffer: { stdout: options.onLine === undefined, stderr: options.onStderrLine === undefined },
     encoding: 'buffer',
   });
-  if (child.pid !== undefined) options.onSpawn?.(child.pid);
+  if (child.pid !== undefined) {
+    options.onSpawn?.(child.pid);
+    startedGroup(child.pid);
+  }
   if (options.deferredInput !== undefined) {
     const stdin = child.stdin;
     void options.deferredInput.then((data) => {
@@ -132,11 +135,16 @@ export async function run(command: string, args: readonly string[], options: Exe
           }, 5000).unref();
         }, options.timeoutMs)
       : undefined;
-  const result = await child;
-  if (groupTimer !== undefined) clearTimeout(groupTimer);
-  if (groupTimedOut) killGroup(child.pid ?? 0, 'SIGKILL');
-  stopWatching();
-  await streamed;
+  let result;
+  try {
+    result = await child;
+    if (groupTimer !== undefined) clearTimeout(groupTimer);
+    if (groupTimedOut) killGroup(child.pid ?? 0, 'SIGKILL');
+    stopWatching();
+    await streamed;
+  } finally {
+    if (child.pid !== undefined) endedGroup(child.pid);
+  }
   const durationMs = performance.now() - started;
   const timedOut = result.timedOut || groupTimedOut;
   const spawnError = result.exitCode === undefined && !timedOut && result.signal === undefined ? spawnFailure(command, result) : undefined;
@@ -191,8 +199,37 @@ export interface GroupMark {
   boot: string;
 }
 
+let thisBoot: string | undefined;
+
 function bootId(): string {
-  return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  thisBoot ??= fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  return thisBoot;
+}
+
+/**
+ * The process groups run() has started and not yet seen end. Every child runs in a group of its
+ * own, so a fanout killed outright (SIGKILL, the OOM killer) leaves its rsync and git running:
+ * the deploy lock writes these marks into its file as they change, and the next holder stops
+ * what is left before it writes where they still would.
+ */
+const runningGroups = new Map<number, GroupMark>();
+let onRunningGroups: ((groups: readonly GroupMark[]) => void) | undefined;
+
+/** Be told the running groups now and on every change (the lock's holder), or no more (undefined). */
+export function followRunningGroups(listener: ((groups: readonly GroupMark[]) => void) | undefined): void {
+  onRunningGroups = listener;
+  listener?.([...runningGroups.values()]);
+}
+
+function startedGroup(pid: number): void {
+  const mark = markGroup(pid);
+  if (mark === undefined) return; // it has ended already
+  runningGroups.set(pid, mark);
+  onRunningGroups?.([...runningGroups.values()]);
+}
+
+function endedGroup(pid: number): void {
+  if (runningGroups.delete(pid)) onRunningGroups?.([...runningGroups.values()]);
 }
 
 /** A process's group, start time and state from /proc/PID/stat; undefined once it is gone. */
@@ -231,15 +268,20 @@ function groupMembers(mark: GroupMark): number[] {
 }
 
 /**
- * Stop what is left of a marked process group (a build whose fanout was killed goes on in a group
- * of its own) and wait until it has gone. Returns how many processes it had.
+ * Stop what is left of a marked process group (a build or an rsync whose fanout was killed goes on
+ * in a group of its own) and wait until it has gone. SIGTERM first, for 5 s: an rsync told so
+ * removes the temporary file it was writing, where SIGKILL would leave it among the site's files.
+ * Returns how many processes it had.
  */
 export async function stopLeftoverGroup(mark: GroupMark): Promise<number> {
   // never fanout's own group, nor every process (kill(-1))
   const members = mark.pgid > 1 && mark.pgid !== process.pid ? groupMembers(mark) : [];
   if (members.length === 0) return 0;
-  killGroup(mark.pgid, 'SIGKILL');
-  for (let i = 0; i < 100 && groupMembers(mark).length > 0; i += 1) await sleep(50);
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    killGroup(mark.pgid, signal);
+    for (let waited = 0; waited < 5000 && groupMembers(mark).length > 0; waited += 50) await sleep(50);
+    if (groupMembers(mark).length === 0) break;
+  }
   return members.length;
 }
 

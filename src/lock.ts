@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FanoutError } from './errors.js';
-import { run } from './exec.js';
+import { followRunningGroups, run, stopLeftoverGroup, type GroupMark } from './exec.js';
 import { ensureDir } from './journal.js';
 import { openOwnFile } from './trust.js';
 import type { Logger } from './log.js';
@@ -10,42 +10,58 @@ export interface Lock {
   release(): void;
 }
 
+/** What a deploy waiting for the lock, or taking it after a holder that died, is told. */
+export interface LockEvents {
+  /** another deploy holds it: whom this one waits for */
+  onWait?: (holder: string) => void;
+  /** the last holder died with children running; they were stopped (how many processes) */
+  onLeftovers?: (stopped: number, holder: string) => void;
+}
+
 /**
  * The deploy lock: flock(2) on `<stateDir>/lock`, taken by util-linux `flock` on a descriptor this
  * process keeps open. The kernel drops the lock when the process dies, however it dies (SIGKILL
- * included), so a stale lock cannot exist and needs no detection. The file holds the holder's pid
- * and purpose, for the message a waiting deploy prints.
+ * included), so a stale lock cannot exist and needs no detection. The file's first line names the
+ * holder, for the message a waiting deploy prints; the lines after it mark the process groups the
+ * holder has running. Those outlive a holder that is killed outright, and would go on writing
+ * into the slot or the files the next deploy writes; the next holder stops them first.
  */
-export async function acquireLock(
-  stateDir: string,
-  waitSeconds: number,
-  purpose: string,
-  log: Logger,
-  onWait: (holder: string) => void = () => undefined,
-): Promise<Lock> {
+export async function acquireLock(stateDir: string, waitSeconds: number, purpose: string, log: Logger, events: LockEvents = {}): Promise<Lock> {
   ensureDir(stateDir);
   const file = path.join(stateDir, 'lock');
   const fd = openOwnFile(file, 'update');
   try {
     let result = await run('flock', ['--exclusive', '--nonblock', '3'], { fd3: fd, log });
     if (result.exitCode === 1) {
-      const holder = readHolder(fd);
-      onWait(holder);
+      const holder = readLockFile(fd).holder;
+      events.onWait?.(holder);
       log.info({ holder }, 'waiting for the deploy lock');
       result = await run('flock', ['--exclusive', '--timeout', String(waitSeconds), '3'], { fd3: fd, log });
       if (result.exitCode === 1) {
-        throw new FanoutError(`another deploy (${readHolder(fd)}) still holds ${file} after ${waitSeconds}s (lockTimeout); try again later`, 1);
+        throw new FanoutError(`another deploy (${readLockFile(fd).holder}) still holds ${file} after ${waitSeconds}s (lockTimeout); try again later`, 1);
       }
     }
     if (result.exitCode !== 0) {
       throw new FanoutError(`cannot lock ${file}: ${result.spawnError ?? result.stderr.trim()}${result.spawnError?.includes('not found') === true ? ' (flock comes with util-linux: apt-get install util-linux)' : ''}`, 1);
     }
+    const last = readLockFile(fd);
+    const stopped = (await Promise.all(last.groups.map((group) => stopLeftoverGroup(group)))).reduce((sum, n) => sum + n, 0);
+    if (stopped > 0) {
+      log.warn({ holder: last.holder, processes: stopped }, 'stopped what a deploy that died left running');
+      events.onLeftovers?.(stopped, last.holder);
+    }
     const holder = `pid ${process.pid}, ${purpose}, since ${new Date().toISOString()}`;
-    fs.ftruncateSync(fd, 0);
-    fs.writeSync(fd, `${holder}\n`, 0);
+    // written in place, then cut to length: a holder killed between the two leaves its new marks
+    // and a tail of old ones, never fewer marks than it has running
+    followRunningGroups((groups) => {
+      const text = Buffer.from([holder, ...groups.map((g) => JSON.stringify(g))].map((line) => `${line}\n`).join(''));
+      fs.writeSync(fd, text, 0, text.length, 0);
+      fs.ftruncateSync(fd, text.length);
+    });
     log.info({ purpose }, 'deploy lock taken');
     return {
       release: () => {
+        followRunningGroups(undefined);
         fs.ftruncateSync(fd, 0);
         fs.closeSync(fd);
       },
@@ -56,8 +72,29 @@ export async function acquireLock(
   }
 }
 
-function readHolder(fd: number): string {
-  const buffer = Buffer.alloc(512);
-  const length = fs.readSync(fd, buffer, 0, buffer.length, 0);
-  return buffer.subarray(0, length).toString('utf8').trim() || 'unknown holder';
+/** The holder's line, and the groups it marked, read back; lines that are no mark are skipped. */
+export function parseLockFile(text: string): { holder: string; groups: GroupMark[] } {
+  const [first = '', ...rest] = text.split('\n');
+  const groups: GroupMark[] = [];
+  for (const line of rest) {
+    try {
+      const mark = JSON.parse(line) as Partial<GroupMark> | null;
+      if (Number.isInteger(mark?.pgid) && Number.isInteger(mark?.start) && typeof mark?.boot === 'string') groups.push(mark as GroupMark);
+    } catch {
+      // a line cut short by a holder killed mid-write, or a tail of older marks
+    }
+  }
+  return { holder: first.trim() || 'unknown holder', groups };
+}
+
+function readLockFile(fd: number): { holder: string; groups: GroupMark[] } {
+  const chunks: Buffer[] = [];
+  for (let position = 0; ; ) {
+    const buffer = Buffer.alloc(64 * 1024);
+    const length = fs.readSync(fd, buffer, 0, buffer.length, position);
+    if (length === 0) break;
+    chunks.push(buffer.subarray(0, length));
+    position += length;
+  }
+  return parseLockFile(Buffer.concat(chunks).toString('utf8'));
 }

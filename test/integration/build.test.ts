@@ -219,7 +219,7 @@ describe('a build on the update server', () => {
       fs.rmSync(`${runs}.slow`);
       const again = await farm.fanout(['deploy', v2]);
       expect(again.exitCode).toBe(0);
-      expect(again.stdout).toMatch(/build: stopped 2 processes of an earlier build whose fanout died; that build is discarded/);
+      expect(again.stdout).toMatch(/stopped 2 processes \(rsync, git, a build\) left running by a fanout that died \(pid \d+, manual by /);
       expect(running(sleeper)).toBe(false);
       expect(runCount()).toBe(3);
       for (const d of farm.daemons) expect(fs.readFileSync(path.join(d.dir, 'index.html'), 'utf8')).toBe('<h1>index</h1>\nv2');
