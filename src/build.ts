@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Build, Config } from './config.js';
 import { FanoutError } from './errors.js';
-import { childEnvironment, markGroup, run, stopLeftoverGroup, type GroupMark } from './exec.js';
+import { childEnvironment, run } from './exec.js';
 import { checkout, commitInfo, firstUnsafeName, gitEnv, type Commit } from './git.js';
 import { bytesOf, shortPath } from './paths.js';
 import { type HistoryEntry, type State } from './journal.js';
@@ -164,18 +164,13 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
   const [program, args] = typeof build.command === 'string' ? ['sh', ['-c', build.command]] : [build.command[0] ?? '', build.command.slice(1)];
   ctx.reporter.note(`build of ${source.slice(0, 10)}: ${typeof build.command === 'string' ? build.command : build.command.join(' ')}`);
   let result;
-  // a build whose fanout died runs on in its own process group: the deploy lock's next holder stops it
-  let group: GroupMark | undefined;
   try {
-    const onSpawn = (pid: number): void => {
-      group = markGroup(pid);
-    };
-    result = await run(program, args, { cwd: tree, env: buildEnvironment(build), timeoutMs: build.timeoutMs, killGroup: true, log, onLine: said, onStderrLine: said, onSpawn });
+    // its whole process group goes at the timeout, and with the command: a server it started in
+    // the background does not stay (one whose fanout died is stopped by the lock's next holder)
+    result = await run(program, args, { cwd: tree, env: buildEnvironment(build), timeoutMs: build.timeoutMs, killGroup: true, log, onLine: said, onStderrLine: said });
   } finally {
     fs.closeSync(logFd);
   }
-  // a command that leaves children behind (a server started in the background) does not keep them
-  if (group !== undefined) await stopLeftoverGroup(group);
   const durationMs = Math.round(performance.now() - started);
   // what the build made of the tree: git adds what it finds through a symlink above the output
   refuseSymlinkAboveOutput(tree, build.output, source);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type Options, type ResultPromise } from 'execa';
+import { endedGroup, killGroup, startedGroup, stopLeftoverGroup } from './groups.js';
 import type { Logger } from './log.js';
 
 export interface ExecOptions {
@@ -24,12 +24,10 @@ export interface ExecOptions {
   /** what ends a line for onLine: a newline, or NUL for `-z` output */
   lineEnd?: '\n' | '\0';
   /**
-   * on timeout, stop the child's whole process group (it runs in one of its own), not only the
-   * child: a build's compilers and servers go with it
+   * stop the child's whole process group (it runs in one of its own) on timeout, not only the
+   * child, and once the child has exited: a build's compilers and servers go with it
    */
   killGroup?: boolean;
-  /** told the child's pid (its process group's id) as soon as it is started */
-  onSpawn?: (pid: number) => void;
   /** stop the child once it has neither read anything nor written more than a keepalive for this long */
   stallMs?: number;
   /** stdout as a byte string (one character per byte: file names from git), instead of UTF-8 */
@@ -95,10 +93,7 @@ export async function run(command: string, args: readonly string[], options: Exe
     buffer: { stdout: options.onLine === undefined, stderr: options.onStderrLine === undefined },
     encoding: 'buffer',
   });
-  if (child.pid !== undefined) {
-    options.onSpawn?.(child.pid);
-    startedGroup(child.pid);
-  }
+  const group = child.pid === undefined ? undefined : startedGroup(child.pid);
   if (options.deferredInput !== undefined) {
     const stdin = child.stdin;
     void options.deferredInput.then((data) => {
@@ -143,7 +138,12 @@ export async function run(command: string, args: readonly string[], options: Exe
     stopWatching();
     await streamed;
   } finally {
-    if (child.pid !== undefined) endedGroup(child.pid);
+    if (group !== undefined) {
+      // a command that leaves children behind (a build's server started in the background) does
+      // not keep them; its group stays marked until they have gone
+      if (options.killGroup === true) await stopLeftoverGroup(group);
+      endedGroup(group);
+    }
   }
   const durationMs = performance.now() - started;
   const timedOut = result.timedOut || groupTimedOut;
@@ -177,112 +177,6 @@ export function startStreaming(command: string, args: readonly string[], log: Lo
 /** The first line a program wrote that says anything, trimmed; '' when it said nothing. */
 export function firstLine(text: string): string {
   return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
-}
-
-/** A signal to a whole process group; one already gone is no error. */
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // the group has exited
-  }
-}
-
-/**
- * Enough to find a process group again from another fanout process: its id, when its leader
- * started (clock ticks since boot), and which boot that was. A pid alone may name someone else's
- * process by then.
- */
-export interface GroupMark {
-  pgid: number;
-  start: number;
-  boot: string;
-}
-
-let thisBoot: string | undefined;
-
-function bootId(): string {
-  thisBoot ??= fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  return thisBoot;
-}
-
-/**
- * The process groups run() has started and not yet seen end. Every child runs in a group of its
- * own, so a fanout killed outright (SIGKILL, the OOM killer) leaves its rsync and git running:
- * the deploy lock writes these marks into its file as they change, and the next holder stops
- * what is left before it writes where they still would.
- */
-const runningGroups = new Map<number, GroupMark>();
-let onRunningGroups: ((groups: readonly GroupMark[]) => void) | undefined;
-
-/** Be told the running groups now and on every change (the lock's holder), or no more (undefined). */
-export function followRunningGroups(listener: ((groups: readonly GroupMark[]) => void) | undefined): void {
-  onRunningGroups = listener;
-  listener?.([...runningGroups.values()]);
-}
-
-function startedGroup(pid: number): void {
-  const mark = markGroup(pid);
-  if (mark === undefined) return; // it has ended already
-  runningGroups.set(pid, mark);
-  onRunningGroups?.([...runningGroups.values()]);
-}
-
-function endedGroup(pid: number): void {
-  if (runningGroups.delete(pid)) onRunningGroups?.([...runningGroups.values()]);
-}
-
-/** A process's group, start time and state from /proc/PID/stat; undefined once it is gone. */
-function processStat(pid: number): { pgrp: number; start: number; state: string } | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  // the command name (field 2) may hold spaces and parentheses: the fields that follow it are counted from the last ')'
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0] ?? '', pgrp: Number(fields[2]), start: Number(fields[19]) };
-}
-
-export function markGroup(pid: number): GroupMark | undefined {
-  const stat = processStat(pid);
-  return stat === undefined ? undefined : { pgid: pid, start: stat.start, boot: bootId() };
-}
-
-/** The live processes of a marked group: in it, and started no earlier than its leader (this boot). */
-function groupMembers(mark: GroupMark): number[] {
-  if (mark.boot !== bootId()) return [];
-  // a leader of another start time: the group is gone and its id taken again (Linux hands out no
-  // pid that is a live group's id, so while any member lives the leader's pid is the group's)
-  const leader = processStat(mark.pgid);
-  if (leader !== undefined && leader.start !== mark.start) return [];
-  return fs
-    .readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number)
-    .filter((pid) => {
-      const stat = processStat(pid);
-      return stat !== undefined && stat.pgrp === mark.pgid && stat.start >= mark.start && stat.state !== 'Z';
-    });
-}
-
-/**
- * Stop what is left of a marked process group (a build or an rsync whose fanout was killed goes on
- * in a group of its own) and wait until it has gone. SIGTERM first, for 5 s: an rsync told so
- * removes the temporary file it was writing, where SIGKILL would leave it among the site's files.
- * Returns how many processes it had.
- */
-export async function stopLeftoverGroup(mark: GroupMark): Promise<number> {
-  // never fanout's own group, nor every process (kill(-1))
-  const members = mark.pgid > 1 && mark.pgid !== process.pid ? groupMembers(mark) : [];
-  if (members.length === 0) return 0;
-  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-    killGroup(mark.pgid, signal);
-    for (let waited = 0; waited < 5000 && groupMembers(mark).length > 0; waited += 50) await sleep(50);
-    if (groupMembers(mark).length === 0) break;
-  }
-  return members.length;
 }
 
 /** Why a program could not be started, by its errno: missing, not allowed, or what the system said. */

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FanoutError } from './errors.js';
-import { followRunningGroups, run, stopLeftoverGroup, type GroupMark } from './exec.js';
+import { run } from './exec.js';
+import { followRunningGroups, runningGroupMarks, stopLeftoverGroup, type GroupMark } from './groups.js';
 import { ensureDir } from './journal.js';
 import { openOwnFile } from './trust.js';
 import type { Logger } from './log.js';
@@ -44,26 +45,54 @@ export async function acquireLock(stateDir: string, waitSeconds: number, purpose
     if (result.exitCode !== 0) {
       throw new FanoutError(`cannot lock ${file}: ${result.spawnError ?? result.stderr.trim()}${result.spawnError?.includes('not found') === true ? ' (flock comes with util-linux: apt-get install util-linux)' : ''}`, 1);
     }
+    // the last holder's own last word: a group of its whose leader has gone is one of its members
+    // only if it started before then (the id may be someone else's since)
+    const leaderlessUntil = fs.fstatSync(fd).mtimeMs + 1000;
     const last = readLockFile(fd);
-    const stopped = (await Promise.all(last.groups.map((group) => stopLeftoverGroup(group)))).reduce((sum, n) => sum + n, 0);
-    if (stopped > 0) {
-      log.warn({ holder: last.holder, processes: stopped }, 'stopped what a deploy that died left running');
-      events.onLeftovers?.(stopped, last.holder);
-    }
     const holder = `pid ${process.pid}, ${purpose}, since ${new Date().toISOString()}`;
     // written in place, then cut to length: a holder killed between the two leaves its new marks
     // and a tail of old ones, never fewer marks than it has running
-    followRunningGroups((groups) => {
+    const write = (groups: readonly GroupMark[]): void => {
       const text = Buffer.from([holder, ...groups.map((g) => JSON.stringify(g))].map((line) => `${line}\n`).join(''));
       fs.writeSync(fd, text, 0, text.length, 0);
       fs.ftruncateSync(fd, text.length);
+    };
+    // this holder's name first, for those who wait; the last holder's marks stay until their
+    // groups have gone, for the next holder should this one die too
+    write(last.groups);
+    const stops = await Promise.all(last.groups.map((group) => stopLeftoverGroup(group, leaderlessUntil)));
+    const stopped = stops.reduce((sum, s) => sum + s.stopped, 0);
+    const left = stops.flatMap((s) => s.left);
+    if (stopped > 0) {
+      log.warn({ holder: last.holder, processes: stopped, left }, 'stopped what a deploy that died left running');
+      if (left.length > 0) {
+        throw new FanoutError(
+          `${left.length} process${left.length === 1 ? '' : 'es'} left running by a fanout that died (${last.holder}) would not stop, even on SIGKILL (pid ${left.join(', ')}; stuck on a disk or a mount?); nothing was touched, try again once ${left.length === 1 ? 'it has' : 'they have'} gone`,
+          1,
+        );
+      }
+      events.onLeftovers?.(stopped, last.holder);
+    }
+    write(runningGroupMarks());
+    let failed = false;
+    followRunningGroups((groups) => {
+      try {
+        write(groups);
+      } catch (error) {
+        // a full disk: the deploy goes on, only a kill of this one would leave its children unknown
+        if (!failed) log.warn({ file, error: String(error) }, 'cannot mark the running process groups in the lock file');
+        failed = true;
+      }
     });
     log.info({ purpose }, 'deploy lock taken');
     return {
       release: () => {
         followRunningGroups(undefined);
-        fs.ftruncateSync(fd, 0);
-        fs.closeSync(fd);
+        try {
+          fs.ftruncateSync(fd, 0);
+        } finally {
+          fs.closeSync(fd);
+        }
       },
     };
   } catch (error) {

@@ -1,0 +1,156 @@
+import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Process groups: every child fanout starts runs in a group of its own (so that a pusher's Ctrl-C
+ * never cuts a transfer in half), which outlives a fanout killed outright (SIGKILL, the OOM
+ * killer). A group is marked so that another fanout process can find it again, and stop it,
+ * without ever stopping someone else's processes.
+ */
+
+/**
+ * Enough to find a process group again from another fanout process: its id, when its leader
+ * started (clock ticks since boot), and which boot that was. A pid alone may name someone else's
+ * process by then.
+ */
+export interface GroupMark {
+  pgid: number;
+  start: number;
+  boot: string;
+}
+
+/** A signal to a whole process group; one already gone is no error. */
+export function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // the group has exited
+  }
+}
+
+let thisBoot: string | undefined;
+
+function bootId(): string | undefined {
+  try {
+    thisBoot ??= fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    // no /proc to read: no group can be marked, nor found again
+  }
+  return thisBoot;
+}
+
+/** A process's group, start time and state from /proc/PID/stat; undefined once it is gone. */
+function processStat(pid: number | 'self'): { pgrp: number; start: number; state: string } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // the command name (field 2) may hold spaces and parentheses: the fields that follow it are counted from the last ')'
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', pgrp: Number(fields[2]), start: Number(fields[19]) };
+}
+
+export function markGroup(pid: number): GroupMark | undefined {
+  const stat = processStat(pid);
+  const boot = bootId();
+  return stat === undefined || boot === undefined ? undefined : { pgid: pid, start: stat.start, boot };
+}
+
+/** The clock tick since boot (USER_HZ, 100 on Linux) a moment fell on: /proc/PID/stat's unit. */
+function ticksAt(ms: number): number {
+  const uptimeSeconds = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  return Math.floor((uptimeSeconds * 1000 - (Date.now() - ms)) / 10);
+}
+
+/**
+ * The live processes of a marked group: in it, started no earlier than its leader (this boot), and
+ * this user's (never another's, whatever the mark says). While the leader lives with the marked
+ * start time the group is the marked one: Linux hands out no pid that is a live group's id. Once
+ * the leader has gone the id may have been taken since by a group whose own leader has gone too;
+ * `leaderlessUntil` (ms) is then the latest a member may have started.
+ */
+function groupMembers(mark: GroupMark, leaderlessUntil: number | undefined): number[] {
+  if (mark.boot !== bootId()) return [];
+  const leader = processStat(mark.pgid);
+  if (leader !== undefined && leader.start !== mark.start) return [];
+  const startedBy = leader === undefined && leaderlessUntil !== undefined ? ticksAt(leaderlessUntil) : Infinity;
+  const uid = process.getuid?.();
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      const stat = processStat(pid);
+      if (stat === undefined || stat.pgrp !== mark.pgid || stat.state === 'Z' || stat.start < mark.start || stat.start > startedBy || pid === process.pid) return false;
+      try {
+        return fs.statSync(`/proc/${pid}`).uid === uid;
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+}
+
+/**
+ * Stop what is left of a marked process group (a build or an rsync whose fanout was killed goes on
+ * in a group of its own) and wait until it has gone. SIGTERM first, for 5 s: an rsync told so
+ * removes the temporary file it was writing, where SIGKILL would leave it among the site's files.
+ * Says how many processes it had, and the pids of those still there after SIGKILL (one stuck in
+ * the kernel on a dead disk or mount).
+ */
+export async function stopLeftoverGroup(mark: GroupMark, leaderlessUntil?: number): Promise<{ stopped: number; left: number[] }> {
+  // never fanout's own group, nor every process (kill(-1))
+  const own = processStat('self')?.pgrp;
+  const members = mark.pgid > 1 && mark.pgid !== process.pid && mark.pgid !== own ? groupMembers(mark, leaderlessUntil) : [];
+  if (members.length === 0) return { stopped: 0, left: [] };
+  let left = members;
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    killGroup(mark.pgid, signal);
+    for (let waited = 0; waited < 5000 && left.length > 0; waited += 50) {
+      await sleep(50);
+      left = groupMembers(mark, leaderlessUntil);
+    }
+    if (left.length === 0) break;
+  }
+  return { stopped: members.length, left };
+}
+
+/**
+ * The process groups run() has started and not yet seen end. The deploy lock writes these marks
+ * into its file as they change, so that the next holder can stop what a holder killed outright
+ * left running, before it writes where those still would.
+ */
+const runningGroups = new Map<number, GroupMark>();
+let onRunningGroups: ((groups: readonly GroupMark[]) => void) | undefined;
+
+/** Be told the running groups on every change (the lock's holder), or no more (undefined). */
+export function followRunningGroups(listener: ((groups: readonly GroupMark[]) => void) | undefined): void {
+  if (listener !== undefined && onRunningGroups !== undefined) throw new Error('the running process groups are followed already');
+  onRunningGroups = listener;
+}
+
+export function runningGroupMarks(): GroupMark[] {
+  return [...runningGroups.values()];
+}
+
+function tellListener(): void {
+  try {
+    onRunningGroups?.(runningGroupMarks());
+  } catch {
+    // the listener says what went wrong itself: a child started or ended all the same
+  }
+}
+
+/** A child run() started: marked (undefined when it has ended already, or /proc cannot say). */
+export function startedGroup(pid: number): GroupMark | undefined {
+  const mark = markGroup(pid);
+  if (mark === undefined) return undefined;
+  runningGroups.set(pid, mark);
+  tellListener();
+  return mark;
+}
+
+export function endedGroup(mark: GroupMark): void {
+  if (runningGroups.delete(mark.pgid)) tellListener();
+}

@@ -1,0 +1,112 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { run } from '../../src/exec.js';
+import { followRunningGroups, markGroup, stopLeftoverGroup, type GroupMark } from '../../src/groups.js';
+import { silentLogger as log } from '../../src/log.js';
+
+// Finding a process group again and stopping it, on real processes: a group is stopped only while
+// it is the one that was marked, and only this user's processes in it.
+
+const started: number[] = [];
+
+function group(): number {
+  const child = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+  child.unref();
+  if (child.pid === undefined) throw new Error('sleep did not start');
+  started.push(child.pid);
+  return child.pid;
+}
+
+/** Running: there, and not a zombie nobody has reaped yet (an orphan's reaper may be slow, or none). */
+function alive(pid: number): boolean {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** A group whose leader has exited, leaving a background sleep in it: the pid of the sleep. */
+async function leaderless(): Promise<{ leader: number; member: number }> {
+  const child = spawn('sh', ['-c', 'sleep 30 >/dev/null & echo $!'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await new Promise((resolve) => child.on('close', resolve));
+  const member = Number(out.trim());
+  started.push(member);
+  if (child.pid === undefined || !(member > 1)) throw new Error('no background sleep');
+  return { leader: child.pid, member };
+}
+
+function statStart(pid: number): number {
+  const text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
+}
+
+afterEach(() => {
+  followRunningGroups(undefined);
+  for (const pid of started.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+});
+
+describe('stopLeftoverGroup', () => {
+  it('stops the marked group', async () => {
+    const pid = group();
+    const mark = markGroup(pid);
+    expect(mark).toBeDefined();
+    if (mark === undefined) return;
+    expect(await stopLeftoverGroup(mark)).toEqual({ stopped: 1, left: [] });
+    // gone, or a zombie this test has not reaped yet: nothing is left to stop
+    expect(await stopLeftoverGroup(mark)).toEqual({ stopped: 0, left: [] });
+  });
+
+  it('leaves alone a group whose leader started at another time: the id was taken again', async () => {
+    const pid = group();
+    const mark = markGroup(pid);
+    if (mark === undefined) throw new Error('no mark');
+    expect((await stopLeftoverGroup({ ...mark, start: mark.start - 1 })).stopped).toBe(0);
+    expect((await stopLeftoverGroup({ ...mark, boot: 'another-boot' })).stopped).toBe(0);
+    expect(alive(pid)).toBe(true);
+  });
+
+  it('with its leader gone, stops only members that started by the time given: later ones may be a group that took the id since', async () => {
+    const { leader, member } = await leaderless();
+    const mark: GroupMark = { pgid: leader, start: statStart(member) - 1, boot: markGroup(member)?.boot ?? '' };
+    // the marking fanout's last word came before the member started: not its group
+    expect((await stopLeftoverGroup(mark, Date.now() - 60_000)).stopped).toBe(0);
+    expect(alive(member)).toBe(true);
+    expect(await stopLeftoverGroup(mark, Date.now())).toEqual({ stopped: 1, left: [] });
+    expect(alive(member)).toBe(false);
+  });
+
+  it('never stops its own process group', async () => {
+    const self = markGroup(process.pid);
+    if (self === undefined) throw new Error('no mark');
+    const text = fs.readFileSync('/proc/self/stat', 'latin1');
+    const pgrp = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[2]);
+    expect((await stopLeftoverGroup({ ...self, pgid: pgrp, start: 0 })).stopped).toBe(0);
+  });
+});
+
+describe('the running groups', () => {
+  it('a child run() starts is marked while it runs and unmarked once it has ended', async () => {
+    const seen: GroupMark[][] = [];
+    followRunningGroups((groups) => seen.push([...groups]));
+    const child = run('sleep', ['0.2'], { log });
+    await sleep(50);
+    const during = seen.at(-1) ?? [];
+    expect(during).toHaveLength(1);
+    expect(during[0]?.pgid).toBeGreaterThan(1);
+    await child;
+    expect(seen.at(-1)).toEqual([]);
+  });
+
+  it('a listener that throws does not break run(): a child still starts, ends and reports', async () => {
+    followRunningGroups(() => {
+      throw new Error('disk full');
+    });
+    expect((await run('sh', ['-c', 'exit 3'], { log })).exitCode).toBe(3);
+  });
+});
