@@ -19,11 +19,16 @@ function group(): number {
   return child.pid;
 }
 
+/** /proc/PID/stat's fields from the third (state) on, counted from 0. */
+function statFields(pid: number | 'self'): string[] {
+  const text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
 /** Running: there, and not a zombie nobody has reaped yet (an orphan's reaper may be slow, or none). */
 function alive(pid: number): boolean {
   try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3) !== 'Z';
+    return statFields(pid)[0] !== 'Z';
   } catch {
     return false;
   }
@@ -39,11 +44,6 @@ async function leaderless(): Promise<{ leader: number; member: number }> {
   started.push(member);
   if (child.pid === undefined || !(member > 1)) throw new Error('no background sleep');
   return { leader: child.pid, member };
-}
-
-function statStart(pid: number): number {
-  const text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
 }
 
 afterEach(() => {
@@ -73,7 +73,7 @@ describe('stopLeftoverGroup', () => {
 
   it('with its leader gone, stops only members that started by the time given: later ones may be a group that took the id since', async () => {
     const { leader, member } = await leaderless();
-    const mark: GroupMark = { pgid: leader, start: statStart(member) - 1, boot: markGroup(member)?.boot ?? '' };
+    const mark: GroupMark = { pgid: leader, start: Number(statFields(member)[19]) - 1, boot: markGroup(member)?.boot ?? '' };
     // the marking fanout's last word came before the member started: not its group
     expect((await stopLeftoverGroup(mark, Date.now() - 60_000)).stopped).toBe(0);
     expect(alive(member)).toBe(true);
@@ -84,8 +84,7 @@ describe('stopLeftoverGroup', () => {
   it('never stops its own process group', async () => {
     const self = markGroup(process.pid);
     if (self === undefined) throw new Error('no mark');
-    const text = fs.readFileSync('/proc/self/stat', 'latin1');
-    const pgrp = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[2]);
+    const pgrp = Number(statFields('self')[2]);
     expect((await stopLeftoverGroup({ ...self, pgid: pgrp, start: 0 })).stopped).toBe(0);
   });
 });
