@@ -139,10 +139,13 @@ export async function run(command: string, args: readonly string[], options: Exe
     await streamed;
   } finally {
     if (group !== undefined) {
-      // a command that leaves children behind (a build's server started in the background) does
-      // not keep them; its group stays marked until they have gone
-      if (options.killGroup === true) await stopLeftoverGroup(group);
-      endedGroup(group);
+      try {
+        // a command that leaves children behind (a build's server started in the background) does
+        // not keep them; its group stays marked until they have gone
+        if (options.killGroup === true) await stopLeftoverGroup(group);
+      } finally {
+        endedGroup(group);
+      }
     }
   }
   const durationMs = performance.now() - started;

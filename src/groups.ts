@@ -58,24 +58,28 @@ export function markGroup(pid: number): GroupMark | undefined {
   return stat === undefined || boot === undefined ? undefined : { pgid: pid, start: stat.start, boot };
 }
 
-/** The clock tick since boot (USER_HZ, 100 on Linux) a moment fell on: /proc/PID/stat's unit. */
-function ticksAt(ms: number): number {
-  const uptimeSeconds = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-  return Math.floor((uptimeSeconds * 1000 - (Date.now() - ms)) / 10);
+/** Clock ticks since boot (USER_HZ: 100 on Linux), the unit of a start time in /proc/PID/stat. */
+export function ticksNow(): number {
+  return Math.round(Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
 }
 
 /**
- * The live processes of a marked group: in it, started no earlier than its leader (this boot), and
- * this user's (never another's, whatever the mark says). While the leader lives with the marked
- * start time the group is the marked one: Linux hands out no pid that is a live group's id. Once
- * the leader has gone the id may have been taken since by a group whose own leader has gone too;
- * `leaderlessUntil` (ms) is then the latest a member may have started.
+ * Whether a mark still names its group, decided once at the first look: undefined when it does
+ * not (another boot; a leader of another start time holds the id), else the latest tick a member
+ * may have started. While the leader lives with the marked start time the group is the marked one
+ * whoever is in it: Linux hands out no pid that is a live group's id. Once the leader has gone the
+ * id may have been taken since by a group whose own leader has gone too: its members count only
+ * if they started by `leaderlessUntil`.
  */
-function groupMembers(mark: GroupMark, leaderlessUntil: number | undefined): number[] {
-  if (mark.boot !== bootId()) return [];
+function latestMemberStart(mark: GroupMark, leaderlessUntil: number | undefined): number | undefined {
+  if (mark.boot !== bootId()) return undefined;
   const leader = processStat(mark.pgid);
-  if (leader !== undefined && leader.start !== mark.start) return [];
-  const startedBy = leader === undefined && leaderlessUntil !== undefined ? ticksAt(leaderlessUntil) : Infinity;
+  if (leader !== undefined) return leader.start === mark.start ? Infinity : undefined;
+  return leaderlessUntil ?? Infinity;
+}
+
+/** The live processes of a marked group that started in its time: this user's, never fanout itself. */
+function groupMembers(mark: GroupMark, startedBy: number): number[] {
   const uid = process.getuid?.();
   return fs
     .readdirSync('/proc')
@@ -94,26 +98,43 @@ function groupMembers(mark: GroupMark, leaderlessUntil: number | undefined): num
 
 /**
  * Stop what is left of a marked process group (a build or an rsync whose fanout was killed goes on
- * in a group of its own) and wait until it has gone. SIGTERM first, for 5 s: an rsync told so
- * removes the temporary file it was writing, where SIGKILL would leave it among the site's files.
- * Says how many processes it had, and the pids of those still there after SIGKILL (one stuck in
- * the kernel on a dead disk or mount).
+ * in a group of its own) and wait until it has gone: each of its members above, never the group
+ * as such (it may hold someone else's). SIGTERM first, for 5 s: an rsync told so removes the
+ * temporary file it was writing, where SIGKILL would leave it among the site's files. Says how
+ * many processes it had, and the pids of those still there after SIGKILL (one stuck in the kernel
+ * on a dead disk or mount). `leaderlessUntil`: see latestMemberStart (ticks; none: no bound).
  */
 export async function stopLeftoverGroup(mark: GroupMark, leaderlessUntil?: number): Promise<{ stopped: number; left: number[] }> {
   // never fanout's own group, nor every process (kill(-1))
   const own = processStat('self')?.pgrp;
-  const members = mark.pgid > 1 && mark.pgid !== process.pid && mark.pgid !== own ? groupMembers(mark, leaderlessUntil) : [];
-  if (members.length === 0) return { stopped: 0, left: [] };
+  const startedBy = mark.pgid > 1 && mark.pgid !== process.pid && mark.pgid !== own ? latestMemberStart(mark, leaderlessUntil) : undefined;
+  const members = startedBy === undefined ? [] : groupMembers(mark, startedBy);
+  if (startedBy === undefined || members.length === 0) return { stopped: 0, left: [] };
+  const seen = new Set(members);
   let left = members;
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-    killGroup(mark.pgid, signal);
+    // each once (an rsync told twice may cut its own clean-up short); a member forked since, next round
+    const told = new Set<number>();
     for (let waited = 0; waited < 5000 && left.length > 0; waited += 50) {
+      for (const pid of left.filter((p) => !told.has(p))) {
+        told.add(pid);
+        signalProcess(pid, signal);
+      }
       await sleep(50);
-      left = groupMembers(mark, leaderlessUntil);
+      left = groupMembers(mark, startedBy);
+      for (const pid of left) seen.add(pid);
     }
     if (left.length === 0) break;
   }
-  return { stopped: members.length, left };
+  return { stopped: seen.size, left };
+}
+
+function signalProcess(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone already
+  }
 }
 
 /**

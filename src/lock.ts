@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FanoutError } from './errors.js';
 import { run } from './exec.js';
-import { followRunningGroups, runningGroupMarks, stopLeftoverGroup, type GroupMark } from './groups.js';
+import { followRunningGroups, runningGroupMarks, stopLeftoverGroup, ticksNow, type GroupMark } from './groups.js';
 import { ensureDir } from './journal.js';
 import { openOwnFile } from './trust.js';
 import type { Logger } from './log.js';
@@ -23,9 +23,10 @@ export interface LockEvents {
  * The deploy lock: flock(2) on `<stateDir>/lock`, taken by util-linux `flock` on a descriptor this
  * process keeps open. The kernel drops the lock when the process dies, however it dies (SIGKILL
  * included), so a stale lock cannot exist and needs no detection. The file's first line names the
- * holder, for the message a waiting deploy prints; the lines after it mark the process groups the
- * holder has running. Those outlive a holder that is killed outright, and would go on writing
- * into the slot or the files the next deploy writes; the next holder stops them first.
+ * holder, for the message a waiting deploy prints; the lines after it are the holder's heartbeat
+ * and marks of the process groups it has running (see parseLockFile). Those outlive a holder that
+ * is killed outright, and would go on writing into the slot or the files the next deploy writes;
+ * the next holder stops them first.
  */
 export async function acquireLock(stateDir: string, waitSeconds: number, purpose: string, log: Logger, events: LockEvents = {}): Promise<Lock> {
   ensureDir(stateDir);
@@ -45,48 +46,54 @@ export async function acquireLock(stateDir: string, waitSeconds: number, purpose
     if (result.exitCode !== 0) {
       throw new FanoutError(`cannot lock ${file}: ${result.spawnError ?? result.stderr.trim()}${result.spawnError?.includes('not found') === true ? ' (flock comes with util-linux: apt-get install util-linux)' : ''}`, 1);
     }
-    // the last holder's own last word: a group of its whose leader has gone is one of its members
-    // only if it started before then (the id may be someone else's since)
-    const leaderlessUntil = fs.fstatSync(fd).mtimeMs + 1000;
     const last = readLockFile(fd);
     const holder = `pid ${process.pid}, ${purpose}, since ${new Date().toISOString()}`;
     // written in place, then cut to length: a holder killed between the two leaves its new marks
     // and a tail of old ones, never fewer marks than it has running
-    const write = (groups: readonly GroupMark[]): void => {
-      const text = Buffer.from([holder, ...groups.map((g) => JSON.stringify(g))].map((line) => `${line}\n`).join(''));
+    const write = (groups: readonly GroupMark[], carried: readonly Leftover[]): void => {
+      const lines = [holder, JSON.stringify({ alive: ticksNow() }), ...groups.map((g) => JSON.stringify(g)), ...carried.map((l) => JSON.stringify({ ...l.mark, until: l.until, of: l.of }))];
+      const text = Buffer.from(lines.map((line) => `${line}\n`).join(''));
       fs.writeSync(fd, text, 0, text.length, 0);
       fs.ftruncateSync(fd, text.length);
     };
-    // this holder's name first, for those who wait; the last holder's marks stay until their
-    // groups have gone, for the next holder should this one die too
-    write(last.groups);
-    const stops = await Promise.all(last.groups.map((group) => stopLeftoverGroup(group, leaderlessUntil)));
+    // this holder's name first, for those who wait; the last holder's marks stay (with their
+    // bounds and whose they were) until their groups have gone, for the next holder should this
+    // one die too, or refuse
+    write(runningGroupMarks(), last.leftovers);
+    const stops = await Promise.all(last.leftovers.map((l) => stopLeftoverGroup(l.mark, l.until)));
     const stopped = stops.reduce((sum, s) => sum + s.stopped, 0);
     const left = stops.flatMap((s) => s.left);
     if (stopped > 0) {
-      log.warn({ holder: last.holder, processes: stopped, left }, 'stopped what a deploy that died left running');
+      const of = [...new Set(last.leftovers.filter((_, n) => (stops[n]?.stopped ?? 0) > 0).map((l) => l.of))].join('; ');
+      log.warn({ of, processes: stopped, left }, 'stopped what a deploy that died left running');
       if (left.length > 0) {
         throw new FanoutError(
-          `${left.length} process${left.length === 1 ? '' : 'es'} left running by a fanout that died (${last.holder}) would not stop, even on SIGKILL (pid ${left.join(', ')}; stuck on a disk or a mount?); nothing was touched, try again once ${left.length === 1 ? 'it has' : 'they have'} gone`,
+          `${left.length} process${left.length === 1 ? '' : 'es'} left running by a fanout that died (${of}) would not stop, even on SIGKILL (pid ${left.join(', ')}; stuck on a disk or a mount?); nothing was touched, try again once ${left.length === 1 ? 'it has' : 'they have'} gone`,
           1,
         );
       }
-      events.onLeftovers?.(stopped, last.holder);
+      events.onLeftovers?.(stopped, of);
     }
-    write(runningGroupMarks());
     let failed = false;
-    followRunningGroups((groups) => {
+    const mark = (): void => {
       try {
-        write(groups);
+        write(runningGroupMarks(), []);
       } catch (error) {
         // a full disk: the deploy goes on, only a kill of this one would leave its children unknown
         if (!failed) log.warn({ file, error: String(error) }, 'cannot mark the running process groups in the lock file');
         failed = true;
       }
-    });
+    };
+    write(runningGroupMarks(), []);
+    followRunningGroups(mark);
+    // the holder's heartbeat: a group whose leader has gone is taken for this holder's only if its
+    // members started by the last beat (and a little more)
+    const heartbeat = setInterval(mark, HEARTBEAT_MS);
+    heartbeat.unref();
     log.info({ purpose }, 'deploy lock taken');
     return {
       release: () => {
+        clearInterval(heartbeat);
         followRunningGroups(undefined);
         try {
           fs.ftruncateSync(fd, 0);
@@ -101,22 +108,49 @@ export async function acquireLock(stateDir: string, waitSeconds: number, purpose
   }
 }
 
-/** The holder's line, and the groups it marked, read back; lines that are no mark are skipped. */
-export function parseLockFile(text: string): { holder: string; groups: GroupMark[] } {
-  const [first = '', ...rest] = text.split('\n');
-  const groups: GroupMark[] = [];
-  for (const line of rest) {
-    try {
-      const mark = JSON.parse(line) as Partial<GroupMark> | null;
-      if (Number.isInteger(mark?.pgid) && Number.isInteger(mark?.start) && typeof mark?.boot === 'string') groups.push(mark as GroupMark);
-    } catch {
-      // a line cut short by a holder killed mid-write, or a tail of older marks
-    }
-  }
-  return { holder: first.trim() || 'unknown holder', groups };
+const HEARTBEAT_MS = 1000;
+/** How long after its last beat a holder may have lived on, in clock ticks (a slow machine's timers lag). */
+const BEAT_SLACK_TICKS = 200;
+
+/**
+ * A group a holder that died left running: its mark; the latest tick a member of it may have
+ * started, should its leader have gone (see stopLeftoverGroup); and whose it was.
+ */
+export interface Leftover {
+  mark: GroupMark;
+  until: number;
+  of: string;
 }
 
-function readLockFile(fd: number): { holder: string; groups: GroupMark[] } {
+/**
+ * The lock file read back: the holder's line, its last heartbeat (`{"alive": ticks}`), the groups
+ * it marked, and those it carried from a holder before it (with `until` and `of`). Lines that are
+ * none of these (cut short, a tail of an older write) are skipped.
+ */
+export function parseLockFile(text: string): { holder: string; leftovers: Leftover[] } {
+  const [first = '', ...rest] = text.split('\n');
+  const holder = first.trim() || 'unknown holder';
+  const lines: Record<string, unknown>[] = [];
+  for (const line of rest) {
+    try {
+      const parsed = JSON.parse(line) as unknown;
+      if (typeof parsed === 'object' && parsed !== null) lines.push(parsed as Record<string, unknown>);
+    } catch {
+      // not a line of this format
+    }
+  }
+  const alive = lines.map((l) => l.alive).find(Number.isInteger) as number | undefined;
+  const leftovers: Leftover[] = [];
+  for (const { pgid, start, boot, until, of } of lines) {
+    if (!Number.isInteger(pgid) || !Number.isInteger(start) || typeof boot !== 'string') continue;
+    const mark = { pgid: pgid as number, start: start as number, boot };
+    // without a beat nothing says how late a leaderless member may have started: none counts
+    leftovers.push({ mark, until: Number.isInteger(until) ? (until as number) : alive !== undefined ? alive + BEAT_SLACK_TICKS : 0, of: typeof of === 'string' ? of : holder });
+  }
+  return { holder, leftovers };
+}
+
+function readLockFile(fd: number): { holder: string; leftovers: Leftover[] } {
   const chunks: Buffer[] = [];
   for (let position = 0; ; ) {
     const buffer = Buffer.alloc(64 * 1024);

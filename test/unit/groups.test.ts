@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/exec.js';
-import { followRunningGroups, markGroup, stopLeftoverGroup, type GroupMark } from '../../src/groups.js';
+import { followRunningGroups, markGroup, stopLeftoverGroup, ticksNow, type GroupMark } from '../../src/groups.js';
 import { silentLogger as log } from '../../src/log.js';
 
 // Finding a process group again and stopping it, on real processes: a group is stopped only while
@@ -71,21 +73,35 @@ describe('stopLeftoverGroup', () => {
     expect(alive(pid)).toBe(true);
   });
 
-  it('with its leader gone, stops only members that started by the time given: later ones may be a group that took the id since', async () => {
+  it('with its leader gone, stops only members that started by the tick given: later ones may be a group that took the id since', async () => {
     const { leader, member } = await leaderless();
-    const mark: GroupMark = { pgid: leader, start: Number(statFields(member)[19]) - 1, boot: markGroup(member)?.boot ?? '' };
+    const memberStart = Number(statFields(member)[19]);
+    const mark: GroupMark = { pgid: leader, start: memberStart - 1, boot: markGroup(member)?.boot ?? '' };
     // the marking fanout's last word came before the member started: not its group
-    expect((await stopLeftoverGroup(mark, Date.now() - 60_000)).stopped).toBe(0);
+    expect((await stopLeftoverGroup(mark, memberStart - 1)).stopped).toBe(0);
     expect(alive(member)).toBe(true);
-    expect(await stopLeftoverGroup(mark, Date.now())).toEqual({ stopped: 1, left: [] });
+    expect(await stopLeftoverGroup(mark, ticksNow() + 100)).toEqual({ stopped: 1, left: [] });
     expect(alive(member)).toBe(false);
   });
 
-  it('never stops its own process group', async () => {
-    const self = markGroup(process.pid);
-    if (self === undefined) throw new Error('no mark');
-    const pgrp = Number(statFields('self')[2]);
-    expect((await stopLeftoverGroup({ ...self, pgid: pgrp, start: 0 })).stopped).toBe(0);
+  it('never stops the group it runs in, even when that group is the one marked', async () => {
+    // a fanout (node) in a group led by sh: told to stop that very group, both must live on
+    const script = path.join(os.tmpdir(), `fanout-own-group-${process.pid}.mts`);
+    fs.writeFileSync(
+      script,
+      `import fs from 'node:fs';\nimport { markGroup, stopLeftoverGroup } from ${JSON.stringify(path.resolve('src/groups.ts'))};\n` +
+        `const text = fs.readFileSync('/proc/self/stat', 'latin1');\nconst pgrp = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[2]);\n` +
+        `const mark = markGroup(pgrp);\nif (mark === undefined) throw new Error('no mark');\nconsole.log(JSON.stringify(await stopLeftoverGroup(mark)));\n`,
+    );
+    try {
+      const child = spawn('sh', ['-c', `"${process.execPath}" --import tsx "${script}"; echo "sh lived on"`], { detached: true, stdio: ['ignore', 'pipe', 'inherit'], cwd: process.cwd() });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      await new Promise((resolve) => child.on('close', resolve));
+      expect(out).toBe('{"stopped":0,"left":[]}\nsh lived on\n');
+    } finally {
+      fs.rmSync(script, { force: true });
+    }
   });
 });
 
@@ -107,5 +123,25 @@ describe('the running groups', () => {
       throw new Error('disk full');
     });
     expect((await run('sh', ['-c', 'exit 3'], { log })).exitCode).toBe(3);
+  });
+
+  it('a command run with killGroup leaves no process behind, and its group is marked until none is left', async () => {
+    let background = 0;
+    const runningWhenUnmarked: boolean[] = [];
+    followRunningGroups((groups) => {
+      if (groups.length === 0 && background > 0) runningWhenUnmarked.push(alive(background));
+    });
+    const result = await run('sh', ['-c', 'sleep 30 >/dev/null 2>&1 & echo $!'], {
+      log,
+      killGroup: true,
+      onLine: (line) => {
+        background = Number(line);
+        started.push(background);
+      },
+    });
+    expect(result.exitCode).toBe(0);
+    expect(background).toBeGreaterThan(1);
+    expect(alive(background)).toBe(false);
+    expect(runningWhenUnmarked).toEqual([false]);
   });
 });
