@@ -5,7 +5,7 @@ import { FanoutError } from './errors.js';
 import { childEnvironment, run } from './exec.js';
 import { checkout, commitInfo, firstUnsafeName, gitEnv, type Commit } from './git.js';
 import { bytesOf, shortPath } from './paths.js';
-import { type HistoryEntry, type State } from './journal.js';
+import type { HistoryEntry, State } from './journal.js';
 import { openOwnFile, ownSubdir } from './trust.js';
 import type { Logger } from './log.js';
 import type { Context } from './passes.js';

@@ -58,9 +58,13 @@ export function markGroup(pid: number): GroupMark | undefined {
   return stat === undefined || boot === undefined ? undefined : { pgid: pid, start: stat.start, boot };
 }
 
-/** Clock ticks since boot (USER_HZ: 100 on Linux), the unit of a start time in /proc/PID/stat. */
-export function ticksNow(): number {
-  return Math.round(Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
+/** Clock ticks since boot (USER_HZ: 100 on Linux), the unit of a start time in /proc/PID/stat; undefined without /proc. */
+export function ticksNow(): number | undefined {
+  try {
+    return Math.round(Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

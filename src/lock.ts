@@ -51,7 +51,8 @@ export async function acquireLock(stateDir: string, waitSeconds: number, purpose
     // written in place, then cut to length: a holder killed between the two leaves its new marks
     // and a tail of old ones, never fewer marks than it has running
     const write = (groups: readonly GroupMark[], carried: readonly Leftover[]): void => {
-      const lines = [holder, JSON.stringify({ alive: ticksNow() }), ...groups.map((g) => JSON.stringify(g)), ...carried.map((l) => JSON.stringify({ ...l.mark, until: l.until, of: l.of }))];
+      const alive = ticksNow();
+      const lines = [holder, ...(alive === undefined ? [] : [JSON.stringify({ alive })]), ...groups.map((g) => JSON.stringify(g)), ...carried.map((l) => JSON.stringify({ ...l.mark, until: l.until, of: l.of }))];
       const text = Buffer.from(lines.map((line) => `${line}\n`).join(''));
       fs.writeSync(fd, text, 0, text.length, 0);
       fs.ftruncateSync(fd, text.length);

@@ -80,7 +80,7 @@ describe('stopLeftoverGroup', () => {
     // the marking fanout's last word came before the member started: not its group
     expect((await stopLeftoverGroup(mark, memberStart - 1)).stopped).toBe(0);
     expect(alive(member)).toBe(true);
-    expect(await stopLeftoverGroup(mark, ticksNow() + 100)).toEqual({ stopped: 1, left: [] });
+    expect(await stopLeftoverGroup(mark, (ticksNow() ?? 0) + 100)).toEqual({ stopped: 1, left: [] });
     expect(alive(member)).toBe(false);
   });
 

@@ -101,7 +101,7 @@ describe('acquireLock after a holder that died', () => {
     started.push(member);
     const group = { ...markGroup(member), pgid: child.pid };
     // the dead holder's last beat was three seconds before the sleep started
-    fs.writeFileSync(path.join(dir, 'lock'), `pid 1, push by git\n${JSON.stringify({ alive: ticksNow() - 500 })}\n${JSON.stringify(group)}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'lock'), `pid 1, push by git\n${JSON.stringify({ alive: (ticksNow() ?? 0) - 500 })}\n${JSON.stringify(group)}\n`, { mode: 0o600 });
     const told: number[] = [];
     const lock = await acquireLock(dir, 5, 'manual by test', log, { onLeftovers: (n) => told.push(n) });
     lock.release();
