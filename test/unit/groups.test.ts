@@ -7,55 +7,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/exec.js';
 import { followRunningGroups, markGroup, stopLeftoverGroup, ticksNow, type GroupMark } from '../../src/groups.js';
 import { silentLogger as log } from '../../src/log.js';
+import { alive, detachedSleep, killStarted, leaderlessSleep, remember, statFields } from './processes.js';
 
 // Finding a process group again and stopping it, on real processes: a group is stopped only while
 // it is the one that was marked, and only this user's processes in it.
 
-const started: number[] = [];
-
-function group(): number {
-  const child = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
-  child.unref();
-  if (child.pid === undefined) throw new Error('sleep did not start');
-  started.push(child.pid);
-  return child.pid;
-}
-
-/** /proc/PID/stat's fields from the third (state) on, counted from 0. */
-function statFields(pid: number | 'self'): string[] {
-  const text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  return text.slice(text.lastIndexOf(')') + 2).split(' ');
-}
-
-/** Running: there, and not a zombie nobody has reaped yet (an orphan's reaper may be slow, or none). */
-function alive(pid: number): boolean {
-  try {
-    return statFields(pid)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** A group whose leader has exited, leaving a background sleep in it: the pid of the sleep. */
-async function leaderless(): Promise<{ leader: number; member: number }> {
-  const child = spawn('sh', ['-c', 'sleep 30 >/dev/null & echo $!'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  await new Promise((resolve) => child.on('close', resolve));
-  const member = Number(out.trim());
-  started.push(member);
-  if (child.pid === undefined || !(member > 1)) throw new Error('no background sleep');
-  return { leader: child.pid, member };
-}
-
 afterEach(() => {
   followRunningGroups(undefined);
-  for (const pid of started.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  killStarted();
 });
 
 describe('stopLeftoverGroup', () => {
   it('stops the marked group', async () => {
-    const pid = group();
+    const pid = detachedSleep();
     const mark = markGroup(pid);
     expect(mark).toBeDefined();
     if (mark === undefined) return;
@@ -65,7 +29,7 @@ describe('stopLeftoverGroup', () => {
   });
 
   it('leaves alone a group whose leader started at another time: the id was taken again', async () => {
-    const pid = group();
+    const pid = detachedSleep();
     const mark = markGroup(pid);
     if (mark === undefined) throw new Error('no mark');
     expect((await stopLeftoverGroup({ ...mark, start: mark.start - 1 })).stopped).toBe(0);
@@ -74,7 +38,7 @@ describe('stopLeftoverGroup', () => {
   });
 
   it('with its leader gone, stops only members that started by the tick given: later ones may be a group that took the id since', async () => {
-    const { leader, member } = await leaderless();
+    const { leader, member } = await leaderlessSleep();
     const memberStart = Number(statFields(member)[19]);
     const mark: GroupMark = { pgid: leader, start: memberStart - 1, boot: markGroup(member)?.boot ?? '' };
     // the marking fanout's last word came before the member started: not its group
@@ -136,7 +100,7 @@ describe('the running groups', () => {
       killGroup: true,
       onLine: (line) => {
         background = Number(line);
-        started.push(background);
+        remember(background);
       },
     });
     expect(result.exitCode).toBe(0);

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { markGroup, ticksNow } from '../../src/groups.js';
 import { acquireLock, parseLockFile } from '../../src/lock.js';
 import { silentLogger as log } from '../../src/log.js';
+import { alive, detachedSleep, killStarted, leaderlessSleep } from './processes.js';
 
 const mark = (pgid: number, start: number): string => JSON.stringify({ pgid, start, boot: 'b' });
 
@@ -38,49 +38,24 @@ describe('parseLockFile', () => {
 
 describe('acquireLock after a holder that died', () => {
   let dir: string;
-  const started: number[] = [];
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-lock-'));
   });
 
   afterEach(() => {
-    for (const pid of started.splice(0)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    killStarted();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function running(pid: number): boolean {
-    try {
-      const text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-      return text[text.lastIndexOf(')') + 2] !== 'Z';
-    } catch {
-      return false;
-    }
-  }
-
-  /** A detached sleep, as a killed fanout's rsync would be left: its pid. */
-  function orphan(): number {
-    const child = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
-    child.unref();
-    if (child.pid === undefined) throw new Error('sleep did not start');
-    started.push(child.pid);
-    return child.pid;
-  }
-
   it('stops the groups it marked, says so, names itself meanwhile, and leaves the file empty on release', async () => {
-    const pid = orphan();
+    const pid = detachedSleep();
     fs.writeFileSync(path.join(dir, 'lock'), `pid 1, push by git, since then\n${JSON.stringify({ alive: ticksNow() })}\n${JSON.stringify(markGroup(pid))}\n`, { mode: 0o600 });
     const told: [number, string][] = [];
     const lock = await acquireLock(dir, 5, 'manual by test', log, { onLeftovers: (n, of) => told.push([n, of]) });
     try {
       expect(told).toEqual([[1, 'pid 1, push by git, since then']]);
-      expect(running(pid)).toBe(false);
+      expect(alive(pid)).toBe(false);
       const text = fs.readFileSync(path.join(dir, 'lock'), 'utf8');
       expect(text.split('\n')[0]).toMatch(/^pid \d+, manual by test, since /);
       // the stopped group is no longer carried
@@ -93,19 +68,14 @@ describe('acquireLock after a holder that died', () => {
 
   it('a mark whose leader has gone leaves alone a process in that group that started after the last heartbeat', async () => {
     // sh leads the group and exits at once; its sleep stays, leaderless
-    const child = spawn('sh', ['-c', 'sleep 30 >/dev/null & echo $!'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await new Promise((resolve) => child.on('close', resolve));
-    const member = Number(out.trim());
-    started.push(member);
-    const group = { ...markGroup(member), pgid: child.pid };
+    const { leader, member } = await leaderlessSleep();
+    const group = { ...markGroup(member), pgid: leader };
     // the dead holder's last beat was three seconds before the sleep started
     fs.writeFileSync(path.join(dir, 'lock'), `pid 1, push by git\n${JSON.stringify({ alive: (ticksNow() ?? 0) - 500 })}\n${JSON.stringify(group)}\n`, { mode: 0o600 });
     const told: number[] = [];
     const lock = await acquireLock(dir, 5, 'manual by test', log, { onLeftovers: (n) => told.push(n) });
     lock.release();
     expect(told).toEqual([]);
-    expect(running(member)).toBe(true);
+    expect(alive(member)).toBe(true);
   });
 });
