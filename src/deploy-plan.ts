@@ -456,9 +456,10 @@ export function planTarget(facts: TargetFacts, kinds?: ReadonlyMap<RelPath, Entr
   // names no diff lists: only a full --delete pass finds them.
   if (state !== undefined && state.attempted.length > 0) return planSync({ changes: undefined, why: 'an earlier transfer to it was cut short' });
   if (since === undefined) return planSync({ changes: undefined, why: state?.commit == null ? 'no deploy recorded for this target' : 'its state cannot be traced' });
-  if (since.kind === 'too many') return planSync({ changes: undefined, full: since.attributes, checksum: since.attributes, why: `more than ${MAX_CHANGES} paths changed` });
+  // a large change to a tree known to be whole keeps --delay-updates: it has no leftovers to sweep
+  if (since.kind === 'too many') return planSync({ changes: undefined, full: since.attributes, checksum: since.attributes, sweep: false, why: `more than ${MAX_CHANGES} paths changed` });
   // files the diff does not name may check out differently now: compare every file's contents
-  if (changesAttributes(since.changes)) return planSync({ changes: undefined, full: true, checksum: true, why: 'a .gitattributes file changed' });
+  if (changesAttributes(since.changes)) return planSync({ changes: undefined, full: true, checksum: true, sweep: false, why: 'a .gitattributes file changed' });
   const dirty = [...(state?.dirty ?? []), ...facts.outsidePaths];
   // named paths cost memory however they came: past the same bound as a diff, a full pass
   if (dirty.length > MAX_CHANGES) return planSync({ changes: undefined, why: 'too many paths changed outside git' });

@@ -51,6 +51,8 @@ export interface DeployOptions {
   maxDelete?: number;
   /** skip the checks and the rollout (an automatic rollback: it must not gate itself) */
   unchecked?: boolean;
+  /** run the after and onFailure hooks (an automatic rollback's run once the failed deploy's have) */
+  afterHooks?: boolean;
   /**
    * Do nothing, and record nothing, when every target already has the commit: a push that waited
    * for the lock while a later push of the same burst deployed the tip. Returns undefined then.
@@ -73,24 +75,7 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
   const targets = selectTargets(config, options.targets);
   const lock = await takeLock(ctx, `${request.reason} by ${request.startedBy}`);
   try {
-    const done = await deployLocked(ctx, request, options, targets);
-    if (done === undefined) return undefined;
-    const { entry, took, previous } = done;
-    // A check failed: with onFailure: rollback, every target that took the release goes back to
-    // what the farm served before, by the same engine (a switch alone where a slot still holds it).
-    if (entry.rollout?.stopped === undefined || config.rollout.onFailure !== 'rollback' || took.length === 0) return entry;
-    if (previous === null || previous === entry.commit) {
-      ctx.reporter.note(`no earlier release to go back to: ${took.join(', ')} keep ${entry.commit.slice(0, 10)}`);
-      return entry;
-    }
-    ctx.reporter.note(`rolling back ${took.join(', ')} to ${previous.slice(0, 10)} (rollout.onFailure: rollback)`);
-    await deployLocked(
-      ctx,
-      { revision: { kind: 'rev', rev: previous }, reason: 'auto-rollback', startedBy: request.startedBy },
-      { dryRun: false, targets: took, full: false, unchecked: true },
-      selectTargets(config, took),
-    );
-    return entry;
+    return await deployLocked(ctx, request, options, targets);
   } finally {
     // the textfile says what the journal says now, whatever became of this deploy
     if (config.metrics.textfile !== undefined && !options.dryRun) {
@@ -102,7 +87,7 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
 }
 
 /** One deploy, the lock held: read, plan, apply (or render). */
-async function deployLocked(ctx: Context, request: DeployRequest, options: DeployOptions, targets: readonly Target[]): Promise<DeployDone | undefined> {
+async function deployLocked(ctx: Context, request: DeployRequest, options: DeployOptions, targets: readonly Target[]): Promise<HistoryEntry | undefined> {
   const { config, log } = ctx;
   const journal = Journal.open(config.stateDir);
   if (journal.warning !== undefined) {
@@ -130,10 +115,8 @@ async function deployLocked(ctx: Context, request: DeployRequest, options: Deplo
   }
 }
 
-type DeployDone = { entry: HistoryEntry; took: string[]; previous: Commit | null };
-
 /** The deploy of a chosen commit: build it (with build:), read, plan, apply (or render). */
-async function deployCommit(ctx: Context, journal: Journal, request: DeployRequest, options: DeployOptions, targets: readonly Target[], chosen: Commit): Promise<DeployDone | undefined> {
+async function deployCommit(ctx: Context, journal: Journal, request: DeployRequest, options: DeployOptions, targets: readonly Target[], chosen: Commit): Promise<HistoryEntry | undefined> {
   const { config, log } = ctx;
   const previous = journal.state.current?.commit ?? null;
   let commit = chosen;
@@ -166,7 +149,7 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
   if (options.dryRun) {
     const entry = await renderDryRun(ctx, plan, started);
     ctx.reporter.deployDone(entry);
-    return { entry, took: [], previous };
+    return entry;
   }
   const told = hookFacts(started, plan);
   // an automatic rollback is not the operator's to stop
@@ -175,19 +158,56 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
   const applied = await applyDeploy(ctx, journal, plan, started, options.unchecked !== true);
   log.info({ deployId: started.id, commit, targets: applied.entry.targets }, 'deploy finished');
   ctx.reporter.deployDone(applied.entry);
-  // the journal's own state: every transition of this deploy is in it already
-  if (config.build !== undefined) await pruneBuilds(ctx, config.build.keep, journal.state, journal.readHistory());
-  const failed = applied.entry.targets.some((t) => t.status === 'failed');
+  // a release that failed its check goes back before anything else runs: no hook, however slow,
+  // keeps it live a moment longer (invariant 12)
+  const rollback = await rollBackFailedRelease(ctx, request, applied, previous);
+  // the journal's own state, or after a rollback the state it left
+  const state = rollback === undefined ? journal.state : Journal.open(config.stateDir).state;
+  if (config.build !== undefined) await pruneBuilds(ctx, config.build.keep, state, journal.readHistory());
+  if (options.afterHooks !== false) await runAfterHooks(ctx, told, applied.entry);
+  // the rollback's own hooks after the failed deploy's: they tell the story in its order
+  if (rollback !== undefined) await runAfterHooks(ctx, hookFactsOf(rollback), rollback);
+  return applied.entry;
+}
+
+/** `after` for a deploy that is over, `onFailure` first when it failed; their failures are warnings. */
+async function runAfterHooks(ctx: Context, told: HookFacts, entry: HistoryEntry): Promise<void> {
+  const failed = entry.targets.some((t) => t.status === 'failed');
   for (const hook of failed ? (['onFailure', 'after'] as const) : (['after'] as const)) {
     const said = await runHook(ctx, hook, { ...told, outcome: failed ? 'failed' : 'ok' });
     if (said !== undefined) ctx.reporter.note(`warning: ${said}`);
   }
-  return { ...applied, previous };
+}
+
+/**
+ * A check failed: with onFailure: rollback, every target that took the release goes back to what
+ * the farm served before, by the same engine (a switch alone where a slot still holds it), under
+ * the lock this deploy holds. Returns the rollback's history entry, when one ran.
+ */
+async function rollBackFailedRelease(ctx: Context, request: DeployRequest, applied: { entry: HistoryEntry; took: string[] }, previous: Commit | null): Promise<HistoryEntry | undefined> {
+  const { config } = ctx;
+  const { entry, took } = applied;
+  if (entry.rollout?.stopped === undefined || config.rollout.onFailure !== 'rollback' || took.length === 0) return undefined;
+  if (previous === null || previous === entry.commit) {
+    ctx.reporter.note(`no earlier release to go back to: ${took.join(', ')} keep ${entry.commit.slice(0, 10)}`);
+    return undefined;
+  }
+  ctx.reporter.note(`rolling back ${took.join(', ')} to ${previous.slice(0, 10)} (rollout.onFailure: rollback)`);
+  return deployLocked(
+    ctx,
+    { revision: { kind: 'rev', rev: previous }, reason: 'auto-rollback', startedBy: request.startedBy },
+    { dryRun: false, targets: took, full: false, unchecked: true, afterHooks: false },
+    selectTargets(config, took),
+  );
 }
 
 /** What the hooks are told of a deploy. */
 function hookFacts(started: Started, plan: PlannedDeploy): HookFacts {
   return { deployId: started.id, commit: plan.commit, reason: started.request.reason, startedBy: started.request.startedBy, targets: plan.targets.map((t) => t.name) };
+}
+
+function hookFactsOf(entry: HistoryEntry): HookFacts {
+  return { deployId: entry.id, commit: entry.commit, reason: entry.reason, startedBy: entry.startedBy, targets: entry.targets.map((t) => t.name) };
 }
 
 /** A deploy under way, for its history entry. */

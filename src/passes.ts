@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, Target } from './config.js';
 import type { Logger } from './log.js';
-import { rsyncPasses, type RsyncPass, type SyncPlan } from './plan.js';
+import { afterLeftovers, rsyncPasses, type RsyncPass, type SyncPlan } from './plan.js';
 import type { Reporter } from './report.js';
 import type { RsyncArgsInput } from './rsync-args.js';
 import { runRsync, type RsyncOutcome } from './rsync.js';
@@ -24,10 +24,14 @@ export interface PassOptions {
 
 /** The rsync passes a plan runs: the send then the prune of a paths plan, or one full pass. */
 export function passesOf(sync: Exclude<SyncPlan, { kind: 'none' }>): RsyncPass[] {
-  return sync.kind === 'paths' ? rsyncPasses(sync) : [{ kind: 'full', checksum: sync.checksum }];
+  return sync.kind === 'paths' ? rsyncPasses(sync) : [{ kind: 'full', checksum: sync.checksum, sweep: sync.sweep }];
 }
 
-/** One pass, retried as the config says when its connection fails; the last attempt's outcome. */
+/**
+ * One pass, retried as the config says when its connection fails; the last attempt's outcome. An
+ * attempt that failed after it may have written on the receiver makes the rest of the pass one
+ * that removes what it left (afterLeftovers): the outcome is ok only once that has run too.
+ */
 export async function rsyncWithRetries(
   ctx: Context,
   target: Target,
@@ -38,11 +42,14 @@ export async function rsyncWithRetries(
   let durationMs = 0;
   // true until an rsync gets past the daemon's greeting: then files may have moved
   let untouched = true;
+  // an attempt failed after it may have written on the receiver
+  let cutShort = false;
+  let current = pass;
   for (let attempt = 1; ; attempt += 1) {
     const outcome = await runRsync({
       config,
       target,
-      pass,
+      pass: current,
       dryRun: options.dryRun,
       log,
       rsyncPath: config.rsync.path,
@@ -54,7 +61,15 @@ export async function rsyncWithRetries(
     });
     durationMs += outcome.durationMs;
     untouched &&= outcome.untouched;
+    cutShort ||= !outcome.ok && !outcome.untouched;
+    const repair = cutShort && !options.dryRun ? afterLeftovers(pass) : undefined;
+    if (outcome.ok && repair?.then !== undefined) {
+      log.info({ target: target.name, pass: repair.then.kind }, 'an earlier attempt was cut short on the target: removing what it left');
+      const swept = await rsyncWithRetries(ctx, target, repair.then, { ...options, onProgress: undefined });
+      return { outcome: swept.outcome.ok ? outcome : swept.outcome, attempts: attempt + swept.attempts, durationMs: durationMs + swept.durationMs, untouched: false };
+    }
     if (outcome.ok || !outcome.retryable || attempt > config.retries) return { outcome, attempts: attempt, durationMs, untouched };
+    if (repair !== undefined) current = repair.retry;
     const delay = config.retryDelay * 1000 * 2 ** (attempt - 1);
     log.warn({ target: target.name, attempt, error: outcome.error, retryInMs: delay }, 'rsync failed; retrying');
     await sleep(delay);

@@ -4,8 +4,11 @@ import { relPathBytes, type RelPath } from './paths.js';
 /** What one target needs, decided from data alone: no I/O happens here. */
 export type SyncPlan =
   | { kind: 'none' }
-  /** `checksum`: compare contents, not size and mtime; for a pass the operator asked for (repair) */
-  | { kind: 'full'; why: string; checksum?: boolean }
+  /**
+   * `checksum`: compare contents, not size and mtime; for a pass the operator asked for (repair).
+   * `sweep`: also remove what an rsync cut short may have left (see RsyncPass).
+   */
+  | { kind: 'full'; why: string; checksum?: boolean; sweep: boolean }
   | {
       kind: 'paths';
       /** what exists in the source among the named paths and the directories above them: sent first */
@@ -26,7 +29,13 @@ export type SyncPlan =
 
 /** One rsync run: a full pass, the files a paths plan sends, or the directories its removals are pruned from. */
 export type RsyncPass =
-  | { kind: 'full'; checksum?: boolean }
+  /**
+   * `sweep`: without --delay-updates, whose `.~tmp~` directories rsync keeps from deletion (a
+   * receiver killed mid-transfer leaves one, full of new files, in a served directory): for a
+   * tree that may hold such leftovers, or any file the source lacks. The files still arrive each
+   * by a rename, but not all at the end.
+   */
+  | { kind: 'full'; checksum?: boolean; sweep?: boolean }
   | { kind: 'send'; paths: readonly RelPath[] }
   | { kind: 'prune'; directories: readonly RelPath[] }
   /** layout: slots: symlinks and directories made in a scratch directory (`current`, a slot's shared links), sent as they are, nothing deleted */
@@ -44,6 +53,11 @@ export interface PlanInput {
   full?: boolean;
   /** for a forced full pass: compare contents (default), or only size and time (watch's start) */
   checksum?: boolean;
+  /**
+   * for a full pass: whether it removes leftovers of an rsync cut short (see RsyncPass); by
+   * default yes, but for a large change to a tree known to be whole, which keeps --delay-updates
+   */
+  sweep?: boolean;
   why?: string;
   /**
    * Which of `candidatePaths(...)` are not directories in the source: missing, or a file or
@@ -57,8 +71,9 @@ export interface PlanInput {
 }
 
 export function planSync(input: PlanInput): SyncPlan {
-  if (input.full === true) return { kind: 'full', why: input.why ?? 'full sync requested', checksum: input.checksum ?? true };
-  if (input.changes === undefined) return { kind: 'full', why: input.why ?? 'state unknown' };
+  const sweep = input.sweep ?? true;
+  if (input.full === true) return { kind: 'full', why: input.why ?? 'full sync requested', checksum: input.checksum ?? true, sweep };
+  if (input.changes === undefined) return { kind: 'full', why: input.why ?? 'state unknown', sweep };
   const named = new Set<RelPath>();
   for (const change of input.changes) named.add(change.path);
   for (const extra of input.extraPaths ?? []) named.add(extra);
@@ -97,6 +112,20 @@ export function rsyncPasses(plan: Extract<SyncPlan, { kind: 'paths' }>): RsyncPa
   if (plan.sends.length > 0) passes.push({ kind: 'send', paths: plan.sends });
   if (plan.prunes.length > 0) passes.push({ kind: 'prune', directories: plan.prunes });
   return passes;
+}
+
+/**
+ * How a pass is finished when an attempt at it failed after it may have written on the receiver
+ * (rsync killed there, a connection cut mid-file): the receiver's temp files (`.name.XXXXXX`) and
+ * `.~tmp~` directories stay under names no diff lists, and the retry that then succeeds would
+ * leave them served. A full pass is retried as a sweep; a send is followed by a prune of every
+ * directory it wrote into, which deletes what the source lacks there. A prune writes nothing, and
+ * a links pass writes into a tree other passes own (see slots.ts): neither needs one.
+ */
+export function afterLeftovers(pass: RsyncPass): { retry: RsyncPass; then: RsyncPass | undefined } {
+  if (pass.kind === 'full') return { retry: { ...pass, sweep: true }, then: undefined };
+  if (pass.kind !== 'send') return { retry: pass, then: undefined };
+  return { retry: pass, then: { kind: 'prune', directories: [...new Set(pass.paths.map(parentOf))].sort() } };
 }
 
 /** The directory above a path; '.' for the top. */

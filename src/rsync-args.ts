@@ -31,7 +31,7 @@ export interface RsyncArgsInput {
  */
 export function rsyncArgs({ config, target, pass, dryRun, maxDelete, extra = [], staging }: RsyncArgsInput): string[] {
   if (pass.kind === 'links') return linkArgs(config, target, pass, dryRun);
-  const args = ['--links', '--perms', '--times', '--omit-dir-times', '--force', ...(staging === undefined ? ['--delay-updates'] : []), '--mkpath', '--out-format=%i %l %n'];
+  const args = ['--links', '--perms', '--times', '--omit-dir-times', '--force', ...(delaysUpdates(pass, staging) ? ['--delay-updates'] : []), '--mkpath', '--out-format=%i %l %n'];
   if (config.owner) args.push('--owner', '--group');
   if (maxDelete !== undefined) args.push(`--max-delete=${maxDelete}`);
   if (dryRun) args.push('--dry-run');
@@ -70,6 +70,15 @@ export function rsyncArgs({ config, target, pass, dryRun, maxDelete, extra = [],
   args.push(...config.rsync.args, ...extra);
   args.push('--', withSlash(config.source), rsyncDestArg(target.dest));
   return args;
+}
+
+/**
+ * Whether a pass puts its files in place at its end (--delay-updates): a transfer to a tree that is
+ * served, but not a slot nothing serves, a prune (it sends nothing, and would keep the `.~tmp~`
+ * directory a transfer cut short left), or a sweep (see RsyncPass).
+ */
+function delaysUpdates(pass: Exclude<RsyncPass, { kind: 'links' }>, staging: RsyncArgsInput['staging']): boolean {
+  return staging === undefined && pass.kind !== 'prune' && !(pass.kind === 'full' && pass.sweep === true);
 }
 
 /**

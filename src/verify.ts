@@ -81,7 +81,8 @@ async function compare(ctx: Context, { target, slot, against }: Comparison): Pro
   const result = await runRsync({
     config: { ...config, source: against } satisfies Config,
     target: where,
-    pass: { kind: 'full' },
+    // a sweep: --delay-updates would hide a `.~tmp~` directory a transfer cut short left there
+    pass: { kind: 'full', sweep: true },
     dryRun: true,
     // Contents, not times: a target that skipped a deploy and its rollback holds the right
     // bytes with an older mtime, and invariant 1 is about paths, types, contents and modes.

@@ -197,10 +197,43 @@ describe('hooks around a deploy', () => {
     const bad = await pushed({ 'index.html': 'v3' }, 'v3', ['health.html']);
     expect(bad.stderr).toMatch(/remote: check web1: FAILED/);
     const after = fs.readFileSync(log, 'utf8').trim().split('\n');
-    // the failed deploy: onFailure then after; then the automatic rollback, which no before hook can stop
-    expect(after.map((l) => l.split(' ')[0])).toEqual(['before', 'afterSwitch', 'onFailure', 'after', 'afterSwitch', 'after']);
+    // the automatic rollback first (its switch, and the afterSwitch that goes with it), which no
+    // before hook can stop; then the failed deploy's onFailure and after; then the rollback's after
+    expect(after.map((l) => l.split(' ')[0])).toEqual(['before', 'afterSwitch', 'afterSwitch', 'onFailure', 'after', 'after']);
+    expect(after[2]).toMatch(/reason=auto-rollback/);
+    expect(after[3]).toMatch(/reason=push/);
     expect(after[5]).toMatch(/reason=auto-rollback/);
     expect(await served('index.html')).toEqual(['v1', 'v1', 'v1']);
+  });
+});
+
+describe('the way back comes first', () => {
+  beforeEach(async () => {
+    await startFarm('slots');
+  });
+
+  it.each([{ canary: 1 }, { canary: 1, batch: 1 }])('with rollout %o, every host that took a release that failed its check serves the old one again before any onFailure or after hook starts', async (rollout) => {
+    // each hook writes down, as it starts, what every web server serves
+    const seen = path.join(farm.root, 'seen');
+    const hook = path.join(farm.root, 'look.mjs');
+    const origins = JSON.stringify(web.map((w) => w.origin));
+    fs.writeFileSync(
+      hook,
+      `#!${process.execPath}\nimport fs from 'node:fs';\nconst pages = await Promise.all(${origins}.map(async (o) => (await fetch(o + '/index.html')).text()));\nfs.appendFileSync(${JSON.stringify(seen)}, [process.env.FANOUT_HOOK, process.env.FANOUT_REASON, ...pages].join(' ') + '\\n');\n`,
+      { mode: 0o755 },
+    );
+    farm.writeConfig(
+      { layout: 'slots', slotGrace: 0, checks: { retries: 0 }, rollout, hooks: { onFailure: [hook], after: [hook] } },
+      farm.daemons.map((d, i) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile, checkUrl: `${web[i]?.origin ?? ''}/${d.name}.html` })),
+    );
+    await pushed({ 'index.html': 'v1', 'web1.html': 'ok', 'web2.html': 'ok', 'web3.html': 'ok' }, 'v1');
+    fs.writeFileSync(seen, '');
+    // the canary passes; the page the last host is checked on is gone
+    const bad = await pushed({ 'index.html': 'v2' }, 'v2', ['web3.html']);
+    expect(bad.stderr).toMatch(/remote: check web3: FAILED/);
+    const lines = fs.readFileSync(seen, 'utf8').trim().split('\n');
+    expect(lines.map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['onFailure push', 'after push', 'after auto-rollback']);
+    for (const line of lines) expect(line.split(' ').slice(2)).toEqual(['v1', 'v1', 'v1']);
   });
 });
 

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -134,6 +135,44 @@ describe('a target that fails mid-transfer', () => {
     await expectAt(web1.dir, commit);
     expect(leftovers(web1.dir)).toEqual([]);
     expect(targetState('web1')).toMatchObject({ commit, status: 'ok', attempted: [] });
+  });
+
+  /** rsync's temp file for a file it is writing (`.name.XXXXXX`), or a non-empty .~tmp~, anywhere below `dir`. */
+  function writing(dir: string): boolean {
+    return transferUnderWay(dir) || execFileSync('find', [dir, '-name', '.*.??????', '-size', '+0'], { encoding: 'utf8' }).trim() !== '';
+  }
+
+  it.each(['in place', 'slots'] as const)('%s: killed mid-transfer and back before the retry, which succeeds: nothing the killed receiver left is served; status, verify and the files agree', async (layout) => {
+    const [web1, web2] = farm.daemons;
+    if (!web1 || !web2) throw new Error('two daemons expected');
+    const slots = layout === 'slots' ? { layout: 'slots', slotGrace: 0 } : {};
+    farm.writeConfig(slots);
+    if (layout === 'slots') {
+      // both slots hold a release, so that the big change is staged by a paths pass, not a full one
+      expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
+      farm.write({ 'keep.html': 'keep, in both slots' });
+      await farm.commit('v1b');
+      expect((await farm.push()).exitCode).toBe(0);
+    }
+    // one file of about 2 MB at 2 MB/s: about a second on the wire, long enough to be caught in it
+    farm.writeConfig({ ...slots, retries: 3, retryDelay: 0.5, rsync: { args: ['--bwlimit=2000'] } });
+    farm.write({ 'media/big.bin': crypto.randomBytes(1_500_000).toString('base64'), 'index.html': 'v2' });
+    const commit = await farm.commit('v2 with a big file');
+    await farm.pushWithoutDeploy();
+    const deploying = farm.fanout(['deploy']);
+    await until('web1 writes the big file', () => writing(web1.dir));
+    web1.signal('SIGKILL');
+    await web1.stop();
+    // back on the same address and port, well before the retry's delay is over
+    await web1.start();
+    const result = await deploying;
+    expect(result.exitCode).toBe(0);
+    expect(farm.history().at(-1)?.targets.find((t) => t.name === 'web1')?.attempts).toBeGreaterThan(1);
+    const served = layout === 'slots' ? path.join(web1.dir, 'current') : web1.dir;
+    await expectAt(served, commit);
+    expect(leftovers(web1.dir)).toEqual([]);
+    expect((await farm.fanout(['status'])).exitCode).toBe(0);
+    expect((await farm.fanout(['verify', '--all-slots'])).exitCode).toBe(0);
   });
 
   it('frozen mid-transfer (its processes stop, its kernel still answers): bounded by the timeout, named as such; the other target is done', async () => {

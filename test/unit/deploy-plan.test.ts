@@ -85,13 +85,14 @@ describe('sourceStep: how the source reaches the commit', () => {
 
 describe('planTarget: the pass each target gets', () => {
   it('a full pass when asked, after a cut-short transfer, with no history, past the bound, on a .gitattributes change', () => {
-    expect(plan(facts({ full: true }))).toEqual({ kind: 'full', why: 'full sync requested', checksum: true });
-    expect(plan(facts({ state: ok({ attempted: [B] }) }))).toMatchObject({ kind: 'full', why: 'an earlier transfer to it was cut short' });
+    expect(plan(facts({ full: true }))).toEqual({ kind: 'full', why: 'full sync requested', checksum: true, sweep: true });
+    expect(plan(facts({ state: ok({ attempted: [B] }) }))).toMatchObject({ kind: 'full', why: 'an earlier transfer to it was cut short', sweep: true });
     expect(plan(facts({ state: undefined, since: undefined }))).toMatchObject({ kind: 'full', why: 'no deploy recorded for this target' });
     expect(plan(facts({ since: undefined }))).toMatchObject({ kind: 'full', why: 'its state cannot be traced' });
-    expect(plan(facts({ since: { kind: 'too many', attributes: false } }))).toEqual({ kind: 'full', why: `more than ${MAX_CHANGES} paths changed` });
-    expect(plan(facts({ since: { kind: 'too many', attributes: true } }))).toMatchObject({ kind: 'full', checksum: true });
-    expect(plan(facts({ since: named([M('.gitattributes')]) }))).toMatchObject({ kind: 'full', checksum: true, why: 'a .gitattributes file changed' });
+    // a tree known to be whole keeps --delay-updates: no sweep
+    expect(plan(facts({ since: { kind: 'too many', attributes: false } }))).toEqual({ kind: 'full', why: `more than ${MAX_CHANGES} paths changed`, sweep: false });
+    expect(plan(facts({ since: { kind: 'too many', attributes: true } }))).toMatchObject({ kind: 'full', checksum: true, sweep: false });
+    expect(plan(facts({ since: named([M('.gitattributes')]) }))).toMatchObject({ kind: 'full', checksum: true, sweep: false, why: 'a .gitattributes file changed' });
     const dirty = Array.from({ length: MAX_CHANGES + 1 }, (_, i) => `f${i}`);
     expect(plan(facts({ outsidePaths: dirty }))).toMatchObject({ kind: 'full', why: 'too many paths changed outside git' });
   });
@@ -114,7 +115,7 @@ describe('planTarget: the pass each target gets', () => {
 });
 
 describe('preflightPass: what rsync is asked about first', () => {
-  const full: SyncPlan = { kind: 'full', why: 'x' };
+  const full: SyncPlan = { kind: 'full', why: 'x', sweep: true };
   const replacing: SyncPlan = { kind: 'paths', sends: ['media'], removals: [], prunes: [], changed: 1, deleted: 0, replacedDirectories: ['media'] };
   const plain: SyncPlan = { ...replacing, replacedDirectories: [] };
   const none = { protect: [], exclude: [], targets: [] };
@@ -142,7 +143,7 @@ describe('deletionRefusal: maxDelete, counted as rsync counts', () => {
   it('from the plan for a paths pass, from the dry run for a full pass; the first target over the bound is named', () => {
     const plans = new Map<string, SyncPlan>([
       ['web1', paths(3)],
-      ['web2', { kind: 'full', why: 'x' }],
+      ['web2', { kind: 'full', why: 'x', sweep: true }],
     ]);
     expect(deletionRefusal(['web1', 'web2'], plans, new Map([['web2', 3]]), 3, false)).toBeUndefined();
     expect(deletionRefusal(['web1', 'web2'], plans, new Map([['web2', 4]]), 3, false)).toBe(
@@ -396,7 +397,7 @@ describe('planDeploy: the whole deploy from the facts', () => {
 
     it("watch's start asks for a full pass of every target, comparing size and time", () => {
       const p = planned([], { source: { commit: B, attempted: [] } }, ask({ full: true, checksum: false }));
-      for (const t of p.targets) expect(t.sync).toEqual({ kind: 'full', why: 'full sync requested', checksum: false });
+      for (const t of p.targets) expect(t.sync).toEqual({ kind: 'full', why: 'full sync requested', checksum: false, sweep: true });
     });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseRawDiff, type Change } from '../../src/git.js';
-import { candidatePaths, filesFromList, planSync, rsyncPasses, withAncestors, type RsyncPass } from '../../src/plan.js';
+import { afterLeftovers, candidatePaths, filesFromList, planSync, rsyncPasses, withAncestors, type RsyncPass } from '../../src/plan.js';
 
 const M = (p: string): Change => ({ status: 'M', path: p });
 const A = (p: string): Change => ({ status: 'A', path: p });
@@ -8,17 +8,17 @@ const D = (p: string): Change => ({ status: 'D', path: p });
 
 describe('planSync: full passes', () => {
   it('is full when the target state is unknown', () => {
-    expect(planSync({ changes: undefined })).toEqual({ kind: 'full', why: 'state unknown' });
+    expect(planSync({ changes: undefined })).toEqual({ kind: 'full', why: 'state unknown', sweep: true });
   });
 
   it('is full when asked, even with a known diff', () => {
-    expect(planSync({ changes: [M('index.html')], full: true })).toEqual({ kind: 'full', why: 'full sync requested', checksum: true });
+    expect(planSync({ changes: [M('index.html')], full: true })).toEqual({ kind: 'full', why: 'full sync requested', checksum: true, sweep: true });
     expect(planSync({ changes: [], full: true })).toMatchObject({ kind: 'full' });
   });
 
   it('carries the caller’s reason', () => {
-    expect(planSync({ changes: undefined, why: 'never deployed' })).toEqual({ kind: 'full', why: 'never deployed' });
-    expect(planSync({ changes: [M('a')], full: true, why: 'sync --full' })).toEqual({ kind: 'full', why: 'sync --full', checksum: true });
+    expect(planSync({ changes: undefined, why: 'never deployed' })).toEqual({ kind: 'full', why: 'never deployed', sweep: true });
+    expect(planSync({ changes: [M('a')], full: true, why: 'sync --full' })).toEqual({ kind: 'full', why: 'sync --full', checksum: true, sweep: true });
   });
 
   it('compares contents only on a requested full pass, not on one forced by unknown state', () => {
@@ -273,5 +273,22 @@ describe('rsyncPasses: what arrives goes first, what goes away after', () => {
       { kind: 'send', paths: ['a.html'] },
       { kind: 'prune', directories: ['.'] },
     ]);
+  });
+});
+
+describe('afterLeftovers: finishing a pass an attempt was cut short in', () => {
+  it('a send is followed by a prune of every directory it wrote into, the top included', () => {
+    expect(afterLeftovers({ kind: 'send', paths: ['a', 'a/b.html', 'a/c', 'a/c/d.css', 'top.html'] })).toEqual({
+      retry: { kind: 'send', paths: ['a', 'a/b.html', 'a/c', 'a/c/d.css', 'top.html'] },
+      then: { kind: 'prune', directories: ['.', 'a', 'a/c'] },
+    });
+  });
+
+  it('a full pass is retried as a sweep; a prune or a links pass needs nothing more', () => {
+    expect(afterLeftovers({ kind: 'full', checksum: true })).toEqual({ retry: { kind: 'full', checksum: true, sweep: true }, then: undefined });
+    const prune: RsyncPass = { kind: 'prune', directories: ['a'] };
+    expect(afterLeftovers(prune)).toEqual({ retry: prune, then: undefined });
+    const links: RsyncPass = { kind: 'links', from: '/x', names: ['current'] };
+    expect(afterLeftovers(links)).toEqual({ retry: links, then: undefined });
   });
 });

@@ -261,6 +261,20 @@ describe('the --max-delete backstop', () => {
 
 // stderr as rsync 3.5.0 over OpenSSH 9.2 writes it, from a real sshd (test/integration/ssh.test.ts)
 
+describe('--delay-updates: files put in place at the end, where a web server reads them', () => {
+  const config = { source: '/src', exclude: [], protect: [], owner: false, rsync: { path: 'rsync', args: [] } };
+  const served = target('/srv/www');
+  const delays = (pass: RsyncPass): boolean => rsyncArgs({ config, target: served, pass, dryRun: false }).includes('--delay-updates');
+
+  it('on a send and a full pass into a served tree; not on a sweep, whose .~tmp~ leftovers it would keep, nor on a prune, which sends nothing', () => {
+    expect(delays({ kind: 'send', paths: ['a'] })).toBe(true);
+    expect(delays({ kind: 'full' })).toBe(true);
+    expect(delays({ kind: 'full', sweep: false })).toBe(true);
+    expect(delays({ kind: 'full', sweep: true })).toBe(false);
+    expect(delays({ kind: 'prune', directories: ['a'] })).toBe(false);
+  });
+});
+
 describe('layout: slots', () => {
   const config = { source: '/src', exclude: [], protect: [], owner: false, rsync: { path: 'rsync', args: [] } };
   const slot = target('/srv/www/slots/2');
