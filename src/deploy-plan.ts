@@ -88,6 +88,8 @@ export type DeployPlan =
       maxDelete: number | undefined;
       /** whether the source may be empty (invariant 6 otherwise) */
       allowEmpty: boolean;
+      /** a full pass comparing contents asked for (`sync --full`): a repair, after which the slots it did not write are not vouched for */
+      repair: boolean;
       /** paths changed outside git that each target is sent: recorded as dirty until it has them */
       outsidePaths: readonly RelPath[];
     };
@@ -123,7 +125,7 @@ export function planDeploy(ask: DeployAsk, facts: DeployFacts, config: PlanConfi
       slots: step,
     };
   });
-  return { kind: 'deploy', commit, source: sourceReady ? undefined : sourceStep(state.source, facts.sourceSince), targets, maxDelete: ask.maxDelete, allowEmpty: ask.allowEmpty, outsidePaths: ask.outsidePaths };
+  return { kind: 'deploy', commit, source: sourceReady ? undefined : sourceStep(state.source, facts.sourceSince), targets, maxDelete: ask.maxDelete, allowEmpty: ask.allowEmpty, repair: ask.full && ask.checksum, outsidePaths: ask.outsidePaths };
 }
 
 /**

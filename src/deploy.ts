@@ -13,7 +13,7 @@ import { exportMetrics } from './metrics.js';
 import { bytesOf, displayPath, onDisk, type RelPath } from './paths.js';
 import { parentOf, type SyncPlan } from './plan.js';
 import { previousDeploy } from './rollback.js';
-import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, countDeploy, deployFailed, deployFinished, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
+import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, countDeploy, deployFailed, deployFinished, forgetOtherSlots, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
 import { passesOf, rsyncWithRetries, runPasses, type Context } from './passes.js';
 import { buildToDeploy, pruneBuilds, type BuildFacts } from './build.js';
 import { afterSwitch, runHook, type HookFacts } from './hooks.js';
@@ -287,7 +287,7 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
     for (const outcome of result.outcomes) ctx.reporter.targetDone(outcome);
     const entry = historyEntry(started, plan.commit, result.outcomes, { rollout: result.rollout, ...(result.switchSummary === undefined ? {} : { switch: result.switchSummary }) });
     await record(journal, entry, (s) => {
-      deployFinished(s, started.id, plan.commit, entry.finishedAt);
+      finished(s, plan, started, entry);
     });
     return { entry, took: result.took };
   }
@@ -327,9 +327,16 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
   }
   const entry = historyEntry(started, plan.commit, outcomes, summary === undefined ? {} : { switch: summary });
   await record(journal, entry, (s) => {
-    deployFinished(s, started.id, plan.commit, entry.finishedAt);
+    finished(s, plan, started, entry);
   });
   return { entry, took: [] };
+}
+
+/** A deploy's end, in the journal's state. */
+function finished(s: State, plan: PlannedDeploy, started: Started, entry: HistoryEntry): void {
+  deployFinished(s, started.id, plan.commit, entry.finishedAt);
+  // a repair (sync --full) vouches for the slot it wrote; the others are no longer vouched for
+  if (plan.repair) for (const t of plan.targets) if (t.slots?.stage !== undefined) forgetOtherSlots(s, t.name, [t.slots.stage.slot]);
 }
 
 /** A deploy's end in the journal: its state change and its count, then its line in the history. */

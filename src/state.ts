@@ -89,6 +89,24 @@ export function refusedBeforeTransfer(state: State, name: string, error: string)
   t.error = error;
 }
 
+/**
+ * After a full pass asked for (`sync --full`, the repair verify suggests) into one slot: the other
+ * slots' records are no longer vouched for (what drifted may be in them too), so every one but the
+ * live one and those named is forgotten. Its next deploy is a full pass, and no rollback switches
+ * to it unchecked.
+ */
+export function forgetOtherSlots(state: State, name: string, keep: readonly (string | null | undefined)[]): void {
+  const t = state.targets[name];
+  if (t?.slots === undefined) return;
+  for (const [slot, held] of Object.entries(t.slots)) {
+    if (slot === t.live || keep.includes(slot) || held.commit === null) continue;
+    const forgotten: SlotState = { commit: null, at: held.at, status: 'ok', attempted: [] };
+    if (held.retiredAt !== undefined) forgotten.retiredAt = held.retiredAt;
+    if (held.linked !== undefined) forgotten.linked = held.linked;
+    t.slots[slot] = forgotten;
+  }
+}
+
 /** A slot's shared links were made, as `shared` lists them. */
 export function slotLinked(state: State, name: string, slot: string, shared: readonly string[]): void {
   (treeOf(state, name, slot) as SlotState).linked = [...shared];

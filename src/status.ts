@@ -13,7 +13,8 @@ export interface TargetStatus {
   error: string | undefined;
   /** layout: slots: the slot `current` points to, and what every slot holds */
   live?: string | null;
-  slots?: { slot: string; commit: Commit | null; state: 'complete' | 'failed' | 'cut short' }[];
+  /** `unknown`: it was written once, but what it holds is no longer vouched for (after sync --full) */
+  slots?: { slot: string; commit: Commit | null; state: 'complete' | 'failed' | 'cut short' | 'unknown' }[];
 }
 
 /** A target's slots in a few words: "slot 2 live; slot 1 holds 0123456789". */
@@ -21,7 +22,7 @@ export function slotsLine(status: TargetStatus): string | undefined {
   if (status.slots === undefined) return undefined;
   const others = status.slots
     .filter((s) => s.slot !== status.live)
-    .map((s) => `slot ${s.slot} ${s.state === 'complete' ? (s.commit === null ? 'holds nothing' : `holds ${s.commit.slice(0, 10)}`) : `${s.state}${s.commit === null ? '' : ` (had ${s.commit.slice(0, 10)})`}`}`);
+    .map((s) => `slot ${s.slot} ${s.state === 'complete' ? (s.commit === null ? 'holds nothing' : `holds ${s.commit.slice(0, 10)}`) : s.state === 'unknown' ? 'holds what no record vouches for (sync --full left it)' : `${s.state}${s.commit === null ? '' : ` (had ${s.commit.slice(0, 10)})`}`}`);
   return [status.live == null ? 'no slot live yet' : `slot ${status.live} live`, ...others].join('; ');
 }
 
@@ -51,7 +52,7 @@ export function targetStatuses(names: readonly string[], state: State): TargetSt
       status.live = t.live ?? null;
       status.slots = Object.entries(t.slots)
         .sort(([a], [b]) => Number(a) - Number(b))
-        .map(([slot, held]) => ({ slot, commit: held.commit, state: held.attempted.length > 0 ? 'cut short' : held.status === 'failed' ? 'failed' : 'complete' }));
+        .map(([slot, held]) => ({ slot, commit: held.commit, state: held.attempted.length > 0 ? 'cut short' : held.status === 'failed' ? 'failed' : held.commit === null && held.at !== null ? 'unknown' : 'complete' }));
     }
     return status;
   });

@@ -97,6 +97,16 @@ describe('stage, then switch every target at once', () => {
     const served = await farm.fanout(['verify', '--target', 'local']);
     expect(served.exitCode).toBe(1);
     expect(served.stdout).toContain('*deleting   stray.html');
+    // the repair verify names writes one slot; the other, drifted too, is no longer vouched for
+    expect(served.stdout).toContain('repair with: fanout sync --full --target local');
+    expect((await farm.fanout(['sync', '--full', '--target', 'local'])).exitCode).toBe(0);
+    expect((await farm.fanout(['verify', '--all-slots'])).exitCode).toBe(0);
+    expect(journal().local?.slots?.['2']).toMatchObject({ commit: null });
+    expect((await farm.fanout(['status'])).stdout).toMatch(/local .*slot 1 live; slot 2 holds what no record vouches for/);
+    // a rollback then stages the slot again, in full, instead of switching to what it held
+    const back = await farm.fanout(['rollback', '--target', 'local']);
+    expect(back.stdout).toMatch(/local +ok +.*\(full pass\), slot 2 live/);
+    expect((await farm.fanout(['verify', '--all-slots', '--target', 'local'])).exitCode).toBe(0);
   });
 });
 

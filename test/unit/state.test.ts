@@ -8,6 +8,7 @@ import {
   checkoutFailed,
   checkoutSucceeded,
   deployFinished,
+  forgetOtherSlots,
   refusedBeforeTransfer,
   slotLinked,
   sourceHolds,
@@ -141,5 +142,14 @@ describe('slots: staging, switching, and what the target then serves', () => {
     slotLinked(s, 'web1', '2', ['uploads']);
     transferSucceeded(s, 'web1', B, 't', '2');
     expect(s.targets.web1?.slots?.['2']).toEqual({ commit: B, at: 't', status: 'ok', attempted: [], retiredAt: 'r', linked: ['uploads'] });
+  });
+});
+
+describe('forgetOtherSlots: after a repair, only the slots it vouches for', () => {
+  it('forgets every slot but the live one and those named, keeping when each retired and what is linked in it', () => {
+    const s = state({ web1: ok(C, { live: '2', slots: { '1': { ...ok(A), retiredAt: 't1', linked: ['uploads'] }, '2': ok(C), '3': ok(B) } }) });
+    forgetOtherSlots(s, 'web1', ['3']);
+    expect(s.targets.web1?.slots).toEqual({ '1': { commit: null, at: 't0', status: 'ok', attempted: [], retiredAt: 't1', linked: ['uploads'] }, '2': ok(C), '3': ok(B) });
+    expect(s.targets.web1?.commit).toBe(C);
   });
 });
