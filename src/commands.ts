@@ -13,7 +13,7 @@ import { openLog, reopenLogOnHangup, silentLogger } from './log.js';
 import { metricsFacts, prometheusText } from './metrics.js';
 import { humanDuration, itemLines, shortCommit, statusWord, stdoutOutput, table } from './report.js';
 import { configPath, exitFor, session, type Session } from './session.js';
-import { autoRollbackLine, farmStatus, lastAutoRollback, slotsLine, statusDocument, targetsToSync } from './status.js';
+import { autoRollbackLine, farmStatus, lastAutoRollback, rejectedLine, slotsLine, statusDocument, targetsToSync } from './status.js';
 import { readWatchState, watchStatusLine } from './watch-state.js';
 import { driftPaths, verify } from './verify.js';
 import { watch } from './watch.js';
@@ -32,6 +32,7 @@ function sessionFor(args: GlobalArgs): Session {
 
 interface DeployArgs extends GlobalArgs {
   full: boolean;
+  force: boolean;
   'allow-empty': boolean;
   'max-delete': number | undefined;
 }
@@ -46,7 +47,7 @@ async function deployWith(s: Session, args: DeployArgs, revision: Revision, reas
   const entry = await deploy(
     s,
     { revision, reason, startedBy: whoAmI() },
-    { dryRun: args['dry-run'], targets, full: args.full, allowEmpty: args['allow-empty'], ...(maxDelete === undefined ? {} : { maxDelete }) },
+    { dryRun: args['dry-run'], targets, full: args.full, force: args.force, allowEmpty: args['allow-empty'], ...(maxDelete === undefined ? {} : { maxDelete }) },
   );
   s.reporter.finish();
   process.exitCode = exitFor(entry);
@@ -82,21 +83,24 @@ async function showStatus(args: GlobalArgs & { prometheus: boolean }): Promise<v
     return;
   }
   const watchState = readWatchState(config.stateDir);
+  const history = journal.readHistory();
+  const state = journal.state;
+  const currentEntry = state.current === null ? undefined : history.find((e) => e.id === state.current?.deployId);
   const status = farmStatus(
     selectTargets(config, args.target).map((t) => t.name),
-    journal.state,
+    state,
     await branchTip(config.repo, config.branch),
     watchStatusLine(watchState),
+    currentEntry,
   );
   const { current, branchTip: tip, targets: statuses, sourceError } = status;
-  const history = journal.readHistory();
   const autoRollback = lastAutoRollback(history);
   // with build: the current deploy is a build commit, made from a source commit
-  const currentBuild = current === null ? undefined : history.find((e) => e.id === current.deployId)?.build;
+  const currentBuild = currentEntry?.build;
   const names = await subjects(config.repo, [current?.commit ?? null, tip, ...statuses.map((s) => s.commit)]);
   process.exitCode = status.ok ? 0 : 1;
   if (args.json) {
-    writeJson(statusDocument(status, names, watchState, journal.state.source, autoRollback, currentBuild));
+    writeJson(statusDocument(status, names, watchState, state, autoRollback, currentBuild));
     return;
   }
   const head =
@@ -106,8 +110,10 @@ async function showStatus(args: GlobalArgs & { prometheus: boolean }): Promise<v
   out.write(`${head}\n`);
   if (currentBuild !== undefined) out.write(`built from ${shortCommit(currentBuild.source)}${currentBuild.reused ? ' (a build made before, reused)' : ` in ${humanDuration(currentBuild.durationMs)}`}; its log: ${config.stateDir}/builds/${currentBuild.source}.log\n`);
   if (sourceError !== undefined) out.write(`${statusWord('failed', out.color)}: the last deploy could not check its commit out into ${config.source}: ${sourceError}\n`);
+  // an automatic rollback says what failed and where the farm went; else a release still rejected
   if (autoRollback !== undefined) out.write(`${autoRollbackLine(autoRollback)}\n`);
-  if (tip !== null && tip !== current?.commit && tip !== currentBuild?.source) out.write(`branch ${config.branch} is at ${shortCommit(tip)} "${names.get(tip) ?? ''}", not deployed (fanout deploy)\n`);
+  else if (state.rejected !== undefined) out.write(`${rejectedLine(state.rejected)}\n`);
+  if (tip !== null && !status.tip.deployed) out.write(`branch ${config.branch} is at ${shortCommit(tip)} "${names.get(tip) ?? ''}", not deployed: ${status.tip.why ?? ''}\n`);
   out.write('\n');
   out.write(
     table(
@@ -235,6 +241,7 @@ async function runDoctor(args: GlobalArgs): Promise<void> {
 const SAFETY_OPTIONS = {
   'allow-empty': { type: 'boolean', default: false, describe: 'deploy even an empty tree (it empties every target)' },
   'max-delete': { type: 'number', describe: "allow this many deletions per target for this deploy (overrides the config's maxDelete)" },
+  force: { type: 'boolean', default: false, describe: 'send a release that failed its check to more hosts all the same' },
 } as const;
 
 export function buildCli(argv: string[]): Argv<GlobalArgs> {

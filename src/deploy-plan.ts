@@ -27,6 +27,8 @@ export interface DeployAsk {
   maxDelete: number | undefined;
   /** do nothing when the source and every target already hold the commit */
   coalesce: boolean;
+  /** send a release a check failed on to more hosts all the same */
+  force: boolean;
 }
 
 /** Everything the engine read under the lock, as plain data. */
@@ -77,8 +79,8 @@ export interface TargetPlan {
 export type DeployPlan =
   /** the source and every target already hold the commit: the deploy that took them there, and nothing to do */
   | { kind: 'coalesced'; deployId: number }
-  /** one line saying why nothing may be touched */
-  | { kind: 'refused'; why: string }
+  /** one line saying why nothing may be touched; exit 1 for a release known to be bad, else 2 (bad input) */
+  | { kind: 'refused'; why: string; exitCode: 1 | 2 }
   | {
       kind: 'deploy';
       commit: Commit;
@@ -108,8 +110,10 @@ export function planDeploy(ask: DeployAsk, facts: DeployFacts, config: PlanConfi
   if (ask.coalesce && current?.commit === commit && sourceReady && facts.targets.every(holds)) {
     return { kind: 'coalesced', deployId: current.deployId };
   }
+  const rejected = ask.force ? undefined : rejectedRefusal(state, commit);
+  if (rejected !== undefined) return { kind: 'refused', why: rejected, exitCode: 1 };
   const refused = treeRefusal(facts, sourceReady, ask.allowEmpty) ?? sharedRefusal(facts, layouts) ?? revisionRefusal(facts, config.revisionFile) ?? mirroredRefusal(facts, mirroredPath(config));
-  if (refused !== undefined) return { kind: 'refused', why: refused };
+  if (refused !== undefined) return { kind: 'refused', why: refused, exitCode: 2 };
   const targets = facts.targets.map((name): TargetPlan => {
     const step = steps.get(name);
     const written = writtenTree(state.targets[name], step);
@@ -126,6 +130,16 @@ export function planDeploy(ask: DeployAsk, facts: DeployFacts, config: PlanConfi
     };
   });
   return { kind: 'deploy', commit, source: sourceReady ? undefined : sourceStep(state.source, facts.sourceSince), targets, maxDelete: ask.maxDelete, allowEmpty: ask.allowEmpty, repair: ask.full && ask.checksum, outsidePaths: ask.outsidePaths };
+}
+
+/**
+ * A release a check failed on goes to no more hosts: not by `sync`, which status suggests for the
+ * hosts it left behind, nor by a redeploy, unless the operator says so (--force).
+ */
+function rejectedRefusal(state: State, commit: Commit): string | undefined {
+  const rejected = state.rejected;
+  if (rejected?.commit !== commit) return undefined;
+  return `release ${commit.slice(0, 10)} failed its check on ${rejected.target} in deploy #${rejected.deployId} (${rejected.detail}); fanout sends it to no more hosts: push a fix, or fanout rollback; --force sends it anyway`;
 }
 
 /**

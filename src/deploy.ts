@@ -4,7 +4,7 @@ import path from 'node:path';
 import pMap from 'p-map';
 import { targetNamed, type Config, type Target } from './config.js';
 import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, reservedPathsToLookUp, sourceStep, treePathsToLookUp, treeToWrite, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep, type TargetPlan } from './deploy-plan.js';
-import { FanoutError } from './errors.js';
+import { FanoutError, Refusal } from './errors.js';
 import { branchTip, changedPaths, checkout, commitInfo, firstUnsafeName, isEmptyTree, resolveCommit, switchTree, symlinkAbove, throughSymlink, treeEntryKinds, type Change, type Commit, type Diff, type EntryKind } from './git.js';
 import { Journal, type HistoryEntry, type Holding, type Reason, type State, type TargetOutcome } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
@@ -13,7 +13,7 @@ import { exportMetrics } from './metrics.js';
 import { bytesOf, displayPath, onDisk, type RelPath } from './paths.js';
 import { parentOf, type SyncPlan } from './plan.js';
 import { previousDeploy } from './rollback.js';
-import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, countDeploy, deployFailed, deployFinished, forgetOtherSlots, refusedBeforeTransfer, sourceHolds, transferFailed, transferSucceeded } from './state.js';
+import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, countDeploy, deployFailed, deployFinished, deployRefused, forgetOtherSlots, refusedBeforeTransfer, releaseJudged, sourceHolds, transferFailed, transferSucceeded } from './state.js';
 import { passesOf, rsyncWithRetries, runPasses, type Context } from './passes.js';
 import { buildToDeploy, pruneBuilds, type BuildFacts } from './build.js';
 import { afterSwitch, runHook, type HookFacts } from './hooks.js';
@@ -53,6 +53,8 @@ export interface DeployOptions {
   unchecked?: boolean;
   /** run the after and onFailure hooks (an automatic rollback's run once the failed deploy's have) */
   afterHooks?: boolean;
+  /** send a release a check failed on to more hosts all the same */
+  force?: boolean;
   /**
    * Do nothing, and record nothing, when every target already has the commit: a push that waited
    * for the lock while a later push of the same burst deployed the tip. Returns undefined then.
@@ -100,19 +102,30 @@ async function deployLocked(ctx: Context, request: DeployRequest, options: Deplo
   try {
     return await deployCommit(ctx, journal, request, options, targets, commit);
   } catch (error) {
-    // A deploy that fails before its end is recorded (its build failed, a `before` hook stopped
-    // it) is a failed deploy all the same: in the history, and so in `history`, the counters and
-    // the metrics; one whose checkout failed has recorded itself already. A refusal of bad input
-    // (exit 2: a name fanout refuses, an empty tree, maxDelete) records nothing, as it touches
-    // nothing; the metrics still show the branch tip not deployed.
-    if (!options.dryRun && error instanceof FanoutError && error.exitCode === 1 && journal.state.nextDeployId === id) {
-      const started: Started = { id, at, subject: (await commitInfo(config.repo, commit)).subject, request, build: undefined };
-      await record(journal, historyEntry(started, commit, [], { error: error.message }), (s) => {
-        deployFailed(s, id);
-      });
-    }
+    if (!options.dryRun && error instanceof FanoutError) await recordStop(journal, error, { id, at, commit, request, config });
     throw error;
   }
+}
+
+/**
+ * A deploy that stopped before its end was recorded. A refusal (bad input, maxDelete, a release a
+ * check failed on) touched nothing and is no deploy: the journal notes it for status, while that
+ * commit is the branch tip. One that failed (its build, a `before` hook) is a failed deploy all the
+ * same: in the history, and so in `history`, the counters and the metrics; one whose checkout
+ * failed has recorded itself already.
+ */
+async function recordStop(journal: Journal, error: FanoutError, stop: { id: number; at: Date; commit: Commit; request: DeployRequest; config: Config }): Promise<void> {
+  if (error instanceof Refusal || error.exitCode === 2) {
+    await journal.update((s) => {
+      deployRefused(s, stop.commit, error.message, new Date().toISOString());
+    });
+    return;
+  }
+  if (journal.state.nextDeployId !== stop.id) return;
+  const started: Started = { id: stop.id, at: stop.at, subject: (await commitInfo(stop.config.repo, stop.commit)).subject, request: stop.request, build: undefined };
+  await record(journal, historyEntry(started, stop.commit, [], { error: error.message }), (s) => {
+    deployFailed(s, stop.id);
+  });
 }
 
 /** The deploy of a chosen commit: build it (with build:), read, plan, apply (or render). */
@@ -134,6 +147,7 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
     allowEmpty: options.allowEmpty === true,
     maxDelete: options.maxDelete ?? config.maxDelete,
     coalesce: options.coalesce === true,
+    force: options.force === true,
   };
   const facts = await readFacts(ctx, journal.state, commit, targets.map((t) => t.name), ask);
   const plan = planDeploy(ask, facts, config);
@@ -142,7 +156,7 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
     ctx.reporter.note(`fanout: ${commit.slice(0, 10)} is already on every target (deploy #${plan.deployId} took it there); nothing to do`);
     return undefined;
   }
-  if (plan.kind === 'refused') throw new FanoutError(plan.why);
+  if (plan.kind === 'refused') throw new Refusal(plan.why, plan.exitCode);
   const info = await commitInfo(config.repo, commit);
   const started: Started = { id: journal.state.nextDeployId, at: new Date(), subject: info.subject, request, build: built };
   log.info({ deployId: started.id, commit, reason: request.reason, startedBy: request.startedBy, dryRun: options.dryRun, source: plan.source?.kind ?? 'holds it', targets: plan.targets.map((t) => ({ name: t.name, from: t.from, pass: t.sync.kind })) }, 'deploy started');
@@ -269,7 +283,7 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
   }
   if (!plan.allowEmpty) assertSourceNotEmpty(config.source);
   const decision = decideTransfers(plan, await askPreflights(ctx, plan), config, false);
-  if (decision.refusal !== undefined) throw new FanoutError(decision.refusal);
+  if (decision.refusal !== undefined) throw new Refusal(decision.refusal);
   // With slots, each target's switch is made ready first: its rsync connects while the targets
   // stage, then waits, so that the switch itself is one short exchange on every target at once.
   const armed = new Map<string, ArmedSwitch>();
@@ -335,6 +349,7 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
 /** A deploy's end, in the journal's state. */
 function finished(s: State, plan: PlannedDeploy, started: Started, entry: HistoryEntry): void {
   deployFinished(s, started.id, plan.commit, entry.finishedAt);
+  releaseJudged(s, entry);
   // a repair (sync --full) vouches for the slot it wrote; the others are no longer vouched for
   if (plan.repair) for (const t of plan.targets) if (t.slots?.stage !== undefined) forgetOtherSlots(s, t.name, [t.slots.stage.slot]);
 }
@@ -494,7 +509,7 @@ async function askPreflights(ctx: Context, plan: PlannedDeploy): Promise<Map<str
       });
       const { outcome } = result;
       answers.set(target.name, {
-        deletions: outcome.deletions,
+        deletions: outcome.deleted,
         blockedBy: outcome.blockedBy,
         protectedNames: outcome.protectedNames,
         failure: outcome.ok || outcome.blockedBy !== undefined ? undefined : { error: outcome.error ?? 'rsync failed', attempts: result.attempts, durationMs: result.durationMs },

@@ -16,3 +16,9 @@ export class FanoutError extends Error {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * A deploy refused before anything was touched: bad input (exit 2), or a release known to be bad
+ * (exit 1). Recorded as the refusal it is, never as a failed deploy.
+ */
+export class Refusal extends FanoutError {}

@@ -1,8 +1,7 @@
 export interface ItemizedCounts {
   sent: number;
+  /** every `*deleting` line, directories included: what --max-delete and maxDelete count */
   deleted: number;
-  /** every `*deleting` line, directories included */
-  deletions: number;
   /** bytes of the files sent (their full length; rsync's delta transfer may move fewer) */
   bytes: number;
   /** the itemized lines as `%i %n`, names escaped by rsync (\#ooo for unprintable bytes) */
@@ -11,14 +10,14 @@ export interface ItemizedCounts {
 
 /**
  * Counts what --out-format='%i %l %n' reports, line by line as rsync prints it: a file sent
- * (`<f`/`>f`), a symlink or device created (`cL`, `cD`, `cS`), a deletion (`*deleting`).
- * Directory entries are not counted. Lines are kept only when asked (a dry run's listing), so a
- * full pass over a million files costs no memory.
+ * (`<f`/`>f`), a symlink or device created (`cL`, `cD`, `cS`), a deletion (`*deleting`, a
+ * directory too, as --max-delete counts). Directories made or updated are not counted as sent.
+ * Lines are kept only when asked (a dry run's listing), so a full pass over a million files costs
+ * no memory.
  */
 export class ItemCounter implements ItemizedCounts {
   sent = 0;
   deleted = 0;
-  deletions = 0;
   bytes = 0;
   readonly lines: string[] = [];
   /** rsync's own words when --max-delete stopped it: a daemon says so and still exits 0 */
@@ -37,8 +36,7 @@ export class ItemCounter implements ItemizedCounts {
     if (this.keepLines) this.lines.push(`${item} ${name}`);
     const type = item.charAt(1);
     if (item.startsWith('*deleting')) {
-      this.deletions += 1;
-      if (!name.endsWith('/')) this.deleted += 1;
+      this.deleted += 1;
       return;
     }
     if (type === 'd') return;

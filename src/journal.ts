@@ -76,6 +76,13 @@ export interface State {
   targets: Record<string, TargetState>;
   /** deploys so far by "reason outcome" (dry runs aside): the metrics' counters, which never go down */
   deploys?: Record<string, number>;
+  /**
+   * The last release a check failed on: sent to no more hosts (sync, a redeploy) until a deploy
+   * of another commit, or one with --force. `source`: with build, the commit it was built from.
+   */
+  rejected?: { commit: Commit; source?: Commit; deployId: number; target: string; detail: string; at: string };
+  /** The last deploy refused before anything was touched (bad input, maxDelete, a rejected release): the commit asked for, and the line its deployer saw */
+  refused?: { commit: Commit; why: string; at: string };
 }
 
 export type Reason = 'push' | 'manual' | 'rollback' | 'sync' | 'watch' | 'auto-rollback';
@@ -316,6 +323,8 @@ const stateSchema = v.object({
     }),
   ),
   deploys: v.optional(v.record(v.string(), v.pipe(v.number(), v.integer(), v.minValue(0)))),
+  rejected: v.optional(v.object({ commit: sha, source: v.optional(sha), deployId: v.pipe(v.number(), v.integer()), target: v.string(), detail: v.string(), at: v.string() })),
+  refused: v.optional(v.object({ commit: sha, why: v.string(), at: v.string() })),
 });
 
 /** The journal's text as a State, or why it is not one (torn, hand-edited, a commit that is not a sha). */

@@ -10,6 +10,7 @@ import type { Context } from './passes.js';
 import { armSwitch, switchedOutcome, switchSummary, switchTargets, type ArmedSwitch, type SwitchResult } from './slots.js';
 import { humanDuration } from './report.js';
 import { rolloutWaves } from './waves.js';
+import { checkFailed } from './state.js';
 
 /**
  * A release gated by checks: targets with slots stage first, all of them; then the targets take
@@ -88,6 +89,12 @@ export async function rollOut(
         return checkTarget(targetNamed(n), checks, { commit, slot: slotOf(n) }, ctx.log);
       }),
     );
+    const failedChecks = found.filter((c) => !c.ok);
+    if (failedChecks.length > 0) {
+      await journal.update((s) => {
+        for (const c of failedChecks) checkFailed(s, c.target, c.detail);
+      });
+    }
     for (const c of found) {
       rollout.checks.push({ ...c, wave: index });
       reporter.note(`check ${c.target}: ${c.ok ? 'ok' : 'FAILED'} (${c.detail}${c.attempts > 1 ? `, ${c.attempts} tries` : ''})`);

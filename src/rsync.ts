@@ -18,9 +18,8 @@ export interface RsyncOutcome {
   /** it failed before anything could be transferred: the target is exactly as it was */
   untouched: boolean;
   sent: number;
-  deleted: number;
   /** files and directories deleted, as --max-delete counts them */
-  deletions: number;
+  deleted: number;
   bytes: number;
   /** rsync's itemized lines (`>f+++++++++ path`, `*deleting   path`): what was, or would be, done */
   items: string[];
@@ -71,7 +70,6 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
     untouched: !ok && (result.spawnError !== undefined || failedBeforeTransfer(result.exitCode, result.stderr)),
     sent: counts.sent,
     deleted: counts.deleted,
-    deletions: counts.deletions,
     bytes: counts.bytes,
     durationMs: result.durationMs,
     blockedBy: /^could not make way for (?:new )?[\w ]+?: (.+)$/m.exec(result.stderr)?.[1]?.trim(),

@@ -195,6 +195,35 @@ export function countDeploy(state: State, entry: HistoryEntry, history: () => re
   state.deploys[deployKey(entry)] = (state.deploys[deployKey(entry)] ?? 0) + 1;
 }
 
+/** A target's check failed on the release it now serves: failed, with the check's answer, until it takes another. */
+export function checkFailed(state: State, name: string, detail: string): void {
+  const t = targetOf(state, name);
+  t.status = 'failed';
+  t.error = `check failed: ${detail}`;
+}
+
+/**
+ * What a finished deploy says of its release: a failed check makes it the rejected one; a deploy of
+ * another commit (not the automatic rollback, which is the failed deploy's own end), or of the same
+ * commit whose every check passed, ends that. Its commit is no longer refused.
+ */
+export function releaseJudged(state: State, entry: HistoryEntry): void {
+  if (state.refused !== undefined && (entry.commit === state.refused.commit || entry.build?.source === state.refused.commit)) delete state.refused;
+  const failed = entry.rollout?.checks.find((c) => !c.ok);
+  if (failed !== undefined) {
+    state.rejected = { commit: entry.commit, ...(entry.build === undefined ? {} : { source: entry.build.source }), deployId: entry.id, target: failed.target, detail: failed.detail, at: failed.at };
+    return;
+  }
+  const rejected = state.rejected;
+  if (rejected === undefined || entry.reason === 'auto-rollback') return;
+  if (entry.commit !== rejected.commit || (entry.rollout?.checks.length ?? 0) > 0) delete state.rejected;
+}
+
+/** A deploy was refused before anything was touched: status names why while that commit is the branch tip. */
+export function deployRefused(state: State, commit: Commit, why: string, at: string): void {
+  state.refused = { commit, why, at };
+}
+
 /** A deploy finished: it is the current one, what "ok" in status is measured against. */
 export function deployFinished(state: State, deployId: number, commit: Commit, at: string): void {
   state.nextDeployId = deployId + 1;

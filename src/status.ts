@@ -58,11 +58,43 @@ export function targetStatuses(names: readonly string[], state: State): TargetSt
   });
 }
 
+/** What the current deploy was, from its history entry: who chose it and how, and with build what it was built from. */
+export type CurrentDeploy = Pick<HistoryEntry, 'id' | 'reason' | 'startedBy' | 'build'>;
+
+/** Whether the farm serves the branch tip, and if not, why; `failing`: status says so with its exit code. */
+export interface TipStatus {
+  deployed: boolean;
+  why: string | undefined;
+  failing: boolean;
+}
+
+/**
+ * The branch tip against what the farm serves. Not deployed, it fails status (a push that was
+ * refused, a release a check failed on, a deploy that never ran), unless an operator chose what
+ * the farm serves (fanout rollback, or fanout deploy REV): then it is said, and not a failure.
+ */
+export function tipStatus(tip: Commit | null, state: State, current: CurrentDeploy | undefined): TipStatus {
+  if (tip === null || state.current?.commit === tip || current?.build?.source === tip) return { deployed: true, why: undefined, failing: false };
+  const { refused, rejected } = state;
+  if (refused?.commit === tip) return { deployed: false, why: `refused: ${refused.why}`, failing: true };
+  if (rejected !== undefined && (rejected.commit === tip || rejected.source === tip)) return { deployed: false, why: `it failed its check on ${rejected.target} in deploy #${rejected.deployId} (${rejected.detail})`, failing: true };
+  if (state.current !== null && (current?.reason === 'rollback' || current?.reason === 'manual')) {
+    return { deployed: false, why: `${current.startedBy} chose what the farm serves with fanout ${current.reason === 'rollback' ? 'rollback' : 'deploy'} (deploy #${current.id}); fanout deploy sends the tip`, failing: false };
+  }
+  return { deployed: false, why: 'no deploy of it has finished (fanout deploy)', failing: true };
+}
+
+/** The line status prints for a release a check failed on, while it is rejected. */
+export function rejectedLine(rejected: NonNullable<State['rejected']>): string {
+  return `release ${rejected.commit.slice(0, 10)} failed its check on ${rejected.target} in deploy #${rejected.deployId} (${rejected.detail}): fanout sends it to no more hosts (push a fix, or fanout rollback; --force sends it anyway)`;
+}
+
 /** Everything `fanout status` says, decided from data: the journal, watch's state, the branch tip. */
 export interface FarmStatus {
   ok: boolean;
   current: State['current'];
   branchTip: Commit | null;
+  tip: TipStatus;
   targets: TargetStatus[];
   /** watch's own line and whether it counts as a failure, when watch ever ran */
   watch: { line: string; failing: boolean } | undefined;
@@ -70,26 +102,30 @@ export interface FarmStatus {
   sourceError: string | undefined;
 }
 
-export function farmStatus(names: readonly string[], state: State, tip: Commit | undefined, watch: FarmStatus['watch']): FarmStatus {
+export function farmStatus(names: readonly string[], state: State, tip: Commit | undefined, watch: FarmStatus['watch'], current?: CurrentDeploy): FarmStatus {
   const targets = targetStatuses(names, state);
   const sourceError = state.source.error;
-  const ok = targets.every((t) => t.health === 'ok') && watch?.failing !== true && sourceError === undefined;
-  return { ok, current: state.current, branchTip: tip ?? null, targets, watch, sourceError };
+  const tipState = tipStatus(tip ?? null, state, current);
+  const ok = targets.every((t) => t.health === 'ok') && watch?.failing !== true && sourceError === undefined && !tipState.failing;
+  return { ok, current: state.current, branchTip: tip ?? null, tip: tipState, targets, watch, sourceError };
 }
 
 /**
  * `fanout status --json`: the farm status with each commit's subject, watch's own state and the
  * source's. `subjects` maps each commit named to its subject.
  */
-export function statusDocument(status: FarmStatus, subjects: ReadonlyMap<string, string>, watchState: WatchState | undefined, source: State['source'], autoRollback?: AutoRollback, build?: HistoryEntry['build']): Record<string, unknown> {
+export function statusDocument(status: FarmStatus, subjects: ReadonlyMap<string, string>, watchState: WatchState | undefined, state: Pick<State, 'source' | 'rejected'>, autoRollback?: AutoRollback, build?: HistoryEntry['build']): Record<string, unknown> {
   const { current } = status;
   return {
     ok: status.ok,
     current: current === null ? null : { ...current, subject: subjects.get(current.commit), build: build ?? null },
     branchTip: status.branchTip,
+    branchTipDeployed: status.tip.deployed,
+    branchTipProblem: status.tip.why ?? null,
+    rejected: state.rejected ?? null,
     targets: status.targets.map((t) => ({ ...t, subject: t.commit === null ? null : subjects.get(t.commit) })),
     watch: watchState === undefined ? null : { ...watchState, failing: status.watch?.failing ?? false },
-    source: { commit: source.commit, error: status.sourceError ?? null },
+    source: { commit: state.source.commit, error: status.sourceError ?? null },
     autoRollback: autoRollback ?? null,
   };
 }

@@ -156,7 +156,7 @@ describe('deletionRefusal: maxDelete, counted as rsync counts', () => {
 });
 
 /** What was asked: a plain push unless `more` says otherwise. */
-const ask = (more: Partial<DeployAsk> = {}): DeployAsk => ({ full: false, checksum: true, outsidePaths: [], allowEmpty: false, maxDelete: undefined, coalesce: false, ...more });
+const ask = (more: Partial<DeployAsk> = {}): DeployAsk => ({ full: false, checksum: true, outsidePaths: [], allowEmpty: false, maxDelete: undefined, coalesce: false, force: false, ...more });
 const NOW = Date.parse('2026-11-25T12:00:00Z');
 const KEEP_NOTHING: Keep = { protect: [], exclude: [], targets: [] };
 type Keep = PlanConfig;
@@ -297,7 +297,7 @@ describe('planDeploy: the whole deploy from the facts', () => {
 
     it('an entry written below something that is not a directory in the commit (the same name twice)', () => {
       const link = farm([add('d', '120000'), add('d/evil.html')], { treeKinds: { d: 'other' } });
-      expect(planDeploy(ask(), link, KEEP_NOTHING)).toEqual({ kind: 'refused', why: expect.stringMatching(/has entries below "d", which is not a directory in it/) as string });
+      expect(planDeploy(ask(), link, KEEP_NOTHING)).toEqual({ kind: 'refused', exitCode: 2, why: expect.stringMatching(/has entries below "d", which is not a directory in it/) as string });
       // the tree's answer alone refuses it too: the symlink `d` is not in this diff
       const other = farm([add('d/evil.html')], { treeKinds: { d: 'other' } });
       expect(planDeploy(ask(), other, KEEP_NOTHING).kind).toBe('refused');
@@ -307,10 +307,24 @@ describe('planDeploy: the whole deploy from the facts', () => {
     it('an empty tree when the source must be brought to it, unless allowed; a sync of a source that already holds it is guarded at apply', () => {
       expect(planDeploy(ask(), farm([D('index.html')], { emptyTree: true }), KEEP_NOTHING)).toEqual({
         kind: 'refused',
+        exitCode: 2,
         why: 'commit bbbbbbbbbb has no files; refusing to deploy it (it would empty every target); nothing was touched. --allow-empty if that is intended',
       });
       expect(planDeploy(ask({ allowEmpty: true }), farm([D('index.html')], { emptyTree: true }), KEEP_NOTHING)).toMatchObject({ kind: 'deploy', allowEmpty: true });
       expect(planDeploy(ask(), farm([], { source: { commit: B, attempted: [] }, emptyTree: true }), KEEP_NOTHING).kind).toBe('deploy');
+    });
+
+    it('a release a check failed on goes to no more hosts, exit 1, unless forced; another commit is not held back by it', () => {
+      const facts = farm([M('index.html')]);
+      facts.state.rejected = { commit: B, deployId: 6, target: 'web2', detail: 'HTTP 500 (expected 200)', at: 't' };
+      expect(planDeploy(ask(), facts, KEEP_NOTHING)).toEqual({
+        kind: 'refused',
+        exitCode: 1,
+        why: 'release bbbbbbbbbb failed its check on web2 in deploy #6 (HTTP 500 (expected 200)); fanout sends it to no more hosts: push a fix, or fanout rollback; --force sends it anyway',
+      });
+      expect(planDeploy(ask({ force: true }), facts, KEEP_NOTHING).kind).toBe('deploy');
+      facts.state.rejected = { commit: C, deployId: 6, target: 'web2', detail: 'HTTP 500', at: 't' };
+      expect(planDeploy(ask(), facts, KEEP_NOTHING).kind).toBe('deploy');
     });
 
     it('a deploy that coalesces is not refused for a tree it will not write', () => {
@@ -518,18 +532,18 @@ describe('planDeploy with slots', () => {
 
   it('refuses a commit that contains a shared path', () => {
     const facts = { ...farm([add('uploads/a.jpg')], { targets: { web1: at(A, null), web2: at(A, null) } }), treeKinds: new Map<string, EntryKind>([['uploads', 'directory']]) };
-    expect(planDeploy(ask(), facts, slotted)).toEqual({ kind: 'refused', why: expect.stringMatching(/contains "uploads", a shared path/) as string });
+    expect(planDeploy(ask(), facts, slotted)).toEqual({ kind: 'refused', exitCode: 2, why: expect.stringMatching(/contains "uploads", a shared path/) as string });
     expect(sharedPaths(slotted)).toEqual(['uploads']);
   });
 
   it('with a build, refuses a commit that contains the directory watch mirrors (watch.path); without one, that is the site\'s own', () => {
     const built: Keep = { protect: [], exclude: [], targets: [{ name: 'web1', layout: { kind: 'in-place' } }], build: {}, watch: { path: 'up/media' } };
     const facts = { ...farm([add('up/media/x.html')], { targets: { web1: at(A, null) } }), treeKinds: new Map<string, EntryKind>([['up', 'directory'], ['up/media', 'directory']]) };
-    expect(planDeploy(ask(), facts, built)).toEqual({ kind: 'refused', why: expect.stringMatching(/contains "up\/media", the directory fanout watch mirrors as it is/) as string });
+    expect(planDeploy(ask(), facts, built)).toEqual({ kind: 'refused', exitCode: 2, why: expect.stringMatching(/contains "up\/media", the directory fanout watch mirrors as it is/) as string });
     expect(sharedPaths(built)).toEqual(['up/media']);
     // a file where a directory above it must be would take its place as well
     const over = { ...farm([add('up')], { targets: { web1: at(A, null) } }), treeKinds: new Map<string, EntryKind>([['up', 'other']]) };
-    expect(planDeploy(ask(), over, built)).toEqual({ kind: 'refused', why: expect.stringMatching(/contains "up" \(not a directory\) where "up\/media" needs one, the directory fanout watch mirrors as it is/) as string });
+    expect(planDeploy(ask(), over, built)).toEqual({ kind: 'refused', exitCode: 2, why: expect.stringMatching(/contains "up" \(not a directory\) where "up\/media" needs one, the directory fanout watch mirrors as it is/) as string });
     expect(reservedPathsToLookUp(built).sort()).toEqual(['up', 'up/media']);
     const plain = { ...built, build: undefined };
     expect(planDeploy(ask(), facts, plain).kind).toBe('deploy');

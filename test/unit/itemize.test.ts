@@ -18,10 +18,10 @@ describe('parseItemized', () => {
     '',
   ].join('\n');
 
-  it('counts files and symlinks sent and files deleted, not directories', () => {
+  it('counts files and symlinks sent, not directories, and everything deleted, directories too', () => {
     const counts = parseItemized(FULL_PASS);
     expect(counts.sent).toBe(5);
-    expect(counts.deleted).toBe(2);
+    expect(counts.deleted).toBe(3);
   });
 
   it('adds up the length of the files sent, not of directories or symlinks', () => {
@@ -63,10 +63,9 @@ describe('parseItemized', () => {
     expect(counts.lines).toEqual(['.f...p..... chmodded', '.L..t...... link', '.f..t...... touched', '.f....o.... chowned']);
   });
 
-  it('counts every deletion for --max-delete, directories included, and files alone as deleted', () => {
+  it('counts every deletion as --max-delete does, directories included: the refusal and the per-target line mean one thing', () => {
     const counts = parseItemized('*deleting   4 a/b.html\n*deleting   0 a/\n*deleting   1 c\n');
-    expect(counts.deleted).toBe(2);
-    expect(counts.deletions).toBe(3);
+    expect(counts.deleted).toBe(3);
   });
 
   it('notices rsync stopping at --max-delete, and what --debug=FILTER says it protected', () => {

@@ -1,15 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { Commit } from '../../src/git.js';
-import type { State, TargetState } from '../../src/journal.js';
+import type { HistoryEntry, State, TargetState } from '../../src/journal.js';
 import {
   beginCheckout,
   beginSwitch,
   beginTransfer,
   checkoutFailed,
   checkoutSucceeded,
+  checkFailed,
   deployFinished,
+  deployRefused,
   forgetOtherSlots,
   refusedBeforeTransfer,
+  releaseJudged,
   slotLinked,
   sourceHolds,
   switchFailed,
@@ -151,5 +154,44 @@ describe('forgetOtherSlots: after a repair, only the slots it vouches for', () =
     forgetOtherSlots(s, 'web1', ['3']);
     expect(s.targets.web1?.slots).toEqual({ '1': { commit: null, at: 't0', status: 'ok', attempted: [], retiredAt: 't1', linked: ['uploads'] }, '2': ok(C), '3': ok(B) });
     expect(s.targets.web1?.commit).toBe(C);
+  });
+});
+
+describe('a release a check failed on', () => {
+  const entry = (commit: Commit, more: Partial<HistoryEntry> = {}): HistoryEntry => ({ id: 4, startedAt: 't', finishedAt: 't', commit, subject: 's', reason: 'push', startedBy: 'git', targets: [], ...more });
+  const check = (target: string, ok: boolean) => ({ target, ok, detail: ok ? 'HTTP 200' : 'HTTP 500', attempts: 1, durationMs: 5, at: 't9', wave: 0 });
+
+  it('its host is failed with the check\'s answer, and the release is rejected until another commit is deployed', () => {
+    const s = state({ web1: ok(B) });
+    checkFailed(s, 'web1', 'HTTP 500');
+    expect(s.targets.web1).toMatchObject({ commit: B, status: 'failed', error: 'check failed: HTTP 500' });
+    releaseJudged(s, entry(B, { rollout: { waves: [['web1']], checks: [check('web1', false)], stopped: { wave: 0, target: 'web1', detail: 'HTTP 500' } } }));
+    expect(s.rejected).toEqual({ commit: B, deployId: 4, target: 'web1', detail: 'HTTP 500', at: 't9' });
+    // the automatic rollback is the failed deploy's own end
+    releaseJudged(s, entry(A, { reason: 'auto-rollback' }));
+    expect(s.rejected?.commit).toBe(B);
+    // a redeploy of it without checks says nothing new of it
+    releaseJudged(s, entry(B));
+    expect(s.rejected?.commit).toBe(B);
+    releaseJudged(s, entry(B, { rollout: { waves: [['web1']], checks: [check('web1', true)] } }));
+    expect(s.rejected).toBeUndefined();
+    releaseJudged(s, entry(B, { rollout: { waves: [['web1']], checks: [check('web1', false)] } }));
+    releaseJudged(s, entry(C));
+    expect(s.rejected).toBeUndefined();
+  });
+
+  it('with build, the commit it was built from is kept beside it', () => {
+    const s = state();
+    releaseJudged(s, entry(B, { build: { source: C, reused: false, durationMs: 1 }, rollout: { waves: [], checks: [check('web2', false)] } }));
+    expect(s.rejected).toMatchObject({ commit: B, source: C, target: 'web2' });
+  });
+
+  it('a refusal is noted until a deploy of that commit (or of its build) finishes', () => {
+    const s = state();
+    deployRefused(s, B, 'the deploy would delete 18 files or directories', 't');
+    releaseJudged(s, entry(C));
+    expect(s.refused).toEqual({ commit: B, why: 'the deploy would delete 18 files or directories', at: 't' });
+    releaseJudged(s, entry(A, { build: { source: B, reused: false, durationMs: 1 } }));
+    expect(s.refused).toBeUndefined();
   });
 });

@@ -6,6 +6,7 @@ import type { HistoryEntry } from '../../src/journal.js';
 
 const A = 'a'.repeat(40) as Commit;
 const B = 'b'.repeat(40) as Commit;
+const C = 'c'.repeat(40) as Commit;
 
 function state(targets: State['targets']): State {
   return { version: 1, nextDeployId: 3, current: { commit: B, deployId: 2, at: '2026-01-01T00:00:00Z' }, source: { commit: B, attempted: [] }, targets };
@@ -62,6 +63,22 @@ describe('farmStatus: what fanout status says, from data', () => {
     expect(farmStatus(['ok'], failedCheckout, B, undefined)).toMatchObject({ ok: false, sourceError: 'Permission denied' });
     expect(farmStatus(['ok', 'never'], state(healthy), B, undefined).ok).toBe(false);
   });
+
+  it('is not ok while the branch tip is not deployed, and says why: refused, failed its check, never deployed; an operator\'s own choice is said, not failed', () => {
+    const ahead = state(healthy);
+    expect(farmStatus(['ok'], ahead, C, undefined)).toMatchObject({ ok: false, tip: { deployed: false, failing: true, why: 'no deploy of it has finished (fanout deploy)' } });
+    ahead.refused = { commit: C, why: 'the deploy would delete 18 files or directories on web1, more than maxDelete (10); nothing was touched', at: 't' };
+    expect(farmStatus(['ok'], ahead, C, undefined)).toMatchObject({ ok: false, tip: { failing: true, why: 'refused: the deploy would delete 18 files or directories on web1, more than maxDelete (10); nothing was touched' } });
+    // a refusal of another commit says nothing of this tip
+    expect(farmStatus(['ok'], ahead, A, undefined).tip.why).toBe('no deploy of it has finished (fanout deploy)');
+    const rejected = state(healthy);
+    rejected.rejected = { commit: A, source: C, deployId: 3, target: 'web2', detail: 'HTTP 500', at: 't' };
+    expect(farmStatus(['ok'], rejected, C, undefined).tip).toEqual({ deployed: false, failing: true, why: 'it failed its check on web2 in deploy #3 (HTTP 500)' });
+    const chosen = farmStatus(['ok'], state(healthy), C, undefined, { id: 2, reason: 'rollback', startedBy: 'alice', build: undefined });
+    expect(chosen).toMatchObject({ ok: true, tip: { deployed: false, failing: false, why: 'alice chose what the farm serves with fanout rollback (deploy #2); fanout deploy sends the tip' } });
+    // with build: the tip is deployed when the current deploy is its build
+    expect(farmStatus(['ok'], state(healthy), C, undefined, { id: 2, reason: 'push', startedBy: 'git', build: { source: C, reused: false, durationMs: 1 } }).ok).toBe(true);
+  });
 });
 
 describe('statusDocument: the shape of fanout status --json', () => {
@@ -70,10 +87,13 @@ describe('statusDocument: the shape of fanout status --json', () => {
     s.source.error = 'Permission denied';
     const watchState = { pid: 42, state: 'degraded' as const, since: 'z', message: 'lost a watch' };
     const status = farmStatus(['web1', 'web2', 'web3'], s, B, { line: 'watch: DEGRADED', failing: true });
-    expect(statusDocument(status, new Map([[A, 'old'], [B, 'new']]), watchState, s.source)).toEqual({
+    expect(statusDocument(status, new Map([[A, 'old'], [B, 'new']]), watchState, s)).toEqual({
       ok: false,
       current: { commit: B, deployId: 2, at: '2026-01-01T00:00:00Z', subject: 'new', build: null },
       branchTip: B,
+      branchTipDeployed: true,
+      branchTipProblem: null,
+      rejected: null,
       targets: [
         { name: 'web1', health: 'ok', commit: B, at: 'x', error: undefined, subject: 'new' },
         { name: 'web2', health: 'failed', commit: A, at: 'y', error: 'down', subject: 'old' },
@@ -83,10 +103,10 @@ describe('statusDocument: the shape of fanout status --json', () => {
       source: { commit: B, error: 'Permission denied' },
       autoRollback: null,
     });
-    expect(statusDocument(farmStatus([], state({}), undefined, undefined), new Map(), undefined, state({}).source)).toMatchObject({ watch: null, branchTip: null, source: { error: null } });
+    expect(statusDocument(farmStatus([], state({}), undefined, undefined), new Map(), undefined, state({}))).toMatchObject({ watch: null, branchTip: null, source: { error: null } });
     // with build: the current deploy's source commit and its build
     const build = { source: A, reused: false, durationMs: 4200 };
-    expect(statusDocument(status, new Map(), undefined, s.source, undefined, build)).toMatchObject({ current: { commit: B, build } });
+    expect(statusDocument(status, new Map(), undefined, s, undefined, build)).toMatchObject({ current: { commit: B, build } });
   });
 });
 
