@@ -1,5 +1,5 @@
 import type { Config, Layout, Target } from './config.js';
-import { changesAttributes, type Change, type Commit, type EntryKind } from './git.js';
+import { changesAttributes, GITLINK, type Change, type Commit, type EntryKind } from './git.js';
 import type { SlotState, SourceHolding, State, TargetState, TreeState } from './journal.js';
 import { shortPath, type RelPath } from './paths.js';
 import { candidatePaths, parentOf, planSync, withAncestors, type RsyncPass, type SyncPlan } from './plan.js';
@@ -482,10 +482,13 @@ export function planTarget(facts: TargetFacts, kinds?: ReadonlyMap<RelPath, Entr
   const extraPaths = [...since.extra.map((c) => c.path), ...dirty];
   const candidates = candidatePaths(since.changes, extraPaths);
   if (kinds === undefined) return { lookUp: candidates };
+  // a submodule is an empty directory in the source, as every checkout leaves it; git cannot say
+  // so of one whose commit it lacks, but the diff names its mode
+  const gitlinks = new Set(since.changes.filter((c) => c.entry?.mode === GITLINK).map((c) => c.path));
   const notDirectories = new Set<RelPath>();
   const missing = new Set<RelPath>();
   for (const candidate of candidates) {
-    const kind = kinds.get(candidate) ?? 'missing';
+    const kind = gitlinks.has(candidate) ? 'directory' : (kinds.get(candidate) ?? 'missing');
     if (kind !== 'directory') notDirectories.add(candidate);
     if (kind === 'missing') missing.add(candidate);
   }

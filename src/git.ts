@@ -243,8 +243,9 @@ export async function treeEntryKinds(repo: string, commit: Commit, paths: readon
     }
     const end = result.stdout.indexOf('\n', at);
     const type = result.stdout.slice(at, end === -1 ? undefined : end);
-    // a submodule's commit is not in this repository: nothing is written for it, as on disk
-    kinds.set(p, type === 'tree' ? 'directory' : type === 'blob' ? 'other' : 'missing');
+    // a submodule whose commit this repository happens to hold: an empty directory, as on disk
+    // (one whose commit it lacks reads as missing here: planTarget knows it from the diff)
+    kinds.set(p, type === 'tree' || type === 'commit' ? 'directory' : type === 'blob' ? 'other' : 'missing');
     at = end === -1 ? result.stdout.length : end + 1;
   }
   return kinds;
@@ -326,8 +327,9 @@ export async function checkout(
     } else {
       // parents first, so that a tracked symlink that becomes a directory goes before what was below it
       for (const change of [...paths].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) removeInside(source, change.path);
+      // a submodule gets an empty directory, as the whole checkout and git's own give it
       const entries = paths
-        .filter((c) => c.entry !== undefined && c.entry.mode !== GITLINK)
+        .filter((c) => c.entry !== undefined)
         .map((c) => `${c.entry?.mode ?? ''} ${c.entry?.blob ?? ''}\t${c.path}\0`)
         .join('');
       await git(['update-index', '-z', '--index-info'], relPathBytes(entries));
@@ -396,8 +398,8 @@ export async function switchTree(repo: string, source: string, from: Commit, to:
   }
 }
 
-/** A submodule: nothing to write into a web root. */
-const GITLINK = '160000';
+/** A submodule's entry: its files are in another repository; a checkout makes an empty directory for it. */
+export const GITLINK = '160000';
 
 /**
  * The first directory above one of `paths` that is a symlink in `root` and not itself among the

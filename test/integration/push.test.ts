@@ -195,4 +195,29 @@ describe('git push deploys to every target', () => {
     }
     expect(fs.statSync(path.join(farm.stateDir, 'fanout.log')).mode & 0o077).toBe(0);
   });
+
+  it('a submodule deploys as an empty directory, as every checkout and a full pass leave it; the same commit gives the same farm whichever pass sends it', async () => {
+    // a gitlink to a commit this repository does not have, as a vendored theme would be
+    fs.mkdirSync(path.join(farm.clone, 'vendor/theme'), { recursive: true });
+    farm.write({ '.gitmodules': '[submodule "theme"]\n\tpath = vendor/theme\n\turl = https://example.invalid/theme.git\n', 'index.html': 'v2' });
+    await farm.git(['update-index', '--add', '--cacheinfo', `160000,${'1'.repeat(40)},vendor/theme`]);
+    const sub = await farm.commit('add a submodule');
+    const output = await pushAllOk();
+    expect(output).not.toMatch(/failed/);
+    await expectTargetsAt(sub);
+    expect(fs.readdirSync(path.join(farm.daemons[0]?.dir ?? '', 'vendor/theme'))).toEqual([]);
+    // a full pass of the same commit changes nothing: both passes leave the same farm
+    const full = await farm.fanout(['sync', '--full']);
+    expect(full.exitCode).toBe(0);
+    for (const d of farm.daemons) expect(full.stdout).toMatch(new RegExp(`${d.name} +ok +0 sent, 0 deleted \\(full pass\\)`));
+    expect((await farm.fanout(['verify'])).exitCode).toBe(0);
+    // and it goes away as it came
+    await farm.git(['rm', '-q', '--cached', 'vendor/theme']);
+    fs.rmSync(path.join(farm.clone, 'vendor'), { recursive: true });
+    farm.remove('.gitmodules');
+    const gone = await farm.commit('drop the submodule');
+    await pushAllOk();
+    await expectTargetsAt(gone);
+    expect((await farm.fanout(['verify'])).exitCode).toBe(0);
+  });
 });

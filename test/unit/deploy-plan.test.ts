@@ -334,6 +334,14 @@ describe('planDeploy: the whole deploy from the facts', () => {
   });
 
   describe('type changes', () => {
+    it('a submodule is the empty directory every checkout makes for it, though git, lacking its commit, calls it missing', () => {
+      const p = planned([add('.gitmodules'), add('vendor/theme', '160000')], { kinds: { vendor: 'directory', 'vendor/theme': 'missing' } }, ask(), KEEP_NOTHING);
+      expect(p.targets[0]?.sync).toMatchObject({ kind: 'paths', sends: ['.gitmodules', 'vendor', 'vendor/theme'], removals: [], prunes: [] });
+      // gone again: removed like any directory
+      const gone = planned([D('vendor/theme')], { kinds: { vendor: 'missing', 'vendor/theme': 'missing' } }, ask(), KEEP_NOTHING);
+      expect(gone.targets[0]?.sync).toMatchObject({ kind: 'paths', sends: [], removals: ['vendor'], prunes: ['.'] });
+    });
+
     it('a file that becomes a directory: the directory and what is in it are sent, nothing deleted by name', () => {
       const p = planned([D('about'), add('about/index.html')], {}, ask(), KEEP_NOTHING);
       expect(p.targets[0]?.sync).toMatchObject({ kind: 'paths', sends: ['about', 'about/index.html'], removals: [], deleted: 0 });
