@@ -509,6 +509,20 @@ export function preflightPass(plan: SyncPlan, config: Pick<Config, 'protect' | '
   return undefined;
 }
 
+/**
+ * What the deploy's passes read from the source, each path with the directories above it: every
+ * directory of the commit when any target gets a full pass. Checked for symlinks git does not have
+ * before any of them runs (see foreignSymlink).
+ */
+export function sourcePathsRead(plan: Extract<DeployPlan, { kind: 'deploy' }>): RelPath[] | 'all' {
+  const read = new Set<RelPath>();
+  for (const { sync } of plan.targets) {
+    if (sync.kind === 'full') return 'all';
+    if (sync.kind === 'paths') for (const p of [...sync.sends, ...sync.prunes]) if (p !== '.') read.add(p);
+  }
+  return withAncestors(read);
+}
+
 /** What rsync's dry run of a target's preflight pass said. */
 export interface PreflightAnswer {
   /** files and directories the pass would delete, as rsync counts them for --max-delete */

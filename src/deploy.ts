@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import pMap from 'p-map';
 import { targetNamed, type Config, type Target } from './config.js';
-import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, reservedPathsToLookUp, sourceStep, treePathsToLookUp, treeToWrite, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep, type TargetPlan } from './deploy-plan.js';
+import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, reservedPathsToLookUp, sourcePathsRead, sourceStep, treePathsToLookUp, treeToWrite, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep, type TargetPlan } from './deploy-plan.js';
 import { FanoutError, Refusal } from './errors.js';
-import { branchTip, changedPaths, checkout, commitInfo, firstUnsafeName, isEmptyTree, resolveCommit, switchTree, symlinkAbove, throughSymlink, treeEntryKinds, type Change, type Commit, type Diff, type EntryKind } from './git.js';
+import { findProgram } from './exec.js';
+import { branchTip, changedPaths, checkout, commitInfo, firstUnsafeName, foreignSymlink, isEmptyTree, resolveCommit, switchTree, symlinkAbove, throughSymlink, treeEntryKinds, type Change, type Commit, type Diff, type EntryKind } from './git.js';
 import { Journal, type HistoryEntry, type Holding, type Reason, type State, type TargetOutcome } from './journal.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { Logger } from './log.js';
@@ -13,7 +14,7 @@ import { exportMetrics } from './metrics.js';
 import { bytesOf, displayPath, onDisk, type RelPath } from './paths.js';
 import { parentOf, type SyncPlan } from './plan.js';
 import { previousDeploy } from './rollback.js';
-import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, countDeploy, deployFailed, deployFinished, deployRefused, forgetOtherSlots, refusedBeforeTransfer, releaseJudged, sourceHolds, transferFailed, transferSucceeded } from './state.js';
+import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, countDeploy, deployFailed, deployFinished, deployRefused, forgetOtherSlots, refusedBeforeTransfer, releaseJudged, sourceHolds, sourceUntraceable, transferFailed, transferSucceeded } from './state.js';
 import { passesOf, rsyncWithRetries, runPasses, type Context } from './passes.js';
 import { buildToDeploy, pruneBuilds, type BuildFacts } from './build.js';
 import { afterSwitch, runHook, type HookFacts } from './hooks.js';
@@ -131,6 +132,8 @@ async function recordStop(journal: Journal, error: FanoutError, stop: { id: numb
 /** The deploy of a chosen commit: build it (with build:), read, plan, apply (or render). */
 async function deployCommit(ctx: Context, journal: Journal, request: DeployRequest, options: DeployOptions, targets: readonly Target[], chosen: Commit): Promise<HistoryEntry | undefined> {
   const { config, log } = ctx;
+  // before a build or a checkout: without rsync every target would fail, each with the same line
+  if (findProgram(config.rsync.path) === undefined) throw new FanoutError(`cannot start ${config.rsync.path}: not found (is it installed, and on the PATH?); nothing was touched: apt-get install rsync, or set rsync.path in the config`, 1);
   const previous = journal.state.current?.commit ?? null;
   let commit = chosen;
   // with build: the commit deployed is the source commit's build (made now, or reused); a sync,
@@ -282,6 +285,7 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
     }
   }
   if (!plan.allowEmpty) assertSourceNotEmpty(config.source);
+  await assertNoForeignSymlink(ctx, plan, journal);
   const decision = decideTransfers(plan, await askPreflights(ctx, plan), config, false);
   if (decision.refusal !== undefined) throw new Refusal(decision.refusal);
   // With slots, each target's switch is made ready first: its rsync connects while the targets
@@ -371,6 +375,7 @@ async function record(journal: Journal, entry: HistoryEntry, change: (s: State) 
 async function renderDryRun(ctx: Context, plan: PlannedDeploy, started: Started): Promise<HistoryEntry> {
   const { config } = ctx;
   const sourceReady = plan.source === undefined;
+  if (sourceReady) await assertNoForeignSymlink(ctx, plan);
   const decision = decideTransfers(plan, sourceReady ? await askPreflights(ctx, plan) : new Map(), config, true);
   if (decision.refusal !== undefined) throw new FanoutError(decision.refusal);
   const outcomes = await pMap(
@@ -460,6 +465,22 @@ function assertSourceNotEmpty(source: string): void {
     throw new FanoutError(`source ${source} does not exist; refusing to sync (it would empty every target)`);
   }
   if (entries.length === 0) throw new FanoutError(`source ${source} is empty; refusing to sync (it would empty every target); --allow-empty if that is intended`);
+}
+
+/**
+ * Invariant 8 for what the passes read: a symlink made by hand where the commit has a directory is
+ * refused as the checkout refuses one, whichever pass would read through it (a sync of a source
+ * that holds the commit, a full pass to a new target after a paths checkout).
+ */
+async function assertNoForeignSymlink(ctx: Context, plan: PlannedDeploy, journal?: Journal): Promise<void> {
+  const link = await foreignSymlink(ctx.config.repo, ctx.config.source, plan.commit, sourcePathsRead(plan), ctx.log);
+  if (link === undefined) return;
+  const refusal = throughSymlink(link);
+  // the source no longer holds the commit: the next deploy rebuilds it (the link itself removed, nothing through it)
+  await journal?.update((s) => {
+    sourceUntraceable(s, refusal.message);
+  });
+  throw refusal;
 }
 
 /**

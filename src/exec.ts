@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { execa, type Options, type ResultPromise } from 'execa';
 import { endedGroup, killGroup, startedGroup, stopLeftoverGroup } from './groups.js';
@@ -183,6 +184,23 @@ export function firstLine(text: string): string {
 }
 
 /** Why a program could not be started, by its errno: missing, not allowed, or what the system said. */
+/**
+ * Where a program would be found for a child (its PATH as childEnvironment gives it), or undefined:
+ * asked before a deploy touches anything, so that a missing rsync is one line, not a checkout and
+ * then a failure on every target.
+ */
+export function findProgram(command: string, env: Record<string, string> = childEnvironment()): string | undefined {
+  const candidates = command.includes('/') ? [command] : (env.PATH ?? '').split(':').filter((dir) => dir !== '').map((dir) => path.join(dir, command));
+  return candidates.find((file) => {
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return fs.statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
 export function spawnFailure(command: string, error: { code?: string; shortMessage?: string; message?: string }): string {
   switch (error.code) {
     case 'ENOENT':

@@ -430,6 +430,36 @@ export function symlinkAbove(root: string, paths: readonly RelPath[]): string | 
   return undefined;
 }
 
+/**
+ * The first symlink in `source` where `commit` has a directory (one made by hand: `media` moved to
+ * another disk), among the paths passes read (each with every directory above it, parents first),
+ * or among every directory of the commit for a full pass: rsync would send the link itself, and each target would lose the directory's files for a
+ * link to a path on the update server. Undefined when there is none.
+ */
+export async function foreignSymlink(repo: string, source: string, commit: Commit, read: readonly RelPath[] | 'all', log: Logger): Promise<string | undefined> {
+  const isLink = (rel: RelPath): boolean => fs.lstatSync(onDisk(source, rel), { throwIfNoEntry: false })?.isSymbolicLink() === true;
+  if (read === 'all') {
+    let found: RelPath | undefined;
+    // every directory of the commit's tree, parents first, as git lists them
+    const result = await run('git', ['ls-tree', '-r', '-d', '-z', '--name-only', '--full-tree', '--end-of-options', commit], {
+      env: gitEnv(repo),
+      binary: true,
+      lineEnd: '\0',
+      onLine: (rel) => {
+        if (found === undefined && rel !== '' && isLink(rel)) found = rel;
+      },
+      log,
+    });
+    if (result.exitCode !== 0) throw new FanoutError(`git cannot list ${commit.slice(0, 10)}: ${firstLine(result.spawnError ?? result.stderr)}`, 1);
+    return found === undefined ? undefined : path.join(source, displayPath(found));
+  }
+  const links = read.filter(isLink);
+  if (links.length === 0) return undefined;
+  const kinds = await treeEntryKinds(repo, commit, links, log);
+  const found = links.find((rel) => kinds.get(rel) === 'directory');
+  return found === undefined ? undefined : path.join(source, displayPath(found));
+}
+
 export function throughSymlink(link: string): FanoutError {
   return new FanoutError(`${link} is a symlink git does not have there; fanout removes and writes nothing through one: remove it (and put what it points to in git), then deploy again`, 1);
 }

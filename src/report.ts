@@ -96,9 +96,15 @@ export function summaryLine(entry: HistoryEntry): string {
   const failed = entry.targets.filter((t) => t.status === 'failed');
   const done = entry.targets.filter((t) => t.status === 'ok').length;
   const took = humanDuration(Date.parse(entry.finishedAt) - Date.parse(entry.startedAt));
+  const what = `${shortCommit(entry.commit)} "${entry.subject}"`;
+  // nothing went anywhere: said so, not as a deploy to none of them
+  if (done === 0 && failed.length > 0) {
+    const verb = entry.dryRun === true ? 'would reach' : 'reached';
+    return `${entry.reason === 'rollback' ? `rollback to ${what}` : what} ${verb} no target: ${failed.map((t) => t.name).join(', ')} failed (see above); ${took}`;
+  }
   const verb = entry.dryRun === true ? 'would deploy' : entry.reason === 'rollback' ? 'rolled back to' : 'deployed';
   const preposition = entry.reason === 'rollback' && entry.dryRun !== true ? 'on' : 'to';
-  const head = `${verb} ${shortCommit(entry.commit)} "${entry.subject}" ${preposition} ${done}/${entry.targets.length} targets in ${took}`;
+  const head = `${verb} ${what} ${preposition} ${done}/${entry.targets.length} targets in ${took}`;
   return failed.length === 0 ? head : `${head}; FAILED: ${failed.map((t) => t.name).join(', ')}`;
 }
 

@@ -153,6 +153,14 @@ export function checkoutSucceeded(state: State, commit: Commit): void {
   state.source = { commit, attempted: [] };
 }
 
+/**
+ * The source is not what the journal says (a symlink made by hand where git has a directory): the
+ * next deploy rebuilds it as the commit exactly, and status shows why until then.
+ */
+export function sourceUntraceable(state: State, error: string): void {
+  state.source = { commit: null, attempted: [], untraceable: true, error };
+}
+
 /** The checkout failed (the file system refused): the deploy id is used, and status shows why. */
 export function checkoutFailed(state: State, deployId: number, error: string): void {
   state.nextDeployId = deployId + 1;

@@ -5,7 +5,7 @@ import type { Config, Target } from './config.js';
 import { takeLock, type Context } from './deploy.js';
 import { slotNames } from './deploy-plan.js';
 import { destBelow } from './dest.js';
-import { checkout, type Commit } from './git.js';
+import { checkout, foreignSymlink, throughSymlink, type Commit } from './git.js';
 import { itemPath } from './itemize.js';
 import { Journal } from './journal.js';
 import { runRsync } from './rsync.js';
@@ -42,6 +42,10 @@ export async function verify(ctx: Context, targets: readonly Target[], options: 
   const scratch: string[] = [];
   try {
     const state = Journal.open(config.stateDir).state;
+    // a symlink made by hand where git has a directory: every target would differ from the source, rightly
+    const serving = state.current?.commit;
+    const link = serving === undefined ? undefined : await foreignSymlink(config.repo, config.source, serving, 'all', ctx.log);
+    if (link !== undefined) throw throughSymlink(link);
     const trees = new Map<Commit, string>();
     const treeOf = async (commit: Commit): Promise<string> => {
       if (commit === state.source.commit && state.source.attempted.length === 0) return config.source;

@@ -59,10 +59,44 @@ describe('one target down', () => {
     farm.write({ 'keep.html': 'keep v3' });
     const c3 = await farm.commit('v3');
     const catchUp = (await farm.push()).stderr;
-    // web2 receives the diff from c1 (its own commit): index, new/page, old/page deletion, keep
-    expect(catchUp).toMatch(/remote: +web2 +ok +3 sent \([^)]+\), 1 deleted/);
+    // web2 receives the diff from c1 (its own commit): index, new/page, keep; old/page and old/ deleted
+    expect(catchUp).toMatch(/remote: +web2 +ok +3 sent \([^)]+\), 2 deleted/);
     expect(catchUp).toMatch(/remote: +web1 +ok +1 sent \([^)]+\), 0 deleted/);
     for (const d of farm.daemons) await expectAt(d.dir, c3);
     expect(state().targets.web2).toMatchObject({ commit: c3, status: 'ok', attempted: [] });
+  });
+});
+
+describe('nothing reached', () => {
+  it('every host down: the summary says no target took the commit, not "deployed to 0/3"; back up, the next deploy sends it', async () => {
+    for (const d of farm.daemons) await d.stop();
+    try {
+      farm.write({ 'index.html': 'while every host was down' });
+      const commit = await farm.commit('nobody gets this');
+      const push = (await farm.push()).stderr;
+      expect(push).toMatch(new RegExp(`remote: ${commit.slice(0, 10)} "nobody gets this" reached no target: web1, web2, web3 failed \\(see above\\)`));
+      expect(push).not.toMatch(/deployed .* to 0\/3/);
+    } finally {
+      for (const d of farm.daemons) await d.start();
+      farm.writeConfig();
+    }
+    expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
+  });
+
+  it('rsync missing on the update server: one line, exit 1, found before the source is checked out', async () => {
+    const before = snapshot(farm.source);
+    farm.writeConfig({ rsync: { path: path.join(farm.root, 'no-such-rsync') } });
+    try {
+      farm.write({ 'index.html': 'never checked out' });
+      await farm.commit('no rsync');
+      await farm.pushWithoutDeploy();
+      const deploy = await farm.fanout(['deploy']);
+      expect(deploy.exitCode).toBe(1);
+      expect(deploy.stderr.trim()).toMatch(/^fanout: cannot start .*no-such-rsync: not found \(is it installed, and on the PATH\?\); nothing was touched/);
+      expect(snapshot(farm.source)).toEqual(before);
+    } finally {
+      farm.writeConfig();
+    }
+    expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
   });
 });

@@ -78,15 +78,21 @@ function state(): string {
   return fs.readFileSync(path.join(farm.stateDir, 'state.json'), 'utf8');
 }
 
+/** What the journal holds of the source and the targets: a refusal notes itself beside them, and changes none of it. */
+function holdings(): unknown {
+  const { source, targets, current, nextDeployId } = JSON.parse(state()) as Record<string, unknown>;
+  return { source, targets, current, nextDeployId };
+}
+
 describe('crafted trees and names are refused before anything is touched', () => {
   it('a tree with an entry named ".." is refused with one line; nothing outside the source is removed, nothing recorded', async () => {
     const inside = await inClone(['mktree'], `100644 blob ${await blob('x')}\tkeep.txt\n`);
     const victimTree = await inClone(['mktree'], `040000 tree ${inside}\tx\n`);
-    const before = state();
+    const before = holdings();
     const { stderr } = await pushTree([...(await headEntries()), `040000 tree ${victimTree}\t..`], 'dot dot');
     expect(stderr).toMatch(/remote: fanout: commit [0-9a-f]{10} names a "\.\." component: "\.\.\/x\/keep\.txt"; refusing to deploy it, nothing was touched/);
     expect(fs.readFileSync(path.join(victim, 'x', 'keep.txt'), 'utf8')).toBe('must survive');
-    expect(state()).toBe(before);
+    expect(holdings()).toEqual(before);
     const deploy = await farm.fanout(['deploy']);
     expect(deploy.exitCode).toBe(2);
     expect(deploy.stderr.trim().split('\n')).toHaveLength(1);
@@ -134,6 +140,35 @@ describe('crafted trees and names are refused before anything is touched', () =>
     fs.rmSync(path.join(farm.source, 'media'));
     expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
     for (const d of farm.daemons) expect(fs.readFileSync(path.join(d.dir, 'media/p1.jpg'), 'utf8')).toBe('new photo');
+  });
+
+  it('sync --full, and verify, refuse a symlink made by hand where git has a directory; nothing on a target is touched, status says why, the next deploy rebuilds the source', async () => {
+    const disk = path.join(farm.root, 'media-elsewhere');
+    fs.mkdirSync(disk);
+    fs.writeFileSync(path.join(disk, 'elsewhere.jpg'), 'on the other disk');
+    fs.rmSync(path.join(farm.source, 'media'), { recursive: true });
+    fs.symlinkSync(disk, path.join(farm.source, 'media'));
+    const [, web2] = farm.daemons;
+    if (web2 === undefined) throw new Error('two daemons expected');
+    const sync = await farm.fanout(['sync', '--full', '--target', 'web2']);
+    expect(sync.exitCode).toBe(1);
+    expect(sync.stderr).toMatch(/.*\/www\/media is a symlink git does not have there; fanout removes and writes nothing through one: remove it/);
+    expect(fs.lstatSync(path.join(web2.dir, 'media')).isDirectory()).toBe(true);
+    expect(fs.readFileSync(path.join(web2.dir, 'media/p1.jpg'), 'utf8')).toBe('photo');
+    // verify names the source, not the targets, as what is wrong; status says it too
+    const verify = await farm.fanout(['verify']);
+    expect(verify.exitCode).toBe(1);
+    expect(verify.stderr).toMatch(/\/www\/media is a symlink git does not have there/);
+    const status = await farm.fanout(['status']);
+    expect(status.exitCode).toBe(1);
+    expect(status.stdout).toMatch(/\/www\/media is a symlink git does not have there/);
+    // the README's recovery: remove the link, deploy again
+    fs.rmSync(path.join(farm.source, 'media'));
+    expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
+    expect(fs.readFileSync(path.join(farm.source, 'media/p1.jpg'), 'utf8')).toBe('photo');
+    expect((await farm.fanout(['verify'])).exitCode).toBe(0);
+    expect((await farm.fanout(['status'])).exitCode).toBe(0);
+    expect(fs.readFileSync(path.join(disk, 'elsewhere.jpg'), 'utf8')).toBe('on the other disk');
   });
 
   it('fanout init turns receive.fsckObjects on; doctor reports it off', async () => {

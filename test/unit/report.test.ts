@@ -119,6 +119,12 @@ describe('summaryLine', () => {
     expect(line).toBe('deployed 0123456789 "Fix the footer" to 2/4 targets in 1.5s; FAILED: web2, web4');
   });
 
+  it('a deploy no target took says so, not "to 0/2 targets"', () => {
+    const failed = [outcome({ name: 'web1', status: 'failed' }), outcome({ name: 'web2', status: 'failed' })];
+    expect(summaryLine(entry(failed))).toBe('0123456789 "Fix the footer" reached no target: web1, web2 failed (see above); 1.5s');
+    expect(summaryLine(entry(failed, { reason: 'rollback' }))).toMatch(/^rollback to 0123456789 "Fix the footer" reached no target: /);
+  });
+
   it('says "would deploy" for a dry run', () => {
     expect(summaryLine(entry([outcome({})], { dryRun: true }))).toMatch(/^would deploy 0123456789 /);
   });
