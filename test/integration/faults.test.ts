@@ -119,24 +119,33 @@ describe('faults', () => {
   });
 
   it('a push deleting more than maxDelete files is refused with nothing touched; --max-delete lets it through', async () => {
-    farm.write({ 'bulk/d1/f1.html': '1', 'bulk/d1/f21.html': '21', 'bulk/d1/f41.html': '41', 'bulk/d1/kept.html': 'kept' });
+    farm.write({ 'bulk/d1/f1.html': '1', 'bulk/d1/f21.html': '21', 'bulk/d1/f41.html': '41', 'bulk/d1/kept.html': 'kept', 'bulk/d2/x.html': 'x', 'bulk/d2/y.html': 'y' });
     await farm.commit('four pages');
     await farm.push();
-    farm.writeConfig({ maxDelete: 2 });
+    farm.writeConfig({ maxDelete: 5 });
     try {
       const before = farm.daemons.map((d) => snapshot(d.dir));
-      farm.remove('bulk/d1/f1.html', 'bulk/d1/f21.html', 'bulk/d1/f41.html');
-      const commit = await farm.commit('delete three');
+      // three files, and a directory of two: six deletions, as rsync's --max-delete counts them
+      farm.remove('bulk/d1/f1.html', 'bulk/d1/f21.html', 'bulk/d1/f41.html', 'bulk/d2');
+      const commit = await farm.commit('delete six');
       const push = await farm.push();
-      expect(push.stderr).toMatch(/remote: fanout: the deploy would delete 3 files or directories on web1, more than maxDelete \(2\); nothing was touched/);
+      expect(push.stderr).toMatch(/remote: fanout: the deploy would delete 6 files or directories on web1, more than maxDelete \(5\); nothing was touched/);
       farm.daemons.forEach((d, i) => {
         expect(snapshot(d.dir)).toEqual(before[i]);
       });
       const refused = await farm.fanout(['deploy']);
       expect(refused.exitCode).toBe(2);
-      const allowed = await farm.fanout(['deploy', '--max-delete', '3']);
+      // what CI asks: the tip is not deployed, and status says why, with its exit code and in JSON
+      const status = await farm.fanout(['status']);
+      expect(status.exitCode).toBe(1);
+      expect(status.stdout).toMatch(new RegExp(`branch main is at ${commit.slice(0, 10)} "delete six", not deployed: refused: the deploy would delete 6 files or directories on web1, more than maxDelete \\(5\\)`));
+      const json = JSON.parse((await farm.fanout(['status', '--json'])).stdout) as { ok: boolean; branchTipDeployed: boolean; branchTipProblem: string };
+      expect(json).toMatchObject({ ok: false, branchTipDeployed: false, branchTipProblem: expect.stringMatching(/^refused: the deploy would delete 6 files or directories/) as string });
+      const allowed = await farm.fanout(['deploy', '--max-delete', '6']);
       expect(allowed.exitCode).toBe(0);
-      expect(allowed.stdout).toMatch(/web1 +ok +0 sent, 3 deleted/);
+      // counted as the refusal counted them
+      expect(allowed.stdout).toMatch(/web1 +ok +0 sent, 6 deleted/);
+      expect((await farm.fanout(['status'])).exitCode).toBe(0);
       const expected = await snapshotCommit(farm.repo, commit, farm.root);
       for (const d of farm.daemons) expect(diffSnapshots(expected, snapshot(d.dir))).toEqual([]);
     } finally {

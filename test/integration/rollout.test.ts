@@ -85,10 +85,12 @@ describe('with slots', () => {
     expect(failed).toMatchObject({ commit: bad.commit, rollout: { stopped: { wave: 0, target: 'web1' } } });
     // the way back is a switch alone: the slot left behind still held v1
     expect(back).toMatchObject({ reason: 'auto-rollback', commit: v1.commit, targets: [{ name: 'web1', status: 'ok', sent: 0 }] });
-    // every target serves v1 again: status is ok, and says what happened
+    // every target serves v1 again, but the pushed commit is not deployed: status says what happened, and exits 1
     const status = await farm.fanout(['status']);
-    expect(status.exitCode).toBe(0);
+    expect(status.exitCode).toBe(1);
     expect(status.stdout).toMatch(new RegExp(`rolled back automatically: deploy #\\d+ of ${bad.commit.slice(0, 10)} failed its check on web1 \\(HTTP 404`));
+    expect(status.stdout).toMatch(new RegExp(`branch main is at ${bad.commit.slice(0, 10)} "v2 breaks the health page", not deployed: it failed its check on web1 in deploy #\\d+ \\(HTTP 404`));
+    for (const name of ['web1', 'web2', 'web3']) expect(status.stdout).toMatch(new RegExp(`${name} +ok `));
     const json = JSON.parse((await farm.fanout(['status', '--json'])).stdout) as { autoRollback: { target: string; back: string } };
     expect(json.autoRollback).toMatchObject({ target: 'web1', back: v1.commit });
   });
@@ -135,14 +137,34 @@ describe('with slots', () => {
     }
   });
 
-  it('onFailure: stop leaves the canary on the release it failed with, and exits 1', async () => {
+  it('onFailure: stop leaves the canary on the release it failed with, failed in status; sync and a redeploy send it to no more hosts unless forced', async () => {
     configure({ layout: 'slots', rollout: { canary: ['web2'], onFailure: 'stop' } });
     await pushed({ 'index.html': 'v1', 'health.html': 'ok' }, 'v1');
     const bad = await pushed({ 'index.html': 'v2' }, 'v2', ['health.html']);
     expect(bad.stderr).toMatch(/remote: canary: web2\s/);
     expect(bad.stderr).not.toContain('rolling back');
     expect(await served('index.html')).toEqual(['v1', 'v2', 'v1']);
-    expect((await farm.fanout(['deploy'])).exitCode).toBe(1);
+    // the canary is failed with the check's answer, not ok on the bad release
+    const status = await farm.fanout(['status']);
+    expect(status.exitCode).toBe(1);
+    expect(status.stdout).toMatch(/web2 +failed +[0-9a-f]{10} .*check failed: HTTP 404/);
+    expect(status.stdout).toMatch(new RegExp(`release ${bad.commit.slice(0, 10)} failed its check on web2 in deploy #\\d+ \\(HTTP 404.*\\): fanout sends it to no more hosts`));
+    // what status suggests for the hosts behind does not spread it: one line, exit 1, nothing sent
+    for (const args of [['sync'], ['deploy'], ['sync', '--full']]) {
+      const again = await farm.fanout(args);
+      expect(again.exitCode, args.join(' ')).toBe(1);
+      expect(again.stderr.trim()).toMatch(new RegExp(`^fanout: release ${bad.commit.slice(0, 10)} failed its check on web2 in deploy #\\d+ \\(HTTP 404.*\\); fanout sends it to no more hosts: push a fix, or fanout rollback; --force sends it anyway$`));
+    }
+    expect(await served('index.html')).toEqual(['v1', 'v2', 'v1']);
+    // forced, it goes out: the rollout runs again, its canary checked first, and stops there again
+    const forced = await farm.fanout(['sync', '--force']);
+    expect(forced.exitCode).toBe(1);
+    expect(forced.stdout).toMatch(/check web2: FAILED \(HTTP 404/);
+    expect(await served('index.html')).toEqual(['v1', 'v2', 'v1']);
+    // a fix deployed ends it
+    await pushed({ 'index.html': 'v3', 'health.html': 'ok' }, 'v3');
+    expect(await served('index.html')).toEqual(['v3', 'v3', 'v3']);
+    expect((await farm.fanout(['status'])).exitCode).toBe(0);
   });
 
   it('a command check runs with the target, commit and slot in its environment; its stderr is the reason', async () => {
