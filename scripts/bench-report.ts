@@ -7,7 +7,7 @@ import { lineChart, type Series } from './bench-chart.js';
 import type { DaemonRow } from './bench-daemon.js';
 import type { ScaleRow } from './bench-scale.js';
 import { slotsMarkdown, type SlotsResults } from './bench-slots.js';
-import { rolloutLoadMarkdown, type RolloutLoadRow } from './bench-rollout.js';
+import { badWindowMarkdown, rolloutLoadMarkdown, type BadWindowRow, type RolloutLoadRow } from './bench-rollout.js';
 import { buildMarkdown, type BuildRow } from './bench-build.js';
 import { pairedRatio, type Spread } from './bench-stats.js';
 import { watchMarkdown, type WatchRow } from './bench-watch.js';
@@ -63,6 +63,8 @@ export interface Results {
   slots?: SlotsResults;
   /** the health-gated rollout under load, when it ran */
   rollout?: RolloutLoadRow[];
+  /** the bad window of a failed release, with and without a slow onFailure hook, when it ran */
+  badWindow?: BadWindowRow[];
   /** the build on the update server, when it ran */
   build?: BuildRow;
   scenarios: ScenarioStatus[];
@@ -291,6 +293,7 @@ export function markdown(results: Results): string {
 
   if (results.slots !== undefined) lines.push(...slotsMarkdown(results.slots));
   if (results.rollout !== undefined) lines.push(...rolloutLoadMarkdown(results.rollout));
+  if (results.badWindow !== undefined) lines.push(...badWindowMarkdown(results.badWindow));
   lines.push(...buildMarkdown(results.build));
 
   lines.push('## Scenarios', '', '| scenario | status | note |', '| --- | --- | --- |');

@@ -131,6 +131,68 @@ export async function rolloutLoadScenario(options: RolloutLoadOptions, say: (lin
   return [await run(options, false, say), await run(options, true, say)];
 }
 
+/** The bad window of a release that fails its check on the last batch, with an onFailure hook of this length, or none. */
+export interface BadWindowRow {
+  hookSeconds: number | undefined;
+  failures: number;
+  /** from the failed check's answer to the last host switched back */
+  window: Spread;
+}
+
+/**
+ * A release every host takes, failing its check on the last batch (`onFailure: rollback`), with a
+ * slow onFailure hook (a chat notification that takes its time) and with none, side by side: the
+ * way back comes first, so the hook must not lengthen the window.
+ */
+export async function badWindowScenario(options: RolloutLoadOptions, say: (line: string) => void): Promise<BadWindowRow[]> {
+  const farm = await createFarm({ targets: TARGETS, firstHost: options.firstHost });
+  const web: WebServer[] = [];
+  try {
+    for (const [i, d] of farm.daemons.entries()) web.push(await startWebServer({ hostIndex: options.firstHost + i, dir: path.join(farm.root, `nginx-${d.name}`), root: path.join(d.dir, 'current') }));
+    const hook = path.join(farm.root, 'notify.sh');
+    const last = farm.daemons.at(-1)?.name ?? '';
+    const windows = new Map<number | undefined, number[]>([
+      [undefined, []],
+      [3, []],
+    ]);
+    say(`[rollout] bad window: ${options.deploys} failed releases with no onFailure hook and with a 3 s one`);
+    for (let n = 0; n < options.deploys; n += 1) {
+      for (const [hookSeconds, spans] of windows) {
+        fs.writeFileSync(hook, `#!/bin/sh\nsleep ${hookSeconds ?? 0}\n`, { mode: 0o755 });
+        farm.writeConfig(
+          { layout: 'slots', slotGrace: 0, checks: { retries: 0, timeout: 2 }, rollout: { canary: 1, batch: 1, onFailure: 'rollback' }, ...(hookSeconds === undefined ? {} : { hooks: { onFailure: [hook] } }) },
+          farm.daemons.map((d, i) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile, checkUrl: `${web[i]?.origin ?? ''}/${d.name}.html` })),
+        );
+        // a good release, then one whose page the last host is checked on is gone
+        farm.write(Object.fromEntries(farm.daemons.map((d) => [`${d.name}.html`, `ok ${n}`])));
+        await farm.commit(`good ${n}`);
+        await farm.push();
+        farm.remove(`${last}.html`);
+        await farm.commit(`bad ${n}`);
+        const push = await farm.push();
+        const [failed, back] = farm.history().slice(-2);
+        const answer = failed?.rollout?.checks.find((c) => !c.ok);
+        const switched = back?.targets.map((t) => Date.parse(t.switchedAt ?? '')).filter((at) => !Number.isNaN(at)) ?? [];
+        if (answer === undefined || back?.reason !== 'auto-rollback' || switched.length !== TARGETS) throw new Error(`release ${n} was not rolled back from every host:\n${push.stderr}`);
+        spans.push(Math.max(...switched) - Date.parse(answer.at));
+      }
+    }
+    return [...windows].map(([hookSeconds, spans]) => ({ hookSeconds, failures: spans.length, window: spread(spans) }));
+  } finally {
+    await Promise.all(web.map((w) => w.stop()));
+    await farm.cleanup();
+  }
+}
+
+export function badWindowMarkdown(rows: readonly BadWindowRow[]): string[] {
+  if (rows.length === 0) return [];
+  const lines = [`## The bad window: a release that fails its check on the last of ${TARGETS} hosts, rolled back`, ''];
+  lines.push('| onFailure hook | failed releases | failed check to the last host switched back (median, min-max) |', '| --- | ---: | ---: |');
+  for (const r of rows) lines.push(`| ${r.hookSeconds === undefined ? 'none' : `sleeps ${r.hookSeconds} s`} | ${r.failures} | ${(r.window.median / 1000).toFixed(2)} s (${(r.window.min / 1000).toFixed(2)}-${(r.window.max / 1000).toFixed(2)} s) |`);
+  lines.push('');
+  return lines;
+}
+
 export function rolloutLoadMarkdown(rows: readonly RolloutLoadRow[]): string[] {
   if (rows.length === 0) return [];
   const lines = [`## Health-gated rollout under load: ${rows[0]?.deploys ?? 0} deploys to ${TARGETS} hosts (PHP behind nginx), a canary then batches, each checked`, ''];

@@ -28,7 +28,7 @@ import { watchMatching, watchPid } from './bench-memory.js';
 import { CHARTS, markdown, pushChart, scaleChart, type Approach, type MemoryRow, type PushRow, type Results, type ScenarioStatus, type Walk } from './bench-report.js';
 import { scaleScenario } from './bench-scale.js';
 import { slotsScenario } from './bench-slots.js';
-import { rolloutLoadScenario } from './bench-rollout.js';
+import { badWindowScenario, rolloutLoadScenario } from './bench-rollout.js';
 import { buildScenario } from './bench-build.js';
 import { phpFpmBinary } from '../harness/phpfpm.js';
 import { edit, generateSite, pick } from './bench-site.js';
@@ -363,7 +363,8 @@ async function main(): Promise<void> {
     results.rollout = await rolloutLoadScenario({ deploys: options.quick ? 3 : 20, firstHost: 233 }, say);
     const bad = results.rollout.filter((r) => r.non2xx + r.mixed + r.stale > 0);
     if (bad.length > 0) throw new Error(`under load: ${bad.map((r) => `${r.opcache}: ${r.non2xx} not 2xx, ${r.mixed} mixed, ${r.stale} stale`).join('; ')}`);
-    return 'every response 2xx and from a live release';
+    results.badWindow = await badWindowScenario({ deploys: options.quick ? 1 : 5, firstHost: 230 }, say);
+    return 'every response 2xx and from a live release; every failed release rolled back from every host';
   });
   await scenario(`build on the update server, ${options.quick ? 500 : 10_000} pages`, wanted('build'), async () => {
     results.build = await buildScenario({ pages: options.quick ? 500 : 10_000, reps: options.quick ? 1 : 3, firstHost: 236 }, say);

@@ -230,21 +230,22 @@ describe('a deploy cut short', () => {
   it('killed while staging: the next deploy stages what is missing and switches; the journal stays true', async () => {
     const v1 = await pushed({ 'index.html': 'v1' }, 'v1');
     const files: Record<string, string> = { 'index.html': 'v2' };
-    for (let i = 0; i < 3000; i += 1) files[`big/d${i % 20}/f${i}.html`] = `page ${i} `.repeat(60);
+    for (let i = 0; i < 300; i += 1) files[`big/d${i % 20}/f${i}.html`] = `page ${i} `.repeat(60);
     farm.write(files);
     const v2 = await farm.commit('big');
-    // slow enough that its rsync processes, in groups of their own, outlive the fanout killed below
-    configure({ rsync: { args: ['--bwlimit=500'] } });
+    // about 180 kB at 20 kB/s: its rsync processes, in groups of their own, outlive the fanout
+    // killed below by far, however slow this machine is
+    configure({ rsync: { args: ['--bwlimit=20'] } });
     await farm.pushWithoutDeploy();
     const { execa } = await import('execa');
     const { CLI } = await import('../../harness/farm.js');
     const deploy = execa(process.execPath, [CLI, '--config', farm.configFile, 'deploy'], { reject: false });
-    const deadline = Date.now() + 20_000;
-    while (!Object.values(journal()).some((t) => t.slots?.['2']?.attempted.includes(v2))) {
+    const writing = (): boolean => Object.values(dirs()).some((dir) => fs.existsSync(path.join(dir, 'slots/2/big')));
+    const deadline = Date.now() + 30_000;
+    while (!(Object.values(journal()).some((t) => t.slots?.['2']?.attempted.includes(v2)) && writing())) {
       if (Date.now() > deadline) throw new Error('the deploy never began staging');
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
     deploy.kill('SIGKILL');
     await deploy;
     // nobody switched: every target serves v1 through slot 1

@@ -183,7 +183,8 @@ describe('an ssh target on a real sshd', () => {
     const line = await failingPush({ knownHostsFile }, 'unknown.html');
     expect(line).toContain(`ssh does not trust ${sshd.hostName}: its host key is not in ${knownHostsFile} (strict host key checking is on)`);
     expect(line).toContain(`ssh-keyscan -p ${sshd.port} ${sshd.address} >> '${knownHostsFile.replace(/'/g, `'"'"'`)}'`);
-    expect(line).toMatch(/\(rsync exit 255: No ED25519 host key is known for /);
+    // 255 is ssh's exit passed on; 12 when rsync saw the pipe close before it reaped ssh (a race a busy machine loses)
+    expect(line).toMatch(/\(rsync exit (255|12): No ED25519 host key is known for /);
     // strict means strict: no accept-new, no hashed line appended behind the operator's back
     expect(fs.readFileSync(knownHostsFile, 'utf8')).toBe('');
   });
@@ -197,7 +198,7 @@ describe('an ssh target on a real sshd', () => {
     const line = await failingPush({ knownHostsFile }, 'changed.html');
     expect(line).toContain(`ssh refused ${sshd.hostName}: its host key has CHANGED from the one in ${knownHostsFile}`);
     expect(line).toContain(`-R '${sshd.hostName}'`);
-    expect(line).toMatch(/\(rsync exit 255: Host key for .* has changed and you have requested strict checking\.\)$/);
+    expect(line).toMatch(/\(rsync exit (255|12): Host key for .* has changed and you have requested strict checking\.\)$/);
     expect(fs.readFileSync(knownHostsFile, 'utf8')).toBe(recorded);
   });
 
@@ -206,7 +207,7 @@ describe('an ssh target on a real sshd', () => {
     const stranger = await sshd.newKey('stranger');
     const line = await failingPush({ identityFile: stranger }, 'auth.html');
     expect(line).toContain(`ssh login as ${sshd.user} on ${sshd.address} refused: check that the public half of ${stranger} is in that user's authorized_keys on the host`);
-    expect(line).toMatch(/\(rsync exit 255: .*Permission denied \(publickey\)\.\)$/);
+    expect(line).toMatch(/\(rsync exit (255|12): .*Permission denied \(publickey\)\.\)$/);
   });
 
   it('says when the identity file cannot be read', async () => {
