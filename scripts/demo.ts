@@ -61,10 +61,15 @@ function show(text: string): void {
 }
 
 async function fanout(...args: string[]): Promise<string> {
+  return fanoutExiting(0, ...args);
+}
+
+/** A fanout command that must exit with `expected` (status says 1 while the pushed commit is not served). */
+async function fanoutExiting(expected: number, ...args: string[]): Promise<string> {
   console.log(`$ fanout ${args.join(' ')}`);
   const result = await execa(program, [...programArgs, '--config', configFile, ...args], { reject: false, all: true });
   show(result.all);
-  if (result.exitCode !== 0) throw new DemoFailure(`fanout ${args.join(' ')} exited with ${result.exitCode ?? result.signal ?? '?'}`);
+  if (result.exitCode !== expected) throw new DemoFailure(`fanout ${args.join(' ')} exited with ${result.exitCode ?? result.signal ?? '?'}, not ${expected}`);
   return result.all;
 }
 
@@ -209,7 +214,9 @@ async function main(): Promise<void> {
   const still = await Promise.all(webServers.map(async (w) => (await fetch(`${w.origin}/index.html`)).status));
   console.log(`   /index.html on the web servers: ${still.join(', ')}`);
   if (!still.every((status) => status === 200)) throw new DemoFailure('the broken release was not rolled back');
-  await fanout('status');
+  // every host is fine, but the branch tip is not what they serve: status says why, and exits 1
+  const status = await fanoutExiting(1, 'status');
+  if (!status.includes('not deployed: it failed its check')) throw new DemoFailure('status does not say why the branch tip is not deployed');
 
   section('10. a build on the update server: the commit holds sources, the hosts get the built site');
   const built = { ...releases, build: { command: ['sh', 'build.sh'], output: '_site' }, checks: { retries: 1, retryDelay: 0.2 } };

@@ -97,6 +97,8 @@ export function summaryLine(entry: HistoryEntry): string {
   const done = entry.targets.filter((t) => t.status === 'ok').length;
   const took = humanDuration(Date.parse(entry.finishedAt) - Date.parse(entry.startedAt));
   const what = `${shortCommit(entry.commit)} "${entry.subject}"`;
+  const stopped = entry.rollout?.stopped;
+  if (stopped !== undefined) return `the rollout of ${what} stopped at ${stopped.target} (${stopped.detail}) in ${took}; FAILED: ${failed.map((t) => t.name).join(', ')}`;
   // nothing went anywhere: said so, not as a deploy to none of them
   if (done === 0 && failed.length > 0) {
     const verb = entry.dryRun === true ? 'would reach' : 'reached';

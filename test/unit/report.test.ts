@@ -125,6 +125,12 @@ describe('summaryLine', () => {
     expect(summaryLine(entry(failed, { reason: 'rollback' }))).toMatch(/^rollback to 0123456789 "Fix the footer" reached no target: /);
   });
 
+  it('a rollout a check stopped says where and why', () => {
+    const failed = [outcome({ name: 'web1', status: 'failed' }), outcome({ name: 'web2', status: 'failed' })];
+    const rollout = { waves: [['web1'], ['web2']], checks: [], stopped: { wave: 0, target: 'web1', detail: 'HTTP 404 (expected 200)' } };
+    expect(summaryLine(entry(failed, { rollout }))).toBe('the rollout of 0123456789 "Fix the footer" stopped at web1 (HTTP 404 (expected 200)) in 1.5s; FAILED: web1, web2');
+  });
+
   it('says "would deploy" for a dry run', () => {
     expect(summaryLine(entry([outcome({})], { dryRun: true }))).toMatch(/^would deploy 0123456789 /);
   });
