@@ -240,9 +240,10 @@ describe('a deploy cut short', () => {
     const { execa } = await import('execa');
     const { CLI } = await import('../../harness/farm.js');
     const deploy = execa(process.execPath, [CLI, '--config', farm.configFile, 'deploy'], { reject: false });
-    const writing = (): boolean => Object.values(dirs()).some((dir) => fs.existsSync(path.join(dir, 'slots/2/big')));
+    // every target's rsync under way (and so marked in the lock file) before fanout is killed
+    const writing = (): boolean => Object.values(dirs()).every((dir) => fs.existsSync(path.join(dir, 'slots/2/big')));
     const deadline = Date.now() + 30_000;
-    while (!(Object.values(journal()).some((t) => t.slots?.['2']?.attempted.includes(v2)) && writing())) {
+    while (!(Object.values(journal()).every((t) => t.slots?.['2']?.attempted.includes(v2)) && writing())) {
       if (Date.now() > deadline) throw new Error('the deploy never began staging');
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
