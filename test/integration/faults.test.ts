@@ -21,11 +21,15 @@ afterEach(async () => {
   await farm.cleanup();
 });
 
-/** 4,000 files of 1 kB under `dir`: a deploy long enough to be interrupted half-way. */
+/**
+ * 400 files of 1 kB under `dir`, and rsync held to 100 kB/s: a deploy of some seconds, long enough
+ * to be interrupted half-way on a machine of any speed, that costs little of it.
+ */
 function writeBigChange(dir: string): void {
   const files: Record<string, string> = {};
-  for (let i = 0; i < 4000; i += 1) files[`${dir}/d${i % 40}/f${i}.html`] = `page ${i} `.repeat(80);
+  for (let i = 0; i < 400; i += 1) files[`${dir}/d${i % 40}/f${i}.html`] = `page ${i} `.repeat(80);
   farm.write(files);
+  farm.writeConfig({ rsync: { args: ['--bwlimit=100'] } });
 }
 
 describe('faults', () => {
@@ -82,10 +86,12 @@ describe('faults', () => {
 
   it('no password is in the process list or the environment of any process during a deploy, nor in the log', async () => {
     const files: Record<string, string> = {};
-    for (let i = 0; i < 3000; i += 1) files[`bulk/d${i % 20}/f${i}.html`] = `page ${i} `.repeat(50);
+    for (let i = 0; i < 300; i += 1) files[`bulk/d${i % 20}/f${i}.html`] = `page ${i} `.repeat(50);
     farm.write(files);
     await farm.commit('bulk');
-    await farm.push();
+    await farm.pushWithoutDeploy();
+    // about a second and a half of sending to each target, for the sweep below to catch its rsync
+    farm.writeConfig({ rsync: { args: ['--bwlimit=100'] } });
     const passwords = farm.daemons.map((d) => fs.readFileSync(d.passwordFile, 'utf8').trim());
     const seen = new Set<string>();
     let leaked = '';
@@ -108,7 +114,7 @@ describe('faults', () => {
       }
     };
     const sweeping = sweep();
-    const result = await farm.fanout(['deploy', '--full']);
+    const result = await farm.fanout(['deploy']);
     watching = false;
     await sweeping;
     expect(result.exitCode).toBe(0);
@@ -181,11 +187,12 @@ describe('faults', () => {
     const push = execa('git', ['push', 'origin', 'HEAD:main'], { cwd: farm.clone, reject: false, detached: true });
     const lock = path.join(farm.stateDir, 'lock');
     const deadline = Date.now() + 20_000;
-    while (!(fs.existsSync(lock) && fs.readFileSync(lock, 'utf8').includes('push'))) {
+    // hit once files are on their way to a target
+    const sending = (): boolean => farm.daemons.some((d) => fs.existsSync(path.join(d.dir, 'interrupted')));
+    while (!(fs.existsSync(lock) && fs.readFileSync(lock, 'utf8').includes('push') && sending())) {
       if (Date.now() > deadline) throw new Error('the deploy never started');
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    await new Promise((resolve) => setTimeout(resolve, 300));
     if (push.pid !== undefined) process.kill(-push.pid, 'SIGINT');
     await push;
     // the deploy goes on without its pusher; the lock is released when it is done
@@ -223,6 +230,7 @@ describe('faults', () => {
     const status = await farm.fanout(['status']);
     expect(status.exitCode).toBe(1);
     // no stale lock: the next deploy starts at once and repairs every target
+    farm.writeConfig();
     const next = await farm.fanout(['deploy']);
     expect(next.stderr).toBe('');
     expect(next.stdout).not.toContain('waiting for the deploy in progress');

@@ -100,10 +100,10 @@ describe('a target that fails mid-transfer', () => {
   it('killed mid-transfer: retried with backoff, then failed; it shows its old files, never a mix; the next deploy repairs it', async () => {
     const [web1, web2] = farm.daemons;
     if (!web1 || !web2) throw new Error('two daemons expected');
-    // slow enough (about 2 s a target) to be caught half-way
-    farm.writeConfig({ retries: 2, retryDelay: 0.2, rsync: { args: ['--bwlimit=2000'] } });
+    // slow enough (about 3 s a target) to be caught half-way
+    farm.writeConfig({ retries: 2, retryDelay: 0.2, rsync: { args: ['--bwlimit=100'] } });
     const before = filesOnly(snapshot(web1.dir));
-    writeBigChange('killed', 3000);
+    writeBigChange('killed', 300);
     farm.remove('a-old.html');
     const commit = await farm.commit('big change that also deletes a page v1 linked to');
     await farm.pushWithoutDeploy();
@@ -178,9 +178,9 @@ describe('a target that fails mid-transfer', () => {
   it('frozen mid-transfer (its processes stop, its kernel still answers): bounded by the timeout, named as such; the other target is done', async () => {
     const [web1, web2] = farm.daemons;
     if (!web1 || !web2) throw new Error('two daemons expected');
-    writeBigChange('frozen', 2000);
+    writeBigChange('frozen', 300);
     const commit = await farm.commit('frozen');
-    farm.writeConfig({ timeout: 2, rsync: { args: ['--bwlimit=2000'] } });
+    farm.writeConfig({ timeout: 2, rsync: { args: ['--bwlimit=100'] } });
     await farm.pushWithoutDeploy();
     try {
       const result = await deployHitMidTransfer(web1, 'SIGSTOP');
