@@ -126,12 +126,18 @@ describe('crafted trees and names are refused before anything is touched', () =>
     for (const d of farm.daemons) expect(push.stderr).toMatch(new RegExp(`remote: +${d.name} +ok `));
   });
 
-  it('a symlink made by hand in the source is never removed or written through', async () => {
-    const disk = path.join(farm.root, 'disk-media');
+  /** `www/media` moved by hand to another disk (`name` under the farm), a symlink in its place, holding `file`. */
+  function mediaMovedTo(name: string, file: string): string {
+    const disk = path.join(farm.root, name);
     fs.mkdirSync(disk);
-    fs.writeFileSync(path.join(disk, 'p1.jpg'), 'on the other disk');
+    fs.writeFileSync(path.join(disk, file), 'on the other disk');
     fs.rmSync(path.join(farm.source, 'media'), { recursive: true });
     fs.symlinkSync(disk, path.join(farm.source, 'media'));
+    return disk;
+  }
+
+  it('a symlink made by hand in the source is never removed or written through', async () => {
+    const disk = mediaMovedTo('disk-media', 'p1.jpg');
     farm.write({ 'media/p1.jpg': 'new photo' });
     await farm.commit('new photo');
     const push = await farm.push();
@@ -143,11 +149,7 @@ describe('crafted trees and names are refused before anything is touched', () =>
   });
 
   it('sync --full, and verify, refuse a symlink made by hand where git has a directory; nothing on a target is touched, status says why, the next deploy rebuilds the source', async () => {
-    const disk = path.join(farm.root, 'media-elsewhere');
-    fs.mkdirSync(disk);
-    fs.writeFileSync(path.join(disk, 'elsewhere.jpg'), 'on the other disk');
-    fs.rmSync(path.join(farm.source, 'media'), { recursive: true });
-    fs.symlinkSync(disk, path.join(farm.source, 'media'));
+    const disk = mediaMovedTo('media-elsewhere', 'elsewhere.jpg');
     const [, web2] = farm.daemons;
     if (web2 === undefined) throw new Error('two daemons expected');
     // what git has there (another case of this file may have changed it)
