@@ -93,13 +93,7 @@ export function createDaemon({ hostIndex, root, name, moduleLines = [], globalLi
     signal(signal) {
       const pid = child?.pid;
       if (pid === undefined) return;
-      for (const p of [...descendantsOf(pid), pid]) {
-        try {
-          process.kill(p, signal);
-        } catch {
-          // gone already
-        }
-      }
+      for (const p of [...descendantsOf(pid), pid]) signalQuietly(p, signal);
     },
     async start() {
       for (let attempt = 0; attempt < 5; attempt += 1) {
@@ -118,10 +112,23 @@ export function createDaemon({ hostIndex, root, name, moduleLines = [], globalLi
     async stop() {
       const running = child;
       child = undefined;
-      await stopChild(running);
+      // SIGKILL, not SIGTERM: rsync sleeps 400 ms in its SIGTERM handler before it exits (a kludge
+      // for ssh's password prompt), which every farm's cleanup would wait out; the daemon and
+      // anything it forked go at once, and the kernel closes its socket
+      const pid = running?.pid;
+      if (pid !== undefined) for (const p of [...descendantsOf(pid), pid]) signalQuietly(p, 'SIGKILL');
+      await running;
     },
   };
   return daemon;
+}
+
+function signalQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone already
+  }
 }
 
 /** A daemon serves each connection in a forked child, which forks again (generator and receiver). */
