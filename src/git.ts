@@ -433,8 +433,9 @@ export function symlinkAbove(root: string, paths: readonly RelPath[]): string | 
 /**
  * The first symlink in `source` where `commit` has a directory (one made by hand: `media` moved to
  * another disk), among the paths passes read (each with every directory above it, parents first),
- * or among every directory of the commit for a full pass: rsync would send the link itself, and each target would lose the directory's files for a
- * link to a path on the update server. Undefined when there is none.
+ * or among every directory of the commit for a full pass: rsync would send the link itself, and
+ * each target would lose the directory's files for a link to a path on the update server.
+ * Undefined when there is none.
  */
 export async function foreignSymlink(repo: string, source: string, commit: Commit, read: readonly RelPath[] | 'all', log: Logger): Promise<string | undefined> {
   const isLink = (rel: RelPath): boolean => fs.lstatSync(onDisk(source, rel), { throwIfNoEntry: false })?.isSymbolicLink() === true;
