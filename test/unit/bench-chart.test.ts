@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeXml, lineChart, logTicks } from '../../scripts/bench-chart.js';
+import { escapeXml, lineChart, logTicks } from '../../bench/lab/chart.js';
 
 describe('bench chart', () => {
   it('log ticks are 1, 2 and 5 times each power of ten within the range', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { markdown, targets, type PushRow, type Results } from '../../scripts/bench-report.js';
-import { pairedRatio, spread } from '../../scripts/bench-stats.js';
-import type { WatchRow } from '../../scripts/bench-watch.js';
+import { markdown, targets, type PushRow, type Results } from '../../bench/lab/report.js';
+import { pairedRatio, spread } from '../../bench/lab/stats.js';
+import type { WatchRow } from '../../bench/watch.js';
 
 function push(files: number, approach: PushRow['approach'], samples: number[], fanout: number[], cache: PushRow['cache'] = 'warm'): PushRow {
   return { files, changed: 1, approach, cache, time: spread(samples), samples, ratioToFanout: pairedRatio(samples, fanout) };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { median, pairedRatio, percentile, spread } from '../../scripts/bench-stats.js';
+import { median, pairedRatio, percentile, spread } from '../../bench/lab/stats.js';
 
 describe('bench statistics', () => {
   it('median of odd and even counts, unsorted input left alone', () => {

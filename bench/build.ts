@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { createFarm } from '../harness/farm.js';
 import { startDaemon, type Daemon } from '../harness/rsyncd.js';
-import { assertEqual, pushAll, rsyncTo, timed } from './bench-common.js';
-import { pairedRatio, spread, type Spread } from './bench-stats.js';
+import { assertEqual, pushAll, rsyncTo, timed } from './lab/common.js';
+import { pairedRatio, spread, type Spread } from './lab/stats.js';
 
 export interface BuildRow {
   pages: number;

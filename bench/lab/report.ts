@@ -3,14 +3,14 @@
  * "targets met?" summary, all computed from the results object alone (no I/O), so a unit test can
  * check the report says what the numbers say.
  */
-import { lineChart, type Series } from './bench-chart.js';
-import type { DaemonRow } from './bench-daemon.js';
-import type { ScaleRow } from './bench-scale.js';
-import { slotsMarkdown, type SlotsResults } from './bench-slots.js';
-import { badWindowMarkdown, rolloutLoadMarkdown, type BadWindowRow, type RolloutLoadRow } from './bench-rollout.js';
-import { buildMarkdown, type BuildRow } from './bench-build.js';
-import { pairedRatio, type Spread } from './bench-stats.js';
-import { watchMarkdown, type WatchRow } from './bench-watch.js';
+import { lineChart, type Series } from './chart.js';
+import type { DaemonRow } from '../daemon.js';
+import type { ScaleRow } from '../scale.js';
+import { slotsMarkdown, type SlotsResults } from '../slots.js';
+import { badWindowMarkdown, rolloutLoadMarkdown, type BadWindowRow, type RolloutLoadRow } from '../rollout.js';
+import { buildMarkdown, type BuildRow } from '../build.js';
+import { pairedRatio, type Spread } from './stats.js';
+import { watchMarkdown, type WatchRow } from '../watch.js';
 
 export type Approach = 'fanout' | 'hook' | 'classic' | 'parallel' | 'floor' | 'floorFanoutArgs';
 

@@ -5,9 +5,9 @@
  * operator's to set, and with it off a daemon's small replies can wait for a delayed ACK.
  */
 import { createFarm, type Farm } from '../harness/farm.js';
-import { assertEqual, lastDeployMs, pushAll, timed } from './bench-common.js';
-import { edit, generateSite, pick } from './bench-site.js';
-import { pairedRatio, spread, type Spread } from './bench-stats.js';
+import { assertEqual, lastDeployMs, pushAll, timed } from './lab/common.js';
+import { edit, generateSite, pick } from './lab/site.js';
+import { pairedRatio, spread, type Spread } from './lab/stats.js';
 
 export type DaemonSetup = 'stock' | 'TCP_NODELAY';
 

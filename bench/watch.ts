@@ -11,9 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { CLI, createFarm, type Farm } from '../harness/farm.js';
 import { startDaemon, type Daemon } from '../harness/rsyncd.js';
-import { assertEqual } from './bench-common.js';
-import { highWaterMb } from './bench-memory.js';
-import { percentile } from './bench-stats.js';
+import { assertEqual } from './lab/common.js';
+import { highWaterMb } from './lab/memory.js';
+import { percentile } from './lab/stats.js';
 
 export interface WatchRow {
   approach: string;

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { createFarm } from '../harness/farm.js';
 import { startDaemon, type Daemon } from '../harness/rsyncd.js';
-import { assertEqual, lastDeployMs, pushAll, rsyncTo, timed } from './bench-common.js';
-import { edit, generateSite, pick } from './bench-site.js';
-import { pairedRatio, spread, type Spread } from './bench-stats.js';
+import { assertEqual, lastDeployMs, pushAll, rsyncTo, timed } from './lab/common.js';
+import { edit, generateSite, pick } from './lab/site.js';
+import { pairedRatio, spread, type Spread } from './lab/stats.js';
 
 export interface ScaleRow {
   files: number;

@@ -1,8 +1,9 @@
 /** What every benchmark scenario does the same way: time, run rsync, check the targets, drop caches. */
 import fs from 'node:fs';
 import { execa } from 'execa';
-import type { Farm } from '../harness/farm.js';
-import type { Daemon } from '../harness/rsyncd.js';
+import type { Farm } from '../../harness/farm.js';
+import type { Daemon } from '../../harness/rsyncd.js';
+import { watchMatching } from './memory.js';
 
 export async function timed(fn: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
@@ -50,4 +51,16 @@ export async function canDropCaches(): Promise<boolean> {
 export async function dropCaches(): Promise<void> {
   await execa('sync');
   fs.writeFileSync(DROP, '3\n');
+}
+
+/** A push, with the peak memory of the hook's fanout process (started by git, found by its config path). */
+export async function measuredPush(farm: Farm): Promise<{ ms: number; peakMb: number | undefined }> {
+  const memory = watchMatching([farm.configFile, 'hook']);
+  try {
+    const ms = await timed(() => pushAll(farm, farm.daemons.length));
+    return { ms, peakMb: memory.stop() };
+  } catch (error) {
+    memory.stop();
+    throw error;
+  }
 }

@@ -13,9 +13,9 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { execa } from 'execa';
 import { CLI, createFarm, type Farm } from '../harness/farm.js';
-import { assertEqual, pushAll, timed } from './bench-common.js';
-import { edit, generateSite, pick } from './bench-site.js';
-import { pairedRatio, spread, type Spread } from './bench-stats.js';
+import { assertEqual, pushAll, timed } from './lab/common.js';
+import { edit, generateSite, pick } from './lab/site.js';
+import { pairedRatio, spread, type Spread } from './lab/stats.js';
 
 export interface ConsistencyRow {
   layout: 'in-place' | 'slots';

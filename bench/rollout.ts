@@ -11,7 +11,7 @@ import autocannon from 'autocannon';
 import { createFarm, type Farm } from '../harness/farm.js';
 import { startWebServer, type WebServer } from '../harness/nginx.js';
 import { startPhpFpm, type PhpFpm } from '../harness/phpfpm.js';
-import { spread, type Spread } from './bench-stats.js';
+import { spread, type Spread } from './lab/stats.js';
 
 export interface RolloutLoadRow {
   opcache: 'revalidating' | 'frozen, reloaded after each switch';

@@ -1,0 +1,56 @@
+/** The benchmark's command line: which scenarios, at which sizes, how many repetitions, where the report goes. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MAX_CHANGES } from '../../src/deploy-plan.js';
+
+export interface Options {
+  sizes: number[];
+  reps: number;
+  bigReps: number;
+  coldReps: number;
+  changes: number[];
+  quick: boolean;
+  out: string;
+  scenarios: string[];
+  scaleFiles: number;
+  scaleTargets: number[];
+  watchFiles: number;
+  burst: number;
+  /** target counts for the atomic-releases consistency runs */
+  slotTargets: number[];
+  /** the site's size in the atomic-releases scenario */
+  slotFiles: number;
+  /** files one push adds to an already deployed site, in the big-change scenario */
+  changeFiles: number[];
+}
+
+export function parseOptions(argv: string[]): Options {
+  const value = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i === -1 ? undefined : argv[i + 1];
+  };
+  const quick = argv.includes('--quick');
+  const list = (text: string | undefined, fallback: number[]): number[] => (text === undefined ? fallback : text.split(',').map(Number));
+  const reps = Number(value('reps') ?? (quick ? 2 : 5));
+  return {
+    quick,
+    sizes: list(value('files'), quick ? [1000] : [10_000, 100_000]).sort((a, b) => a - b),
+    reps,
+    bigReps: Number(value('big-reps') ?? 1),
+    coldReps: Number(value('cold-reps') ?? (quick ? 1 : 3)),
+    changes: list(value('changes'), quick ? [1, 10] : [1, 10, 1000]),
+    // a smoke run must never overwrite the checked-in results
+    out: value('out') ?? (quick ? fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-quick-')) : path.resolve('bench-results')),
+    scenarios: (value('only') ?? 'push,scale,daemons,watch,bigchange,slots,rollout,badwindow,build').split(','),
+    scaleFiles: Number(value('scale-files') ?? (quick ? 1000 : 10_000)),
+    scaleTargets: list(value('targets'), quick ? [1, 2] : [1, 2, 4, 8]),
+    watchFiles: Number(value('watch-files') ?? (quick ? 1000 : 10_000)),
+    burst: Number(value('burst') ?? (quick ? 500 : 10_000)),
+    // just past MAX_CHANGES in a smoke run, so CI takes the path a huge push takes
+    slotTargets: list(value('slot-targets'), quick ? [3] : [3, 8, 32]),
+    slotFiles: Number(value('slot-files') ?? (quick ? 500 : 5000)),
+    changeFiles: list(value('change-files'), quick ? [MAX_CHANGES + 1000] : [MAX_CHANGES - 1000, MAX_CHANGES + 1000]),
+  };
+}
+
