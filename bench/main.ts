@@ -19,7 +19,7 @@ import { bigChangeScenario } from './bigchange.js';
 import { buildScenario } from './build.js';
 import { daemonScenario } from './daemon.js';
 import { canDropCaches } from './lab/common.js';
-import { parseOptions } from './lab/options.js';
+import { parseOptions, type Options } from './lab/options.js';
 import { CHARTS, markdown, pushChart, scaleChart, type Results, type ScenarioStatus } from './lab/report.js';
 import { generateSite } from './lab/site.js';
 import { BIG, pushScenario } from './push.js';
@@ -50,10 +50,67 @@ function writeReport(out: string, results: Results): void {
   writeAtomically(path.join(out, 'latest.md'), markdown(results));
 }
 
+type Say = (line: string) => void;
+
+/** Runs one scenario unless --only leaves it out, and records how it went in the report, written anew after each. */
+function scenarioRunner(options: Options, results: Results, say: Say) {
+  return async (name: string, enabled: boolean, body: () => Promise<string>): Promise<void> => {
+    if (!enabled) {
+      results.scenarios.push({ name, status: 'skipped', note: 'not selected (--only)' });
+      return;
+    }
+    const started = performance.now();
+    let status: ScenarioStatus;
+    try {
+      const note = await body();
+      status = { name, status: 'done', note: `${note}${note === '' ? '' : '; '}${((performance.now() - started) / 1000).toFixed(0)} s` };
+    } catch (error) {
+      status = { name, status: 'failed', note: error instanceof Error ? error.message : String(error) };
+      say(`[${name}] FAILED: ${status.note}`);
+    }
+    results.scenarios.push(status);
+    writeReport(options.out, results);
+  };
+}
+
+async function runWatch(options: Options, results: Results, say: Say): Promise<string> {
+  results.watch = await watchScenario(
+    { files: options.watchFiles, latencyTrials: options.quick ? 3 : 20, burstFiles: options.burst, burstLimitMs: results.burstLimitMs, generateSite, firstHost: 10, lsyncdDefaultDelay: !options.quick },
+    say,
+  );
+  const broken = results.watch.filter((w) => !w.completed && !w.note.startsWith('skipped'));
+  if (broken.length > 0) throw new Error(`did not complete: ${broken.map((w) => `${w.approach} (${w.note})`).join('; ')}`);
+  return results.watch.filter((w) => w.note.startsWith('skipped')).map((w) => `${w.approach} ${w.note}`).join('; ');
+}
+
+async function runSlots(options: Options, results: Results, say: Say): Promise<string> {
+  results.slots = await slotsScenario(
+    { files: options.slotFiles, changed: Math.min(options.quick ? 400 : 4000, Math.floor(options.slotFiles * 0.8)), counts: options.slotTargets, reps: options.reps, firstHost: 200, rollbackTargets: options.quick ? 3 : 8 },
+    say,
+  );
+  const mixed = results.slots.consistency.filter((r) => r.layout === 'slots' && r.mixed > 0);
+  if (mixed.length > 0) throw new Error(`mixed reads with slots: ${mixed.map((r) => `${r.mixed} on ${r.targets} targets`).join(', ')}`);
+  return 'every target equal to its source; no mixed read with slots';
+}
+
+async function runRollout(options: Options, results: Results, say: Say): Promise<string> {
+  if (phpFpmBinary() === undefined) throw new Error('php-fpm is not installed (scripts/setup installs it)');
+  results.rollout = await rolloutLoadScenario({ deploys: options.quick ? 3 : 20, firstHost: 233 }, say);
+  const bad = results.rollout.filter((r) => r.non2xx + r.mixed + r.stale > 0);
+  if (bad.length > 0) throw new Error(`under load: ${bad.map((r) => `${r.opcache}: ${r.non2xx} not 2xx, ${r.mixed} mixed, ${r.stale} stale`).join('; ')}`);
+  return 'every response 2xx and from a live release';
+}
+
+async function runBuild(options: Options, results: Results, say: Say): Promise<string> {
+  results.build = await buildScenario({ pages: options.quick ? 500 : 10_000, reps: options.quick ? 1 : 3, firstHost: 236 }, say);
+  if (results.build.fanoutSent !== 1) throw new Error(`fanout sent ${results.build.fanoutSent} files for one edited page`);
+  return 'every target equal to its source; one page edited, one file sent';
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const options = parseOptions(argv);
-  const say = (line: string): void => {
+  const say: Say = (line) => {
     console.log(line);
   };
   const cold = await canDropCaches();
@@ -71,23 +128,7 @@ async function main(): Promise<void> {
     burstLimitMs: options.quick ? 60_000 : 120_000,
     scenarios: [],
   };
-  const scenario = async (name: string, enabled: boolean, body: () => Promise<string>): Promise<void> => {
-    if (!enabled) {
-      results.scenarios.push({ name, status: 'skipped', note: 'not selected (--only)' });
-      return;
-    }
-    const started = performance.now();
-    let status: ScenarioStatus;
-    try {
-      const note = await body();
-      status = { name, status: 'done', note: `${note}${note === '' ? '' : '; '}${((performance.now() - started) / 1000).toFixed(0)} s` };
-    } catch (error) {
-      status = { name, status: 'failed', note: error instanceof Error ? error.message : String(error) };
-      say(`[${name}] FAILED: ${status.note}`);
-    }
-    results.scenarios.push(status);
-    writeReport(options.out, results);
-  };
+  const scenario = scenarioRunner(options, results, say);
   const push = async (files: number): Promise<string> => {
     const outcome = await pushScenario(options, files, cold, say);
     results.push.push(...outcome.rows);
@@ -107,49 +148,15 @@ async function main(): Promise<void> {
     results.daemons = await daemonScenario({ files: options.scaleFiles, reps: options.reps * 2, firstHost: 50 }, say);
     return 'every target equal to its source';
   });
-  await scenario(`watch, ${options.watchFiles} files, burst of ${options.burst}`, wanted('watch'), async () => {
-    results.watch = await watchScenario(
-      {
-        files: options.watchFiles,
-        latencyTrials: options.quick ? 3 : 20,
-        burstFiles: options.burst,
-        burstLimitMs: results.burstLimitMs,
-        generateSite,
-        firstHost: 10,
-        lsyncdDefaultDelay: !options.quick,
-      },
-      say,
-    );
-    const broken = results.watch.filter((w) => !w.completed && !w.note.startsWith('skipped'));
-    if (broken.length > 0) throw new Error(`did not complete: ${broken.map((w) => `${w.approach} (${w.note})`).join('; ')}`);
-    return results.watch.filter((w) => w.note.startsWith('skipped')).map((w) => `${w.approach} ${w.note}`).join('; ');
-  });
+  await scenario(`watch, ${options.watchFiles} files, burst of ${options.burst}`, wanted('watch'), () => runWatch(options, results, say));
   for (const files of options.sizes.filter((f) => f >= BIG)) await scenario(`push, ${files} files`, wanted('push'), () => push(files));
-  await scenario(`atomic releases, ${options.slotTargets.join('/')} targets`, wanted('slots'), async () => {
-    results.slots = await slotsScenario(
-      { files: options.slotFiles, changed: Math.min(options.quick ? 400 : 4000, Math.floor(options.slotFiles * 0.8)), counts: options.slotTargets, reps: options.reps, firstHost: 200, rollbackTargets: options.quick ? 3 : 8 },
-      say,
-    );
-    const mixed = results.slots.consistency.filter((r) => r.layout === 'slots' && r.mixed > 0);
-    if (mixed.length > 0) throw new Error(`mixed reads with slots: ${mixed.map((r) => `${r.mixed} on ${r.targets} targets`).join(', ')}`);
-    return 'every target equal to its source; no mixed read with slots';
-  });
-  await scenario(`health-gated rollout under load, ${options.quick ? 3 : 20} deploys`, wanted('rollout'), async () => {
-    if (phpFpmBinary() === undefined) throw new Error('php-fpm is not installed (scripts/setup installs it)');
-    results.rollout = await rolloutLoadScenario({ deploys: options.quick ? 3 : 20, firstHost: 233 }, say);
-    const bad = results.rollout.filter((r) => r.non2xx + r.mixed + r.stale > 0);
-    if (bad.length > 0) throw new Error(`under load: ${bad.map((r) => `${r.opcache}: ${r.non2xx} not 2xx, ${r.mixed} mixed, ${r.stale} stale`).join('; ')}`);
-    return 'every response 2xx and from a live release';
-  });
+  await scenario(`atomic releases, ${options.slotTargets.join('/')} targets`, wanted('slots'), () => runSlots(options, results, say));
+  await scenario(`health-gated rollout under load, ${options.quick ? 3 : 20} deploys`, wanted('rollout'), () => runRollout(options, results, say));
   await scenario(`the bad window of a failed release, ${options.quick ? 1 : 5} each way`, wanted('badwindow'), async () => {
     results.badWindow = await badWindowScenario({ deploys: options.quick ? 1 : 5, firstHost: 230 }, say);
     return 'every failed release rolled back from every host';
   });
-  await scenario(`build on the update server, ${options.quick ? 500 : 10_000} pages`, wanted('build'), async () => {
-    results.build = await buildScenario({ pages: options.quick ? 500 : 10_000, reps: options.quick ? 1 : 3, firstHost: 236 }, say);
-    if (results.build.fanoutSent !== 1) throw new Error(`fanout sent ${results.build.fanoutSent} files for one edited page`);
-    return 'every target equal to its source; one page edited, one file sent';
-  });
+  await scenario(`build on the update server, ${options.quick ? 500 : 10_000} pages`, wanted('build'), () => runBuild(options, results, say));
   for (const files of options.changeFiles) {
     await scenario(`one push adding ${files} files`, wanted('bigchange'), async () => {
       results.memory.push(await bigChangeScenario(files, say));
