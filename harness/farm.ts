@@ -46,6 +46,8 @@ export interface Farm {
   pushWithoutDeploy(args?: string[]): Promise<Ran>;
   /** the deploy history, oldest first */
   history(): HistoryEntry[];
+  /** what the journal holds of the source and the targets: a refusal notes itself beside them, and changes none of it */
+  holdings(): unknown;
   writeConfig(extra?: Record<string, unknown>, targets?: Record<string, unknown>[]): void;
   cleanup(): Promise<void>;
 }
@@ -119,6 +121,10 @@ export async function createFarm({ targets = 3, firstHost = 2, config = {}, daem
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line) as HistoryEntry),
+    holdings() {
+      const { source, targets, current, nextDeployId } = JSON.parse(fs.readFileSync(path.join(farm.stateDir, 'state.json'), 'utf8')) as Record<string, unknown>;
+      return { source, targets, current, nextDeployId };
+    },
     writeConfig(extra = {}, targetsOverride) {
       const doc = {
         repo,

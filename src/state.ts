@@ -95,7 +95,7 @@ export function refusedBeforeTransfer(state: State, name: string, error: string)
  * live one and those named is forgotten. Its next deploy is a full pass, and no rollback switches
  * to it unchecked.
  */
-export function forgetOtherSlots(state: State, name: string, keep: readonly (string | null | undefined)[]): void {
+export function forgetOtherSlots(state: State, name: string, keep: readonly string[]): void {
   const t = state.targets[name];
   if (t?.slots === undefined) return;
   for (const [slot, held] of Object.entries(t.slots)) {

@@ -140,11 +140,7 @@ describe('names rsync would otherwise misread', () => {
     watcher = undefined;
     const before = farm.daemons.map((d) => snapshot(d.dir));
     const sourceBefore = snapshot(farm.source);
-    const holdings = (): unknown => {
-      const { source, targets, current, nextDeployId } = JSON.parse(fs.readFileSync(path.join(farm.stateDir, 'state.json'), 'utf8')) as Record<string, unknown>;
-      return { source, targets, current, nextDeployId };
-    };
-    const stateBefore = holdings();
+    const stateBefore = farm.holdings();
     farm.write({ '.~tmp~/page.html': 'staged?', 'other.html': 'other' });
     await farm.commit('tmp dir');
     const push = await farm.push();
@@ -157,7 +153,7 @@ describe('names rsync would otherwise misread', () => {
     });
     expect(snapshot(farm.source)).toEqual(sourceBefore);
     // not even recorded as attempted (the refusal is noted beside, for status): later deploys are unaffected
-    expect(holdings()).toEqual(stateBefore);
+    expect(farm.holdings()).toEqual(stateBefore);
 
     farm.remove('.~tmp~');
     await farm.commit('no tmp dir');

@@ -78,21 +78,16 @@ function state(): string {
   return fs.readFileSync(path.join(farm.stateDir, 'state.json'), 'utf8');
 }
 
-/** What the journal holds of the source and the targets: a refusal notes itself beside them, and changes none of it. */
-function holdings(): unknown {
-  const { source, targets, current, nextDeployId } = JSON.parse(state()) as Record<string, unknown>;
-  return { source, targets, current, nextDeployId };
-}
 
 describe('crafted trees and names are refused before anything is touched', () => {
   it('a tree with an entry named ".." is refused with one line; nothing outside the source is removed, nothing recorded', async () => {
     const inside = await inClone(['mktree'], `100644 blob ${await blob('x')}\tkeep.txt\n`);
     const victimTree = await inClone(['mktree'], `040000 tree ${inside}\tx\n`);
-    const before = holdings();
+    const before = farm.holdings();
     const { stderr } = await pushTree([...(await headEntries()), `040000 tree ${victimTree}\t..`], 'dot dot');
     expect(stderr).toMatch(/remote: fanout: commit [0-9a-f]{10} names a "\.\." component: "\.\.\/x\/keep\.txt"; refusing to deploy it, nothing was touched/);
     expect(fs.readFileSync(path.join(victim, 'x', 'keep.txt'), 'utf8')).toBe('must survive');
-    expect(holdings()).toEqual(before);
+    expect(farm.holdings()).toEqual(before);
     const deploy = await farm.fanout(['deploy']);
     expect(deploy.exitCode).toBe(2);
     expect(deploy.stderr.trim().split('\n')).toHaveLength(1);
