@@ -1,5 +1,5 @@
 /** The big-change scenario: the hook's memory for one push adding many files to a deployed site. */
-import { MAX_CHANGES } from '../src/deploy-plan.js';
+import { MAX_CHANGES } from '../src/deploy/deploy-plan.js';
 import { createFarm, type Farm } from '../harness/farm.js';
 import { assertEqual, measuredPush, pushAll } from './lab/common.js';
 import type { MemoryRow } from './lab/report.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
-import type { HistoryEntry } from '../src/journal.js';
+import type { HistoryEntry } from '../src/engine/journal.js';
 import { startDaemon, type Daemon } from './rsyncd.js';
 
 export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');

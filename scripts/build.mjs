@@ -1,6 +1,6 @@
-// Bundles src/cli.ts into dist/: a hook runs fanout on every push, and loading a few files
+// Bundles src/cli/main.ts into dist/: a hook runs fanout on every push, and loading a few files
 // instead of some hundred modules halves its start-up time. Split into chunks, so that the hook's
-// short path (src/cli.ts) never loads, or even compiles, the command-line parser and the commands
+// short path (src/cli/main.ts) never loads, or even compiles, the command-line parser and the commands
 // it does not run. Types are checked by `tsc --noEmit`.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ function builtFrom() {
 const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
 
 const result = await build({
-  entryPoints: ['src/cli.ts'],
+  entryPoints: [{ in: 'src/cli/main.ts', out: 'cli' }],
   outdir: 'dist',
   bundle: true,
   splitting: true,

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MAX_CHANGES } from '../../src/deploy-plan.js';
+import { MAX_CHANGES } from '../../src/deploy/deploy-plan.js';
 
 export interface Options {
   sizes: number[];

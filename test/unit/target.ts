@@ -1,5 +1,5 @@
-import type { Target } from '../../src/config.js';
-import { parseDest } from '../../src/dest.js';
+import type { Target } from '../../src/base/config.js';
+import { parseDest } from '../../src/base/dest.js';
 
 /** A target as loadConfig makes it, for the unit tests of what is built from one. */
 export function target(dest: string, overrides: Partial<Target> = {}): Target {

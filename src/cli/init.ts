@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../base/config.js';
+import { FanoutError } from '../base/errors.js';
+import { createBareRepo, isBareRepo } from '../base/git.js';
+import { ensureDir } from '../engine/journal.js';
+import { HOOK_MARKER, installationProblem, renderHook } from '../base/installation.js';
+
+export interface InitOptions {
+  configFile: string;
+  repo: string | undefined;
+  source: string | undefined;
+  branch: string | undefined;
+}
+
+/**
+ * Set up the update server: bare repo, hook, starter config. Idempotent: what exists and is right
+ * is left alone, and the returned lines say what was done.
+ */
+export async function init(options: InitOptions): Promise<string[]> {
+  const done: string[] = [];
+  // before anything is made: a repository whose hook cannot be installed is no use
+  const untrusted = installationProblem();
+  if (untrusted !== undefined) throw new FanoutError(`the hook would run this fanout, but ${untrusted}; refusing to install it (whoever can write it decides what every push runs)`);
+  const configFile = path.resolve(options.configFile);
+  let repo: string;
+  let source: string;
+  let branch: string;
+  let stateDir: string;
+  if (fs.existsSync(configFile)) {
+    const config = loadConfig(configFile);
+    ({ repo, source, branch, stateDir } = config);
+  } else {
+    if (options.repo === undefined || options.source === undefined)
+      throw new FanoutError(`config ${configFile} does not exist: give --repo and --source to write a starter config`);
+    repo = path.resolve(options.repo);
+    source = path.resolve(options.source);
+    branch = options.branch ?? 'main';
+    stateDir = path.join(repo, 'fanout');
+    writeStarterConfig(configFile, repo, source, branch);
+    done.push(`wrote a starter config to ${configFile}: add your targets`);
+  }
+
+  if (!fs.existsSync(repo)) {
+    fs.mkdirSync(path.dirname(repo), { recursive: true });
+    // git then refuses a pushed tree with a ".." or ".git" entry, or the same name twice
+    await createBareRepo(repo, branch);
+    done.push(`created bare repository ${repo} (receive.fsckObjects on)`);
+  } else if (!(await isBareRepo(repo))) {
+    throw new FanoutError(`repo ${repo} exists but is not a bare git repository`);
+  }
+
+  const hookFile = path.join(repo, 'hooks', 'post-receive');
+  const hook = renderHook(configFile);
+  const existing = fs.existsSync(hookFile) ? fs.readFileSync(hookFile, 'utf8') : undefined;
+  if (existing !== undefined && !existing.includes(HOOK_MARKER))
+    throw new FanoutError(`${hookFile} exists and was not written by fanout: move it aside, or call "fanout hook post-receive" from it`);
+  if (existing !== hook) {
+    ensureDir(path.dirname(hookFile));
+    fs.writeFileSync(hookFile, hook, { mode: 0o755 });
+    done.push(`${existing === undefined ? 'installed' : 'updated'} ${hookFile}`);
+  }
+  fs.chmodSync(hookFile, 0o755);
+
+  if (!fs.existsSync(stateDir)) {
+    ensureDir(stateDir);
+    done.push(`created state directory ${stateDir}`);
+  }
+  if (!fs.existsSync(source)) {
+    fs.mkdirSync(source, { recursive: true });
+    done.push(`created source directory ${source}`);
+  }
+  if (done.length === 0) done.push(`already set up: ${repo} deploys branch ${branch} from ${source}`);
+  return done;
+}
+
+function writeStarterConfig(file: string, repo: string, source: string, branch: string): void {
+  const text = `# fanout config: see the README for every field.
+repo: ${JSON.stringify(repo)}        # bare repository that receives pushes
+branch: ${JSON.stringify(branch)}    # pushes to this branch deploy
+source: ${JSON.stringify(source)}    # the pushed commit is checked out here; rsync's source
+targets: []
+# Add one entry per web server, for example:
+#  - name: web1
+#    dest: www1@192.168.9.226::web1      # rsync daemon module
+#    passwordFile: /etc/fanout/www1.pwd  # mode 600, holds the daemon password
+#  - name: web2
+#    dest: deploy@192.168.9.228:/data/www/  # over ssh
+exclude: ["*.swp"]
+protect: []
+`;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text, { mode: 0o644, flag: 'wx' });
+}

@@ -1,0 +1,345 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as v from 'valibot';
+import { FanoutError } from '../base/errors.js';
+import type { Commit } from '../base/git.js';
+import { currentUid, openOwnFile, userName } from '../base/trust.js';
+
+/** What a tree (a target, or the source directory) is known to hold. */
+export interface Holding {
+  /** the commit it last received completely; null when unknown */
+  commit: Commit | null;
+  /**
+   * Commits written since `commit` that did not complete (a failed transfer, or fanout killed
+   * half-way): the tree may hold any mix of their files. The source's next checkout rewrites every
+   * path they touched, diffed from `commit`; a target's next sync is a full pass, since a killed
+   * rsync also leaves temp files no diff names.
+   */
+  attempted: Commit[];
+}
+
+/** What the source holds: a tree like a target's, and whether its journal was lost. */
+export interface SourceHolding extends Holding {
+  /**
+   * The journal was unreadable or invalid: nothing says what the source holds, and files no
+   * commit has may be in it. The next checkout rewrites it whole, removing what the commit lacks.
+   */
+  untraceable?: boolean;
+  /** why the last checkout into it failed; cleared by the next one that succeeds */
+  error?: string;
+}
+
+/** A tree fanout writes and records: a target written in place, or one release slot of a target. */
+export interface TreeState extends Holding {
+  at: string | null;
+  status: 'ok' | 'failed';
+  error?: string;
+  /**
+   * Paths changed in the source outside git (seen by watch) that this tree may lack: a watch
+   * batch notes them before sending and clears them when the tree has them; any later sync of
+   * it sends them again.
+   */
+  dirty?: string[];
+}
+
+/** One release directory of a target with layout: slots (`slots/NAME` under its dest). */
+export interface SlotState extends TreeState {
+  /** when it stopped being live: nothing is staged into it for slotGrace after that */
+  retiredAt?: string;
+  /** the shared paths linked into it, as `shared` said when they were linked */
+  linked?: string[];
+}
+
+/**
+ * What fanout knows of one target. With layout: slots, `commit`, `at`, `status` and `dirty` say
+ * what the target serves (its live slot) and how its last deploy went; `slots` what each release
+ * directory holds, `live` which one `current` points to.
+ */
+export interface TargetState extends TreeState {
+  slots?: Record<string, SlotState>;
+  /** the slot `current` points to; null: none yet */
+  live?: string | null;
+  /**
+   * A switch of `current` to this slot was begun and not seen to finish (fanout killed during it):
+   * `current` points to it or to `live`, both complete. The next deploy switches again.
+   */
+  switching?: string;
+}
+
+export interface State {
+  version: 1;
+  nextDeployId: number;
+  /** the commit the latest deploy aimed at: what "ok" in `fanout status` means */
+  current: { commit: Commit; deployId: number; at: string } | null;
+  /** what `source` holds, kept like a target's so the next checkout writes only what changed */
+  source: SourceHolding;
+  targets: Record<string, TargetState>;
+  /** deploys so far by "reason outcome" (dry runs aside): the metrics' counters, which never go down */
+  deploys?: Record<string, number>;
+  /**
+   * The last release a check failed on: sent to no more hosts (sync, a redeploy) until a deploy
+   * of another commit, or one with --force. `source`: with build, the commit it was built from.
+   */
+  rejected?: { commit: Commit; source?: Commit; deployId: number; target: string; detail: string; at: string };
+  /** The last deploy refused before anything was touched (bad input, maxDelete, a rejected release): the commit asked for, and the line its deployer saw */
+  refused?: { commit: Commit; why: string; at: string };
+}
+
+export type Reason = 'push' | 'manual' | 'rollback' | 'sync' | 'watch' | 'auto-rollback';
+
+export interface TargetOutcome {
+  name: string;
+  status: 'ok' | 'failed';
+  /** what was done: nothing to send, the named paths, or a full pass */
+  mode: 'none' | 'paths' | 'full';
+  from: Commit | null;
+  sent: number;
+  deleted: number;
+  /** bytes of the files sent */
+  bytes: number;
+  durationMs: number;
+  attempts: number;
+  error?: string;
+  /** dry runs only: rsync's itemized lines, or the planned paths when rsync could not be asked */
+  items?: string[];
+  /** layout: slots: the slot written or switched to */
+  slot?: string;
+  /** layout: slots: when `current` was switched to `slot` (undefined: not switched) */
+  switchedAt?: string;
+}
+
+export interface HistoryEntry {
+  id: number;
+  startedAt: string;
+  finishedAt: string;
+  commit: Commit;
+  subject: string;
+  reason: Reason;
+  startedBy: string;
+  dryRun?: boolean;
+  targets: TargetOutcome[];
+  /** the deploy failed before any target: the checkout into the source, say */
+  error?: string;
+  /** layout: slots: the switch of `current` across the farm, from the first target to the last */
+  switch?: { at: string; skewMs: number; switched: number; held: string[] };
+  /** with build: the source commit this build commit was made from, and whether it was built now */
+  build?: { source: Commit; reused: boolean; durationMs: number };
+  /** with checks: the waves the release went out in, every check's result, and where it stopped */
+  rollout?: {
+    waves: string[][];
+    checks: { target: string; wave: number; ok: boolean; detail: string; attempts: number; durationMs: number; at: string }[];
+    stopped?: { wave: number; target: string; detail: string };
+  };
+}
+
+const EMPTY: State = { version: 1, nextDeployId: 1, current: null, source: { commit: null, attempted: [] }, targets: {} };
+
+/**
+ * The state journal: `state.json`, replaced atomically (write, fsync, rename) so a crash at any
+ * point leaves either the old or the new document; `history.ndjson`, append-only, one deploy a
+ * line, a torn last line skipped when read. One writer at a time is guaranteed by the deploy lock.
+ */
+export class Journal {
+  private writes: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly dir: string,
+    public state: State,
+    readonly warning: string | undefined,
+  ) {}
+
+  static open(dir: string): Journal {
+    const file = path.join(dir, 'state.json');
+    const text = readOwnFile(file);
+    if (text === undefined) return new Journal(dir, structuredClone(EMPTY), undefined);
+    const problem = stateProblem(text);
+    if (problem.state !== undefined) return new Journal(dir, problem.state, undefined);
+    // Nothing says what any tree holds, and a commit value could be anything: every target and the
+    // source are untraceable. Full passes remove what the commit lacks, so no deletion is lost.
+    const lost: State = { ...structuredClone(EMPTY), source: { commit: null, attempted: [], untraceable: true } };
+    return new Journal(
+      dir,
+      lost,
+      `${file} is not a valid journal (${problem.why}); the source and every target are treated as untraceable: each gets a full pass that removes what the commit lacks (protect and exclude kept)`,
+    );
+  }
+
+  target(name: string): TargetState | undefined {
+    return this.state.targets[name];
+  }
+
+  /** Apply a change to the state and persist it; calls are serialized in order. */
+  update(change: (state: State) => void): Promise<void> {
+    const next = this.writes.then(() => {
+      change(this.state);
+      writeAtomically(path.join(this.dir, 'state.json'), `${JSON.stringify(this.state, null, 2)}\n`);
+    });
+    this.writes = next.catch(() => undefined);
+    return next;
+  }
+
+  appendHistory(entry: HistoryEntry): void {
+    ensureDir(this.dir);
+    const fd = openOwnFile(path.join(this.dir, 'history.ndjson'), 'append');
+    try {
+      fs.writeSync(fd, `${JSON.stringify(entry)}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  readHistory(): HistoryEntry[] {
+    return readHistory(this.dir);
+  }
+}
+
+export function readHistory(dir: string): HistoryEntry[] {
+  const text = readOwnFile(path.join(dir, 'history.ndjson'));
+  if (text === undefined) return [];
+  return parseHistoryLines(text.split('\n'));
+}
+
+function parseHistoryLines(lines: readonly string[]): HistoryEntry[] {
+  const entries: HistoryEntry[] = [];
+  for (const line of lines) {
+    if (line.trim() === '') continue;
+    try {
+      entries.push(JSON.parse(line) as HistoryEntry);
+    } catch {
+      // a line torn by a crash mid-append: the deploy it described never finished recording
+    }
+  }
+  return entries;
+}
+
+/**
+ * The latest history entries, oldest first, from at most the last `maxBytes` of the history: what
+ * a question about recent deploys needs, at a cost that does not grow with the history.
+ */
+export function readRecentHistory(dir: string, maxBytes: number): HistoryEntry[] {
+  let fd: number;
+  try {
+    fd = openOwnFile(path.join(dir, 'history.ndjson'), 'read');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const start = Math.max(0, size - maxBytes);
+    const buffer = Buffer.alloc(size - start);
+    fs.readSync(fd, buffer, 0, buffer.length, start);
+    const lines = buffer.toString('utf8').split('\n');
+    // the first line read from the middle of the file is a part of one
+    if (start > 0) lines.shift();
+    return parseHistoryLines(lines);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function ensureDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+export function writeAtomically(file: string, text: string, options: { mode?: number; makeDirectory?: boolean } = {}): void {
+  const { mode = 0o600, makeDirectory = true } = options;
+  if (makeDirectory) ensureDir(path.dirname(file));
+  const tmp = `${file}.tmp-${process.pid}`;
+  // made afresh (O_EXCL): whatever an earlier run, or anyone who can write the directory, left
+  // under this name (a FIFO would block the open) is removed first
+  fs.rmSync(tmp, { force: true });
+  const fd = openOwnFile(tmp, 'create');
+  try {
+    try {
+      // the mode asked for, whatever the umask
+      fs.fchmodSync(fd, mode);
+      fs.writeSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (error) {
+    // a full disk leaves no half-written file behind for the next reader to trip on
+    fs.rmSync(tmp, { force: true });
+    throw error;
+  }
+  const dirFd = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(dirFd);
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}
+
+/**
+ * A file of the state directory as text, read without following a symlink planted in its place;
+ * undefined when there is none yet. One that exists but cannot be read is an error naming it, its
+ * owner and the fix: read as "nothing recorded", it would send every target a full pass and
+ * restart the deploy ids.
+ */
+export function readOwnFile(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openOwnFile(file, 'read');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === undefined) throw error;
+    let owner = '';
+    try {
+      owner = ` (it belongs to ${userName(fs.lstatSync(file).uid)}; as root: chown ${userName(currentUid())} ${file})`;
+    } catch {
+      // no owner to name
+    }
+    throw new FanoutError(`${file} cannot be read (${code})${owner}`);
+  }
+  try {
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const sha = v.pipe(v.string(), v.regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'not a full commit id'));
+const holding = { commit: v.nullable(sha), attempted: v.array(sha) };
+const tree = { ...holding, at: v.nullable(v.string()), status: v.picklist(['ok', 'failed']), error: v.optional(v.string()), dirty: v.optional(v.array(v.string())) };
+// a slot's name becomes a path on the target: digits only, whatever the journal says
+const slotName = v.pipe(v.string(), v.regex(/^[1-9][0-9]?$/, 'not a slot name'));
+const stateSchema = v.object({
+  version: v.literal(1),
+  nextDeployId: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  current: v.nullable(v.object({ commit: sha, deployId: v.pipe(v.number(), v.integer()), at: v.string() })),
+  source: v.object({ ...holding, untraceable: v.optional(v.boolean()), error: v.optional(v.string()) }),
+  targets: v.record(
+    v.string(),
+    v.object({
+      ...tree,
+      slots: v.optional(v.record(slotName, v.object({ ...tree, retiredAt: v.optional(v.string()), linked: v.optional(v.array(v.string())) }))),
+      live: v.optional(v.nullable(slotName)),
+      switching: v.optional(slotName),
+    }),
+  ),
+  deploys: v.optional(v.record(v.string(), v.pipe(v.number(), v.integer(), v.minValue(0)))),
+  rejected: v.optional(v.object({ commit: sha, source: v.optional(sha), deployId: v.pipe(v.number(), v.integer()), target: v.string(), detail: v.string(), at: v.string() })),
+  refused: v.optional(v.object({ commit: sha, why: v.string(), at: v.string() })),
+});
+
+/** The journal's text as a State, or why it is not one (torn, hand-edited, a commit that is not a sha). */
+export function stateProblem(text: string): { state: State; why?: undefined } | { state?: undefined; why: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    return { why: `not JSON: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  const parsed = v.safeParse(stateSchema, raw);
+  if (!parsed.success) {
+    const [issue] = parsed.issues;
+    const where = (issue.path ?? []).map((p) => String(p.key)).join('.');
+    return { why: `${where === '' ? '' : `${where}: `}${issue.message}` };
+  }
+  return { state: parsed.output as State };
+}

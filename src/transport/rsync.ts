@@ -1,0 +1,78 @@
+import { run } from '../base/exec.js';
+import { ItemCounter, MAX_DELETE_STOP, type ItemizedCounts } from './itemize.js';
+import type { Logger } from '../base/log.js';
+import { rsyncArgs, rsyncInput, type RsyncArgsInput } from './rsync-args.js';
+import { exitMeaning, failedBeforeTransfer, failureMessage, isRetryable } from './rsync-failure.js';
+
+// Running rsync: one pass against one target, its itemized output counted as it comes, its exit
+// code and stderr turned into the operator's sentence. The arguments are built in rsync-args.ts,
+// the output read in itemize.ts, the failures worded in rsync-failure.ts, ssh's in ssh.ts.
+
+/** What one rsync run did, and if it failed, why in the operator's words. */
+export interface RsyncOutcome {
+  exitCode: number;
+  ok: boolean;
+  /** the operator's sentence for a failure, from the exit-code table and rsync's own words */
+  error: string | undefined;
+  retryable: boolean;
+  /** it failed before anything could be transferred: the target is exactly as it was */
+  untouched: boolean;
+  sent: number;
+  /** files and directories deleted, as --max-delete counts them */
+  deleted: number;
+  bytes: number;
+  /** rsync's itemized lines (`>f+++++++++ path`, `*deleting   path`): what was, or would be, done */
+  items: string[];
+  durationMs: number;
+  /** a directory rsync could not replace by a file because protected or excluded content stays in it */
+  blockedBy: string | undefined;
+  /** what rsync's --debug=FILTER said it protected (local receivers only: a daemon caps debug output) */
+  protectedNames: string[];
+}
+
+export interface RunRsyncInput extends RsyncArgsInput {
+  log: Logger;
+  rsyncPath: string;
+  /** keep the itemized lines (dry runs, verify) */
+  keepItems?: boolean;
+  /** called as files go by, for a progress line */
+  onProgress?: (counts: ItemizedCounts) => void;
+  /** the pass's file list, given later: rsync starts and connects now, and waits for it (see exec) */
+  deferredInput?: Promise<Buffer>;
+}
+
+export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
+  const args = rsyncArgs(input);
+  const counts = new ItemCounter(input.keepItems === true);
+  const onLine = (line: string): void => {
+    counts.add(line);
+    input.onProgress?.(counts);
+  };
+  // rsync's own --timeout bounds a silent peer, but not a frozen one (see watchForStall)
+  const stallSeconds = Math.ceil(input.target.timeout) + 1;
+  const ran = await run(input.rsyncPath, args, { log: input.log, input: rsyncInput(input.pass) ?? '', deferredInput: input.deferredInput, onLine, stallMs: stallSeconds * 1000 });
+  const result = ran.stalled ? { ...ran, exitCode: 30 } : ran;
+  const maxDeleteStop = counts.maxDeleteStop ?? result.stderr.split('\n').find((l) => MAX_DELETE_STOP.test(l))?.trim();
+  const ok = result.exitCode === 0 && maxDeleteStop === undefined;
+  const error = ok
+    ? undefined
+    : ran.stalled
+      ? `${exitMeaning(30)} (nothing from the target for ${stallSeconds}s: its rsync is frozen or gone; fanout stopped the transfer)`
+      : maxDeleteStop !== undefined
+        ? `rsync stopped deleting at --max-delete=${input.maxDelete ?? '?'}, so files the commit removed are still served there (${maxDeleteStop}); check the commit, then: fanout deploy --max-delete N`
+        : failureMessage(result, input.target);
+  return {
+    items: counts.lines,
+    exitCode: result.exitCode,
+    ok,
+    error,
+    retryable: !ok && isRetryable(result.exitCode, result.stderr),
+    untouched: !ok && (result.spawnError !== undefined || failedBeforeTransfer(result.exitCode, result.stderr)),
+    sent: counts.sent,
+    deleted: counts.deleted,
+    bytes: counts.bytes,
+    durationMs: result.durationMs,
+    blockedBy: /^could not make way for (?:new )?[\w ]+?: (.+)$/m.exec(result.stderr)?.[1]?.trim(),
+    protectedNames: counts.protectedNames,
+  };
+}

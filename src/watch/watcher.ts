@@ -1,0 +1,359 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Target } from '../base/config.js';
+import { done, newBatcher, noted, take, wakeIn, type Batch, type BatcherTiming } from './batcher.js';
+import { MAX_CHANGES } from '../deploy/deploy-plan.js';
+import { deploy, type Context } from '../deploy/deploy.js';
+import { FanoutError, errorMessage } from '../base/errors.js';
+import { refuseWatchWithBuild } from '../build/build.js';
+import { startStreaming, type StreamingChild } from '../base/exec.js';
+import { UnwatchedPoller, countDirectories, limitReachedAtStart, lostWatch, pathsBelow, raiseLimitAdvice, watchBudgetWarning, watchLimit } from './inotify.js';
+import type { HistoryEntry, TargetOutcome } from '../engine/journal.js';
+import { bytesOf, displayPath, pathProblem, type RelPath } from '../base/paths.js';
+import type { Reporter } from '../engine/report.js';
+import { writeWatchState } from './watcher-state.js';
+
+/** One inotifywait record: its event names and the path, relative to the watched source. */
+export interface WatchEvent {
+  events: string[];
+  path: RelPath;
+}
+
+/** Past this many paths in one appeared directory (or polled in all), a full pass: the deploy's own bound on named paths. */
+const MAX_BATCH_PATHS = MAX_CHANGES;
+
+/** How often a directory inotify could not watch is walked for changes. */
+const POLL_UNWATCHED_MS = 1000;
+
+/** Attempts to set the watches up before `fanout watch` gives up and exits 1. */
+const START_ATTEMPTS = 5;
+
+/** The events that change what a web server would serve. */
+const EVENTS = 'modify,attrib,close_write,create,delete,moved_from,moved_to,delete_self';
+
+/**
+ * inotifywait's records as fanout asks for them (`--format '%e %w%f%0' --no-newline`): "EVENTS
+ * /abs/path" ended by NUL, read as bytes (latin1: one character per byte) so that any file name
+ * survives. `source` is the watched directory as a byte string. Returns the complete records and
+ * the unfinished tail; an event on the source itself, or outside it, has an empty path.
+ */
+export function parseEvents(text: string, source: RelPath): { events: WatchEvent[]; rest: string } {
+  const records = text.split('\0');
+  const rest = records.pop() ?? '';
+  const events: WatchEvent[] = [];
+  const prefix = source.endsWith('/') ? source : `${source}/`;
+  for (const record of records) {
+    const space = record.indexOf(' ');
+    if (space === -1) continue;
+    const names = record.slice(0, space).split(',');
+    const file = record.slice(space + 1);
+    events.push({ events: names, path: file.startsWith(prefix) ? file.slice(prefix.length).replace(/\/+$/, '') : '' });
+  }
+  return { events, rest };
+}
+
+/** A file-name glob with `*` and `?` only, matched against the last path component (bytes). */
+export function ignoredByWatch(rel: RelPath, patterns: readonly string[]): boolean {
+  const name = rel.slice(rel.lastIndexOf('/') + 1);
+  return patterns.some((pattern) => globToRegExp(pattern).test(name));
+}
+
+const globCache = new Map<string, RegExp>();
+function globToRegExp(glob: string): RegExp {
+  let re = globCache.get(glob);
+  if (re === undefined) {
+    // the pattern as bytes too, so that `café*` matches the name git or the kernel wrote
+    const body = bytesOf(glob).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    re = new RegExp(`^${body}$`, 's');
+    globCache.set(glob, re);
+  }
+  return re;
+}
+
+export interface WatchOptions {
+  targets: readonly Target[];
+  write: (line: string) => void;
+}
+
+/** A reporter that stays quiet: watch prints one line per batch itself. */
+function batchReporter(): Reporter & { outcomes: TargetOutcome[] } {
+  const outcomes: TargetOutcome[] = [];
+  return {
+    outcomes,
+    note: () => undefined,
+    progress: () => undefined,
+    buildLine: () => undefined,
+    targetDone: (outcome) => outcomes.push(outcome),
+    deployDone: () => undefined,
+    finish: () => undefined,
+  };
+}
+
+/**
+ * Live mode: inotify events on the source become batches of paths, each sent to every target
+ * through the deploy engine (lock, per-target plan, journal) as a deploy of the source as it
+ * stands. No fixed delay: a batch starts once events have been quiet for `settleMs`, or
+ * `maxWaitMs` after the first of them; events that arrive while a batch runs make up the next one,
+ * so a burst of thousands of writes is a handful of rsync runs. A queue overflow or a watcher that
+ * dies means a full pass, and watching goes on.
+ * Resolves once SIGTERM or SIGINT has let the batch in flight finish.
+ */
+export async function watch(ctx: Context, options: WatchOptions): Promise<void> {
+  refuseWatchWithBuild(ctx.config);
+  const { config, log } = ctx;
+  const source = config.source;
+  const sourceBytes = bytesOf(source);
+  // watch.path: only that directory is watched; its events still name paths from the source's top
+  const mirrored = config.watch.path === undefined ? undefined : bytesOf(config.watch.path);
+  const watched = mirrored === undefined ? source : path.join(source, config.watch.path ?? '');
+  const watchedBytes = bytesOf(watched);
+  if (mirrored !== undefined && !fs.lstatSync(watched, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new FanoutError(`watch.path ${config.watch.path ?? ''}: ${watched} is not a directory; create it (mkdir) or fix watch.path`);
+  }
+  const timing: BatcherTiming = {
+    settleMs: config.watch.settleMs,
+    maxWaitMs: config.watch.maxWaitMs,
+    minDelayMs: config.watch.minDelayMs,
+    retryDelayMs: config.retryDelay * 1000,
+    maxRetryDelayMs: config.watch.maxRetryDelay * 1000,
+  };
+  // when to run a batch, and with what: decided by the batcher (batcher.ts); here only wired
+  const batcher = newBatcher();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopping = false;
+  let watcher: StreamingChild | undefined;
+  let batchNumber = 0;
+
+  /** One timer, for the time the batcher names. */
+  const schedule = (): void => {
+    if (stopping) return;
+    clearTimeout(timer);
+    timer = undefined;
+    const wait = wakeIn(batcher, Date.now(), timing);
+    if (wait !== undefined) timer = setTimeout(tick, wait);
+  };
+
+  const tick = (): void => {
+    timer = undefined;
+    const batch = take(batcher, Date.now(), timing);
+    if (batch !== undefined) {
+      running = runBatch(batch).finally(() => {
+        running = undefined;
+        schedule();
+      });
+    }
+    schedule();
+  };
+
+  const note = (change: { paths?: Iterable<RelPath>; full?: boolean }): void => {
+    noted(batcher, Date.now(), change);
+    schedule();
+  };
+
+  const runBatch = async (batch: Batch): Promise<void> => {
+    const paths = batch.kind === 'paths' ? batch.paths : undefined;
+    const since = batch.since;
+    batchNumber += 1;
+    const reporter = batchReporter();
+    let entry: HistoryEntry | undefined;
+    try {
+      entry = await deploy(
+        { ...ctx, reporter },
+        { revision: { kind: 'source' }, reason: 'watch', startedBy: 'fanout watch' },
+        paths === undefined
+          ? { dryRun: false, targets: options.targets.map((t) => t.name), full: true, checksum: false }
+          : { dryRun: false, targets: options.targets.map((t) => t.name), full: false, outsidePaths: paths },
+      );
+    } catch (error) {
+      log.error({ error: errorMessage(error) }, 'watch batch failed');
+      options.write(`batch ${batchNumber}: ${errorMessage(error)}`);
+    }
+    const latencyMs = Date.now() - since;
+    const failed = reporter.outcomes.filter((o) => o.status === 'failed');
+    const what = paths === undefined ? 'full pass' : `${paths.length} path${paths.length === 1 ? '' : 's'}`;
+    const results = reporter.outcomes.map((o) => `${o.name} ${o.status}${o.status === 'ok' && o.mode !== 'none' ? ` ${o.sent}+${o.deleted}` : ''}`).join(', ');
+    log.info({ batch: batchNumber, paths: paths?.length ?? 'full', latencyMs, targets: reporter.outcomes }, 'watch batch');
+    if (entry !== undefined) options.write(`batch ${batchNumber}: ${what} -> ${results} in ${latencyMs}ms`);
+    // A target that is down is retried with backoff; its journal entry remembers what it lacks,
+    // and a batch with no new paths sends only that.
+    done(batcher, batch, entry === undefined ? 'failed' : failed.length > 0 ? 'targets failed' : 'ok', Date.now(), timing);
+    if (batcher.retry !== undefined) log.warn({ targets: failed.map((f) => f.name), retryInMs: batcher.retry.delayMs }, 'watch will retry');
+  };
+
+  // A directory inotifywait could not watch (the watch limit) raises no event for what happens
+  // inside it: a full pass now finds what is there, and from then on the directory is polled.
+  // Said for the first few such directories, then counted; `fanout status` shows the watcher as
+  // degraded until it is restarted.
+  const poller = new UnwatchedPoller(source, MAX_BATCH_PATHS);
+  let pollTimer: NodeJS.Timeout | undefined;
+  let lost = 0;
+  const onLostWatch = (dir: string): void => {
+    const rel = dir.startsWith(`${sourceBytes}/`) ? dir.slice(sourceBytes.length + 1).replace(/\/+$/, '') : '';
+    lost += 1;
+    const polled = rel !== '' && poller.add(rel);
+    const why = `a new directory cannot be watched (${displayPath(rel)}): the inotify watch limit is reached; ${polled ? `fanout polls it every ${POLL_UNWATCHED_MS / 1000}s instead` : 'changes in it are seen only by a full pass (fanout sync)'}; ${raiseLimitAdvice(watchLimit())}, then restart fanout watch`;
+    log.warn({ lost }, why);
+    if (lost <= 5) options.write(`warning: ${why}`);
+    else if (lost % 100 === 0) options.write(`warning: ${lost} directories cannot be watched so far (the inotify watch limit); ${raiseLimitAdvice(watchLimit())}`);
+    writeWatchState(config.stateDir, { pid: process.pid, state: 'degraded', since: new Date().toISOString(), message: why });
+    pollTimer ??= setInterval(() => {
+      const { changed, dropped } = poller.poll();
+      const paths = changed.filter((p) => !ignoredByWatch(p, config.watch.ignore) && pathProblem(p) === undefined);
+      if (paths.length > 0 || dropped.length > 0) note({ paths, full: dropped.length > 0 });
+    }, POLL_UNWATCHED_MS);
+    note({ full: true });
+  };
+
+  const onEvent = (event: WatchEvent): void => {
+    if (event.events.includes('Q_OVERFLOW')) {
+      log.warn('inotify queue overflow: events were lost; a full pass follows');
+      options.write('inotify queue overflowed: running a full pass');
+      note({ full: true });
+    } else {
+      if (event.path === '' || ignoredByWatch(event.path, config.watch.ignore)) return;
+      const problem = pathProblem(event.path);
+      if (problem !== undefined) {
+        log.warn({ path: displayPath(event.path), problem }, 'watch: a path fanout does not act on; ignored');
+        return;
+      }
+      const appeared = event.events.includes('ISDIR') && (event.events.includes('CREATE') || event.events.includes('MOVED_TO'));
+      // Files written into a new directory before inotifywait watched it raise no event of their own.
+      const below = appeared ? pathsBelow(source, event.path, MAX_BATCH_PATHS) : [event.path];
+      note(below === undefined ? { full: true } : { paths: below });
+    }
+  };
+
+  /** Start inotifywait; resolves true once its watches are set up, false if it exits first (with why). */
+  const startWatcher = async (): Promise<{ ok: true } | { ok: false; why: string; limit: boolean }> => {
+    const child = startStreaming('inotifywait', ['-m', '-r', '--format', '%e %w%f%0', '--no-newline', '-e', EVENTS, watched], log);
+    watcher = child;
+    let established = false;
+    let ready: (ok: boolean) => void = () => undefined;
+    const settled = new Promise<boolean>((resolve) => {
+      ready = resolve;
+    });
+    let stderr = '';
+    let stderrLine = '';
+    // bytes, like the events: a directory it cannot watch is named in this stream
+    child.stderr.setEncoding('latin1');
+    child.stderr.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-64 * 1024);
+      const lines = (stderrLine + chunk).split('\n');
+      stderrLine = lines.pop() ?? '';
+      for (const line of lines) {
+        const lost = lostWatch(line);
+        if (lost !== undefined) onLostWatch(lost);
+        if (line.includes('Watches established')) {
+          established = true;
+          ready(true);
+        }
+      }
+    });
+    let carry = '';
+    child.stdout.setEncoding('latin1');
+    child.stdout.on('data', (chunk: string) => {
+      const { events, rest } = parseEvents(carry + chunk, watchedBytes);
+      carry = rest;
+      for (const event of events) onEvent(mirrored === undefined || event.path === '' ? event : { ...event, path: `${mirrored}/${event.path}` });
+    });
+    const why = (exit: { exitCode?: number; signal?: string }): string => {
+      const lines = stderr.trim().split('\n').filter((l) => !/Setting up watches|Watches established/.test(l));
+      // "Failed to watch DIR; upper limit ..." says what; the line after it only says where to raise it
+      return lines.find((l) => l.startsWith('Failed to watch')) ?? lines.at(-1) ?? `exit ${exit.exitCode ?? exit.signal ?? '?'}`;
+    };
+    let failure: { why: string; limit: boolean } | undefined;
+    void child.then((result) => {
+      if (!established) {
+        failure = { why: why(result), limit: limitReachedAtStart(stderr) };
+        ready(false);
+        return;
+      }
+      if (stopping || watcher !== child) return;
+      // A watcher that dies after its start (a crash) lost events: a full pass once it watches again.
+      const said = why(result);
+      log.error({ why: said }, 'inotifywait stopped; restarting it, then a full pass');
+      options.write(`watcher stopped (${said}); restarting it, then a full pass`);
+      // the full pass waits for the watcher: events lost until then are in it
+      noted(batcher, Date.now(), { full: true });
+      void startWithBackoff().then((watching) => {
+        if (watching) schedule();
+      });
+    });
+    return (await settled) ? { ok: true } : { ok: false, ...(failure ?? { why: 'inotifywait exited', limit: false }) };
+  };
+
+  /**
+   * Set the watches up, backing off between attempts (retryDelay, doubling, at most
+   * maxRetryDelay). A watcher that cannot start after START_ATTEMPTS is no watcher: fanout watch
+   * stops with exit 1 (systemd says failed, and restarts it after RestartSec), never a loop of
+   * full passes. Resolves true once watching.
+   */
+  const startWithBackoff = async (): Promise<boolean> => {
+    for (let attempt = 1; !stopping; attempt += 1) {
+      const started = await startWatcher();
+      if (started.ok) {
+        writeWatchState(config.stateDir, { pid: process.pid, state: 'watching', since: new Date().toISOString() });
+        return true;
+      }
+      const advice = started.limit ? `; ${raiseLimitAdvice(watchLimit())}` : '';
+      const message = `inotifywait cannot watch ${watched} (${started.why})${advice}`;
+      log.error({ attempt, why: started.why }, 'watcher cannot start');
+      writeWatchState(config.stateDir, { pid: process.pid, state: 'failing', since: new Date().toISOString(), message });
+      if (attempt >= START_ATTEMPTS) {
+        giveUp(new FanoutError(`watch: ${message}; gave up after ${attempt} attempts`, 1));
+        return false;
+      }
+      const delay = Math.min(config.watch.maxRetryDelay, config.retryDelay * 2 ** (attempt - 1)) * 1000;
+      options.write(`watcher cannot start (${started.why}); trying again in ${(delay / 1000).toFixed(1)}s`);
+      await sleep(delay);
+    }
+    return false;
+  };
+
+  let giveUp: (error: Error) => void = () => undefined;
+  const stopped = new Promise<void>((resolve, reject) => {
+    const stop = (error?: Error): void => {
+      if (stopping) return;
+      stopping = true;
+      clearTimeout(timer);
+      clearInterval(pollTimer);
+      watcher?.kill('SIGTERM');
+      log.info('watch stopping: finishing the batch in flight');
+      void (running ?? Promise.resolve()).then(() => {
+        if (error === undefined) resolve();
+        else reject(error);
+      });
+    };
+    giveUp = stop;
+    // `on`, not `once`: execa's cleanup handler re-raises a signal that no other listener holds
+    process.on('SIGTERM', () => {
+      stop();
+    });
+    process.on('SIGINT', () => {
+      stop();
+    });
+  });
+  stopped.catch(() => undefined);
+
+  const budget = watchBudgetWarning(countDirectories(watched), watchLimit());
+  if (budget !== undefined) {
+    log.warn(budget);
+    options.write(`warning: ${budget}`);
+  }
+  try {
+    if (await startWithBackoff()) {
+      log.info({ source, targets: options.targets.map((t) => t.name) }, 'watching');
+      tick();
+      await running;
+      options.write(`watching ${watched} for ${options.targets.map((t) => t.name).join(', ')}`);
+    }
+    await stopped;
+    writeWatchState(config.stateDir, { pid: process.pid, state: 'stopped', since: new Date().toISOString() });
+    options.write('watch stopped');
+  } catch (error) {
+    writeWatchState(config.stateDir, { pid: process.pid, state: 'failed', since: new Date().toISOString(), message: errorMessage(error) });
+    throw error;
+  }
+}
