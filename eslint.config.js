@@ -1,6 +1,24 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// src/ follows a push through its life, one folder a stage (README, "Development"); imports run one
+// way, down this list: a folder may import itself and the folders after it, never one before it.
+const LAYERS = ['cli', 'observe', 'watch', 'deploy', 'releases', 'build', 'engine', 'transport', 'base'];
+const importDirection = LAYERS.slice(1).map((layer, i) => {
+  const above = LAYERS.slice(0, i + 1);
+  return {
+    files: [`src/${layer}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{
+          group: above.map((folder) => `**/${folder}/*`),
+          message: `src/${layer}/ may import only from ${LAYERS.slice(i + 1).map((f) => `${f}/`).join(', ')}: ${above.map((f) => `${f}/`).join(', ')} ${above.length === 1 ? 'is' : 'are'} above it`,
+        }],
+      }],
+    },
+  };
+});
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'bench-results/', 'scratch/'] },
   js.configs.recommended,
@@ -14,6 +32,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unnecessary-condition': 'off',
     },
   },
+  ...importDirection,
   {
     files: ['**/*.js', '**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from '../base/config.js';
-import type { Context } from '../deploy/deploy.js';
+import type { Context } from '../engine/context.js';
+import { exportMetrics } from '../observe/metrics.js';
 import type { HistoryEntry } from '../engine/journal.js';
 import { openLog, type Logger } from '../base/log.js';
 import { humanReporter, jsonReporter, stdoutOutput, type Output, type Reporter } from '../engine/report.js';
@@ -41,7 +42,8 @@ export function session(configFile: string, json: boolean): Session {
   const out = stdoutOutput();
   const nameWidth = Math.max(...config.targets.map((t) => t.name.length), 4);
   const reporter = json ? jsonReporter(out) : humanReporter(out, nameWidth);
-  return { config, log, reporter, out, json };
+  const publish = async (): Promise<string[]> => [await exportMetrics(config, log)].filter((warning) => warning !== undefined);
+  return { config, log, reporter, out, json, publish };
 }
 
 /** A deploy exits 1 when any target failed (DESIGN.md), 0 when it did nothing or all went well. */

@@ -2,8 +2,10 @@ import type { Config, Layout, Target } from '../base/config.js';
 import { changesAttributes, GITLINK, type Change, type Commit, type EntryKind } from '../base/git.js';
 import type { SlotState, SourceHolding, State, TargetState, TreeState } from '../engine/journal.js';
 import { shortPath, type RelPath } from '../base/paths.js';
-import { candidatePaths, parentOf, planSync, withAncestors, type RsyncPass, type SyncPlan } from '../engine/sync-plan.js';
+import { candidatePaths, parentOf, planSync, withAncestors, type SyncPlan } from '../engine/sync-plan.js';
 import { holdsCompletely, sourceHolds, upToDate } from '../engine/state.js';
+import type { SlotStep, TargetPlan } from '../engine/target-plan.js';
+import type { RsyncPass } from '../transport/rsync-pass.js';
 
 /**
  * What the engine decides, as data. The engine (deploy.ts) reads the facts under the lock, asks
@@ -59,22 +61,6 @@ export type PlanConfig = Pick<Config, 'protect' | 'exclude'> & {
   build?: unknown;
   watch?: { path?: string | undefined };
 };
-
-/** One target's part of a deploy. */
-export interface TargetPlan {
-  name: string;
-  /** the commit it last received completely */
-  from: Commit | null;
-  sync: SyncPlan;
-  /** the pass rsync is asked about as a dry run before anything runs on this target (see preflightPass) */
-  preflight: RsyncPass | undefined;
-  /** an earlier attempt at this commit was cut short on it (its failure then leaves it untraceable) */
-  alreadyAttempted: boolean;
-  /** whether it already holds the commit completely */
-  upToDate: boolean;
-  /** layout: slots: which slot is written (`sync` is its pass) and which one `current` is switched to */
-  slots: SlotStep | undefined;
-}
 
 export type DeployPlan =
   /** the source and every target already hold the commit: the deploy that took them there, and nothing to do */
@@ -212,24 +198,6 @@ function layoutsOf(config: PlanConfig): Map<string, Extract<Layout, { kind: 'slo
   const layouts = new Map<string, Extract<Layout, { kind: 'slots' }>>();
   for (const t of config.targets) if (t.layout.kind === 'slots') layouts.set(t.name, t.layout);
   return layouts;
-}
-
-/** A target with layout: slots, this deploy: the slot it writes, if any, and the one `current` ends on. */
-export interface SlotStep {
-  /** the slot written, and not before when (its grace); undefined: a slot already holds the commit */
-  stage: {
-    slot: string;
-    notBefore: number | undefined;
-    /** for a full pass: the tree on the host unchanged files are copied from (see seedFor) */
-    seedFrom: string | undefined;
-    /** for a paths pass: the live slot, from which a file it already holds is copied on the host instead of sent */
-    copyFrom: string | undefined;
-    link: boolean;
-  } | undefined;
-  /** the slot `current` is switched to, once every target has staged; undefined: it points there already */
-  switchTo: string | undefined;
-  /** a switch cut short: `current` is pinned to this (complete) slot before anything is staged */
-  repair: string | undefined;
 }
 
 /** The slot step for a target with layout: slots (undefined for one in place). */

@@ -3,19 +3,20 @@ import os from 'node:os';
 import path from 'node:path';
 import pMap from 'p-map';
 import { targetNamed, type Config, type Target } from '../base/config.js';
-import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, reservedPathsToLookUp, sourcePathsRead, sourceStep, treePathsToLookUp, treeToWrite, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep, type TargetPlan } from './deploy-plan.js';
+import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, reservedPathsToLookUp, sourcePathsRead, sourceStep, treePathsToLookUp, treeToWrite, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep } from './deploy-plan.js';
+import type { TargetPlan } from '../engine/target-plan.js';
 import { FanoutError, Refusal } from '../base/errors.js';
 import { findProgram } from '../base/exec.js';
 import { branchTip, changedPaths, checkout, commitInfo, firstUnsafeName, foreignSymlink, isEmptyTree, resolveCommit, switchTree, symlinkAbove, throughSymlink, treeEntryKinds, type Change, type Commit, type Diff, type EntryKind } from '../base/git.js';
 import { Journal, type HistoryEntry, type Holding, type Reason, type State, type TargetOutcome } from '../engine/journal.js';
 import { acquireLock, type Lock } from '../engine/lock.js';
 import type { Logger } from '../base/log.js';
-import { exportMetrics } from '../observe/metrics.js';
 import { bytesOf, displayPath, onDisk, type RelPath } from '../base/paths.js';
 import { parentOf, type SyncPlan } from '../engine/sync-plan.js';
 import { previousDeploy } from './rollback.js';
 import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, countDeploy, deployFailed, deployFinished, deployRefused, forgetOtherSlots, refusedBeforeTransfer, releaseJudged, sourceHolds, sourceUntraceable, transferFailed, transferSucceeded } from '../engine/state.js';
-import { passesOf, rsyncWithRetries, runPasses, type Context } from '../engine/passes.js';
+import { passesOf, rsyncWithRetries, runPasses } from '../engine/passes.js';
+import type { Context } from '../engine/context.js';
 import { buildToDeploy, pruneBuilds, type BuildFacts } from '../build/build.js';
 import { afterSwitch, runHook, type HookFacts } from '../releases/operator-hooks.js';
 import { rollOut, type RolloutResult } from '../releases/rollout.js';
@@ -28,7 +29,7 @@ import { armSwitch, prepareSlot, stagingOf, switchFarm, writeRevision, writtenTa
  */
 export type Revision = { kind: 'tip' } | { kind: 'rev'; rev: string } | { kind: 'previous' } | { kind: 'source' };
 
-export type { Context } from '../engine/passes.js';
+export type { Context } from '../engine/context.js';
 
 export interface DeployRequest {
   revision: Revision;
@@ -81,10 +82,7 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
     return await deployLocked(ctx, request, options, targets);
   } finally {
     // the textfile says what the journal says now, whatever became of this deploy
-    if (config.metrics.textfile !== undefined && !options.dryRun) {
-      const warning = await exportMetrics(config, ctx.log);
-      if (warning !== undefined) ctx.reporter.note(`warning: ${warning}`);
-    }
+    if (!options.dryRun) for (const warning of await ctx.publish()) ctx.reporter.note(`warning: ${warning}`);
     lock.release();
   }
 }

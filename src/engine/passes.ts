@@ -1,19 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config, Target } from '../base/config.js';
-import type { Logger } from '../base/log.js';
-import { afterLeftovers, rsyncPasses, type RsyncPass, type SyncPlan } from './sync-plan.js';
-import type { Reporter } from './report.js';
+import type { Target } from '../base/config.js';
+import { afterLeftovers, rsyncPasses, type SyncPlan } from './sync-plan.js';
+import type { RsyncPass } from '../transport/rsync-pass.js';
 import type { RsyncArgsInput } from '../transport/rsync-args.js';
 import { runRsync, type RsyncOutcome } from '../transport/rsync.js';
+import type { Context } from './context.js';
 
 // Running a target's rsync passes, retried as the config says: what the engine's apply, its dry
 // runs and the slots' stage and switch share.
-
-export interface Context {
-  config: Config;
-  log: Logger;
-  reporter: Reporter;
-}
 
 export interface PassOptions {
   dryRun: boolean;
@@ -109,3 +103,4 @@ export async function runPasses(ctx: Context, target: Target, passes: readonly R
   return { totals, failure: undefined, untouched };
 }
 
+export type { Context } from './context.js';

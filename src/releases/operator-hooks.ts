@@ -3,7 +3,7 @@ import { targetHost } from './checks.js';
 import { childEnvironment, firstLine, run } from '../base/exec.js';
 import type { Commit } from '../base/git.js';
 import type { Reason } from '../engine/journal.js';
-import type { Context } from '../engine/passes.js';
+import type { Context } from '../engine/context.js';
 
 export type HookName = 'before' | 'afterSwitch' | 'after' | 'onFailure';
 

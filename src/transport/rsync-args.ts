@@ -1,6 +1,6 @@
 import type { Config, Target } from '../base/config.js';
 import { rsyncDestArg } from '../base/dest.js';
-import { filesFromList, type RsyncPass } from '../engine/sync-plan.js';
+import { filesFromList, type RsyncPass } from './rsync-pass.js';
 import { sshCommand } from './ssh.js';
 
 export interface RsyncArgsInput {

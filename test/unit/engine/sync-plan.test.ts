@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseRawDiff, type Change } from '../../../src/base/git.js';
-import { afterLeftovers, candidatePaths, filesFromList, planSync, rsyncPasses, withAncestors, type RsyncPass } from '../../../src/engine/sync-plan.js';
+import { afterLeftovers, candidatePaths, planSync, rsyncPasses, withAncestors } from '../../../src/engine/sync-plan.js';
+import type { RsyncPass } from '../../../src/transport/rsync-pass.js';
 
 const M = (p: string): Change => ({ status: 'M', path: p });
 const A = (p: string): Change => ({ status: 'A', path: p });
@@ -201,44 +202,6 @@ describe('candidatePaths', () => {
   it('works without extra paths', () => {
     expect(candidatePaths([A('x/y')])).toEqual(['x', 'x/y']);
     expect(candidatePaths([])).toEqual([]);
-  });
-});
-
-describe('filesFromList', () => {
-  const text = (buffer: Buffer): string => buffer.toString('latin1');
-
-  it('writes every path as ./path, NUL-terminated, so that none reads as a comment', () => {
-    expect(text(filesFromList({ kind: 'send', paths: ['a', 'b/c', '#notes.html', ';x'] }))).toBe('./a\0./b/c\0./#notes.html\0./;x\0');
-    expect(text(filesFromList({ kind: 'send', paths: [] }))).toBe('');
-  });
-
-  it('writes a directory to prune with a trailing slash, the top as ./', () => {
-    expect(text(filesFromList({ kind: 'prune', directories: ['.', 'docs', 'a b/c'] }))).toBe('./\0./docs/\0./a b/c/\0');
-  });
-
-  it('keeps awkward names byte-exact, names that are not UTF-8 included', () => {
-    const names = ['with space.html', 'line\nbreak', 'tab\there', `quote's "double"`, '-leading-dash', '--delete', 'café/naïve.html', '日本語.txt', 'back\\slash', '*?[glob]', 'trailing space '];
-    const raw = [...names.map((n) => Buffer.from(n, 'utf8')), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x68])];
-    const list = filesFromList({ kind: 'send', paths: raw.map((b) => b.toString('latin1')) });
-    const expected = Buffer.concat(raw.map((n) => Buffer.concat([Buffer.from('./'), n, Buffer.from([0])])));
-    expect(list.equals(expected)).toBe(true);
-  });
-});
-
-describe('parseRawDiff', () => {
-  it('reads status, path and the new blob, any file name intact', () => {
-    const blob = 'b'.repeat(40);
-    const zero = '0'.repeat(40);
-    const out = `:100644 100755 ${'a'.repeat(40)} ${blob} M\0bin/run me.sh\0:100644 000000 ${'c'.repeat(40)} ${zero} D\0old\nname.html\0:000000 120000 ${zero} ${blob} A\0-link\0`;
-    expect(parseRawDiff(out)).toEqual([
-      { status: 'M', path: 'bin/run me.sh', entry: { mode: '100755', blob }, before: { mode: '100644', blob: 'a'.repeat(40) } },
-      { status: 'D', path: 'old\nname.html', before: { mode: '100644', blob: 'c'.repeat(40) } },
-      { status: 'A', path: '-link', entry: { mode: '120000', blob } },
-    ]);
-  });
-
-  it('reads nothing from empty output', () => {
-    expect(parseRawDiff('')).toEqual([]);
   });
 });
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/base/config.js';
-import type { RsyncPass } from '../../../src/engine/sync-plan.js';
+import type { RsyncPass } from '../../../src/transport/rsync-pass.js';
 import { connectionArgs, rsyncArgs, rsyncInput } from '../../../src/transport/rsync-args.js';
 import { sshCommand } from '../../../src/transport/ssh.js';
 import { target } from '../target.js';
