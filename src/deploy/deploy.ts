@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pMap from 'p-map';
 import { targetNamed, type Config, type Target } from '../base/config.js';
-import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, reservedPathsToLookUp, sourcePathsRead, sourceStep, treePathsToLookUp, treeToWrite, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep } from './deploy-plan.js';
+import { decideTransfers, kindsFromTree, MAX_CHANGES, needsTreeScan, pathsToLookUp, planDeploy, reservedPathsToLookUp, sourcePathsRead, sourceStep, treePathsToLookUp, treeToWrite, type DeployAsk, type DeployFacts, type DeployPlan, type PreflightAnswer, type Since, type SourceStep, type TransferDecision } from './deploy-plan.js';
 import type { TargetPlan } from '../engine/target-plan.js';
 import { FanoutError, Refusal } from '../base/errors.js';
 import { findProgram } from '../base/exec.js';
@@ -269,6 +269,27 @@ type PlannedDeploy = Extract<DeployPlan, { kind: 'deploy' }>;
 /** Check out, ask rsync about the riskiest passes, then run every target's passes (with checks: wave by wave). Returns the entry and which targets took the release. */
 async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, checked: boolean): Promise<{ entry: HistoryEntry; took: string[] }> {
   const { config } = ctx;
+  await prepareSource(ctx, journal, plan, started);
+  const decision = decideTransfers(plan, await askPreflights(ctx, plan), config, false);
+  if (decision.refusal !== undefined) throw new Refusal(decision.refusal);
+  // With slots, each target's switch is made ready first: its rsync connects while the targets
+  // stage, then waits, so that the switch itself is one short exchange on every target at once.
+  const armed = new Map<string, ArmedSwitch>();
+  for (const target of plan.targets) {
+    const slot = target.slots?.switchTo;
+    if (slot !== undefined && !decision.failures.has(target.name)) armed.set(target.name, armSwitch(ctx, targetNamed(config, target.name), slot));
+  }
+  const apply = config.checks !== undefined && checked ? applyRollout : applyInTwoPhases;
+  const { outcomes, took, ...more } = await apply(ctx, journal, plan, started, decision, armed);
+  const entry = historyEntry(started, plan.commit, outcomes, more);
+  await record(journal, entry, (s) => {
+    finished(s, plan, started, entry);
+  });
+  return { entry, took };
+}
+
+/** The source brought to the commit, and checked before anything reaches a target. */
+async function prepareSource(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started): Promise<void> {
   if (plan.source !== undefined) {
     try {
       await checkOutSource(ctx, journal, plan.source, plan.commit);
@@ -282,31 +303,34 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
       throw error;
     }
   }
-  if (!plan.allowEmpty) assertSourceNotEmpty(config.source);
+  if (!plan.allowEmpty) assertSourceNotEmpty(ctx.config.source);
   await assertNoForeignSymlink(ctx, plan, journal);
-  const decision = decideTransfers(plan, await askPreflights(ctx, plan), config, false);
-  if (decision.refusal !== undefined) throw new Refusal(decision.refusal);
-  // With slots, each target's switch is made ready first: its rsync connects while the targets
-  // stage, then waits, so that the switch itself is one short exchange on every target at once.
-  const armed = new Map<string, ArmedSwitch>();
-  for (const target of plan.targets) {
-    const slot = target.slots?.switchTo;
-    if (slot !== undefined && !decision.failures.has(target.name)) armed.set(target.name, armSwitch(ctx, targetNamed(config, target.name), slot));
+}
+
+/** What the targets took, for the history entry: each target's outcome, and how the release went. */
+interface Applied {
+  outcomes: TargetOutcome[];
+  took: string[];
+  rollout?: HistoryEntry['rollout'];
+  switch?: HistoryEntry['switch'];
+}
+
+/** With checks: the release wave by wave (rollout.ts), each wave checked. */
+async function applyRollout(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, decision: TransferDecision, armed: Map<string, ArmedSwitch>): Promise<Applied> {
+  const { config } = ctx;
+  let result: RolloutResult;
+  try {
+    result = await rollOut(ctx, journal, plan.targets, plan.commit, armed, (target) => transfer(ctx, journal, plan, target, decision.failures.get(target.name)), (name) => targetNamed(config, name), hookFacts(started, plan));
+  } finally {
+    for (const a of armed.values()) a.cancel();
   }
-  if (config.checks !== undefined && checked) {
-    let result: RolloutResult;
-    try {
-      result = await rollOut(ctx, journal, plan.targets, plan.commit, armed, (target) => transfer(ctx, journal, plan, target, decision.failures.get(target.name)), (name) => targetNamed(config, name), hookFacts(started, plan));
-    } finally {
-      for (const a of armed.values()) a.cancel();
-    }
-    for (const outcome of result.outcomes) ctx.reporter.targetDone(outcome);
-    const entry = historyEntry(started, plan.commit, result.outcomes, { rollout: result.rollout, ...(result.switchSummary === undefined ? {} : { switch: result.switchSummary }) });
-    await record(journal, entry, (s) => {
-      finished(s, plan, started, entry);
-    });
-    return { entry, took: result.took };
-  }
+  for (const outcome of result.outcomes) ctx.reporter.targetDone(outcome);
+  return { outcomes: result.outcomes, took: result.took, rollout: result.rollout, ...(result.switchSummary === undefined ? {} : { switch: result.switchSummary }) };
+}
+
+/** Without checks: every target written (with slots, staged), then with slots every `current` switched at once. */
+async function applyInTwoPhases(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, decision: TransferDecision, armed: Map<string, ArmedSwitch>): Promise<Applied> {
+  const { config } = ctx;
   let switched: Awaited<ReturnType<typeof switchFarm>>;
   try {
     // phase one: every target written (with slots: staged into a slot nothing serves)
@@ -341,11 +365,7 @@ async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, 
     const outcome = outcomes.find((o) => o.name === target.name);
     if (outcome !== undefined) ctx.reporter.targetDone(outcome);
   }
-  const entry = historyEntry(started, plan.commit, outcomes, summary === undefined ? {} : { switch: summary });
-  await record(journal, entry, (s) => {
-    finished(s, plan, started, entry);
-  });
-  return { entry, took: [] };
+  return { outcomes, took: [], ...(summary === undefined ? {} : { switch: summary }) };
 }
 
 /** A deploy's end, in the journal's state. */

@@ -27,6 +27,25 @@ export interface RolloutResult {
   switchSummary: HistoryEntry['switch'];
 }
 
+/** What a rollout carries from wave to wave. */
+interface Rollout {
+  ctx: Context;
+  journal: Journal;
+  commit: Commit;
+  checks: NonNullable<Context['config']['checks']>;
+  byName: Map<string, TargetPlan>;
+  outcomes: Map<string, TargetOutcome>;
+  armed: Map<string, ArmedSwitch>;
+  write: (target: TargetPlan) => Promise<TargetOutcome>;
+  targetNamed: (name: string) => Target;
+  facts: HookFacts;
+  /** switch: all, and a target failed to stage: no slot switches, so the farm stays on one version */
+  holdSlots: boolean;
+  record: RolloutResult['rollout'];
+  took: string[];
+  switches: SwitchResult[];
+}
+
 export async function rollOut(
   ctx: Context,
   journal: Journal,
@@ -40,7 +59,6 @@ export async function rollOut(
   const { config, reporter } = ctx;
   const checks = config.checks;
   if (checks === undefined) throw new Error('rollOut without checks');
-  const byName = new Map(plans.map((p) => [p.name, p]));
   const outcomes = new Map<string, TargetOutcome>();
   // phase one, with slots: every target stages before any takes the release
   const slotted = plans.filter((p) => p.slots !== undefined);
@@ -52,66 +70,13 @@ export async function rollOut(
     plans.map((p) => p.name),
     config.rollout,
   );
-  const rollout: RolloutResult['rollout'] = { waves, checks: [] };
-  const took: string[] = [];
-  const switches: SwitchResult[] = [];
+  const run: Rollout = { ctx, journal, commit, checks, byName: new Map(plans.map((p) => [p.name, p])), outcomes, armed, write, targetNamed, facts, holdSlots, record: { waves, checks: [] }, took: [], switches: [] };
   for (const [index, wave] of waves.entries()) {
-    if (waves.length > 1) reporter.note(`${index === 0 && config.rollout.canary !== undefined ? 'canary' : `batch ${index + (config.rollout.canary === undefined ? 1 : 0)}/${waves.length - (config.rollout.canary === undefined ? 0 : 1)}`}: ${wave.join(', ')}`);
-    // in place: written now, in this wave
-    const inPlace = wave.filter((n) => byName.get(n)?.slots === undefined);
-    for (const outcome of await pMap(inPlace.map((n) => byName.get(n)).filter((p): p is TargetPlan => p !== undefined), write, { concurrency: config.concurrency })) outcomes.set(outcome.name, outcome);
-    // with slots: those of the wave that staged switch together
-    const switching = holdSlots ? [] : wave.filter((n) => byName.get(n)?.slots?.switchTo !== undefined && outcomes.get(n)?.status === 'ok');
-    const results = await switchTargets(
-      ctx,
-      journal,
-      switching.map((n) => armed.get(n) ?? armSwitch(ctx, targetNamed(n), byName.get(n)?.slots?.switchTo ?? '')),
-    );
-    for (const n of switching) armed.delete(n);
-    switches.push(...results);
-    for (const r of results) {
-      const o = outcomes.get(r.name);
-      if (o !== undefined) outcomes.set(r.name, switchedOutcome(o, r));
-    }
-    // every target of the wave that serves the release now: its afterSwitch hook, then its check
-    const serving = wave.filter((n) => outcomes.get(n)?.status === 'ok' && (byName.get(n)?.slots === undefined || !holdSlots));
-    took.push(...serving.filter((n) => byName.get(n)?.upToDate !== true));
-    const slotOf = (n: string): string | undefined => byName.get(n)?.slots?.switchTo ?? byName.get(n)?.slots?.stage?.slot;
-    const hooked = await afterSwitch(
-      ctx,
-      facts,
-      serving.filter((n) => byName.get(n)?.upToDate !== true).map((n) => ({ target: targetNamed(n), slot: slotOf(n) })),
-    );
-    const found = await Promise.all(
-      serving.map(async (n) => {
-        const hookFailure = hooked.get(n);
-        if (hookFailure !== undefined) return { target: n, ok: false, detail: hookFailure, attempts: 1, durationMs: 0, at: new Date().toISOString() };
-        return checkTarget(targetNamed(n), checks, { commit, slot: slotOf(n) }, ctx.log);
-      }),
-    );
-    const failedChecks = found.filter((c) => !c.ok);
-    if (failedChecks.length > 0) {
-      await journal.update((s) => {
-        for (const c of failedChecks) checkFailed(s, c.target, c.detail);
-      });
-    }
-    for (const c of found) {
-      rollout.checks.push({ ...c, wave: index });
-      reporter.note(`check ${c.target}: ${c.ok ? 'ok' : 'FAILED'} (${c.detail}${c.attempts > 1 ? `, ${c.attempts} tries` : ''})`);
-      if (!c.ok) {
-        const o = outcomes.get(c.target);
-        if (o !== undefined) outcomes.set(c.target, { ...o, status: 'failed', error: `check failed: ${c.detail}` });
-      }
-    }
-    const failed = found.find((c) => !c.ok);
-    if (failed !== undefined) {
-      rollout.stopped = { wave: index, target: failed.target, detail: failed.detail };
-      break;
-    }
-    // a wave that could not take the release (every slot held, say) stops the rollout too
-    const missing = wave.filter((n) => outcomes.get(n)?.status !== 'ok');
-    if (missing.length > 0) {
-      rollout.stopped = { wave: index, target: missing[0] ?? '', detail: outcomes.get(missing[0] ?? '')?.error ?? 'did not take the release' };
+    if (waves.length > 1) reporter.note(`${waveName(index, waves.length, config.rollout.canary !== undefined)}: ${wave.join(', ')}`);
+    const serving = await takeWave(run, wave);
+    const stopped = (await checkWave(run, index, serving)) ?? notTaken(run, index, wave);
+    if (stopped !== undefined) {
+      run.record.stopped = stopped;
       break;
     }
     if (index < waves.length - 1 && config.rollout.pauseMs > 0) {
@@ -119,13 +84,92 @@ export async function rollOut(
       await sleep(config.rollout.pauseMs);
     }
   }
-  // targets the rollout never reached: in place, never written; with slots, staged and not switched
-  const why = rollout.stopped !== undefined ? `the rollout stopped at ${rollout.stopped.target} (${rollout.stopped.detail})` : holdSlots ? `${stageFailed.join(', ')} failed to stage, and switch: all keeps the farm on one version` : 'not reached';
-  for (const p of plans) {
-    const o = outcomes.get(p.name);
-    if (o === undefined) outcomes.set(p.name, { name: p.name, from: p.from, mode: p.sync.kind, sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0, status: 'failed', error: `not deployed: ${why}` });
-    else if (p.slots?.switchTo !== undefined && o.status === 'ok' && o.switchedAt === undefined) outcomes.set(p.name, { ...o, status: 'failed', error: `staged in slot ${p.slots.switchTo}, not switched: ${why}` });
-  }
+  markUnreached(run, plans, stageFailed);
   // a skew means something within one wave; across waves the checks and pauses are the gaps
-  return { outcomes: plans.map((p) => outcomes.get(p.name)).filter((o): o is TargetOutcome => o !== undefined), rollout, took, switchSummary: waves.length > 1 ? undefined : switchSummary(switches, []) };
+  return { outcomes: plans.map((p) => outcomes.get(p.name)).filter((o): o is TargetOutcome => o !== undefined), rollout: run.record, took: run.took, switchSummary: waves.length > 1 ? undefined : switchSummary(run.switches, []) };
+}
+
+/** How a wave is announced: the canary, or `batch 2/3` counted without it. */
+export function waveName(index: number, waves: number, canary: boolean): string {
+  return index === 0 && canary ? 'canary' : `batch ${index + (canary ? 0 : 1)}/${waves - (canary ? 1 : 0)}`;
+}
+
+/** A wave takes the release: in place, written now; with slots, those that staged switch together. Returns the targets of the wave that serve it. */
+async function takeWave(run: Rollout, wave: readonly string[]): Promise<string[]> {
+  const { ctx, byName, outcomes, armed } = run;
+  const inPlace = wave.filter((n) => byName.get(n)?.slots === undefined);
+  for (const outcome of await pMap(inPlace.map((n) => byName.get(n)).filter((p): p is TargetPlan => p !== undefined), run.write, { concurrency: ctx.config.concurrency })) outcomes.set(outcome.name, outcome);
+  const switching = run.holdSlots ? [] : wave.filter((n) => byName.get(n)?.slots?.switchTo !== undefined && outcomes.get(n)?.status === 'ok');
+  const results = await switchTargets(
+    ctx,
+    run.journal,
+    switching.map((n) => armed.get(n) ?? armSwitch(ctx, run.targetNamed(n), byName.get(n)?.slots?.switchTo ?? '')),
+  );
+  for (const n of switching) armed.delete(n);
+  run.switches.push(...results);
+  for (const r of results) {
+    const o = outcomes.get(r.name);
+    if (o !== undefined) outcomes.set(r.name, switchedOutcome(o, r));
+  }
+  const serving = wave.filter((n) => outcomes.get(n)?.status === 'ok' && (byName.get(n)?.slots === undefined || !run.holdSlots));
+  run.took.push(...serving.filter((n) => byName.get(n)?.upToDate !== true));
+  return serving;
+}
+
+/**
+ * Every target of the wave that serves the release now: its afterSwitch hook, then its check, as
+ * a visitor would see it. A failed check marks the target failed, in the journal too. Returns where
+ * the rollout stops, if a check failed.
+ */
+async function checkWave(run: Rollout, index: number, serving: readonly string[]): Promise<RolloutStop | undefined> {
+  const { ctx, byName, outcomes } = run;
+  const slotOf = (n: string): string | undefined => byName.get(n)?.slots?.switchTo ?? byName.get(n)?.slots?.stage?.slot;
+  const hooked = await afterSwitch(
+    ctx,
+    run.facts,
+    serving.filter((n) => byName.get(n)?.upToDate !== true).map((n) => ({ target: run.targetNamed(n), slot: slotOf(n) })),
+  );
+  const found = await Promise.all(
+    serving.map(async (n) => {
+      const hookFailure = hooked.get(n);
+      if (hookFailure !== undefined) return { target: n, ok: false, detail: hookFailure, attempts: 1, durationMs: 0, at: new Date().toISOString() };
+      return checkTarget(run.targetNamed(n), run.checks, { commit: run.commit, slot: slotOf(n) }, ctx.log);
+    }),
+  );
+  const failedChecks = found.filter((c) => !c.ok);
+  if (failedChecks.length > 0) {
+    await run.journal.update((s) => {
+      for (const c of failedChecks) checkFailed(s, c.target, c.detail);
+    });
+  }
+  for (const c of found) {
+    run.record.checks.push({ ...c, wave: index });
+    ctx.reporter.note(`check ${c.target}: ${c.ok ? 'ok' : 'FAILED'} (${c.detail}${c.attempts > 1 ? `, ${c.attempts} tries` : ''})`);
+    if (!c.ok) {
+      const o = outcomes.get(c.target);
+      if (o !== undefined) outcomes.set(c.target, { ...o, status: 'failed', error: `check failed: ${c.detail}` });
+    }
+  }
+  const failed = found.find((c) => !c.ok);
+  return failed === undefined ? undefined : { wave: index, target: failed.target, detail: failed.detail };
+}
+
+type RolloutStop = NonNullable<RolloutResult['rollout']['stopped']>;
+
+/** A wave that could not take the release (every slot held, say) stops the rollout too. */
+function notTaken(run: Rollout, index: number, wave: readonly string[]): RolloutStop | undefined {
+  const missing = wave.filter((n) => run.outcomes.get(n)?.status !== 'ok');
+  if (missing.length === 0) return undefined;
+  return { wave: index, target: missing[0] ?? '', detail: run.outcomes.get(missing[0] ?? '')?.error ?? 'did not take the release' };
+}
+
+/** Targets the rollout never reached: in place, never written; with slots, staged and not switched. */
+function markUnreached(run: Rollout, plans: readonly TargetPlan[], stageFailed: readonly string[]): void {
+  const { stopped } = run.record;
+  const why = stopped !== undefined ? `the rollout stopped at ${stopped.target} (${stopped.detail})` : run.holdSlots ? `${stageFailed.join(', ')} failed to stage, and switch: all keeps the farm on one version` : 'not reached';
+  for (const p of plans) {
+    const o = run.outcomes.get(p.name);
+    if (o === undefined) run.outcomes.set(p.name, { name: p.name, from: p.from, mode: p.sync.kind, sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0, status: 'failed', error: `not deployed: ${why}` });
+    else if (p.slots?.switchTo !== undefined && o.status === 'ok' && o.switchedAt === undefined) run.outcomes.set(p.name, { ...o, status: 'failed', error: `staged in slot ${p.slots.switchTo}, not switched: ${why}` });
+  }
 }
