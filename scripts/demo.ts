@@ -94,11 +94,11 @@ function writeSite(files: Record<string, string>): void {
   }
 }
 
-async function main(): Promise<void> {
-  if (INSTALLED === undefined && !fs.existsSync(CLI)) throw new DemoFailure(`${CLI} is missing: run npm run build (or scripts/setup) first`);
-  console.log(`working in ${root} (shown as $DEMO), removed at the end`);
-  console.log(`fanout: ${INSTALLED ?? CLI}, ${(await execa(program, [...programArgs, '--version'])).stdout}`);
+/** The config the demo writes, as YAML: a plain object, each chapter adding to the last. */
+type DemoConfig = Record<string, unknown> & { targets: { name: string; dest: string; passwordFile: string; checkUrl?: string }[] };
 
+/** Two rsync daemons stand in for the web servers. */
+async function startTargets(): Promise<void> {
   section('1. two rsync daemons on loopback');
   for (const [i, name] of ['web1', 'web2'].entries()) {
     const daemon = await startDaemon({ hostIndex: 2 + i, root, name });
@@ -107,7 +107,10 @@ async function main(): Promise<void> {
     console.log(`   ${name}: rsync daemon pid ${daemon.pid() ?? '?'} on ${daemon.address}:${daemon.port}, module [${name}], auth user ${daemon.user}`);
     console.log(`         serves ${daemon.dir.replaceAll(root, '$DEMO')}; client password file mode ${mode}`);
   }
+}
 
+/** The update server's config, and fanout init. */
+async function setUpUpdateServer(): Promise<DemoConfig> {
   section('2. the update server: fanout.yaml and fanout init');
   const config = {
     repo,
@@ -125,7 +128,11 @@ async function main(): Promise<void> {
   const runs = path.dirname(fs.realpathSync(INSTALLED ?? CLI));
   console.log(`   the hook runs ${hook.split('\n').find((l) => l.startsWith('exec '))?.replaceAll(root, '$DEMO') ?? '?'}`);
   if (!hook.includes(`'${runs}/cli.js'`)) throw new DemoFailure(`the hook does not run ${runs}/cli.js:\n${hook}`);
+  return config;
+}
 
+/** A developer pushes the site, then a change to it. */
+async function pushTwice(): Promise<void> {
   section('3. a developer clones, writes the site and pushes');
   await execa('git', ['clone', '-q', repo, clone], { env: GIT_IDENTITY });
   // the clone of an empty repository starts on the user's default branch, whatever it is
@@ -145,7 +152,10 @@ async function main(): Promise<void> {
   // img/ holds nothing else: the directory must disappear from the targets too
   fs.rmSync(path.join(clone, 'img/logo.svg'));
   await commitAndPush('Darker text; drop the logo', []);
+}
 
+/** What each target holds, compared with the source. */
+function compareTargets(): void {
   section('5. what each target holds, compared with the source');
   // type, exec bit, contents and symlink target of every path: what invariant 1 says must match
   const expected = snapshot(source);
@@ -166,7 +176,10 @@ async function main(): Promise<void> {
     }
   }
   if (!identical) throw new DemoFailure('a target differs from the source');
+}
 
+/** What an operator runs: deploy (nothing to do), verify, status, rollback, history. */
+async function operate(): Promise<void> {
   section('6. deploy again: every target already has the commit');
   const again = await fanout('deploy');
   if (!again.includes('already up to date')) throw new DemoFailure('the second deploy sent something; it should have found nothing to do');
@@ -178,7 +191,10 @@ async function main(): Promise<void> {
   const after = diffSnapshots(snapshot(source), snapshot(daemons[0]?.dir ?? source));
   if (after.length > 0) throw new DemoFailure(`after the rollback web1 differs from the source: ${after.join('; ')}`);
   await fanout('history', '--limit', '4');
+}
 
+/** Slots, nginx in front of each target, a canary and checks. */
+async function atomicReleases(config: DemoConfig): Promise<DemoConfig> {
   section('8. atomic releases behind real web servers, a canary first, checked');
   // each target now holds slots/1, slots/2 and `current`; an nginx on its own loopback address
   // serves `current` (resolved per request: $realpath_root), and each release is checked through it
@@ -204,10 +220,14 @@ async function main(): Promise<void> {
   const served = await Promise.all(webServers.map(async (w) => (await fetch(`${w.origin}/index.html`)).text()));
   console.log(`   what the web servers serve now: ${served.map((t) => JSON.stringify(t.split('\n')[2])).join(', ')}`);
   if (!served.every((t) => t.includes('Release three'))) throw new DemoFailure('the web servers do not serve release three');
+  return releases;
+}
 
+/** A release that fails its check is switched back. */
+async function brokenRelease(releases: DemoConfig): Promise<void> {
   section('9. a release that fails its check on the canary is switched back at once');
   // this check wants a page the next release deletes
-  fs.writeFileSync(configFile, stringify({ ...releases, checks: { retries: 1, retryDelay: 0.2 }, targets: releases.targets.map((t) => ({ ...t, checkUrl: t.checkUrl.replace('/REVISION', '/index.html') })) }));
+  fs.writeFileSync(configFile, stringify({ ...releases, checks: { retries: 1, retryDelay: 0.2 }, targets: releases.targets.map((t) => ({ ...t, checkUrl: (t.checkUrl ?? '').replace('/REVISION', '/index.html') })) }));
   fs.rmSync(path.join(clone, 'index.html'));
   writeSite({ 'home.html': 'moved\n' });
   await commitAndPush('Move the home page (breaks /index.html)', []);
@@ -217,7 +237,10 @@ async function main(): Promise<void> {
   // every host is fine, but the branch tip is not what they serve: status says why, and exits 1
   const status = await fanoutExiting(1, 'status');
   if (!status.includes('not deployed: it failed its check')) throw new DemoFailure('status does not say why the branch tip is not deployed');
+}
 
+/** A build on the update server. */
+async function buildOnUpdateServer(releases: DemoConfig): Promise<void> {
   section('10. a build on the update server: the commit holds sources, the hosts get the built site');
   const built = { ...releases, build: { command: ['sh', 'build.sh'], output: '_site' }, checks: { retries: 1, retryDelay: 0.2 } };
   fs.writeFileSync(configFile, stringify(built));
@@ -233,6 +256,21 @@ async function main(): Promise<void> {
   console.log(`   /index.html on the web servers: ${builtPage.map((t) => JSON.stringify(t.trim().split('\n')[1])).join(', ')}`);
   if (!builtPage.every((t) => t.includes('Built on the update server'))) throw new DemoFailure('the built site is not served');
   await fanout('history', '--limit', '1');
+}
+
+async function main(): Promise<void> {
+  if (INSTALLED === undefined && !fs.existsSync(CLI)) throw new DemoFailure(`${CLI} is missing: run npm run build (or scripts/setup) first`);
+  console.log(`working in ${root} (shown as $DEMO), removed at the end`);
+  console.log(`fanout: ${INSTALLED ?? CLI}, ${(await execa(program, [...programArgs, '--version'])).stdout}`);
+
+  await startTargets();
+  const config = await setUpUpdateServer();
+  await pushTwice();
+  compareTargets();
+  await operate();
+  const releases = await atomicReleases(config);
+  await brokenRelease(releases);
+  await buildOnUpdateServer(releases);
 
   console.log('\ndemo passed: two pushes deployed to both targets, which equal the source; rolled back again; a release switched on both hosts behind nginx, and a broken one switched back from the canary; a site built on the update server');
 }
