@@ -1,0 +1,259 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pMap from 'p-map';
+import { targetNamed } from '../base/config.js';
+import { decideTransfers, MAX_CHANGES, sourcePathsRead, type PreflightAnswer, type SourceStep, type TransferDecision } from './deploy-plan.js';
+import type { TargetPlan } from '../engine/target-plan.js';
+import { FanoutError, Refusal } from '../base/errors.js';
+import { checkout, foreignSymlink, switchTree, symlinkAbove, throughSymlink, type Commit } from '../base/git.js';
+import { Journal, type HistoryEntry, type TargetOutcome } from '../engine/journal.js';
+import { bytesOf } from '../base/paths.js';
+import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, refusedBeforeTransfer, sourceUntraceable, transferFailed, transferSucceeded } from '../engine/state.js';
+import { passesOf, rsyncWithRetries, runPasses } from '../engine/passes.js';
+import type { Context } from '../engine/context.js';
+import { afterSwitch } from '../releases/operator-hooks.js';
+import { rollOut, type RolloutResult } from '../releases/rollout.js';
+import { armSwitch, prepareSlot, stagingOf, switchFarm, writeRevision, writtenTarget, type ArmedSwitch } from '../releases/slots.js';
+import { finished, historyEntry, hookFacts, outcomeBase, record, type PlannedDeploy, type Started } from './record.js';
+
+// Apply, the last of a deploy's three steps: the plan carried out. The source is checked out and
+// checked, rsync is asked about the riskiest passes, then every target takes the release, wave by
+// wave when there are checks; each outcome is recorded as it lands.
+
+/** Check out, ask rsync about the riskiest passes, then run every target's passes (with checks: wave by wave). Returns the entry and which targets took the release. */
+export async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, checked: boolean): Promise<{ entry: HistoryEntry; took: string[] }> {
+  const { config } = ctx;
+  await prepareSource(ctx, journal, plan, started);
+  const decision = decideTransfers(plan, await askPreflights(ctx, plan), config, false);
+  if (decision.refusal !== undefined) throw new Refusal(decision.refusal);
+  // With slots, each target's switch is made ready first: its rsync connects while the targets
+  // stage, then waits, so that the switch itself is one short exchange on every target at once.
+  const armed = new Map<string, ArmedSwitch>();
+  for (const target of plan.targets) {
+    const slot = target.slots?.switchTo;
+    if (slot !== undefined && !decision.failures.has(target.name)) armed.set(target.name, armSwitch(ctx, targetNamed(config, target.name), slot));
+  }
+  const apply = config.checks !== undefined && checked ? applyRollout : applyInTwoPhases;
+  const { outcomes, took, ...more } = await apply(ctx, journal, plan, started, decision, armed);
+  const entry = historyEntry(started, plan.commit, outcomes, more);
+  await record(journal, entry, (s) => {
+    finished(s, plan, started, entry);
+  });
+  return { entry, took };
+}
+
+/** The source brought to the commit, and checked before anything reaches a target. */
+async function prepareSource(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started): Promise<void> {
+  if (plan.source !== undefined) {
+    try {
+      await checkOutSource(ctx, journal, plan.source, plan.commit);
+    } catch (error) {
+      // a checkout the file system refused is a failed deploy: in the history and in status
+      if (error instanceof FanoutError && error.exitCode === 1) {
+        await record(journal, historyEntry(started, plan.commit, [], { error: error.message }), (s) => {
+          checkoutFailed(s, started.id, error.message);
+        });
+      }
+      throw error;
+    }
+  }
+  if (!plan.allowEmpty) assertSourceNotEmpty(ctx.config.source);
+  await assertNoForeignSymlink(ctx, plan, journal);
+}
+
+/** What the targets took, for the history entry: each target's outcome, and how the release went. */
+interface Applied {
+  outcomes: TargetOutcome[];
+  took: string[];
+  rollout?: HistoryEntry['rollout'];
+  switch?: HistoryEntry['switch'];
+}
+
+/** With checks: the release wave by wave (rollout.ts), each wave checked. */
+async function applyRollout(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, decision: TransferDecision, armed: Map<string, ArmedSwitch>): Promise<Applied> {
+  const { config } = ctx;
+  let result: RolloutResult;
+  try {
+    result = await rollOut(ctx, journal, plan.targets, plan.commit, armed, (target) => transfer(ctx, journal, plan, target, decision.failures.get(target.name)), (name) => targetNamed(config, name), hookFacts(started, plan));
+  } finally {
+    for (const a of armed.values()) a.cancel();
+  }
+  for (const outcome of result.outcomes) ctx.reporter.targetDone(outcome);
+  return { outcomes: result.outcomes, took: result.took, rollout: result.rollout, ...(result.switchSummary === undefined ? {} : { switch: result.switchSummary }) };
+}
+
+/** Without checks: every target written (with slots, staged), then with slots every `current` switched at once. */
+async function applyInTwoPhases(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, decision: TransferDecision, armed: Map<string, ArmedSwitch>): Promise<Applied> {
+  const { config } = ctx;
+  let switched: Awaited<ReturnType<typeof switchFarm>>;
+  try {
+    // phase one: every target written (with slots: staged into a slot nothing serves)
+    const written = await pMap(
+      plan.targets,
+      async (target) => {
+        const outcome = await transfer(ctx, journal, plan, target, decision.failures.get(target.name));
+        if (target.slots === undefined) ctx.reporter.targetDone(outcome);
+        return outcome;
+      },
+      { concurrency: config.concurrency },
+    );
+    // phase two, with slots: `current` switched on every target at once
+    switched = plan.targets.some((t) => t.slots !== undefined) ? await switchFarm(ctx, journal, plan.targets, written, armed, plan.commit) : { outcomes: written, summary: undefined };
+  } finally {
+    // a switch made ready and never sent must not wait on its target until it times out
+    for (const a of armed.values()) a.cancel();
+  }
+  const { summary } = switched;
+  // afterSwitch for every target that now serves the release (a php-fpm reload, say); a failure fails that target
+  const serving = plan.targets.filter((t) => !t.upToDate && switched.outcomes.find((o) => o.name === t.name)?.status === 'ok');
+  const hookFailures = await afterSwitch(
+    ctx,
+    hookFacts(started, plan),
+    serving.map((t) => ({ target: targetNamed(config, t.name), slot: t.slots?.switchTo ?? t.slots?.stage?.slot })),
+  );
+  const outcomes = switched.outcomes.map((o): TargetOutcome => {
+    const failure = hookFailures.get(o.name);
+    return failure === undefined ? o : { ...o, status: 'failed', error: failure };
+  });
+  for (const target of plan.targets.filter((t) => t.slots !== undefined)) {
+    const outcome = outcomes.find((o) => o.name === target.name);
+    if (outcome !== undefined) ctx.reporter.targetDone(outcome);
+  }
+  return { outcomes, took: [], ...(summary === undefined ? {} : { switch: summary }) };
+}
+
+/** Invariant 6: --delete never runs from an empty or missing source. */
+function assertSourceNotEmpty(source: string): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(source);
+  } catch {
+    throw new FanoutError(`source ${source} does not exist; refusing to sync (it would empty every target)`);
+  }
+  if (entries.length === 0) throw new FanoutError(`source ${source} is empty; refusing to sync (it would empty every target); --allow-empty if that is intended`);
+}
+
+/**
+ * Invariant 8 for what the passes read: a symlink made by hand where the commit has a directory is
+ * refused as the checkout refuses one, whichever pass would read through it (a sync of a source
+ * that holds the commit, a full pass to a new target after a paths checkout).
+ */
+export async function assertNoForeignSymlink(ctx: Context, plan: PlannedDeploy, journal?: Journal): Promise<void> {
+  const link = await foreignSymlink(ctx.config.repo, ctx.config.source, plan.commit, sourcePathsRead(plan), ctx.log);
+  if (link === undefined) return;
+  const refusal = throughSymlink(link);
+  // the source no longer holds the commit: the next deploy rebuilds it (the link itself removed, nothing through it)
+  await journal?.update((s) => {
+    sourceUntraceable(s, refusal.message);
+  });
+  throw refusal;
+}
+
+/**
+ * Bring `source` to `commit` as the plan says. The attempt is journalled first, so that a checkout
+ * cut short is redone in full next time.
+ */
+async function checkOutSource(ctx: Context, journal: Journal, step: SourceStep, commit: Commit): Promise<void> {
+  const { config, log } = ctx;
+  const link = step.kind === 'paths' ? symlinkAbove(config.source, step.writes.map((c) => c.path)) : undefined;
+  if (link !== undefined) throw throughSymlink(link);
+  await journal.update((s) => {
+    beginCheckout(s, commit);
+  });
+  const started = performance.now();
+  const scratchIndex = path.join(config.stateDir, 'checkout.index');
+  if (step.kind === 'switch') await switchTree(config.repo, config.source, step.from, commit, scratchIndex, log);
+  else {
+    // what watch mirrors from the source is the operator's, never git's to remove
+    const mirrored = config.watch.path === undefined ? [] : [bytesOf(config.watch.path)];
+    const removeOthers = step.kind === 'all' && step.removeOthers ? { keep: [...config.protect, ...config.exclude], keepDirectories: mirrored } : undefined;
+    await checkout(config.repo, config.source, commit, step.kind === 'paths' ? step.writes : 'all', scratchIndex, log, removeOthers);
+  }
+  const paths = step.kind === 'paths' ? step.writes.length : step.kind === 'switch' ? `more than ${MAX_CHANGES}` : 'all';
+  log.info({ commit, paths, durationMs: Math.round(performance.now() - started) }, 'source checked out');
+  await journal.update((s) => {
+    checkoutSucceeded(s, commit);
+  });
+}
+
+/**
+ * The preflight passes the plan names, asked of rsync as dry runs, every target in parallel:
+ * nothing happens on a target before its riskiest pass is known to be safe.
+ */
+export async function askPreflights(ctx: Context, plan: PlannedDeploy): Promise<Map<string, PreflightAnswer>> {
+  const answers = new Map<string, PreflightAnswer>();
+  await pMap(
+    plan.targets,
+    async (target) => {
+      if (target.preflight === undefined) return;
+      // rsync names the protected path that stops it (local targets: a daemon caps debug output)
+      const configured = targetNamed(ctx.config, target.name);
+      const result = await rsyncWithRetries(ctx, writtenTarget(configured, target), target.preflight, {
+        dryRun: true,
+        maxDelete: undefined,
+        staging: stagingOf(configured, target),
+        extra: ['--debug=FILTER1'],
+      });
+      const { outcome } = result;
+      answers.set(target.name, {
+        deletions: outcome.deleted,
+        blockedBy: outcome.blockedBy,
+        protectedNames: outcome.protectedNames,
+        failure: outcome.ok || outcome.blockedBy !== undefined ? undefined : { error: outcome.error ?? 'rsync failed', attempts: result.attempts, durationMs: result.durationMs },
+      });
+    },
+    { concurrency: ctx.config.concurrency },
+  );
+  return answers;
+}
+
+/** One target's part of the deploy (with slots: the slot it stages), journalled before and after. */
+async function transfer(ctx: Context, journal: Journal, plan: PlannedDeploy, target: TargetPlan, refused: { error: string; attempts: number; durationMs: number } | undefined): Promise<TargetOutcome> {
+  const { log } = ctx;
+  const { name, sync } = target;
+  const configured = targetNamed(ctx.config, name);
+  const slot = target.slots?.stage?.slot;
+  const base: TargetOutcome = { ...outcomeBase(target), status: 'ok', ...(target.slots === undefined ? {} : { slot: slot ?? target.slots.switchTo }) };
+  let outcome: TargetOutcome;
+  const unprepared = refused === undefined ? await prepareSlot(ctx, journal, configured, target) : undefined;
+  if (refused !== undefined || unprepared !== undefined) {
+    const error = refused?.error ?? unprepared ?? '';
+    outcome = { ...base, status: 'failed', ...refused, error };
+    await journal.update((s) => {
+      refusedBeforeTransfer(s, name, error);
+    });
+  } else if (target.slots !== undefined && slot === undefined) {
+    // a slot already holds the commit: this target only switches
+    outcome = base;
+  } else if (sync.kind === 'none') {
+    // the tree is the same (an empty commit, a revert of a revert): it now holds this commit
+    const revision = target.upToDate ? undefined : await writeRevision(ctx, writtenTarget(configured, target), plan.commit);
+    outcome = revision === undefined ? base : { ...base, status: 'failed', error: revision };
+    if (!target.upToDate && revision === undefined) {
+      await journal.update((s) => {
+        transferSucceeded(s, name, plan.commit, new Date().toISOString(), slot);
+      });
+    }
+  } else {
+    // Recorded before rsync starts: if fanout dies mid-transfer, the next run knows which paths
+    // may be half-sent on this target.
+    await journal.update((s) => {
+      beginTransfer(s, name, plan.commit, plan.outsidePaths, slot);
+    });
+    const { totals, failure, untouched } = await runPasses(ctx, writtenTarget(configured, target), passesOf(sync), {
+      dryRun: false,
+      maxDelete: plan.maxDelete,
+      staging: stagingOf(configured, target),
+    });
+    const { sent, deleted, bytes, durationMs, attempts } = totals;
+    const revision = failure === undefined ? await writeRevision(ctx, writtenTarget(configured, target), plan.commit) : undefined;
+    const error = failure ?? revision;
+    outcome = { ...base, sent, deleted, bytes, durationMs, attempts, status: error === undefined ? 'ok' : 'failed', ...(error === undefined ? {} : { error: slot === undefined ? error : `staging slot ${slot}: ${error}` }) };
+    await journal.update((s) => {
+      if (error === undefined) transferSucceeded(s, name, plan.commit, new Date().toISOString(), slot);
+      else transferFailed(s, name, plan.commit, outcome.error ?? error, { untouched: untouched && failure !== undefined, alreadyAttempted: target.alreadyAttempted }, slot);
+    });
+  }
+  log[outcome.status === 'ok' ? 'info' : 'error']({ target: name, ...outcome }, slot === undefined ? 'target done' : 'slot staged');
+  return outcome;
+}
