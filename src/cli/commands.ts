@@ -5,10 +5,10 @@ import { deploy, selectTargets, whoAmI, type Revision } from '../deploy/deploy.j
 import { checkRepository, checkSetup, checkTools, probeTargets, type Check } from '../observe/doctor.js';
 import { FanoutError, errorMessage } from '../base/errors.js';
 import { branchTip, commitInfo, type Commit } from '../base/git.js';
-import { runPostReceiveHook } from './post-receive.js';
-import { init } from './init.js';
+import { runPostReceiveHook } from './commands/post-receive.js';
+import { init } from './commands/init.js';
 import { Journal, type Reason } from '../engine/journal.js';
-import { commandHelp } from './help.js';
+import { commandHelp } from './commands/help.js';
 import { openLog, reopenLogOnHangup, silentLogger } from '../base/log.js';
 import { metricsFacts, prometheusText } from '../observe/metrics.js';
 import { humanDuration, itemLines, shortCommit, statusWord, stdoutOutput, table } from '../engine/report.js';

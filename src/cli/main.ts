@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     const hook = hookCall(argv);
     if (hook !== undefined) {
-      await (await import('./post-receive.js')).runPostReceiveHook(hook.config, hook.json);
+      await (await import('./commands/post-receive.js')).runPostReceiveHook(hook.config, hook.json);
     } else {
       // `fanout status | head -1`: the reader went away, which is no error of fanout's (the hook
       // instead carries on when its pusher hangs up)

@@ -1,7 +1,7 @@
-import { deploy, whoAmI, type Context } from '../deploy/deploy.js';
-import { ZERO_COMMIT } from '../base/git.js';
-import type { HistoryEntry } from '../engine/journal.js';
-import { configPath, exitFor, session } from './session.js';
+import { deploy, whoAmI, type Context } from '../../deploy/deploy.js';
+import { ZERO_COMMIT } from '../../base/git.js';
+import type { HistoryEntry } from '../../engine/journal.js';
+import { configPath, exitFor, session } from '../session.js';
 
 export interface PushedRef {
   oldCommit: string;

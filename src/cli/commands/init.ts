@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../base/config.js';
-import { FanoutError } from '../base/errors.js';
-import { createBareRepo, isBareRepo } from '../base/git.js';
-import { ensureDir } from '../engine/journal.js';
-import { HOOK_MARKER, installationProblem, renderHook } from '../base/installation.js';
+import { loadConfig } from '../../base/config.js';
+import { FanoutError } from '../../base/errors.js';
+import { createBareRepo, isBareRepo } from '../../base/git.js';
+import { ensureDir } from '../../engine/journal.js';
+import { HOOK_MARKER, installationProblem, renderHook } from '../../base/installation.js';
 
 export interface InitOptions {
   configFile: string;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { installRoot } from '../base/installation.js';
-import { FanoutError } from '../base/errors.js';
+import { installRoot } from '../../base/installation.js';
+import { FanoutError } from '../../base/errors.js';
 
 /**
  * `fanout help COMMAND`: the README's section for the command, rendered for a terminal. The README

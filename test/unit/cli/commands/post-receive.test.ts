@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePushedRefs } from '../../../src/cli/post-receive.js';
+import { parsePushedRefs } from '../../../../src/cli/commands/post-receive.js';
 
 const OLD = 'a'.repeat(40);
 const NEW = 'b'.repeat(40);

@@ -1,15 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildCli } from '../../../src/cli/commands.js';
-import { FanoutError } from '../../../src/base/errors.js';
-import { commandHelp, commandSections, readmePath, renderForTerminal } from '../../../src/cli/help.js';
+import { buildCli } from '../../../../src/cli/commands.js';
+import { FanoutError } from '../../../../src/base/errors.js';
+import { commandHelp, commandSections, readmePath, renderForTerminal } from '../../../../src/cli/commands/help.js';
 
 const readme = fs.readFileSync(readmePath(), 'utf8');
 
 describe('fanout help COMMAND, from the README', () => {
   it('finds the README this installation ships', () => {
-    expect(readmePath()).toBe(path.resolve(import.meta.dirname, '..', '..', '..', 'README.md'));
+    expect(readmePath()).toBe(path.resolve(import.meta.dirname, '..', '..', '..', '..', 'README.md'));
   });
 
   it('every command the command line has has a section in the README, and nothing else does', async () => {
