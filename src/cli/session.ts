@@ -6,6 +6,7 @@ import { exportMetrics } from '../observe/metrics.js';
 import type { HistoryEntry } from '../engine/journal.js';
 import { openLog, type Logger } from '../base/log.js';
 import { humanReporter, jsonReporter, stdoutOutput, type Output, type Reporter } from '../engine/report.js';
+import type { GlobalArgs } from './global-options.js';
 
 /** Where a config is looked for when neither --config nor $FANOUT_CONFIG names one, and ./fanout.yaml is not there. */
 export const SYSTEM_CONFIG = '/etc/fanout/fanout.yaml';
@@ -44,6 +45,11 @@ export function session(configFile: string, json: boolean): Session {
   const reporter = json ? jsonReporter(out) : humanReporter(out, nameWidth);
   const publish = async (): Promise<string[]> => [await exportMetrics(config, log)].filter((warning) => warning !== undefined);
   return { config, log, reporter, out, json, publish };
+}
+
+/** The session a command's --config and --json ask for. */
+export function sessionFor(args: Pick<GlobalArgs, 'config' | 'json'>): Session {
+  return session(configPath(args.config), args.json);
 }
 
 /** A deploy exits 1 when any target failed (DESIGN.md), 0 when it did nothing or all went well. */

@@ -53,6 +53,12 @@ export function readmePath(): string {
   return path.join(installRoot(), 'README.md');
 }
 
+/** `fanout help [COMMAND]`: the README's section for COMMAND; without one, what `showUsage` shows (fanout --help). */
+export function runHelp(command: string | undefined, showUsage: () => void): void {
+  if (command === undefined) showUsage();
+  else process.stdout.write(commandHelp(command));
+}
+
 /** The help for one command, from the README at `file`. */
 export function commandHelp(command: string, file = readmePath()): string {
   let readme: string;

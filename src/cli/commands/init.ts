@@ -5,6 +5,14 @@ import { FanoutError } from '../../base/errors.js';
 import { createBareRepo, isBareRepo } from '../../base/git.js';
 import { ensureDir } from '../../engine/journal.js';
 import { HOOK_MARKER, installationProblem, renderHook } from '../../base/installation.js';
+import type { GlobalArgs } from '../global-options.js';
+import { configPath } from '../session.js';
+
+/** `fanout init [--repo R --source S --branch B]`: a line for each thing done. */
+export async function runInit(args: GlobalArgs & { repo: string | undefined; source: string | undefined; branch: string | undefined }): Promise<void> {
+  const lines = await init({ configFile: configPath(args.config), repo: args.repo, source: args.source, branch: args.branch });
+  for (const line of lines) console.log(line);
+}
 
 export interface InitOptions {
   configFile: string;

@@ -1,0 +1,98 @@
+import type { Config } from '../../base/config.js';
+import { branchTip, commitInfo, type Commit } from '../../base/git.js';
+import { selectTargets } from '../../deploy/deploy.js';
+import { Journal, type HistoryEntry, type State } from '../../engine/journal.js';
+import { humanDuration, shortCommit, statusWord, table } from '../../engine/report.js';
+import { metricsFacts, prometheusText } from '../../observe/metrics.js';
+import { autoRollbackLine, farmStatus, lastAutoRollback, rejectedLine, slotsLine, statusDocument, type AutoRollback, type FarmStatus } from '../../observe/status.js';
+import { readWatchState, watchStatusLine, type WatchState } from '../../watch/watcher-state.js';
+import type { GlobalArgs } from '../global-options.js';
+import { truncate, when, writeJson } from '../print.js';
+import { sessionFor } from '../session.js';
+
+/** What `fanout status` says, read from the journal, watch's state and the repository. */
+export interface StatusFacts {
+  status: FarmStatus;
+  /** each commit named, its subject */
+  subjects: ReadonlyMap<string, string>;
+  watchState: WatchState | undefined;
+  state: Pick<State, 'source' | 'rejected'>;
+  autoRollback: AutoRollback | undefined;
+  /** with build: the current deploy is a build commit, made from a source commit */
+  currentBuild: HistoryEntry['build'];
+}
+
+/** `fanout status [--prometheus]`: exit 1 unless the farm is ok (--prometheus: always 0). */
+export async function runStatus(args: GlobalArgs & { prometheus: boolean }): Promise<void> {
+  const { config, out, log } = sessionFor(args);
+  const journal = Journal.open(config.stateDir);
+  if (args.prometheus) {
+    // what metrics.textfile holds, once: the state is in the values, so the exit is 0
+    out.write(prometheusText(await metricsFacts({ ...config, targets: selectTargets(config, args.target) }, journal.state, log)));
+    return;
+  }
+  const facts = await readStatus(config, journal, args.target);
+  process.exitCode = facts.status.ok ? 0 : 1;
+  if (args.json) writeJson(statusDocument(facts.status, facts.subjects, facts.watchState, facts.state, facts.autoRollback, facts.currentBuild));
+  else out.write(statusText(facts, config, out.color));
+}
+
+async function readStatus(config: Config, journal: Journal, only: readonly string[]): Promise<StatusFacts> {
+  const watchState = readWatchState(config.stateDir);
+  const history = journal.readHistory();
+  const state = journal.state;
+  const currentEntry = state.current === null ? undefined : history.find((e) => e.id === state.current?.deployId);
+  const status = farmStatus(
+    selectTargets(config, only).map((t) => t.name),
+    state,
+    await branchTip(config.repo, config.branch),
+    watchStatusLine(watchState),
+    currentEntry,
+  );
+  const subjects = await commitSubjects(config.repo, [status.current?.commit ?? null, status.branchTip, ...status.targets.map((s) => s.commit)]);
+  return { status, subjects, watchState, state, autoRollback: lastAutoRollback(history), currentBuild: currentEntry?.build };
+}
+
+async function commitSubjects(repo: string, commits: Iterable<Commit | null>): Promise<Map<string, string>> {
+  const map = new Map<string, string>();
+  for (const c of new Set(commits)) {
+    if (c === null) continue;
+    map.set(c, await commitInfo(repo, c).then((i) => i.subject, () => '(commit not in the repository)'));
+  }
+  return map;
+}
+
+/** The status for a terminal: the farm in a few lines, a table of the targets, watch's line. */
+export function statusText(facts: StatusFacts, config: Pick<Config, 'branch' | 'source' | 'stateDir'>, color: boolean, now = Date.now()): string {
+  const { status, subjects } = facts;
+  const targets = table(
+    ['TARGET', 'STATE', 'COMMIT', 'SUBJECT', 'SINCE', 'DETAIL'],
+    status.targets.map((s) => [
+      s.name,
+      statusWord(s.health, color),
+      s.commit === null ? '-' : shortCommit(s.commit),
+      s.commit === null ? '-' : truncate(subjects.get(s.commit) ?? '', 40),
+      when(s.at, now),
+      [s.error, slotsLine(s)].filter((d) => d !== undefined).join('; '),
+    ]),
+  );
+  const head = farmLines(facts, config, color, now).map((line) => `${line}\n`);
+  return `${head.join('')}\n${targets}${status.watch === undefined ? '' : `\n${status.watch.line}\n`}`;
+}
+
+function farmLines(facts: StatusFacts, config: Pick<Config, 'branch' | 'source' | 'stateDir'>, color: boolean, now: number): string[] {
+  const { status, subjects: names, state, autoRollback, currentBuild } = facts;
+  const { current, branchTip: tip, sourceError } = status;
+  const lines = [
+    current === null
+      ? 'current deploy: none yet (git push, or fanout deploy)'
+      : `current deploy: ${shortCommit(current.commit)} "${names.get(current.commit) ?? ''}" (deploy #${current.deployId}, ${when(current.at, now)})`,
+  ];
+  if (currentBuild !== undefined) lines.push(`built from ${shortCommit(currentBuild.source)}${currentBuild.reused ? ' (a build made before, reused)' : ` in ${humanDuration(currentBuild.durationMs)}`}; its log: ${config.stateDir}/builds/${currentBuild.source}.log`);
+  if (sourceError !== undefined) lines.push(`${statusWord('failed', color)}: the last deploy could not check its commit out into ${config.source}: ${sourceError}`);
+  // an automatic rollback says what failed and where the farm went; else a release still rejected
+  if (autoRollback !== undefined) lines.push(autoRollbackLine(autoRollback));
+  else if (state.rejected !== undefined) lines.push(rejectedLine(state.rejected));
+  if (tip !== null && !status.tip.deployed) lines.push(`branch ${config.branch} is at ${shortCommit(tip)} "${names.get(tip) ?? ''}", not deployed: ${status.tip.why ?? ''}`);
+  return lines;
+}
