@@ -3,8 +3,8 @@ import * as v from 'valibot';
 import { pathProblem } from './paths.js';
 
 // What a config file may say (the valibot schema, with its defaults), and how the first thing it
-// refuses becomes the one line the operator reads. config.ts reads the file and normalizes what
-// passes; nothing here reads a file.
+// refuses becomes the one line the operator reads. config.ts reads the file, config-sections.ts
+// normalizes what passes; nothing here reads a file.
 
 /** vim, emacs, kate and friends write these beside the file being edited */
 export const DEFAULT_WATCH_IGNORE = ['*.swp', '*.swx', '*.swpx', '*~', '.#*', '#*#', '4913', '*.kate-swp', '.*.tmp'] as const;

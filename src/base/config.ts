@@ -2,9 +2,26 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { validateConfig, type Fail } from './config-schema.js';
-import { parseDest, type Dest } from './dest.js';
+import {
+  checkEveryTargetChecked,
+  checkRollout,
+  normalizeBuild,
+  normalizeChecks,
+  normalizeHooks,
+  normalizeMetrics,
+  normalizePlaces,
+  normalizeRollout,
+  normalizeRunSettings,
+  normalizeTargets,
+  type Resolve,
+} from './config-sections.js';
+import type { Dest } from './dest.js';
 import { FanoutError, errorMessage } from './errors.js';
 import { assertTrusted, trustProblem } from './trust.js';
+
+// The config's public face: the normalized Config the rest of fanout reads, and the functions that
+// make one. Reading goes text -> YAML (here) -> schema (config-schema.ts) -> each section normalized,
+// then the rules that span sections (config-sections.ts); loadConfig then checks the files it names.
 
 export { DEFAULT_WATCH_IGNORE, closestKey } from './config-schema.js';
 
@@ -123,9 +140,38 @@ export function loadConfig(file: string): Config {
  * files it names). Every failure is one line naming the file and field.
  */
 export function parseConfig(text: string, file: string): Config {
-  const fail: Fail = (where, why) => {
+  const fail = failIn(file);
+  const c = validateConfig(readYaml(text, fail), fail);
+  const abs: Resolve = (p) => path.resolve(path.dirname(file), p);
+  const targets = normalizeTargets(c, abs, fail);
+  checkEveryTargetChecked(c.checks, targets, fail);
+  checkRollout(c.rollout, c.checks, targets, fail);
+  const places = normalizePlaces(c, abs);
+  return {
+    file,
+    ...places,
+    targets,
+    ...normalizeRunSettings(c),
+    checks: normalizeChecks(c.checks),
+    revisionFile: c.revisionFile,
+    build: normalizeBuild(c.build),
+    hooks: normalizeHooks(c.hooks),
+    rollout: normalizeRollout(c.rollout),
+    watch: c.watch,
+    rsync: c.rsync,
+    metrics: normalizeMetrics(c.metrics, places.repo, abs),
+  };
+}
+
+/** Problems with the config in `file` as one line each: `config <file>: <field>: <why>`. */
+function failIn(file: string): Fail {
+  return (where, why) => {
     throw new FanoutError(`config ${file}: ${where === '' ? '' : `${where}: `}${why}`);
   };
+}
+
+/** The text as YAML, which must be a mapping of fields; a key given twice is refused. */
+function readYaml(text: string, fail: Fail): object {
   let raw: unknown;
   try {
     raw = parseYaml(text, { uniqueKeys: true });
@@ -134,100 +180,14 @@ export function parseConfig(text: string, file: string): Config {
     return fail('', `not valid YAML: ${why}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail('', 'expected a mapping of fields (repo, source, targets, ...)');
-  const c = validateConfig(raw, fail);
-  const base = path.dirname(file);
-  const abs = (p: string): string => path.resolve(base, p);
-
-  const names = new Set<string>();
-  const targets = c.targets.map((t, i): Target => {
-    const where = `targets[${i}]`;
-    if (names.has(t.name)) fail(`${where}.name`, `duplicate target name "${t.name}"`);
-    names.add(t.name);
-    let dest: Dest;
-    try {
-      dest = parseDest(t.dest);
-    } catch (error) {
-      return fail(`${where}.dest`, errorMessage(error));
-    }
-    if (t.passwordFile !== undefined && dest.kind !== 'daemon') fail(`${where}.passwordFile`, 'only rsync daemon targets (host::module) use a password file');
-    if (dest.kind === 'daemon' && dest.user !== undefined && t.passwordFile === undefined)
-      fail(`${where}.passwordFile`, `required for ${t.dest}: rsync would otherwise wait for a password typed at a terminal`);
-    if (t.ssh !== undefined && dest.kind !== 'ssh') fail(`${where}.ssh`, 'only ssh targets (host:/path) take ssh options');
-    if (t.checkUrl !== undefined && c.checks === undefined) fail(`${where}.checkUrl`, 'set checks: (status, body, ...) too: a URL alone checks nothing');
-    const layout: Layout = (t.layout ?? c.layout) === 'slots' ? { kind: 'slots', count: c.slots, graceMs: c.slotGrace * 1000, shared: c.shared } : { kind: 'in-place' };
-    return {
-      name: t.name,
-      dest,
-      layout,
-      checkUrl: t.checkUrl ?? c.checks?.url,
-      passwordFile: t.passwordFile === undefined ? undefined : abs(t.passwordFile),
-      timeout: t.timeout ?? c.timeout,
-      ssh: {
-        port: t.ssh?.port,
-        identityFile: t.ssh?.identityFile === undefined ? undefined : abs(t.ssh.identityFile),
-        knownHostsFile: t.ssh?.knownHostsFile === undefined ? undefined : abs(t.ssh.knownHostsFile),
-        strictHostKeyChecking: t.ssh?.strictHostKeyChecking ?? true,
-      },
-    };
-  });
-
-  if (c.checks !== undefined && c.checks.command === undefined) {
-    const unchecked = targets.find((t) => t.checkUrl === undefined);
-    if (unchecked !== undefined) fail('checks', `nothing to check ${unchecked.name} with: give checks.url (or the target's checkUrl) or checks.command`);
-  }
-  if (Array.isArray(c.rollout?.canary)) {
-    const unknown = c.rollout.canary.find((n) => !names.has(n));
-    if (unknown !== undefined) fail('rollout.canary', `no target named "${unknown}"; configured: ${[...names].join(', ')}`);
-  }
-  if (c.rollout !== undefined && c.checks === undefined) fail('rollout', 'a rollout is gated by checks: add checks: (url or command)');
-  const repo = abs(c.repo);
-  return {
-    file,
-    repo,
-    branch: c.branch,
-    source: abs(c.source),
-    stateDir: c.stateDir === undefined ? path.join(repo, 'fanout') : abs(c.stateDir),
-    targets,
-    exclude: c.exclude,
-    protect: c.protect,
-    concurrency: c.concurrency,
-    timeout: c.timeout,
-    retries: c.retries,
-    retryDelay: c.retryDelay,
-    lockTimeout: c.lockTimeout,
-    maxDelete: c.maxDelete,
-    owner: c.owner,
-    switchPolicy: c.switch,
-    checks:
-      c.checks === undefined
-        ? undefined
-        : {
-            url: c.checks.url,
-            status: c.checks.status,
-            body: c.checks.body,
-            command: c.checks.command,
-            timeoutMs: c.checks.timeout * 1000,
-            retries: c.checks.retries,
-            retryDelayMs: c.checks.retryDelay * 1000,
-            settleMs: c.checks.settle * 1000,
-          },
-    revisionFile: c.revisionFile,
-    build: c.build === undefined ? undefined : { command: c.build.command, output: c.build.output, env: c.build.env, timeoutMs: c.build.timeout * 1000, cache: c.build.cache, keep: c.build.keep },
-    hooks: { before: c.hooks?.before, afterSwitch: c.hooks?.afterSwitch, after: c.hooks?.after, onFailure: c.hooks?.onFailure, timeoutMs: (c.hooks?.timeout ?? 60) * 1000 },
-    rollout: { canary: c.rollout?.canary, batch: c.rollout?.batch, pauseMs: (c.rollout?.pause ?? 0) * 1000, onFailure: c.rollout?.onFailure ?? 'rollback' },
-    watch: c.watch,
-    rsync: c.rsync,
-    metrics: { textfile: c.metrics?.textfile === undefined ? undefined : abs(c.metrics.textfile), farm: c.metrics?.farm ?? path.basename(repo).replace(/\.git$/, '') },
-  };
+  return raw;
 }
 
 /** Each daemon target's password file, checked as rsync will check it (see checkPasswordFile). */
 export function checkPasswordFiles(config: Config): void {
   config.targets.forEach((target, i) => {
     if (target.passwordFile === undefined) return;
-    checkPasswordFile(target.passwordFile, `targets[${i}].passwordFile`, (where, why) => {
-      throw new FanoutError(`config ${config.file}: ${where}: ${why}`);
-    });
+    checkPasswordFile(target.passwordFile, `targets[${i}].passwordFile`, failIn(config.file));
   });
 }
 
@@ -235,7 +195,7 @@ export function checkPasswordFiles(config: Config): void {
  * rsync itself refuses a password file others can read, and one not owned by root when it runs as
  * root; saying so here turns a cryptic per-target failure into one line before anything is touched.
  */
-function checkPasswordFile(file: string, where: string, fail: (where: string, why: string) => never): void {
+function checkPasswordFile(file: string, where: string, fail: Fail): void {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
