@@ -212,7 +212,8 @@ describe('shared paths', () => {
 
 describe('slot grace', () => {
   it('a slot that was live moments ago is not written until its grace is over', async () => {
-    configure({ slotGrace: 2 });
+    // a grace that a push on a busy machine still lands within, so that v3 finds slot 1 in it
+    configure({ slotGrace: 5 });
     await pushed({ 'index.html': 'v1' }, 'v1');
     await pushed({ 'index.html': 'v2' }, 'v2');
     const retired = Date.parse(journal().web1?.slots?.['1']?.retiredAt ?? '');
@@ -221,7 +222,7 @@ describe('slot grace', () => {
     expect(v3.stderr).toMatch(/remote: web1: slot 1 was live moments ago; waiting [\d.]+s for the requests still running on it \(slotGrace\)/);
     // slot 1 was written, and went live again, no sooner than its grace after it stopped being live
     const switched = Date.parse(farm.history().at(-1)?.switch?.at ?? '');
-    expect(switched - retired).toBeGreaterThanOrEqual(2000);
+    expect(switched - retired).toBeGreaterThanOrEqual(5000);
     await expectServing(v3.commit);
   });
 });
