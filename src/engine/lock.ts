@@ -33,80 +33,112 @@ export async function acquireLock(stateDir: string, waitSeconds: number, purpose
   const file = path.join(stateDir, 'lock');
   const fd = openOwnFile(file, 'update');
   try {
-    let result = await run('flock', ['--exclusive', '--nonblock', '3'], { fd3: fd, log });
-    if (result.exitCode === 1) {
-      const holder = readLockFile(fd).holder;
-      events.onWait?.(holder);
-      log.info({ holder }, 'waiting for the deploy lock');
-      result = await run('flock', ['--exclusive', '--timeout', String(waitSeconds), '3'], { fd3: fd, log });
-      if (result.exitCode === 1) {
-        throw new FanoutError(`another deploy (${readLockFile(fd).holder}) still holds ${file} after ${waitSeconds}s (lockTimeout); try again later`, 1);
-      }
-    }
-    if (result.exitCode !== 0) {
-      throw new FanoutError(`cannot lock ${file}: ${result.spawnError ?? result.stderr.trim()}${result.spawnError?.includes('not found') === true ? ' (flock comes with util-linux: apt-get install util-linux)' : ''}`, 1);
-    }
+    await takeFlock(fd, file, waitSeconds, log, events);
     const last = readLockFile(fd);
     const holder = `pid ${process.pid}, ${purpose}, since ${new Date().toISOString()}`;
-    // written in place, then cut to length: a holder killed between the two leaves its new marks
-    // and a tail of old ones, never fewer marks than it has running
-    const write = (groups: readonly GroupMark[], carried: readonly Leftover[]): void => {
-      const alive = ticksNow();
-      const lines = [holder, ...(alive === undefined ? [] : [JSON.stringify({ alive })]), ...groups.map((g) => JSON.stringify(g)), ...carried.map((l) => JSON.stringify({ ...l.mark, until: l.until, of: l.of }))];
-      const text = Buffer.from(lines.map((line) => `${line}\n`).join(''));
-      fs.writeSync(fd, text, 0, text.length, 0);
-      fs.ftruncateSync(fd, text.length);
-    };
     // this holder's name first, for those who wait; the last holder's marks stay (with their
     // bounds and whose they were) until their groups have gone, for the next holder should this
     // one die too, or refuse
-    write(runningGroupMarks(), last.leftovers);
-    const stops = await Promise.all(last.leftovers.map((l) => stopLeftoverGroup(l.mark, l.until)));
-    const stopped = stops.reduce((sum, s) => sum + s.stopped, 0);
-    const left = stops.flatMap((s) => s.left);
-    if (stopped > 0) {
-      const of = [...new Set(last.leftovers.filter((_, n) => (stops[n]?.stopped ?? 0) > 0).map((l) => l.of))].join('; ');
-      log.warn({ of, processes: stopped, left }, 'stopped what a deploy that died left running');
-      if (left.length > 0) {
-        throw new FanoutError(
-          `${left.length} process${left.length === 1 ? '' : 'es'} left running by a fanout that died (${of}) would not stop, even on SIGKILL (pid ${left.join(', ')}; stuck on a disk or a mount?); nothing was touched, try again once ${left.length === 1 ? 'it has' : 'they have'} gone`,
-          1,
-        );
-      }
-      events.onLeftovers?.(stopped, of);
-    }
-    let failed = false;
-    const mark = (): void => {
-      try {
-        write(runningGroupMarks(), []);
-      } catch (error) {
-        // a full disk: the deploy goes on, only a kill of this one would leave its children unknown
-        if (!failed) log.warn({ file, error: String(error) }, 'cannot mark the running process groups in the lock file');
-        failed = true;
-      }
-    };
-    write(runningGroupMarks(), []);
-    followRunningGroups(mark);
-    // the holder's heartbeat: a group whose leader has gone is taken for this holder's only if its
-    // members started by the last beat (and a little more)
-    const heartbeat = setInterval(mark, HEARTBEAT_MS);
-    heartbeat.unref();
+    writeLockFile(fd, holder, runningGroupMarks(), last.leftovers);
+    await stopLeftovers(last.leftovers, log, events);
+    const lock = markWhileHeld(fd, file, holder, log);
     log.info({ purpose }, 'deploy lock taken');
-    return {
-      release: () => {
-        clearInterval(heartbeat);
-        followRunningGroups(undefined);
-        try {
-          fs.ftruncateSync(fd, 0);
-        } finally {
-          fs.closeSync(fd);
-        }
-      },
-    };
+    return lock;
   } catch (error) {
     fs.closeSync(fd);
     throw error;
   }
+}
+
+/** flock(2) on the descriptor: at once when it is free, else once its holder lets go, waiting `waitSeconds` at most. */
+async function takeFlock(fd: number, file: string, waitSeconds: number, log: Logger, events: LockEvents): Promise<void> {
+  let result = await run('flock', ['--exclusive', '--nonblock', '3'], { fd3: fd, log });
+  if (result.exitCode === 1) {
+    const holder = readLockFile(fd).holder;
+    events.onWait?.(holder);
+    log.info({ holder }, 'waiting for the deploy lock');
+    result = await run('flock', ['--exclusive', '--timeout', String(waitSeconds), '3'], { fd3: fd, log });
+    if (result.exitCode === 1) {
+      throw new FanoutError(`another deploy (${readLockFile(fd).holder}) still holds ${file} after ${waitSeconds}s (lockTimeout); try again later`, 1);
+    }
+  }
+  if (result.exitCode !== 0) {
+    throw new FanoutError(`cannot lock ${file}: ${result.spawnError ?? result.stderr.trim()}${result.spawnError?.includes('not found') === true ? ' (flock comes with util-linux: apt-get install util-linux)' : ''}`, 1);
+  }
+}
+
+/**
+ * The lock file's text (parseLockFile reads it back): the holder, its heartbeat when the clock
+ * can be read, the groups it has running, and those it carries from a holder that died.
+ */
+export function lockFileText(holder: string, alive: number | undefined, groups: readonly GroupMark[], carried: readonly Leftover[]): string {
+  const lines = [holder, ...(alive === undefined ? [] : [JSON.stringify({ alive })]), ...groups.map((g) => JSON.stringify(g)), ...carried.map((l) => JSON.stringify({ ...l.mark, until: l.until, of: l.of }))];
+  return lines.map((line) => `${line}\n`).join('');
+}
+
+/**
+ * Written in place, then cut to length: a holder killed between the two leaves its new marks and a
+ * tail of old ones, never fewer marks than it has running.
+ */
+function writeLockFile(fd: number, holder: string, groups: readonly GroupMark[], carried: readonly Leftover[]): void {
+  const text = Buffer.from(lockFileText(holder, ticksNow(), groups, carried));
+  fs.writeSync(fd, text, 0, text.length, 0);
+  fs.ftruncateSync(fd, text.length);
+}
+
+/**
+ * Stops the groups the last holder left running, should it have died with children. Refuses
+ * (throws) when one of them would not stop: the next deploy would write beside it.
+ */
+async function stopLeftovers(leftovers: readonly Leftover[], log: Logger, events: LockEvents): Promise<void> {
+  const stops = await Promise.all(leftovers.map((l) => stopLeftoverGroup(l.mark, l.until)));
+  const stopped = stops.reduce((sum, s) => sum + s.stopped, 0);
+  const left = stops.flatMap((s) => s.left);
+  if (stopped > 0) {
+    const of = [...new Set(leftovers.filter((_, n) => (stops[n]?.stopped ?? 0) > 0).map((l) => l.of))].join('; ');
+    log.warn({ of, processes: stopped, left }, 'stopped what a deploy that died left running');
+    if (left.length > 0) {
+      throw new FanoutError(
+        `${left.length} process${left.length === 1 ? '' : 'es'} left running by a fanout that died (${of}) would not stop, even on SIGKILL (pid ${left.join(', ')}; stuck on a disk or a mount?); nothing was touched, try again once ${left.length === 1 ? 'it has' : 'they have'} gone`,
+        1,
+      );
+    }
+    events.onLeftovers?.(stopped, of);
+  }
+}
+
+/**
+ * The lock, held: its file names this holder and marks the groups it has running, anew whenever
+ * they change and on every heartbeat, until release empties the file and lets go.
+ */
+function markWhileHeld(fd: number, file: string, holder: string, log: Logger): Lock {
+  let failed = false;
+  const mark = (): void => {
+    try {
+      writeLockFile(fd, holder, runningGroupMarks(), []);
+    } catch (error) {
+      // a full disk: the deploy goes on, only a kill of this one would leave its children unknown
+      if (!failed) log.warn({ file, error: String(error) }, 'cannot mark the running process groups in the lock file');
+      failed = true;
+    }
+  };
+  writeLockFile(fd, holder, runningGroupMarks(), []);
+  followRunningGroups(mark);
+  // the holder's heartbeat: a group whose leader has gone is taken for this holder's only if its
+  // members started by the last beat (and a little more)
+  const heartbeat = setInterval(mark, HEARTBEAT_MS);
+  heartbeat.unref();
+  return {
+    release: () => {
+      clearInterval(heartbeat);
+      followRunningGroups(undefined);
+      try {
+        fs.ftruncateSync(fd, 0);
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+  };
 }
 
 const HEARTBEAT_MS = 1000;

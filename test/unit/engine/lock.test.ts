@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { markGroup, ticksNow } from '../../../src/base/groups.js';
-import { acquireLock, parseLockFile } from '../../../src/engine/lock.js';
+import { acquireLock, lockFileText, parseLockFile } from '../../../src/engine/lock.js';
 import { silentLogger as log } from '../../../src/base/log.js';
 import { alive, detachedSleep, killStarted, leaderlessSleep } from '../processes.js';
 
@@ -33,6 +33,20 @@ describe('parseLockFile', () => {
 
   it('a lock released (empty file) names no holder and no groups', () => {
     expect(parseLockFile('')).toEqual({ holder: 'unknown holder', leftovers: [] });
+  });
+
+  it('reads back what a holder writes: its own groups bounded by its beat, carried ones as they were', () => {
+    const carried = { mark: { pgid: 100, start: 5, boot: 'b' }, until: 5200, of: 'pid 42, push by git' };
+    const text = lockFileText('pid 43, manual by root', 9000, [{ pgid: 101, start: 6, boot: 'b' }], [carried]);
+    expect(text).toBe(`pid 43, manual by root\n{"alive":9000}\n${mark(101, 6)}\n{"pgid":100,"start":5,"boot":"b","until":5200,"of":"pid 42, push by git"}\n`);
+    expect(parseLockFile(text)).toEqual({
+      holder: 'pid 43, manual by root',
+      leftovers: [{ mark: { pgid: 101, start: 6, boot: 'b' }, until: 9200, of: 'pid 43, manual by root' }, carried],
+    });
+  });
+
+  it('without a clock to read, no heartbeat line', () => {
+    expect(lockFileText('pid 43, manual by root', undefined, [], [])).toBe('pid 43, manual by root\n');
   });
 });
 
