@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Build, Config } from '../base/config.js';
 import { FanoutError } from '../base/errors.js';
-import { childEnvironment, run } from '../base/exec.js';
+import { childEnvironment, run, type ExecResult } from '../base/exec.js';
 import { checkout, commitInfo, firstUnsafeName, gitEnv, type Commit } from '../base/git.js';
 import { bytesOf, shortPath } from '../base/paths.js';
 import type { HistoryEntry, State } from '../engine/journal.js';
@@ -130,12 +130,39 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
     ctx.reporter.note(`build of ${source.slice(0, 10)}: reused (${reused.slice(0, 10)}), nothing rebuilt`);
     return { source, commit: reused, reused: true, durationMs: 0 };
   }
-  const { config, log } = ctx;
   const started = performance.now();
-  const dir = ownSubdir(config.stateDir, 'build');
+  const places = buildPlaces(ctx.config.stateDir, source);
+  await checkOutForBuild(ctx, build, source, places);
+  const output = clearOutput(places.tree, build.output, source);
+  const { result, lines } = await runBuildCommand(ctx, build, source, places);
+  const durationMs = Math.round(performance.now() - started);
+  // what the build made of the tree: git adds what it finds through a symlink above the output
+  refuseSymlinkAboveOutput(places.tree, build.output, source);
+  const why = commandFailure(build, result) ?? outputProblem(build.output, output);
+  if (why !== undefined) failBuild(ctx, source, why, lines, places.logFile);
+  const commit = await recordBuild(ctx, source, output, path.join(places.dir, 'output.index'), commandText(build), durationMs);
+  ctx.reporter.note(`build of ${source.slice(0, 10)}: done in ${(durationMs / 1000).toFixed(1)}s, ${commit.slice(0, 10)}`);
+  ctx.log.info({ source, build: commit, durationMs }, 'built');
+  return { source, commit, reused: false, durationMs };
+}
+
+/** Where a build happens, under the state directory: its worktree, its scratch indexes beside it, and its log. */
+interface BuildPlaces {
+  dir: string;
+  tree: string;
+  logFile: string;
+}
+
+function buildPlaces(stateDir: string, source: Commit): BuildPlaces {
+  const dir = ownSubdir(stateDir, 'build');
   const tree = path.join(dir, 'tree');
-  const logFile = path.join(ownSubdir(config.stateDir, 'builds'), `${source}.log`);
+  const logFile = path.join(ownSubdir(stateDir, 'builds'), `${source}.log`);
   fs.mkdirSync(tree, { recursive: true, mode: 0o755 });
+  return { dir, tree, logFile };
+}
+
+async function checkOutForBuild(ctx: Context, build: Build, source: Commit, places: BuildPlaces): Promise<void> {
+  const { config, log } = ctx;
   // every name is checked before anything is written (invariant 8), as for a deploy
   const unsafe = await firstUnsafeName(config.repo, source, log);
   if (unsafe !== undefined) throw new FanoutError(`commit ${source.slice(0, 10)} names ${unsafe.problem}: "${shortPath(unsafe.path)}"; refusing to build it, nothing was touched`);
@@ -143,71 +170,94 @@ export async function buildFor(ctx: Context, build: Build, source: Commit): Prom
   // The worktree is made to hold exactly the commit, but for the cache paths: what an earlier build
   // left (a staging directory, a file it edited in place) never reaches this one. git compares
   // contents and writes only the files that differ, so an unchanged page keeps its time.
-  await checkout(config.repo, tree, source, 'all', path.join(dir, 'checkout.index'), log, {
+  await checkout(config.repo, places.tree, source, 'all', path.join(places.dir, 'checkout.index'), log, {
     keep: [...build.cache.map((c) => `/${c}`), `/${build.output}`],
     keepDirectories: build.cache.map(bytesOf),
     refresh: true,
   });
+}
 
-  // stale output never ships: the build writes its output afresh; never through a symlink the
-  // commit put above it (`_build -> /var/www` would have fanout empty /var/www/html)
-  const output = path.join(tree, build.output);
-  refuseSymlinkAboveOutput(tree, build.output, source);
-  fs.rmSync(output, { recursive: true, force: true });
+/**
+ * Stale output never ships: the build writes its output afresh; never through a symlink the
+ * commit put above it (`_build -> /var/www` would have fanout empty /var/www/html).
+ */
+function clearOutput(tree: string, output: string, source: Commit): string {
+  const dir = path.join(tree, output);
+  refuseSymlinkAboveOutput(tree, output, source);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return dir;
+}
+
+/** The build command as the operator wrote it, for the pusher and the build commit's message. */
+function commandText(build: Pick<Build, 'command'>): string {
+  return typeof build.command === 'string' ? build.command : build.command.join(' ');
+}
+
+/** Runs the build command in the worktree, every line of its output to its log and the pusher. */
+async function runBuildCommand(ctx: Context, build: Build, source: Commit, places: BuildPlaces): Promise<{ result: ExecResult; lines: string[] }> {
   const lines: string[] = [];
-  const logFd = openOwnFile(logFile, 'write');
+  const logFd = openOwnFile(places.logFile, 'write');
   const said = (line: string): void => {
     lines.push(line);
     fs.writeSync(logFd, `${line}\n`);
     ctx.reporter.buildLine(line);
   };
   const [program, args] = typeof build.command === 'string' ? ['sh', ['-c', build.command]] : [build.command[0] ?? '', build.command.slice(1)];
-  ctx.reporter.note(`build of ${source.slice(0, 10)}: ${typeof build.command === 'string' ? build.command : build.command.join(' ')}`);
-  let result;
+  ctx.reporter.note(`build of ${source.slice(0, 10)}: ${commandText(build)}`);
   try {
     // its whole process group goes at the timeout, and with the command: a server it started in
     // the background does not stay (one whose fanout died is stopped by the lock's next holder)
-    result = await run(program, args, { cwd: tree, env: buildEnvironment(build), timeoutMs: build.timeoutMs, killGroup: true, log, onLine: said, onStderrLine: said });
+    const result = await run(program, args, { cwd: places.tree, env: buildEnvironment(build), timeoutMs: build.timeoutMs, killGroup: true, log: ctx.log, onLine: said, onStderrLine: said });
+    return { result, lines };
   } finally {
     fs.closeSync(logFd);
   }
-  const durationMs = Math.round(performance.now() - started);
-  // what the build made of the tree: git adds what it finds through a symlink above the output
-  refuseSymlinkAboveOutput(tree, build.output, source);
-  const why =
-    result.spawnError ??
-    (result.timedOut
-      ? `it did not finish within ${build.timeoutMs / 1000}s (build.timeout)`
-      : result.exitCode !== 0
-        ? `exit ${result.exitCode}`
-        : !fs.existsSync(output)
-          ? `it left no ${build.output}/ (build.output)`
-          : // a symlink there would have git record whatever it points to
-            !fs.lstatSync(output).isDirectory()
-            ? `${build.output} is not a directory (a symlink, say), and only a directory is committed`
-          : fs.readdirSync(output).length === 0
-            ? `${build.output}/ is empty`
-            : undefined);
-  if (why !== undefined) {
-    ctx.reporter.note(`build of ${source.slice(0, 10)} FAILED (${why}); its last lines:`);
-    for (const line of tail(lines)) ctx.reporter.note(`  ${line}`);
-    throw new FanoutError(`the build of ${source.slice(0, 10)} failed: ${why}; nothing was deployed. The whole log: ${logFile}`, 1);
-  }
+}
 
-  // the output, committed with an index of fanout's own: every build kept, deduplicated by git
-  const index = { GIT_INDEX_FILE: path.join(dir, 'output.index'), GIT_WORK_TREE: output };
+/** Why the build command failed, if it did: it could not start, ran out of time, or exited non-zero. */
+export function commandFailure(build: Pick<Build, 'timeoutMs'>, result: Pick<ExecResult, 'spawnError' | 'timedOut' | 'exitCode'>): string | undefined {
+  return (
+    result.spawnError ??
+    (result.timedOut ? `it did not finish within ${build.timeoutMs / 1000}s (build.timeout)` : result.exitCode !== 0 ? `exit ${result.exitCode}` : undefined)
+  );
+}
+
+/** What is wrong with the output a build left, if anything: only a directory with something in it is committed. */
+function outputProblem(name: string, output: string): string | undefined {
+  return !fs.existsSync(output)
+    ? `it left no ${name}/ (build.output)`
+    : // a symlink there would have git record whatever it points to
+      !fs.lstatSync(output).isDirectory()
+      ? `${name} is not a directory (a symlink, say), and only a directory is committed`
+      : fs.readdirSync(output).length === 0
+        ? `${name}/ is empty`
+        : undefined;
+}
+
+/** A failed build: the pusher sees why, the last lines of its log and where the whole log is; nothing is deployed. */
+function failBuild(ctx: Context, source: Commit, why: string, lines: readonly string[], logFile: string): never {
+  ctx.reporter.note(`build of ${source.slice(0, 10)} FAILED (${why}); its last lines:`);
+  for (const line of tail(lines)) ctx.reporter.note(`  ${line}`);
+  throw new FanoutError(`the build of ${source.slice(0, 10)} failed: ${why}; nothing was deployed. The whole log: ${logFile}`, 1);
+}
+
+/** The output, committed with an index of fanout's own: every build kept, deduplicated by git. */
+async function recordBuild(ctx: Context, source: Commit, output: string, indexFile: string, command: string, durationMs: number): Promise<Commit> {
+  const index = { GIT_INDEX_FILE: indexFile, GIT_WORK_TREE: output };
   fs.rmSync(index.GIT_INDEX_FILE, { force: true });
   await git(ctx, ['add', '--all', '--force', '--', '.'], index, output);
   const treeId = await git(ctx, ['write-tree'], index);
-  const info = await commitInfo(config.repo, source);
-  const command = typeof build.command === 'string' ? build.command : build.command.join(' ');
-  const message = `${info.subject}\n\nfanout-build-of: ${source}\nfanout-build-command: ${command}\nfanout-built-at: ${new Date().toISOString()}\nfanout-build-ms: ${durationMs}\n`;
+  const info = await commitInfo(ctx.config.repo, source);
+  const message = buildMessage(info.subject, source, command, new Date(), durationMs);
   const identity = { GIT_AUTHOR_NAME: 'fanout', GIT_AUTHOR_EMAIL: 'fanout@localhost', GIT_COMMITTER_NAME: 'fanout', GIT_COMMITTER_EMAIL: 'fanout@localhost' };
   const commit = (await git(ctx, ['commit-tree', treeId, '-m', message], identity)) as Commit;
   await git(ctx, ['update-ref', `${REF}${source}`, commit]);
-  ctx.reporter.note(`build of ${source.slice(0, 10)}: done in ${(durationMs / 1000).toFixed(1)}s, ${commit.slice(0, 10)}`);
-  log.info({ source, build: commit, durationMs }, 'built');
-  return { source, commit, reused: false, durationMs };
+  return commit;
+}
+
+/** A build commit's message: the source's subject (one line), then the source line buildOf reads, and how it was built. */
+export function buildMessage(subject: string, source: Commit, command: string, builtAt: Date, durationMs: number): string {
+  return `${subject}\n\nfanout-build-of: ${source}\nfanout-build-command: ${command}\nfanout-built-at: ${builtAt.toISOString()}\nfanout-build-ms: ${durationMs}\n`;
 }
 
 /**
