@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Config } from '../base/config.js';
-import { sourceOfBuild } from '../build/build.js';
+import { sourceOfBuild } from '../build/build-commits.js';
 import { errorMessage } from '../base/errors.js';
 import { run } from '../base/exec.js';
 import { branchTip, gitEnv, type Commit } from '../base/git.js';

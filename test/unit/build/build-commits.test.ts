@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildEnvironment, buildOf } from '../../../src/build/build.js';
+import { buildMessage, buildOf } from '../../../src/build/build-commits.js';
+import type { Commit } from '../../../src/base/git.js';
 
-const SOURCE = 'a'.repeat(40);
+const SOURCE = 'a'.repeat(40) as Commit;
 const SPOOF = 'b'.repeat(40);
 
 describe('a build commit names its source on the line after its subject', () => {
@@ -19,9 +20,10 @@ describe('a build commit names its source on the line after its subject', () => 
   });
 });
 
-describe('the build command\'s environment', () => {
-  it('the inherited basics and build.env; never the ssh agent or anything else of the caller', () => {
-    const env = buildEnvironment({ env: { NODE_ENV: 'production' } }, { PATH: '/usr/bin', HOME: '/home/git', SSH_AUTH_SOCK: '/tmp/agent', LD_PRELOAD: '/x.so', NPM_TOKEN: 'secret' });
-    expect(env).toEqual({ PATH: '/usr/bin', HOME: '/home/git', NODE_ENV: 'production' });
+describe('a build commit\'s message', () => {
+  it('names its source where buildOf reads it, whatever the subject says', () => {
+    const message = buildMessage(`fanout-build-of: ${SPOOF}`, SOURCE, 'npm run build', new Date('2026-12-02T12:00:00.000Z'), 1234);
+    expect(message).toBe(`fanout-build-of: ${SPOOF}\n\nfanout-build-of: ${SOURCE}\nfanout-build-command: npm run build\nfanout-built-at: 2026-12-02T12:00:00.000Z\nfanout-build-ms: 1234\n`);
+    expect(buildOf(message)).toBe(SOURCE);
   });
 });
