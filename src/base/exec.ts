@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { execa, type Options, type ResultPromise } from 'execa';
-import { endedGroup, killGroup, startedGroup, stopLeftoverGroup } from './groups.js';
+import { endedGroup, killGroup, startedGroup, stopLeftoverGroup, type GroupMark } from './groups.js';
 import type { Logger } from './log.js';
 
 export interface ExecOptions {
@@ -73,7 +73,26 @@ export function childEnvironment(from: NodeJS.ProcessEnv = process.env): Record<
  */
 export async function run(command: string, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
   const started = performance.now();
-  const child = execa(command, args, {
+  const child = startChild(command, args, options);
+  const group = child.pid === undefined ? undefined : startedGroup(child.pid);
+  if (options.deferredInput !== undefined) writeWhenSettled(child, options.deferredInput);
+  const streamed = streamOutput(child, options);
+  const stall = stallWatchdog(child, command, options);
+  const groupTimeout = groupTimeoutWatchdog(child, options);
+  let finished;
+  try {
+    finished = await child;
+    groupTimeout.stop();
+    stall.stop();
+    await streamed;
+  } finally {
+    if (group !== undefined) await endGroup(group, options.killGroup === true);
+  }
+  return outcome(command, args, options, finished, { durationMs: performance.now() - started, groupTimedOut: groupTimeout.fired, stalled: stall.fired });
+}
+
+function startChild(command: string, args: readonly string[], options: ExecOptions) {
+  return execa(command, args, {
     // a directory every user may enter: the one fanout was started in may be one the user it
     // runs as cannot read (sudo -u git from /root), and a child started there fails to start
     cwd: options.cwd ?? '/',
@@ -82,6 +101,7 @@ export async function run(command: string, args: readonly string[], options: Exe
     input: options.deferredInput === undefined ? options.input : undefined,
     // execa passes a bare descriptor number through to spawn(); its types only list it for fds 0-2
     stdio: options.fd3 === undefined ? undefined : (['pipe', 'pipe', 'pipe', options.fd3] as unknown as Options['stdio']),
+    // with killGroup the timeout is groupTimeoutWatchdog's, for the whole group
     timeout: options.killGroup === true ? undefined : options.timeoutMs,
     // Its own process group: a Ctrl-C on a local `git push` signals the pusher's whole group, and
     // a transfer cut off half-way is worse than one that finishes after the pusher has gone.
@@ -94,70 +114,90 @@ export async function run(command: string, args: readonly string[], options: Exe
     buffer: { stdout: options.onLine === undefined, stderr: options.onStderrLine === undefined },
     encoding: 'buffer',
   });
-  const group = child.pid === undefined ? undefined : startedGroup(child.pid);
-  if (options.deferredInput !== undefined) {
-    const stdin = child.stdin;
-    void options.deferredInput.then((data) => {
-      // the child may have gone already (timed out waiting): then there is no one to tell
-      stdin?.on('error', () => undefined);
-      stdin?.end(data);
-    });
-  }
-  const streamed = Promise.all([
+}
+
+type Child = ReturnType<typeof startChild>;
+
+function writeWhenSettled(child: Child, deferredInput: Promise<string | Buffer>): void {
+  const stdin = child.stdin;
+  void deferredInput.then((data) => {
+    // the child may have gone already (timed out waiting): then there is no one to tell
+    stdin?.on('error', () => undefined);
+    stdin?.end(data);
+  });
+}
+
+/** stdout and stderr handed on line by line where the caller asked for it; settled once both have ended. */
+function streamOutput(child: Child, options: ExecOptions): Promise<unknown> {
+  return Promise.all([
     options.onLine === undefined ? Promise.resolve() : streamLines(child.stdout, options.onLine, options.lineEnd ?? '\n', options.binary === true ? 'latin1' : 'utf8'),
     options.onStderrLine === undefined ? Promise.resolve() : streamLines(child.stderr, options.onStderrLine, '\n', 'utf8'),
   ]);
-  let stalled = false;
-  const stopWatching =
-    options.stallMs === undefined || child.pid === undefined
-      ? () => undefined
-      : watchForStall(child.pid, options.stallMs, () => {
-          stalled = true;
-          options.log.warn({ command, pid: child.pid, stallMs: options.stallMs }, 'no I/O from the child; stopping it');
-          child.kill();
-        });
-  let groupTimedOut = false;
-  const groupTimer =
-    options.killGroup === true && options.timeoutMs !== undefined && child.pid !== undefined
-      ? setTimeout(() => {
-          groupTimedOut = true;
-          killGroup(child.pid ?? 0, 'SIGTERM');
-          setTimeout(() => {
-            killGroup(child.pid ?? 0, 'SIGKILL');
-            // a process that left the group (setsid, a daemon) may still hold the pipes open:
-            // fanout stops reading them, or it would wait for that process as long as it lives
-            child.stdout?.destroy();
-            child.stderr?.destroy();
-          }, 5000).unref();
-        }, options.timeoutMs)
-      : undefined;
-  let result;
+}
+
+/** One of fanout's own ways of stopping a child: whether it did, and calling it off once the child has exited. */
+interface Watchdog {
+  fired: boolean;
+  stop: () => void;
+}
+
+function stallWatchdog(child: Child, command: string, options: ExecOptions): Watchdog {
+  const watchdog: Watchdog = { fired: false, stop: () => undefined };
+  if (options.stallMs === undefined || child.pid === undefined) return watchdog;
+  watchdog.stop = watchForStall(child.pid, options.stallMs, () => {
+    watchdog.fired = true;
+    options.log.warn({ command, pid: child.pid, stallMs: options.stallMs }, 'no I/O from the child; stopping it');
+    child.kill();
+  });
+  return watchdog;
+}
+
+/**
+ * killGroup's timeout: SIGTERM to the child's whole group, SIGKILL 5 s later; a group that timed
+ * out gets SIGKILL again once the child has exited, for whatever it left running.
+ */
+function groupTimeoutWatchdog(child: Child, options: ExecOptions): Watchdog {
+  const watchdog: Watchdog = { fired: false, stop: () => undefined };
+  if (options.killGroup !== true || options.timeoutMs === undefined || child.pid === undefined) return watchdog;
+  const timer = setTimeout(() => {
+    watchdog.fired = true;
+    killGroup(child.pid ?? 0, 'SIGTERM');
+    setTimeout(() => {
+      killGroup(child.pid ?? 0, 'SIGKILL');
+      // a process that left the group (setsid, a daemon) may still hold the pipes open:
+      // fanout stops reading them, or it would wait for that process as long as it lives
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    }, 5000).unref();
+  }, options.timeoutMs);
+  watchdog.stop = () => {
+    clearTimeout(timer);
+    if (watchdog.fired) killGroup(child.pid ?? 0, 'SIGKILL');
+  };
+  return watchdog;
+}
+
+async function endGroup(group: GroupMark, stopLeftovers: boolean): Promise<void> {
   try {
-    result = await child;
-    if (groupTimer !== undefined) clearTimeout(groupTimer);
-    if (groupTimedOut) killGroup(child.pid ?? 0, 'SIGKILL');
-    stopWatching();
-    await streamed;
+    // a command that leaves children behind (a build's server started in the background) does
+    // not keep them; its group stays marked until they have gone
+    if (stopLeftovers) await stopLeftoverGroup(group);
   } finally {
-    if (group !== undefined) {
-      try {
-        // a command that leaves children behind (a build's server started in the background) does
-        // not keep them; its group stays marked until they have gone
-        if (options.killGroup === true) await stopLeftoverGroup(group);
-      } finally {
-        endedGroup(group);
-      }
-    }
+    endedGroup(group);
   }
-  const durationMs = performance.now() - started;
-  const timedOut = result.timedOut || groupTimedOut;
-  const spawnError = result.exitCode === undefined && !timedOut && result.signal === undefined ? spawnFailure(command, result) : undefined;
-  const exitCode = groupTimedOut ? 124 : (result.exitCode ?? (timedOut ? 124 : 128));
+}
+
+/** What the caller learns of a finished child, and the log line that records it. */
+function outcome(command: string, args: readonly string[], options: ExecOptions, finished: Awaited<Child>, ended: { durationMs: number; groupTimedOut: boolean; stalled: boolean }): ExecResult {
+  const { durationMs, groupTimedOut, stalled } = ended;
+  const timedOut = finished.timedOut || groupTimedOut;
+  const spawnError = finished.exitCode === undefined && !timedOut && finished.signal === undefined ? spawnFailure(command, finished) : undefined;
+  const exitCode = groupTimedOut ? 124 : (finished.exitCode ?? (timedOut ? 124 : 128));
   options.log.debug({ command, args, exitCode, durationMs: Math.round(durationMs), timedOut }, 'exec');
   return {
     exitCode,
-    stdout: options.onLine === undefined ? decoded(result.stdout, options.binary === true ? 'latin1' : 'utf8') : '',
-    stderr: options.onStderrLine === undefined ? decoded(result.stderr, 'utf8') : '',
+    stdout: options.onLine === undefined ? decoded(finished.stdout, options.binary === true ? 'latin1' : 'utf8') : '',
+    stderr: options.onStderrLine === undefined ? decoded(finished.stderr, 'utf8') : '',
     durationMs,
     timedOut,
     spawnError,
