@@ -223,7 +223,6 @@ export function firstLine(text: string): string {
   return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
 }
 
-/** Why a program could not be started, by its errno: missing, not allowed, or what the system said. */
 /**
  * Where a program would be found for a child (its PATH as childEnvironment gives it), or undefined:
  * asked before a deploy touches anything, so that a missing rsync is one line, not a checkout and
@@ -241,6 +240,7 @@ export function findProgram(command: string, env: Record<string, string> = child
   });
 }
 
+/** Why a program could not be started, by its errno: missing, not allowed, or what the system said. */
 export function spawnFailure(command: string, error: { code?: string; shortMessage?: string; message?: string }): string {
   switch (error.code) {
     case 'ENOENT':
