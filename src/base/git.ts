@@ -285,9 +285,39 @@ export async function checkout(
   removeOthers?: { keep: readonly string[]; keepDirectories?: readonly RelPath[]; refresh?: boolean },
 ): Promise<void> {
   fs.mkdirSync(source, { recursive: true });
+  const git = scratchIndexGit(repo, source, commit, scratchIndex, log);
+  fs.rmSync(scratchIndex, { force: true });
+  try {
+    if (paths === 'all') {
+      await git(['read-tree', '--end-of-options', commit]);
+      if (removeOthers !== undefined) await removeUntracked(git, source, removeOthers.keep, removeOthers.keepDirectories ?? []);
+      // The index learns which files already hold their blob (git compares contents), and
+      // checkout-index then writes only the others: modified, missing or of another type.
+      // git judges a file through the .gitattributes on disk: when those are not the commit's,
+      // every file is written.
+      if (removeOthers?.refresh === true && (await attributesAsCommitted(git, source))) await git(['update-index', '-q', '--refresh']);
+    } else {
+      // parents first, so that a tracked symlink that becomes a directory goes before what was below it
+      for (const change of [...paths].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) removeInside(source, change.path);
+      await git(['update-index', '-z', '--index-info'], indexInfo(paths));
+    }
+    await git(['checkout-index', '--all', '--force']);
+    if (paths !== 'all') removeEmptyParents(source, paths.map((c) => c.path));
+  } catch (error) {
+    throw checkoutError(error, source, commit);
+  } finally {
+    fs.rmSync(scratchIndex, { force: true });
+  }
+}
+
+/** A git command on the scratch index with `source` as its work tree: its stdout as a byte string. */
+type IndexGit = (args: string[], input?: Buffer) => Promise<string>;
+
+/** git for a checkout: a failure is the checkout's failure, with the path git could not write when it names one. */
+function scratchIndexGit(repo: string, source: string, commit: Commit, scratchIndex: string, log: Logger): IndexGit {
   // names are literal for ls-files (a `*` in a file name is a `*`)
   const env = { ...gitEnv(repo), GIT_LITERAL_PATHSPECS: '1', GIT_INDEX_FILE: scratchIndex, GIT_WORK_TREE: source };
-  const git = async (args: string[], input?: Buffer): Promise<string> => {
+  return async (args, input) => {
     const result = await run('git', args, { env, input, log, binary: true });
     if (result.exitCode !== 0) {
       const said = result.spawnError ?? firstLine(result.stderr);
@@ -297,66 +327,53 @@ export async function checkout(
     }
     return result.stdout;
   };
-  fs.rmSync(scratchIndex, { force: true });
-  try {
-    await writeSource();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    // the file system refused a removal (a directory made by root in the source, say)
-    if (code === 'EACCES' || code === 'EPERM') throw checkoutFailure(source, commit, `${code}: ${(error as NodeJS.ErrnoException).path ?? ''}`, (error as NodeJS.ErrnoException).path);
-    throw error;
-  } finally {
-    fs.rmSync(scratchIndex, { force: true });
-  }
+}
 
-  async function writeSource(): Promise<void> {
-    if (paths === 'all') {
-      await git(['read-tree', '--end-of-options', commit]);
-      if (removeOthers !== undefined) {
-        // a kept directory is never reached through a symlink made by hand above it: refused before anything is removed
-        const link = symlinkAbove(source, removeOthers.keepDirectories ?? []);
-        if (link !== undefined) throw throughSymlink(link);
-        const others = await git(['-C', source, 'ls-files', '-z', '--others', '--directory', ...removeOthers.keep.map((pattern) => `--exclude=${pattern}`)]);
-        for (const rel of others.split('\0')) if (rel !== '') removeAllBut(source, rel.replace(/\/$/, ''), removeOthers.keepDirectories ?? []);
-        // The index learns which files already hold their blob (git compares contents), and
-        // checkout-index then writes only the others: modified, missing or of another type.
-        // git judges a file through the .gitattributes on disk: when those are not the commit's,
-        // every file is written.
-        if (removeOthers.refresh === true && (await attributesAsCommitted())) await git(['update-index', '-q', '--refresh']);
-      }
-    } else {
-      // parents first, so that a tracked symlink that becomes a directory goes before what was below it
-      for (const change of [...paths].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) removeInside(source, change.path);
-      // a submodule gets an empty directory, as the whole checkout and git's own give it
-      const entries = paths
-        .filter((c) => c.entry !== undefined)
-        .map((c) => `${c.entry?.mode ?? ''} ${c.entry?.blob ?? ''}\t${c.path}\0`)
-        .join('');
-      await git(['update-index', '-z', '--index-info'], relPathBytes(entries));
-    }
-    await git(['checkout-index', '--all', '--force']);
-    if (paths !== 'all') removeEmptyParents(source, paths.map((c) => c.path));
-  }
+/** What the commit's tree (now the index) lacks, removed from `source`, but for the kept patterns and directories. */
+async function removeUntracked(git: IndexGit, source: string, keep: readonly string[], keepDirectories: readonly RelPath[]): Promise<void> {
+  // a kept directory is never reached through a symlink made by hand above it: refused before anything is removed
+  const link = symlinkAbove(source, keepDirectories);
+  if (link !== undefined) throw throughSymlink(link);
+  const others = await git(['-C', source, 'ls-files', '-z', '--others', '--directory', ...keep.map((pattern) => `--exclude=${pattern}`)]);
+  for (const rel of others.split('\0')) if (rel !== '') removeAllBut(source, rel.replace(/\/$/, ''), keepDirectories);
+}
 
-  /** Whether every .gitattributes of the commit (now the index) is on disk as committed. */
-  async function attributesAsCommitted(): Promise<boolean> {
-    for (const line of (await git(['ls-files', '-z', '--stage'])).split('\0')) {
-      const tab = line.indexOf('\t');
-      const rel = line.slice(tab + 1);
-      if (tab === -1 || !isAttributesFile(rel)) continue;
-      const blob = line.split(' ')[1] ?? '';
-      // only a regular file is read: a FIFO left there (a build runs code) would block the read
-      if (fs.lstatSync(onDisk(source, rel), { throwIfNoEntry: false })?.isFile() !== true) return false;
-      let content: Buffer;
-      try {
-        content = fs.readFileSync(onDisk(source, rel));
-      } catch {
-        return false;
-      }
-      if ((await git(['hash-object', '--no-filters', '--stdin'], content)).trim() !== blob) return false;
+/** Whether every .gitattributes of the commit (now the index) is on disk as committed. */
+async function attributesAsCommitted(git: IndexGit, source: string): Promise<boolean> {
+  for (const line of (await git(['ls-files', '-z', '--stage'])).split('\0')) {
+    const tab = line.indexOf('\t');
+    const rel = line.slice(tab + 1);
+    if (tab === -1 || !isAttributesFile(rel)) continue;
+    const blob = line.split(' ')[1] ?? '';
+    // only a regular file is read: a FIFO left there (a build runs code) would block the read
+    if (fs.lstatSync(onDisk(source, rel), { throwIfNoEntry: false })?.isFile() !== true) return false;
+    let content: Buffer;
+    try {
+      content = fs.readFileSync(onDisk(source, rel));
+    } catch {
+      return false;
     }
-    return true;
+    if ((await git(['hash-object', '--no-filters', '--stdin'], content)).trim() !== blob) return false;
   }
+  return true;
+}
+
+/** What the changes have at their paths, for `update-index -z --index-info` (bytes): a deleted path has nothing. */
+function indexInfo(changes: readonly Change[]): Buffer {
+  // a submodule gets an empty directory, as the whole checkout and git's own give it
+  const entries = changes
+    .filter((c) => c.entry !== undefined)
+    .map((c) => `${c.entry?.mode ?? ''} ${c.entry?.blob ?? ''}\t${c.path}\0`)
+    .join('');
+  return relPathBytes(entries);
+}
+
+/** The error a checkout ends with: one the file system refused said as the checkout's failure, any other as it was. */
+function checkoutError(error: unknown, source: string, commit: Commit): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  // the file system refused a removal (a directory made by root in the source, say)
+  if (code === 'EACCES' || code === 'EPERM') return checkoutFailure(source, commit, `${code}: ${(error as NodeJS.ErrnoException).path ?? ''}`, (error as NodeJS.ErrnoException).path);
+  return error;
 }
 
 /**
