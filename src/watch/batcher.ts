@@ -40,13 +40,19 @@ export interface BatcherState {
 
 export type Batch = { kind: 'full'; since: number } | { kind: 'paths'; paths: RelPath[]; since: number };
 
+/** What an event, a poll or a restart tells the batcher: paths that changed, or a full pass owed. */
+export interface Change {
+  paths?: Iterable<RelPath>;
+  full?: boolean;
+}
+
 export function newBatcher(): BatcherState {
   // start equal: one full pass before the first batch
   return { pending: new Set(), full: true, firstEventAt: undefined, lastEventAt: undefined, running: false, lastStartAt: undefined, retry: undefined, lastRetryDelayMs: 0, retryDue: false };
 }
 
 /** Paths changed (or a full pass is needed) at `now`. */
-export function noted(state: BatcherState, now: number, change: { paths?: Iterable<RelPath>; full?: boolean }): void {
+export function noted(state: BatcherState, now: number, change: Change): void {
   for (const p of change.paths ?? []) state.pending.add(p);
   if (change.full === true) state.full = true;
   state.firstEventAt ??= now;

@@ -2,16 +2,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Target } from '../base/config.js';
-import { done, newBatcher, noted, take, wakeIn, type Batch, type BatcherTiming } from './batcher.js';
+import type { Change } from './batcher.js';
+import { BatchRunner, batcherTiming } from './batch-runner.js';
+import { systemClock } from './clock.js';
 import { MAX_CHANGES } from '../deploy/deploy-plan.js';
 import { deploy, type Context } from '../deploy/deploy.js';
 import { FanoutError, errorMessage } from '../base/errors.js';
 import { refuseWatchWithBuild } from '../build/build.js';
 import { startStreaming, type StreamingChild } from '../base/exec.js';
 import { UnwatchedPoller, countDirectories, limitReachedAtStart, lostWatch, pathsBelow, raiseLimitAdvice, watchBudgetWarning, watchLimit } from './inotify.js';
-import type { HistoryEntry, TargetOutcome } from '../engine/journal.js';
 import { bytesOf, displayPath, pathProblem, type RelPath } from '../base/paths.js';
-import type { Reporter } from '../engine/report.js';
 import { writeWatchState } from './watcher-state.js';
 
 /** One inotifywait record: its event names and the path, relative to the watched source. */
@@ -76,20 +76,6 @@ export interface WatchOptions {
   write: (line: string) => void;
 }
 
-/** A reporter that stays quiet: watch prints one line per batch itself. */
-function batchReporter(): Reporter & { outcomes: TargetOutcome[] } {
-  const outcomes: TargetOutcome[] = [];
-  return {
-    outcomes,
-    note: () => undefined,
-    progress: () => undefined,
-    buildLine: () => undefined,
-    targetDone: (outcome) => outcomes.push(outcome),
-    deployDone: () => undefined,
-    finish: () => undefined,
-  };
-}
-
 /**
  * Live mode: inotify events on the source become batches of paths, each sent to every target
  * through the deploy engine (lock, per-target plan, journal) as a deploy of the source as it
@@ -111,75 +97,18 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   if (mirrored !== undefined && !fs.lstatSync(watched, { throwIfNoEntry: false })?.isDirectory()) {
     throw new FanoutError(`watch.path ${config.watch.path ?? ''}: ${watched} is not a directory; create it (mkdir) or fix watch.path`);
   }
-  const timing: BatcherTiming = {
-    settleMs: config.watch.settleMs,
-    maxWaitMs: config.watch.maxWaitMs,
-    minDelayMs: config.watch.minDelayMs,
-    retryDelayMs: config.retryDelay * 1000,
-    maxRetryDelayMs: config.watch.maxRetryDelay * 1000,
-  };
-  // when to run a batch, and with what: decided by the batcher (batcher.ts); here only wired
-  const batcher = newBatcher();
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
+  const runner = new BatchRunner({
+    timing: batcherTiming(config),
+    targets: options.targets.map((t) => t.name),
+    deploy: (reporter, request, deployOptions) => deploy({ ...ctx, reporter }, request, deployOptions),
+    log,
+    write: options.write,
+    clock: systemClock,
+  });
   let stopping = false;
   let watcher: StreamingChild | undefined;
-  let batchNumber = 0;
-
-  /** One timer, for the time the batcher names. */
-  const schedule = (): void => {
-    if (stopping) return;
-    clearTimeout(timer);
-    timer = undefined;
-    const wait = wakeIn(batcher, Date.now(), timing);
-    if (wait !== undefined) timer = setTimeout(tick, wait);
-  };
-
-  const tick = (): void => {
-    timer = undefined;
-    const batch = take(batcher, Date.now(), timing);
-    if (batch !== undefined) {
-      running = runBatch(batch).finally(() => {
-        running = undefined;
-        schedule();
-      });
-    }
-    schedule();
-  };
-
-  const note = (change: { paths?: Iterable<RelPath>; full?: boolean }): void => {
-    noted(batcher, Date.now(), change);
-    schedule();
-  };
-
-  const runBatch = async (batch: Batch): Promise<void> => {
-    const paths = batch.kind === 'paths' ? batch.paths : undefined;
-    const since = batch.since;
-    batchNumber += 1;
-    const reporter = batchReporter();
-    let entry: HistoryEntry | undefined;
-    try {
-      entry = await deploy(
-        { ...ctx, reporter },
-        { revision: { kind: 'source' }, reason: 'watch', startedBy: 'fanout watch' },
-        paths === undefined
-          ? { dryRun: false, targets: options.targets.map((t) => t.name), full: true, checksum: false }
-          : { dryRun: false, targets: options.targets.map((t) => t.name), full: false, outsidePaths: paths },
-      );
-    } catch (error) {
-      log.error({ error: errorMessage(error) }, 'watch batch failed');
-      options.write(`batch ${batchNumber}: ${errorMessage(error)}`);
-    }
-    const latencyMs = Date.now() - since;
-    const failed = reporter.outcomes.filter((o) => o.status === 'failed');
-    const what = paths === undefined ? 'full pass' : `${paths.length} path${paths.length === 1 ? '' : 's'}`;
-    const results = reporter.outcomes.map((o) => `${o.name} ${o.status}${o.status === 'ok' && o.mode !== 'none' ? ` ${o.sent}+${o.deleted}` : ''}`).join(', ');
-    log.info({ batch: batchNumber, paths: paths?.length ?? 'full', latencyMs, targets: reporter.outcomes }, 'watch batch');
-    if (entry !== undefined) options.write(`batch ${batchNumber}: ${what} -> ${results} in ${latencyMs}ms`);
-    // A target that is down is retried with backoff; its journal entry remembers what it lacks,
-    // and a batch with no new paths sends only that.
-    done(batcher, batch, entry === undefined ? 'failed' : failed.length > 0 ? 'targets failed' : 'ok', Date.now(), timing);
-    if (batcher.retry !== undefined) log.warn({ targets: failed.map((f) => f.name), retryInMs: batcher.retry.delayMs }, 'watch will retry');
+  const note = (change: Change): void => {
+    runner.note(change);
   };
 
   // A directory inotifywait could not watch (the watch limit) raises no event for what happens
@@ -276,9 +205,9 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       log.error({ why: said }, 'inotifywait stopped; restarting it, then a full pass');
       options.write(`watcher stopped (${said}); restarting it, then a full pass`);
       // the full pass waits for the watcher: events lost until then are in it
-      noted(batcher, Date.now(), { full: true });
+      runner.owe({ full: true });
       void startWithBackoff().then((watching) => {
-        if (watching) schedule();
+        if (watching) runner.schedule();
       });
     });
     return (await settled) ? { ok: true } : { ok: false, ...(failure ?? { why: 'inotifywait exited', limit: false }) };
@@ -317,11 +246,11 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
     const stop = (error?: Error): void => {
       if (stopping) return;
       stopping = true;
-      clearTimeout(timer);
+      const inFlight = runner.stop();
       clearInterval(pollTimer);
       watcher?.kill('SIGTERM');
       log.info('watch stopping: finishing the batch in flight');
-      void (running ?? Promise.resolve()).then(() => {
+      void inFlight.then(() => {
         if (error === undefined) resolve();
         else reject(error);
       });
@@ -345,8 +274,8 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   try {
     if (await startWithBackoff()) {
       log.info({ source, targets: options.targets.map((t) => t.name) }, 'watching');
-      tick();
-      await running;
+      runner.tick();
+      await runner.inFlight;
       options.write(`watching ${watched} for ${options.targets.map((t) => t.name).join(', ')}`);
     }
     await stopped;
