@@ -5,12 +5,13 @@ import type { Target } from '../base/config.js';
 import type { Change } from './batcher.js';
 import { BatchRunner, batcherTiming } from './batch-runner.js';
 import { systemClock } from './clock.js';
+import { UnwatchedDirectories } from './unwatched-poller.js';
 import { MAX_CHANGES } from '../deploy/deploy-plan.js';
 import { deploy, type Context } from '../deploy/deploy.js';
 import { FanoutError, errorMessage } from '../base/errors.js';
 import { refuseWatchWithBuild } from '../build/build.js';
 import { startStreaming, type StreamingChild } from '../base/exec.js';
-import { UnwatchedPoller, countDirectories, limitReachedAtStart, lostWatch, pathsBelow, raiseLimitAdvice, watchBudgetWarning, watchLimit } from './inotify.js';
+import { countDirectories, limitReachedAtStart, lostWatch, pathsBelow, raiseLimitAdvice, watchBudgetWarning, watchLimit } from './inotify.js';
 import { bytesOf, displayPath, pathProblem, type RelPath } from '../base/paths.js';
 import { writeWatchState } from './watcher-state.js';
 
@@ -22,9 +23,6 @@ export interface WatchEvent {
 
 /** Past this many paths in one appeared directory (or polled in all), a full pass: the deploy's own bound on named paths. */
 const MAX_BATCH_PATHS = MAX_CHANGES;
-
-/** How often a directory inotify could not watch is walked for changes. */
-const POLL_UNWATCHED_MS = 1000;
 
 /** Attempts to set the watches up before `fanout watch` gives up and exits 1. */
 const START_ATTEMPTS = 5;
@@ -89,7 +87,6 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   refuseWatchWithBuild(ctx.config);
   const { config, log } = ctx;
   const source = config.source;
-  const sourceBytes = bytesOf(source);
   // watch.path: only that directory is watched; its events still name paths from the source's top
   const mirrored = config.watch.path === undefined ? undefined : bytesOf(config.watch.path);
   const watched = mirrored === undefined ? source : path.join(source, config.watch.path ?? '');
@@ -111,29 +108,18 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
     runner.note(change);
   };
 
-  // A directory inotifywait could not watch (the watch limit) raises no event for what happens
-  // inside it: a full pass now finds what is there, and from then on the directory is polled.
-  // Said for the first few such directories, then counted; `fanout status` shows the watcher as
-  // degraded until it is restarted.
-  const poller = new UnwatchedPoller(source, MAX_BATCH_PATHS);
-  let pollTimer: NodeJS.Timeout | undefined;
-  let lost = 0;
-  const onLostWatch = (dir: string): void => {
-    const rel = dir.startsWith(`${sourceBytes}/`) ? dir.slice(sourceBytes.length + 1).replace(/\/+$/, '') : '';
-    lost += 1;
-    const polled = rel !== '' && poller.add(rel);
-    const why = `a new directory cannot be watched (${displayPath(rel)}): the inotify watch limit is reached; ${polled ? `fanout polls it every ${POLL_UNWATCHED_MS / 1000}s instead` : 'changes in it are seen only by a full pass (fanout sync)'}; ${raiseLimitAdvice(watchLimit())}, then restart fanout watch`;
-    log.warn({ lost }, why);
-    if (lost <= 5) options.write(`warning: ${why}`);
-    else if (lost % 100 === 0) options.write(`warning: ${lost} directories cannot be watched so far (the inotify watch limit); ${raiseLimitAdvice(watchLimit())}`);
-    writeWatchState(config.stateDir, { pid: process.pid, state: 'degraded', since: new Date().toISOString(), message: why });
-    pollTimer ??= setInterval(() => {
-      const { changed, dropped } = poller.poll();
-      const paths = changed.filter((p) => !ignoredByWatch(p, config.watch.ignore) && pathProblem(p) === undefined);
-      if (paths.length > 0 || dropped.length > 0) note({ paths, full: dropped.length > 0 });
-    }, POLL_UNWATCHED_MS);
-    note({ full: true });
-  };
+  const unwatched = new UnwatchedDirectories({
+    source,
+    limit: MAX_BATCH_PATHS,
+    keep: (p) => !ignoredByWatch(p, config.watch.ignore) && pathProblem(p) === undefined,
+    note,
+    degraded: (why) => {
+      writeWatchState(config.stateDir, { pid: process.pid, state: 'degraded', since: new Date().toISOString(), message: why });
+    },
+    log,
+    write: options.write,
+    clock: systemClock,
+  });
 
   const onEvent = (event: WatchEvent): void => {
     if (event.events.includes('Q_OVERFLOW')) {
@@ -173,7 +159,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       stderrLine = lines.pop() ?? '';
       for (const line of lines) {
         const lost = lostWatch(line);
-        if (lost !== undefined) onLostWatch(lost);
+        if (lost !== undefined) unwatched.lostWatch(lost);
         if (line.includes('Watches established')) {
           established = true;
           ready(true);
@@ -247,7 +233,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       if (stopping) return;
       stopping = true;
       const inFlight = runner.stop();
-      clearInterval(pollTimer);
+      unwatched.stop();
       watcher?.kill('SIGTERM');
       log.info('watch stopping: finishing the batch in flight');
       void inFlight.then(() => {
