@@ -6,50 +6,23 @@ import type { Change } from './batcher.js';
 import { BatchRunner, batcherTiming } from './batch-runner.js';
 import { systemClock } from './clock.js';
 import { UnwatchedDirectories } from './unwatched-poller.js';
+import { spawnInotifywait, startInotifywait, type InotifyRun, type StartResult, type WatchEvent } from './inotifywait.js';
 import { MAX_CHANGES } from '../deploy/deploy-plan.js';
 import { deploy, type Context } from '../deploy/deploy.js';
 import { FanoutError, errorMessage } from '../base/errors.js';
 import { refuseWatchWithBuild } from '../build/build.js';
-import { startStreaming, type StreamingChild } from '../base/exec.js';
-import { countDirectories, limitReachedAtStart, lostWatch, pathsBelow, raiseLimitAdvice, watchBudgetWarning, watchLimit } from './inotify.js';
+import { countDirectories, pathsBelow, raiseLimitAdvice, watchBudgetWarning, watchLimit } from './inotify.js';
 import { bytesOf, displayPath, pathProblem, type RelPath } from '../base/paths.js';
 import { writeWatchState } from './watcher-state.js';
 
-/** One inotifywait record: its event names and the path, relative to the watched source. */
-export interface WatchEvent {
-  events: string[];
-  path: RelPath;
-}
+// exported here as before the split: what reads the records from watcher.ts still finds it
+export { parseEvents, type WatchEvent } from './inotifywait.js';
 
 /** Past this many paths in one appeared directory (or polled in all), a full pass: the deploy's own bound on named paths. */
 const MAX_BATCH_PATHS = MAX_CHANGES;
 
 /** Attempts to set the watches up before `fanout watch` gives up and exits 1. */
 const START_ATTEMPTS = 5;
-
-/** The events that change what a web server would serve. */
-const EVENTS = 'modify,attrib,close_write,create,delete,moved_from,moved_to,delete_self';
-
-/**
- * inotifywait's records as fanout asks for them (`--format '%e %w%f%0' --no-newline`): "EVENTS
- * /abs/path" ended by NUL, read as bytes (latin1: one character per byte) so that any file name
- * survives. `source` is the watched directory as a byte string. Returns the complete records and
- * the unfinished tail; an event on the source itself, or outside it, has an empty path.
- */
-export function parseEvents(text: string, source: RelPath): { events: WatchEvent[]; rest: string } {
-  const records = text.split('\0');
-  const rest = records.pop() ?? '';
-  const events: WatchEvent[] = [];
-  const prefix = source.endsWith('/') ? source : `${source}/`;
-  for (const record of records) {
-    const space = record.indexOf(' ');
-    if (space === -1) continue;
-    const names = record.slice(0, space).split(',');
-    const file = record.slice(space + 1);
-    events.push({ events: names, path: file.startsWith(prefix) ? file.slice(prefix.length).replace(/\/+$/, '') : '' });
-  }
-  return { events, rest };
-}
 
 /** A file-name glob with `*` and `?` only, matched against the last path component (bytes). */
 export function ignoredByWatch(rel: RelPath, patterns: readonly string[]): boolean {
@@ -90,7 +63,6 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   // watch.path: only that directory is watched; its events still name paths from the source's top
   const mirrored = config.watch.path === undefined ? undefined : bytesOf(config.watch.path);
   const watched = mirrored === undefined ? source : path.join(source, config.watch.path ?? '');
-  const watchedBytes = bytesOf(watched);
   if (mirrored !== undefined && !fs.lstatSync(watched, { throwIfNoEntry: false })?.isDirectory()) {
     throw new FanoutError(`watch.path ${config.watch.path ?? ''}: ${watched} is not a directory; create it (mkdir) or fix watch.path`);
   }
@@ -103,7 +75,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
     clock: systemClock,
   });
   let stopping = false;
-  let watcher: StreamingChild | undefined;
+  let watcher: InotifyRun | undefined;
   const note = (change: Change): void => {
     runner.note(change);
   };
@@ -141,62 +113,32 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
   };
 
   /** Start inotifywait; resolves true once its watches are set up, false if it exits first (with why). */
-  const startWatcher = async (): Promise<{ ok: true } | { ok: false; why: string; limit: boolean }> => {
-    const child = startStreaming('inotifywait', ['-m', '-r', '--format', '%e %w%f%0', '--no-newline', '-e', EVENTS, watched], log);
-    watcher = child;
-    let established = false;
-    let ready: (ok: boolean) => void = () => undefined;
-    const settled = new Promise<boolean>((resolve) => {
-      ready = resolve;
-    });
-    let stderr = '';
-    let stderrLine = '';
-    // bytes, like the events: a directory it cannot watch is named in this stream
-    child.stderr.setEncoding('latin1');
-    child.stderr.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-64 * 1024);
-      const lines = (stderrLine + chunk).split('\n');
-      stderrLine = lines.pop() ?? '';
-      for (const line of lines) {
-        const lost = lostWatch(line);
-        if (lost !== undefined) unwatched.lostWatch(lost);
-        if (line.includes('Watches established')) {
-          established = true;
-          ready(true);
-        }
-      }
-    });
-    let carry = '';
-    child.stdout.setEncoding('latin1');
-    child.stdout.on('data', (chunk: string) => {
-      const { events, rest } = parseEvents(carry + chunk, watchedBytes);
-      carry = rest;
-      for (const event of events) onEvent(mirrored === undefined || event.path === '' ? event : { ...event, path: `${mirrored}/${event.path}` });
-    });
-    const why = (exit: { exitCode?: number; signal?: string }): string => {
-      const lines = stderr.trim().split('\n').filter((l) => !/Setting up watches|Watches established/.test(l));
-      // "Failed to watch DIR; upper limit ..." says what; the line after it only says where to raise it
-      return lines.find((l) => l.startsWith('Failed to watch')) ?? lines.at(-1) ?? `exit ${exit.exitCode ?? exit.signal ?? '?'}`;
-    };
-    let failure: { why: string; limit: boolean } | undefined;
-    void child.then((result) => {
-      if (!established) {
-        failure = { why: why(result), limit: limitReachedAtStart(stderr) };
-        ready(false);
-        return;
-      }
-      if (stopping || watcher !== child) return;
-      // A watcher that dies after its start (a crash) lost events: a full pass once it watches again.
-      const said = why(result);
-      log.error({ why: said }, 'inotifywait stopped; restarting it, then a full pass');
-      options.write(`watcher stopped (${said}); restarting it, then a full pass`);
-      // the full pass waits for the watcher: events lost until then are in it
-      runner.owe({ full: true });
-      void startWithBackoff().then((watching) => {
-        if (watching) runner.schedule();
-      });
-    });
-    return (await settled) ? { ok: true } : { ok: false, ...(failure ?? { why: 'inotifywait exited', limit: false }) };
+  const startWatcher = (): Promise<StartResult> => {
+    const run: InotifyRun = startInotifywait(
+      watched,
+      {
+        event: (event) => {
+          onEvent(mirrored === undefined || event.path === '' ? event : { ...event, path: `${mirrored}/${event.path}` });
+        },
+        lostWatch: (dir) => {
+          unwatched.lostWatch(dir);
+        },
+        died: (said) => {
+          if (stopping || watcher !== run) return;
+          // A watcher that dies after its start (a crash) lost events: a full pass once it watches again.
+          log.error({ why: said }, 'inotifywait stopped; restarting it, then a full pass');
+          options.write(`watcher stopped (${said}); restarting it, then a full pass`);
+          // the full pass waits for the watcher: events lost until then are in it
+          runner.owe({ full: true });
+          void startWithBackoff().then((watching) => {
+            if (watching) runner.schedule();
+          });
+        },
+      },
+      spawnInotifywait(log),
+    );
+    watcher = run;
+    return run.started;
   };
 
   /**
@@ -234,7 +176,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       stopping = true;
       const inFlight = runner.stop();
       unwatched.stop();
-      watcher?.kill('SIGTERM');
+      watcher?.kill();
       log.info('watch stopping: finishing the batch in flight');
       void inFlight.then(() => {
         if (error === undefined) resolve();
