@@ -53,6 +53,7 @@ interface Watched {
   mirrored: RelPath | undefined;
 }
 
+/** The watched directory; a watch.path that is no directory is refused before anything starts. */
 function watchedOf(config: Config): Watched {
   // watch.path: only that directory is watched; its events still name paths from the source's top
   const mirrored = config.watch.path === undefined ? undefined : bytesOf(config.watch.path);
@@ -68,6 +69,7 @@ function fromSource(event: WatchEvent, mirrored: RelPath | undefined): WatchEven
   return mirrored === undefined || event.path === '' ? event : { ...event, path: `${mirrored}/${event.path}` };
 }
 
+/** What handling an event needs: where the source is, what watch ignores, and where it says and notes things. */
 interface EventSink {
   source: string;
   ignore: readonly string[];
@@ -103,6 +105,10 @@ interface Parts {
   life: WatcherLife;
 }
 
+/**
+ * Each part knows only its own options; they call one another through them (a lost watch makes
+ * the life write degraded, a death makes the runner owe a full pass), and this is where they meet.
+ */
 function wire(ctx: Context, options: WatchOptions, watched: Watched, giveUp: (error: Error) => void): Parts {
   const { config, log } = ctx;
   const write = options.write;
