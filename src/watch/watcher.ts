@@ -16,9 +16,6 @@ import { UnwatchedDirectories } from './unwatched-poller.js';
 import { WatcherLife } from './watcher-life.js';
 import { writeWatchState } from './watcher-state.js';
 
-// exported here as before the split: what reads the records from watcher.ts still finds it
-export { parseEvents, type WatchEvent } from './inotifywait.js';
-
 /** Past this many paths in one appeared directory (or polled in all), a full pass: the deploy's own bound on named paths. */
 const MAX_BATCH_PATHS = MAX_CHANGES;
 

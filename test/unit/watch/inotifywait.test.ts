@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { exitWhy, inotifywaitArgs, startInotifywait, type InotifyChild, type StartResult, type WatchEvent } from '../../../src/watch/inotifywait.js';
+import { exitWhy, inotifywaitArgs, parseEvents, startInotifywait, type InotifyChild, type StartResult, type WatchEvent } from '../../../src/watch/inotifywait.js';
 
 /** inotifywait as the module sees it: two streams it writes, an exit it reaches, the signals sent. */
 function fakeChild() {
@@ -106,5 +106,36 @@ describe('exitWhy', () => {
     expect(exitWhy('Setting up watches.\nWatches established.\n', { exitCode: 3 })).toBe('exit 3');
     expect(exitWhy('Watches established.', { signal: 'SIGKILL' })).toBe('exit SIGKILL');
     expect(exitWhy('Watches established.', {})).toBe('exit ?');
+  });
+});
+
+describe('parseEvents', () => {
+  it('reads NUL-ended records into event names and source-relative paths, keeping the tail', () => {
+    const text = 'CLOSE_WRITE,CLOSE /srv/www/a b.html\0CREATE,ISDIR /srv/www/new\ndir\0MOVED_FROM /srv/www/-x\0DELETE /srv/w';
+    const { events, rest } = parseEvents(text, '/srv/www');
+    expect(events).toEqual([
+      { events: ['CLOSE_WRITE', 'CLOSE'], path: 'a b.html' },
+      { events: ['CREATE', 'ISDIR'], path: 'new\ndir' },
+      { events: ['MOVED_FROM'], path: '-x' },
+    ]);
+    expect(rest).toBe('DELETE /srv/w');
+  });
+
+  it('keeps names as bytes, and a name beginning with ".." inside the source as it is', () => {
+    const latin1 = Buffer.from('CLOSE_WRITE,CLOSE /srv/www/caf\xe9.html\0', 'latin1').toString('latin1');
+    const { events } = parseEvents(`${latin1}CREATE /srv/www/..hotfix.html\0MODIFY /srv/wwwx/a\0`, '/srv/www');
+    expect(events).toEqual([
+      { events: ['CLOSE_WRITE', 'CLOSE'], path: 'caf\xe9.html' },
+      { events: ['CREATE'], path: '..hotfix.html' },
+      { events: ['MODIFY'], path: '' },
+    ]);
+  });
+
+  it('an event on the source itself, or outside it, has an empty path; an overflow keeps its name', () => {
+    const { events } = parseEvents('ATTRIB,ISDIR /srv/www/\0Q_OVERFLOW \0', '/srv/www');
+    expect(events).toEqual([
+      { events: ['ATTRIB', 'ISDIR'], path: '' },
+      { events: ['Q_OVERFLOW'], path: '' },
+    ]);
   });
 });
