@@ -2,8 +2,8 @@ import type { RelPath } from '../base/paths.js';
 
 /**
  * When watch runs a batch, and with what: a state machine with its clock passed in, so every rule
- * is tested with plain numbers. watcher.ts feeds it events and outcomes, and sets one timer for the
- * time it names.
+ * is tested with plain numbers. watcher.ts feeds it events, and batch-runner.ts its outcomes,
+ * setting one timer for the time it names.
  *
  * - A batch starts once the events have been quiet for `settleMs`, or `maxWaitMs` after the first
  *   of them, whichever comes first, and never less than `minDelayMs` after the last batch started.
