@@ -5,6 +5,7 @@ import { runDoctor } from './commands/doctor.js';
 import { runHelp } from './commands/help.js';
 import { runHistory } from './commands/history.js';
 import { runInit } from './commands/init.js';
+import { runLog } from './commands/log.js';
 import { runPostReceiveHook } from './commands/post-receive.js';
 import { runStatus } from './commands/status.js';
 import { runVerify } from './commands/verify.js';
@@ -99,6 +100,16 @@ const COMMANDS: readonly AddCommand[] = [
     run: (args) => {
       runHistory(args);
     },
+  }),
+  command({
+    name: 'log',
+    words: 'the log, a readable line per event: fanout log --follow, --deploy N, --level warn',
+    options: (y) =>
+      y
+        .option('follow', { type: 'boolean', default: false, alias: 'f', describe: 'keep printing new lines as they are written (across a logrotate)' })
+        .option('deploy', { type: 'number', describe: 'only the lines of deploy N (its id in fanout history)' })
+        .option('level', { choices: ['info', 'warn', 'error'] as const, default: 'info' as const, describe: 'the least severe level shown: warn for retries and what went wrong, error for failures only' }),
+    run: (args) => runLog(args),
   }),
   command({
     name: 'sync',
