@@ -89,4 +89,21 @@ describe('fanout log', () => {
       await follower;
     }
   });
+
+  it("lets a log shipper's group read the log: the modes it finds are kept, and doctor accepts them", async () => {
+    const log = path.join(farm.stateDir, 'fanout.log');
+    const adm = Number((await execa('getent', ['group', 'adm'])).stdout.split(':')[2]);
+    fs.chownSync(farm.stateDir, fs.statSync(farm.stateDir).uid, adm);
+    fs.chownSync(log, fs.statSync(log).uid, adm);
+    fs.chmodSync(farm.stateDir, 0o750);
+    fs.chmodSync(log, 0o640);
+    farm.write({ 'index.html': 'v2' });
+    await farm.commit('v2');
+    await farm.push();
+    expect(farm.history().at(-1)?.targets.map((t) => t.status)).toEqual(['ok', 'ok']);
+    expect([fs.statSync(farm.stateDir).mode & 0o777, fs.statSync(log).mode & 0o777, fs.statSync(log).gid]).toEqual([0o750, 0o640, adm]);
+    expect((await farm.fanout(['log'])).stdout).toMatch(/deploy finished deployId=2/);
+    const doctor = JSON.parse((await farm.fanout(['doctor', '--json'])).stdout) as { checks: { name: string; ok: boolean; detail: string }[] };
+    expect(doctor.checks.find((c) => c.name === 'state directory')).toMatchObject({ ok: true, detail: `${farm.stateDir}, mode 750` });
+  });
 });

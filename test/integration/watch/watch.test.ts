@@ -99,6 +99,7 @@ describe('fanout watch', () => {
     const snippet = config('fanout.logrotate')
       .replace('/srv/git/site.git/fanout/fanout.log', log)
       .replace(/\bgit git\b/g, 'root root')
+      .replace(/\bgit adm\b/g, 'root adm')
       .replace(/systemctl reload fanout-watch\.service/, reload ?? '');
     expect(snippet).toContain(`/bin/kill -HUP ${pid}`);
     const conf = path.join(farm.root, 'logrotate.conf');
@@ -111,7 +112,9 @@ describe('fanout watch', () => {
     await converged();
     await until(() => fs.readFileSync(log, 'utf8').includes('"msg":"watch batch"'), () => 'no batch in the new log');
     expect(fs.readFileSync(`${log}.1`, 'utf8')).not.toMatch(/log reopened/);
-    expect(fs.statSync(log).mode & 0o777).toBe(0o600);
+    // the shipper's group reads the new file, and fanout appending to it keeps it so
+    expect(fs.statSync(log).mode & 0o777).toBe(0o640);
+    expect(fs.statSync(log).gid).toBe(Number((await execa('getent', ['group', 'adm'])).stdout.split(':')[2]));
     // it went on watching: SIGHUP did not stop it
     expect(running.child.exitCode).toBeNull();
   });
