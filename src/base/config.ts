@@ -17,7 +17,8 @@ import {
 } from './config-sections.js';
 import type { Dest } from './dest.js';
 import { FanoutError, errorMessage } from './errors.js';
-import { assertTrusted, trustProblem } from './trust.js';
+import { assertConfigTrusted, configReadFailure, namedConfig, unreadablePasswordLine, type ConfigOrigin } from './config-access.js';
+import { currentUid, trustProblem, userName } from './trust.js';
 
 // The config's public face: the normalized Config the rest of fanout reads, and the functions that
 // make one. Reading goes text -> YAML (here) -> schema (config-schema.ts) -> each section normalized,
@@ -120,15 +121,20 @@ export function targetNamed(config: Pick<Config, 'targets'>, name: string): Targ
   return target;
 }
 
-/** Read, validate and normalize a config file. Every failure is one line naming the file and field. */
-export function loadConfig(file: string): Config {
+/**
+ * Read, validate and normalize a config file. Every failure is one line naming the file and field;
+ * `origin` (how the path was chosen) lets a missing or foreign config say where fanout looked and
+ * what to run instead (config-access.ts).
+ */
+export function loadConfig(file: string, origin: ConfigOrigin = namedConfig(file)): Config {
   const absolute = path.resolve(file);
-  assertTrusted(absolute, `config ${absolute}`);
+  const where = { ...origin, file: absolute };
+  assertConfigTrusted(where);
   let text: string;
   try {
     text = fs.readFileSync(absolute, 'utf8');
   } catch (error) {
-    throw new FanoutError(`config ${absolute}: cannot read it (${errorMessage(error)}); create one with "fanout init"`);
+    throw new FanoutError(configReadFailure(where, error));
   }
   const config = parseConfig(text, absolute);
   checkPasswordFiles(config);
@@ -206,13 +212,13 @@ function checkPasswordFile(file: string, where: string, fail: Fail): void {
   const mode = stat.mode & 0o777;
   if ((mode & 0o077) !== 0) fail(where, `${file} has mode ${mode.toString(8)}; it must be 600 (chmod 600 ${file})`);
   if (stat.size === 0) fail(where, `${file} is empty; it must hold the daemon password`);
-  const uid = process.getuid?.();
-  if (uid === 0 && stat.uid !== 0) fail(where, `${file} must be owned by root when fanout runs as root (rsync refuses it otherwise)`);
+  const uid = currentUid();
+  if (uid === 0 && stat.uid !== 0) fail(where, `${file} belongs to ${userName(stat.uid)}, and rsync refuses a password file not owned by root when it runs as root: chown root ${file}`);
   const untrusted = trustProblem(file);
-  if (untrusted !== undefined) fail(where, `${untrusted}; refusing to use it`);
+  if (untrusted !== undefined) fail(where, `${untrusted}; refusing to use it${stat.uid === uid || stat.uid === 0 ? '' : `: as root, chown ${userName(uid)} ${file}`}`);
   try {
     fs.accessSync(file, fs.constants.R_OK);
   } catch {
-    fail(where, `${file} is not readable by this user`);
+    fail(where, unreadablePasswordLine(file, userName(uid), userName(stat.uid), mode));
   }
 }

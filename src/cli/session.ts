@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from '../base/config.js';
+import type { ConfigOrigin } from '../base/config-access.js';
 import type { Context } from '../engine/context.js';
 import { exportMetrics } from '../observe/metrics.js';
 import type { HistoryEntry } from '../engine/journal.js';
@@ -14,18 +15,40 @@ export const SYSTEM_CONFIG = '/etc/fanout/fanout.yaml';
 /**
  * --config, else $FANOUT_CONFIG, else ./fanout.yaml, else /etc/fanout/fanout.yaml: the last so that
  * `sudo -u git fanout status` works without carrying an environment variable through sudo (which
- * drops it) or git-shell. The working directory is read here only.
+ * drops it) or git-shell. The working directory is read here only. With neither file there, the
+ * local name, so that the error names where it looked first; the origin lists every place looked at.
  */
-export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env, exists: (file: string) => boolean = fs.existsSync): string {
-  if (option !== undefined) return path.resolve(option);
-  if (env.FANOUT_CONFIG !== undefined && env.FANOUT_CONFIG !== '') return path.resolve(env.FANOUT_CONFIG);
+export function configSearch(option: string | undefined, env: NodeJS.ProcessEnv = process.env, exists: (file: string) => boolean = mayExist, args: readonly string[] = process.argv.slice(2)): ConfigOrigin {
+  if (option !== undefined) return { file: path.resolve(option), by: '--config', looked: [], args };
+  if (env.FANOUT_CONFIG !== undefined && env.FANOUT_CONFIG !== '') return { file: path.resolve(env.FANOUT_CONFIG), by: '$FANOUT_CONFIG', looked: [], args };
   let local: string | undefined;
   try {
     local = path.resolve('fanout.yaml');
   } catch {
     local = undefined; // the working directory is gone or unreadable
   }
-  return local !== undefined && exists(local) ? local : exists(SYSTEM_CONFIG) ? SYSTEM_CONFIG : (local ?? SYSTEM_CONFIG);
+  const looked = local === undefined ? [SYSTEM_CONFIG] : [local, SYSTEM_CONFIG];
+  const found = looked.find((file) => exists(file));
+  return { file: found ?? looked[0] ?? SYSTEM_CONFIG, by: 'search', looked, args };
+}
+
+/** The config file a command works with (see configSearch). */
+export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env, exists: (file: string) => boolean = mayExist): string {
+  return configSearch(option, env, exists, []).file;
+}
+
+/**
+ * A file there, or one this user may not look for (a directory in the way it may not enter): the
+ * latter is taken, so that its error names the owner rather than saying there is no config.
+ */
+function mayExist(file: string): boolean {
+  try {
+    fs.statSync(file);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code !== 'ENOENT' && code !== 'ENOTDIR';
+  }
 }
 
 /** What a command that reads the config works with: the config, its log, where its report goes. */
@@ -37,8 +60,8 @@ export interface Session extends Context {
   json: boolean;
 }
 
-export function session(configFile: string, json: boolean): Session {
-  const config = loadConfig(configFile);
+export function session(configFile: string, json: boolean, origin?: ConfigOrigin): Session {
+  const config = loadConfig(configFile, origin);
   const log = openLog(config.stateDir);
   const out = stdoutOutput();
   const nameWidth = Math.max(...config.targets.map((t) => t.name.length), 4);
@@ -49,7 +72,8 @@ export function session(configFile: string, json: boolean): Session {
 
 /** The session a command's --config and --json ask for. */
 export function sessionFor(args: Pick<GlobalArgs, 'config' | 'json'>): Session {
-  return session(configPath(args.config), args.json);
+  const origin = configSearch(args.config);
+  return session(origin.file, args.json, origin);
 }
 
 /** A deploy exits 1 when any target failed (DESIGN.md), 0 when it did nothing or all went well. */

@@ -7,7 +7,7 @@ import { statusWord, stdoutOutput, table } from '../../engine/report.js';
 import { checkRepository, checkSetup, checkTools, probeTargets, type Check } from '../../observe/doctor.js';
 import type { GlobalArgs } from '../global-options.js';
 import { writeJson } from '../print.js';
-import { configPath } from '../session.js';
+import { configSearch } from '../session.js';
 
 /** `fanout doctor`: exit 1 unless every check passes. It works without a config, and says why there is none. */
 export async function runDoctor(args: GlobalArgs): Promise<void> {
@@ -24,7 +24,8 @@ async function doctorChecks(configOption: string | undefined, only: readonly str
   const checks: Check[] = await checkTools(silentLogger);
   let config: Config | undefined;
   try {
-    config = loadConfig(configPath(configOption));
+    const origin = configSearch(configOption);
+    config = loadConfig(origin.file, origin);
     checks.push({ name: 'config', ok: true, detail: config.file });
   } catch (error) {
     checks.push({ name: 'config', ok: false, detail: errorMessage(error) });

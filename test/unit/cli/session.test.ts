@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { whoAmI } from '../../../src/deploy/deploy.js';
-import { SYSTEM_CONFIG, configPath } from '../../../src/cli/session.js';
+import { SYSTEM_CONFIG, configPath, configSearch } from '../../../src/cli/session.js';
 
 describe('configPath: --config, else $FANOUT_CONFIG, else ./fanout.yaml, else the system config', () => {
   const none = (): boolean => false;
@@ -26,5 +26,17 @@ describe('whoAmI: who started a deploy', () => {
     const me = whoAmI({});
     expect(whoAmI({ SUDO_USER: 'alice' })).toBe(me === 'alice' ? 'alice' : `alice (sudo as ${me})`);
     expect(whoAmI({ SUDO_USER: '' })).toBe(me);
+  });
+});
+
+describe('configSearch: how the config was chosen, for the lines that say where fanout looked', () => {
+  const none = (): boolean => false;
+
+  it('records what named it, the places looked at in order, and the words typed', () => {
+    expect(configSearch('/a.yaml', {}, none, ['status'])).toEqual({ file: '/a.yaml', by: '--config', looked: [], args: ['status'] });
+    expect(configSearch(undefined, { FANOUT_CONFIG: '/b.yaml' }, none, [])).toMatchObject({ file: '/b.yaml', by: '$FANOUT_CONFIG' });
+    const local = path.resolve('fanout.yaml');
+    expect(configSearch(undefined, {}, none, ['sync'])).toEqual({ file: local, by: 'search', looked: [local, SYSTEM_CONFIG], args: ['sync'] });
+    expect(configSearch(undefined, {}, (f) => f === SYSTEM_CONFIG, []).file).toBe(SYSTEM_CONFIG);
   });
 });
