@@ -11,7 +11,7 @@ import { runStatus } from './commands/status.js';
 import { runVerify } from './commands/verify.js';
 import { runWatch } from './commands/watch.js';
 import { completer } from './completion.js';
-import { GLOBAL_OPTIONS, type GlobalArgs } from './global-options.js';
+import { DRY_RUN, GLOBAL_OPTIONS, type GlobalArgs } from './global-options.js';
 import { versionLine } from './version.js';
 
 /**
@@ -42,6 +42,7 @@ function command<A>(entry: Command<A>): AddCommand {
 const FULL = { type: 'boolean', default: false, describe: 'a full rsync --delete pass instead of the changed paths' } as const;
 
 const SAFETY_OPTIONS = {
+  'dry-run': DRY_RUN,
   'allow-empty': { type: 'boolean', default: false, describe: 'deploy even an empty tree (it empties every target)' },
   'max-delete': { type: 'number', describe: "allow this many deletions per target for this deploy (overrides the config's maxDelete)" },
   force: { type: 'boolean', default: false, describe: 'send a release that failed its check to more hosts all the same' },
@@ -153,7 +154,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
   for (const add of COMMANDS) cli = add(cli);
   return cli
     .completion('completion', 'print the shell completion script (bash, or zsh when run from zsh): fanout completion >> ~/.bashrc', completer(argv))
-    .demandCommand(1, 'name a command; see fanout --help')
+    .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()
     .help()

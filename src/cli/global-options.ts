@@ -1,16 +1,17 @@
 /** The options every command takes, and what they come to once parsed. */
 export const GLOBAL_OPTIONS = {
-  config: { type: 'string', describe: 'config file (default: $FANOUT_CONFIG, else ./fanout.yaml)' },
+  config: { type: 'string', describe: 'config file (default: $FANOUT_CONFIG, else ./fanout.yaml, else /etc/fanout/fanout.yaml)' },
   json: { type: 'boolean', default: false, describe: 'one JSON document on stdout' },
-  'dry-run': { type: 'boolean', default: false, describe: 'show what would be sent and deleted, change nothing' },
   target: { type: 'string', array: true, default: [] as string[], describe: 'only this target (repeatable)' },
   verbose: { type: 'boolean', default: false, describe: 'stack traces for internal errors' },
 } as const;
 
+/** --dry-run, for the commands that send something (deploy, rollback, sync) and only those. */
+export const DRY_RUN = { type: 'boolean', default: false, describe: 'show what would be sent and deleted, change nothing' } as const;
+
 export interface GlobalArgs {
   config: string | undefined;
   json: boolean;
-  'dry-run': boolean;
   target: string[];
   verbose: boolean;
 }

@@ -9,6 +9,7 @@ import { exitFor, sessionFor, type Session } from '../session.js';
 /** `fanout deploy`, `rollback` and `sync`: one deploy each, told apart by the revision, the reason and the targets. */
 
 export interface DeployArgs extends GlobalArgs {
+  'dry-run': boolean;
   full: boolean;
   force: boolean;
   'allow-empty': boolean;
