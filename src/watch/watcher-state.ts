@@ -38,20 +38,24 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The line `fanout status` shows for watch, and whether it is a failure; undefined when watch never ran. */
-export function watchStatusLine(state: WatchState | undefined): { line: string; failing: boolean } | undefined {
+/**
+ * The line `fanout status` shows for watch, and whether it is a failure; undefined when watch never
+ * ran. `time` writes watch's `since` as status writes its other times (cli/print.ts's `when`).
+ */
+export function watchStatusLine(state: WatchState | undefined, time: (iso: string) => string): { line: string; failing: boolean } | undefined {
   if (state === undefined) return undefined;
+  const since = time(state.since);
   const running = alive(state.pid);
   switch (state.state) {
     case 'watching':
-      return running ? { line: `watch: watching since ${state.since} (pid ${state.pid})`, failing: false } : { line: `watch: not running (pid ${state.pid} ended without stopping; was watching since ${state.since})`, failing: true };
+      return running ? { line: `watch: watching since ${since} (pid ${state.pid})`, failing: false } : { line: `watch: not running (pid ${state.pid} ended without stopping; was watching since ${since})`, failing: true };
     case 'degraded':
-      return running ? { line: `watch: DEGRADED since ${state.since}: ${state.message ?? ''}`, failing: true } : { line: `watch: not running (pid ${state.pid} ended without stopping)`, failing: true };
+      return running ? { line: `watch: DEGRADED since ${since}: ${state.message ?? ''}`, failing: true } : { line: `watch: not running (pid ${state.pid} ended without stopping)`, failing: true };
     case 'failing':
-      return running ? { line: `watch: FAILING since ${state.since}: ${state.message ?? ''}`, failing: true } : { line: `watch: not running (it failed at ${state.since}: ${state.message ?? ''})`, failing: true };
+      return running ? { line: `watch: FAILING since ${since}: ${state.message ?? ''}`, failing: true } : { line: `watch: not running (it failed at ${since}: ${state.message ?? ''})`, failing: true };
     case 'failed':
-      return { line: `watch: not running (it failed at ${state.since}: ${state.message ?? ''})`, failing: true };
+      return { line: `watch: not running (it failed at ${since}: ${state.message ?? ''})`, failing: true };
     case 'stopped':
-      return { line: `watch: stopped at ${state.since}`, failing: false };
+      return { line: `watch: stopped at ${since}`, failing: false };
   }
 }

@@ -46,7 +46,7 @@ async function readStatus(config: Config, journal: Journal, only: readonly strin
     selectTargets(config, only).map((t) => t.name),
     state,
     await branchTip(config.repo, config.branch),
-    watchStatusLine(watchState),
+    watchStatusLine(watchState, (iso) => when(iso)),
     currentEntry,
   );
   const subjects = await commitSubjects(config.repo, [status.current?.commit ?? null, status.branchTip, ...status.targets.map((s) => s.commit)]);
