@@ -50,10 +50,13 @@ export function outcomeOf(entry: HistoryEntry | undefined, outcomes: readonly Ta
   return outcomes.some((o) => o.status === 'failed') ? 'targets failed' : 'ok';
 }
 
-/** The one line a batch that ran prints: what it sent, each target's result, and how long since its first event. */
+/**
+ * The one line a batch that ran prints: what it sent, each target's result (with what rsync sent
+ * and deleted there, in the words of a deploy's lines), and how long since its first event.
+ */
 export function batchLine(batchNumber: number, batch: Batch, outcomes: readonly TargetOutcome[], latencyMs: number): string {
   const what = batch.kind === 'full' ? 'full pass' : `${batch.paths.length} path${batch.paths.length === 1 ? '' : 's'}`;
-  const results = outcomes.map((o) => `${o.name} ${o.status}${o.status === 'ok' && o.mode !== 'none' ? ` ${o.sent}+${o.deleted}` : ''}`).join(', ');
+  const results = outcomes.map((o) => `${o.name} ${o.status}${o.status === 'ok' && o.mode !== 'none' ? ` (${o.sent} sent, ${o.deleted} deleted)` : ''}`).join(', ');
   return `batch ${batchNumber}: ${what} -> ${results} in ${latencyMs}ms`;
 }
 

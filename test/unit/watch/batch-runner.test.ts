@@ -99,7 +99,7 @@ describe('BatchRunner', () => {
     expect(runner.inFlight).toBeDefined();
     await runner.inFlight;
     expect(calls).toEqual([{ request: { revision: { kind: 'source' }, reason: 'watch', startedBy: 'fanout watch' }, options: { dryRun: false, targets: ['web1', 'web2'], full: true, checksum: false } }]);
-    expect(lines).toEqual(['batch 1: full pass -> web1 ok 3+1, web2 ok in 40ms']);
+    expect(lines).toEqual(['batch 1: full pass -> web1 ok (3 sent, 1 deleted), web2 ok in 40ms']);
     expect(logs).toMatchObject([{ msg: 'watch batch', batch: 1, paths: 'full', latencyMs: 40 }]);
     expect(runner.inFlight).toBeUndefined();
     expect(clock.due).toEqual([]);
@@ -116,7 +116,7 @@ describe('BatchRunner', () => {
     expect(calls).toEqual([]);
     await clock.advance(108);
     expect(calls.map((c) => c.options)).toEqual([{ dryRun: false, targets: ['web1', 'web2'], full: false, outsidePaths: ['a.html', 'b.html'] }]);
-    expect(lines).toEqual(['batch 2: 2 paths -> web1 ok 1+0, web2 ok 1+0 in 8ms']);
+    expect(lines).toEqual(['batch 2: 2 paths -> web1 ok (1 sent, 0 deleted), web2 ok (1 sent, 0 deleted) in 8ms']);
   });
 
   it('a deploy that fails as a whole prints its error, no summary, and sends its paths again after retryDelay', async () => {
@@ -132,7 +132,7 @@ describe('BatchRunner', () => {
     await clock.advance(2105);
     expect(calls.map((c) => c.options.outsidePaths)).toEqual([['a.html'], ['a.html']]);
     // a retry's latency counts from when it fell due
-    expect(lines.at(-1)).toBe('batch 3: 1 path -> web1 ok 1+0, web2 ok 1+0 in 0ms');
+    expect(lines.at(-1)).toBe('batch 3: 1 path -> web1 ok (1 sent, 0 deleted), web2 ok (1 sent, 0 deleted) in 0ms');
   });
 
   it('a batch in which a target failed is retried with no paths of its own, the log naming the target', async () => {
@@ -140,7 +140,7 @@ describe('BatchRunner', () => {
     clock.t = 100;
     runner.note({ paths: ['a.html'] });
     await clock.advance(105);
-    expect(lines).toEqual(['batch 2: 1 path -> web1 ok 1+0, web2 failed in 5ms']);
+    expect(lines).toEqual(['batch 2: 1 path -> web1 ok (1 sent, 0 deleted), web2 failed in 5ms']);
     expect(logs.at(-1)).toMatchObject({ msg: 'watch will retry', targets: ['web2'], retryInMs: 2000 });
     await clock.advance(2105);
     expect(calls.map((c) => c.options.outsidePaths)).toEqual([['a.html'], []]);
@@ -176,7 +176,7 @@ describe('BatchRunner', () => {
     finish();
     await clock.advance(300);
     expect(stopped).toBe(true);
-    expect(lines).toEqual(['batch 2: 1 path -> web1 ok 1+0 in 100ms']);
+    expect(lines).toEqual(['batch 2: 1 path -> web1 ok (1 sent, 0 deleted) in 100ms']);
     await clock.advance(10_000);
     expect(calls).toHaveLength(1);
     expect(clock.due).toEqual([]);
@@ -208,7 +208,7 @@ describe('what a batch asks and says', () => {
   });
 
   it('one path is singular; a target with nothing to send shows no counts, a failed one none either', () => {
-    expect(batchLine(7, { kind: 'paths', paths: ['x'], since: 0 }, [outcome('a', 'ok', 'none', 0, 0), outcome('b', 'failed', 'paths', 2, 2), outcome('c', 'ok', 'paths', 2, 3)], 12)).toBe('batch 7: 1 path -> a ok, b failed, c ok 2+3 in 12ms');
+    expect(batchLine(7, { kind: 'paths', paths: ['x'], since: 0 }, [outcome('a', 'ok', 'none', 0, 0), outcome('b', 'failed', 'paths', 2, 2), outcome('c', 'ok', 'paths', 2, 3)], 12)).toBe('batch 7: 1 path -> a ok, b failed, c ok (2 sent, 3 deleted) in 12ms');
   });
 
   it('takes its timing from the watch settings, the retry delay from the deploy retry (seconds to ms)', () => {
