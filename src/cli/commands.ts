@@ -10,7 +10,7 @@ import { runPostReceiveHook } from './commands/post-receive.js';
 import { runStatus } from './commands/status.js';
 import { runVerify } from './commands/verify.js';
 import { runWatch } from './commands/watch.js';
-import { completer } from './completion.js';
+import { bashCompletionScript, completer, type CompletionWords } from './completion.js';
 import { DRY_RUN, GLOBAL_OPTIONS, type GlobalArgs } from './global-options.js';
 import { versionLine } from './version.js';
 
@@ -31,12 +31,16 @@ interface Command<A> {
   run: (args: ArgumentsCamelCase<A>) => void | Promise<void>;
 }
 
-/** What adds a command to the command line: the table holds them all alike, whatever their arguments. */
-type AddCommand = (cli: Argv<GlobalArgs>) => Argv<GlobalArgs>;
+/** A command as the table holds them all alike, whatever their arguments: its name, what adds it to the command line, and its options. */
+interface AddCommand {
+  verb: string;
+  add: (cli: Argv<GlobalArgs>) => Argv<GlobalArgs>;
+  options: (y: Argv<GlobalArgs>) => unknown;
+}
 
 /** A command's entry, its arguments typed from its options (so `run` is a function of its own arguments). */
 function command<A>(entry: Command<A>): AddCommand {
-  return (cli) => cli.command(entry.name, entry.words, entry.options, entry.run);
+  return { verb: entry.name.split(' ')[0] ?? entry.name, add: (cli) => cli.command(entry.name, entry.words, entry.options, entry.run), options: entry.options };
 }
 
 const FULL = { type: 'boolean', default: false, describe: 'a full rsync --delete pass instead of the changed paths' } as const;
@@ -47,6 +51,9 @@ const SAFETY_OPTIONS = {
   'max-delete': { type: 'number', describe: "allow this many deletions per target for this deploy (overrides the config's maxDelete)" },
   force: { type: 'boolean', default: false, describe: 'send a release that failed its check to more hosts all the same' },
 } as const;
+
+/** The hooks `fanout hook NAME` runs. */
+const HOOKS = ['post-receive'] as const;
 
 const COMMANDS: readonly AddCommand[] = [
   command({
@@ -62,7 +69,7 @@ const COMMANDS: readonly AddCommand[] = [
   command({
     name: 'hook <name>',
     words: 'what git hooks run: "hook post-receive" reads the pushed refs on stdin and deploys the branch',
-    options: (y) => y.positional('name', { choices: ['post-receive'] as const, demandOption: true }),
+    options: (y) => y.positional('name', { choices: HOOKS, demandOption: true }),
     run: (args) => runPostReceiveHook(args.config, args.json),
   }),
   command({
@@ -151,9 +158,9 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .scriptName('fanout')
     .usage('$0 <command>\n\ngit push deploys a website to every host of a load-balanced farm through rsync.')
     .options(GLOBAL_OPTIONS);
-  for (const add of COMMANDS) cli = add(cli);
+  for (const c of COMMANDS) cli = c.add(cli);
   return cli
-    .completion('completion', 'print the shell completion script (bash, or zsh when run from zsh): fanout completion >> ~/.bashrc', completer(argv))
+    .completion('completion', 'print the shell completion script (bash, or zsh when run from zsh): fanout completion >> ~/.bashrc', completer(argv, verbs()))
     .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()
@@ -166,7 +173,55 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     });
 }
 
+/** The commands' names, as fanout --help lists them. */
+function verbs(): string[] {
+  return [...COMMANDS.map((c) => c.verb), 'completion'];
+}
+
+/** The options a command's builder declares, each with whether it takes a value, read by running the builder on a recorder. */
+function declaredOptions(c: AddCommand): Map<string, boolean> {
+  const found = new Map<string, boolean>();
+  const record = (key: string, option: { type?: string }): void => {
+    found.set(`--${key}`, option.type !== 'boolean');
+  };
+  const recorder = {
+    option: (key: string, option: { type?: string }) => {
+      record(key, option);
+      return recorder;
+    },
+    options: (all: Record<string, { type?: string }>) => {
+      for (const [key, option] of Object.entries(all)) record(key, option);
+      return recorder;
+    },
+    positional: () => recorder,
+    example: () => recorder,
+  };
+  c.options(recorder as unknown as Argv<GlobalArgs>);
+  return found;
+}
+
+/** What the static completion script holds: every command, option and positional word of this table. */
+export function completionWords(): CompletionWords {
+  const global = Object.entries(GLOBAL_OPTIONS).map(([key, option]) => [`--${key}`, option.type !== 'boolean'] as const);
+  const own = COMMANDS.map((c) => [c.verb, declaredOptions(c)] as const);
+  const valued = new Set([...global, ...own.flatMap(([, options]) => [...options])].filter(([, takesValue]) => takesValue).map(([name]) => name));
+  return {
+    commands: verbs(),
+    global: [...global.map(([name]) => name), '--help', '--version'],
+    options: Object.fromEntries(own.filter(([, options]) => options.size > 0).map(([verb, options]) => [verb, [...options.keys()]])),
+    positionals: { help: verbs(), hook: [...HOOKS] },
+    valued: [...valued],
+  };
+}
+
+/** `fanout completion` from bash (not zsh, whose script is yargs' own): the static script. */
+function staticCompletion(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
+  const zsh = env.SHELL?.includes('zsh') === true || env.ZSH_NAME?.includes('zsh') === true;
+  return argv.length === 1 && argv[0] === 'completion' && !zsh;
+}
+
 /** Every command but the hook's short path (main.ts): parse, run, and let errors reach main.ts. */
 export async function runCommandLine(argv: string[]): Promise<void> {
-  await buildCli(argv).parseAsync();
+  if (staticCompletion(argv, process.env)) process.stdout.write(bashCompletionScript(completionWords(), versionLine()));
+  else await buildCli(argv).parseAsync();
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FanoutError } from '../../../src/base/errors.js';
-import { buildCli } from '../../../src/cli/commands.js';
+import { buildCli, completionWords } from '../../../src/cli/commands.js';
 
 /** The command line's own words: what it says with no command, and which options each command offers. */
 
@@ -42,5 +42,18 @@ describe('the command line', () => {
     }
     expect(await help(['--help'])).not.toMatch(option);
     expect(await failure(['status', '--dry-run'])).toMatch(/^Unknown arguments?: dry-run/);
+  });
+});
+
+describe('the words of the static completion script', () => {
+  it('are the commands of fanout --help, each with its own options', async () => {
+    const words = completionWords();
+    expect(words.commands).toEqual(await buildCli([]).getCompletion(['']));
+    expect(words.global).toEqual(['--config', '--json', '--target', '--verbose', '--help', '--version']);
+    expect(words.options.deploy).toEqual(['--full', '--dry-run', '--allow-empty', '--max-delete', '--force']);
+    expect(words.options.verify).toEqual(['--all-slots']);
+    expect(words.options.status).toEqual(['--prometheus']);
+    expect(words.positionals).toEqual({ help: words.commands, hook: ['post-receive'] });
+    expect(words.valued.sort()).toEqual(['--branch', '--config', '--limit', '--max-delete', '--repo', '--source', '--target']);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { targetWord } from '../../../src/cli/completion.js';
+import { helpCompletions, targetWord } from '../../../src/cli/completion.js';
 
 // what bash's completion function passes: `fanout --get-yargs-completions` and the words typed,
 // the command's own name first
@@ -27,5 +27,18 @@ describe('the word completed after --target', () => {
 
   it('reads --config FILE wherever it stands', () => {
     expect(targetWord(typed('deploy', '--config', 'site.yaml', '--target', 'e'), 'e')?.configFile).toBe('site.yaml');
+  });
+});
+
+describe('the word completed after help', () => {
+  const commands = ['deploy', 'doctor', 'watch'];
+  it('is a command', () => {
+    expect(helpCompletions(typed('help', ''), '', commands)).toEqual(commands);
+    expect(helpCompletions(typed('help', 'd'), 'd', commands)).toEqual(['deploy', 'doctor']);
+  });
+
+  it('is no command anywhere else', () => {
+    expect(helpCompletions(typed('deploy', ''), '', commands)).toBeUndefined();
+    expect(helpCompletions(typed('help', 'deploy', ''), '', commands)).toBeUndefined();
   });
 });
