@@ -82,21 +82,26 @@ export async function init(options: InitOptions): Promise<string[]> {
   return done;
 }
 
-function writeStarterConfig(file: string, repo: string, source: string, branch: string): void {
-  const text = `# fanout config: see the README for every field.
+/**
+ * The config `fanout init` writes when there is none. Its examples are commented lines inside
+ * `targets: [...]`, so removing the "# " of any of them leaves valid YAML and a valid config.
+ */
+export function starterConfig(repo: string, source: string, branch: string): string {
+  return `# fanout config: see the README for every field.
 repo: ${JSON.stringify(repo)}        # bare repository that receives pushes
 branch: ${JSON.stringify(branch)}    # pushes to this branch deploy
 source: ${JSON.stringify(source)}    # the pushed commit is checked out here; rsync's source
-targets: []
-# Add one entry per web server, for example:
-#  - name: web1
-#    dest: www1@192.168.9.226::web1      # rsync daemon module
-#    passwordFile: /etc/fanout/www1.pwd  # mode 600, holds the daemon password
-#  - name: web2
-#    dest: deploy@192.168.9.228:/data/www/  # over ssh
+# One entry per web server: uncomment an example (remove its "# ") and edit it, for example:
+targets: [
+  # { name: web1, dest: "www1@192.168.9.226::web1", passwordFile: /etc/fanout/www1.pwd },  # rsync daemon module; the file: mode 600, the daemon password
+  # { name: web2, dest: "deploy@192.168.9.228:/data/www/" },  # over ssh
+  ]
 exclude: ["*.swp"]
 protect: []
 `;
+}
+
+function writeStarterConfig(file: string, repo: string, source: string, branch: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, text, { mode: 0o644, flag: 'wx' });
+  fs.writeFileSync(file, starterConfig(repo, source, branch), { mode: 0o644, flag: 'wx' });
 }
