@@ -52,6 +52,7 @@ function localize(text: string, host: string): string {
 function forServer(text: string): string {
   return localize(text, 'server')
     .replace(/sudo -u git /g, `runuser -u ${GIT} -- `)
+    .replace(/runuser -u git /g, `runuser -u ${GIT} `)
     .replace(/-o git -g git /g, `-o ${GIT} -g ${GIT} `)
     .replace(/ git$/gm, ` ${GIT}`)
     .replace(/192\.168\.9\.226/g, '127.0.0.170')
@@ -252,6 +253,12 @@ describe.runIf(asRoot)("README's quick start, followed as written", { shuffle: f
     await expectWebServersAt(first);
     const history = await fanoutAsGit(['history']);
     expect(history.stdout).toMatch(/ rollback /);
+    // without sudo: the same status, through runuser
+    const noSudo = await sh(forServer(block('no-sudo')).trim(), '/root');
+    expect(noSudo.stderr).toBe('');
+    expect(noSudo.exitCode).toBe((await sh(statusBlock, '/root')).exitCode);
+    expect(noSudo.stdout).toMatch(/^web1 +ok /m);
+    expect(noSudo.stdout).toMatch(/^web2 +ok /m);
   });
 
   it('the first hour\'s mistakes point at their cause: a directory root made in the source, a journal root rewrote, a pipe closed early, a target down in verify', async () => {
