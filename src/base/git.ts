@@ -65,6 +65,23 @@ export async function createBareRepo(repo: string, branch: string): Promise<void
   const made = await run('git', ['init', '--quiet', '--bare', `--initial-branch=${branch}`, '--', repo], { env, log: silentLogger });
   if (made.exitCode !== 0) throw new FanoutError(`cannot create the repository ${repo}: ${firstLine(made.spawnError ?? made.stderr)}`, 1);
   await git(repo, ['config', 'receive.fsckObjects', 'true']);
+  await advertisePushOptions(repo);
+}
+
+/**
+ * Whether git takes push options (`git push -o message=...`) into the repository: without
+ * receive.advertisePushOptions, git refuses such a push ("the receiving end does not support push options").
+ */
+export async function takesPushOptions(repo: string): Promise<boolean> {
+  try {
+    return (await git(repo, ['config', '--bool', '--get', 'receive.advertisePushOptions'])).trim() === 'true';
+  } catch {
+    return false; // not set: git's default is off
+  }
+}
+
+export async function advertisePushOptions(repo: string): Promise<void> {
+  await git(repo, ['config', 'receive.advertisePushOptions', 'true']);
 }
 
 /**

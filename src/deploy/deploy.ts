@@ -1,4 +1,3 @@
-import os from 'node:os';
 import type { Config, Target } from '../base/config.js';
 import { planDeploy, type DeployAsk } from './deploy-plan.js';
 import { FanoutError, Refusal } from '../base/errors.js';
@@ -15,6 +14,7 @@ import { runHook, type HookFacts } from '../releases/operator-hooks.js';
 import { applyDeploy } from './apply.js';
 import { renderDryRun } from './dry-run.js';
 import { readFacts } from './read-facts.js';
+import { accountName, describeIdentity, identify, whoOf } from './identity.js';
 import { historyEntry, hookFacts, hookFactsOf, record, type Started } from './record.js';
 
 /**
@@ -29,6 +29,10 @@ export interface DeployRequest {
   revision: Revision;
   reason: Reason;
   startedBy: string;
+  /** the person behind it (deploy/identity.ts), for the metrics and the hooks */
+  user?: string;
+  /** why this deploy, as the pusher said it (git push -o message=...) */
+  message?: string;
 }
 
 export interface DeployOptions {
@@ -151,7 +155,7 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
   if (plan.kind === 'refused') throw new Refusal(plan.why, plan.exitCode);
   const info = await commitInfo(config.repo, commit);
   const started: Started = { id: journal.state.nextDeployId, at: new Date(), subject: info.subject, request, build: built };
-  log.info({ deployId: started.id, commit, reason: request.reason, startedBy: request.startedBy, dryRun: options.dryRun, source: plan.source?.kind ?? 'holds it', targets: plan.targets.map((t) => ({ name: t.name, from: t.from, pass: t.sync.kind })) }, 'deploy started');
+  log.info({ deployId: started.id, commit, reason: request.reason, startedBy: request.startedBy, user: request.user, message: request.message, dryRun: options.dryRun, source: plan.source?.kind ?? 'holds it', targets: plan.targets.map((t) => ({ name: t.name, from: t.from, pass: t.sync.kind })) }, 'deploy started');
   if (options.dryRun) {
     const entry = await renderDryRun(ctx, plan, started);
     ctx.reporter.deployDone(entry);
@@ -201,7 +205,7 @@ async function rollBackFailedRelease(ctx: Context, request: DeployRequest, appli
   ctx.reporter.note(`rolling back ${took.join(', ')} to ${previous.slice(0, 10)} (rollout.onFailure: rollback)`);
   return deployLocked(
     ctx,
-    { revision: { kind: 'rev', rev: previous }, reason: 'auto-rollback', startedBy: request.startedBy },
+    { revision: { kind: 'rev', rev: previous }, reason: 'auto-rollback', startedBy: request.startedBy, ...whoOf(request) },
     { dryRun: false, targets: took, full: false, unchecked: true, afterHooks: false },
     selectTargets(config, took),
   );
@@ -251,14 +255,7 @@ export function selectTargets(config: Config, names: readonly string[]): Target[
   });
 }
 
-/** Who started a deploy, for the history: the person behind sudo, not only the account it ran as. */
+/** Who started a deploy, for the history: the person (an ssh key's name, or behind sudo), not only the account it ran as. */
 export function whoAmI(env: NodeJS.ProcessEnv = process.env): string {
-  let user: string;
-  try {
-    user = os.userInfo().username;
-  } catch {
-    user = `uid ${process.getuid?.() ?? '?'}`;
-  }
-  const behind = env.SUDO_USER;
-  return behind !== undefined && behind !== '' && behind !== user ? `${behind} (sudo as ${user})` : user;
+  return describeIdentity(identify(env, accountName()));
 }

@@ -6,17 +6,18 @@ import { countDeploy, deployFinished, forgetOtherSlots, releaseJudged } from '..
 import type { BuildFacts } from '../build/build.js';
 import type { HookFacts } from '../releases/operator-hooks.js';
 import type { DeployRequest } from './deploy.js';
+import { whoOf } from './identity.js';
 
 // A deploy's record: the history entry it writes, its end in the journal, and what the operator's
 // hooks are told of it.
 
 /** What the hooks are told of a deploy. */
 export function hookFacts(started: Started, plan: PlannedDeploy): HookFacts {
-  return { deployId: started.id, commit: plan.commit, reason: started.request.reason, startedBy: started.request.startedBy, targets: plan.targets.map((t) => t.name) };
+  return { deployId: started.id, commit: plan.commit, reason: started.request.reason, startedBy: started.request.startedBy, ...whoOf(started.request), targets: plan.targets.map((t) => t.name) };
 }
 
 export function hookFactsOf(entry: HistoryEntry): HookFacts {
-  return { deployId: entry.id, commit: entry.commit, reason: entry.reason, startedBy: entry.startedBy, targets: entry.targets.map((t) => t.name) };
+  return { deployId: entry.id, commit: entry.commit, reason: entry.reason, startedBy: entry.startedBy, ...whoOf(entry), targets: entry.targets.map((t) => t.name) };
 }
 
 /** A deploy under way, for its history entry. */
@@ -32,7 +33,7 @@ export interface Started {
 export function historyEntry(started: Started, commit: Commit, targets: TargetOutcome[], more: Partial<HistoryEntry> = {}): HistoryEntry {
   const { request } = started;
   const build = started.build === undefined ? {} : { build: { source: started.build.source, reused: started.build.reused, durationMs: started.build.durationMs } };
-  return { id: started.id, startedAt: started.at.toISOString(), finishedAt: new Date().toISOString(), commit, subject: started.subject, reason: request.reason, startedBy: request.startedBy, ...build, ...more, targets };
+  return { id: started.id, startedAt: started.at.toISOString(), finishedAt: new Date().toISOString(), commit, subject: started.subject, reason: request.reason, startedBy: request.startedBy, ...whoOf(request), ...build, ...more, targets };
 }
 
 export type PlannedDeploy = Extract<DeployPlan, { kind: 'deploy' }>;

@@ -116,6 +116,10 @@ export interface HistoryEntry {
   subject: string;
   reason: Reason;
   startedBy: string;
+  /** the person behind it: an ssh key's name, the user behind sudo, or the account (deploy/identity.ts) */
+  user?: string;
+  /** why this deploy, as the pusher said it (`git push -o message=...`): one line, bounded */
+  message?: string;
   dryRun?: boolean;
   targets: TargetOutcome[];
   /** the deploy failed before any target: the checkout into the source, say */

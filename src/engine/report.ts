@@ -92,7 +92,13 @@ export function targetLine(outcome: TargetOutcome, nameWidth: number, color = fa
   return `${name}  ${paint(color, 32, 'ok')}      ${what}${slot}  ${humanDuration(outcome.durationMs)}`;
 }
 
+/** A deploy's last line; a push's also says who pushed, and why when the push said (git push -o message=...). */
 export function summaryLine(entry: HistoryEntry): string {
+  const pushed = entry.reason === 'push' && entry.user !== undefined ? `; pushed by ${entry.user}${entry.message === undefined ? '' : `: "${entry.message}"`}` : '';
+  return `${outcomeLine(entry)}${pushed}`;
+}
+
+function outcomeLine(entry: HistoryEntry): string {
   const failed = entry.targets.filter((t) => t.status === 'failed');
   const done = entry.targets.filter((t) => t.status === 'ok').length;
   const took = humanDuration(Date.parse(entry.finishedAt) - Date.parse(entry.startedAt));

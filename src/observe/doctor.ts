@@ -6,7 +6,7 @@ import pMap from 'p-map';
 import type { Config, Target } from '../base/config.js';
 import { describeDest, rsyncDestArg } from '../base/dest.js';
 import { errorMessage } from '../base/errors.js';
-import { checksPushedObjects } from '../base/git.js';
+import { checksPushedObjects, takesPushOptions } from '../base/git.js';
 import { walkDirectories } from '../watch/inotify.js';
 import { displayPath, onDisk } from '../base/paths.js';
 import { currentUid, userName } from '../base/trust.js';
@@ -109,6 +109,18 @@ export async function checkRepository(repo: string): Promise<Check> {
     ok: false,
     detail: `${repo}: receive.fsckObjects is off, so git accepts a pushed tree with a ".." or ".git" entry or the same name twice (fanout refuses to deploy one, but the push itself lands)`,
     fix: `git --git-dir ${repo} config receive.fsckObjects true`,
+  };
+}
+
+/** The repository takes push options, so that `git push -o message=...` is not refused. */
+export async function checkPushOptions(repo: string): Promise<Check> {
+  const name = 'push options';
+  if (await takesPushOptions(repo)) return { name, ok: true, detail: `${repo}: receive.advertisePushOptions is on (git push -o message="..." says why)` };
+  return {
+    name,
+    ok: false,
+    detail: `${repo}: receive.advertisePushOptions is off, so git refuses a push that says why (git push -o message="...")`,
+    fix: `fanout init, or git --git-dir ${repo} config receive.advertisePushOptions true`,
   };
 }
 

@@ -57,7 +57,7 @@ function seconds(iso: string | null | undefined): number | undefined {
 /** The metrics as text (pure): each family once, with its HELP and TYPE, then its samples. */
 export function prometheusText(facts: MetricsFacts): string {
   const out: string[] = [];
-  const family = (name: string, type: 'gauge' | 'counter', help: string, samples: [Record<string, string>, number | undefined][]): void => {
+  const family: Family = (name, type, help, samples) => {
     const present = samples.filter((s): s is [Record<string, string>, number] => s[1] !== undefined);
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [pairs, value] of present) out.push(`${name}${labels({ farm: facts.farm, ...pairs })} ${value}`);
@@ -109,10 +109,24 @@ export function prometheusText(facts: MetricsFacts): string {
     "Whether the branch's tip (with build: its build) is the current deploy (1) or not (0): a push that failed or was refused leaves 0.",
     facts.branch === undefined ? [] : [[{ branch: facts.branch.name }, facts.branch.tipDeployed ? 1 : 0]],
   );
-  const last = facts.recent.at(-1);
-  family('fanout_last_deploy_timestamp_seconds', 'gauge', 'When the last deploy finished, in Unix time.', [[{}, seconds(last?.finishedAt)]]);
-  family('fanout_last_deploy_success', 'gauge', 'Whether the last deploy reached every target (1) or not (0).', [[{}, last === undefined ? undefined : deployOutcome(last) === 'ok' ? 1 : 0]]);
+  lastDeployFamilies(family, facts.recent.at(-1));
   return `${out.join('\n')}\n`;
+}
+
+type Family = (name: string, type: 'gauge' | 'counter', help: string, samples: [Record<string, string>, number | undefined][]) => void;
+
+/** The last deploy: when it finished, who made it and whether it reached every target. */
+function lastDeployFamilies(family: Family, last: HistoryEntry | undefined): void {
+  family('fanout_last_deploy_timestamp_seconds', 'gauge', 'When the last deploy finished, in Unix time.', [[{}, seconds(last?.finishedAt)]]);
+  // one sample, its labels those of the last deploy: the person is a label here and never on a
+  // counter, where every new name would be a series kept for good
+  family(
+    'fanout_last_deploy_info',
+    'gauge',
+    'The last deploy: its reason, the person behind it (an ssh key\'s name, the user behind sudo, or the account; empty before fanout recorded it) and its commit, as labels.',
+    last === undefined ? [] : [[{ reason: last.reason, user: last.user ?? '', commit: last.commit }, 1]],
+  );
+  family('fanout_last_deploy_success', 'gauge', 'Whether the last deploy reached every target (1) or not (0).', [[{}, last === undefined ? undefined : deployOutcome(last) === 'ok' ? 1 : 0]]);
 }
 
 /** The history read back for the metrics: enough for the last deploy of every target that deploys at all. */

@@ -58,6 +58,13 @@ export function targetStatuses(names: readonly string[], state: State): TargetSt
   });
 }
 
+/** Who made a deploy, and why when they said: from its history entry. */
+export type CurrentBy = Pick<HistoryEntry, 'startedBy' | 'user' | 'message'>;
+
+export function currentByOf(entry: HistoryEntry): CurrentBy {
+  return { startedBy: entry.startedBy, ...(entry.user === undefined ? {} : { user: entry.user }), ...(entry.message === undefined ? {} : { message: entry.message }) };
+}
+
 /** What the current deploy was, from its history entry: who chose it and how, and with build what it was built from. */
 export type CurrentDeploy = Pick<HistoryEntry, 'id' | 'reason' | 'startedBy' | 'build'>;
 
@@ -114,11 +121,11 @@ export function farmStatus(names: readonly string[], state: State, tip: Commit |
  * `fanout status --json`: the farm status with each commit's subject, watch's own state and the
  * source's. `subjects` maps each commit named to its subject.
  */
-export function statusDocument(status: FarmStatus, subjects: ReadonlyMap<string, string>, watchState: WatchState | undefined, state: Pick<State, 'source' | 'rejected'>, autoRollback?: AutoRollback, build?: HistoryEntry['build']): Record<string, unknown> {
+export function statusDocument(status: FarmStatus, subjects: ReadonlyMap<string, string>, watchState: WatchState | undefined, state: Pick<State, 'source' | 'rejected'>, autoRollback?: AutoRollback, build?: HistoryEntry['build'], by?: CurrentBy): Record<string, unknown> {
   const { current } = status;
   return {
     ok: status.ok,
-    current: current === null ? null : { ...current, subject: subjects.get(current.commit), build: build ?? null },
+    current: current === null ? null : { ...current, subject: subjects.get(current.commit), build: build ?? null, ...by },
     branchTip: status.branchTip,
     branchTipDeployed: status.tip.deployed,
     branchTipProblem: status.tip.why ?? null,

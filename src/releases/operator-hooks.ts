@@ -13,6 +13,9 @@ export interface HookFacts {
   commit: Commit;
   reason: Reason;
   startedBy: string;
+  /** the person behind the deploy, and why they made it (git push -o message=...) */
+  user?: string;
+  message?: string;
   targets: readonly string[];
   /** afterSwitch: the target, its host and its slot */
   target?: { name: string; host: string; slot: string | undefined };
@@ -29,6 +32,9 @@ export function hookEnvironment(hook: HookName, facts: HookFacts): Record<string
     FANOUT_STARTED_BY: facts.startedBy,
     FANOUT_TARGETS: facts.targets.join(' '),
   };
+  // both checked where they entered (deploy/identity.ts): a short plain name, one bounded line
+  if (facts.user !== undefined) env.FANOUT_USER = facts.user;
+  if (facts.message !== undefined) env.FANOUT_MESSAGE = facts.message;
   if (facts.target !== undefined) {
     env.FANOUT_TARGET = facts.target.name;
     env.FANOUT_HOST = facts.target.host;

@@ -1,4 +1,5 @@
-import { deploy, whoAmI, type Revision } from '../../deploy/deploy.js';
+import { deploy, type Revision } from '../../deploy/deploy.js';
+import { accountName, describeIdentity, identify } from '../../deploy/identity.js';
 import { FanoutError } from '../../base/errors.js';
 import { Journal, type Reason } from '../../engine/journal.js';
 import { targetsToSync } from '../../observe/status.js';
@@ -54,9 +55,11 @@ export function maxDeleteOption(value: number | undefined): { maxDelete?: number
 
 async function deployWith(s: Session, args: DeployArgs, revision: Revision, reason: Reason, targets: string[]): Promise<void> {
   const maxDelete = maxDeleteOption(args['max-delete']);
+  const me = identify(process.env, accountName());
+  for (const note of me.notes) s.reporter.note(`warning: ${note}`);
   const entry = await deploy(
     s,
-    { revision, reason, startedBy: whoAmI() },
+    { revision, reason, startedBy: describeIdentity(me), user: me.user },
     { dryRun: args['dry-run'], targets, full: args.full, force: args.force, allowEmpty: args['allow-empty'], ...maxDelete },
   );
   s.reporter.finish();

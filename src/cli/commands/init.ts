@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../base/config.js';
 import { FanoutError } from '../../base/errors.js';
-import { createBareRepo, isBareRepo } from '../../base/git.js';
+import { advertisePushOptions, createBareRepo, isBareRepo, takesPushOptions } from '../../base/git.js';
 import { ensureDir } from '../../engine/journal.js';
 import { HOOK_MARKER, installationProblem, renderHook } from '../../base/installation.js';
 import type { GlobalArgs } from '../global-options.js';
@@ -56,6 +56,9 @@ export async function init(options: InitOptions): Promise<string[]> {
     done.push(`created bare repository ${repo} (receive.fsckObjects on)`);
   } else if (!(await isBareRepo(repo))) {
     throw new FanoutError(`repo ${repo} exists but is not a bare git repository`);
+  } else if (!(await takesPushOptions(repo))) {
+    await advertisePushOptions(repo);
+    done.push(`set receive.advertisePushOptions in ${repo}: a push may say why (git push -o message="...")`);
   }
 
   const hookFile = path.join(repo, 'hooks', 'post-receive');

@@ -1,4 +1,5 @@
-import { deploy, whoAmI, type Context } from '../../deploy/deploy.js';
+import { deploy, type Context, type DeployRequest } from '../../deploy/deploy.js';
+import { accountName, describeIdentity, identify, oneLine, pushOptions } from '../../deploy/identity.js';
 import { ZERO_COMMIT } from '../../base/git.js';
 import type { HistoryEntry } from '../../engine/journal.js';
 import { configPath, exitFor, session } from '../session.js';
@@ -26,7 +27,7 @@ export function parsePushedRefs(stdin: string): PushedRef[] {
  * is what lets a burst of pushes coalesce: the pushes that waited meanwhile find the tip already
  * deployed and do nothing). Returns undefined when the push deploys nothing.
  */
-export async function onPostReceive(ctx: Context, refs: readonly PushedRef[]): Promise<HistoryEntry | undefined> {
+export async function onPostReceive(ctx: Context, refs: readonly PushedRef[], env: NodeJS.ProcessEnv = process.env): Promise<HistoryEntry | undefined> {
   const branchRef = `refs/heads/${ctx.config.branch}`;
   let deploys = false;
   for (const pushed of refs) {
@@ -39,7 +40,24 @@ export async function onPostReceive(ctx: Context, refs: readonly PushedRef[]): P
     }
   }
   if (!deploys) return undefined;
-  return deploy(ctx, { revision: { kind: 'tip' }, reason: 'push', startedBy: `git push (${whoAmI()})` }, { dryRun: false, targets: [], full: false, coalesce: true });
+  const { request, notes, refused } = pushRequest(env, accountName());
+  for (const note of notes) ctx.reporter.note(`fanout: ${note}`);
+  // what was refused, cleaned to a bounded line: the log is read by people and shippers alike
+  if (refused) ctx.log.warn({ fanoutUser: oneLine(env.FANOUT_USER ?? '', 100), sudoUser: oneLine(env.SUDO_USER ?? '', 100), recordedAs: request.user }, 'a name given for the pusher was refused');
+  return deploy(ctx, request, { dryRun: false, targets: [], full: false, coalesce: true });
+}
+
+/**
+ * A push's deploy request (pure): the person behind it (the name the pusher's ssh key set, else
+ * sudo's, else the account) and the message its push options carry; a note for each thing given
+ * and not taken, for the pusher.
+ */
+export function pushRequest(env: NodeJS.ProcessEnv, account: string): { request: DeployRequest; notes: string[]; refused: boolean } {
+  const who = identify(env, account);
+  const options = pushOptions(env);
+  const notes = [...who.notes.map((note) => `warning: ${note}`), ...options.ignored.map((option) => `ignoring push option "${option}": fanout takes only message=TEXT (git push -o message="why")`)];
+  const request: DeployRequest = { revision: { kind: 'tip' }, reason: 'push', startedBy: `git push by ${describeIdentity(who)}`, user: who.user, ...(options.message === undefined ? {} : { message: options.message }) };
+  return { request, notes, refused: who.notes.length > 0 };
 }
 
 /**

@@ -4,7 +4,7 @@ import { selectTargets } from '../../deploy/deploy.js';
 import { Journal, type HistoryEntry, type State } from '../../engine/journal.js';
 import { humanDuration, shortCommit, statusWord, table } from '../../engine/report.js';
 import { metricsFacts, prometheusText } from '../../observe/metrics.js';
-import { autoRollbackLine, farmStatus, lastAutoRollback, rejectedLine, slotsLine, statusDocument, type AutoRollback, type FarmStatus } from '../../observe/status.js';
+import { autoRollbackLine, currentByOf, farmStatus, lastAutoRollback, rejectedLine, slotsLine, statusDocument, type AutoRollback, type CurrentBy, type FarmStatus } from '../../observe/status.js';
 import { readWatchState, watchStatusLine, type WatchState } from '../../watch/watcher-state.js';
 import type { GlobalArgs } from '../global-options.js';
 import { truncate, when, writeJson } from '../print.js';
@@ -20,6 +20,8 @@ export interface StatusFacts {
   autoRollback: AutoRollback | undefined;
   /** with build: the current deploy is a build commit, made from a source commit */
   currentBuild: HistoryEntry['build'];
+  /** who made the current deploy, and why when they said (absent: its history entry is gone) */
+  currentBy?: CurrentBy;
 }
 
 /** `fanout status [--prometheus]`: exit 1 unless the farm is ok (--prometheus: always 0). */
@@ -33,7 +35,7 @@ export async function runStatus(args: GlobalArgs & { prometheus: boolean }): Pro
   }
   const facts = await readStatus(config, journal, args.target);
   process.exitCode = facts.status.ok ? 0 : 1;
-  if (args.json) writeJson(statusDocument(facts.status, facts.subjects, facts.watchState, facts.state, facts.autoRollback, facts.currentBuild));
+  if (args.json) writeJson(statusDocument(facts.status, facts.subjects, facts.watchState, facts.state, facts.autoRollback, facts.currentBuild, facts.currentBy));
   else out.write(statusText(facts, config, out.color));
 }
 
@@ -50,7 +52,7 @@ async function readStatus(config: Config, journal: Journal, only: readonly strin
     currentEntry,
   );
   const subjects = await commitSubjects(config.repo, [status.current?.commit ?? null, status.branchTip, ...status.targets.map((s) => s.commit)]);
-  return { status, subjects, watchState, state, autoRollback: lastAutoRollback(history), currentBuild: currentEntry?.build };
+  return { status, subjects, watchState, state, autoRollback: lastAutoRollback(history), currentBuild: currentEntry?.build, ...(currentEntry === undefined ? {} : { currentBy: currentByOf(currentEntry) }) };
 }
 
 async function commitSubjects(repo: string, commits: Iterable<Commit | null>): Promise<Map<string, string>> {
@@ -81,13 +83,15 @@ export function statusText(facts: StatusFacts, config: Pick<Config, 'branch' | '
 }
 
 function farmLines(facts: StatusFacts, config: Pick<Config, 'branch' | 'source' | 'stateDir'>, color: boolean, now: number): string[] {
-  const { status, subjects: names, state, autoRollback, currentBuild } = facts;
+  const { status, subjects: names, state, autoRollback, currentBuild, currentBy } = facts;
   const { current, branchTip: tip, sourceError } = status;
+  const by = currentBy === undefined ? '' : `, ${currentBy.startedBy}`;
   const lines = [
     current === null
       ? 'current deploy: none yet (git push, or fanout deploy)'
-      : `current deploy: ${shortCommit(current.commit)} "${names.get(current.commit) ?? ''}" (deploy #${current.deployId}, ${when(current.at, now)})`,
+      : `current deploy: ${shortCommit(current.commit)} "${names.get(current.commit) ?? ''}" (deploy #${current.deployId}${by}, ${when(current.at, now)})`,
   ];
+  if (current !== null && currentBy?.message !== undefined) lines.push(`  message: "${currentBy.message}"`);
   if (currentBuild !== undefined) lines.push(`built from ${shortCommit(currentBuild.source)}${currentBuild.reused ? ' (a build made before, reused)' : ` in ${humanDuration(currentBuild.durationMs)}`}; its log: ${config.stateDir}/builds/${currentBuild.source}.log`);
   if (sourceError !== undefined) lines.push(`${statusWord('failed', color)}: the last deploy could not check its commit out into ${config.source}: ${sourceError}`);
   // an automatic rollback says what failed and where the farm went; else a release still rejected

@@ -27,6 +27,12 @@ describe('whoAmI: who started a deploy', () => {
     expect(whoAmI({ SUDO_USER: 'alice' })).toBe(me === 'alice' ? 'alice' : `alice (sudo as ${me})`);
     expect(whoAmI({ SUDO_USER: '' })).toBe(me);
   });
+
+  it("names the ssh key's person first, beside the account; a name it cannot record is not taken", () => {
+    const me = whoAmI({});
+    expect(whoAmI({ FANOUT_USER: 'alice', SUDO_USER: 'bob' })).toBe(me === 'alice' ? 'alice' : `alice (${me})`);
+    expect(whoAmI({ FANOUT_USER: 'not a name' })).toBe(me);
+  });
 });
 
 describe('configSearch: how the config was chosen, for the lines that say where fanout looked', () => {

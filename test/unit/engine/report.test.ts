@@ -139,6 +139,15 @@ describe('summaryLine', () => {
     expect(summaryLine(entry([outcome({})], { reason: 'rollback' }))).toMatch(/^rolled back to 0123456789 ".*" on 1\/1 targets/);
   });
 
+  it("a push's says who pushed, and why when the push said", () => {
+    expect(summaryLine(entry([outcome({})], { reason: 'push', user: 'alice' }))).toBe('deployed 0123456789 "Fix the footer" to 1/1 targets in 1.5s; pushed by alice');
+    const failed = [outcome({ name: 'web1' }), outcome({ name: 'web2', status: 'failed' })];
+    expect(summaryLine(entry(failed, { reason: 'push', user: 'alice', message: 'new footer' }))).toBe('deployed 0123456789 "Fix the footer" to 1/2 targets in 1.5s; FAILED: web2; pushed by alice: "new footer"');
+    // not for other deploys, nor for a push recorded before fanout knew who pushed
+    expect(summaryLine(entry([outcome({})], { reason: 'manual', user: 'alice' }))).not.toContain('alice');
+    expect(summaryLine(entry([outcome({})], { reason: 'push' }))).not.toContain('pushed by');
+  });
+
   it('shows minutes for a long deploy', () => {
     expect(summaryLine(entry([outcome({})], { finishedAt: '2025-01-01T10:02:05.000Z' }))).toContain('in 2m5s');
   });

@@ -90,6 +90,15 @@ describe('metrics in the Prometheus text format', () => {
     expect(value(parsed(prometheusText(odd)), 'fanout_target_info', { target: 'we"b\\1' })).toBe(1);
   });
 
+  it('the person behind the last deploy: a label on one info sample, escaped, and on no counter', () => {
+    const last = entry(3, 'push', [outcome('web1', 'ok')], { user: 'o"dd\\name' });
+    const m = parsed(prometheusText(facts({ recent: [...facts().recent, last] })));
+    expect(m.get('fanout_last_deploy_info')?.metrics).toEqual([{ labels: { farm: 'site', reason: 'push', user: 'o"dd\\name', commit: B }, value: '1' }]);
+    for (const f of m.values()) if (f.type === 'COUNTER') for (const sample of f.metrics) expect(Object.keys(sample.labels ?? {})).not.toContain('user');
+    // a deploy recorded before fanout knew the person: an empty label
+    expect(value(parsed(prometheusText(facts())), 'fanout_last_deploy_info', { user: '' })).toBe(1);
+  });
+
   it('every sample carries the farm label: two farms\' files on one server never hold the same series', () => {
     const families = parsePrometheusTextFormat(prometheusText(facts({ farm: 'shop' })));
     const samples = families.flatMap((f) => f.metrics);
@@ -109,6 +118,7 @@ describe('metrics in the Prometheus text format', () => {
     expect(m.get('fanout_target_up_to_date')?.metrics ?? []).toEqual([]);
     expect(value(m, 'fanout_deploys_total', { reason: 'push', outcome: 'ok' })).toBe(0);
     expect(m.get('fanout_last_deploy_success')?.metrics ?? []).toEqual([]);
+    expect(m.get('fanout_last_deploy_info')?.metrics ?? []).toEqual([]);
   });
 });
 

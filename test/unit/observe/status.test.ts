@@ -107,6 +107,9 @@ describe('statusDocument: the shape of fanout status --json', () => {
     // with build: the current deploy's source commit and its build
     const build = { source: A, reused: false, durationMs: 4200 };
     expect(statusDocument(status, new Map(), undefined, s, undefined, build)).toMatchObject({ current: { commit: B, build } });
+    // who made it, and why
+    const by = { startedBy: 'git push by alice (git)', user: 'alice', message: 'new footer' };
+    expect(statusDocument(status, new Map(), undefined, s, undefined, undefined, by)).toMatchObject({ current: { commit: B, ...by } });
   });
 });
 

@@ -12,4 +12,10 @@ describe('what a hook is told', () => {
     expect(hookEnvironment('afterSwitch', { ...facts, target: { name: 'web2', host: 'h', slot: undefined } }).FANOUT_SLOT).toBe('');
     expect(hookEnvironment('after', { ...facts, outcome: 'failed' }).FANOUT_OUTCOME).toBe('failed');
   });
+
+  it('the person behind the deploy and its message, when known', () => {
+    const facts = { deployId: 7, commit: C, reason: 'push' as const, startedBy: 'git push by alice (git)', targets: ['web1'] };
+    expect(hookEnvironment('before', { ...facts, user: 'alice', message: 'new footer' })).toMatchObject({ FANOUT_STARTED_BY: 'git push by alice (git)', FANOUT_USER: 'alice', FANOUT_MESSAGE: 'new footer' });
+    expect(Object.keys(hookEnvironment('before', facts)).filter((k) => k === 'FANOUT_USER' || k === 'FANOUT_MESSAGE')).toEqual([]);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePushedRefs } from '../../../../src/cli/commands/post-receive.js';
+import { parsePushedRefs, pushRequest } from '../../../../src/cli/commands/post-receive.js';
 
 const OLD = 'a'.repeat(40);
 const NEW = 'b'.repeat(40);
@@ -41,5 +41,28 @@ describe('parsePushedRefs', () => {
   it('reads empty stdin as no refs', () => {
     expect(parsePushedRefs('')).toEqual([]);
     expect(parsePushedRefs('\n')).toEqual([]);
+  });
+});
+
+describe('pushRequest: who pushed, and why', () => {
+  it("names the ssh key's person beside the account, and carries the message", () => {
+    const { request, notes, refused } = pushRequest({ FANOUT_USER: 'alice', GIT_PUSH_OPTION_COUNT: '1', GIT_PUSH_OPTION_0: 'message=fix the footer' }, 'git');
+    expect(request).toEqual({ revision: { kind: 'tip' }, reason: 'push', startedBy: 'git push by alice (git)', user: 'alice', message: 'fix the footer' });
+    expect(notes).toEqual([]);
+    expect(refused).toBe(false);
+  });
+
+  it('without a name: the account; no message: none', () => {
+    const { request } = pushRequest({}, 'git');
+    expect(request.startedBy).toBe('git push by git');
+    expect(request.user).toBe('git');
+    expect('message' in request).toBe(false);
+  });
+
+  it('a bad name is refused with a note, the account recorded; an unknown option is named', () => {
+    const { request, notes, refused } = pushRequest({ FANOUT_USER: 'alice\nFANOUT_USER=root', GIT_PUSH_OPTION_COUNT: '1', GIT_PUSH_OPTION_0: 'ci.skip' }, 'git');
+    expect(request.startedBy).toBe('git push by git');
+    expect(refused).toBe(true);
+    expect(notes).toEqual([expect.stringMatching(/^warning: FANOUT_USER is not a name fanout records/), 'ignoring push option "ci.skip": fanout takes only message=TEXT (git push -o message="why")']);
   });
 });

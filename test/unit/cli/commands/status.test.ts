@@ -49,6 +49,12 @@ describe('fanout status, for a terminal', () => {
     expect(lines.slice(5)).toEqual(['']);
   });
 
+  it('who made the current deploy, and why when they said', () => {
+    const lines = statusText(facts(state(), B, { currentBy: { startedBy: 'git push by alice (git)', user: 'alice', message: 'new footer' } }), config, false, NOW).split('\n');
+    expect(lines[0]).toBe(`current deploy: ${B.slice(0, 10)} "a subject long enough that the table cuts it to forty characters" (deploy #2, git push by alice (git), 2026-01-01 00:59:00 (1m0s ago))`);
+    expect(lines[1]).toBe('  message: "new footer"');
+  });
+
   it('says when nothing was deployed yet, and a branch tip not deployed', () => {
     const text = statusText(facts(state({ current: null, targets: {} }), A), config, false, NOW);
     expect(text).toContain('current deploy: none yet (git push, or fanout deploy)\n');
