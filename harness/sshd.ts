@@ -37,11 +37,13 @@ export interface SshdOptions {
   root: string;
   /** sshd's AuthorizedKeysFile, as it reads it (`.ssh/authorized_keys`: each user's own); default one file of the test's */
   authorizedKeysFile?: string;
+  /** more sshd_config lines (`PermitUserEnvironment FANOUT_USER`) */
+  extraConfig?: string[];
 }
 
 const SSHD = '/usr/sbin/sshd';
 
-export async function startSshd({ hostIndex, root, authorizedKeysFile }: SshdOptions): Promise<Sshd> {
+export async function startSshd({ hostIndex, root, authorizedKeysFile, extraConfig = [] }: SshdOptions): Promise<Sshd> {
   const address = `127.0.0.${hostIndex}`;
   const dir = fs.mkdtempSync(path.join(root, 'sshd-'));
   const user = process.getuid?.() === 0 ? 'root' : os.userInfo().username;
@@ -80,6 +82,7 @@ export async function startSshd({ hostIndex, root, authorizedKeysFile }: SshdOpt
         'KbdInteractiveAuthentication no',
         'PermitRootLogin prohibit-password',
         'LogLevel VERBOSE',
+        ...extraConfig,
         '',
       ].join('\n'),
     );
