@@ -40,13 +40,13 @@ async function complete(...words: string[]): Promise<string[]> {
 describe('fanout completion', () => {
   it('prints a bash script that holds the commands and options, and asks fanout only for target names', () => {
     expect(script).toMatch(/complete -o bashdefault -o default -F _fanout_completions fanout/);
-    expect(script).toContain("'init hook deploy rollback status history sync verify watch doctor help completion'");
+    expect(script).toContain("'init hook deploy rollback status history log sync verify watch doctor help completion'");
     expect(script.match(/--get-yargs-completions/g)).toHaveLength(1);
   });
 
   it('completes the commands, each command\'s options and help\'s command without starting fanout', async () => {
     fs.rmSync(runs, { force: true });
-    expect(await complete('')).toEqual(['completion', 'deploy', 'doctor', 'help', 'history', 'hook', 'init', 'rollback', 'status', 'sync', 'verify', 'watch']);
+    expect(await complete('')).toEqual(['completion', 'deploy', 'doctor', 'help', 'history', 'hook', 'init', 'log', 'rollback', 'status', 'sync', 'verify', 'watch']);
     expect(await complete('ro')).toEqual(['rollback']);
     const options = await complete('deploy', '--');
     expect(options).toEqual(expect.arrayContaining(['--full', '--target', '--max-delete', '--dry-run', '--config']));
