@@ -122,8 +122,9 @@ export async function createFarm({ targets = 3, firstHost = 2, config = {}, daem
         .split('\n')
         .map((line) => JSON.parse(line) as HistoryEntry),
     holdings() {
-      const { source, targets, current, nextDeployId } = JSON.parse(fs.readFileSync(path.join(farm.stateDir, 'state.json'), 'utf8')) as Record<string, unknown>;
-      return { source, targets, current, nextDeployId };
+      // not nextDeployId: a refusal takes an id of its own, for its line in the history
+      const { source, targets, current } = JSON.parse(fs.readFileSync(path.join(farm.stateDir, 'state.json'), 'utf8')) as Record<string, unknown>;
+      return { source, targets, current };
     },
     writeConfig(extra = {}, targetsOverride) {
       const doc = {

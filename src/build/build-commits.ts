@@ -5,7 +5,7 @@ import { run } from '../base/exec.js';
 import { commitInfo, gitEnv, type Commit } from '../base/git.js';
 import type { Logger } from '../base/log.js';
 import { ownSubdir } from '../base/trust.js';
-import type { HistoryEntry, State } from '../engine/journal.js';
+import { isDeploy, type HistoryEntry, type State } from '../engine/journal.js';
 import type { Context } from '../engine/passes.js';
 
 // The build commits in the bare repository: a build's output committed with an index of fanout's
@@ -96,8 +96,8 @@ export async function pruneBuilds(ctx: Context, keep: number, state: State, hist
     for (const c of t.attempted) add(c);
     for (const s of Object.values(t.slots ?? {})) add(s.commit);
   }
-  // the last `keep` deploys that sent something: a failed one (a build that failed) names no build
-  for (const e of history.filter((h) => h.dryRun !== true && h.error === undefined).slice(-keep)) add(e.commit);
+  // the last `keep` deploys that sent something: a failed one (a build that failed) or a refusal names no build
+  for (const e of history.filter((h) => h.dryRun !== true && h.error === undefined && isDeploy(h)).slice(-keep)) add(e.commit);
   const refs = (await git(ctx, ['for-each-ref', '--format=%(refname) %(objectname)', REF])).split('\n').filter((l) => l !== '');
   const kept = new Set<string>();
   let pruned = 0;

@@ -102,9 +102,13 @@ const COMMANDS: readonly AddCommand[] = [
     run: (args) => runStatus(args),
   }),
   command({
-    name: 'history',
-    words: 'past deploys, newest first: id, time, commit, reason, who, per-target outcome',
-    options: (y) => y.option('limit', { type: 'number', default: 20, describe: 'how many deploys to show' }),
+    name: 'history [id]',
+    words: 'past deploys, newest first: id, time, commit, reason, who, per-target outcome and why it failed; or deploy ID whole',
+    options: (y) =>
+      y
+        .positional('id', { type: 'string', describe: 'one deploy, whole: who, when, what, each target, the rollout and the switch' })
+        .option('limit', { type: 'number', default: 20, describe: 'how many deploys to show' })
+        .example('$0 history 12', 'deploy #12: each target\'s time, files, bytes, attempts, outcome and reason'),
     run: (args) => {
       runHistory(args);
     },

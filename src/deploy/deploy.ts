@@ -15,7 +15,7 @@ import { applyDeploy } from './apply.js';
 import { renderDryRun } from './dry-run.js';
 import { readFacts } from './read-facts.js';
 import { accountName, describeIdentity, identify, whoOf } from './identity.js';
-import { historyEntry, hookFacts, hookFactsOf, record, type Started } from './record.js';
+import { historyEntry, hookFacts, hookFactsOf, record, recordRefusal, type Started } from './record.js';
 
 /**
  * Which commit to deploy, decided once the lock is held: the branch tip as it stands then, any
@@ -96,27 +96,33 @@ async function deployLocked(ctx: Context, request: DeployRequest, options: Deplo
   try {
     return await deployCommit(ctx, journal, request, options, targets, commit);
   } catch (error) {
-    if (!options.dryRun && error instanceof FanoutError) await recordStop(journal, error, { id, at, commit, request, config });
+    if (!options.dryRun && error instanceof FanoutError) await recordStop(ctx, journal, error, { id, at, commit, request });
     throw error;
   }
 }
 
 /**
  * A deploy that stopped before its end was recorded. A refusal (bad input, maxDelete, a release a
- * check failed on) touched nothing and is no deploy: the journal notes it for status, while that
- * commit is the branch tip. One that failed (its build, a `before` hook) is a failed deploy all the
- * same: in the history, and so in `history`, the counters and the metrics; one whose checkout
- * failed has recorded itself already.
+ * check failed on) touched nothing and is no deploy: the history (but for watch's) and the log note
+ * it, refused, with the line its deployer saw, and the journal for status while that commit is the tip.
+ * One that failed (its build, a `before` hook) is a failed deploy all the same: in the history, and
+ * so in `history`, the counters and the metrics; one whose checkout failed has recorded itself already.
  */
-async function recordStop(journal: Journal, error: FanoutError, stop: { id: number; at: Date; commit: Commit; request: DeployRequest; config: Config }): Promise<void> {
+async function recordStop(ctx: Context, journal: Journal, error: FanoutError, stop: { id: number; at: Date; commit: Commit; request: DeployRequest }): Promise<void> {
+  if (journal.state.nextDeployId !== stop.id) return;
+  const started: Started = { id: stop.id, at: stop.at, subject: (await commitInfo(ctx.config.repo, stop.commit)).subject, request: stop.request, build: undefined };
   if (error instanceof Refusal || error.exitCode === 2) {
+    ctx.log.warn({ commit: stop.commit, reason: stop.request.reason, startedBy: stop.request.startedBy, refused: error.message }, 'deploy refused');
+    // watch refuses a batch at a time, maybe one a second: the log and watch's own lines have those
+    if (stop.request.reason !== 'watch') {
+      await recordRefusal(journal, { ...historyEntry(started, stop.commit, []), refused: error.message });
+      return;
+    }
     await journal.update((s) => {
       deployRefused(s, stop.commit, error.message, new Date().toISOString());
     });
     return;
   }
-  if (journal.state.nextDeployId !== stop.id) return;
-  const started: Started = { id: stop.id, at: stop.at, subject: (await commitInfo(stop.config.repo, stop.commit)).subject, request: stop.request, build: undefined };
   await record(journal, historyEntry(started, stop.commit, [], { error: error.message }), (s) => {
     deployFailed(s, stop.id);
   });

@@ -2,7 +2,7 @@ import type { DeployPlan } from './deploy-plan.js';
 import type { TargetPlan } from '../engine/target-plan.js';
 import type { Commit } from '../base/git.js';
 import { Journal, type HistoryEntry, type State, type TargetOutcome } from '../engine/journal.js';
-import { countDeploy, deployFinished, forgetOtherSlots, releaseJudged } from '../engine/state.js';
+import { countDeploy, deployFailed, deployFinished, deployRefused, forgetOtherSlots, releaseJudged } from '../engine/state.js';
 import type { BuildFacts } from '../build/build.js';
 import type { HookFacts } from '../releases/operator-hooks.js';
 import type { DeployRequest } from './deploy.js';
@@ -51,6 +51,19 @@ export async function record(journal: Journal, entry: HistoryEntry, change: (s: 
   await journal.update((s) => {
     change(s);
     countDeploy(s, entry, () => journal.readHistory());
+  });
+  journal.appendHistory(entry);
+}
+
+/**
+ * A refusal's record: the journal notes it (status says why the tip is not deployed) and uses its
+ * id, then its line in the history says it was refused and with which line. It is no deploy: no
+ * counter counts it.
+ */
+export async function recordRefusal(journal: Journal, entry: HistoryEntry & { refused: string }): Promise<void> {
+  await journal.update((s) => {
+    deployRefused(s, entry.commit, entry.refused, entry.finishedAt);
+    deployFailed(s, entry.id);
   });
   journal.appendHistory(entry);
 }

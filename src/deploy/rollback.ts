@@ -1,5 +1,5 @@
 import type { Commit } from '../base/git.js';
-import type { HistoryEntry } from '../engine/journal.js';
+import { isDeploy, type HistoryEntry } from '../engine/journal.js';
 
 /**
  * The deploy stack, from the history: every deploy puts its commit on top (unless it is on top
@@ -7,13 +7,13 @@ import type { HistoryEntry } from '../engine/journal.js';
  * back down to it if it is on the stack, else puts it on top (an automatic rollback after a failed
  * check is a rollback too). So after deploys A, B, C, rollback
  * gives B, and a second rollback gives A, however many commits lie between them in git. A deploy
- * that failed before writing any target (its entry has an error) is not on the stack.
+ * that failed before writing any target (its entry has an error), or was refused, is not on the stack.
  */
 export function deployStack(history: readonly HistoryEntry[]): Commit[] {
   const stack: Commit[] = [];
   for (const entry of history) {
-    // a dry run, or a deploy that failed before any target was written, deployed nothing
-    if (entry.dryRun === true || entry.error !== undefined) continue;
+    // a dry run, a refusal, or a deploy that failed before any target was written, deployed nothing
+    if (entry.dryRun === true || entry.error !== undefined || !isDeploy(entry)) continue;
     if (entry.reason === 'rollback' || entry.reason === 'auto-rollback') {
       const at = stack.lastIndexOf(entry.commit);
       if (at !== -1) {

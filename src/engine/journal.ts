@@ -124,6 +124,12 @@ export interface HistoryEntry {
   targets: TargetOutcome[];
   /** the deploy failed before any target: the checkout into the source, say */
   error?: string;
+  /**
+   * Refused before anything was touched (bad input, a config that cannot be loaded, more deletions
+   * than maxDelete, a release a check failed on): the line its deployer saw. No deploy: it is on
+   * no rollback stack and in no deploy counter; `targets` is empty.
+   */
+  refused?: string;
   /** layout: slots: the switch of `current` across the farm, from the first target to the last */
   switch?: { at: string; skewMs: number; switched: number; held: string[] };
   /** with build: the source commit this build commit was made from, and whether it was built now */
@@ -134,6 +140,11 @@ export interface HistoryEntry {
     checks: { target: string; wave: number; ok: boolean; detail: string; attempts: number; durationMs: number; at: string }[];
     stopped?: { wave: number; target: string; detail: string };
   };
+}
+
+/** Whether a history entry is a deploy, not a refusal: what the rollback stack, the counters and the last deploy count. */
+export function isDeploy(entry: HistoryEntry): boolean {
+  return entry.refused === undefined;
 }
 
 const EMPTY: State = { version: 1, nextDeployId: 1, current: null, source: { commit: null, attempted: [] }, targets: {} };

@@ -1,5 +1,5 @@
 import type { Commit } from '../base/git.js';
-import type { HistoryEntry, SlotState, State, TargetState, TreeState } from './journal.js';
+import { isDeploy, type HistoryEntry, type SlotState, type State, type TargetState, type TreeState } from './journal.js';
 import type { RelPath } from '../base/paths.js';
 
 /**
@@ -186,10 +186,10 @@ export function deployKey(entry: HistoryEntry): string {
   return `${entry.reason} ${deployOutcome(entry)}`;
 }
 
-/** Deploys by reason and outcome, counted from a history (dry runs aside). */
+/** Deploys by reason and outcome, counted from a history (dry runs and refusals aside). */
 export function countDeploys(entries: readonly HistoryEntry[]): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const entry of entries) if (entry.dryRun !== true) counts[deployKey(entry)] = (counts[deployKey(entry)] ?? 0) + 1;
+  for (const entry of entries) if (entry.dryRun !== true && isDeploy(entry)) counts[deployKey(entry)] = (counts[deployKey(entry)] ?? 0) + 1;
   return counts;
 }
 
@@ -199,7 +199,7 @@ export function countDeploys(entries: readonly HistoryEntry[]): Record<string, n
  */
 export function countDeploy(state: State, entry: HistoryEntry, history: () => readonly HistoryEntry[]): void {
   state.deploys ??= countDeploys(history());
-  if (entry.dryRun === true) return;
+  if (entry.dryRun === true || !isDeploy(entry)) return;
   state.deploys[deployKey(entry)] = (state.deploys[deployKey(entry)] ?? 0) + 1;
 }
 

@@ -4,7 +4,7 @@ import { sourceOfBuild } from '../build/build-commits.js';
 import { errorMessage } from '../base/errors.js';
 import { run } from '../base/exec.js';
 import { branchTip, gitEnv, type Commit } from '../base/git.js';
-import { Journal, readHistory, readRecentHistory, writeAtomically, type HistoryEntry, type State } from '../engine/journal.js';
+import { Journal, isDeploy, readHistory, readRecentHistory, writeAtomically, type HistoryEntry, type State } from '../engine/journal.js';
 import type { Logger } from '../base/log.js';
 import { countDeploys, deployOutcome, upToDate } from '../engine/state.js';
 
@@ -109,7 +109,8 @@ export function prometheusText(facts: MetricsFacts): string {
     "Whether the branch's tip (with build: its build) is the current deploy (1) or not (0): a push that failed or was refused leaves 0.",
     facts.branch === undefined ? [] : [[{ branch: facts.branch.name }, facts.branch.tipDeployed ? 1 : 0]],
   );
-  lastDeployFamilies(family, facts.recent.at(-1));
+  // a refusal since is no deploy: the last deploy is the last one that ran
+  lastDeployFamilies(family, facts.recent.findLast(isDeploy));
   return `${out.join('\n')}\n`;
 }
 

@@ -1,5 +1,5 @@
 import type { Commit } from '../base/git.js';
-import type { HistoryEntry, State } from '../engine/journal.js';
+import { isDeploy, type HistoryEntry, type State } from '../engine/journal.js';
 import { upToDate } from '../engine/state.js';
 import type { WatchState } from '../watch/watcher-state.js';
 
@@ -149,7 +149,8 @@ export interface AutoRollback {
 }
 
 export function lastAutoRollback(history: readonly HistoryEntry[]): AutoRollback | undefined {
-  const last = history.at(-1);
+  // a refusal since is no deploy: the rollback is still the last one
+  const last = history.findLast(isDeploy);
   if (last?.reason !== 'auto-rollback') return undefined;
   const failed = [...history].reverse().find((e) => e.rollout?.stopped !== undefined);
   const stopped = failed?.rollout?.stopped;

@@ -154,6 +154,11 @@ describe('names rsync would otherwise misread', () => {
     expect(snapshot(farm.source)).toEqual(sourceBefore);
     // not even recorded as attempted (the refusal is noted beside, for status): later deploys are unaffected
     expect(farm.holdings()).toEqual(stateBefore);
+    // the push and the deploy are in the history as refused, each with the line its deployer saw
+    expect(farm.history().slice(-2).map((e) => [e.reason, e.targets.length, /names a "\.~tmp~" component/.test(e.refused ?? '')])).toEqual([
+      ['push', 0, true],
+      ['manual', 0, true],
+    ]);
 
     farm.remove('.~tmp~');
     await farm.commit('no tmp dir');

@@ -86,7 +86,7 @@ describe('metrics.textfile', () => {
     expect(m('fanout_deploys_total', { reason: 'sync', outcome: 'ok' })).toBe(1);
   });
 
-  it('a deploy stopped before any target is written (a before hook) is a failed deploy; a refused commit records nothing; both leave the branch tip not deployed', async () => {
+  it('a deploy stopped before any target is written (a before hook) is a failed deploy; a refused commit is no deploy; both leave the branch tip not deployed', async () => {
     farm.write({ 'index.html': 'v1' });
     const v1 = await farm.commit('v1');
     await farm.push();
@@ -102,18 +102,21 @@ describe('metrics.textfile', () => {
     expect(m('fanout_target_info', { target: 'web1', commit: v1 })).toBe(1);
     expect(m('fanout_target_up_to_date', { target: 'web1' })).toBe(1);
     expect(farm.history().at(-1)).toMatchObject({ commit: v2, reason: 'push', targets: [], error: expect.stringMatching(/deploy freeze/) as string });
-    expect((await farm.fanout(['history'])).stdout).toMatch(/push .* failed the before hook/);
+    expect((await farm.fanout(['history'])).stdout).toMatch(/push .* failed before any target\n +failed: the before hook/);
     expect(m('fanout_branch_tip_deployed', { branch: 'main' })).toBe(0);
 
-    // a commit refused as bad input (it deletes everything) is not a deploy: nothing recorded
+    // a commit refused as bad input (it deletes everything) is not a deploy: recorded as refused, counted nowhere
     farm.writeConfig({ metrics: { textfile } });
     const recorded = farm.history().length;
     await farm.git(['rm', '-r', '-q', '.']);
     await farm.commit('empty');
     expect((await farm.push()).stderr).toMatch(/remote: fanout: commit [0-9a-f]{10} has no files/);
-    expect(farm.history()).toHaveLength(recorded);
+    expect(farm.history()).toHaveLength(recorded + 1);
+    expect(farm.history().at(-1)).toMatchObject({ reason: 'push', targets: [], refused: expect.stringMatching(/^commit [0-9a-f]{10} has no files/) as string });
     const after = metrics();
+    expect(after('fanout_deploys_total', { reason: 'push', outcome: 'ok' })).toBe(1);
     expect(after('fanout_deploys_total', { reason: 'push', outcome: 'failed' })).toBe(1);
+    expect(after('fanout_last_deploy_timestamp_seconds')).toBe(m('fanout_last_deploy_timestamp_seconds'));
     expect(after('fanout_branch_tip_deployed', { branch: 'main' })).toBe(0);
   });
 

@@ -33,6 +33,12 @@ describe('the deploy stack', () => {
     expect(previousDeploy(history)).toBe(sha('a'));
   });
 
+  it('a refused push (its entry says refused, with the line its pusher saw) is not on the stack', () => {
+    const history = [entry('a'), entry('b'), { ...entry('c'), refused: 'config /etc/fanout/fanout.yaml: targets[0].dest: expected ...' }];
+    expect(deployStack(history)).toEqual([sha('a'), sha('b')]);
+    expect(previousDeploy(history)).toBe(sha('a'));
+  });
+
   it('a push after a rollback deploys normally, and the next rollback undoes that push', () => {
     const history = [entry('a'), entry('b'), entry('a', 'rollback'), entry('d')];
     expect(deployStack(history)).toEqual([sha('a'), sha('d')]);

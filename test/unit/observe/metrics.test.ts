@@ -143,4 +143,17 @@ describe('the deploy counters', () => {
     expect(state.deploys).toEqual({ 'push ok': 2, 'sync failed': 1, 'rollback ok': 1 });
     expect(reads).toBe(1);
   });
+
+  it('a refused push is no deploy: no counter counts it, and the last deploy is the one before it', () => {
+    const refused = entry(3, 'push', [], { refused: 'commit bbbbbbbbbb has no files', finishedAt: '2026-11-25T11:00:00.000Z' });
+    expect(countDeploys([entry(1, 'push', [outcome('web1', 'ok')]), refused])).toEqual({ 'push ok': 1 });
+    const state = facts().state;
+    state.deploys = { 'push ok': 1 };
+    countDeploy(state, refused, () => []);
+    expect(state.deploys).toEqual({ 'push ok': 1 });
+    const before = facts();
+    const m = parsed(prometheusText({ ...before, recent: [...before.recent, refused] }));
+    expect(value(m, 'fanout_last_deploy_timestamp_seconds')).toBe(Date.parse('2026-11-25T10:00:02.000Z') / 1000);
+    expect(value(m, 'fanout_last_deploy_success')).toBe(0);
+  });
 });

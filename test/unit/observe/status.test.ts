@@ -138,6 +138,8 @@ describe('an automatic rollback in status', () => {
     expect(found).toEqual({ deployId: 2, commit: B, target: 'web1', detail: 'HTTP 500', back: A });
     expect(autoRollbackLine(found ?? { deployId: 0, commit: '', target: '', detail: '', back: '' })).toBe(`rolled back automatically: deploy #2 of bbbbbbbbbb failed its check on web1 (HTTP 500); the farm went back to aaaaaaaaaa`);
     expect(lastAutoRollback([...history, entry(4, B)])).toBeUndefined();
+    // a push refused since is no deploy: the rollback is still the last one
+    expect(lastAutoRollback([...history, entry(4, C, { refused: 'commit cccccccccc has no files' })])).toEqual(found);
     expect(lastAutoRollback([])).toBeUndefined();
   });
 });
