@@ -1,8 +1,11 @@
+import path from 'node:path';
 import { deploy, type Context, type DeployRequest } from '../../deploy/deploy.js';
 import { accountName, describeIdentity, identify, oneLine, pushOptions } from '../../deploy/identity.js';
+import { FanoutError } from '../../base/errors.js';
 import { ZERO_COMMIT } from '../../base/git.js';
 import type { HistoryEntry } from '../../engine/journal.js';
-import { configPath, exitFor, session } from '../session.js';
+import { recordRefusedPush } from '../refused-push.js';
+import { configPath, exitFor, session, type Session } from '../session.js';
 
 export interface PushedRef {
   oldCommit: string;
@@ -60,6 +63,11 @@ export function pushRequest(env: NodeJS.ProcessEnv, account: string): { request:
   return { request, notes, refused: who.notes.length > 0 };
 }
 
+/** Who a push is recorded as having been made by, when its deploy is refused before it has a config. */
+function pushedBy(): string {
+  return pushRequest(process.env, accountName()).request.startedBy;
+}
+
 /**
  * `fanout hook post-receive`: what git runs after every push, with the pushed refs on stdin.
  * The pusher may hang up (Ctrl-C, dropped ssh) mid-deploy: the deploy carries on to the end and
@@ -73,10 +81,29 @@ export async function runPostReceiveHook(configOption: string | undefined, json:
   process.stderr.on('error', () => undefined);
   const refs = parsePushedRefs(await readStdin());
   const configFile = configPath(configOption);
-  const s = session(configFile, json);
+  let s: Session;
+  try {
+    s = session(configFile, json);
+  } catch (error) {
+    if (!(error instanceof FanoutError)) throw error;
+    await refuseWithoutConfig(configFile, refs, error);
+    return;
+  }
   const entry = await onPostReceive(s, refs);
   s.reporter.finish();
   process.exitCode = exitFor(entry);
+}
+
+/**
+ * The config cannot be loaded (or its state directory used): the pusher sees the line at once, as
+ * any error's, then the refusal is recorded where the farm's history can be found without a
+ * config (refused-push.ts). git runs the hook in the repository (GIT_DIR).
+ */
+async function refuseWithoutConfig(configFile: string, refs: readonly PushedRef[], error: FanoutError): Promise<void> {
+  process.stderr.write(`fanout: ${error.message.replace(/\n/g, '\\n')}\n`);
+  process.exitCode = error.exitCode;
+  const warning = await recordRefusedPush(configFile, refs, error.message, pushedBy(), path.resolve(process.env.GIT_DIR ?? '.'));
+  if (warning !== undefined) process.stderr.write(`fanout: warning: ${warning}\n`);
 }
 
 async function readStdin(): Promise<string> {
