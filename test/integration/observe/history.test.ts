@@ -121,4 +121,18 @@ describe('a refused push is recorded: in the log and the history, with the line 
     expect(lastId()).toBe(before + 2);
     expect((await farm.fanout(['status'])).exitCode).toBe(0);
   });
+
+  it("a config fanout may not believe (writable by its group): the refusal is recorded in the pushed repository's fanout/", async () => {
+    const before = lastId();
+    fs.chmodSync(farm.configFile, 0o664);
+    farm.write({ 'index.html': 'v2' });
+    const v2 = await farm.commit('v2 under a config others may write');
+    const push = await farm.push();
+    const saw = /^remote: fanout: (config .*)$/m.exec(push.stderr)?.[1]?.trim();
+    expect(saw, push.stderr).toMatch(/writable by its group/);
+    expect(farm.history().at(-1)).toMatchObject({ id: before + 1, commit: v2, targets: [], refused: saw });
+    fs.chmodSync(farm.configFile, 0o644);
+    const list = (await farm.fanout(['history'])).stdout.split('\n');
+    expect(list[list.findIndex((l) => l.startsWith(`${before + 1} `)) + 1]).toBe(`    refused: ${saw ?? ''}`);
+  });
 });
