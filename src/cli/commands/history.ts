@@ -89,7 +89,7 @@ export function deployText(e: HistoryEntry, color: boolean, now = Date.now()): s
     ['by', e.startedBy],
     ['reason', e.reason],
     ['commit', `${commitCell(e)} "${e.subject}"`],
-    // (part D) a push option's message, when HistoryEntry has one: ['message', e.message]
+    ...(e.message === undefined ? [] : [['message', e.message] as [string, string]]),
     ['started', when(e.startedAt, now)],
     ['finished', `${when(e.finishedAt, now)}, took ${humanDuration(took)}`],
   ];

@@ -108,6 +108,12 @@ describe('fanout history ID: one deploy, whole', () => {
     expect(text).toMatch(/\nweb2 +failed +changed paths +1 +0 +10 B +3 +0\.30s +-\n/);
   });
 
+  it("a push's message, when it gave one, under the commit", () => {
+    const lines = deployText(entry(9, { message: 'hotfix for the login page', targets: [outcome('web1', 'ok', 100)] }), false, NOW).split('\n');
+    expect(lines.slice(4, 6)).toEqual([`  commit    ${B.slice(0, 10)} "s"`, '  message   hotfix for the login page']);
+    expect(deployText(entry(10, { targets: [outcome('web1', 'ok', 100)] }), false, NOW)).not.toContain('message');
+  });
+
   it('the rollout: each wave with its checks, where it stopped; the switch and its skew; a refusal alone', () => {
     const checks = [
       { target: 'web1', wave: 0, ok: true, detail: 'HTTP 200', attempts: 1, durationMs: 40, at: 'x' },
