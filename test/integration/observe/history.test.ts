@@ -49,7 +49,7 @@ describe('why a deploy failed, in fanout history', () => {
       const whole = await farm.fanout(['history', String(id)]);
       whole.stdout += '\n';
       expect(whole.exitCode).toBe(0);
-      expect(whole.stdout).toMatch(new RegExp(`^deploy #${id}\\n  outcome +partial\\n  by +git push \\(\\S+\\)\\n  reason +push\\n  commit +${v2.slice(0, 10)} "v2 with an about page"\\n  started +\\d{4}-\\d\\d-\\d\\d .*\\n  finished +.*, took [0-9.]+s\\n`));
+      expect(whole.stdout).toMatch(new RegExp(`^deploy #${id}\\n  outcome +partial\\n  by +git push by .+\\n  reason +push\\n  commit +${v2.slice(0, 10)} "v2 with an about page"\\n  started +\\d{4}-\\d\\d-\\d\\d .*\\n  finished +.*, took [0-9.]+s\\n`));
       expect(whole.stdout).toContain(`\nwhy:\n  web2: ${printed ?? ''}\n`);
       expect(whole.stdout).toMatch(/\nweb1 +ok +changed paths +2 +0 +\d+ B +1 +[0-9.]+s +-\n/);
       expect(whole.stdout).toMatch(/\nweb2 +failed +(changed paths|full) +0 +0 +0 B +\d+ +[0-9.]+s +-\n/);
