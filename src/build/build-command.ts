@@ -3,7 +3,7 @@ import type { Build } from '../base/config.js';
 import { childEnvironment, run, type ExecResult } from '../base/exec.js';
 import type { Commit } from '../base/git.js';
 import { openOwnFile } from '../base/trust.js';
-import type { Context } from '../engine/passes.js';
+import type { Context } from '../engine/context.js';
 import type { BuildPlaces } from './worktree.js';
 
 // The operator's build command (build.command): what it runs with, how it runs in the worktree

@@ -6,7 +6,7 @@ import { commitInfo, gitEnv, type Commit } from '../base/git.js';
 import type { Logger } from '../base/log.js';
 import { ownSubdir } from '../base/trust.js';
 import { isDeploy, type HistoryEntry, type State } from '../engine/journal.js';
-import type { Context } from '../engine/passes.js';
+import type { Context } from '../engine/context.js';
 
 // The build commits in the bare repository: a build's output committed with an index of fanout's
 // own, kept by a ref under refs/fanout/builds/ named for its source commit, so git stores every

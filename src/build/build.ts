@@ -2,7 +2,7 @@ import type { Build, Config } from '../base/config.js';
 import { FanoutError } from '../base/errors.js';
 import type { Commit } from '../base/git.js';
 import type { HistoryEntry } from '../engine/journal.js';
-import type { Context } from '../engine/passes.js';
+import type { Context } from '../engine/context.js';
 import { builtBefore, commitExists, isBuild, keepBuildBy, recordBuild, refToKeepAgain, sourceOfBuild } from './build-commits.js';
 import { commandFailure, commandText, runBuildCommand } from './build-command.js';
 import { buildPlaces, checkOutForBuild, clearOutput, outputProblem, refuseSymlinkAboveOutput } from './worktree.js';

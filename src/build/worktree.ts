@@ -6,7 +6,7 @@ import { checkout } from '../base/checkout.js';
 import { firstUnsafeName, type Commit } from '../base/git.js';
 import { bytesOf, shortPath } from '../base/paths.js';
 import { ownSubdir } from '../base/trust.js';
-import type { Context } from '../engine/passes.js';
+import type { Context } from '../engine/context.js';
 
 // The build's worktree: fanout's own, under the state directory (never the bare repository's
 // HEAD or index), made to hold the source commit with the cache paths kept; and the output the

@@ -23,7 +23,6 @@ import { historyEntry, hookFacts, hookFactsOf, record, recordRefusal, type Start
  */
 export type Revision = { kind: 'tip' } | { kind: 'rev'; rev: string } | { kind: 'previous' } | { kind: 'source' };
 
-export type { Context } from '../engine/context.js';
 
 export interface DeployRequest {
   revision: Revision;

@@ -103,4 +103,3 @@ export async function runPasses(ctx: Context, target: Target, passes: readonly R
   return { totals, failure: undefined, untouched };
 }
 
-export type { Context } from './context.js';

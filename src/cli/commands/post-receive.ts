@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { deploy, type Context, type DeployRequest } from '../../deploy/deploy.js';
+import { deploy, type DeployRequest } from '../../deploy/deploy.js';
+import type { Context } from '../../engine/context.js';
 import { accountName, describeIdentity, identify, oneLine, pushOptions } from '../../deploy/identity.js';
 import { FanoutError } from '../../base/errors.js';
 import { ZERO_COMMIT } from '../../base/git.js';
