@@ -3,6 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLI, createFarm, type Farm } from '../../../harness/farm.js';
+import { until } from '../../../harness/watcher.js';
 
 // `fanout log` over the log real pushes wrote: a readable line per record, one deploy's lines,
 // the levels, and --follow across a logrotate.
@@ -19,11 +20,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await farm.cleanup();
 });
-
-/** Resolves once `read()` says so; polled, with no bound but the test's own timeout. */
-async function until(ready: () => boolean): Promise<void> {
-  while (!ready()) await new Promise((resolve) => setTimeout(resolve, 50));
-}
 
 describe('fanout log', () => {
   it('prints a readable line per record, info and up unless asked for less', async () => {
@@ -71,18 +67,18 @@ describe('fanout log', () => {
       seen += chunk.toString();
     });
     try {
-      await until(() => seen.includes('deploy finished deployId=1'));
+      await until(() => seen.includes('deploy finished deployId=1'), () => `fanout log --follow never showed deploy 1 finish:\n${seen}`);
       farm.write({ 'index.html': 'v2' });
       await farm.commit('v2');
       await farm.push();
-      await until(() => seen.includes('deploy finished deployId=2'));
+      await until(() => seen.includes('deploy finished deployId=2'), () => `fanout log --follow never showed deploy 2 finish:\n${seen}`);
       // logrotate's way (create): the file moved away, a new one written by the next fanout
       const log = path.join(farm.stateDir, 'fanout.log');
       fs.renameSync(log, `${log}.1`);
       farm.write({ 'index.html': 'v3' });
       await farm.commit('v3');
       await farm.push();
-      await until(() => seen.includes('deploy finished deployId=3'));
+      await until(() => seen.includes('deploy finished deployId=3'), () => `fanout log --follow never showed deploy 3 finish:\n${seen}`);
       expect(seen.match(/deploy started deployId=1 /g)).toHaveLength(1);
     } finally {
       follower.kill('SIGTERM');
