@@ -84,6 +84,8 @@ const schema = v.strictObject({
   shared: v.optional(v.array(sitePath), () => []),
   /** all: nobody switches unless every target staged; available: those that staged switch */
   switch: v.optional(v.picklist(['all', 'available'], 'must be "all" or "available"'), 'all'),
+  /** post-receive: git accepts the push, then fanout deploys it; pre-receive: the push is accepted only if its deploy succeeded */
+  push: v.optional(v.picklist(['post-receive', 'pre-receive'], 'must be "post-receive" or "pre-receive"'), 'post-receive'),
   watch: v.optional(
     v.strictObject({
       /** how long the events must be quiet before a batch starts, ms */

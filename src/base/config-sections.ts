@@ -18,9 +18,9 @@ export function normalizePlaces(c: RawConfig, abs: Resolve): Pick<Config, 'repo'
   return { repo, branch: c.branch, source: abs(c.source), stateDir: c.stateDir === undefined ? path.join(repo, 'fanout') : abs(c.stateDir) };
 }
 
-type RunSettings = Pick<Config, 'exclude' | 'protect' | 'concurrency' | 'timeout' | 'retries' | 'retryDelay' | 'lockTimeout' | 'maxDelete' | 'owner' | 'switchPolicy'>;
+type RunSettings = Pick<Config, 'exclude' | 'protect' | 'concurrency' | 'timeout' | 'retries' | 'retryDelay' | 'lockTimeout' | 'maxDelete' | 'owner' | 'switchPolicy' | 'pushMode'>;
 
-/** The top-level settings of every run, as they are (`switch` becomes switchPolicy). */
+/** The top-level settings of every run, as they are (`switch` becomes switchPolicy, `push` pushMode). */
 export function normalizeRunSettings(c: RawConfig): RunSettings {
   return {
     exclude: c.exclude,
@@ -33,6 +33,7 @@ export function normalizeRunSettings(c: RawConfig): RunSettings {
     maxDelete: c.maxDelete,
     owner: c.owner,
     switchPolicy: c.switch,
+    pushMode: c.push,
   };
 }
 

@@ -40,6 +40,9 @@ export interface SshOptions {
  */
 export type Layout = { kind: 'in-place' } | { kind: 'slots'; count: number; graceMs: number; shared: readonly string[] };
 
+/** The git hook a push deploys from (README: push modes). */
+export type PushMode = 'post-receive' | 'pre-receive';
+
 export interface Target {
   name: string;
   dest: Dest;
@@ -104,6 +107,8 @@ export interface Config {
   owner: boolean;
   /** with slots: switch only when every target staged (all), or those that did (available) */
   switchPolicy: 'all' | 'available';
+  /** which git hook deploys a push: post-receive (after git accepted it) or pre-receive (git accepts it only if the deploy succeeded) */
+  pushMode: PushMode;
   checks: Checks | undefined;
   revisionFile: string | undefined;
   rollout: Rollout;

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { FanoutError } from './errors.js';
 import { firstLine, run } from './exec.js';
 import { silentLogger, type Logger } from './log.js';
@@ -35,10 +36,35 @@ export interface CommitInfo {
  * The whole environment of every git call: the hook runs with GIT_DIR and friends set by
  * receive-pack, and none of them, nor an editor or pager, may leak in.
  */
-export function gitEnv(repo: string): Record<string, string> {
-  const env: Record<string, string> = { GIT_DIR: repo, LC_ALL: 'C', PATH: process.env.PATH ?? '/usr/bin:/bin' };
-  if (process.env.HOME !== undefined) env.HOME = process.env.HOME;
+export function gitEnv(repo: string, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = { GIT_DIR: repo, LC_ALL: 'C', PATH: from.PATH ?? '/usr/bin:/bin' };
+  if (from.HOME !== undefined) env.HOME = from.HOME;
+  if (inQuarantine(repo, from)) for (const name of QUARANTINE) if (from[name] !== undefined) env[name] = from[name];
   return env;
+}
+
+/**
+ * What git's pre-receive hook is given to read the pushed objects, which git holds apart (the
+ * quarantine) until the hook accepts the push; every git call in it needs them.
+ */
+const QUARANTINE = ['GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_QUARANTINE_PATH'] as const;
+
+/**
+ * Run from git's pre-receive hook for this repository, before git has accepted the push: the
+ * pushed objects are readable, but no ref may be written (git refuses it) and any object written
+ * is dropped with the push if it is rejected. Only a quarantine inside this repository counts.
+ */
+export function inQuarantine(repo: string, from: NodeJS.ProcessEnv = process.env): boolean {
+  const quarantine = from.GIT_QUARANTINE_PATH;
+  if (quarantine === undefined || quarantine === '') return false;
+  const real = (p: string): string => {
+    try {
+      return fs.realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  return real(quarantine).startsWith(path.join(real(repo), 'objects') + path.sep);
 }
 
 /** One git call on the repository, through the exec seam; its output as text, or an Error with git's words. */

@@ -8,7 +8,13 @@ import { trustProblem } from './trust.js';
  * lives, the hook it renders, and whether anyone else could change the code a push runs.
  */
 
-export const HOOK_MARKER = 'fanout post-receive hook';
+/** The git hooks fanout installs: post-receive always, pre-receive with `push: pre-receive`. */
+export type HookName = 'post-receive' | 'pre-receive';
+
+/** The line that says fanout wrote a hook file (and may rewrite it). */
+export function hookMarker(hook: HookName): string {
+  return `fanout ${hook} hook`;
+}
 
 /**
  * The directory fanout is installed in (a checkout, or the package): the parent of dist/. Every
@@ -40,9 +46,9 @@ export function installationProblem(): string | undefined {
   return undefined;
 }
 
-/** The hook from hooks/post-receive with absolute paths, each single-quoted for sh. */
-export function renderHook(configFile: string): string {
-  const template = fs.readFileSync(path.join(installRoot(), 'hooks', 'post-receive'), 'utf8');
+/** A hook from hooks/ with absolute paths, each single-quoted for sh. */
+export function renderHook(configFile: string, hook: HookName = 'post-receive'): string {
+  const template = fs.readFileSync(path.join(installRoot(), 'hooks', hook), 'utf8');
   return template
     .replace('@NODE@', shellQuote(process.execPath))
     .replace('@CLI@', shellQuote(path.join(builtDir(), 'cli.js')))

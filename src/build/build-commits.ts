@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FanoutError } from '../base/errors.js';
 import { run } from '../base/exec.js';
-import { commitInfo, gitEnv, type Commit } from '../base/git.js';
+import { commitInfo, gitEnv, inQuarantine, type Commit } from '../base/git.js';
 import type { Logger } from '../base/log.js';
 import { ownSubdir } from '../base/trust.js';
 import { isDeploy, type HistoryEntry, type State } from '../engine/journal.js';
@@ -58,8 +58,20 @@ export async function refToKeepAgain(ctx: Context, source: Commit, commit: Commi
   return (await builtBefore(ctx, source)) === undefined ? `${REF}${source}` : `${REF}${source}.${commit}`;
 }
 
+/**
+ * A build commit kept by its ref. In git's pre-receive hook (push: pre-receive) git refuses every
+ * ref update: the build commit waits in the push's quarantine, and the post-receive hook keeps it
+ * once git has accepted the push (keepAcceptedBuild); a rejected push's build goes with it.
+ */
 export async function keepBuildBy(ctx: Context, ref: string, commit: Commit): Promise<void> {
+  if (inQuarantine(ctx.config.repo)) return;
   await git(ctx, ['update-ref', ref, commit]);
+}
+
+/** After git accepted a push deployed from its pre-receive hook: the build deployed, kept by its ref (see keepBuildBy). */
+export async function keepAcceptedBuild(ctx: Context, build: { source: Commit; commit: Commit }): Promise<void> {
+  if ((await builtBefore(ctx, build.source)) === build.commit || !(await commitExists(ctx, build.commit))) return;
+  await keepBuildBy(ctx, await refToKeepAgain(ctx, build.source, build.commit), build.commit);
 }
 
 /** The output, committed with an index of fanout's own: every build kept, deduplicated by git. */
@@ -72,7 +84,7 @@ export async function recordBuild(ctx: Context, source: Commit, output: string, 
   const message = buildMessage(info.subject, source, command, new Date(), durationMs);
   const identity = { GIT_AUTHOR_NAME: 'fanout', GIT_AUTHOR_EMAIL: 'fanout@localhost', GIT_COMMITTER_NAME: 'fanout', GIT_COMMITTER_EMAIL: 'fanout@localhost' };
   const commit = (await git(ctx, ['commit-tree', treeId, '-m', message], identity)) as Commit;
-  await git(ctx, ['update-ref', `${REF}${source}`, commit]);
+  await keepBuildBy(ctx, `${REF}${source}`, commit);
   return commit;
 }
 
@@ -86,6 +98,8 @@ export function buildMessage(subject: string, source: Commit, command: string, b
  * deploys, are deleted; git's own gc then reclaims what nothing else keeps.
  */
 export async function pruneBuilds(ctx: Context, keep: number, state: State, history: readonly HistoryEntry[]): Promise<number> {
+  // no ref may go while git holds a push in quarantine: the post-receive hook prunes once it is accepted
+  if (inQuarantine(ctx.config.repo)) return 0;
   const held = new Set<string>();
   const add = (c: string | null | undefined): void => {
     if (c != null) held.add(c);

@@ -7,6 +7,7 @@ import { runHistory } from './commands/history.js';
 import { runInit } from './commands/init.js';
 import { runLog } from './commands/log.js';
 import { runPostReceiveHook } from './commands/post-receive.js';
+import { runPreReceiveHook } from './commands/pre-receive.js';
 import { runStatus } from './commands/status.js';
 import { runVerify } from './commands/verify.js';
 import { runWatch } from './commands/watch.js';
@@ -53,7 +54,7 @@ const SAFETY_OPTIONS = {
 } as const;
 
 /** The hooks `fanout hook NAME` runs. */
-const HOOKS = ['post-receive'] as const;
+const HOOKS = ['post-receive', 'pre-receive'] as const;
 
 const COMMANDS: readonly AddCommand[] = [
   command({
@@ -68,9 +69,9 @@ const COMMANDS: readonly AddCommand[] = [
   }),
   command({
     name: 'hook <name>',
-    words: 'what git hooks run: "hook post-receive" reads the pushed refs on stdin and deploys the branch',
+    words: 'what git hooks run, with the pushed refs on stdin: "hook post-receive" deploys the branch once git accepted it; "hook pre-receive" (push: pre-receive) before, and git accepts the push only if the deploy succeeded',
     options: (y) => y.positional('name', { choices: HOOKS, demandOption: true }),
-    run: (args) => runPostReceiveHook(args.config, args.json),
+    run: (args) => (args.name === 'pre-receive' ? runPreReceiveHook(args.config, args.json) : runPostReceiveHook(args.config, args.json)),
   }),
   command({
     name: 'deploy [rev]',

@@ -1,26 +1,27 @@
 #!/usr/bin/env node
 /**
- * The entry point. Every git push starts it through the post-receive hook, so the hook's call
- * takes a short path that loads only what a deploy needs; the command-line parser and the other
- * commands are separate chunks (scripts/build.mjs), loaded for everything else.
+ * The entry point. Every git push starts it through a hook (post-receive, or pre-receive), so a
+ * hook's call takes a short path that loads only what a deploy needs; the command-line parser and
+ * the other commands are separate chunks (scripts/build.mjs), loaded for everything else.
  */
 import { parseArgs } from 'node:util';
 import { FanoutError, errorMessage } from '../base/errors.js';
 
 /**
- * The hook's own call, `hook post-receive [--config FILE] [--json] [--verbose]` as `fanout init`
- * writes it: its config file and --json, or undefined for anything else, which the full command
- * line then parses (and explains, if it is wrong).
+ * A hook's own call, `hook post-receive|pre-receive [--config FILE] [--json] [--verbose]` as
+ * `fanout init` writes it: which hook, its config file and --json, or undefined for anything
+ * else, which the full command line then parses (and explains, if it is wrong).
  */
-function hookCall(argv: string[]): { config: string | undefined; json: boolean } | undefined {
+function hookCall(argv: string[]): { hook: 'post-receive' | 'pre-receive'; config: string | undefined; json: boolean } | undefined {
   try {
     const { values, positionals } = parseArgs({
       args: argv,
       options: { config: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' } },
       allowPositionals: true,
     });
-    if (positionals.length !== 2 || positionals[0] !== 'hook' || positionals[1] !== 'post-receive') return undefined;
-    return { config: values.config, json: values.json ?? false };
+    const hook = positionals[1];
+    if (positionals.length !== 2 || positionals[0] !== 'hook' || (hook !== 'post-receive' && hook !== 'pre-receive')) return undefined;
+    return { hook, config: values.config, json: values.json ?? false };
   } catch {
     return undefined;
   }
@@ -32,8 +33,10 @@ async function main(argv: string[]): Promise<void> {
   process.umask(0o022);
   try {
     const hook = hookCall(argv);
-    if (hook !== undefined) {
+    if (hook?.hook === 'post-receive') {
       await (await import('./commands/post-receive.js')).runPostReceiveHook(hook.config, hook.json);
+    } else if (hook?.hook === 'pre-receive') {
+      await (await import('./commands/pre-receive.js')).runPreReceiveHook(hook.config, hook.json);
     } else {
       // `fanout status | head -1`: the reader went away, which is no error of fanout's (the hook
       // instead carries on when its pusher hangs up)

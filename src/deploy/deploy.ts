@@ -3,10 +3,10 @@ import { planDeploy, type DeployAsk } from './deploy-plan.js';
 import { FanoutError, Refusal } from '../base/errors.js';
 import { findProgram } from '../base/exec.js';
 import { branchTip, commitInfo, resolveCommit, type Commit } from '../base/git.js';
-import { Journal, type HistoryEntry, type Reason } from '../engine/journal.js';
+import { Journal, type HistoryEntry, type Reason, type State } from '../engine/journal.js';
 import { acquireLock, type Lock } from '../engine/lock.js';
 import { previousDeploy } from './rollback.js';
-import { deployFailed, deployRefused } from '../engine/state.js';
+import { deployFailed, deployRefused, pushRejected } from '../engine/state.js';
 import type { Context } from '../engine/context.js';
 import { buildToDeploy, type BuildFacts } from '../build/build.js';
 import { pruneBuilds } from '../build/build-commits.js';
@@ -16,6 +16,7 @@ import { renderDryRun } from './dry-run.js';
 import { readFacts } from './read-facts.js';
 import { accountName, describeIdentity, identify, whoOf } from './identity.js';
 import { historyEntry, hookFacts, hookFactsOf, record, recordRefusal, type Started } from './record.js';
+import { assertBranchUnmoved, markAccepted, pushSucceeded, targetsToRestore, type GatedPush } from './push-gate.js';
 
 /**
  * Which commit to deploy, decided once the lock is held: the branch tip as it stands then, any
@@ -59,6 +60,12 @@ export interface DeployOptions {
    * for the lock while a later push of the same burst deployed the tip. Returns undefined then.
    */
   coalesce?: boolean;
+  /**
+   * push: pre-receive: a push git accepts only if this deploy succeeds. The branch must still be
+   * where the push found it; a deploy that fails puts the targets it changed back on what the
+   * farm served before, so the rejected push leaves the farm as it was.
+   */
+  gated?: GatedPush;
 }
 
 /**
@@ -73,7 +80,10 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
   const targets = selectTargets(config, options.targets);
   const lock = await takeLock(ctx, `${request.reason} by ${request.startedBy}`);
   try {
-    return await deployLocked(ctx, request, options, targets);
+    if (options.gated !== undefined) await assertBranchUnmoved(ctx, options.gated);
+    const entry = await deployLocked(ctx, request, options, targets);
+    if (options.gated !== undefined && entry !== undefined && pushSucceeded(config, entry)) markAccepted(config, options.gated);
+    return entry;
   } finally {
     // the textfile says what the journal says now, whatever became of this deploy
     if (!options.dryRun) for (const warning of await ctx.publish()) ctx.reporter.note(`warning: ${warning}`);
@@ -132,7 +142,7 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
   const { config, log } = ctx;
   // before a build or a checkout: without rsync every target would fail, each with the same line
   if (findProgram(config.rsync.path) === undefined) throw new FanoutError(`cannot start ${config.rsync.path}: not found (is it installed, and on the PATH?); nothing was touched: apt-get install rsync, or set rsync.path in the config`, 1);
-  const previous = journal.state.current?.commit ?? null;
+  const before = journal.state.current;
   let commit = chosen;
   // with build: the commit deployed is the source commit's build (made now, or reused); a sync,
   // or a rollback by history, names a build commit already
@@ -175,14 +185,27 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
   ctx.reporter.deployDone(applied.entry);
   // a release that failed its check goes back before anything else runs: no hook, however slow,
   // keeps it live a moment longer (invariant 12)
-  const rollback = await rollBackFailedRelease(ctx, request, applied, previous);
-  // the journal's own state, or after a rollback the state it left
-  const state = rollback === undefined ? journal.state : Journal.open(config.stateDir).state;
+  const { rollback, state } = await putBackFailedRelease(ctx, request, options, journal, applied, before);
   if (config.build !== undefined) await pruneBuilds(ctx, config.build.keep, state, journal.readHistory());
   if (options.afterHooks !== false) await runAfterHooks(ctx, told, applied.entry);
   // the rollback's own hooks after the failed deploy's: they tell the story in its order
   if (rollback !== undefined) await runAfterHooks(ctx, hookFactsOf(rollback), rollback);
   return applied.entry;
+}
+
+/**
+ * What follows a deploy before any hook runs: the rollback of a release that failed, if it needs
+ * one, and a rejected push's commit forgotten (git drops its objects; the deploy before is the
+ * current one again). Returns the rollback's entry, and the journal's state as all that left it.
+ */
+async function putBackFailedRelease(ctx: Context, request: DeployRequest, options: DeployOptions, journal: Journal, applied: { entry: HistoryEntry; took: string[] }, before: State['current']): Promise<{ rollback: HistoryEntry | undefined; state: State }> {
+  const rollback = await rollBackFailedRelease(ctx, request, options, journal, applied, before?.commit ?? null);
+  if (options.gated === undefined || pushSucceeded(ctx.config, applied.entry)) return { rollback, state: rollback === undefined ? journal.state : Journal.open(ctx.config.stateDir).state };
+  const after = Journal.open(ctx.config.stateDir);
+  await after.update((s) => {
+    pushRejected(s, applied.entry.commit, before);
+  });
+  return { rollback, state: after.state };
 }
 
 /** `after` for a deploy that is over, `onFailure` first when it failed; their failures are warnings. */
@@ -197,22 +220,27 @@ async function runAfterHooks(ctx: Context, told: HookFacts, entry: HistoryEntry)
 /**
  * A check failed: with onFailure: rollback, every target that took the release goes back to what
  * the farm served before, by the same engine (a switch alone where a slot still holds it), under
- * the lock this deploy holds. Returns the rollback's history entry, when one ran.
+ * the lock this deploy holds. A gated push that failed (push: pre-receive) puts back every target
+ * it changed, whatever rollout.onFailure says: git rejects the push. Returns the rollback's
+ * history entry, when one ran.
  */
-async function rollBackFailedRelease(ctx: Context, request: DeployRequest, applied: { entry: HistoryEntry; took: string[] }, previous: Commit | null): Promise<HistoryEntry | undefined> {
+async function rollBackFailedRelease(ctx: Context, request: DeployRequest, options: DeployOptions, journal: Journal, applied: { entry: HistoryEntry; took: string[] }, previous: Commit | null): Promise<HistoryEntry | undefined> {
   const { config } = ctx;
   const { entry, took } = applied;
-  if (entry.rollout?.stopped === undefined || config.rollout.onFailure !== 'rollback' || took.length === 0) return undefined;
+  const rejected = options.gated !== undefined && !pushSucceeded(config, entry);
+  if (!rejected && (entry.rollout?.stopped === undefined || config.rollout.onFailure !== 'rollback')) return undefined;
+  const changed = rejected && previous !== null ? targetsToRestore(journal.state, entry, previous) : took;
+  if (changed.length === 0) return undefined;
   if (previous === null || previous === entry.commit) {
-    ctx.reporter.note(`no earlier release to go back to: ${took.join(', ')} keep ${entry.commit.slice(0, 10)}`);
+    ctx.reporter.note(`no earlier release to go back to: ${changed.join(', ')} keep ${entry.commit.slice(0, 10)}`);
     return undefined;
   }
-  ctx.reporter.note(`rolling back ${took.join(', ')} to ${previous.slice(0, 10)} (rollout.onFailure: rollback)`);
+  ctx.reporter.note(`rolling back ${changed.join(', ')} to ${previous.slice(0, 10)} (${rejected ? 'the push is rejected: push: pre-receive' : 'rollout.onFailure: rollback'})`);
   return deployLocked(
     ctx,
     { revision: { kind: 'rev', rev: previous }, reason: 'auto-rollback', startedBy: request.startedBy, ...whoOf(request) },
-    { dryRun: false, targets: took, full: false, unchecked: true, afterHooks: false },
-    selectTargets(config, took),
+    { dryRun: false, targets: changed, full: false, unchecked: true, afterHooks: false },
+    selectTargets(config, changed),
   );
 }
 

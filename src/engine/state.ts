@@ -237,3 +237,12 @@ export function deployFinished(state: State, deployId: number, commit: Commit, a
   state.nextDeployId = deployId + 1;
   state.current = { commit, deployId, at };
 }
+
+/**
+ * git rejects a push whose deploy failed (push: pre-receive), and drops its objects: the deploy
+ * before it is the current one again, unless a rollback has made one since. What the trees hold is
+ * as their own records say; one still naming the dropped commit is rewritten whole next time.
+ */
+export function pushRejected(state: State, commit: Commit, before: State['current']): void {
+  if (state.current?.commit === commit) state.current = before;
+}

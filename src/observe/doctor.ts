@@ -11,7 +11,7 @@ import { walkDirectories } from '../watch/inotify.js';
 import { displayPath, onDisk } from '../base/paths.js';
 import { currentUid, userName } from '../base/trust.js';
 import { firstLine, run, type ExecResult } from '../base/exec.js';
-import { HOOK_MARKER, installationProblem, renderHook } from '../base/installation.js';
+import { hookMarker, installationProblem, renderHook, type HookName } from '../base/installation.js';
 import type { Logger } from '../base/log.js';
 import { connectionArgs } from '../transport/rsync-args.js';
 import { failureMessage } from '../transport/rsync-failure.js';
@@ -76,7 +76,7 @@ export function checkSetup(config: Config): Check[] {
     }
   }
   checks.push(checkStateDir(config.stateDir));
-  checks.push(checkHook(config));
+  checks.push(...checkHooks(config));
   checks.push(checkSource(config.source));
   if (config.metrics.textfile !== undefined) checks.push(checkTextfile(config.metrics.textfile));
   return checks;
@@ -142,20 +142,34 @@ function checkStateDir(dir: string): Check {
   return { name, ok: true, detail: `${dir}, mode ${mode.toString(8)}` };
 }
 
-function checkHook(config: Config): Check {
-  const name = 'post-receive hook';
-  const hook = path.join(config.repo, 'hooks', 'post-receive');
-  let text: string;
+/** The hooks the config's push mode needs, each as fanout init writes it; in post-receive mode, no pre-receive of fanout's left deciding pushes. */
+function checkHooks(config: Config): Check[] {
+  const checks = [checkHook(config, 'post-receive')];
+  const preReceive = path.join(config.repo, 'hooks', 'pre-receive');
+  if (config.pushMode === 'pre-receive') checks.push(checkHook(config, 'pre-receive'));
+  else if (readable(preReceive)?.includes(hookMarker('pre-receive')) === true)
+    checks.push({ name: 'pre-receive hook', ok: false, detail: `${preReceive} is fanout's, but the config says push: post-receive (a push would still wait for its deploy)`, fix: `fanout init --config ${config.file}` });
+  return checks;
+}
+
+function readable(file: string): string | undefined {
   try {
-    text = fs.readFileSync(hook, 'utf8');
+    return fs.readFileSync(file, 'utf8');
   } catch {
-    return { name, ok: false, detail: `${hook} is missing`, fix: `fanout init --config ${config.file}` };
+    return undefined;
   }
-  if (!text.includes(HOOK_MARKER)) return { name, ok: false, detail: `${hook} was not written by fanout`, fix: 'call "fanout hook post-receive" from it, or move it aside and run fanout init' };
+}
+
+function checkHook(config: Config, hookName: HookName): Check {
+  const name = `${hookName} hook`;
+  const hook = path.join(config.repo, 'hooks', hookName);
+  const text = readable(hook);
+  if (text === undefined) return { name, ok: false, detail: `${hook} is missing${hookName === 'pre-receive' ? ' (the config says push: pre-receive)' : ''}`, fix: `fanout init --config ${config.file}` };
+  if (!text.includes(hookMarker(hookName))) return { name, ok: false, detail: `${hook} was not written by fanout`, fix: `call "fanout hook ${hookName}" from it, or move it aside and run fanout init` };
   if ((fs.statSync(hook).mode & 0o111) === 0) return { name, ok: false, detail: `${hook} is not executable`, fix: `chmod +x ${hook}` };
   if (!text.includes(config.file)) return { name, ok: false, detail: `${hook} uses another config`, fix: `fanout init --config ${config.file}` };
   // after an upgrade, or a move from a checkout to the package, it may run a fanout that is gone
-  if (text !== renderHook(config.file)) return { name, ok: false, detail: `${hook} was written for another fanout (another installation, or an older version)`, fix: `fanout init --config ${config.file}` };
+  if (text !== renderHook(config.file, hookName)) return { name, ok: false, detail: `${hook} was written for another fanout (another installation, or an older version)`, fix: `fanout init --config ${config.file}` };
   const untrusted = installationProblem();
   if (untrusted !== undefined) return { name, ok: false, detail: `it runs this fanout, but ${untrusted}`, fix: 'install fanout where only root or this user can write' };
   return { name, ok: true, detail: hook };

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../base/config.js';
+import { loadConfig, type PushMode } from '../../base/config.js';
 import { FanoutError } from '../../base/errors.js';
 import { advertisePushOptions, createBareRepo, isBareRepo, takesPushOptions } from '../../base/git.js';
 import { ensureDir } from '../../engine/journal.js';
-import { HOOK_MARKER, installationProblem, renderHook } from '../../base/installation.js';
+import { hookMarker, installationProblem, renderHook, type HookName } from '../../base/installation.js';
 import type { GlobalArgs } from '../global-options.js';
 import { configPath } from '../session.js';
 
@@ -35,9 +35,10 @@ export async function init(options: InitOptions): Promise<string[]> {
   let source: string;
   let branch: string;
   let stateDir: string;
+  let pushMode: PushMode = 'post-receive';
   if (fs.existsSync(configFile)) {
     const config = loadConfig(configFile);
-    ({ repo, source, branch, stateDir } = config);
+    ({ repo, source, branch, stateDir, pushMode } = config);
   } else {
     if (options.repo === undefined || options.source === undefined)
       throw new FanoutError(`config ${configFile} does not exist: give --repo and --source to write a starter config`);
@@ -61,17 +62,10 @@ export async function init(options: InitOptions): Promise<string[]> {
     done.push(`set receive.advertisePushOptions in ${repo}: a push may say why (git push -o message="...")`);
   }
 
-  const hookFile = path.join(repo, 'hooks', 'post-receive');
-  const hook = renderHook(configFile);
-  const existing = fs.existsSync(hookFile) ? fs.readFileSync(hookFile, 'utf8') : undefined;
-  if (existing !== undefined && !existing.includes(HOOK_MARKER))
-    throw new FanoutError(`${hookFile} exists and was not written by fanout: move it aside, or call "fanout hook post-receive" from it`);
-  if (existing !== hook) {
-    ensureDir(path.dirname(hookFile));
-    fs.writeFileSync(hookFile, hook, { mode: 0o755 });
-    done.push(`${existing === undefined ? 'installed' : 'updated'} ${hookFile}`);
-  }
-  fs.chmodSync(hookFile, 0o755);
+  // post-receive in either mode: in pre-receive mode it finishes what git accepted (build refs)
+  installHook(repo, configFile, 'post-receive', done);
+  if (pushMode === 'pre-receive') installHook(repo, configFile, 'pre-receive', done);
+  else removeOwnHook(repo, 'pre-receive', done);
 
   if (!fs.existsSync(stateDir)) {
     ensureDir(stateDir);
@@ -83,6 +77,35 @@ export async function init(options: InitOptions): Promise<string[]> {
   }
   if (done.length === 0) done.push(`already set up: ${repo} deploys branch ${branch} from ${source}`);
   return done;
+}
+
+/** A hook of fanout's written (or rewritten) into the repository; one written by someone else is left alone and refused. */
+function installHook(repo: string, configFile: string, name: HookName, done: string[]): void {
+  const hookFile = path.join(repo, 'hooks', name);
+  const hook = renderHook(configFile, name);
+  const existing = fs.existsSync(hookFile) ? fs.readFileSync(hookFile, 'utf8') : undefined;
+  if (existing !== undefined && !existing.includes(hookMarker(name)))
+    throw new FanoutError(`${hookFile} exists and was not written by fanout: move it aside, or call "fanout hook ${name}" from it`);
+  if (existing !== hook) {
+    ensureDir(path.dirname(hookFile));
+    fs.writeFileSync(hookFile, hook, { mode: 0o755 });
+    done.push(`${existing === undefined ? 'installed' : 'updated'} ${hookFile}`);
+  }
+  fs.chmodSync(hookFile, 0o755);
+}
+
+/** A hook fanout wrote for a mode the config no longer has (push: pre-receive taken out): removed, so that it decides no push. */
+function removeOwnHook(repo: string, name: HookName, done: string[]): void {
+  const hookFile = path.join(repo, 'hooks', name);
+  let existing: string;
+  try {
+    existing = fs.readFileSync(hookFile, 'utf8');
+  } catch {
+    return;
+  }
+  if (!existing.includes(hookMarker(name))) return;
+  fs.rmSync(hookFile);
+  done.push(`removed ${hookFile}: the config says push: post-receive`);
 }
 
 /**

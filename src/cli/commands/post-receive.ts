@@ -3,8 +3,11 @@ import { deploy, type DeployRequest } from '../../deploy/deploy.js';
 import type { Context } from '../../engine/context.js';
 import { accountName, describeIdentity, identify, oneLine, pushOptions } from '../../deploy/identity.js';
 import { FanoutError } from '../../base/errors.js';
-import { ZERO_COMMIT } from '../../base/git.js';
-import type { HistoryEntry } from '../../engine/journal.js';
+import { ZERO_COMMIT, type Commit } from '../../base/git.js';
+import { isDeploy, Journal, type HistoryEntry } from '../../engine/journal.js';
+import { acquireLock, type Lock } from '../../engine/lock.js';
+import { keepAcceptedBuild, pruneBuilds } from '../../build/build-commits.js';
+import { clearAccepted } from '../../deploy/push-gate.js';
 import { recordRefusedPush } from '../refused-push.js';
 import { configPath, exitFor, session, type Session } from '../session.js';
 
@@ -70,11 +73,29 @@ function pushedBy(): string {
 }
 
 /**
- * `fanout hook post-receive`: what git runs after every push, with the pushed refs on stdin.
- * The pusher may hang up (Ctrl-C, dropped ssh) mid-deploy: the deploy carries on to the end and
- * its record goes to the log; writes to the vanished pusher are dropped.
+ * `fanout hook post-receive`: what git runs after every push, with the pushed refs on stdin. With
+ * push: post-receive it deploys the push; with push: pre-receive the deploy has run already, and
+ * this finishes what git would not let it do before accepting the push.
  */
 export async function runPostReceiveHook(configOption: string | undefined, json: boolean): Promise<void> {
+  const pushed = await hookSession(configOption, json);
+  if (pushed === undefined) return;
+  const { s, refs } = pushed;
+  if (s.config.pushMode === 'pre-receive') {
+    await finishAcceptedPush(s, refs);
+    return;
+  }
+  const entry = await onPostReceive(s, refs);
+  s.reporter.finish();
+  process.exitCode = exitFor(entry);
+}
+
+/**
+ * What both hooks begin with: the pushed refs from stdin and the session. The pusher may hang up
+ * (Ctrl-C, a dropped ssh) mid-deploy: the hook carries on to the end, writes to the vanished
+ * pusher dropped. A config that cannot be loaded refuses the push; undefined then.
+ */
+export async function hookSession(configOption: string | undefined, json: boolean): Promise<{ s: Session; refs: PushedRef[] } | undefined> {
   process.on('SIGHUP', () => undefined);
   process.on('SIGINT', () => undefined);
   process.on('SIGPIPE', () => undefined);
@@ -82,17 +103,40 @@ export async function runPostReceiveHook(configOption: string | undefined, json:
   process.stderr.on('error', () => undefined);
   const refs = parsePushedRefs(await readStdin());
   const configFile = configPath(configOption);
-  let s: Session;
   try {
-    s = session(configFile, json);
+    return { s: session(configFile, json), refs };
   } catch (error) {
     if (!(error instanceof FanoutError)) throw error;
     await refuseWithoutConfig(configFile, refs, error);
+    return undefined;
+  }
+}
+
+/**
+ * push: pre-receive, once git has accepted the push and moved the branch: the deploy's build kept
+ * by its ref and old builds pruned (git writes no ref before it accepts), and the mark that held
+ * the next push back (push-gate.ts) gone. The pruning is left to the next push while a deploy runs.
+ */
+async function finishAcceptedPush(s: Session, refs: readonly PushedRef[]): Promise<void> {
+  const pushed = refs.find((r) => r.ref === `refs/heads/${s.config.branch}` && !ZERO_COMMIT.test(r.newCommit));
+  if (pushed === undefined) return;
+  clearAccepted(s.config, pushed.newCommit as Commit);
+  if (s.config.build === undefined) return;
+  const journal = Journal.open(s.config.stateDir);
+  const deployed = journal.readHistory().findLast((e) => e.reason === 'push' && e.build?.source === pushed.newCommit && e.error === undefined && isDeploy(e));
+  if (deployed?.build !== undefined) await keepAcceptedBuild(s, { source: deployed.build.source, commit: deployed.commit });
+  let lock: Lock;
+  try {
+    lock = await acquireLock(s.config.stateDir, 0, 'pruning builds after a push', s.log);
+  } catch {
     return;
   }
-  const entry = await onPostReceive(s, refs);
-  s.reporter.finish();
-  process.exitCode = exitFor(entry);
+  try {
+    const state = Journal.open(s.config.stateDir).state;
+    await pruneBuilds(s, s.config.build.keep, state, journal.readHistory());
+  } finally {
+    lock.release();
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRawDiff } from '../../../src/base/git.js';
+import { gitEnv, inQuarantine, parseRawDiff } from '../../../src/base/git.js';
 
 describe('parseRawDiff', () => {
   it('reads status, path and the new blob, any file name intact', () => {
@@ -15,5 +15,21 @@ describe('parseRawDiff', () => {
 
   it('reads nothing from empty output', () => {
     expect(parseRawDiff('')).toEqual([]);
+  });
+});
+
+describe('gitEnv in the pre-receive hook: the quarantine passes through, and only for this repository', () => {
+  const repo = '/srv/git/site.git';
+  const quarantine = { GIT_QUARANTINE_PATH: `${repo}/./objects/tmp_objdir-incoming-x1`, GIT_OBJECT_DIRECTORY: `${repo}/./objects/tmp_objdir-incoming-x1`, GIT_ALTERNATE_OBJECT_DIRECTORIES: `${repo}/./objects`, PATH: '/usr/bin' };
+
+  it('passes the object directories when git holds a push of this repository in quarantine', () => {
+    expect(inQuarantine(repo, quarantine)).toBe(true);
+    expect(gitEnv(repo, quarantine)).toMatchObject({ GIT_DIR: repo, GIT_OBJECT_DIRECTORY: quarantine.GIT_OBJECT_DIRECTORY, GIT_ALTERNATE_OBJECT_DIRECTORIES: quarantine.GIT_ALTERNATE_OBJECT_DIRECTORIES });
+  });
+
+  it('passes nothing of another repository, or outside a hook', () => {
+    expect(inQuarantine('/srv/git/other.git', quarantine)).toBe(false);
+    expect(gitEnv('/srv/git/other.git', quarantine)).not.toHaveProperty('GIT_OBJECT_DIRECTORY');
+    expect(gitEnv(repo, { PATH: '/usr/bin', GIT_OBJECT_DIRECTORY: '/tmp/elsewhere' })).not.toHaveProperty('GIT_OBJECT_DIRECTORY');
   });
 });

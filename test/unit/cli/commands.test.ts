@@ -53,7 +53,7 @@ describe('the words of the static completion script', () => {
     expect(words.options.deploy).toEqual(['--full', '--dry-run', '--allow-empty', '--max-delete', '--force']);
     expect(words.options.verify).toEqual(['--all-slots']);
     expect(words.options.status).toEqual(['--prometheus']);
-    expect(words.positionals).toEqual({ help: words.commands, hook: ['post-receive'] });
+    expect(words.positionals).toEqual({ help: words.commands, hook: ['post-receive', 'pre-receive'] });
     expect(words.options.log).toEqual(['--follow', '--deploy', '--level']);
     expect(words.valued.sort()).toEqual(['--branch', '--config', '--deploy', '--level', '--limit', '--max-delete', '--repo', '--source', '--target']);
   });

@@ -11,6 +11,7 @@ import {
   deployFinished,
   deployRefused,
   forgetOtherSlots,
+  pushRejected,
   refusedBeforeTransfer,
   releaseJudged,
   slotLinked,
@@ -193,5 +194,18 @@ describe('a release a check failed on', () => {
     expect(s.refused).toEqual({ commit: B, why: 'the deploy would delete 18 files or directories', at: 't' });
     releaseJudged(s, entry(A, { build: { source: B, reused: false, durationMs: 1 } }));
     expect(s.refused).toBeUndefined();
+  });
+});
+
+describe('pushRejected: git drops a rejected push and its objects', () => {
+  it('makes the deploy before current again, unless a rollback has made one since', () => {
+    const before = { commit: A, deployId: 2, at: 't0' };
+    const s = state();
+    deployFinished(s, 3, B, 't1');
+    pushRejected(s, B, before);
+    expect(s.current).toEqual(before);
+    deployFinished(s, 4, C, 't2');
+    pushRejected(s, B, before);
+    expect(s.current).toEqual({ commit: C, deployId: 4, at: 't2' });
   });
 });

@@ -1,0 +1,61 @@
+import { deploy } from '../../deploy/deploy.js';
+import { accountName, oneLine } from '../../deploy/identity.js';
+import { pushSucceeded, rejectionLine } from '../../deploy/push-gate.js';
+import { FanoutError } from '../../base/errors.js';
+import { ZERO_COMMIT, type Commit } from '../../base/git.js';
+import { Journal } from '../../engine/journal.js';
+import type { Context } from '../../engine/context.js';
+import { hookSession, pushRequest, type PushedRef } from './post-receive.js';
+
+/** What git is told of a push: accept it, or reject it with the one line the pusher reads last. */
+export type Verdict = { accept: true } | { accept: false; line: string };
+
+/**
+ * `fanout hook pre-receive` (push: pre-receive): the push deploys before git accepts it, from the
+ * pushed objects git holds in quarantine, and git accepts it only when the deploy succeeded by the
+ * config's rule; so `git push` fails when the deploy did, and the branch on the update server
+ * always names what the farm serves.
+ */
+export async function runPreReceiveHook(configOption: string | undefined, json: boolean): Promise<void> {
+  const pushed = await hookSession(configOption, json);
+  if (pushed === undefined) return;
+  const { s, refs } = pushed;
+  if (s.config.pushMode !== 'pre-receive') {
+    s.reporter.note(`fanout: this pre-receive hook is left from push: pre-receive, but ${s.config.file} says push: post-receive: the push goes through, and the post-receive hook deploys it (fanout init removes this hook)`);
+    return;
+  }
+  const verdict = await onPreReceive(s, refs);
+  s.reporter.finish();
+  if (!verdict.accept) {
+    process.stderr.write(`fanout: ${verdict.line}\n`);
+    process.exitCode = 1;
+  }
+}
+
+/**
+ * A push judged by its deploy. Only the configured branch deploys: its own pushed commit, not the
+ * branch tip (git has not moved it yet), and never coalesced with another push, which git would
+ * reject anyway once this one moved the branch. Deleting the branch is refused: it would name
+ * nothing while the farm serves a release.
+ */
+export async function onPreReceive(ctx: Context, refs: readonly PushedRef[], env: NodeJS.ProcessEnv = process.env): Promise<Verdict> {
+  const branchRef = `refs/heads/${ctx.config.branch}`;
+  for (const pushed of refs.filter((r) => r.ref !== branchRef)) ctx.reporter.note(`fanout: ${pushed.ref} goes through as it is: only ${branchRef} deploys`);
+  const pushed = refs.find((r) => r.ref === branchRef);
+  if (pushed === undefined) return { accept: true };
+  if (ZERO_COMMIT.test(pushed.newCommit))
+    return { accept: false, line: `refusing to delete ${branchRef}: with push: pre-receive it names what the farm serves (push another commit to deploy it, or set push: post-receive)` };
+  const { request, notes, refused } = pushRequest(env, accountName());
+  for (const note of notes) ctx.reporter.note(`fanout: ${note}`);
+  if (refused) ctx.log.warn({ fanoutUser: oneLine(env.FANOUT_USER ?? '', 100), sudoUser: oneLine(env.SUDO_USER ?? '', 100), recordedAs: request.user }, 'a name given for the pusher was refused');
+  const gated = { old: ZERO_COMMIT.test(pushed.oldCommit) ? null : (pushed.oldCommit as Commit), pushed: pushed.newCommit as Commit };
+  try {
+    const entry = await deploy(ctx, { ...request, revision: { kind: 'rev', rev: pushed.newCommit } }, { dryRun: false, targets: [], full: false, gated });
+    if (entry === undefined || pushSucceeded(ctx.config, entry)) return { accept: true };
+    return { accept: false, line: rejectionLine(entry, Journal.open(ctx.config.stateDir).state) };
+  } catch (error) {
+    if (!(error instanceof FanoutError)) throw error;
+    ctx.log.warn({ commit: pushed.newCommit, refused: error.message }, 'push rejected before its deploy');
+    return { accept: false, line: `push rejected: ${error.message}` };
+  }
+}
