@@ -78,6 +78,20 @@ describe('push: pre-receive', () => {
     expect(await branchOnServer()).toBe(first);
   });
 
+  it('a config that cannot be loaded rejects the push, touching nothing, and the refusal is recorded', async () => {
+    const good = fs.readFileSync(farm.configFile, 'utf8');
+    fs.writeFileSync(farm.configFile, `${good}targts: []\n`);
+    farm.write({ 'index.html': '<h1>v2</h1>' });
+    await farm.commit('second');
+    const pushed = await farm.push();
+    expect(pushed.exitCode).not.toBe(0);
+    expect(pushed.stderr).toMatch(/remote: fanout: config .*unknown field "targts"/);
+    expect(pushed.stderr).toMatch(/\[remote rejected\]/);
+    expect(await branchOnServer()).toBe(first);
+    for (const daemon of farm.daemons) await expectServes(daemon, first);
+    expect(farm.history().at(-1)).toMatchObject({ refused: expect.stringMatching(/targts/) as unknown });
+  });
+
   it('back to push: post-receive, init removes the pre-receive hook and a push deploys after git accepted it, as before', async () => {
     farm.writeConfig({ push: 'post-receive' });
     const init = await farm.fanout(['init']);
