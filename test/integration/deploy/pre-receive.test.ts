@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFarm, type Farm } from '../../../harness/farm.js';
+import { execa } from 'execa';
+import { GIT_IDENTITY, createFarm, type Farm } from '../../../harness/farm.js';
+import { until } from '../../../harness/watcher.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../../../harness/tree.js';
 
 // push: pre-receive, for real: git push runs the deploy in git's pre-receive hook, on the pushed
@@ -90,6 +92,32 @@ describe('push: pre-receive', () => {
     expect(await branchOnServer()).toBe(first);
     for (const daemon of farm.daemons) await expectServes(daemon, first);
     expect(farm.history().at(-1)).toMatchObject({ refused: expect.stringMatching(/targts/) as unknown });
+  });
+
+  it('two pushes at once: the one that waited while the other moved the branch is rejected untouched', async () => {
+    // the first push's deploy holds the lock in its before hook until the second is seen waiting
+    const go = path.join(farm.root, 'go');
+    farm.writeConfig({ push: 'pre-receive', hooks: { before: ['sh', '-c', `while [ ! -e '${go}' ]; do sleep 0.05; done`] } });
+    const other = path.join(farm.root, 'other');
+    await execa('git', ['clone', '-q', farm.clone, other]);
+    fs.writeFileSync(path.join(other, 'index.html'), '<h1>theirs</h1>');
+    await execa('git', ['commit', '-q', '-am', 'theirs'], { cwd: other, env: GIT_IDENTITY });
+    farm.write({ 'index.html': '<h1>mine</h1>' });
+    const mine = await farm.commit('mine');
+    const log = path.join(farm.stateDir, 'fanout.log');
+    const logText = (): string => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '');
+    const seenBefore = logText().length;
+    const pushingMine = farm.push();
+    await until(() => fs.readFileSync(path.join(farm.stateDir, 'lock'), 'utf8').includes('push by'), () => 'the first push never took the lock');
+    const pushingTheirs = execa('git', ['push', farm.repo, 'HEAD:main'], { cwd: other, env: GIT_IDENTITY, reject: false });
+    await until(() => logText().slice(seenBefore).includes('waiting for the deploy lock'), () => 'the second push never waited for the lock');
+    fs.writeFileSync(go, '');
+    const [first, second] = [await pushingMine, await pushingTheirs];
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(second.exitCode).not.toBe(0);
+    expect(second.stderr).toMatch(/remote: fanout: push rejected: main is now at [0-9a-f]{10}: another push landed while this one waited; nothing was deployed/);
+    expect(await branchOnServer()).toBe(mine);
+    for (const daemon of farm.daemons) await expectServes(daemon, mine);
   });
 
   it('back to push: post-receive, init removes the pre-receive hook and a push deploys after git accepted it, as before', async () => {
