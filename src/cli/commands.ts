@@ -8,6 +8,7 @@ import { runInit } from './commands/init.js';
 import { runLog } from './commands/log.js';
 import { runPostReceiveHook } from './commands/post-receive.js';
 import { runPreReceiveHook } from './commands/pre-receive.js';
+import { runLock, runUnlock } from './commands/lock.js';
 import { runStatus } from './commands/status.js';
 import { runVerify } from './commands/verify.js';
 import { runWatch } from './commands/watch.js';
@@ -51,6 +52,8 @@ const SAFETY_OPTIONS = {
   'allow-empty': { type: 'boolean', default: false, describe: 'deploy even an empty tree (it empties every target)' },
   'max-delete': { type: 'number', describe: "allow this many deletions per target for this deploy (overrides the config's maxDelete)" },
   force: { type: 'boolean', default: false, describe: 'send a release that failed its check to more hosts all the same' },
+  'override-lock': { type: 'boolean', default: false, describe: 'deploy while the deploy lock (fanout lock) is taken; recorded with the deploy' },
+  message: { type: 'string', alias: 'm', describe: 'why this deploy, recorded with it (as git push -o message=... does for a push)' },
 } as const;
 
 /** The hooks `fanout hook NAME` runs. */
@@ -95,6 +98,21 @@ const COMMANDS: readonly AddCommand[] = [
         .example('$0 rollback', 'undo the last deploy')
         .example('$0 rollback v1.4.1', 'put a tag back'),
     run: (args) => runRollback(args),
+  }),
+  command({
+    name: 'lock',
+    words: 'take the deploy lock: every push and deploy is refused, with your reason, until fanout unlock (it survives reboots)',
+    options: (y) =>
+      y
+        .option('message', { type: 'string', alias: 'm', demandOption: 'say why: fanout lock -m "incident 42: hands off"', describe: 'why, shown to whoever tries to deploy' })
+        .example('$0 lock -m "release freeze until Monday"', 'nobody deploys by accident'),
+    run: (args) => runLock(args),
+  }),
+  command({
+    name: 'unlock',
+    words: 'lift the deploy lock fanout lock took',
+    options: (y) => y,
+    run: (args) => runUnlock(args),
   }),
   command({
     name: 'status',

@@ -5,6 +5,7 @@ import { findProgram } from '../base/exec.js';
 import { branchTip, commitInfo, resolveCommit, type Commit } from '../base/git.js';
 import { Journal, type HistoryEntry, type Reason, type State } from '../engine/journal.js';
 import { acquireLock, type Lock } from '../engine/lock.js';
+import { describeFreeze, frozenRefusal, readFreeze } from '../engine/freeze.js';
 import { previousDeploy } from './rollback.js';
 import { deployFailed, deployRefused, pushRejected } from '../engine/state.js';
 import type { Context } from '../engine/context.js';
@@ -33,6 +34,8 @@ export interface DeployRequest {
   user?: string;
   /** why this deploy, as the pusher said it (git push -o message=...) */
   message?: string;
+  /** the operator's deploy lock this deploy went through (--override-lock), as it read */
+  overrodeLock?: string;
 }
 
 export interface DeployOptions {
@@ -60,6 +63,8 @@ export interface DeployOptions {
    * for the lock while a later push of the same burst deployed the tip. Returns undefined then.
    */
   coalesce?: boolean;
+  /** go through the operator's deploy lock (fanout lock), recorded with the deploy */
+  overrideLock?: boolean;
   /**
    * push: pre-receive: a push git accepts only if this deploy succeeds. The branch must still be
    * where the push found it; a deploy that fails puts the targets it changed back on what the
@@ -103,11 +108,26 @@ async function deployLocked(ctx: Context, request: DeployRequest, options: Deplo
   const at = new Date();
   const id = journal.state.nextDeployId;
   try {
-    return await deployCommit(ctx, journal, request, options, targets, commit);
+    return await deployCommit(ctx, journal, throughFreeze(ctx, request, options, commit), options, targets, commit);
   } catch (error) {
     if (!options.dryRun && error instanceof FanoutError) await recordStop(ctx, journal, error, { id, at, commit, request });
     throw error;
   }
+}
+
+/**
+ * The operator's deploy lock (fanout lock): a deploy is refused while it is taken, unless told to
+ * go through it, which its record then says. An automatic rollback belongs to the deploy that
+ * needed it, watch mirrors edits made by hand, and a dry run changes nothing: none is stopped.
+ */
+function throughFreeze(ctx: Context, request: DeployRequest, options: DeployOptions, commit: Commit): DeployRequest {
+  if (request.reason === 'auto-rollback' || request.reason === 'watch' || options.dryRun) return request;
+  const freeze = readFreeze(ctx.config.stateDir);
+  if (freeze === undefined) return request;
+  if (options.overrideLock !== true) throw frozenRefusal(freeze, commit.slice(0, 10));
+  ctx.reporter.note(`going through the deploy lock (${describeFreeze(freeze)}): --override-lock, recorded with this deploy`);
+  ctx.log.warn({ lock: freeze, startedBy: request.startedBy }, 'deploy lock overridden');
+  return { ...request, overrodeLock: describeFreeze(freeze) };
 }
 
 /**

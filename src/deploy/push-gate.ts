@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../base/config.js';
 import { Refusal } from '../base/errors.js';
 import { branchTip, type Commit } from '../base/git.js';
-import type { HistoryEntry, State } from '../engine/journal.js';
+import { writeAtomically, type HistoryEntry, type State } from '../engine/journal.js';
 import type { Context } from '../engine/context.js';
 
 // push: pre-receive, the engine's side: git accepts a push only when its deploy succeeded, so the
@@ -79,9 +79,7 @@ interface AcceptedMark {
 /** Written under the lock when a push's deploy succeeded: git moves the branch only after the hook has exited. */
 export function markAccepted(config: Config, push: GatedPush): void {
   const mark: AcceptedMark = { old: push.old, pushed: push.pushed, at: new Date().toISOString() };
-  const file = markFile(config);
-  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(mark)}\n`, { mode: 0o600 });
-  fs.renameSync(`${file}.tmp`, file);
+  writeAtomically(markFile(config), `${JSON.stringify(mark)}\n`, { mode: 0o600 });
 }
 
 /** git has moved the branch for an accepted push (the post-receive hook), or never will: the mark goes. */

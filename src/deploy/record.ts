@@ -33,7 +33,8 @@ export interface Started {
 export function historyEntry(started: Started, commit: Commit, targets: TargetOutcome[], more: Partial<HistoryEntry> = {}): HistoryEntry {
   const { request } = started;
   const build = started.build === undefined ? {} : { build: { source: started.build.source, reused: started.build.reused, durationMs: started.build.durationMs } };
-  return { id: started.id, startedAt: started.at.toISOString(), finishedAt: new Date().toISOString(), commit, subject: started.subject, reason: request.reason, startedBy: request.startedBy, ...whoOf(request), ...build, ...more, targets };
+  const overrode = request.overrodeLock === undefined ? {} : { overrodeLock: request.overrodeLock };
+  return { id: started.id, startedAt: started.at.toISOString(), finishedAt: new Date().toISOString(), commit, subject: started.subject, reason: request.reason, startedBy: request.startedBy, ...whoOf(request), ...overrode, ...build, ...more, targets };
 }
 
 export type PlannedDeploy = Extract<DeployPlan, { kind: 'deploy' }>;

@@ -120,6 +120,8 @@ export interface HistoryEntry {
   user?: string;
   /** why this deploy, as the pusher said it (`git push -o message=...`): one line, bounded */
   message?: string;
+  /** the operator's deploy lock (fanout lock) this deploy went through with --override-lock, as it read */
+  overrodeLock?: string;
   dryRun?: boolean;
   targets: TargetOutcome[];
   /** the deploy failed before any target: the checkout into the source, say */

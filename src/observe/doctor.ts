@@ -14,6 +14,7 @@ import { firstLine, run, type ExecResult } from '../base/exec.js';
 import { hookMarker, installationProblem, renderHook, type HookName } from '../base/installation.js';
 import type { Logger } from '../base/log.js';
 import { connectionArgs } from '../transport/rsync-args.js';
+import { describeFreeze, readFreeze } from '../engine/freeze.js';
 import { failureMessage } from '../transport/rsync-failure.js';
 
 export interface Check {
@@ -76,10 +77,22 @@ export function checkSetup(config: Config): Check[] {
     }
   }
   checks.push(checkStateDir(config.stateDir));
+  checks.push(checkFreeze(config.stateDir));
   checks.push(...checkHooks(config));
   checks.push(checkSource(config.source));
   if (config.metrics.textfile !== undefined) checks.push(checkTextfile(config.metrics.textfile));
   return checks;
+}
+
+/** The operator's deploy lock: shown, not a problem (it is taken on purpose), but one whose file cannot be read is. */
+function checkFreeze(stateDir: string): Check {
+  const name = 'deploy lock';
+  try {
+    const freeze = readFreeze(stateDir);
+    return { name, ok: true, detail: freeze === undefined ? 'not taken: pushes deploy' : `TAKEN: deploys are ${describeFreeze(freeze)} (fanout unlock lifts it)` };
+  } catch (error) {
+    return { name, ok: false, detail: errorMessage(error), fix: `fanout unlock, or make ${stateDir} readable by ${userName(currentUid())}` };
+  }
 }
 
 /** metrics.textfile: its directory (node_exporter's) must exist and let fanout write into it. */

@@ -7,6 +7,7 @@ import { branchTip, gitEnv, type Commit } from '../base/git.js';
 import { Journal, isDeploy, readHistory, readRecentHistory, writeAtomically, type HistoryEntry, type State } from '../engine/journal.js';
 import type { Logger } from '../base/log.js';
 import { countDeploys, deployOutcome, upToDate } from '../engine/state.js';
+import { readFreeze, type Freeze } from '../engine/freeze.js';
 
 /**
  * Metrics for Prometheus, in its text exposition format: a node_exporter textfile
@@ -31,6 +32,8 @@ export interface MetricsFacts {
   deploys: Readonly<Record<string, number>>;
   /** the branch, and whether its tip (with build: its build) is the current deploy; absent while it has no commits */
   branch?: { name: string; tipDeployed: boolean };
+  /** the operator's deploy lock, when taken */
+  lock?: Freeze;
 }
 
 const REASONS = ['push', 'manual', 'rollback', 'sync', 'watch', 'auto-rollback'] as const;
@@ -111,6 +114,7 @@ export function prometheusText(facts: MetricsFacts): string {
   );
   // a refusal since is no deploy: the last deploy is the last one that ran
   lastDeployFamilies(family, facts.recent.findLast(isDeploy));
+  lockFamilies(family, facts.lock);
   return `${out.join('\n')}\n`;
 }
 
@@ -128,6 +132,12 @@ function lastDeployFamilies(family: Family, last: HistoryEntry | undefined): voi
     last === undefined ? [] : [[{ reason: last.reason, user: last.user ?? '', commit: last.commit }, 1]],
   );
   family('fanout_last_deploy_success', 'gauge', 'Whether the last deploy reached every target (1) or not (0).', [[{}, last === undefined ? undefined : deployOutcome(last) === 'ok' ? 1 : 0]]);
+}
+
+/** The operator's deploy lock (fanout lock): whether it is taken, and since when; who and why are on the farm page and in status. */
+function lockFamilies(family: Family, lock: Freeze | undefined): void {
+  family('fanout_deploy_locked', 'gauge', 'Whether the deploy lock (fanout lock) is taken (1): every push and deploy is refused until fanout unlock.', [[{}, lock === undefined ? 0 : 1]]);
+  family('fanout_deploy_locked_since_timestamp_seconds', 'gauge', 'When the deploy lock was taken, in Unix time.', [[{}, seconds(lock?.since)]]);
 }
 
 /** The history read back for the metrics: enough for the last deploy of every target that deploys at all. */
@@ -149,7 +159,19 @@ export async function metricsFacts(config: Pick<Config, 'stateDir' | 'repo' | 'b
     behind: await commitsBehind(config.repo, state, targets, sourceOf, log),
     deploys: state.deploys ?? countDeploys(readHistory(config.stateDir)),
     ...(branch === undefined ? {} : { branch }),
+    ...lockOf(config.stateDir, log),
   };
+}
+
+/** The deploy lock as the metrics show it; one whose file cannot be read shows as taken, as deploys read it. */
+function lockOf(stateDir: string, log: Logger): { lock?: Freeze } {
+  try {
+    const lock = readFreeze(stateDir);
+    return lock === undefined ? {} : { lock };
+  } catch (error) {
+    log.warn({ error: errorMessage(error) }, 'the deploy lock cannot be read');
+    return { lock: { by: 'unknown', reason: errorMessage(error), since: '' } };
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { deploy, type Revision } from '../../deploy/deploy.js';
-import { accountName, describeIdentity, identify } from '../../deploy/identity.js';
+import { accountName, describeIdentity, identify, MESSAGE_MAX, oneLine } from '../../deploy/identity.js';
 import { FanoutError } from '../../base/errors.js';
 import { Journal, type Reason } from '../../engine/journal.js';
 import { targetsToSync } from '../../observe/status.js';
@@ -15,6 +15,8 @@ export interface DeployArgs extends GlobalArgs {
   force: boolean;
   'allow-empty': boolean;
   'max-delete': number | undefined;
+  'override-lock': boolean;
+  message: string | undefined;
 }
 
 /** `fanout deploy [REV]`: REV, else the branch tip. */
@@ -57,10 +59,11 @@ async function deployWith(s: Session, args: DeployArgs, revision: Revision, reas
   const maxDelete = maxDeleteOption(args['max-delete']);
   const me = identify(process.env, accountName());
   for (const note of me.notes) s.reporter.note(`warning: ${note}`);
+  const message = args.message === undefined ? '' : oneLine(args.message, MESSAGE_MAX);
   const entry = await deploy(
     s,
-    { revision, reason, startedBy: describeIdentity(me), user: me.user },
-    { dryRun: args['dry-run'], targets, full: args.full, force: args.force, allowEmpty: args['allow-empty'], ...maxDelete },
+    { revision, reason, startedBy: describeIdentity(me), user: me.user, ...(message === '' ? {} : { message }) },
+    { dryRun: args['dry-run'], targets, full: args.full, force: args.force, allowEmpty: args['allow-empty'], overrideLock: args['override-lock'], ...maxDelete },
   );
   s.reporter.finish();
   process.exitCode = exitFor(entry);

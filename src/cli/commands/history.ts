@@ -64,9 +64,10 @@ function outcome(e: HistoryEntry, color: boolean): string {
   ].join('; ');
 }
 
-/** Why a deploy went wrong, a line each: the refusal, the failure before any target, where the rollout stopped, each failed target's reason. */
+/** Why a deploy went wrong, a line each: the refusal, the failure before any target, where the rollout stopped, each failed target's reason; and a deploy lock it went through. */
 export function reasons(e: HistoryEntry): string[] {
   const lines: string[] = [];
+  if (e.overrodeLock !== undefined) lines.push(`went through the deploy lock (--override-lock): ${e.overrodeLock}`);
   if (e.refused !== undefined) lines.push(`refused: ${e.refused}`);
   if (e.error !== undefined) lines.push(`failed: ${e.error}`);
   const stopped = e.rollout?.stopped;

@@ -2,7 +2,8 @@ import type { Config } from '../../base/config.js';
 import { branchTip, commitInfo, type Commit } from '../../base/git.js';
 import { selectTargets } from '../../deploy/deploy.js';
 import { Journal, type HistoryEntry, type State } from '../../engine/journal.js';
-import { humanDuration, shortCommit, statusWord, table } from '../../engine/report.js';
+import { humanDuration, paint, shortCommit, statusWord, table } from '../../engine/report.js';
+import { describeFreeze, readFreeze, type Freeze } from '../../engine/freeze.js';
 import { metricsFacts, prometheusText } from '../../observe/metrics.js';
 import { autoRollbackLine, currentByOf, farmStatus, lastAutoRollback, rejectedLine, slotsLine, statusDocument, type AutoRollback, type CurrentBy, type FarmStatus } from '../../observe/status.js';
 import { readWatchState, watchStatusLine, type WatchState } from '../../watch/watcher-state.js';
@@ -22,6 +23,8 @@ export interface StatusFacts {
   currentBuild: HistoryEntry['build'];
   /** who made the current deploy, and why when they said (absent: its history entry is gone) */
   currentBy?: CurrentBy;
+  /** the operator's deploy lock, when taken (fanout lock) */
+  lock?: Freeze;
 }
 
 /** `fanout status [--prometheus]`: exit 1 unless the farm is ok (--prometheus: always 0). */
@@ -35,7 +38,7 @@ export async function runStatus(args: GlobalArgs & { prometheus: boolean }): Pro
   }
   const facts = await readStatus(config, journal, args.target);
   process.exitCode = facts.status.ok ? 0 : 1;
-  if (args.json) writeJson(statusDocument(facts.status, facts.subjects, facts.watchState, facts.state, facts.autoRollback, facts.currentBuild, facts.currentBy));
+  if (args.json) writeJson({ ...statusDocument(facts.status, facts.subjects, facts.watchState, facts.state, facts.autoRollback, facts.currentBuild, facts.currentBy), lock: facts.lock ?? null });
   else out.write(statusText(facts, config, out.color));
 }
 
@@ -52,7 +55,8 @@ async function readStatus(config: Config, journal: Journal, only: readonly strin
     currentEntry,
   );
   const subjects = await commitSubjects(config.repo, [status.current?.commit ?? null, status.branchTip, ...status.targets.map((s) => s.commit)]);
-  return { status, subjects, watchState, state, autoRollback: lastAutoRollback(history), currentBuild: currentEntry?.build, ...(currentEntry === undefined ? {} : { currentBy: currentByOf(currentEntry) }) };
+  const lock = readFreeze(config.stateDir);
+  return { status, subjects, watchState, state, autoRollback: lastAutoRollback(history), currentBuild: currentEntry?.build, ...(currentEntry === undefined ? {} : { currentBy: currentByOf(currentEntry) }), ...(lock === undefined ? {} : { lock }) };
 }
 
 async function commitSubjects(repo: string, commits: Iterable<Commit | null>): Promise<Map<string, string>> {
@@ -87,6 +91,7 @@ function farmLines(facts: StatusFacts, config: Pick<Config, 'branch' | 'source' 
   const { current, branchTip: tip, sourceError } = status;
   const by = currentBy === undefined ? '' : `, ${currentBy.startedBy}`;
   const lines = [
+    ...(facts.lock === undefined ? [] : [`${paint(color, 31, 'LOCKED')}: deploys are ${describeFreeze(facts.lock)} (fanout unlock lifts it)`]),
     current === null
       ? 'current deploy: none yet (git push, or fanout deploy)'
       : `current deploy: ${shortCommit(current.commit)} "${names.get(current.commit) ?? ''}" (deploy #${current.deployId}${by}, ${when(current.at, now)})`,

@@ -50,11 +50,12 @@ describe('the words of the static completion script', () => {
     const words = completionWords();
     expect(words.commands).toEqual(await buildCli([]).getCompletion(['']));
     expect(words.global).toEqual(['--config', '--json', '--target', '--verbose', '--help', '--version']);
-    expect(words.options.deploy).toEqual(['--full', '--dry-run', '--allow-empty', '--max-delete', '--force']);
+    expect(words.options.deploy).toEqual(['--full', '--dry-run', '--allow-empty', '--max-delete', '--force', '--override-lock', '--message']);
+    expect(words.options.lock).toEqual(['--message']);
     expect(words.options.verify).toEqual(['--all-slots']);
     expect(words.options.status).toEqual(['--prometheus']);
     expect(words.positionals).toEqual({ help: words.commands, hook: ['post-receive', 'pre-receive'] });
     expect(words.options.log).toEqual(['--follow', '--deploy', '--level']);
-    expect(words.valued.sort()).toEqual(['--branch', '--config', '--deploy', '--level', '--limit', '--max-delete', '--repo', '--source', '--target']);
+    expect(words.valued.sort()).toEqual(['--branch', '--config', '--deploy', '--level', '--limit', '--max-delete', '--message', '--repo', '--source', '--target']);
   });
 });
