@@ -55,7 +55,10 @@ const sitePath = v.pipe(
 
 const schema = v.strictObject({
   repo: nonEmpty,
-  branch: v.optional(nonEmpty, 'main'),
+  /** default main; with stages, each stage's own (none: the stage is promoted into) */
+  branch: v.optional(nonEmpty),
+  /** several farms from one repository (README: Stages): each stage's fields over the top level's */
+  stages: v.optional(v.record(v.string(), v.record(v.string(), v.unknown()))),
   source: nonEmpty,
   targets: v.array(targetSchema),
   exclude: v.optional(v.array(nonEmpty), () => []),

@@ -13,9 +13,10 @@ import type { Build, Checks, Config, Hooks, Layout, Rollout, SshOptions, Target 
 export type Resolve = (file: string) => string;
 
 /** Where pushes arrive and which branch deploys, where it is checked out, where fanout keeps its state. */
-export function normalizePlaces(c: RawConfig, abs: Resolve): Pick<Config, 'repo' | 'branch' | 'source' | 'stateDir'> {
+export function normalizePlaces(c: RawConfig, abs: Resolve, staged = false): Pick<Config, 'repo' | 'branch' | 'source' | 'stateDir'> {
   const repo = abs(c.repo);
-  return { repo, branch: c.branch, source: abs(c.source), stateDir: c.stateDir === undefined ? path.join(repo, 'fanout') : abs(c.stateDir) };
+  // a stage without a branch is only promoted into; a farm without stages deploys main by default
+  return { repo, branch: c.branch ?? (staged ? undefined : 'main'), source: abs(c.source), stateDir: c.stateDir === undefined ? path.join(repo, 'fanout') : abs(c.stateDir) };
 }
 
 type RunSettings = Pick<Config, 'exclude' | 'protect' | 'concurrency' | 'timeout' | 'retries' | 'retryDelay' | 'lockTimeout' | 'maxDelete' | 'owner' | 'switchPolicy' | 'pushMode'>;

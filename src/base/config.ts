@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { validateConfig, type Fail } from './config-schema.js';
+import { checkStagesApart, failInStage, stageNames, stageView } from './config-stages.js';
+import { describeDest } from './dest.js';
 import {
   checkEveryTargetChecked,
   checkRollout,
@@ -91,8 +93,13 @@ export interface Rollout {
 
 export interface Config {
   file: string;
+  /** with stages: which one this is (README: Stages); undefined for a config without stages */
+  stage: string | undefined;
+  /** with stages: every other stage, read from the same file (their own otherStages empty) */
+  otherStages: readonly Config[];
   repo: string;
-  branch: string;
+  /** pushes to this branch deploy; undefined: a stage that is only promoted into (fanout promote) */
+  branch: string | undefined;
   source: string;
   stateDir: string;
   targets: Target[];
@@ -131,35 +138,78 @@ export function targetNamed(config: Pick<Config, 'targets'>, name: string): Targ
  * `origin` (how the path was chosen) lets a missing or foreign config say where fanout looked and
  * what to run instead (config-access.ts).
  */
-export function loadConfig(file: string, origin: ConfigOrigin = namedConfig(file)): Config {
+export function loadConfig(file: string, origin: ConfigOrigin = namedConfig(file), stage?: string): Config {
   const absolute = path.resolve(file);
-  const where = { ...origin, file: absolute };
-  assertConfigTrusted(where);
-  let text: string;
-  try {
-    text = fs.readFileSync(absolute, 'utf8');
-  } catch (error) {
-    throw new FanoutError(configReadFailure(where, error));
-  }
-  const config = parseConfig(text, absolute);
+  const config = pickStage(parseStages(readConfigText(absolute, origin), absolute), absolute, stage);
   checkPasswordFiles(config);
   return config;
 }
 
+/** Every farm the config names: its stages in order, or the one farm of a config without stages (the hook, init). */
+export function loadStages(file: string, origin: ConfigOrigin = namedConfig(file)): Config[] {
+  const absolute = path.resolve(file);
+  const stages = parseStages(readConfigText(absolute, origin), absolute);
+  for (const config of stages) checkPasswordFiles(config);
+  return stages;
+}
+
+function readConfigText(absolute: string, origin: ConfigOrigin): string {
+  const where = { ...origin, file: absolute };
+  assertConfigTrusted(where);
+  try {
+    return fs.readFileSync(absolute, 'utf8');
+  } catch (error) {
+    throw new FanoutError(configReadFailure(where, error));
+  }
+}
+
 /**
  * The config's text, validated and normalized: pure, no file is read (loadConfig checks the
- * files it names). Every failure is one line naming the file and field.
+ * files it names). Every failure is one line naming the file and field. With stages, `stage`
+ * picks one; it may be left out when there is only one.
  */
-export function parseConfig(text: string, file: string): Config {
+export function parseConfig(text: string, file: string, stage?: string): Config {
+  return pickStage(parseStages(text, file), file, stage);
+}
+
+/** Every farm in the text: each stage (a mistake in one is reported whichever is asked for), or the one farm. */
+export function parseStages(text: string, file: string): Config[] {
   const fail = failIn(file);
-  const c = validateConfig(readYaml(text, fail), fail);
+  const raw = readYaml(text, fail);
+  const names = stageNames(raw, fail);
+  if (names === undefined) return [parseFarm(raw, file, fail, undefined)];
+  const all = names.map((name) => parseFarm(stageView(raw, name), file, failInStage(fail, raw, name), name));
+  checkStagesApart(
+    all.map((c) => ({ name: c.stage ?? '', branch: c.branch, source: c.source, stateDir: c.stateDir, dests: c.targets.map((t) => describeDest(t.dest)) })),
+    fail,
+  );
+  return all.map((config) => ({ ...config, otherStages: all.filter((c) => c !== config) }));
+}
+
+function pickStage(all: readonly Config[], file: string, stage: string | undefined): Config {
+  const fail = failIn(file);
+  const names = all.map((c) => c.stage).filter((name) => name !== undefined);
+  if (names.length === 0) {
+    if (stage !== undefined) fail('', `has no stages, so --stage ${stage} names nothing: leave --stage out`);
+    return all[0] ?? fail('', 'names no farm');
+  }
+  const chosen = stage ?? (names.length === 1 ? names[0] : undefined);
+  if (chosen === undefined) return fail('', `has stages ${names.join(', ')}: name one with --stage NAME`);
+  return all.find((c) => c.stage === chosen) ?? fail('', `has no stage "${chosen}"; its stages: ${names.join(', ')}`);
+}
+
+/** One farm: the whole config without stages, or one stage's view of it. */
+function parseFarm(raw: object, file: string, fail: Fail, stage: string | undefined): Config {
+  const c = validateConfig(raw, fail);
   const abs: Resolve = (p) => path.resolve(path.dirname(file), p);
   const targets = normalizeTargets(c, abs, fail);
   checkEveryTargetChecked(c.checks, targets, fail);
   checkRollout(c.rollout, c.checks, targets, fail);
-  const places = normalizePlaces(c, abs);
+  const places = normalizePlaces(c, abs, stage !== undefined);
   return {
     file,
+    stage,
+    otherStages: [],
     ...places,
     targets,
     ...normalizeRunSettings(c),

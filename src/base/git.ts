@@ -135,7 +135,8 @@ export async function resolveCommit(repo: string, rev: string): Promise<Commit> 
 }
 
 /** The branch tip, or undefined when the branch does not exist yet (nothing pushed). */
-export async function branchTip(repo: string, branch: string): Promise<Commit | undefined> {
+export async function branchTip(repo: string, branch: string | undefined): Promise<Commit | undefined> {
+  if (branch === undefined) return undefined;
   try {
     return await resolveCommit(repo, `refs/heads/${branch}`);
   } catch {

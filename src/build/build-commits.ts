@@ -5,7 +5,7 @@ import { run } from '../base/exec.js';
 import { commitInfo, gitEnv, inQuarantine, type Commit } from '../base/git.js';
 import type { Logger } from '../base/log.js';
 import { ownSubdir } from '../base/trust.js';
-import { isDeploy, type HistoryEntry, type State } from '../engine/journal.js';
+import { isDeploy, Journal, type HistoryEntry, type State } from '../engine/journal.js';
 import type { Context } from '../engine/context.js';
 
 // The build commits in the bare repository: a build's output committed with an index of fanout's
@@ -101,17 +101,13 @@ export async function pruneBuilds(ctx: Context, keep: number, state: State, hist
   // no ref may go while git holds a push in quarantine: the post-receive hook prunes once it is accepted
   if (inQuarantine(ctx.config.repo)) return 0;
   const held = new Set<string>();
-  const add = (c: string | null | undefined): void => {
-    if (c != null) held.add(c);
-  };
-  add(state.source.commit);
-  for (const t of Object.values(state.targets)) {
-    add(t.commit);
-    for (const c of t.attempted) add(c);
-    for (const s of Object.values(t.slots ?? {})) add(s.commit);
+  heldBuilds(held, keep, state, history);
+  // the stages share the repository and its build refs: what another stage holds stays too
+  for (const other of ctx.config.otherStages) {
+    if (!fs.existsSync(other.stateDir)) continue;
+    const journal = Journal.open(other.stateDir);
+    heldBuilds(held, keep, journal.state, journal.readHistory());
   }
-  // the last `keep` deploys that sent something: a failed one (a build that failed) or a refusal names no build
-  for (const e of history.filter((h) => h.dryRun !== true && h.error === undefined && isDeploy(h)).slice(-keep)) add(e.commit);
   const refs = (await git(ctx, ['for-each-ref', '--format=%(refname) %(objectname)', REF])).split('\n').filter((l) => l !== '');
   const kept = new Set<string>();
   let pruned = 0;
@@ -127,6 +123,21 @@ export async function pruneBuilds(ctx: Context, keep: number, state: State, hist
   if (pruned > 0) ctx.log.info({ pruned }, 'build refs pruned');
   pruneBuildLogs(ctx.config.stateDir, keep, kept);
   return pruned;
+}
+
+/** The commits a farm holds (its source, each target and slot, the last `keep` deploys), added to `held`. */
+function heldBuilds(held: Set<string>, keep: number, state: State, history: readonly HistoryEntry[]): void {
+  const add = (c: string | null | undefined): void => {
+    if (c != null) held.add(c);
+  };
+  add(state.source.commit);
+  for (const t of Object.values(state.targets)) {
+    add(t.commit);
+    for (const c of t.attempted) add(c);
+    for (const s of Object.values(t.slots ?? {})) add(s.commit);
+  }
+  // the last `keep` deploys that sent something: a failed one (a build that failed) or a refusal names no build
+  for (const e of history.filter((h) => h.dryRun !== true && h.error === undefined && isDeploy(h)).slice(-keep)) add(e.commit);
 }
 
 /**

@@ -9,6 +9,7 @@ import { runLog } from './commands/log.js';
 import { runPostReceiveHook } from './commands/post-receive.js';
 import { runPreReceiveHook } from './commands/pre-receive.js';
 import { runLock, runUnlock } from './commands/lock.js';
+import { runPromote } from './commands/promote.js';
 import { runStatus } from './commands/status.js';
 import { runVerify } from './commands/verify.js';
 import { runWatch } from './commands/watch.js';
@@ -98,6 +99,18 @@ const COMMANDS: readonly AddCommand[] = [
         .example('$0 rollback', 'undo the last deploy')
         .example('$0 rollback v1.4.1', 'put a tag back'),
     run: (args) => runRollback(args),
+  }),
+  command({
+    name: 'promote <from> <to>',
+    words: 'deploy to stage TO exactly what stage FROM serves (with build: the same build); refused unless FROM serves it on every target and its checks passed',
+    options: (y) =>
+      y
+        .positional('from', { type: 'string', demandOption: true, describe: 'the stage that proved the release (staging)' })
+        .positional('to', { type: 'string', demandOption: true, describe: 'the stage that gets it (production)' })
+        .option('full', FULL)
+        .options(SAFETY_OPTIONS)
+        .example('$0 promote staging production', 'production gets what staging serves'),
+    run: (args) => runPromote(args),
   }),
   command({
     name: 'lock',

@@ -1,4 +1,4 @@
-import { loadConfig } from '../base/config.js';
+import { loadStages } from '../base/config.js';
 import { configPath } from './session.js';
 
 /** The word after `--target` being completed, and the --config the same command line names. */
@@ -16,36 +16,45 @@ export interface TargetWord {
  * undefined for any other word. `current` is the word as yargs passes it.
  */
 export function targetWord(argv: readonly string[], current: string): TargetWord | undefined {
+  return optionWord(argv, current, '--target');
+}
+
+/** The word after `option` (--target, --stage) being completed, and the --config and --stage the same line names. */
+function optionWord(argv: readonly string[], current: string, option: string): (TargetWord & { stage: string | undefined }) | undefined {
   // bash splits `--target=we` into `--target`, `=`, `we` (COMP_WORDBREAKS) and completes the
   // last part; zsh passes the word whole and completes the whole word
   const given = argv.slice(argv.indexOf('--get-yargs-completions') + 1);
-  const whole = given.at(-1)?.startsWith('--target=') === true;
+  const whole = given.at(-1)?.startsWith(`${option}=`) === true;
   const words = given.join('\0').replace(/\0=\0/g, '=').split('\0');
   const last = words.at(-1) ?? '';
-  const prefix = last.startsWith('--target=') ? last.slice('--target='.length) : words.at(-2) === '--target' ? current : undefined;
+  const prefix = last.startsWith(`${option}=`) ? last.slice(option.length + 1) : words.at(-2) === option ? current : undefined;
   if (prefix === undefined) return undefined;
-  const at = words.findIndex((w) => w === '--config' || w.startsWith('--config='));
-  const configFile = at === -1 ? undefined : words[at]?.startsWith('--config=') === true ? words[at]?.slice('--config='.length) : words[at + 1];
-  return { prefix, whole, configFile };
+  const valueOf = (name: string): string | undefined => {
+    const at = words.slice(0, -1).findIndex((w) => w === name || w.startsWith(`${name}=`));
+    return at === -1 ? undefined : words[at]?.startsWith(`${name}=`) === true ? words[at]?.slice(name.length + 1) : words[at + 1];
+  };
+  return { prefix, whole, configFile: valueOf('--config'), stage: valueOf('--stage') };
 }
 
 /**
- * Completing the word after `--target`: the names of the targets in the config the words name
- * (`--config FILE`, else where fanout looks), or none when it cannot be read; undefined for any
- * other word.
+ * Completing the word after `--target` or `--stage`: the names of the targets (of the --stage on
+ * the line, else of every stage) or of the stages, in the config the words name (`--config FILE`,
+ * else where fanout looks); none when it cannot be read; undefined for any other word.
  */
 export function targetCompletions(argv: readonly string[], current: string): string[] | undefined {
-  const word = targetWord(argv, current);
-  if (word === undefined) return undefined;
-  try {
-    const config = loadConfig(configPath(word.configFile));
-    return config.targets
-      .map((t) => t.name)
-      .filter((name) => name.startsWith(word.prefix))
-      .map((name) => (word.whole ? `--target=${name}` : name));
-  } catch {
-    return [];
+  for (const option of ['--target', '--stage'] as const) {
+    const word = optionWord(argv, current, option);
+    if (word === undefined) continue;
+    let names: string[];
+    try {
+      const stages = loadStages(configPath(word.configFile)).filter((c) => option === '--stage' || word.stage === undefined || c.stage === word.stage);
+      names = option === '--stage' ? stages.map((c) => c.stage ?? '').filter((n) => n !== '') : [...new Set(stages.flatMap((c) => c.targets.map((t) => t.name)))];
+    } catch {
+      return [];
+    }
+    return names.filter((name) => name.startsWith(word.prefix)).map((name) => (word.whole ? `${option}=${name}` : name));
   }
+  return undefined;
 }
 
 /** Completing the word after `help`: the commands' names; undefined for any other word. */
@@ -132,10 +141,10 @@ _fanout_completions()
         at=$((at - 1))
     fi
 ${FIND_COMMAND}    case \${COMP_WORDS[at]} in
-        --target)
-            # the targets' names are in the config (the --config on the line, else fanout's own)
+        --target|--stage)
+            # the targets' and stages' names are in the config (the --config on the line, else fanout's own)
             words=$(fanout --get-yargs-completions "\${COMP_WORDS[@]:0:at+1}" '' 2>/dev/null) ;;
-        ${w.valued.filter((o) => o !== '--target').join('|')})
+        ${w.valued.filter((o) => o !== '--target' && o !== '--stage').join('|')})
             # a file or a value: bash's own completion (complete -o default)
             COMPREPLY=()
             return 0 ;;

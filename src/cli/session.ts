@@ -60,8 +60,12 @@ export interface Session extends Context {
   json: boolean;
 }
 
-export function session(configFile: string, json: boolean, origin?: ConfigOrigin): Session {
-  const config = loadConfig(configFile, origin);
+export function session(configFile: string, json: boolean, origin?: ConfigOrigin, stage?: string): Session {
+  return sessionOf(loadConfig(configFile, origin, stage), json);
+}
+
+/** The session of a config already loaded (the hook's, one per stage a push deploys). */
+export function sessionOf(config: Config, json: boolean): Session {
   const log = openLog(config.stateDir);
   const out = stdoutOutput();
   const nameWidth = Math.max(...config.targets.map((t) => t.name.length), 4);
@@ -71,9 +75,9 @@ export function session(configFile: string, json: boolean, origin?: ConfigOrigin
 }
 
 /** The session a command's --config and --json ask for. */
-export function sessionFor(args: Pick<GlobalArgs, 'config' | 'json'>): Session {
+export function sessionFor(args: Pick<GlobalArgs, 'config' | 'json' | 'stage'>): Session {
   const origin = configSearch(args.config);
-  return session(origin.file, args.json, origin);
+  return session(origin.file, args.json, origin, args.stage);
 }
 
 /** A deploy exits 1 when any target failed (DESIGN.md), 0 when it did nothing or all went well. */

@@ -281,6 +281,7 @@ async function chooseCommit(config: Config, journal: Journal, revision: Revision
     case 'rev':
       return resolveCommit(config.repo, revision.rev);
     case 'tip': {
+      if (config.branch === undefined) throw new FanoutError(`stage ${config.stage ?? ''} has no branch: it is promoted into (fanout promote FROM ${config.stage ?? ''}), or name a revision`);
       const tip = await branchTip(config.repo, config.branch);
       if (tip === undefined) throw new FanoutError(`branch "${config.branch}" has no commits in ${config.repo} yet: push to it first`);
       return tip;

@@ -85,7 +85,7 @@ export interface State {
   refused?: { commit: Commit; why: string; at: string };
 }
 
-export type Reason = 'push' | 'manual' | 'rollback' | 'sync' | 'watch' | 'auto-rollback';
+export type Reason = 'push' | 'manual' | 'rollback' | 'sync' | 'watch' | 'auto-rollback' | 'promote';
 
 export interface TargetOutcome {
   name: string;

@@ -21,6 +21,8 @@ import { readFreeze, type Freeze } from '../engine/freeze.js';
 export interface MetricsFacts {
   /** the farm label every sample carries: several farms' textfiles on one server never collide */
   farm: string;
+  /** with stages: the stage label every sample carries beside farm */
+  stage?: string;
   state: State;
   /** the configured targets, in the config's order */
   targets: readonly string[];
@@ -36,7 +38,7 @@ export interface MetricsFacts {
   lock?: Freeze;
 }
 
-const REASONS = ['push', 'manual', 'rollback', 'sync', 'watch', 'auto-rollback'] as const;
+const REASONS = ['push', 'manual', 'rollback', 'sync', 'watch', 'auto-rollback', 'promote'] as const;
 const OUTCOMES = ['ok', 'partial', 'failed'] as const;
 const TARGET_OUTCOMES = ['ok', 'failed'] as const;
 
@@ -63,7 +65,7 @@ export function prometheusText(facts: MetricsFacts): string {
   const family: Family = (name, type, help, samples) => {
     const present = samples.filter((s): s is [Record<string, string>, number] => s[1] !== undefined);
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [pairs, value] of present) out.push(`${name}${labels({ farm: facts.farm, ...pairs })} ${value}`);
+    for (const [pairs, value] of present) out.push(`${name}${labels({ farm: facts.farm, ...(facts.stage === undefined ? {} : { stage: facts.stage }), ...pairs })} ${value}`);
   };
   const { state } = facts;
   const current = state.current;
@@ -144,15 +146,16 @@ function lockFamilies(family: Family, lock: Freeze | undefined): void {
 const RECENT_BYTES = 1024 * 1024;
 
 /** Read what the metrics need: the journal's state and recent history, and how far behind each target is (git). */
-export async function metricsFacts(config: Pick<Config, 'stateDir' | 'repo' | 'branch' | 'targets' | 'metrics'>, state: State, log: Logger): Promise<MetricsFacts> {
+export async function metricsFacts(config: Pick<Config, 'stateDir' | 'repo' | 'branch' | 'targets' | 'metrics' | 'stage'>, state: State, log: Logger): Promise<MetricsFacts> {
   const recent = readRecentHistory(config.stateDir, RECENT_BYTES);
   const targets = config.targets.map((t) => t.name);
   const sourceOf = sourcesOf(config.repo, recent, log);
   const tip = await branchTip(config.repo, config.branch);
   const current = state.current?.commit;
-  const branch = tip === undefined ? undefined : { name: config.branch, tipDeployed: current !== undefined && (tip === current || tip === (await sourceOf(current))) };
+  const branch = tip === undefined || config.branch === undefined ? undefined : { name: config.branch, tipDeployed: current !== undefined && (tip === current || tip === (await sourceOf(current))) };
   return {
     farm: config.metrics.farm,
+    ...(config.stage === undefined ? {} : { stage: config.stage }),
     state,
     targets,
     recent,

@@ -12,7 +12,7 @@ import { configSearch } from '../session.js';
 /** `fanout doctor`: exit 1 unless every check passes. It works without a config, and says why there is none. */
 export async function runDoctor(args: GlobalArgs): Promise<void> {
   const out = stdoutOutput();
-  const checks = await doctorChecks(args.config, args.target);
+  const checks = await doctorChecks(args.config, args.stage, args.target);
   const allOk = checks.every((c) => c.ok);
   process.exitCode = allOk ? 0 : 1;
   if (args.json) writeJson({ ok: allOk, checks });
@@ -20,12 +20,12 @@ export async function runDoctor(args: GlobalArgs): Promise<void> {
 }
 
 /** The tools; then, if the config loads, the setup, the repository and each target named. */
-async function doctorChecks(configOption: string | undefined, only: readonly string[]): Promise<Check[]> {
+async function doctorChecks(configOption: string | undefined, stage: string | undefined, only: readonly string[]): Promise<Check[]> {
   const checks: Check[] = await checkTools(silentLogger);
   let config: Config | undefined;
   try {
     const origin = configSearch(configOption);
-    config = loadConfig(origin.file, origin);
+    config = loadConfig(origin.file, origin, stage);
     checks.push({ name: 'config', ok: true, detail: config.file });
   } catch (error) {
     checks.push({ name: 'config', ok: false, detail: errorMessage(error) });

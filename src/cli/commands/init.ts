@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig, type PushMode } from '../../base/config.js';
+import { loadStages, type Config, type PushMode } from '../../base/config.js';
 import { FanoutError } from '../../base/errors.js';
 import { advertisePushOptions, createBareRepo, isBareRepo, takesPushOptions } from '../../base/git.js';
 import { ensureDir } from '../../engine/journal.js';
@@ -32,28 +32,28 @@ export async function init(options: InitOptions): Promise<string[]> {
   if (untrusted !== undefined) throw new FanoutError(`the hook would run this fanout, but ${untrusted}; refusing to install it (whoever can write it decides what every push runs)`);
   const configFile = path.resolve(options.configFile);
   let repo: string;
-  let source: string;
-  let branch: string;
-  let stateDir: string;
+  let farms: Pick<Config, 'branch' | 'source' | 'stateDir'>[];
   let pushMode: PushMode = 'post-receive';
   if (fs.existsSync(configFile)) {
-    const config = loadConfig(configFile);
-    ({ repo, source, branch, stateDir, pushMode } = config);
+    farms = loadStages(configFile);
+    const first = farms[0] as Config;
+    ({ repo, pushMode } = first);
   } else {
     if (options.repo === undefined || options.source === undefined)
       throw new FanoutError(`config ${configFile} does not exist: give --repo and --source to write a starter config`);
     repo = path.resolve(options.repo);
-    source = path.resolve(options.source);
-    branch = options.branch ?? 'main';
-    stateDir = path.join(repo, 'fanout');
+    const source = path.resolve(options.source);
+    const branch = options.branch ?? 'main';
+    farms = [{ branch, source, stateDir: path.join(repo, 'fanout') }];
     writeStarterConfig(configFile, repo, source, branch);
     done.push(`wrote a starter config to ${configFile}: add your targets`);
   }
+  const headBranch = farms.find((f) => f.branch !== undefined)?.branch ?? 'main';
 
   if (!fs.existsSync(repo)) {
     fs.mkdirSync(path.dirname(repo), { recursive: true });
     // git then refuses a pushed tree with a ".." or ".git" entry, or the same name twice
-    await createBareRepo(repo, branch);
+    await createBareRepo(repo, headBranch);
     done.push(`created bare repository ${repo} (receive.fsckObjects on)`);
   } else if (!(await isBareRepo(repo))) {
     throw new FanoutError(`repo ${repo} exists but is not a bare git repository`);
@@ -67,15 +67,17 @@ export async function init(options: InitOptions): Promise<string[]> {
   if (pushMode === 'pre-receive') installHook(repo, configFile, 'pre-receive', done);
   else removeOwnHook(repo, 'pre-receive', done);
 
-  if (!fs.existsSync(stateDir)) {
-    ensureDir(stateDir);
-    done.push(`created state directory ${stateDir}`);
+  for (const { stateDir, source } of farms) {
+    if (!fs.existsSync(stateDir)) {
+      ensureDir(stateDir);
+      done.push(`created state directory ${stateDir}`);
+    }
+    if (!fs.existsSync(source)) {
+      fs.mkdirSync(source, { recursive: true });
+      done.push(`created source directory ${source}`);
+    }
   }
-  if (!fs.existsSync(source)) {
-    fs.mkdirSync(source, { recursive: true });
-    done.push(`created source directory ${source}`);
-  }
-  if (done.length === 0) done.push(`already set up: ${repo} deploys branch ${branch} from ${source}`);
+  if (done.length === 0) done.push(`already set up: ${farms.map((f) => `${repo} deploys ${f.branch === undefined ? 'by fanout promote' : `branch ${f.branch}`} from ${f.source}`).join('; ')}`);
   return done;
 }
 

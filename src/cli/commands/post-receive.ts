@@ -9,7 +9,8 @@ import { acquireLock, type Lock } from '../../engine/lock.js';
 import { keepAcceptedBuild, pruneBuilds } from '../../build/build-commits.js';
 import { clearAccepted } from '../../deploy/push-gate.js';
 import { recordRefusedPush } from '../refused-push.js';
-import { configPath, exitFor, session, type Session } from '../session.js';
+import { loadStages } from '../../base/config.js';
+import { configPath, exitFor, sessionOf, type Session } from '../session.js';
 
 export interface PushedRef {
   oldCommit: string;
@@ -80,22 +81,45 @@ function pushedBy(): string {
 export async function runPostReceiveHook(configOption: string | undefined, json: boolean): Promise<void> {
   const pushed = await hookSession(configOption, json);
   if (pushed === undefined) return;
-  const { s, refs } = pushed;
-  if (s.config.pushMode === 'pre-receive') {
-    await finishAcceptedPush(s, refs);
-    return;
+  let exitCode = 0;
+  for (const [s, refs] of pushesByStage(pushed.sessions, pushed.refs)) {
+    if (s.config.pushMode === 'pre-receive') {
+      await finishAcceptedPush(s, refs);
+      continue;
+    }
+    const entry = await onPostReceive(s, refs);
+    s.reporter.finish();
+    exitCode = Math.max(exitCode, exitFor(entry));
   }
-  const entry = await onPostReceive(s, refs);
-  s.reporter.finish();
-  process.exitCode = exitFor(entry);
+  process.exitCode = exitCode;
 }
 
 /**
- * What both hooks begin with: the pushed refs from stdin and the session. The pusher may hang up
- * (Ctrl-C, a dropped ssh) mid-deploy: the hook carries on to the end, writes to the vanished
- * pusher dropped. A config that cannot be loaded refuses the push; undefined then.
+ * Which stage each pushed ref is for: a config without stages takes every ref (and says which
+ * ones it ignores); with stages, each stage takes the pushes to its branch, in the config's
+ * order, and a ref no stage deploys is named once.
  */
-export async function hookSession(configOption: string | undefined, json: boolean): Promise<{ s: Session; refs: PushedRef[] } | undefined> {
+export function pushesByStage(sessions: readonly Session[], refs: readonly PushedRef[]): [Session, PushedRef[]][] {
+  const [first] = sessions;
+  if (first === undefined) return [];
+  if (first.config.stage === undefined) return [[first, [...refs]]];
+  const branches = sessions.map((s) => s.config.branch).filter((b) => b !== undefined).map((b) => `refs/heads/${b}`);
+  for (const pushed of refs.filter((r) => !branches.includes(r.ref))) first.reporter.note(`fanout: ignoring ${pushed.ref}: only ${branches.join(', ')} deploy (one stage each)`);
+  return sessions
+    .map((s): [Session, PushedRef[]] => [s, refs.filter((r) => s.config.branch !== undefined && r.ref === `refs/heads/${s.config.branch}`)])
+    .filter(([s, mine]) => {
+      if (mine.length > 0) s.reporter.note(`fanout: stage ${s.config.stage ?? ''}: ${mine.map((r) => r.ref).join(', ')}`);
+      return mine.length > 0;
+    });
+}
+
+/**
+ * What both hooks begin with: the pushed refs from stdin and a session for each farm (each stage,
+ * or the one farm). The pusher may hang up (Ctrl-C, a dropped ssh) mid-deploy: the hook carries
+ * on to the end, writes to the vanished pusher dropped. A config that cannot be loaded refuses
+ * the push; undefined then.
+ */
+export async function hookSession(configOption: string | undefined, json: boolean): Promise<{ sessions: Session[]; refs: PushedRef[] } | undefined> {
   process.on('SIGHUP', () => undefined);
   process.on('SIGINT', () => undefined);
   process.on('SIGPIPE', () => undefined);
@@ -104,7 +128,7 @@ export async function hookSession(configOption: string | undefined, json: boolea
   const refs = parsePushedRefs(await readStdin());
   const configFile = configPath(configOption);
   try {
-    return { s: session(configFile, json), refs };
+    return { sessions: loadStages(configFile).map((config) => sessionOf(config, json)), refs };
   } catch (error) {
     if (!(error instanceof FanoutError)) throw error;
     await refuseWithoutConfig(configFile, refs, error);

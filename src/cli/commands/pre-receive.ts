@@ -5,7 +5,8 @@ import { FanoutError } from '../../base/errors.js';
 import { ZERO_COMMIT, type Commit } from '../../base/git.js';
 import { Journal } from '../../engine/journal.js';
 import type { Context } from '../../engine/context.js';
-import { hookSession, pushRequest, type PushedRef } from './post-receive.js';
+import { hookSession, pushesByStage, pushRequest, type PushedRef } from './post-receive.js';
+import type { Session } from '../session.js';
 
 /** What git is told of a push: accept it, or reject it with the one line the pusher reads last. */
 export type Verdict = { accept: true } | { accept: false; line: string };
@@ -19,17 +20,32 @@ export type Verdict = { accept: true } | { accept: false; line: string };
 export async function runPreReceiveHook(configOption: string | undefined, json: boolean): Promise<void> {
   const pushed = await hookSession(configOption, json);
   if (pushed === undefined) return;
-  const { s, refs } = pushed;
-  if (s.config.pushMode !== 'pre-receive') {
-    s.reporter.note(`fanout: this pre-receive hook is left from push: pre-receive, but ${s.config.file} says push: post-receive: the push goes through, and the post-receive hook deploys it (fanout init removes this hook)`);
+  const [first] = pushed.sessions;
+  if (first === undefined) return;
+  if (first.config.pushMode !== 'pre-receive') {
+    first.reporter.note(`fanout: this pre-receive hook is left from push: pre-receive, but ${first.config.file} says push: post-receive: the push goes through, and the post-receive hook deploys it (fanout init removes this hook)`);
     return;
   }
-  const verdict = await onPreReceive(s, refs);
-  s.reporter.finish();
+  const verdict = await judgePush(pushesByStage(pushed.sessions, pushed.refs));
   if (!verdict.accept) {
     process.stderr.write(`fanout: ${verdict.line}\n`);
     process.exitCode = 1;
   }
+}
+
+/**
+ * A push judged stage by stage. One that moves the branches of two stages at once is rejected
+ * untouched: git takes or rejects a push whole, and the first stage's deploy could not be undone
+ * if the second's failed.
+ */
+async function judgePush(stages: readonly [Session, PushedRef[]][]): Promise<Verdict> {
+  if (stages.length > 1) return { accept: false, line: `push rejected: it moves the branches of stages ${stages.map(([s]) => s.config.stage ?? '').join(' and ')} at once; push them one at a time (with push: pre-receive each push is judged by its one stage's deploy)` };
+  const [only] = stages;
+  if (only === undefined) return { accept: true };
+  const [s, refs] = only;
+  const verdict = await onPreReceive(s, refs);
+  s.reporter.finish();
+  return verdict;
 }
 
 /**

@@ -49,13 +49,14 @@ describe('the words of the static completion script', () => {
   it('are the commands of fanout --help, each with its own options', async () => {
     const words = completionWords();
     expect(words.commands).toEqual(await buildCli([]).getCompletion(['']));
-    expect(words.global).toEqual(['--config', '--json', '--target', '--verbose', '--help', '--version']);
+    expect(words.global).toEqual(['--config', '--json', '--stage', '--target', '--verbose', '--help', '--version']);
     expect(words.options.deploy).toEqual(['--full', '--dry-run', '--allow-empty', '--max-delete', '--force', '--override-lock', '--message']);
     expect(words.options.lock).toEqual(['--message']);
     expect(words.options.verify).toEqual(['--all-slots']);
     expect(words.options.status).toEqual(['--prometheus']);
     expect(words.positionals).toEqual({ help: words.commands, hook: ['post-receive', 'pre-receive'] });
     expect(words.options.log).toEqual(['--follow', '--deploy', '--level']);
-    expect(words.valued.sort()).toEqual(['--branch', '--config', '--deploy', '--level', '--limit', '--max-delete', '--message', '--repo', '--source', '--target']);
+    expect(words.valued.sort()).toEqual(['--branch', '--config', '--deploy', '--level', '--limit', '--max-delete', '--message', '--repo', '--source', '--stage', '--target']);
+    expect(words.options.promote).toEqual(['--full', '--dry-run', '--allow-empty', '--max-delete', '--force', '--override-lock', '--message']);
   });
 });
