@@ -310,4 +310,27 @@ describe.runIf(asRoot)("README's quick start, followed as written", { shuffle: f
       await startDaemon(2);
     }
   });
+
+  it('staging before production: a push to staging deploys the staging directory only, and promote gives production the same commit', async () => {
+    fs.writeFileSync(path.join(machine('server'), 'fanout.yaml.new'), forServer(block('stages-config')));
+    await execa('runuser', ['-u', GIT, '--', 'cp', path.join(machine('server'), 'fanout.yaml.new'), path.join(machine('server'), 'etc', 'fanout', 'fanout.yaml')]);
+    const setup = await sh(forServer(block('stages-setup')), '/root');
+    expect(setup.exitCode, `${setup.stdout}\n${setup.stderr}`).toBe(0);
+    const production = await head();
+    fs.writeFileSync(path.join(site, 'index.html'), '<h1>staged first</h1>\n');
+    await execa('chown', ['-R', `${DEV}:`, site]);
+    expect((await dev(['commit', '-q', '-am', 'Staged first'])).exitCode).toBe(0);
+    const staged = await head();
+    const push = await dev(block('stages-developer').trim().split(' ').slice(1));
+    expect(push.exitCode, push.stderr).toBe(0);
+    expect(push.stderr).toMatch(/remote: fanout: stage staging: refs\/heads\/staging/);
+    const expected = await snapshotCommit(path.join(machine('server'), 'srv', 'git', 'site.git'), staged, root);
+    expect(diffSnapshots(expected, snapshot(path.join(machine('server'), 'data', 'staging')))).toEqual([]);
+    await expectWebServersAt(production);
+    const [status = '', promote = ''] = forServer(block('stages-promote')).trim().split('\n');
+    expect((await sh(status, '/root')).exitCode).toBe(0);
+    const promoted = await sh(promote, '/root');
+    expect(promoted.exitCode, promoted.stderr).toBe(0);
+    await expectWebServersAt(staged);
+  });
 });
