@@ -55,14 +55,15 @@ export function maxDeleteOption(value: number | undefined): { maxDelete?: number
   return { maxDelete: value };
 }
 
-async function deployWith(s: Session, args: DeployArgs, revision: Revision, reason: Reason, targets: string[]): Promise<void> {
+/** One deploy as the command line asks for it, by the person running it (`how`: what the history adds to their name). */
+export async function deployWith(s: Session, args: DeployArgs, revision: Revision, reason: Reason, targets: string[], how = ''): Promise<void> {
   const maxDelete = maxDeleteOption(args['max-delete']);
   const me = identify(process.env, accountName());
   for (const note of me.notes) s.reporter.note(`warning: ${note}`);
   const message = args.message === undefined ? '' : oneLine(args.message, MESSAGE_MAX);
   const entry = await deploy(
     s,
-    { revision, reason, startedBy: describeIdentity(me), user: me.user, ...(message === '' ? {} : { message }) },
+    { revision, reason, startedBy: `${describeIdentity(me)}${how}`, user: me.user, ...(message === '' ? {} : { message }) },
     { dryRun: args['dry-run'], targets, full: args.full, force: args.force, allowEmpty: args['allow-empty'], overrideLock: args['override-lock'], ...maxDelete },
   );
   s.reporter.finish();
