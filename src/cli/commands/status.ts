@@ -1,31 +1,14 @@
 import type { Config } from '../../base/config.js';
-import { branchTip, commitInfo, type Commit } from '../../base/git.js';
 import { selectTargets } from '../../deploy/deploy.js';
-import { Journal, type HistoryEntry, type State } from '../../engine/journal.js';
+import { Journal } from '../../engine/journal.js';
 import { humanDuration, paint, shortCommit, statusWord, table } from '../../engine/report.js';
-import { describeFreeze, readFreeze, type Freeze } from '../../engine/freeze.js';
+import { describeFreeze } from '../../engine/freeze.js';
 import { metricsFacts, prometheusText } from '../../observe/metrics.js';
-import { autoRollbackLine, currentByOf, farmStatus, lastAutoRollback, rejectedLine, slotsLine, statusDocument, type AutoRollback, type CurrentBy, type FarmStatus } from '../../observe/status.js';
-import { readWatchState, watchStatusLine, type WatchState } from '../../watch/watcher-state.js';
+import { autoRollbackLine, rejectedLine, slotsLine, statusDocument } from '../../observe/status.js';
+import { readStatus, type StatusFacts } from '../../observe/status-facts.js';
 import type { GlobalArgs } from '../global-options.js';
 import { truncate, when, writeJson } from '../print.js';
 import { sessionFor } from '../session.js';
-
-/** What `fanout status` says, read from the journal, watch's state and the repository. */
-export interface StatusFacts {
-  status: FarmStatus;
-  /** each commit named, its subject */
-  subjects: ReadonlyMap<string, string>;
-  watchState: WatchState | undefined;
-  state: Pick<State, 'source' | 'rejected'>;
-  autoRollback: AutoRollback | undefined;
-  /** with build: the current deploy is a build commit, made from a source commit */
-  currentBuild: HistoryEntry['build'];
-  /** who made the current deploy, and why when they said (absent: its history entry is gone) */
-  currentBy?: CurrentBy;
-  /** the operator's deploy lock, when taken (fanout lock) */
-  lock?: Freeze;
-}
 
 /** `fanout status [--prometheus]`: exit 1 unless the farm is ok (--prometheus: always 0). */
 export async function runStatus(args: GlobalArgs & { prometheus: boolean }): Promise<void> {
@@ -36,36 +19,10 @@ export async function runStatus(args: GlobalArgs & { prometheus: boolean }): Pro
     out.write(prometheusText(await metricsFacts({ ...config, targets: selectTargets(config, args.target) }, journal.state, log)));
     return;
   }
-  const facts = await readStatus(config, journal, args.target);
+  const facts = await readStatus(config, journal.state, journal.readHistory(), args.target, (iso) => when(iso));
   process.exitCode = facts.status.ok ? 0 : 1;
   if (args.json) writeJson({ ...statusDocument(facts.status, facts.subjects, facts.watchState, facts.state, facts.autoRollback, facts.currentBuild, facts.currentBy), lock: facts.lock ?? null });
   else out.write(statusText(facts, config, out.color));
-}
-
-async function readStatus(config: Config, journal: Journal, only: readonly string[]): Promise<StatusFacts> {
-  const watchState = readWatchState(config.stateDir);
-  const history = journal.readHistory();
-  const state = journal.state;
-  const currentEntry = state.current === null ? undefined : history.find((e) => e.id === state.current?.deployId);
-  const status = farmStatus(
-    selectTargets(config, only).map((t) => t.name),
-    state,
-    await branchTip(config.repo, config.branch),
-    watchStatusLine(watchState, (iso) => when(iso)),
-    currentEntry,
-  );
-  const subjects = await commitSubjects(config.repo, [status.current?.commit ?? null, status.branchTip, ...status.targets.map((s) => s.commit)]);
-  const lock = readFreeze(config.stateDir);
-  return { status, subjects, watchState, state, autoRollback: lastAutoRollback(history), currentBuild: currentEntry?.build, ...(currentEntry === undefined ? {} : { currentBy: currentByOf(currentEntry) }), ...(lock === undefined ? {} : { lock }) };
-}
-
-async function commitSubjects(repo: string, commits: Iterable<Commit | null>): Promise<Map<string, string>> {
-  const map = new Map<string, string>();
-  for (const c of new Set(commits)) {
-    if (c === null) continue;
-    map.set(c, await commitInfo(repo, c).then((i) => i.subject, () => '(commit not in the repository)'));
-  }
-  return map;
 }
 
 /** The status for a terminal: the farm in a few lines, a table of the targets, watch's line. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Commit } from '../../../../src/base/git.js';
-import { statusText, type StatusFacts } from '../../../../src/cli/commands/status.js';
+import { statusText } from '../../../../src/cli/commands/status.js';
+import type { StatusFacts } from '../../../../src/observe/status-facts.js';
 import type { State } from '../../../../src/engine/journal.js';
 import { farmStatus } from '../../../../src/observe/status.js';
 
