@@ -175,6 +175,13 @@ const schema = v.strictObject({
       farm: v.optional(nonEmpty),
     }),
   ),
+  /** the farm page: a static HTML page of the farm, rewritten after every deploy */
+  page: v.optional(
+    v.strictObject({
+      /** the directory its index.html is written into, made if missing (relative: to the config's directory) */
+      dir: nonEmpty,
+    }),
+  ),
 });
 
 /** A config as the schema lets it through: the defaults filled in, no path resolved, no dest parsed. */

@@ -132,6 +132,11 @@ export function normalizeMetrics(metrics: RawConfig['metrics'], repo: string, ab
   return { textfile: metrics?.textfile === undefined ? undefined : abs(metrics.textfile), farm: metrics?.farm ?? path.basename(repo).replace(/\.git$/, '') };
 }
 
+/** page: off unless configured; its directory resolved. */
+export function normalizePage(page: RawConfig['page'], abs: Resolve): Config['page'] {
+  return { dir: page === undefined ? undefined : abs(page.dir) };
+}
+
 /** checks without a command fetch a URL: every target needs one, its own or checks.url. */
 export function checkEveryTargetChecked(checks: RawConfig['checks'], targets: readonly Target[], fail: Fail): void {
   if (checks === undefined || checks.command !== undefined) return;

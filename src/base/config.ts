@@ -11,6 +11,7 @@ import {
   normalizeChecks,
   normalizeHooks,
   normalizeMetrics,
+  normalizePage,
   normalizePlaces,
   normalizeRollout,
   normalizeRunSettings,
@@ -124,6 +125,8 @@ export interface Config {
   watch: { settleMs: number; maxWaitMs: number; minDelayMs: number; ignore: string[]; maxRetryDelay: number; path?: string | undefined };
   rsync: { path: string; args: string[] };
   metrics: { textfile: string | undefined; farm: string };
+  /** the farm page's directory (undefined: no page) */
+  page: { dir: string | undefined };
 }
 
 /** A configured target by its name, for code that holds a name the config gave it (a plan, a journal). */
@@ -221,6 +224,7 @@ function parseFarm(raw: object, file: string, fail: Fail, stage: string | undefi
     watch: c.watch,
     rsync: c.rsync,
     metrics: normalizeMetrics(c.metrics, places.repo, abs),
+    page: normalizePage(c.page, abs),
   };
 }
 

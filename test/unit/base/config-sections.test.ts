@@ -7,6 +7,7 @@ import {
   normalizeChecks,
   normalizeHooks,
   normalizeMetrics,
+  normalizePage,
   normalizePlaces,
   normalizeRollout,
   normalizeTargets,
@@ -72,6 +73,8 @@ describe('the sections with their defaults', () => {
     expect(normalizeRollout(undefined)).toEqual({ canary: undefined, batch: undefined, pauseMs: 0, onFailure: 'rollback' });
     expect(normalizeMetrics(undefined, '/srv/git/site.git', abs)).toEqual({ textfile: undefined, farm: 'site' });
     expect(normalizeMetrics({ textfile: 'fanout.prom' }, '/srv/git/site.git', abs)).toEqual({ textfile: '/etc/fanout/fanout.prom', farm: 'site' });
+    expect(normalizePage(undefined, abs)).toEqual({ dir: undefined });
+    expect(normalizePage({ dir: 'page' }, abs)).toEqual({ dir: '/etc/fanout/page' });
   });
 });
 

@@ -558,3 +558,13 @@ describe('parseConfig: metrics', () => {
     expect(configError(MINIMAL.replace('targets:', 'metrics:\n  textfile: /tmp/fanout.txt\ntargets:')).message).toMatch(/metrics.textfile: must end in .prom/);
   });
 });
+
+describe('parseConfig: page', () => {
+  it('off unless configured; its directory resolved against the config\'s', () => {
+    expect(parseConfig(MINIMAL, FILE).page).toEqual({ dir: undefined });
+    expect(parseConfig(MINIMAL.replace('targets:', 'page:\n  dir: /var/www/fanout\ntargets:'), FILE).page).toEqual({ dir: '/var/www/fanout' });
+    expect(parseConfig(MINIMAL.replace('targets:', 'page:\n  dir: page\ntargets:'), FILE).page).toEqual({ dir: path.join(path.dirname(FILE), 'page') });
+    expect(configError(MINIMAL.replace('targets:', 'page:\n  dir: ""\ntargets:')).message).toMatch(/page.dir: must not be empty/);
+    expect(configError(MINIMAL.replace('targets:', 'page:\n  file: x.html\ntargets:')).message).toMatch(/page: unknown field "file"/);
+  });
+});
