@@ -3,6 +3,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../base/config.js';
 import type { ConfigOrigin } from '../base/config-access.js';
 import type { Context } from '../engine/context.js';
+import { exportFarmPage } from '../observe/farm-page-file.js';
 import { exportMetrics } from '../observe/metrics.js';
 import type { HistoryEntry } from '../engine/journal.js';
 import { openLog, type Logger } from '../base/log.js';
@@ -70,7 +71,7 @@ export function sessionOf(config: Config, json: boolean): Session {
   const out = stdoutOutput();
   const nameWidth = Math.max(...config.targets.map((t) => t.name.length), 4);
   const reporter = json ? jsonReporter(out) : humanReporter(out, nameWidth);
-  const publish = async (): Promise<string[]> => [await exportMetrics(config, log)].filter((warning) => warning !== undefined);
+  const publish = async (): Promise<string[]> => [await exportMetrics(config, log), await exportFarmPage(config, log)].filter((warning) => warning !== undefined);
   return { config, log, reporter, out, json, publish };
 }
 

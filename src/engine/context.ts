@@ -8,7 +8,7 @@ export interface Context {
   log: Logger;
   reporter: Reporter;
   /**
-   * Writes what operators read of the farm beside fanout (the metrics textfile) from the journal
+   * Writes what operators read of the farm beside fanout (the metrics textfile, the farm page) from the journal
    * as it stands; run after every deploy, whatever became of it. Returns warnings for the
    * operator. Passed down by the command, so that the engine never imports the read-outs.
    */
