@@ -51,7 +51,6 @@ export function durationChart(deploys: readonly DeployView[]): string {
     `<desc id="chart-desc">${escapeHtml(caption)}</desc>`,
     ...grid,
     ...rects,
-    `<text x="${LEFT}" y="${HEIGHT - 2}" class="axis">deploy</text>`,
     '</svg>',
     `<figcaption>Durations, oldest first: ${escapeHtml(caption)}. ${legend()}</figcaption>`,
     '</figure>',

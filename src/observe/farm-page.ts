@@ -24,7 +24,7 @@ export function renderFarmPage(view: FarmPageView): string {
     `<style>${STYLE}</style>`,
     '</head>',
     '<body>',
-    `<header><h1>fanout <span class="farm">${esc(names)}</span></h1><p class="generated">Written <span data-generated>${timeElement(view.generatedAt)}</span>, after the last deploy; this page does not update itself.</p></header>`,
+    `<header><h1>fanout · <span class="farm">${esc(names)}</span></h1><p class="generated">Written <span data-generated>${timeElement(view.generatedAt)}</span>, after the last deploy; this page does not update itself.</p></header>`,
     '<main>',
     ...view.stages.map(stageSection),
     '</main>',
@@ -118,7 +118,7 @@ function deploysTable(deploys: readonly DeployView[]): string {
 }
 
 function deployRow(d: DeployView): string {
-  const by = d.user === undefined || d.user === d.startedBy ? esc(d.startedBy) : `${esc(d.user)} <span class="muted">(${esc(d.startedBy)})</span>`;
+  const by = d.user === undefined || d.user === d.startedBy ? esc(d.startedBy) : `${esc(d.user)}<br><small class="muted">${esc(d.startedBy)}</small>`;
   const outcome = `${d.outcome}${d.dryRun ? ' (dry run)' : ''}`;
   return [
     `<tr data-deploy="${d.id}" data-outcome="${d.outcome}" data-reason="${d.reason}" data-commit="${esc(d.commit)}">`,
@@ -172,6 +172,7 @@ const STYLE = `
 *{box-sizing:border-box}
 body{margin:0 auto;max-width:1200px;padding:1rem 1.5rem 3rem;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg)}
 h1{font-size:1.5rem;margin:.2rem 0}h2{font-size:1.25rem;margin:1.5rem 0 .5rem}h3{font-size:1.05rem;margin:1.4rem 0 .4rem}
+time,td[data-field=by] small{white-space:nowrap}
 code{font:12.5px/1.3 ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace}
 .generated,.muted,.none{color:var(--muted)}
 table{border-collapse:collapse;width:100%}

@@ -113,7 +113,7 @@ describe('the farm page: deploys', () => {
     const html = page();
     expect([...html.matchAll(/<tr data-deploy="(\d+)" data-outcome="([^"]+)"/g)].map((m) => `${m[1] ?? ''} ${m[2] ?? ''}`)).toEqual(['4 partial', '3 partial', '2 refused', '1 ok']);
     const last = /<tr data-deploy="4"[^]*?<\/tr>/.exec(html)?.[0] ?? '';
-    expect(last).toContain('<td data-field="by">alice <span class="muted">(git push (alice))</span></td>');
+    expect(last).toContain('<td data-field="by">alice<br><small class="muted">git push (alice)</small></td>');
     expect(last).toContain('<td data-field="message"><q>fix the footer</q></td>');
     expect(last).toContain('<td data-field="took" data-ms="4000">4.0s</td>');
     expect(last).toContain('<td data-field="started"><time datetime="2026-11-25T10:04:00.000Z">2026-11-25 10:04:00 UTC</time></td>');
