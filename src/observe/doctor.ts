@@ -81,6 +81,7 @@ export function checkSetup(config: Config): Check[] {
   checks.push(...checkHooks(config));
   checks.push(checkSource(config.source));
   if (config.metrics.textfile !== undefined) checks.push(checkTextfile(config.metrics.textfile));
+  if (config.page.dir !== undefined) checks.push(checkPageDir(config.page.dir));
   return checks;
 }
 
@@ -93,6 +94,20 @@ function checkFreeze(stateDir: string): Check {
   } catch (error) {
     return { name, ok: false, detail: errorMessage(error), fix: `fanout unlock, or make ${stateDir} readable by ${userName(currentUid())}` };
   }
+}
+
+/** page.dir: made at the next deploy when missing, so it, or the nearest directory above it, must let fanout write. */
+function checkPageDir(dir: string): Check {
+  const name = 'farm page';
+  let existing = dir;
+  while (!fs.existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+  if (!fs.statSync(existing).isDirectory()) return { name, ok: false, detail: `${existing} is not a directory`, fix: 'point page.dir at a directory, or somewhere one can be made' };
+  try {
+    fs.accessSync(existing, fs.constants.W_OK | fs.constants.X_OK);
+  } catch {
+    return { name, ok: false, detail: `${existing} is not writable by ${userName(currentUid())}`, fix: `as root: install -d -o ${userName(currentUid())} -m 755 ${dir}` };
+  }
+  return { name, ok: true, detail: `${path.join(dir, 'index.html')}, rewritten after every deploy${existing === dir ? '' : ` (${dir} is made by the next one)`}` };
 }
 
 /** metrics.textfile: its directory (node_exporter's) must exist and let fanout write into it. */

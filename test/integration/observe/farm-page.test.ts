@@ -168,6 +168,7 @@ describe('the farm page in a browser', () => {
     // a file the web server (another user) reads, and nothing left beside it; no secret in it
     expect(fs.statSync(path.join(pageDir, 'index.html')).mode & 0o777).toBe(0o644);
     expect(fs.readdirSync(pageDir)).toEqual(['index.html']);
+    expect((await farm.fanout(['doctor'])).stdout).toMatch(/ok +farm page +.*fanout\/index\.html, rewritten after every deploy/);
     const html = fs.readFileSync(path.join(pageDir, 'index.html'), 'utf8');
     for (const d of farm.daemons) {
       expect(html).not.toContain(d.passwordFile);
@@ -186,5 +187,6 @@ describe('the farm page in a browser', () => {
     expect(pushed.stderr).toMatch(/remote: warning: page\.dir: cannot write .*not-a-directory\/fanout\/index\.html/);
     expect(pushed.stderr).toMatch(/remote: +web1 +ok/);
     expect((await farm.fanout(['status'])).exitCode).toBe(0);
+    expect((await farm.fanout(['doctor'])).stdout).toMatch(/problem +farm page +.*not-a-directory is not a directory; fix: point page\.dir at a directory/);
   });
 });
