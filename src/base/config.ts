@@ -98,6 +98,8 @@ export interface Config {
   stage: string | undefined;
   /** with stages: every other stage, read from the same file (their own otherStages empty) */
   otherStages: readonly Config[];
+  /** with stages: every stage's name, in the config's order; empty without stages */
+  stageNames: readonly string[];
   repo: string;
   /** pushes to this branch deploy; undefined: a stage that is only promoted into (fanout promote) */
   branch: string | undefined;
@@ -186,7 +188,7 @@ export function parseStages(text: string, file: string): Config[] {
     all.map((c) => ({ name: c.stage ?? '', branch: c.branch, source: c.source, stateDir: c.stateDir, dests: c.targets.map((t) => describeDest(t.dest)) })),
     fail,
   );
-  return all.map((config) => ({ ...config, otherStages: all.filter((c) => c !== config) }));
+  return all.map((config) => ({ ...config, stageNames: names, otherStages: all.filter((c) => c !== config) }));
 }
 
 function pickStage(all: readonly Config[], file: string, stage: string | undefined): Config {
@@ -213,6 +215,7 @@ function parseFarm(raw: object, file: string, fail: Fail, stage: string | undefi
     file,
     stage,
     otherStages: [],
+    stageNames: stage === undefined ? [] : [stage],
     ...places,
     targets,
     ...normalizeRunSettings(c),

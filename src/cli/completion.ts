@@ -120,14 +120,14 @@ const FIND_COMMAND = `    # the command: the first word that is neither an optio
 
 /**
  * The bash completion script: the commands, their options and their positionals' words are in it,
- * so a Tab starts no Node; only the names after --target (which are in the config) ask fanout.
+ * so a Tab starts no Node; only the names after --target and --stage (which are in the config) ask fanout.
  */
 export function bashCompletionScript(w: CompletionWords, version: string): string {
   return `###-begin-fanout-completions-###
 #
 # bash completion, written by \`fanout completion\` of ${version}.
-# The commands and the options are in this script, so a Tab needs no Node; only the target names
-# after --target ask fanout (they are in the config). Install: fanout completion >> ~/.bashrc
+# The commands and the options are in this script, so a Tab needs no Node; only the names after
+# --target and --stage ask fanout (they are in the config). Install: fanout completion >> ~/.bashrc
 # (and again after an upgrade, for the new commands and options).
 #
 _fanout_completions()

@@ -12,14 +12,21 @@ import { readStatus } from './status-facts.js';
 /** The history read back for the page: far more than the deploys it lists, at a cost that does not grow with the history. */
 const RECENT_BYTES = 1024 * 1024;
 
-/** The page's view, read as `fanout status` reads the farm: the journal, watch's state, the repository. */
+/**
+ * The page's view, read as `fanout status` reads the farm: the journal, watch's state, the
+ * repository, the deploy lock. With stages, every stage, in the config's order, whichever one
+ * deployed: one page for the update server.
+ */
 export async function readFarmPageView(config: Config, now: Date): Promise<FarmPageView> {
-  const journal = Journal.open(config.stateDir);
-  const history = readRecentHistory(config.stateDir, RECENT_BYTES);
-  const facts = await readStatus(config, journal.state, history, [], utcTime);
-  // one stage, the farm the metrics name, until the config has stages of its own
-  const stage = stageView({ name: config.metrics.farm, branch: config.branch, targets: config.targets, facts, history });
-  return withoutSecrets({ generatedAt: now.toISOString(), stages: [stage] }, configSecrets(config));
+  const all = [config, ...config.otherStages].sort((a, b) => config.stageNames.indexOf(a.stage ?? '') - config.stageNames.indexOf(b.stage ?? ''));
+  const stages = [];
+  for (const farm of all) {
+    const journal = Journal.open(farm.stateDir);
+    const history = readRecentHistory(farm.stateDir, RECENT_BYTES);
+    const facts = await readStatus(farm, journal.state, history, [], utcTime);
+    stages.push(stageView({ name: farm.stage ?? farm.metrics.farm, branch: farm.branch, targets: farm.targets, facts, history }));
+  }
+  return withoutSecrets({ generatedAt: now.toISOString(), stages }, all.flatMap(configSecrets));
 }
 
 /**

@@ -72,7 +72,7 @@ function overview(stage: StageView): string {
     if (current.message !== undefined) rows.push(['Message', `<q>${esc(current.message)}</q>`]);
     if (current.builtFrom !== undefined) rows.push(['Built from', commitCode(current.builtFrom, null)]);
   }
-  if (tip !== null) rows.push([`Branch ${esc(stage.branch)}`, `${commitCode(tip.commit, tip.subject)} ${tip.deployed ? '<span class="ok">deployed</span>' : `<span class="failed">not deployed</span>: ${esc(tip.problem ?? '')}`}`]);
+  if (tip !== null) rows.push([`Branch ${esc(stage.branch ?? '')}`, `${commitCode(tip.commit, tip.subject)} ${tip.deployed ? '<span class="ok">deployed</span>' : `<span class="failed">not deployed</span>: ${esc(tip.problem ?? '')}`}`]);
   if (stage.watch !== undefined) rows.push(['Watch', `<span class="${stage.watch.failing ? 'failed' : 'muted'}">${esc(stage.watch.line)}</span>`]);
   const alerts = stage.alerts.map((a) => `<p class="alert" role="alert">${esc(a)}</p>`);
   return [`<dl class="overview">${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl>`, ...alerts].join('\n');

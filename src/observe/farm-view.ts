@@ -88,7 +88,8 @@ export interface CurrentView {
 
 export interface StageView {
   name: string;
-  branch: string;
+  /** undefined: a stage only promoted into */
+  branch: string | undefined;
   /** what `fanout status` exits 0 on */
   ok: boolean;
   current: CurrentView | null;
@@ -111,7 +112,7 @@ export interface FarmPageView {
 export const PAGE_DEPLOYS = 20;
 
 /** One stage (a farm: the config's metrics.farm for now) from what status reads and the history, oldest first. */
-export function stageView(input: { name: string; branch: string; targets: readonly Pick<Target, 'name' | 'dest'>[]; facts: StatusFacts; history: readonly HistoryEntry[] }): StageView {
+export function stageView(input: { name: string; branch: string | undefined; targets: readonly Pick<Target, 'name' | 'dest'>[]; facts: StatusFacts; history: readonly HistoryEntry[] }): StageView {
   const { facts } = input;
   const { status, subjects } = facts;
   const subject = (commit: string | null): string | null => (commit === null ? null : (subjects.get(commit) ?? null));
@@ -126,6 +127,7 @@ export function stageView(input: { name: string; branch: string; targets: readon
     ...(status.watch === undefined ? {} : { watch: status.watch }),
     hosts: status.targets.map((t) => hostView(t, dests.get(t.name) ?? '', subject)),
     deploys: input.history.slice(-PAGE_DEPLOYS).reverse().map(deployView),
+    ...(facts.lock === undefined ? {} : { lock: facts.lock }),
   };
 }
 

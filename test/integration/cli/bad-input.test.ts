@@ -104,7 +104,7 @@ describe('the hook command, off its short path', () => {
   const pushed = `${'0'.repeat(40)} ${'1'.repeat(40)} refs/heads/main\n`;
   for (const [what, args, message] of [
     ['an unknown option', ['hook', 'post-receive', '--colour'], /Unknown argument: colour/],
-    ['an unknown hook', ['hook', 'pre-receive'], /Invalid values:.*pre-receive/],
+    ['an unknown hook', ['hook', 'update'], /Invalid values:.*update/],
     ['an extra word', ['hook', 'post-receive', 'now'], /Unknown argument: now/],
   ] as const) {
     it(`${what}: one line, exit 2, nothing deployed`, async () => {

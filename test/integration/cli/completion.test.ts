@@ -40,13 +40,13 @@ async function complete(...words: string[]): Promise<string[]> {
 describe('fanout completion', () => {
   it('prints a bash script that holds the commands and options, and asks fanout only for target names', () => {
     expect(script).toMatch(/complete -o bashdefault -o default -F _fanout_completions fanout/);
-    expect(script).toContain("'init hook deploy rollback status history log sync verify watch doctor help completion'");
+    expect(script).toContain("'init hook deploy rollback promote lock unlock status history log sync verify watch doctor help completion'");
     expect(script.match(/--get-yargs-completions/g)).toHaveLength(1);
   });
 
   it('completes the commands, each command\'s options and help\'s command without starting fanout', async () => {
     fs.rmSync(runs, { force: true });
-    expect(await complete('')).toEqual(['completion', 'deploy', 'doctor', 'help', 'history', 'hook', 'init', 'log', 'rollback', 'status', 'sync', 'verify', 'watch']);
+    expect(await complete('')).toEqual(['completion', 'deploy', 'doctor', 'help', 'history', 'hook', 'init', 'lock', 'log', 'promote', 'rollback', 'status', 'sync', 'unlock', 'verify', 'watch']);
     expect(await complete('ro')).toEqual(['rollback']);
     const options = await complete('deploy', '--');
     expect(options).toEqual(expect.arrayContaining(['--full', '--target', '--max-delete', '--dry-run', '--config']));
@@ -56,7 +56,7 @@ describe('fanout completion', () => {
     expect(await complete('help', '')).toEqual(await complete(''));
     expect(await complete('help', 'd')).toEqual(['deploy', 'doctor']);
     expect(await complete('--verbose', 'help', 'w')).toEqual(['watch']);
-    expect(await complete('hook', '')).toEqual(['post-receive']);
+    expect(await complete('hook', '')).toEqual(['post-receive', 'pre-receive']);
     // the command is found past the options and their values, split at "=" or not
     expect(await complete('--config', configFile, 'verify', '--a')).toEqual(['--all-slots']);
     expect(await complete('--config', '=', configFile, '--target', '=', 'web1', 'help', 'sy')).toEqual(['sync']);

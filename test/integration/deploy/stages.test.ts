@@ -19,6 +19,7 @@ function stagesConfig(): void {
       source: path.join(farm.root, 'sources'),
       retries: 0,
       timeout: 10,
+      page: { dir: path.join(farm.root, 'page') },
       // the build stamps when it ran: a promoted build that was made again would differ
       build: { command: ['sh', '-c', 'mkdir -p out && cp index.html out/ && date +%s%N > out/built-at'], output: 'out', timeout: 30 },
       stages: {
@@ -82,6 +83,12 @@ describe('stages and promote', () => {
     expect(last?.startedBy).toMatch(/, from stage staging$/);
     const metrics = (await farm.fanout(['status', '--prometheus', '--stage', 'production'])).stdout;
     expect(metrics).toMatch(/^fanout_deploys_total\{farm="site",stage="production",reason="promote",outcome="ok"\} 1$/m);
+
+    // one farm page for the update server: every stage, in the config's order, and a stage's lock
+    expect((await farm.fanout(['lock', '--stage', 'production', '-m', 'launch day'])).exitCode).toBe(0);
+    const page = fs.readFileSync(path.join(farm.root, 'page', 'index.html'), 'utf8');
+    expect([...page.matchAll(/data-stage="([^"]+)"/g)].map((m) => m[1])).toEqual(['staging', 'production']);
+    expect(page).toMatch(/data-lock[^>]*>.*launch day/);
 
     // production has no branch: a push to main deploys nothing
     const main = await farm.push(['origin', 'HEAD:main']);
