@@ -32,6 +32,7 @@ export default defineConfig({
         'src/base/dest.ts',
         'src/base/config.ts',
         'src/engine/report.ts',
+        'src/engine/units.ts',
         'src/deploy/rollback.ts',
         'src/cli/session.ts',
       ],

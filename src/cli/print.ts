@@ -1,4 +1,4 @@
-import { humanDuration } from '../engine/report.js';
+import { humanDuration } from '../engine/units.js';
 
 /**
  * How the commands print what is not a deploy's report (engine/report.ts): one JSON document for

@@ -1,4 +1,5 @@
 import type { HistoryEntry, TargetOutcome } from './journal.js';
+import { humanDuration, humanSize } from './units.js';
 
 /** What a person sees of a deploy: a line per target as it finishes, then one summary line. */
 export interface Reporter {
@@ -57,24 +58,6 @@ export function itemLines(items: readonly string[], indent: string): string {
   const shown = items.slice(0, ITEMS_SHOWN).map((i) => `${indent}${i}\n`);
   if (items.length > ITEMS_SHOWN) shown.push(`${indent}... and ${items.length - ITEMS_SHOWN} more (--json lists them all)\n`);
   return shown.join('');
-}
-
-export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let unit = 0;
-  while (unit < units.length - 1 && bytes >= 1000 ** (unit + 1) * (1 - 0.0005)) unit += 1;
-  if (unit === 0) return `${bytes} B`;
-  const value = bytes / 1000 ** unit;
-  // rounded first, so 9,999 bytes reads "10 kB", not "10.0 kB"
-  const shown = value < 9.95 ? value.toFixed(1) : value.toFixed(0);
-  return `${shown} ${units[unit] ?? ''}`;
-}
-
-export function humanDuration(ms: number): string {
-  if (ms < 1000) return `${(ms / 1000).toFixed(2)}s`;
-  if (ms < 59_950) return `${(ms / 1000).toFixed(1)}s`;
-  const seconds = Math.round(ms / 1000);
-  return `${Math.floor(seconds / 60)}m${seconds % 60}s`;
 }
 
 export function shortCommit(commit: string): string {

@@ -1,4 +1,4 @@
-import { humanDuration } from '../engine/report.js';
+import { humanDuration } from '../engine/units.js';
 import type { DeployView } from './farm-view.js';
 import { escapeHtml, utcTime } from './html.js';
 

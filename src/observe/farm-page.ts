@@ -1,4 +1,5 @@
-import { humanDuration, shortCommit } from '../engine/report.js';
+import { shortCommit } from '../engine/report.js';
+import { humanDuration } from '../engine/units.js';
 import { durationChart, OUTCOME_COLOURS } from './farm-chart.js';
 import type { DeployView, FarmPageView, HostView, LockView, StageView } from './farm-view.js';
 import { escapeHtml as esc, timeElement, utcTime } from './html.js';

@@ -8,7 +8,7 @@ import type { Commit } from '../base/git.js';
 import type { HistoryEntry, Journal, TargetOutcome } from '../engine/journal.js';
 import type { Context } from '../engine/context.js';
 import { armSwitch, switchedOutcome, switchSummary, switchTargets, type ArmedSwitch, type SwitchResult } from './slots.js';
-import { humanDuration } from '../engine/report.js';
+import { humanDuration } from '../engine/units.js';
 import { rolloutWaves } from './waves.js';
 import { checkFailed } from '../engine/state.js';
 

@@ -12,7 +12,7 @@ import { runRsync } from '../transport/rsync.js';
 import type { Context } from '../engine/context.js';
 import { rsyncWithRetries, type PassOptions } from '../engine/passes.js';
 import { beginSwitch, slotLinked, switchFailed, switchSucceeded } from '../engine/state.js';
-import { humanDuration } from '../engine/report.js';
+import { humanDuration } from '../engine/units.js';
 import { ownSubdir } from '../base/trust.js';
 
 /**

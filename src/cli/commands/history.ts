@@ -1,6 +1,7 @@
 import { FanoutError } from '../../base/errors.js';
 import { Journal, type HistoryEntry, type TargetOutcome } from '../../engine/journal.js';
-import { humanDuration, humanSize, shortCommit, statusWord, table } from '../../engine/report.js';
+import { shortCommit, statusWord, table } from '../../engine/report.js';
+import { humanDuration, humanSize } from '../../engine/units.js';
 import { deployOutcome } from '../../engine/state.js';
 import type { GlobalArgs } from '../global-options.js';
 import { when, writeJson } from '../print.js';

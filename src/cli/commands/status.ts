@@ -1,7 +1,8 @@
 import type { Config } from '../../base/config.js';
 import { selectTargets } from '../../deploy/deploy.js';
 import { Journal } from '../../engine/journal.js';
-import { humanDuration, paint, shortCommit, statusWord, table } from '../../engine/report.js';
+import { paint, shortCommit, statusWord, table } from '../../engine/report.js';
+import { humanDuration } from '../../engine/units.js';
 import { describeFreeze } from '../../engine/freeze.js';
 import { metricsFacts, prometheusText } from '../../observe/metrics.js';
 import { autoRollbackLine, rejectedLine, slotsLine, statusDocument } from '../../observe/status.js';
