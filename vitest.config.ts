@@ -33,6 +33,7 @@ export default defineConfig({
         'src/base/config.ts',
         'src/engine/report.ts',
         'src/engine/units.ts',
+        'src/engine/progress.ts',
         'src/deploy/rollback.ts',
         'src/cli/session.ts',
       ],

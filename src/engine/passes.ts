@@ -5,6 +5,7 @@ import type { RsyncPass } from '../transport/rsync-pass.js';
 import type { RsyncArgsInput } from '../transport/rsync-args.js';
 import { runRsync, type RsyncOutcome } from '../transport/rsync.js';
 import type { Context } from './context.js';
+import type { Amount } from './progress.js';
 
 // Running a target's rsync passes, retried as the config says: what the engine's apply, its dry
 // runs and the slots' stage and switch share.
@@ -30,7 +31,7 @@ export async function rsyncWithRetries(
   ctx: Context,
   target: Target,
   pass: RsyncPass,
-  options: PassOptions & { extra?: string[]; keepItems?: boolean; onProgress?: (done: number) => void },
+  options: PassOptions & { extra?: string[]; keepItems?: boolean; onProgress?: (sent: Amount) => void },
 ): Promise<{ outcome: RsyncOutcome; attempts: number; durationMs: number; untouched: boolean }> {
   const { config, log } = ctx;
   let durationMs = 0;
@@ -51,7 +52,7 @@ export async function rsyncWithRetries(
       extra: options.extra,
       staging: options.staging,
       keepItems: options.keepItems,
-      onProgress: (counts) => options.onProgress?.(counts.sent + counts.deleted),
+      onProgress: (counts) => options.onProgress?.({ files: counts.sent, bytes: counts.bytes }),
     });
     durationMs += outcome.durationMs;
     untouched &&= outcome.untouched;
@@ -82,12 +83,12 @@ export async function runPasses(ctx: Context, target: Target, passes: readonly R
   const totals = { sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0, items: [] as string[] };
   let untouched = true;
   for (const pass of passes) {
-    const done = totals.sent + totals.deleted;
+    const before = { files: totals.sent, bytes: totals.bytes };
     const result = await rsyncWithRetries(ctx, target, pass, {
       ...options,
       keepItems: options.dryRun,
-      onProgress: (files) => {
-        ctx.reporter.progress(target.name, done + files);
+      onProgress: (sent) => {
+        ctx.reporter.progress({ kind: 'sent', target: target.name, sent: { files: before.files + sent.files, bytes: before.bytes + sent.bytes } });
       },
     });
     // a retried pass re-sends what an attempt cut short already sent: count the last attempt only

@@ -1,12 +1,14 @@
 import type { HistoryEntry, TargetOutcome } from './journal.js';
 import { humanDuration, humanSize } from './units.js';
+import type { ProgressEvent } from './progress.js';
+import { liveProgress, progressEvents, progressLines, systemTicker, type ProgressShow, type Ticker } from './progress-display.js';
 
 /** What a person sees of a deploy: a line per target as it finishes, then one summary line. */
 export interface Reporter {
   note(message: string): void;
   targetDone(outcome: TargetOutcome): void;
-  /** files done so far on one target, while its rsync runs */
-  progress(target: string, files: number): void;
+  /** where the deploy is: a phase begun, what a target's transfer has sent, a target finished, the deploy over (progress.ts) */
+  progress(event: ProgressEvent): void;
   /** a line of a build's output: on a terminal, one progress line rewritten in place; else a line each (the pusher's remote: lines) */
   buildLine(line: string): void;
   deployDone(entry: HistoryEntry): void;
@@ -99,66 +101,87 @@ function outcomeLine(entry: HistoryEntry): string {
   return failed.length === 0 ? head : `${head}; FAILED: ${failed.map((t) => t.name).join(', ')}`;
 }
 
+/** How a person's report is shown, besides its lines on stdout. */
+export interface HumanOptions {
+  /** before every line, progress lines too */
+  prefix?: string;
+  /** stderr is a terminal: progress is one line rewritten in place, else a line at a time */
+  live?: boolean;
+  /** where progress goes: stderr, so that stdout holds the report alone */
+  err?: (text: string) => void;
+  ticker?: Ticker;
+  /** the terminal's width, for the live line */
+  columns?: () => number;
+}
+
+const writeStderr = (text: string): void => {
+  process.stderr.write(text);
+};
+
 /**
- * Lines for a person. On a terminal, a transfer running longer than a second also gets a live
- * progress line on stderr (files done per target), rewritten in place and cleared before each
- * target's line; never in a pipe, so the hook's "remote:" output stays clean.
+ * Lines for a person: a line per target, the summary. Progress goes to stderr: on a terminal one
+ * line rewritten in place (once the deploy has run a second), cleared before each line of the
+ * report; in a pipe (the hook's remote: lines) a line as each phase begins and one every 2 s while
+ * it runs (progress-display.ts).
  */
-export function humanReporter(out: Output, nameWidth: number, prefix = '', live = process.stderr.isTTY): Reporter {
-  const done = new Map<string, number>();
-  const started = Date.now();
-  let shown = false;
-  let lastDraw = 0;
-  const clear = (): void => {
-    if (shown) process.stderr.write('\r\u001b[K');
-    shown = false;
+export function humanReporter(out: Output, nameWidth: number, options: HumanOptions = {}): Reporter {
+  const { prefix = '', live = process.stderr.isTTY, err = writeStderr, ticker = systemTicker } = options;
+  const onTerminal = live ? liveProgress(err, ticker, options.columns ?? (() => process.stderr.columns || 80)) : undefined;
+  const toLines = (line: string): void => {
+    err(`${prefix}${line}\n`);
   };
+  const shown: ProgressShow = onTerminal ?? progressLines(toLines, ticker, true);
   return {
     note: (message) => {
-      clear();
+      shown.clear();
       out.write(`${prefix}${message}\n`);
     },
-    progress: (target, files) => {
-      done.set(target, files);
-      const now = Date.now();
-      if (!live || now - started < 1000 || now - lastDraw < 200) return;
-      lastDraw = now;
-      const parts = [...done].map(([name, n]) => `${name} ${n} files`);
-      process.stderr.write(`\r\u001b[K  syncing: ${parts.join(', ')} (${humanDuration(now - started)})`);
-      shown = true;
+    progress: (event) => {
+      shown.update(event);
     },
     buildLine: (line) => {
-      if (!live) {
-        out.write(`${prefix}build: ${line}\n`);
-        return;
-      }
-      process.stderr.write(`\r\u001b[K  build: ${line.slice(0, Math.max(20, (process.stderr.columns || 80) - 10))}`);
-      shown = true;
+      if (onTerminal === undefined) out.write(`${prefix}build: ${line}\n`);
+      else onTerminal.buildLine(line);
     },
     targetDone: (outcome) => {
-      clear();
-      done.delete(outcome.name);
+      shown.clear();
       out.write(`${prefix}  ${targetLine(outcome, nameWidth, out.color)}\n`);
       if (outcome.items !== undefined) out.write(itemLines(outcome.items, `${prefix}      `));
     },
     deployDone: (entry) => {
-      clear();
+      shown.stop();
       out.write(`${prefix}${summaryLine(entry)}\n`);
     },
-    finish: clear,
+    finish: () => {
+      shown.stop();
+    },
   };
 }
 
-export function jsonReporter(out: Output): Reporter {
+/**
+ * --json: one document on stdout at the end, so that it parses as it always has; progress as
+ * events on stderr meanwhile, a JSON object a line.
+ */
+export function jsonReporter(out: Output, options: { err?: (text: string) => void; ticker?: Ticker } = {}): Reporter {
+  const { err = writeStderr, ticker = systemTicker } = options;
+  const events = progressEvents((line) => {
+    err(`${line}\n`);
+  }, ticker);
   const notes: string[] = [];
   const deploys: HistoryEntry[] = [];
   return {
     note: (message) => notes.push(message),
-    progress: () => undefined,
+    progress: (event) => {
+      events.update(event);
+    },
     buildLine: () => undefined,
     targetDone: () => undefined,
-    deployDone: (entry) => deploys.push(entry),
+    deployDone: (entry) => {
+      events.stop();
+      deploys.push(entry);
+    },
     finish: () => {
+      events.stop();
       out.write(`${JSON.stringify({ ok: deploys.every((d) => d.targets.every((t) => t.status !== 'failed')), deploys, notes }, null, 2)}\n`);
     },
   };
