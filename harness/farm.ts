@@ -21,6 +21,17 @@ async function ran(command: string, args: string[], options: { cwd?: string; inp
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** A line of the progress a deploy shows in a pipe (engine/progress.ts): a phase begun, or its 2 s beat. */
+export const PROGRESS_LINE = /^(waiting for the lock|build|plan|checkout|preflight|transfer|staging|switch|checks|hook|dry run|canary|batch \d+\/\d+): /;
+
+/** What a command wrote to stderr besides its progress: its warnings and errors. */
+export function withoutProgress(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((line) => !PROGRESS_LINE.test(line))
+    .join('\n');
+}
+
 /** Commits need an author; a test or the demo must not depend on the user's git config having one. */
 export const GIT_IDENTITY = { GIT_AUTHOR_NAME: 'Test', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 'Test', GIT_COMMITTER_EMAIL: 't@example.invalid' };
 

@@ -12,6 +12,8 @@ import { bytesOf } from '../base/paths.js';
 import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, refusedBeforeTransfer, sourceUntraceable, transferFailed, transferSucceeded } from '../engine/state.js';
 import { passesOf, rsyncWithRetries, runPasses } from '../engine/passes.js';
 import type { Context } from '../engine/context.js';
+import { shortCommit } from '../engine/report.js';
+import { sendTotals } from './send-totals.js';
 import { afterSwitch } from '../releases/operator-hooks.js';
 import { rollOut, type RolloutResult } from '../releases/rollout.js';
 import { armSwitch, prepareSlot, stagingOf, switchFarm, writeRevision, writtenTarget, type ArmedSwitch } from '../releases/slots.js';
@@ -25,6 +27,7 @@ import { finished, historyEntry, hookFacts, outcomeBase, record, type PlannedDep
 export async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, checked: boolean): Promise<{ entry: HistoryEntry; took: string[] }> {
   const { config } = ctx;
   await prepareSource(ctx, journal, plan, started);
+  ctx.reporter.progress({ kind: 'totals', totals: sendTotals(config.source, plan.targets) });
   const decision = decideTransfers(plan, await askPreflights(ctx, plan), config, false);
   if (decision.refusal !== undefined) throw new Refusal(decision.refusal);
   // With slots, each target's switch is made ready first: its rsync connects while the targets
@@ -46,6 +49,7 @@ export async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedD
 /** The source brought to the commit, and checked before anything reaches a target. */
 async function prepareSource(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started): Promise<void> {
   if (plan.source !== undefined) {
+    ctx.reporter.progress({ kind: 'phase', name: 'checkout', detail: checkoutDetail(plan.source, plan.commit) });
     try {
       await checkOutSource(ctx, journal, plan.source, plan.commit);
     } catch (error) {
@@ -60,6 +64,12 @@ async function prepareSource(ctx: Context, journal: Journal, plan: PlannedDeploy
   }
   if (!plan.allowEmpty) assertSourceNotEmpty(ctx.config.source);
   await assertNoForeignSymlink(ctx, plan, journal);
+}
+
+/** What a checkout writes, for its phase line: `1a2b3c4d5e, 42 paths`. */
+function checkoutDetail(step: SourceStep, commit: Commit): string {
+  const what = step.kind === 'paths' ? `${step.writes.length} path${step.writes.length === 1 ? '' : 's'}` : step.kind === 'switch' ? `git's switch from ${shortCommit(step.from)}` : 'every file';
+  return `${shortCommit(commit)}, ${what}`;
 }
 
 /** What the targets took, for the history entry: each target's outcome, and how the release went. */
@@ -89,6 +99,10 @@ async function applyInTwoPhases(ctx: Context, journal: Journal, plan: PlannedDep
   let switched: Awaited<ReturnType<typeof switchFarm>>;
   try {
     // phase one: every target written (with slots: staged into a slot nothing serves)
+    const staging = plan.targets.length > 0 && plan.targets.every((t) => t.slots !== undefined);
+    // quiet when every target has it already: their lines say so
+    const quiet = plan.targets.every((t) => t.sync.kind === 'none');
+    ctx.reporter.progress({ kind: 'phase', name: staging ? 'staging' : 'transfer', targets: plan.targets.map((t) => t.name), quiet });
     const written = await pMap(
       plan.targets,
       async (target) => {
@@ -183,6 +197,8 @@ async function checkOutSource(ctx: Context, journal: Journal, step: SourceStep, 
  */
 export async function askPreflights(ctx: Context, plan: PlannedDeploy): Promise<Map<string, PreflightAnswer>> {
   const answers = new Map<string, PreflightAnswer>();
+  const asked = plan.targets.filter((t) => t.preflight !== undefined).length;
+  if (asked > 0) ctx.reporter.progress({ kind: 'phase', name: 'preflight', detail: `rsync's dry run on ${asked} target${asked === 1 ? '' : 's'}` });
   await pMap(
     plan.targets,
     async (target) => {
@@ -256,5 +272,6 @@ async function transfer(ctx: Context, journal: Journal, plan: PlannedDeploy, tar
     });
   }
   log[outcome.status === 'ok' ? 'info' : 'error']({ target: name, ...outcome }, slot === undefined ? 'target done' : 'slot staged');
+  ctx.reporter.progress({ kind: 'finished', target: name, ok: outcome.status === 'ok' });
   return outcome;
 }

@@ -9,6 +9,7 @@ import { describeFreeze, frozenRefusal, readFreeze } from '../engine/freeze.js';
 import { previousDeploy } from './rollback.js';
 import { deployFailed, deployRefused, pushRejected } from '../engine/state.js';
 import type { Context } from '../engine/context.js';
+import { shortCommit } from '../engine/report.js';
 import { buildToDeploy, type BuildFacts } from '../build/build.js';
 import { pruneBuilds } from '../build/build-commits.js';
 import { runHook, type HookFacts } from '../releases/operator-hooks.js';
@@ -83,16 +84,21 @@ export interface DeployOptions {
 export async function deploy(ctx: Context, request: DeployRequest, options: DeployOptions): Promise<HistoryEntry | undefined> {
   const { config } = ctx;
   const targets = selectTargets(config, options.targets);
-  const lock = await takeLock(ctx, `${request.reason} by ${request.startedBy}`);
   try {
-    if (options.gated !== undefined) await assertBranchUnmoved(ctx, options.gated);
-    const entry = await deployLocked(ctx, request, options, targets);
-    if (options.gated !== undefined && entry !== undefined && pushSucceeded(config, entry)) markAccepted(config, options.gated);
-    return entry;
+    const lock = await takeLock(ctx, `${request.reason} by ${request.startedBy}`);
+    try {
+      if (options.gated !== undefined) await assertBranchUnmoved(ctx, options.gated);
+      const entry = await deployLocked(ctx, request, options, targets);
+      if (options.gated !== undefined && entry !== undefined && pushSucceeded(config, entry)) markAccepted(config, options.gated);
+      return entry;
+    } finally {
+      // the textfile says what the journal says now, whatever became of this deploy
+      if (!options.dryRun) for (const warning of await ctx.publish()) ctx.reporter.note(`warning: ${warning}`);
+      lock.release();
+    }
   } finally {
-    // the textfile says what the journal says now, whatever became of this deploy
-    if (!options.dryRun) for (const warning of await ctx.publish()) ctx.reporter.note(`warning: ${warning}`);
-    lock.release();
+    // however it ended (a refusal, the lock's timeout): the progress line goes, and its timer
+    ctx.reporter.progress({ kind: 'idle' });
   }
 }
 
@@ -168,6 +174,8 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
   // or a rollback by history, names a build commit already
   let built: BuildFacts | undefined;
   if (config.build !== undefined && request.revision.kind !== 'source') {
+    // quiet: the build says itself that it begins
+    ctx.reporter.progress({ kind: 'phase', name: 'build', detail: shortCommit(commit), quiet: true });
     built = await buildToDeploy(ctx, config.build, commit, () => journal.readHistory(), options.dryRun);
     commit = built.commit;
   }
@@ -180,6 +188,8 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
     coalesce: options.coalesce === true,
     force: options.force === true,
   };
+  // quiet: in most deploys it takes moments, and a refusal from it is the deploy's one line
+  ctx.reporter.progress({ kind: 'phase', name: 'plan', detail: shortCommit(commit), quiet: true });
   const facts = await readFacts(ctx, journal.state, commit, targets.map((t) => t.name), ask);
   const plan = planDeploy(ask, facts, config);
   if (plan.kind === 'coalesced') {
@@ -197,9 +207,7 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
     return entry;
   }
   const told = hookFacts(started, plan);
-  // an automatic rollback is not the operator's to stop
-  const stopped = options.unchecked === true ? undefined : await runHook(ctx, 'before', told);
-  if (stopped !== undefined) throw new FanoutError(`${stopped}; nothing was touched`, 1);
+  await runBeforeHook(ctx, told, options.unchecked === true);
   const applied = await applyDeploy(ctx, journal, plan, started, options.unchecked !== true);
   log.info({ deployId: started.id, commit, targets: applied.entry.targets }, 'deploy finished');
   ctx.reporter.deployDone(applied.entry);
@@ -226,6 +234,14 @@ async function putBackFailedRelease(ctx: Context, request: DeployRequest, option
     pushRejected(s, applied.entry.commit, before);
   });
   return { rollback, state: after.state };
+}
+
+/** `before`, which stops the deploy when it fails; an automatic rollback (`unchecked`) is not the operator's to stop. */
+async function runBeforeHook(ctx: Context, told: HookFacts, unchecked: boolean): Promise<void> {
+  if (unchecked || ctx.config.hooks.before === undefined) return;
+  ctx.reporter.progress({ kind: 'phase', name: 'hook', detail: 'before' });
+  const stopped = await runHook(ctx, 'before', told);
+  if (stopped !== undefined) throw new FanoutError(`${stopped}; nothing was touched`, 1);
 }
 
 /** `after` for a deploy that is over, `onFailure` first when it failed; their failures are warnings. */
@@ -264,16 +280,25 @@ async function rollBackFailedRelease(ctx: Context, request: DeployRequest, optio
   );
 }
 
-/** The deploy lock, telling the person waiting for it whom they wait for. */
-export function takeLock(ctx: Context, purpose: string): Promise<Lock> {
-  return acquireLock(ctx.config.stateDir, ctx.config.lockTimeout, purpose, ctx.log, {
-    onWait: (holder) => {
-      ctx.reporter.note(`waiting for the deploy in progress (${holder})`);
-    },
-    onLeftovers: (stopped, holder) => {
-      ctx.reporter.note(`stopped ${stopped} process${stopped === 1 ? '' : 'es'} (rsync, git, a build) left running by a fanout that died (${holder}); what it was doing is done again`);
-    },
-  });
+/** The deploy lock, telling the person waiting for it whom they wait for, and for how long. */
+export async function takeLock(ctx: Context, purpose: string): Promise<Lock> {
+  let waited = false;
+  try {
+    return await acquireLock(ctx.config.stateDir, ctx.config.lockTimeout, purpose, ctx.log, {
+      onWait: (holder) => {
+        waited = true;
+        ctx.reporter.note(`waiting for the deploy in progress (${holder})`);
+        // quiet: the note has said it; the progress line goes on saying it, and for how long
+        ctx.reporter.progress({ kind: 'phase', name: 'waiting for the lock', detail: holder, quiet: true });
+      },
+      onLeftovers: (stopped, holder) => {
+        ctx.reporter.note(`stopped ${stopped} process${stopped === 1 ? '' : 'es'} (rsync, git, a build) left running by a fanout that died (${holder}); what it was doing is done again`);
+      },
+    });
+  } finally {
+    // the wait is over, however it ended: what follows (a deploy's phases, verify's rows) says where it is
+    if (waited) ctx.reporter.progress({ kind: 'idle' });
+  }
 }
 
 async function chooseCommit(config: Config, journal: Journal, revision: Revision): Promise<Commit> {

@@ -25,6 +25,8 @@ export async function renderDryRun(ctx: Context, plan: PlannedDeploy, started: S
   if (sourceReady) await assertNoForeignSymlink(ctx, plan);
   const decision = decideTransfers(plan, sourceReady ? await askPreflights(ctx, plan) : new Map(), config, true);
   if (decision.refusal !== undefined) throw new FanoutError(decision.refusal);
+  // quiet: a dry run's lines are its listing
+  ctx.reporter.progress({ kind: 'phase', name: 'dry run', targets: plan.targets.map((t) => t.name), quiet: true });
   const outcomes = await pMap(
     plan.targets,
     async (target): Promise<TargetOutcome> => {
@@ -40,6 +42,7 @@ export async function renderDryRun(ctx: Context, plan: PlannedDeploy, started: S
         const run = await runPasses(ctx, writtenTarget(configured, target), passesOf(target.sync), { dryRun: true, maxDelete: plan.maxDelete, staging: stagingOf(configured, target) });
         outcome = { ...base, ...run.totals, status: run.failure === undefined ? 'ok' : 'failed', ...(run.failure === undefined ? {} : { error: run.failure }) };
       }
+      ctx.reporter.progress({ kind: 'finished', target: target.name, ok: outcome.status === 'ok' });
       ctx.reporter.targetDone(outcome);
       return outcome;
     },

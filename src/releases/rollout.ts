@@ -62,6 +62,7 @@ export async function rollOut(
   const outcomes = new Map<string, TargetOutcome>();
   // phase one, with slots: every target stages before any takes the release
   const slotted = plans.filter((p) => p.slots !== undefined);
+  if (slotted.length > 0) reporter.progress({ kind: 'phase', name: 'staging', targets: slotted.map((p) => p.name) });
   for (const outcome of await pMap(slotted, write, { concurrency: config.concurrency })) outcomes.set(outcome.name, outcome);
   const stageFailed = [...outcomes.values()].filter((o) => o.status === 'failed').map((o) => o.name);
   const holdSlots = config.switchPolicy === 'all' && stageFailed.length > 0;
@@ -72,7 +73,7 @@ export async function rollOut(
   );
   const run: Rollout = { ctx, journal, commit, checks, byName: new Map(plans.map((p) => [p.name, p])), outcomes, armed, write, targetNamed, facts, holdSlots, record: { waves, checks: [] }, took: [], switches: [] };
   for (const [index, wave] of waves.entries()) {
-    if (waves.length > 1) reporter.note(`${waveName(index, waves.length, config.rollout.canary !== undefined)}: ${wave.join(', ')}`);
+    announceWave(run, waves, index);
     const serving = await takeWave(run, wave);
     const stopped = (await checkWave(run, index, serving)) ?? notTaken(run, index, wave);
     if (stopped !== undefined) {
@@ -92,6 +93,24 @@ export async function rollOut(
 /** How a wave is announced: the canary, or `batch 2/3` counted without it. */
 export function waveName(index: number, waves: number, canary: boolean): string {
   return index === 0 && canary ? 'canary' : `batch ${index + (canary ? 0 : 1)}/${waves - (canary ? 1 : 0)}`;
+}
+
+/**
+ * A wave begins: its note (`canary: web1`) and its phase, whose targets are those it writes in
+ * place (those with slots only switch). One wave is the whole farm, its phase the transfer.
+ */
+function announceWave(run: Rollout, waves: readonly (readonly string[])[], index: number): void {
+  const { reporter, config } = run.ctx;
+  const wave = waves[index] ?? [];
+  const inPlace = wave.filter((n) => run.byName.get(n)?.slots === undefined);
+  if (waves.length === 1) {
+    if (inPlace.length > 0) reporter.progress({ kind: 'phase', name: 'transfer', targets: inPlace });
+    return;
+  }
+  const name = waveName(index, waves.length, config.rollout.canary !== undefined);
+  reporter.note(`${name}: ${wave.join(', ')}`);
+  // quiet: the note has said it
+  reporter.progress({ kind: 'phase', name, detail: wave.join(', '), targets: inPlace, quiet: true });
 }
 
 /** A wave takes the release: in place, written now; with slots, those that staged switch together. Returns the targets of the wave that serve it. */
@@ -123,6 +142,7 @@ async function takeWave(run: Rollout, wave: readonly string[]): Promise<string[]
  */
 async function checkWave(run: Rollout, index: number, serving: readonly string[]): Promise<RolloutStop | undefined> {
   const { ctx, byName, outcomes } = run;
+  if (serving.length > 0) ctx.reporter.progress({ kind: 'phase', name: 'checks', detail: serving.join(', ') });
   const slotOf = (n: string): string | undefined => byName.get(n)?.slots?.switchTo ?? byName.get(n)?.slots?.stage?.slot;
   const hooked = await afterSwitch(
     ctx,

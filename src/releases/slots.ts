@@ -176,6 +176,7 @@ export interface SwitchResult {
  */
 export async function switchTargets(ctx: Context, journal: Journal, switches: readonly ArmedSwitch[]): Promise<SwitchResult[]> {
   if (switches.length === 0) return [];
+  ctx.reporter.progress({ kind: 'phase', name: 'switch', detail: `current on ${switches.length} target${switches.length === 1 ? '' : 's'}` });
   await journal.update((s) => {
     for (const { target, slot } of switches) beginSwitch(s, target.name, slot);
   });
