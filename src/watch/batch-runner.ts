@@ -4,6 +4,7 @@ import type { Logger } from '../base/log.js';
 import type { DeployOptions, DeployRequest } from '../deploy/deploy.js';
 import type { HistoryEntry, TargetOutcome } from '../engine/journal.js';
 import type { Reporter } from '../engine/report.js';
+import { progressLines, type ProgressShow } from '../engine/progress-display.js';
 import { done, newBatcher, noted, take, wakeIn, type Batch, type BatcherTiming, type Change } from './batcher.js';
 import type { Clock } from './clock.js';
 
@@ -60,17 +61,26 @@ export function batchLine(batchNumber: number, batch: Batch, outcomes: readonly 
   return `batch ${batchNumber}: ${what} -> ${results} in ${latencyMs}ms`;
 }
 
-/** A reporter that stays quiet: watch prints one line per batch itself. */
-function batchReporter(): Reporter & { outcomes: TargetOutcome[] } {
+/**
+ * A reporter that stays quiet, watch printing one line per batch itself, but for a batch that runs
+ * long (the start's full pass of a large tree): where it is, every 2 s from its first 2 s on.
+ */
+function batchReporter(progress: ProgressShow): Reporter & { outcomes: TargetOutcome[] } {
   const outcomes: TargetOutcome[] = [];
   return {
     outcomes,
     note: () => undefined,
-    progress: () => undefined,
+    progress: (event) => {
+      progress.update(event);
+    },
     buildLine: () => undefined,
     targetDone: (outcome) => outcomes.push(outcome),
-    deployDone: () => undefined,
-    finish: () => undefined,
+    deployDone: () => {
+      progress.stop();
+    },
+    finish: () => {
+      progress.stop();
+    },
   };
 }
 
@@ -138,13 +148,19 @@ export class BatchRunner {
   private async run(batch: Batch): Promise<void> {
     const { log, write, clock, timing } = this.options;
     this.batchNumber += 1;
-    const reporter = batchReporter();
+    const number = this.batchNumber;
+    const progress = progressLines((line) => {
+      write(`batch ${number}: ${line}`);
+    }, clock, false);
+    const reporter = batchReporter(progress);
     let entry: HistoryEntry | undefined;
     try {
       entry = await this.options.deploy(reporter, WATCH_REQUEST, deployOptionsOf(batch, this.options.targets));
     } catch (error) {
       log.error({ error: errorMessage(error) }, 'watch batch failed');
       write(`batch ${this.batchNumber}: ${errorMessage(error)}`);
+    } finally {
+      progress.stop();
     }
     const latencyMs = clock.now() - batch.since;
     const paths = batch.kind === 'paths' ? batch.paths : undefined;

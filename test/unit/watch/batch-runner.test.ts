@@ -5,6 +5,7 @@ import type { Commit } from '../../../src/base/git.js';
 import type { DeployOptions, DeployRequest } from '../../../src/deploy/deploy.js';
 import type { HistoryEntry, TargetOutcome } from '../../../src/engine/journal.js';
 import type { Reporter } from '../../../src/engine/report.js';
+import type { ProgressEvent } from '../../../src/engine/progress.js';
 import { BatchRunner, WATCH_REQUEST, batchLine, batcherTiming, deployOptionsOf, outcomeOf } from '../../../src/watch/batch-runner.js';
 import type { BatcherTiming } from '../../../src/watch/batcher.js';
 
@@ -59,7 +60,7 @@ function entry(targets: TargetOutcome[]): HistoryEntry {
 }
 
 /** What a deploy does, one a call: each target's outcome, or an error thrown before any target. */
-type Scripted = { targets: TargetOutcome[]; tookMs?: number; until?: Promise<void> } | { error: string };
+type Scripted = { targets: TargetOutcome[]; tookMs?: number; until?: Promise<void>; progress?: ProgressEvent[] } | { error: string };
 
 /** A runner over a scripted deploy engine, a hand clock and a log kept as records. */
 function setUp(script: Scripted[] = []) {
@@ -72,6 +73,7 @@ function setUp(script: Scripted[] = []) {
     calls.push({ request, options });
     const next = script.shift() ?? { targets: [outcome('web1', 'ok'), outcome('web2', 'ok')] };
     if ('error' in next) throw new Error(next.error);
+    for (const event of next.progress ?? []) reporter.progress(event);
     await next.until;
     clock.t += next.tookMs ?? 0;
     for (const o of next.targets) reporter.targetDone(o);
@@ -214,5 +216,35 @@ describe('what a batch asks and says', () => {
   it('takes its timing from the watch settings, the retry delay from the deploy retry (seconds to ms)', () => {
     const config = parseConfig('repo: /srv/git/site.git\nsource: /data/www\nretryDelay: 3\nwatch:\n  settleMs: 7\n  maxWaitMs: 900\n  minDelayMs: 50\n  maxRetryDelay: 120\ntargets:\n  - name: local\n    dest: /srv/mirror/www/\n', '/etc/fanout/fanout.yaml');
     expect(batcherTiming(config)).toEqual({ settleMs: 7, maxWaitMs: 900, minDelayMs: 50, retryDelayMs: 3000, maxRetryDelayMs: 120_000 });
+  });
+  it('a batch that runs 2 s or more says where it is every 2 s; a shorter one prints its line alone', async () => {
+    let finishLong = (): void => undefined;
+    let finishShort = (): void => undefined;
+    const long = new Promise<void>((resolve) => (finishLong = resolve));
+    const short = new Promise<void>((resolve) => (finishShort = resolve));
+    const transfer: ProgressEvent[] = [
+      { kind: 'phase', name: 'transfer', targets: ['web1'] },
+      { kind: 'sent', target: 'web1', sent: { files: 3, bytes: 3000 } },
+    ];
+    const { runner, clock, lines } = setUp([
+      { targets: [outcome('web1', 'ok', 'full', 3, 0)], progress: transfer, until: long },
+      { targets: [outcome('web1', 'ok', 'paths', 3, 0)], progress: transfer, until: short },
+    ]);
+    runner.tick();
+    await clock.advance(1999);
+    expect(lines).toEqual([]);
+    await clock.advance(4500);
+    expect(lines).toEqual(['batch 1: transfer: ok 0, failed 0, left 1; 3 files, 3.0 kB sent so far; 2.0s', 'batch 1: transfer: ok 0, failed 0, left 1; 3 files, 3.0 kB sent so far; 4.0s']);
+    finishLong();
+    await clock.advance(4500);
+    expect(lines.at(-1)).toBe('batch 1: full pass -> web1 ok (3 sent, 0 deleted) in 4500ms');
+    expect(clock.due).toEqual([]);
+    lines.length = 0;
+    runner.note({ paths: ['a.html'] });
+    await clock.advance(4505 + 1500);
+    finishShort();
+    await clock.advance(10_000);
+    // 1.5 s of deploy, and the 5 ms the batch settled for before it
+    expect(lines).toEqual(['batch 2: 1 path -> web1 ok (3 sent, 0 deleted) in 1505ms']);
   });
 });
