@@ -135,12 +135,14 @@ export function liveProgress(write: (text: string) => void, ticker: Ticker, colu
   let shown = false;
   let lastDraw = -Infinity;
   let lastBuildLine = -Infinity;
+  // two spaces before the line, and the last column left free: a line that fills it wraps on some terminals
+  const room = (): number => columns() - 3;
   const show = (text: string): void => {
-    write(`\r\u001b[K  ${fit(text, columns() - 3)}`);
+    write(`\r\u001b[K  ${fit(text, room())}`);
     shown = true;
   };
   const draw = (progress: Progress, now: number): void => {
-    const line = progressLine(progress, now);
+    const line = progressLine(progress, now, room());
     if (line === undefined || now - started < LIVE_AFTER_MS) return;
     show(line);
     lastDraw = now;

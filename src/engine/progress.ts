@@ -112,18 +112,29 @@ export function remaining(fraction: number | undefined, elapsedMs: number): numb
 /**
  * The one line: `staging: 40% (ok 1, failed 0, left 1; 812/2000 files, 3.2 MB/8.0 MB; 5.1s, about
  * 8s left)`; without a total, what is sent so far; for a phase that writes no target, what it does
- * and for how long. Undefined between deploys.
+ * and for how long. Undefined between deploys. Within `width` (a terminal's) when it can be: the
+ * time taken goes first, then the count of files, so that the estimate stays.
  */
-export function progressLine(progress: Progress, now: number): string | undefined {
+export function progressLine(progress: Progress, now: number, width = Infinity): string | undefined {
   const farm = farmProgress(progress, now);
   if (farm === undefined) return undefined;
   const took = humanDuration(farm.elapsedMs);
   if (farm.targets === 0) return `${farm.phase}: ${[farm.detail, took].filter((p) => p !== undefined).join('; ')}`;
   const counts = `ok ${farm.ok}, failed ${farm.failed}, left ${farm.left}`;
-  const { done, total, fraction, remainingMs } = farm;
-  if (total === undefined) return `${farm.phase}: ${counts}; ${done.files} files, ${humanSize(done.bytes)} sent so far; ${took}`;
-  const amounts = [total.files > 0 ? `${done.files}/${total.files} files` : undefined, total.bytes > 0 ? `${humanSize(done.bytes)}/${humanSize(total.bytes)}` : undefined].filter((p) => p !== undefined);
-  const time = remainingMs === undefined ? took : `${took}, about ${roughly(remainingMs)} left`;
+  if (farm.total === undefined) return `${farm.phase}: ${counts}; ${farm.done.files} files, ${humanSize(farm.done.bytes)} sent so far; ${took}`;
+  const lines = [
+    { took: true, files: true },
+    { took: false, files: true },
+    { took: false, files: false },
+  ].map((keep) => lineOfTotal(farm, farm.total ?? NOTHING, counts, keep));
+  return lines.find((line) => line.length <= width) ?? lines.at(-1);
+}
+
+function lineOfTotal(farm: FarmProgress, total: Amount, counts: string, keep: { took: boolean; files: boolean }): string {
+  const { done, fraction, remainingMs } = farm;
+  const amounts = [total.files > 0 && keep.files ? `${done.files}/${total.files} files` : undefined, total.bytes > 0 ? `${humanSize(done.bytes)}/${humanSize(total.bytes)}` : undefined].filter((p) => p !== undefined);
+  const estimate = remainingMs === undefined ? undefined : `about ${roughly(remainingMs)} left`;
+  const time = [keep.took || estimate === undefined ? humanDuration(farm.elapsedMs) : undefined, estimate].filter((p) => p !== undefined).join(', ');
   const parts = [counts, ...(amounts.length > 0 ? [amounts.join(', ')] : []), time].join('; ');
   return fraction === undefined ? `${farm.phase}: ${parts}` : `${farm.phase}: ${Math.floor(fraction * 100)}% (${parts})`;
 }

@@ -139,6 +139,21 @@ describe('progressLine', () => {
   it('says nothing between deploys', () => {
     expect(progressLine(IDLE, 0)).toBeUndefined();
   });
+
+  it('within a terminal\'s width, loses the time taken, then the count of files, and keeps the estimate', () => {
+    const p = after([0, TWO], [0, transfer], [1, sent('web1', 500, 2_000_000)]);
+    const full = 'transfer: 25% (ok 0, failed 0, left 2; 500/2000 files, 2.0 MB/8.0 MB; 4.0s, about 12s left)';
+    expect(progressLine(p, 4000, full.length)).toBe(full);
+    expect(progressLine(p, 4000, full.length - 1)).toBe('transfer: 25% (ok 0, failed 0, left 2; 500/2000 files, 2.0 MB/8.0 MB; about 12s left)');
+    expect(progressLine(p, 4000, 77)).toBe('transfer: 25% (ok 0, failed 0, left 2; 2.0 MB/8.0 MB; about 12s left)');
+    // narrower still: the shortest, which the terminal's line then cuts
+    expect(progressLine(p, 4000, 20)).toBe('transfer: 25% (ok 0, failed 0, left 2; 2.0 MB/8.0 MB; about 12s left)');
+  });
+
+  it('keeps the time taken when there is no estimate to show instead', () => {
+    const p = after([0, TWO], [0, transfer], [1, sent('web1', 10, 40_000)]);
+    expect(progressLine(p, 1000, 60)).toBe('transfer: 0% (ok 0, failed 0, left 2; 40 kB/8.0 MB; 1.0s)');
+  });
 });
 
 describe('phaseLine', () => {
