@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Commit } from '../../../src/base/git.js';
 import type { HistoryEntry, TargetOutcome } from '../../../src/engine/journal.js';
 import { humanReporter, itemLines, jsonReporter, paint, shortCommit, statusWord, summaryLine, table, targetLine, type Reporter } from '../../../src/engine/report.js';
-import type { Ticker } from '../../../src/engine/progress-display.js';
+import { HandClock } from '../hand-clock.js';
 
 const COMMIT = '0123456789abcdef0123456789abcdef01234567' as Commit;
 
@@ -175,42 +175,11 @@ describe('a build line', () => {
   });
 });
 
-/** A ticker moved by hand: a timer fires when `advance` passes its time. */
-class HandTicker implements Ticker {
-  t = 0;
-  private timers: { at: number; fn: () => void }[] = [];
-
-  now = (): number => this.t;
-
-  after = (ms: number, fn: () => void): (() => void) => {
-    const timer = { at: this.t + ms, fn };
-    this.timers.push(timer);
-    return () => {
-      this.timers = this.timers.filter((x) => x !== timer);
-    };
-  };
-
-  get pending(): number {
-    return this.timers.length;
-  }
-
-  advance(to: number): void {
-    for (;;) {
-      const next = this.timers.filter((x) => x.at <= to).sort((a, b) => a.at - b.at)[0];
-      if (next === undefined) break;
-      this.timers = this.timers.filter((x) => x !== next);
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = to;
-  }
-}
-
-/** A reporter whose stdout and stderr are arrays, its time a HandTicker. */
-function reporterWith(make: (out: { write: (t: string) => void; color: boolean }, err: (t: string) => void, ticker: HandTicker) => Reporter): { reporter: Reporter; out: string[]; err: string[]; ticker: HandTicker } {
+/** A reporter whose stdout and stderr are arrays, its time a HandClock. */
+function reporterWith(make: (out: { write: (t: string) => void; color: boolean }, err: (t: string) => void, ticker: HandClock) => Reporter): { reporter: Reporter; out: string[]; err: string[]; ticker: HandClock } {
   const out: string[] = [];
   const err: string[] = [];
-  const ticker = new HandTicker();
+  const ticker = new HandClock();
   const reporter = make({ write: (t) => out.push(t), color: false }, (t) => err.push(t), ticker);
   return { reporter, out, err, ticker };
 }
@@ -220,77 +189,77 @@ const TOTALS = { kind: 'totals', totals: new Map([['web1', { files: 100, bytes: 
 describe('progress in a pipe (the pusher\'s remote: lines)', () => {
   const pipe = (): ReturnType<typeof reporterWith> => reporterWith((out, err, ticker) => humanReporter(out, 4, { live: false, err, ticker, prefix: '> ' }));
 
-  it('a line as each phase begins, then the progress line every 2 s while it runs, counts moved or not', () => {
+  it('a line as each phase begins, then the progress line every 2 s while it runs, counts moved or not', async () => {
     const { reporter, err, ticker } = pipe();
     reporter.progress({ kind: 'phase', name: 'checkout', detail: '1a2b3c4d5e, 200 paths' });
     expect(err).toEqual(['> checkout: 1a2b3c4d5e, 200 paths\n']);
-    ticker.advance(2500);
+    await ticker.advance(2500);
     expect(err.at(-1)).toBe('> checkout: 1a2b3c4d5e, 200 paths; 2.0s\n');
     reporter.progress(TOTALS);
     reporter.progress({ kind: 'phase', name: 'transfer', targets: ['web1', 'web2'] });
     expect(err.at(-1)).toBe('> transfer: 2 targets, 200 files (2.0 MB) to send\n');
     reporter.progress({ kind: 'sent', target: 'web1', sent: { files: 50, bytes: 500_000 } });
     // the beat counts from the phase's line, not from the checkout's beat
-    ticker.advance(4400);
+    await ticker.advance(4400);
     expect(err).toHaveLength(3);
-    ticker.advance(4500);
+    await ticker.advance(4500);
     expect(err.at(-1)).toBe('> transfer: 25% (ok 0, failed 0, left 2; 50/200 files, 500 kB/2.0 MB; 2.0s, about 6s left)\n');
     // one large file: nothing moved, the line comes all the same
-    ticker.advance(6500);
+    await ticker.advance(6500);
     expect(err.at(-1)).toBe('> transfer: 25% (ok 0, failed 0, left 2; 50/200 files, 500 kB/2.0 MB; 4.0s, about 12s left)\n');
     expect(err).toHaveLength(5);
   });
 
-  it('keeps the report on stdout, as it was; nothing beats once the deploy is done', () => {
+  it('keeps the report on stdout, as it was; nothing beats once the deploy is done', async () => {
     const { reporter, out, err, ticker } = pipe();
     reporter.progress(TOTALS);
     reporter.progress({ kind: 'phase', name: 'transfer', targets: ['web1'] });
     reporter.targetDone({ name: 'web1', status: 'ok', mode: 'paths', from: null, sent: 100, deleted: 0, bytes: 1_000_000, durationMs: 1500, attempts: 1 });
     reporter.deployDone(entry([outcome({ sent: 100 })]));
-    expect(ticker.pending).toBe(0);
-    ticker.advance(60_000);
+    expect(ticker.due).toEqual([]);
+    await ticker.advance(60_000);
     expect(out).toEqual(['>   web1  ok      100 sent (1.0 MB), 0 deleted  1.5s\n', '> deployed 0123456789 "Fix the footer" to 1/1 targets in 1.5s\n']);
     expect(err).toEqual(['> transfer: 1 target, 100 files (1.0 MB) to send\n']);
   });
 
-  it('a quiet phase has no line of its own, only the beat; the end of the deploy stops it', () => {
+  it('a quiet phase has no line of its own, only the beat; the end of the deploy stops it', async () => {
     const { reporter, err, ticker } = pipe();
     reporter.progress({ kind: 'phase', name: 'waiting for the lock', detail: 'pid 42, push by git push by alice, since 2026-12-02T12:00:00.000Z', quiet: true });
     expect(err).toEqual([]);
-    ticker.advance(2000);
+    await ticker.advance(2000);
     expect(err).toEqual(['> waiting for the lock: pid 42, push by git push by alice, since 2026-12-02T12:00:00.000Z; 2.0s\n']);
     reporter.progress({ kind: 'idle' });
-    expect(ticker.pending).toBe(0);
+    expect(ticker.due).toEqual([]);
   });
 
-  it('starts beating again for a deploy that follows (an automatic rollback)', () => {
+  it('starts beating again for a deploy that follows (an automatic rollback)', async () => {
     const { reporter, err, ticker } = pipe();
     reporter.progress({ kind: 'phase', name: 'checks', detail: 'web1' });
     reporter.deployDone(entry([outcome({})]));
     reporter.progress({ kind: 'phase', name: 'switch' });
-    ticker.advance(2000);
+    await ticker.advance(2000);
     expect(err.at(-1)).toBe('> switch: 2.0s\n');
     reporter.finish();
-    expect(ticker.pending).toBe(0);
+    expect(ticker.due).toEqual([]);
   });
 });
 
 describe('progress on a terminal', () => {
   const terminal = (columns = 200): ReturnType<typeof reporterWith> => reporterWith((out, err, ticker) => humanReporter(out, 4, { live: true, err, ticker, columns: () => columns }));
 
-  it('draws nothing in the first second, then one line in place, redrawn every second so that its time moves', () => {
+  it('draws nothing in the first second, then one line in place, redrawn every second so that its time moves', async () => {
     const { reporter, err, ticker } = terminal();
     reporter.progress({ kind: 'phase', name: 'checkout', detail: '1a2b3c4d5e, all paths' });
     expect(err).toEqual([]);
-    ticker.advance(1000);
+    await ticker.advance(1000);
     expect(err).toEqual(['\r\u001b[K  checkout: 1a2b3c4d5e, all paths; 1.0s']);
-    ticker.advance(2000);
+    await ticker.advance(2000);
     expect(err.at(-1)).toBe('\r\u001b[K  checkout: 1a2b3c4d5e, all paths; 2.0s');
   });
 
-  it('redraws at most every 200 ms as counts come, and at once for a new phase', () => {
+  it('redraws at most every 200 ms as counts come, and at once for a new phase', async () => {
     const { reporter, err, ticker } = terminal();
-    ticker.advance(5000);
+    await ticker.advance(5000);
     reporter.progress(TOTALS);
     reporter.progress({ kind: 'phase', name: 'transfer', targets: ['web1'] });
     const drawn = err.length;
@@ -302,49 +271,49 @@ describe('progress on a terminal', () => {
     expect(err.at(-1)).toBe('\r\u001b[K  transfer: 7% (ok 0, failed 0, left 1; 7/100 files, 70 kB/1.0 MB; 0.21s)');
   });
 
-  it('erases the line before a line of the report, and for good at the end', () => {
+  it('erases the line before a line of the report, and for good at the end', async () => {
     const { reporter, out, err, ticker } = terminal();
     reporter.progress({ kind: 'phase', name: 'checkout' });
-    ticker.advance(1500);
+    await ticker.advance(1500);
     reporter.note('a note');
     expect(err.at(-1)).toBe('\r\u001b[K');
     expect(out).toEqual(['a note\n']);
     reporter.progress({ kind: 'idle' });
-    expect(ticker.pending).toBe(0);
+    expect(ticker.due).toEqual([]);
   });
 
-  it('cuts the line to the terminal\'s width: a line that wraps cannot be rewritten', () => {
+  it('cuts the line to the terminal\'s width: a line that wraps cannot be rewritten', async () => {
     const { reporter, err, ticker } = terminal(40);
     reporter.progress({ kind: 'phase', name: 'checkout', detail: 'x'.repeat(100) });
-    ticker.advance(1000);
+    await ticker.advance(1000);
     const line = (err.at(-1) ?? '').replace('\r\u001b[K  ', '');
     expect(line).toHaveLength(37);
     expect(line.endsWith('…')).toBe(true);
   });
 
-  it('a build\'s output takes the line while it comes', () => {
+  it('a build\'s output takes the line while it comes', async () => {
     const { reporter, err, ticker } = terminal();
     reporter.progress({ kind: 'phase', name: 'build', quiet: true });
-    ticker.advance(1500);
+    await ticker.advance(1500);
     reporter.buildLine('page 1 of 2');
     expect(err.at(-1)).toBe('\r\u001b[K  build: page 1 of 2');
-    ticker.advance(2000);
+    await ticker.advance(2000);
     expect(err.at(-1)).toBe('\r\u001b[K  build: page 1 of 2');
-    ticker.advance(3000);
+    await ticker.advance(3000);
     expect(err.at(-1)).toBe('\r\u001b[K  build: 3.0s');
   });
 });
 
 describe('progress with --json', () => {
-  it('events on stderr, a JSON object a line; stdout keeps its one document', () => {
+  it('events on stderr, a JSON object a line; stdout keeps its one document', async () => {
     const { reporter, out, err, ticker } = reporterWith((o, e, t) => jsonReporter(o, { err: e, ticker: t }));
     reporter.progress(TOTALS);
     reporter.progress({ kind: 'phase', name: 'plan', quiet: true });
     reporter.progress({ kind: 'phase', name: 'transfer', targets: ['web1', 'web2'] });
     reporter.progress({ kind: 'sent', target: 'web2', sent: { files: 10, bytes: 100_000 } });
-    ticker.advance(2000);
+    await ticker.advance(2000);
     reporter.deployDone(entry([outcome({})]));
-    ticker.advance(10_000);
+    await ticker.advance(10_000);
     reporter.finish();
     const events = err.map((line) => {
       expect(line.endsWith('\n')).toBe(true);

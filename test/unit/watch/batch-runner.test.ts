@@ -8,48 +8,9 @@ import type { Reporter } from '../../../src/engine/report.js';
 import type { ProgressEvent } from '../../../src/engine/progress.js';
 import { BatchRunner, WATCH_REQUEST, batchLine, batcherTiming, deployOptionsOf, outcomeOf } from '../../../src/watch/batch-runner.js';
 import type { BatcherTiming } from '../../../src/watch/batcher.js';
+import { HandClock } from '../hand-clock.js';
 
 const timing: BatcherTiming = { settleMs: 5, maxWaitMs: 1000, minDelayMs: 0, retryDelayMs: 2000, maxRetryDelayMs: 60_000 };
-
-/** Lets every promise that can settle do so (a batch's deploy, the timer set after it). */
-async function settle(): Promise<void> {
-  await new Promise((resolve) => setImmediate(resolve));
-}
-
-/** A clock moved by hand: a timer fires when `advance` passes its time. */
-class HandClock {
-  t = 0;
-  private timers: { at: number; fn: () => void }[] = [];
-
-  now = (): number => this.t;
-
-  after = (ms: number, fn: () => void): (() => void) => {
-    const timer = { at: this.t + ms, fn };
-    this.timers.push(timer);
-    return () => {
-      this.timers = this.timers.filter((x) => x !== timer);
-    };
-  };
-
-  /** when the timers set are due */
-  get due(): number[] {
-    return this.timers.map((x) => x.at);
-  }
-
-  async advance(to: number): Promise<void> {
-    await settle();
-    for (;;) {
-      const next = this.timers.filter((x) => x.at <= to).sort((a, b) => a.at - b.at)[0];
-      if (next === undefined) break;
-      this.timers = this.timers.filter((x) => x !== next);
-      this.t = next.at;
-      next.fn();
-      await settle();
-    }
-    this.t = to;
-    await settle();
-  }
-}
 
 function outcome(name: string, status: 'ok' | 'failed', mode: TargetOutcome['mode'] = 'paths', sent = 1, deleted = 0): TargetOutcome {
   return { name, status, mode, from: null, sent, deleted, bytes: 0, durationMs: 1, attempts: 1 };
