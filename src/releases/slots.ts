@@ -176,7 +176,8 @@ export interface SwitchResult {
  */
 export async function switchTargets(ctx: Context, journal: Journal, switches: readonly ArmedSwitch[]): Promise<SwitchResult[]> {
   if (switches.length === 0) return [];
-  ctx.reporter.progress({ kind: 'phase', name: 'switch', detail: `current on ${switches.length} target${switches.length === 1 ? '' : 's'}` });
+  // quiet: it takes milliseconds, and the lines after it say how it went
+  ctx.reporter.progress({ kind: 'phase', name: 'switch', detail: `current on ${switches.length} target${switches.length === 1 ? '' : 's'}`, quiet: true });
   await journal.update((s) => {
     for (const { target, slot } of switches) beginSwitch(s, target.name, slot);
   });
