@@ -41,7 +41,13 @@ export const BEAT_MS = 2000;
  * is over or stopped.
  */
 export class ProgressFeed {
-  progress: Progress = IDLE;
+  private settled: Progress = IDLE;
+  /**
+   * The last count of each target, taken in as it comes and read into the progress only when it
+   * is shown: rsync reports every file, a million of them in a full pass of a large tree, to each
+   * target, and each would otherwise copy the farm's list of targets.
+   */
+  private readonly counts = new Map<string, ProgressEvent & { kind: 'sent' }>();
   private cancel: (() => void) | undefined;
 
   constructor(
@@ -50,17 +56,28 @@ export class ProgressFeed {
     private readonly beat: (progress: Progress, now: number) => void,
   ) {}
 
-  update(event: ProgressEvent): Progress {
-    this.progress = advance(this.progress, event, this.ticker.now());
-    if (this.progress.phase === undefined) this.stop();
+  get progress(): Progress {
+    const now = this.ticker.now();
+    for (const sent of this.counts.values()) this.settled = advance(this.settled, sent, now);
+    this.counts.clear();
+    return this.settled;
+  }
+
+  update(event: ProgressEvent): void {
+    if (event.kind === 'sent') {
+      this.counts.set(event.target, event);
+      return;
+    }
+    // the counts before a target finished are its last
+    this.settled = advance(this.progress, event, this.ticker.now());
+    if (this.settled.phase === undefined) this.stop();
     else this.cancel ??= this.arm();
-    return this.progress;
   }
 
   /** the next beat a whole period from now: a line just printed says where the deploy is */
   restart(): void {
     this.stop();
-    if (this.progress.phase !== undefined) this.cancel = this.arm();
+    if (this.settled.phase !== undefined) this.cancel = this.arm();
   }
 
   stop(): void {
@@ -87,9 +104,9 @@ export function progressLines(write: (line: string) => void, ticker: Ticker, ann
   });
   return {
     update(event) {
-      const progress = feed.update(event);
+      feed.update(event);
       if (event.kind !== 'phase' || event.quiet === true || !announce) return;
-      const line = phaseLine(progress);
+      const line = phaseLine(feed.progress);
       if (line !== undefined) write(line);
       feed.restart();
     },
@@ -108,9 +125,9 @@ export function progressEvents(write: (line: string) => void, ticker: Ticker): P
   });
   return {
     update(event) {
-      const progress = feed.update(event);
+      feed.update(event);
       if (event.kind !== 'phase') return;
-      write(JSON.stringify(phaseEvent(progress, ticker.now())));
+      write(JSON.stringify(phaseEvent(feed.progress, ticker.now())));
       feed.restart();
     },
     clear: () => undefined,
@@ -156,10 +173,10 @@ export function liveProgress(write: (text: string) => void, ticker: Ticker, colu
   });
   return {
     update(event) {
-      const progress = feed.update(event);
+      feed.update(event);
       const now = ticker.now();
       if (event.kind === 'idle') clear();
-      else if (event.kind === 'phase' || now - lastDraw >= REDRAW.atMostMs) draw(progress, now);
+      else if (event.kind === 'phase' || now - lastDraw >= REDRAW.atMostMs) draw(feed.progress, now);
     },
     buildLine(line) {
       show(`build: ${line}`);
