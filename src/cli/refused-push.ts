@@ -9,6 +9,7 @@ import { historyEntry, recordRefusal } from '../deploy/record.js';
 import { Journal } from '../engine/journal.js';
 import { acquireLock } from '../engine/lock.js';
 import type { PushedRef } from './commands/post-receive.js';
+import { stageView } from '../base/config-stages.js';
 
 /**
  * A push whose config cannot be loaded deploys nothing; its pusher has seen why. Without a config
@@ -24,8 +25,11 @@ export interface RefusalPlace {
   branch: string | undefined;
 }
 
-/** Where a refused push is recorded, from the config's text (undefined: unreadable, or not fanout's own) and the repository the hook runs in. Pure. */
-export function refusalPlace(text: string | undefined, file: string, repoDir: string): RefusalPlace {
+/**
+ * Where a refused push is recorded, from the config's text (undefined: unreadable, or not fanout's
+ * own) and the repository the hook runs in; with stages, the stage whose branch the push moved. Pure.
+ */
+export function refusalPlace(text: string | undefined, file: string, repoDir: string, refs: readonly PushedRef[] = []): RefusalPlace {
   const fallback: RefusalPlace = { stateDir: path.join(repoDir, 'fanout'), branch: undefined };
   if (text === undefined) return fallback;
   let raw: unknown;
@@ -40,9 +44,22 @@ export function refusalPlace(text: string | undefined, file: string, repoDir: st
     return typeof value === 'string' && value !== '' ? value : undefined;
   };
   const abs = (p: string): string => path.resolve(path.dirname(file), p);
+  const stage = pushedStage(raw, refs);
+  if (stage !== undefined) return { stateDir: abs(stage.stateDir), branch: stage.branch };
   const stateDir = field('stateDir');
   const repo = field('repo');
   return { stateDir: stateDir !== undefined ? abs(stateDir) : path.join(repo !== undefined ? abs(repo) : repoDir, 'fanout'), branch: field('branch') };
+}
+
+/** With stages: the one whose branch a pushed ref moved, its state directory as the stage would name it. */
+function pushedStage(raw: object, refs: readonly PushedRef[]): { stateDir: string; branch: string } | undefined {
+  const stages = (raw as { stages?: unknown }).stages;
+  if (stages === null || typeof stages !== 'object' || Array.isArray(stages)) return undefined;
+  for (const name of Object.keys(stages)) {
+    const view = stageView(raw, name);
+    if (typeof view.branch === 'string' && typeof view.stateDir === 'string' && refs.some((r) => r.ref === `refs/heads/${view.branch as string}`)) return { stateDir: view.stateDir, branch: view.branch };
+  }
+  return undefined;
 }
 
 /** The commit a refused push asked for: the configured branch's new tip, else (branch unknown) the first branch pushed; none for deletions. */
@@ -61,7 +78,7 @@ const LOCK_WAIT_SECONDS = 60;
  * the pusher when a state directory was found and could not be written; nothing when none was found.
  */
 export async function recordRefusedPush(configFile: string, refs: readonly PushedRef[], why: string, startedBy: string, repoDir: string): Promise<string | undefined> {
-  const place = refusalPlace(readIfOwn(configFile), configFile, repoDir);
+  const place = refusalPlace(readIfOwn(configFile), configFile, repoDir, refs);
   const commit = refusedCommit(refs, place.branch);
   if (commit === undefined || !isDirectory(place.stateDir)) return undefined;
   const at = new Date();

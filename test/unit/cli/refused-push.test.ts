@@ -11,6 +11,15 @@ describe('where a push refused for its config is recorded, without a config', ()
     expect(refusalPlace('repo: ../git/site.git\ntargets: [{name: web1}]\n', '/srv/conf/fanout.yaml', '/elsewhere')).toEqual({ stateDir: '/srv/git/site.git/fanout', branch: undefined });
   });
 
+  it('with stages, the state directory of the stage whose branch the push moved', () => {
+    const text = 'repo: /srv/git/site.git\nstages:\n  staging: { branch: staging }\n  production: { branch: main, stateDir: /srv/state/prod }\n  promoted: {}\n';
+    const pushed = (branch: string) => [{ oldCommit: A, newCommit: B, ref: `refs/heads/${branch}` }];
+    expect(refusalPlace(text, '/etc/fanout/fanout.yaml', '/srv/git/site.git', pushed('staging'))).toEqual({ stateDir: '/srv/git/site.git/fanout/staging', branch: 'staging' });
+    expect(refusalPlace(text, '/etc/fanout/fanout.yaml', '/srv/git/site.git', pushed('main'))).toEqual({ stateDir: '/srv/state/prod', branch: 'main' });
+    // no stage's branch: the repository's fanout/, as without stages
+    expect(refusalPlace(text, '/etc/fanout/fanout.yaml', '/srv/git/site.git', pushed('other'))).toEqual({ stateDir: '/srv/git/site.git/fanout', branch: undefined });
+  });
+
   it("the repository the hook runs in, its default fanout/, when the text is no help: unreadable or not fanout's own, not YAML, not a mapping", () => {
     const fallback = { stateDir: '/srv/git/site.git/fanout', branch: undefined };
     expect(refusalPlace(undefined, '/etc/fanout/fanout.yaml', '/srv/git/site.git')).toEqual(fallback);
