@@ -35,12 +35,15 @@ class LogFile {
 
 const files = new WeakMap<Logger, LogFile>();
 
-/** Structured JSON lines in the state directory (`fanout.log`), mode 600; every command opens it anew. */
-export function openLog(stateDir: string): Logger {
+/**
+ * Structured JSON lines in the state directory (`fanout.log`), mode 600; every command opens it
+ * anew. With stages, each line names its stage too, for a shipper that gathers them all.
+ */
+export function openLog(stateDir: string, stage?: string): Logger {
   assertOwnStateDir(stateDir);
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const file = new LogFile(path.join(stateDir, 'fanout.log'));
-  const logger = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, file);
+  const logger = pino({ base: { pid: process.pid, ...(stage === undefined ? {} : { stage }) }, timestamp: pino.stdTimeFunctions.isoTime }, file);
   files.set(logger, file);
   return logger;
 }

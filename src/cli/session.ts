@@ -67,7 +67,7 @@ export function session(configFile: string, json: boolean, origin?: ConfigOrigin
 
 /** The session of a config already loaded (the hook's, one per stage a push deploys). */
 export function sessionOf(config: Config, json: boolean): Session {
-  const log = openLog(config.stateDir);
+  const log = openLog(config.stateDir, config.stage);
   const out = stdoutOutput();
   const nameWidth = Math.max(...config.targets.map((t) => t.name.length), 4);
   const reporter = json ? jsonReporter(out) : humanReporter(out, nameWidth);

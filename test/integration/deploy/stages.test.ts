@@ -90,6 +90,10 @@ describe('stages and promote', () => {
     expect([...page.matchAll(/data-stage="([^"]+)"/g)].map((m) => m[1])).toEqual(['staging', 'production']);
     expect(page).toMatch(/data-lock[^>]*>.*launch day/);
 
+    // each stage's own log, each line naming its stage
+    const log = fs.readFileSync(path.join(farm.repo, 'fanout', 'production', 'fanout.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { stage?: string; msg: string });
+    expect(log.find((l) => l.msg === 'deploy started')).toMatchObject({ stage: 'production' });
+
     // production has no branch: a push to main deploys nothing
     const main = await farm.push(['origin', 'HEAD:main']);
     expect(main.stderr).toMatch(/ignoring refs\/heads\/main: only refs\/heads\/staging deploy/);
