@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Fail } from './config-schema.js';
+import type { Dest } from './dest.js';
 
 // stages: one repository, several farms (staging, production). Each stage is the top-level config
 // with the stage's own fields over it, read as a whole config of its own: its branch (or none: it
@@ -42,9 +43,20 @@ export function stageView(raw: object, name: string): Record<string, unknown> {
   const view: Record<string, unknown> = { ...top, ...own };
   if (own.stateDir === undefined) view.stateDir = typeof top.stateDir === 'string' ? path.join(top.stateDir, name) : path.join(typeof top.repo === 'string' ? top.repo : '.', 'fanout', name);
   if (own.source === undefined && typeof top.source === 'string') view.source = path.join(top.source, name);
-  const metrics = top.metrics as { textfile?: unknown } | undefined;
-  if (own.metrics === undefined && typeof metrics?.textfile === 'string') view.metrics = { ...metrics, textfile: metrics.textfile.replace(/\.prom$/, `-${name}.prom`) };
+  view.metrics = stageMetrics(top.metrics, own.metrics, name);
   return view;
+}
+
+/** The stage's metrics over the top level's, field by field; the textfile, unless the stage names one, `-<name>` before `.prom`. */
+function stageMetrics(top: unknown, own: unknown, name: string): unknown {
+  const isFields = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+  // what is not a mapping is left for the schema to refuse, naming it
+  if (own !== undefined && !isFields(own)) return own;
+  if (top !== undefined && !isFields(top)) return top;
+  if (top === undefined && own === undefined) return undefined;
+  const merged: Record<string, unknown> = { ...top, ...own };
+  if (own?.textfile === undefined && typeof top?.textfile === 'string') merged.textfile = top.textfile.replace(/\.prom$/, `-${name}.prom`);
+  return merged;
 }
 
 /**
@@ -60,30 +72,52 @@ export function failInStage(fail: Fail, raw: object, name: string): Fail {
   };
 }
 
-/** What two stages may never share: a branch (which would a push deploy?), a source, a state directory, a target's dest. */
+/** What two stages may never share: a branch (which would a push deploy?), a metrics textfile, or a place one writes (see placeOf). */
 export interface StagePlaces {
   name: string;
   branch: string | undefined;
-  source: string;
-  stateDir: string;
-  dests: readonly string[];
+  textfile: string | undefined;
+  /** the directories the stage writes, as placeOf names them, with the field each is in */
+  places: readonly { field: string; place: string }[];
+}
+
+/**
+ * Where a stage writes, as one comparable name: a directory on this machine (its source, its state
+ * directory, a local target), or on a host (an ssh or daemon target): the host lowercased, the user
+ * left out (another user writes the same files), the daemon's port filled in, the path without
+ * doubled or trailing slashes.
+ */
+export function placeOf(dest: Dest): string {
+  const clean = (p: string): string => path.posix.normalize(`/${p}`).replace(/\/+$/, '') || '/';
+  switch (dest.kind) {
+    case 'local':
+      return `local:${clean(dest.path)}`;
+    case 'ssh':
+      // a relative ssh path is in the login's home: the user is part of where it is
+      return `ssh:${dest.host.toLowerCase()}:${dest.path.startsWith('/') ? '' : `~${dest.user ?? ''}/`}${clean(dest.path)}`;
+    case 'daemon':
+      return `rsync:${dest.host.toLowerCase()}:${dest.port ?? 873}/${dest.module}${clean(dest.path)}`;
+  }
 }
 
 export function checkStagesApart(stages: readonly StagePlaces[], fail: Fail): void {
-  const seen = new Map<string, string>();
-  for (const stage of stages) {
-    const claims: [string, string | undefined][] = [
-      ['branch', stage.branch],
-      ['source', stage.source],
-      ['stateDir', stage.stateDir],
-      ...stage.dests.map((dest): [string, string] => ['targets', dest]),
-    ];
-    for (const [field, value] of claims) {
-      if (value === undefined) continue;
-      const key = `${field}\0${value}`;
-      const other = seen.get(key);
-      if (other !== undefined && other !== stage.name) fail(`stages.${stage.name}.${field}`, `${JSON.stringify(value)} is stage ${other}'s too: each stage needs its own`);
-      seen.set(key, stage.name);
+  for (const [i, stage] of stages.entries()) {
+    for (const other of stages.slice(0, i)) {
+      if (stage.branch !== undefined && stage.branch === other.branch) fail(`stages.${stage.name}.branch`, `"${stage.branch}" is stage ${other.name}'s too: each stage needs its own`);
+      if (stage.textfile !== undefined && stage.textfile === other.textfile) fail(`stages.${stage.name}.metrics.textfile`, `"${stage.textfile}" is stage ${other.name}'s too: each stage needs its own`);
+      for (const mine of stage.places) {
+        const theirs = other.places.find((p) => within(mine.place, p.place) || within(p.place, mine.place));
+        if (theirs !== undefined) fail(`stages.${stage.name}.${mine.field}`, `${shown(mine.place)} ${mine.place === theirs.place ? 'is' : 'overlaps'} stage ${other.name}'s ${theirs.field} (${shown(theirs.place)}): a stage's deploys would write into the other's; each stage needs places of its own`);
+      }
     }
   }
+}
+
+/** `inner` is `outer` or a directory inside it. */
+function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer.endsWith('/') ? outer : `${outer}/`);
+}
+
+function shown(place: string): string {
+  return JSON.stringify(place.replace(/^local:/, ''));
 }

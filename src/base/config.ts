@@ -2,8 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { validateConfig, type Fail } from './config-schema.js';
-import { checkStagesApart, failInStage, stageNames, stageView } from './config-stages.js';
-import { describeDest } from './dest.js';
+import { checkStagesApart, failInStage, placeOf, stageNames, stageView } from './config-stages.js';
 import {
   checkEveryTargetChecked,
   checkRollout,
@@ -185,7 +184,16 @@ export function parseStages(text: string, file: string): Config[] {
   if (names === undefined) return [parseFarm(raw, file, fail, undefined)];
   const all = names.map((name) => parseFarm(stageView(raw, name), file, failInStage(fail, raw, name), name));
   checkStagesApart(
-    all.map((c) => ({ name: c.stage ?? '', branch: c.branch, source: c.source, stateDir: c.stateDir, dests: c.targets.map((t) => describeDest(t.dest)) })),
+    all.map((c) => ({
+      name: c.stage ?? '',
+      branch: c.branch,
+      textfile: c.metrics.textfile,
+      places: [
+        { field: 'source', place: placeOf({ kind: 'local', path: c.source }) },
+        { field: 'stateDir', place: placeOf({ kind: 'local', path: c.stateDir }) },
+        ...c.targets.map((t, i) => ({ field: `targets[${i}].dest`, place: placeOf(t.dest) })),
+      ],
+    })),
     fail,
   );
   return all.map((config) => ({ ...config, stageNames: names, otherStages: all.filter((c) => c !== config) }));

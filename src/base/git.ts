@@ -122,6 +122,23 @@ export async function checksPushedObjects(repo: string): Promise<boolean> {
   }
 }
 
+/**
+ * Whether git will refuse to move a branch from `from` to `to` as a non-fast-forward
+ * (receive.denyNonFastForwards, on in a `git init --shared` repository). git checks it only after
+ * the pre-receive hook has accepted the push: a gated deploy must ask first.
+ */
+export async function refusesNonFastForward(repo: string, from: Commit, to: Commit): Promise<boolean> {
+  let denied: string;
+  try {
+    denied = (await git(repo, ['config', '--bool', '--get', 'receive.denyNonFastForwards'])).trim();
+  } catch {
+    return false; // not set: git's default is to take them
+  }
+  if (denied !== 'true') return false;
+  const result = await run('git', ['merge-base', '--is-ancestor', '--end-of-options', from, to], { env: gitEnv(repo), log: silentLogger });
+  return result.exitCode === 1;
+}
+
 /** Resolve any revision git understands (sha, short sha, tag, main~3) to a commit, or say it is unknown. */
 export async function resolveCommit(repo: string, rev: string): Promise<Commit> {
   if (rev.startsWith('-') || rev.trim() === '') throw new FanoutError(`unknown revision "${rev}"`);

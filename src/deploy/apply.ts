@@ -18,13 +18,14 @@ import { afterSwitch } from '../releases/operator-hooks.js';
 import { rollOut, type RolloutResult } from '../releases/rollout.js';
 import { armSwitch, prepareSlot, stagingOf, switchFarm, writeRevision, writtenTarget, type ArmedSwitch } from '../releases/slots.js';
 import { finished, historyEntry, hookFacts, outcomeBase, record, type PlannedDeploy, type Started } from './record.js';
+import { pushSucceeded } from './push-gate.js';
 
 // Apply, the last of a deploy's three steps: the plan carried out. The source is checked out and
 // checked, rsync is asked about the riskiest passes, then every target takes the release, wave by
 // wave when there are checks; each outcome is recorded as it lands.
 
 /** Check out, ask rsync about the riskiest passes, then run every target's passes (with checks: wave by wave). Returns the entry and which targets took the release. */
-export async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, checked: boolean): Promise<{ entry: HistoryEntry; took: string[] }> {
+export async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, checked: boolean, gated = false): Promise<{ entry: HistoryEntry; took: string[] }> {
   const { config } = ctx;
   await prepareSource(ctx, journal, plan, started);
   ctx.reporter.progress({ kind: 'totals', totals: sendTotals(config.source, plan.targets) });
@@ -40,6 +41,8 @@ export async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedD
   const apply = config.checks !== undefined && checked ? applyRollout : applyInTwoPhases;
   const { outcomes, took, ...more } = await apply(ctx, journal, plan, started, decision, armed);
   const entry = historyEntry(started, plan.commit, outcomes, more);
+  // push: pre-receive: git rejects the push, and drops the commit, when its deploy did not succeed
+  if (gated && !pushSucceeded(config, entry)) entry.pushRejected = true;
   await record(journal, entry, (s) => {
     finished(s, plan, started, entry);
   });

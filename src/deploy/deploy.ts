@@ -18,7 +18,7 @@ import { renderDryRun } from './dry-run.js';
 import { readFacts } from './read-facts.js';
 import { accountName, describeIdentity, identify, whoOf } from './identity.js';
 import { historyEntry, hookFacts, hookFactsOf, record, recordRefusal, type Started } from './record.js';
-import { assertBranchUnmoved, markAccepted, pushSucceeded, targetsToRestore, type GatedPush } from './push-gate.js';
+import { assertBranchUnmoved, markAccepted, pushSucceeded, settleAccepted, targetsToRestore, type GatedPush } from './push-gate.js';
 
 /**
  * Which commit to deploy, decided once the lock is held: the branch tip as it stands then, any
@@ -88,6 +88,8 @@ export async function deploy(ctx: Context, request: DeployRequest, options: Depl
     const lock = await takeLock(ctx, `${request.reason} by ${request.startedBy}`);
     try {
       if (options.gated !== undefined) await assertBranchUnmoved(ctx, options.gated);
+      // a deploy of the branch tip, right after a push was accepted, deploys the tip git is writing
+      else if (request.revision.kind === 'tip' && config.pushMode === 'pre-receive') await settleAccepted(ctx);
       const entry = await deployLocked(ctx, request, options, targets);
       if (options.gated !== undefined && entry !== undefined && pushSucceeded(config, entry)) markAccepted(config, options.gated);
       return entry;
@@ -208,7 +210,7 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
   }
   const told = hookFacts(started, plan);
   await runBeforeHook(ctx, told, options.unchecked === true);
-  const applied = await applyDeploy(ctx, journal, plan, started, options.unchecked !== true);
+  const applied = await applyDeploy(ctx, journal, plan, started, options.unchecked !== true, options.gated !== undefined);
   log.info({ deployId: started.id, commit, targets: applied.entry.targets }, 'deploy finished');
   ctx.reporter.deployDone(applied.entry);
   // a release that failed its check goes back before anything else runs: no hook, however slow,
@@ -318,7 +320,10 @@ async function chooseCommit(config: Config, journal: Journal, revision: Revision
     }
     case 'source': {
       const held = journal.state.source.commit;
-      if (held === null) throw new FanoutError(`the source ${config.source} holds no deployed commit yet: deploy first (git push or fanout deploy)`);
+      if (held === null) {
+        const why = journal.state.source.untraceable === true && journal.state.source.error !== undefined ? ` (${journal.state.source.error})` : ' yet';
+        throw new FanoutError(`the source ${config.source} holds no deployed commit${why}: deploy first (git push, or fanout deploy to put the branch tip back)`);
+      }
       return held;
     }
   }

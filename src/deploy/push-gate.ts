@@ -104,6 +104,20 @@ function readMark(config: Config): AcceptedMark | undefined {
  */
 export async function assertBranchUnmoved(ctx: Context, push: GatedPush): Promise<void> {
   const { config } = ctx;
+  const tip = await settleAccepted(ctx);
+  if (tip !== push.old) {
+    const now = tip === null ? 'was deleted' : `is now at ${tip.slice(0, 10)}`;
+    throw new Refusal(`${config.branch ?? ''} ${now}: another push landed while this one waited; nothing was deployed. Fetch, rebase or merge, and push again`, 1);
+  }
+}
+
+/**
+ * The branch tip once git has moved it for the push accepted last (a moment after that push's
+ * hook exited, normally), or has given up on it: what a gated push is judged against, and the tip
+ * a deploy of the branch takes.
+ */
+export async function settleAccepted(ctx: Context): Promise<Commit | null> {
+  const { config } = ctx;
   let tip = (await branchTip(config.repo, config.branch)) ?? null;
   const mark = readMark(config);
   if (mark !== undefined && tip === mark.old) {
@@ -115,8 +129,5 @@ export async function assertBranchUnmoved(ctx: Context, push: GatedPush): Promis
     if (tip === mark.old) ctx.log.warn({ pushed: mark.pushed, branch: config.branch }, 'an accepted push never moved the branch (git gave up on it); the farm serves it until this push replaces it');
   }
   clearAccepted(config);
-  if (tip !== push.old) {
-    const now = tip === null ? 'was deleted' : `is now at ${tip.slice(0, 10)}`;
-    throw new Refusal(`${config.branch} ${now}: another push landed while this one waited; nothing was deployed. Fetch, rebase or merge, and push again`, 1);
-  }
+  return tip;
 }

@@ -12,8 +12,9 @@ import { isDeploy, type HistoryEntry } from '../engine/journal.js';
 export function deployStack(history: readonly HistoryEntry[]): Commit[] {
   const stack: Commit[] = [];
   for (const entry of history) {
-    // a dry run, a refusal, or a deploy that failed before any target was written, deployed nothing
-    if (entry.dryRun === true || entry.error !== undefined || !isDeploy(entry)) continue;
+    // a dry run, a refusal, or a deploy that failed before any target was written, deployed nothing;
+    // a rejected push's commit is gone from the repository (its targets were put back)
+    if (entry.dryRun === true || entry.error !== undefined || entry.pushRejected === true || !isDeploy(entry)) continue;
     if (entry.reason === 'rollback' || entry.reason === 'auto-rollback') {
       const at = stack.lastIndexOf(entry.commit);
       if (at !== -1) {

@@ -122,6 +122,8 @@ export interface HistoryEntry {
   message?: string;
   /** the operator's deploy lock (fanout lock) this deploy went through with --override-lock, as it read */
   overrodeLock?: string;
+  /** push: pre-receive: the deploy failed, so git rejected its push and dropped the commit; on no rollback stack */
+  pushRejected?: true;
   dryRun?: boolean;
   targets: TargetOutcome[];
   /** the deploy failed before any target: the checkout into the source, say */

@@ -240,9 +240,12 @@ export function deployFinished(state: State, deployId: number, commit: Commit, a
 
 /**
  * git rejects a push whose deploy failed (push: pre-receive), and drops its objects: the deploy
- * before it is the current one again, unless a rollback has made one since. What the trees hold is
- * as their own records say; one still naming the dropped commit is rewritten whole next time.
+ * before it is the current one again, unless a rollback has made one since. What the targets hold
+ * is as their own records say; one still naming the dropped commit is rewritten whole next time.
  */
 export function pushRejected(state: State, commit: Commit, before: State['current']): void {
   if (state.current?.commit === commit) state.current = before;
+  // a source still holding it (no target needed putting back, so nothing checked the source out
+  // again) holds files of a commit that is gone: the next deploy rewrites it whole
+  if (state.source.commit === commit || state.source.attempted.includes(commit)) sourceUntraceable(state, `it held ${commit.slice(0, 10)}, a push git rejected (push: pre-receive); the next deploy rewrites it whole`);
 }

@@ -2,7 +2,7 @@ import { deploy } from '../../deploy/deploy.js';
 import { accountName, oneLine } from '../../deploy/identity.js';
 import { pushSucceeded, rejectionLine } from '../../deploy/push-gate.js';
 import { FanoutError } from '../../base/errors.js';
-import { ZERO_COMMIT, type Commit } from '../../base/git.js';
+import { refusesNonFastForward, ZERO_COMMIT, type Commit } from '../../base/git.js';
 import { Journal } from '../../engine/journal.js';
 import type { Context } from '../../engine/context.js';
 import { hookSession, pushesByStage, pushRequest, type PushedRef } from './post-receive.js';
@@ -65,6 +65,10 @@ export async function onPreReceive(ctx: Context, refs: readonly PushedRef[], env
   for (const note of notes) ctx.reporter.note(`fanout: ${note}`);
   if (refused) ctx.log.warn({ fanoutUser: oneLine(env.FANOUT_USER ?? '', 100), sudoUser: oneLine(env.SUDO_USER ?? '', 100), recordedAs: request.user }, 'a name given for the pusher was refused');
   const gated = { old: ZERO_COMMIT.test(pushed.oldCommit) ? null : (pushed.oldCommit as Commit), pushed: pushed.newCommit as Commit };
+  // git would refuse it only after this hook, with the farm already on it
+  if (gated.old !== null && (await refusesNonFastForward(ctx.config.repo, gated.old, gated.pushed))) {
+    return { accept: false, line: `push rejected: ${branchRef} would not move forward (a force push), and this repository refuses that (receive.denyNonFastForwards); nothing was deployed` };
+  }
   try {
     const entry = await deploy(ctx, { ...request, revision: { kind: 'rev', rev: pushed.newCommit } }, { dryRun: false, targets: [], full: false, gated });
     if (entry === undefined || pushSucceeded(ctx.config, entry)) return { accept: true };

@@ -73,6 +73,40 @@ describe('push: pre-receive', () => {
     for (const daemon of farm.daemons) await expectServes(daemon, second);
   });
 
+  it('after a rejected push, rollback and sync know nothing of its dropped commit', async () => {
+    farm.write({ 'index.html': '<h1>v2</h1>' });
+    const second = await farm.commit('second');
+    expect((await farm.push()).exitCode).toBe(0);
+    // both hosts down: nothing changes on them, the source holds the rejected commit
+    farm.write({ 'index.html': '<h1>rejected</h1>' });
+    await farm.commit('rejected');
+    for (const daemon of farm.daemons) await daemon.stop();
+    expect((await farm.push()).exitCode).not.toBe(0);
+    expect(farm.history().at(-1)).toMatchObject({ reason: 'push', pushRejected: true });
+    for (const daemon of farm.daemons) await daemon.start();
+    const sync = await farm.fanout(['sync']);
+    expect(sync.exitCode).toBe(2);
+    expect(sync.stderr.trim()).toMatch(/^fanout: the source .* holds no deployed commit \(it held [0-9a-f]{10}, a push git rejected .*\): deploy first/);
+    // rollback goes to the release before the one served, never to the rejected commit
+    const rollback = await farm.fanout(['rollback']);
+    expect(rollback.exitCode, rollback.stderr).toBe(0);
+    for (const daemon of farm.daemons) await expectServes(daemon, first);
+    expect(farm.history().at(-1)).toMatchObject({ reason: 'rollback', commit: first });
+    expect(second).not.toBe(first);
+  });
+
+  it('a force push the repository refuses (receive.denyNonFastForwards) is rejected before anything is deployed', async () => {
+    await farm.git(['--git-dir', farm.repo, 'config', 'receive.denyNonFastForwards', 'true']);
+    farm.write({ 'index.html': '<h1>amended</h1>' });
+    await farm.git(['add', '-A']);
+    await farm.git(['commit', '-q', '--amend', '-m', 'amended']);
+    const pushed = await farm.push(['--force', 'origin', 'HEAD:main']);
+    expect(pushed.exitCode).not.toBe(0);
+    expect(pushed.stderr).toMatch(/remote: fanout: push rejected: refs\/heads\/main would not move forward \(a force push\), and this repository refuses that/);
+    expect(await branchOnServer()).toBe(first);
+    for (const daemon of farm.daemons) await expectServes(daemon, first);
+  });
+
   it('a push that deletes the branch is rejected: the branch names what the farm serves', async () => {
     const deleted = await farm.push(['origin', ':main']);
     expect(deleted.exitCode).not.toBe(0);

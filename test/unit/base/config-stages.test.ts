@@ -47,8 +47,31 @@ describe('a config with stages', () => {
     expect(() => parseConfig(STAGES.replace('/srv/prod3', ''), FILE, 'staging')).toThrow(/stages\.production\.targets\[1\]\.dest/);
   });
 
+  it('refuses one place under two spellings, or one inside the other: a --delete of one would wipe the other', () => {
+    const two = (a: string, b: string): string => `repo: /srv/git/site.git\nsource: /data/www\nstages:\n  a: { branch: a, targets: [{ name: w1, dest: "${a}" }] }\n  b: { branch: b, targets: [{ name: w2, dest: "${b}" }] }\n`;
+    for (const [a, b] of [
+      ['/srv/www', '/srv/www/'],
+      ['/srv/www', '/srv/www/staging'],
+      ['web1:/srv/www', 'deploy@WEB1:/srv/www/'],
+      ['web1::site', 'rsync://web1:873/site/'],
+      ['/data/www/b/x', '/tmp/elsewhere'],
+    ] as const) {
+      expect(() => parseStages(two(a, b), FILE), `${a} ~ ${b}`).toThrow(/stages\.\w\.(targets\[0\]\.dest|source): .* (is|overlaps) stage \w's/);
+    }
+    expect(parseStages(two('web1:/srv/www', 'web2:/srv/www'), FILE)).toHaveLength(2);
+    expect(parseStages(two('web1::site', 'rsync://web1:8873/site'), FILE)).toHaveLength(2);
+    // a state directory inside another stage's
+    expect(() => parseStages(STAGES.replace('    branch: staging\n', '    branch: staging\n    stateDir: /srv/state\n').replace('    targets: [{ name: web2', '    stateDir: /srv/state/prod\n    targets: [{ name: web2'), FILE)).toThrow(/stages\.production\.stateDir: "\/srv\/state\/prod" overlaps stage staging's stateDir/);
+  });
+
+  it("merges a stage's metrics over the top level's: its own farm label keeps the top level's textfile, named for the stage", () => {
+    const [staging] = parseStages(STAGES.replace('    branch: staging\n', '    branch: staging\n    metrics: { farm: shop-staging }\n'), FILE);
+    expect(staging?.metrics).toEqual({ farm: 'shop-staging', textfile: '/var/lib/node-exporter/fanout-staging.prom' });
+    expect(() => parseStages(STAGES.replace('    branch: staging\n', '    branch: staging\n    metrics: { textfile: /m/x.prom }\n').replace('    checks: { command: [/usr/local/bin/check-prod] }\n', '    metrics: { textfile: /m/x.prom }\n'), FILE)).toThrow('stages.production.metrics.textfile: "/m/x.prom" is stage staging\'s too');
+  });
+
   it('refuses what two stages may not share, and what only the top level may say', () => {
-    expect(() => parseConfig(STAGES.replace('/srv/prod2', '/srv/staging'), FILE, 'staging')).toThrow('stages.production.targets: "/srv/staging" is stage staging\'s too: each stage needs its own');
+    expect(() => parseConfig(STAGES.replace('/srv/prod2', '/srv/staging'), FILE, 'staging')).toThrow('stages.production.targets[0].dest: "/srv/staging" is stage staging\'s targets[0].dest ("/srv/staging"): a stage\'s deploys would write into the other\'s; each stage needs places of its own');
     expect(() => parseConfig(STAGES.replace('    targets: [{ name: web2', '    branch: staging\n    targets: [{ name: web2'), FILE, 'staging')).toThrow('stages.production.branch: "staging" is stage staging\'s too');
     expect(() => parseConfig(STAGES.replace('    branch: staging\n', '    branch: staging\n    repo: /elsewhere.git\n'), FILE, 'staging')).toThrow("stages.staging.repo: is the update server's, set once at the top for every stage");
     expect(() => parseConfig(`branch: main\n${STAGES}`, FILE, 'staging')).toThrow(/^config \S+: branch: with stages, each stage names its own branch/);
