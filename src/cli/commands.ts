@@ -57,6 +57,8 @@ const SAFETY_OPTIONS = {
   message: { type: 'string', alias: 'm', describe: 'why this deploy, recorded with it (as git push -o message=... does for a push)' },
 } as const;
 
+const ALL_STAGES = { type: 'boolean', default: false, describe: 'with stages: every stage at once (an incident stops them all)' } as const;
+
 /** The hooks `fanout hook NAME` runs. */
 const HOOKS = ['post-receive', 'pre-receive'] as const;
 
@@ -118,13 +120,14 @@ const COMMANDS: readonly AddCommand[] = [
     options: (y) =>
       y
         .option('message', { type: 'string', alias: 'm', demandOption: 'say why: fanout lock -m "incident 42: hands off"', describe: 'why, shown to whoever tries to deploy' })
+        .option('all-stages', ALL_STAGES)
         .example('$0 lock -m "release freeze until Monday"', 'nobody deploys by accident'),
     run: (args) => runLock(args),
   }),
   command({
     name: 'unlock',
     words: 'lift the deploy lock fanout lock took',
-    options: (y) => y,
+    options: (y) => y.option('all-stages', ALL_STAGES),
     run: (args) => runUnlock(args),
   }),
   command({

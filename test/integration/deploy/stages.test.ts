@@ -90,6 +90,17 @@ describe('stages and promote', () => {
     expect([...page.matchAll(/data-stage="([^"]+)"/g)].map((m) => m[1])).toEqual(['staging', 'production']);
     expect(page).toMatch(/data-lock[^>]*>.*launch day/);
 
+    // an incident stops every stage at once
+    expect((await farm.fanout(['unlock', '--stage', 'production'])).exitCode).toBe(0);
+    const all = await farm.fanout(['lock', '--all-stages', '-m', 'incident 7']);
+    expect(all.exitCode, all.stderr).toBe(0);
+    expect(all.stdout).toMatch(/^deploys to stage staging are locked by .*: incident 7\ndeploys to stage production are locked by .*: incident 7\n/);
+    farm.write({ 'index.html': '<h1>during the incident</h1>' });
+    await farm.commit('during the incident');
+    expect((await farm.push(['origin', 'HEAD:staging'])).stderr).toMatch(/remote: fanout: deploys are locked by .*: incident 7/);
+    expect(read(0, 'index.html')).toBe('<h1>v1</h1>');
+    expect((await farm.fanout(['unlock', '--all-stages'])).stdout).toMatch(/deploys to stage staging go out again\n.*deploys to stage production go out again/);
+
     // each stage's own log, each line naming its stage
     const log = fs.readFileSync(path.join(farm.repo, 'fanout', 'production', 'fanout.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { stage?: string; msg: string });
     expect(log.find((l) => l.msg === 'deploy started')).toMatchObject({ stage: 'production' });

@@ -51,7 +51,8 @@ describe('the words of the static completion script', () => {
     expect(words.commands).toEqual(await buildCli([]).getCompletion(['']));
     expect(words.global).toEqual(['--config', '--json', '--stage', '--target', '--verbose', '--help', '--version']);
     expect(words.options.deploy).toEqual(['--full', '--dry-run', '--allow-empty', '--max-delete', '--force', '--override-lock', '--message']);
-    expect(words.options.lock).toEqual(['--message']);
+    expect(words.options.lock).toEqual(['--message', '--all-stages']);
+    expect(words.options.unlock).toEqual(['--all-stages']);
     expect(words.options.verify).toEqual(['--all-slots']);
     expect(words.options.status).toEqual(['--prometheus']);
     expect(words.positionals).toEqual({ help: words.commands, hook: ['post-receive', 'pre-receive'] });
