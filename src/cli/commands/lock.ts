@@ -1,5 +1,6 @@
 import { loadStages } from '../../base/config.js';
-import { accountName, describeIdentity, identify, MESSAGE_MAX, oneLine } from '../../deploy/identity.js';
+import { whoAmI } from '../../deploy/deploy.js';
+import { MESSAGE_MAX, oneLine } from '../../deploy/identity.js';
 import { FanoutError } from '../../base/errors.js';
 import { describeFreeze, readFreeze, removeFreeze, writeFreeze, type Freeze } from '../../engine/freeze.js';
 import type { GlobalArgs } from '../global-options.js';
@@ -32,8 +33,7 @@ export async function runLock(args: GlobalArgs & { message: string; 'all-stages'
     const held = readFreeze(s.config.stateDir);
     if (held !== undefined) throw new FanoutError(`${deploysOf(s)} are already ${describeFreeze(held)}; fanout unlock first to take it with another reason`, 1);
   }
-  const me = identify(process.env, accountName());
-  const freeze: Freeze = { by: describeIdentity(me), reason, since: new Date().toISOString() };
+  const freeze: Freeze = { by: whoAmI(), reason, since: new Date().toISOString() };
   for (const s of farms) {
     writeFreeze(s.config.stateDir, freeze);
     s.log.warn({ lock: freeze }, 'deploy lock taken');
@@ -46,7 +46,7 @@ export async function runLock(args: GlobalArgs & { message: string; 'all-stages'
 
 /** `fanout unlock`: lifts the deploy lock; saying so, and whose it was, when there was one. */
 export async function runUnlock(args: GlobalArgs & { 'all-stages': boolean }): Promise<void> {
-  const me = describeIdentity(identify(process.env, accountName()));
+  const me = whoAmI();
   const lifted: { stage: string | undefined; was: Freeze | null }[] = [];
   for (const s of farmsFor(args)) {
     const held = readFreeze(s.config.stateDir);
@@ -54,10 +54,7 @@ export async function runUnlock(args: GlobalArgs & { 'all-stages': boolean }): P
     if (removed) s.log.warn({ lock: held, by: me }, 'deploy lock lifted');
     for (const warning of await s.publish()) process.stderr.write(`fanout: warning: ${warning}\n`);
     lifted.push({ stage: s.config.stage, was: removed ? (held ?? null) : null });
-    if (!args.json) {
-      const what = s.config.stage === undefined ? 'deploys' : `deploys to stage ${s.config.stage}`;
-      process.stdout.write(removed && held !== undefined ? `lifted the deploy lock (it was ${describeFreeze(held)}); ${what} go out again\n` : `${what} were not locked; nothing to lift\n`);
-    }
+    if (!args.json) process.stdout.write(removed && held !== undefined ? `lifted the deploy lock (it was ${describeFreeze(held)}); ${deploysOf(s)} go out again\n` : `${deploysOf(s)} were not locked; nothing to lift\n`);
   }
   if (args.json) writeJson({ ok: true, lifted: lifted.length === 1 ? lifted[0]?.was : lifted });
 }
