@@ -22,7 +22,7 @@ async function ran(command: string, args: string[], options: { cwd?: string; inp
 }
 
 /** A line of the progress a deploy shows in a pipe (engine/progress.ts): a phase begun, or its 2 s beat. */
-export const PROGRESS_LINE = /^(waiting for the lock|build|plan|checkout|preflight|transfer|staging|switch|checks|hook|dry run|canary|batch \d+\/\d+): /;
+export const PROGRESS_LINE = /^(waiting for the lock|build|plan|checkout|relays|preflight|transfer|staging|switch|checks|hook|dry run|canary|batch \d+\/\d+): /;
 
 /** What a command wrote to stderr besides its progress: its warnings and errors. */
 export function withoutProgress(stderr: string): string {

@@ -29,6 +29,8 @@ export interface Sshd {
   newKey(name: string): Promise<string>;
   pid(): number | undefined;
   stop(): Promise<void>;
+  /** the host dies: sshd and every session it started (and what they run) killed at once */
+  crash(): Promise<void>;
 }
 
 export interface SshdOptions {
@@ -109,6 +111,19 @@ export async function startSshd({ hostIndex, root, authorizedKeysFile, extraConf
       child = undefined;
       await stopChild(running);
     },
+    async crash() {
+      const running = child;
+      child = undefined;
+      if (running?.pid === undefined) return;
+      for (const pid of [running.pid, ...descendants(running.pid)]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      await running;
+    },
   };
 
   for (let attempt = 0; attempt < 5; attempt += 1) {
@@ -146,4 +161,29 @@ async function answers(address: string, port: number, child: ResultPromise): Pro
     await sleep(20);
   }
   return false;
+}
+
+/** Every process below pid, from /proc: the sessions sshd forked and what they run. */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+  }
+  const found: number[] = [];
+  const walk = (p: number): void => {
+    for (const child of parents.get(p) ?? []) {
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return found;
 }

@@ -42,6 +42,21 @@ const targetSchema = v.strictObject({
   layout: v.optional(layoutName),
   /** the URL checks fetch for this target, instead of checks.url */
   checkUrl: v.optional(nonEmpty),
+  /** the zone it belongs to (zones:): with a relay there, the relay sends it each release */
+  zone: v.optional(targetName),
+});
+
+const relaySchema = v.strictObject({
+  /** user@host:/dir over ssh: the host that passes releases on to its zone, and the directory of fanout's own on it */
+  dest: nonEmpty,
+  ssh: v.optional(sshOptions),
+});
+
+const zoneSchema = v.strictObject({
+  /** hosts of the zone that pass each release on to the rest of it; none: the zone is sent to directly */
+  relays: v.optional(v.array(relaySchema), () => []),
+  /** how many targets each relay sends to at once (default: concurrency) */
+  concurrency: v.optional(between(1, 256)),
 });
 
 // a path inside the site, as a commit would name it: no leading or trailing slash, no . or ..
@@ -61,6 +76,8 @@ const schema = v.strictObject({
   stages: v.optional(v.record(v.string(), v.record(v.string(), v.unknown()))),
   source: nonEmpty,
   targets: v.array(targetSchema),
+  /** targets grouped by where they stand (a rack, a data centre), each zone with its relays (README: Many hosts) */
+  zones: v.optional(v.record(targetName, zoneSchema), () => ({})),
   exclude: v.optional(v.array(nonEmpty), () => []),
   protect: v.optional(v.array(nonEmpty), () => []),
   /** state journal, lock and log; default: <repo>/fanout, which the pushing user can always write */
@@ -221,7 +238,9 @@ function knownKeys(at: readonly unknown[]): string[] {
     node = unwrap(node);
     if (typeof node !== 'object' || node === null) return [];
     if (typeof key === 'number') node = 'item' in node ? node.item : undefined;
-    else node = 'entries' in node && typeof node.entries === 'object' && node.entries !== null ? (node.entries as Record<string, unknown>)[String(key)] : undefined;
+    // a record (zones:) holds the same schema under every key
+    else if ('entries' in node && typeof node.entries === 'object' && node.entries !== null) node = (node.entries as Record<string, unknown>)[String(key)];
+    else node = 'value' in node ? node.value : undefined;
   }
   node = unwrap(node);
   return typeof node === 'object' && node !== null && 'entries' in node && typeof node.entries === 'object' && node.entries !== null ? Object.keys(node.entries) : [];

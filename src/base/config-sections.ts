@@ -61,6 +61,7 @@ function normalizeTarget(t: RawTarget, where: string, c: RawConfig, abs: Resolve
     passwordFile: t.passwordFile === undefined ? undefined : abs(t.passwordFile),
     timeout: t.timeout ?? c.timeout,
     ssh: normalizeSsh(t.ssh, abs),
+    zone: t.zone,
   };
 }
 
@@ -87,7 +88,7 @@ function targetLayout(layout: RawConfig['layout'], c: RawConfig): Layout {
 }
 
 /** A target's ssh options, its key and known_hosts files resolved; host keys checked unless it says otherwise. */
-function normalizeSsh(ssh: RawTarget['ssh'], abs: Resolve): SshOptions {
+export function normalizeSsh(ssh: RawTarget['ssh'], abs: Resolve): SshOptions {
   return {
     port: ssh?.port,
     identityFile: ssh?.identityFile === undefined ? undefined : abs(ssh.identityFile),

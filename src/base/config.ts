@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { validateConfig, type Fail } from './config-schema.js';
+import { normalizeZones } from './config-zones.js';
 import { checkStagesApart, failInStage, placeOf, stageNames, stageView } from './config-stages.js';
 import {
   checkEveryTargetChecked,
@@ -33,6 +34,8 @@ export interface SshOptions {
   identityFile: string | undefined;
   knownHostsFile: string | undefined;
   strictHostKeyChecking: boolean;
+  /** the socket of a master connection fanout holds open (a relay's): every ssh rides it instead of connecting */
+  controlPath?: string | undefined;
 }
 
 /**
@@ -54,6 +57,29 @@ export interface Target {
   layout: Layout;
   /** the URL its checks fetch ({host} and {commit} expanded when checked) */
   checkUrl: string | undefined;
+  /** the zone it stands in (zones:), undefined: none */
+  zone: string | undefined;
+}
+
+/**
+ * A host that passes each release on to the rest of its zone (README: Many hosts): reached over
+ * ssh, it keeps the release in `<dir>/release` and its zone's daemon passwords in `<dir>/secrets`.
+ */
+export interface Relay {
+  /** its dest as the config writes it: how the journal, the log and the operator name it */
+  name: string;
+  zone: string;
+  dest: Extract<Dest, { kind: 'ssh' }>;
+  ssh: SshOptions;
+  timeout: number;
+}
+
+/** Targets grouped by where they stand; with relays, each release reaches them through one. */
+export interface Zone {
+  name: string;
+  relays: Relay[];
+  /** how many of its targets each relay sends to at once */
+  concurrency: number;
 }
 
 export interface Checks {
@@ -105,6 +131,8 @@ export interface Config {
   source: string;
   stateDir: string;
   targets: Target[];
+  /** in the config's order; empty without zones */
+  zones: Zone[];
   exclude: string[];
   protect: string[];
   concurrency: number;
@@ -216,6 +244,7 @@ function parseFarm(raw: object, file: string, fail: Fail, stage: string | undefi
   const c = validateConfig(raw, fail);
   const abs: Resolve = (p) => path.resolve(path.dirname(file), p);
   const targets = normalizeTargets(c, abs, fail);
+  const zones = normalizeZones(c, targets, abs, fail);
   checkEveryTargetChecked(c.checks, targets, fail);
   checkRollout(c.rollout, c.checks, targets, fail);
   const places = normalizePlaces(c, abs, stage !== undefined);
@@ -226,6 +255,7 @@ function parseFarm(raw: object, file: string, fail: Fail, stage: string | undefi
     stageNames: stage === undefined ? [] : [stage],
     ...places,
     targets,
+    zones,
     ...normalizeRunSettings(c),
     checks: normalizeChecks(c.checks),
     revisionFile: c.revisionFile,

@@ -33,6 +33,8 @@ export interface ExecOptions {
   stallMs?: number;
   /** stdout as a byte string (one character per byte: file names from git), instead of UTF-8 */
   binary?: boolean;
+  /** stops the child when aborted (a relay's master connection, once it will not leave when asked) */
+  cancelSignal?: AbortSignal;
   log: Logger;
 }
 
@@ -108,6 +110,7 @@ function startChild(command: string, args: readonly string[], options: ExecOptio
     detached: true,
     killSignal: 'SIGTERM',
     forceKillAfterDelay: 5000,
+    cancelSignal: options.cancelSignal,
     reject: false,
     stripFinalNewline: false,
     maxBuffer: 64 * 1024 * 1024,

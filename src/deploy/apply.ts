@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import pMap from 'p-map';
 import { targetNamed } from '../base/config.js';
 import { decideTransfers, MAX_CHANGES, sourcePathsRead, type PreflightAnswer, type SourceStep, type TransferDecision } from './deploy-plan.js';
 import type { TargetPlan } from '../engine/target-plan.js';
@@ -19,6 +18,8 @@ import { rollOut, type RolloutResult } from '../releases/rollout.js';
 import { armSwitch, prepareSlot, stagingOf, switchFarm, writeRevision, writtenTarget, type ArmedSwitch } from '../releases/slots.js';
 import { finished, historyEntry, hookFacts, outcomeBase, record, type PlannedDeploy, type Started } from './record.js';
 import { pushSucceeded } from './push-gate.js';
+import { feedRelays } from './relay-feed.js';
+import { inLanes } from '../engine/relay-routes.js';
 
 // Apply, the last of a deploy's three steps: the plan carried out. The source is checked out and
 // checked, rsync is asked about the riskiest passes, then every target takes the release, wave by
@@ -29,6 +30,27 @@ export async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedD
   const { config } = ctx;
   await prepareSource(ctx, journal, plan, started);
   ctx.reporter.progress({ kind: 'totals', totals: sendTotals(config.source, plan.targets) });
+  // with relays, each takes the release first; the targets' passes then run on them
+  const relays = await feedRelays(ctx, journal, plan);
+  let applied: Applied;
+  try {
+    applied = await applyThrough({ ...ctx, routes: relays.routes }, journal, plan, started, checked);
+  } finally {
+    await relays.close();
+  }
+  const { outcomes, took, ...more } = applied;
+  const entry = historyEntry(started, plan.commit, outcomes, more);
+  // push: pre-receive: git rejects the push, and drops the commit, when its deploy did not succeed
+  if (gated && !pushSucceeded(config, entry)) entry.pushRejected = true;
+  await record(journal, entry, (s) => {
+    finished(s, plan, started, entry);
+  });
+  return { entry, took };
+}
+
+/** Ask rsync about the riskiest passes, then every target takes the release, in two phases or wave by wave. */
+async function applyThrough(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, checked: boolean): Promise<Applied> {
+  const { config } = ctx;
   const decision = decideTransfers(plan, await askPreflights(ctx, plan), config, false);
   if (decision.refusal !== undefined) throw new Refusal(decision.refusal);
   // With slots, each target's switch is made ready first: its rsync connects while the targets
@@ -39,14 +61,7 @@ export async function applyDeploy(ctx: Context, journal: Journal, plan: PlannedD
     if (slot !== undefined && !decision.failures.has(target.name)) armed.set(target.name, armSwitch(ctx, targetNamed(config, target.name), slot));
   }
   const apply = config.checks !== undefined && checked ? applyRollout : applyInTwoPhases;
-  const { outcomes, took, ...more } = await apply(ctx, journal, plan, started, decision, armed);
-  const entry = historyEntry(started, plan.commit, outcomes, more);
-  // push: pre-receive: git rejects the push, and drops the commit, when its deploy did not succeed
-  if (gated && !pushSucceeded(config, entry)) entry.pushRejected = true;
-  await record(journal, entry, (s) => {
-    finished(s, plan, started, entry);
-  });
-  return { entry, took };
+  return apply(ctx, journal, plan, started, decision, armed);
 }
 
 /** The source brought to the commit, and checked before anything reaches a target. */
@@ -106,15 +121,11 @@ async function applyInTwoPhases(ctx: Context, journal: Journal, plan: PlannedDep
     // quiet when every target has it already: their lines say so
     const quiet = plan.targets.every((t) => t.sync.kind === 'none');
     ctx.reporter.progress({ kind: 'phase', name: staging ? 'staging' : 'transfer', targets: plan.targets.map((t) => t.name), quiet });
-    const written = await pMap(
-      plan.targets,
-      async (target) => {
-        const outcome = await transfer(ctx, journal, plan, target, decision.failures.get(target.name));
-        if (target.slots === undefined) ctx.reporter.targetDone(outcome);
-        return outcome;
-      },
-      { concurrency: config.concurrency },
-    );
+    const written = await inLanes(plan.targets, ctx.routes, config.concurrency, async (target) => {
+      const outcome = await transfer(ctx, journal, plan, target, decision.failures.get(target.name));
+      if (target.slots === undefined) ctx.reporter.targetDone(outcome);
+      return outcome;
+    });
     // phase two, with slots: `current` switched on every target at once
     switched = plan.targets.some((t) => t.slots !== undefined) ? await switchFarm(ctx, journal, plan.targets, written, armed, plan.commit) : { outcomes: written, summary: undefined };
   } finally {
@@ -202,8 +213,10 @@ export async function askPreflights(ctx: Context, plan: PlannedDeploy): Promise<
   const answers = new Map<string, PreflightAnswer>();
   const asked = plan.targets.filter((t) => t.preflight !== undefined).length;
   if (asked > 0) ctx.reporter.progress({ kind: 'phase', name: 'preflight', detail: `rsync's dry run on ${asked} target${asked === 1 ? '' : 's'}` });
-  await pMap(
+  await inLanes(
     plan.targets,
+    ctx.routes,
+    ctx.config.concurrency,
     async (target) => {
       if (target.preflight === undefined) return;
       // rsync names the protected path that stops it (local targets: a daemon caps debug output)
@@ -222,7 +235,6 @@ export async function askPreflights(ctx: Context, plan: PlannedDeploy): Promise<
         failure: outcome.ok || outcome.blockedBy !== undefined ? undefined : { error: outcome.error ?? 'rsync failed', attempts: result.attempts, durationMs: result.durationMs },
       });
     },
-    { concurrency: ctx.config.concurrency },
   );
   return answers;
 }
@@ -260,7 +272,7 @@ async function transfer(ctx: Context, journal: Journal, plan: PlannedDeploy, tar
     await journal.update((s) => {
       beginTransfer(s, name, plan.commit, plan.outsidePaths, slot);
     });
-    const { totals, failure, untouched } = await runPasses(ctx, writtenTarget(configured, target), passesOf(sync), {
+    const { totals, failure, untouched, via } = await runPasses(ctx, writtenTarget(configured, target), passesOf(sync), {
       dryRun: false,
       maxDelete: plan.maxDelete,
       staging: stagingOf(configured, target),
@@ -268,7 +280,7 @@ async function transfer(ctx: Context, journal: Journal, plan: PlannedDeploy, tar
     const { sent, deleted, bytes, durationMs, attempts } = totals;
     const revision = failure === undefined ? await writeRevision(ctx, writtenTarget(configured, target), plan.commit) : undefined;
     const error = failure ?? revision;
-    outcome = { ...base, sent, deleted, bytes, durationMs, attempts, status: error === undefined ? 'ok' : 'failed', ...(error === undefined ? {} : { error: slot === undefined ? error : `staging slot ${slot}: ${error}` }) };
+    outcome = { ...base, sent, deleted, bytes, durationMs, attempts, ...(via === undefined ? {} : { via }), status: error === undefined ? 'ok' : 'failed', ...(error === undefined ? {} : { error: slot === undefined ? error : `staging slot ${slot}: ${error}` }) };
     await journal.update((s) => {
       if (error === undefined) transferSucceeded(s, name, plan.commit, new Date().toISOString(), slot);
       else transferFailed(s, name, plan.commit, outcome.error ?? error, { untouched: untouched && failure !== undefined, alreadyAttempted: target.alreadyAttempted }, slot);

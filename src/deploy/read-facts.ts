@@ -40,7 +40,7 @@ export async function readFacts(ctx: Context, state: State, commit: Commit, targ
 type ReadDiff = (from: Commit, to: Commit) => Promise<Pick<Diff, 'changes' | 'attributes'>>;
 
 /** Every diff read, each checked for names fanout refuses (invariant 8) as it is read; the first such name is kept for the plan. */
-function diffCache(repo: string, log: Logger): { read: ReadDiff; unsafeName: () => DeployFacts['unsafeName'] } {
+export function diffCache(repo: string, log: Logger): { read: ReadDiff; unsafeName: () => DeployFacts['unsafeName'] } {
   const cache = new Map<string, Promise<Pick<Diff, 'changes' | 'attributes'>>>();
   let unsafe: DeployFacts['unsafeName'];
   const read: ReadDiff = (from, to) => {
@@ -65,7 +65,7 @@ function diffCache(repo: string, log: Logger): { read: ReadDiff; unsafeName: () 
  * cannot be known (nothing recorded, too many attempts, or a commit gone from the repository after
  * a force push and gc): then only rewriting everything is safe.
  */
-async function changesSince(diffs: ReadDiff, held: Holding | undefined, commit: Commit): Promise<Since | undefined> {
+export async function changesSince(diffs: ReadDiff, held: Holding | undefined, commit: Commit): Promise<Since | undefined> {
   if (held?.commit == null || held.attempted.length > MAX_ATTEMPTED) return undefined;
   const base = held.commit;
   const extra: Change[] = [];
@@ -84,7 +84,7 @@ async function changesSince(diffs: ReadDiff, held: Holding | undefined, commit: 
   }
 }
 
-function sourceKinds(source: string, paths: readonly RelPath[]): Map<RelPath, EntryKind> {
+export function sourceKinds(source: string, paths: readonly RelPath[]): Map<RelPath, EntryKind> {
   const kinds = new Map<RelPath, EntryKind>();
   for (const p of paths) {
     try {

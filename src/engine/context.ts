@@ -1,5 +1,6 @@
 import type { Config } from '../base/config.js';
 import type { Logger } from '../base/log.js';
+import type { Routes } from './relay-routes.js';
 import type { Reporter } from './report.js';
 
 /** What every deploy, rollback, sync and watch batch runs with: made once by the command that starts it. */
@@ -13,4 +14,6 @@ export interface Context {
    * operator. Passed down by the command, so that the engine never imports the read-outs.
    */
   publish: () => Promise<string[]>;
+  /** with relays, during a deploy: which way each target's passes go (relay-routes.ts); undefined: all directly */
+  routes?: Routes | undefined;
 }

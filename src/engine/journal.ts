@@ -83,6 +83,8 @@ export interface State {
   rejected?: { commit: Commit; source?: Commit; deployId: number; target: string; detail: string; at: string };
   /** The last deploy refused before anything was touched (bad input, maxDelete, a rejected release): the commit asked for, and the line its deployer saw */
   refused?: { commit: Commit; why: string; at: string };
+  /** what each relay's release directory holds, by the relay's name (README: Many hosts): its next pass is planned from it */
+  relays?: Record<string, Holding>;
 }
 
 export type Reason = 'push' | 'manual' | 'rollback' | 'sync' | 'watch' | 'auto-rollback' | 'promote';
@@ -106,6 +108,8 @@ export interface TargetOutcome {
   slot?: string;
   /** layout: slots: when `current` was switched to `slot` (undefined: not switched) */
   switchedAt?: string;
+  /** the relay that sent it the release (README: Many hosts); undefined: the update server did */
+  via?: string;
 }
 
 export interface HistoryEntry {
@@ -344,6 +348,7 @@ const stateSchema = v.object({
   deploys: v.optional(v.record(v.string(), v.pipe(v.number(), v.integer(), v.minValue(0)))),
   rejected: v.optional(v.object({ commit: sha, source: v.optional(sha), deployId: v.pipe(v.number(), v.integer()), target: v.string(), detail: v.string(), at: v.string() })),
   refused: v.optional(v.object({ commit: sha, why: v.string(), at: v.string() })),
+  relays: v.optional(v.record(v.string(), v.object(holding))),
 });
 
 /** The journal's text as a State, or why it is not one (torn, hand-edited, a commit that is not a sha). */

@@ -32,7 +32,7 @@ export async function rsyncWithRetries(
   target: Target,
   pass: RsyncPass,
   options: PassOptions & { extra?: string[]; keepItems?: boolean; onProgress?: (sent: Amount) => void },
-): Promise<{ outcome: RsyncOutcome; attempts: number; durationMs: number; untouched: boolean }> {
+): Promise<{ outcome: RsyncOutcome; attempts: number; durationMs: number; untouched: boolean; via?: string | undefined }> {
   const { config, log } = ctx;
   let durationMs = 0;
   // true until an rsync gets past the daemon's greeting: then files may have moved
@@ -41,6 +41,8 @@ export async function rsyncWithRetries(
   let cutShort = false;
   let current = pass;
   for (let attempt = 1; ; attempt += 1) {
+    // a links pass (the switch, the revision file) is made here, from a scratch directory: never relayed
+    const hop = current.kind === 'links' ? undefined : ctx.routes?.hopFor(target.name);
     const outcome = await runRsync({
       config,
       target,
@@ -53,17 +55,27 @@ export async function rsyncWithRetries(
       staging: options.staging,
       keepItems: options.keepItems,
       onProgress: (counts) => options.onProgress?.({ files: counts.sent, bytes: counts.bytes }),
+      hop,
     });
     durationMs += outcome.durationMs;
+    // 255: ssh's own failure, the relay's or (for an ssh target) the relay's ssh to it: the connection is asked which
+    if (hop !== undefined && outcome.exitCode === 255 && (await ctx.routes?.relayLost(hop)) === true) {
+      // the relay went with its rsync, which may have written: the pass goes again another way, as one cut short
+      untouched = false;
+      cutShort ||= !options.dryRun;
+      if (!options.dryRun) current = afterLeftovers(pass).retry;
+      attempt -= 1;
+      continue;
+    }
     untouched &&= outcome.untouched;
     cutShort ||= !outcome.ok && !outcome.untouched;
     const repair = cutShort && !options.dryRun ? afterLeftovers(pass) : undefined;
     if (outcome.ok && repair?.then !== undefined) {
       log.info({ target: target.name, pass: repair.then.kind }, 'an earlier attempt was cut short on the target: removing what it left');
       const swept = await rsyncWithRetries(ctx, target, repair.then, { ...options, onProgress: undefined });
-      return { outcome: swept.outcome.ok ? outcome : swept.outcome, attempts: attempt + swept.attempts, durationMs: durationMs + swept.durationMs, untouched: false };
+      return { outcome: swept.outcome.ok ? outcome : swept.outcome, attempts: attempt + swept.attempts, durationMs: durationMs + swept.durationMs, untouched: false, via: swept.via };
     }
-    if (outcome.ok || !outcome.retryable || attempt > config.retries) return { outcome, attempts: attempt, durationMs, untouched };
+    if (outcome.ok || !outcome.retryable || attempt > config.retries) return { outcome, attempts: attempt, durationMs, untouched, via: hop?.relay };
     if (repair !== undefined) current = repair.retry;
     const delay = config.retryDelay * 1000 * 2 ** (attempt - 1);
     log.warn({ target: target.name, attempt, error: outcome.error, retryInMs: delay }, 'rsync failed; retrying');
@@ -77,11 +89,14 @@ export interface PassesRun {
   failure: string | undefined;
   /** no rsync got past the daemon's greeting: nothing on the target changed */
   untouched: boolean;
+  /** the relay the last pass ran on; undefined: sent directly */
+  via?: string | undefined;
 }
 
 export async function runPasses(ctx: Context, target: Target, passes: readonly RsyncPass[], options: PassOptions): Promise<PassesRun> {
   const totals = { sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0, items: [] as string[] };
   let untouched = true;
+  let via: string | undefined;
   for (const pass of passes) {
     const before = { files: totals.sent, bytes: totals.bytes };
     const result = await rsyncWithRetries(ctx, target, pass, {
@@ -99,8 +114,9 @@ export async function runPasses(ctx: Context, target: Target, passes: readonly R
     totals.durationMs += result.durationMs;
     totals.attempts += result.attempts;
     untouched &&= result.untouched;
-    if (!result.outcome.ok) return { totals, failure: result.outcome.error ?? 'rsync failed', untouched };
+    via = result.via;
+    if (!result.outcome.ok) return { totals, failure: result.outcome.error ?? 'rsync failed', untouched, via };
   }
-  return { totals, failure: undefined, untouched };
+  return { totals, failure: undefined, untouched, via };
 }
 

@@ -74,7 +74,8 @@ export function targetLine(outcome: TargetOutcome, nameWidth: number, color = fa
       ? 'already up to date'
       : `${outcome.sent} sent${outcome.bytes > 0 ? ` (${humanSize(outcome.bytes)})` : ''}, ${outcome.deleted} deleted${outcome.mode === 'full' ? ' (full pass)' : ''}`;
   const slot = outcome.slot === undefined ? '' : outcome.switchedAt !== undefined ? `, slot ${outcome.slot} live` : `, slot ${outcome.slot}`;
-  return `${name}  ${paint(color, 32, 'ok')}      ${what}${slot}  ${humanDuration(outcome.durationMs)}`;
+  const via = outcome.via === undefined ? '' : `, via ${outcome.via}`;
+  return `${name}  ${paint(color, 32, 'ok')}      ${what}${slot}${via}  ${humanDuration(outcome.durationMs)}`;
 }
 
 /** A deploy's last line; a push's also says who pushed, and why when the push said (git push -o message=...). */

@@ -249,3 +249,17 @@ export function pushRejected(state: State, commit: Commit, before: State['curren
   // again) holds files of a commit that is gone: the next deploy rewrites it whole
   if (state.source.commit === commit || state.source.attempted.includes(commit)) sourceUntraceable(state, `it held ${commit.slice(0, 10)}, a push git rejected (push: pre-receive); the next deploy rewrites it whole`);
 }
+
+/** A relay's release is about to be written: until it is whole, it may hold any mix of the two commits. */
+export function relayFeedBegun(state: State, relay: string, commit: Commit): void {
+  state.relays ??= {};
+  const held = state.relays[relay] ?? { commit: null, attempted: [] };
+  if (!held.attempted.includes(commit)) held.attempted.push(commit);
+  state.relays[relay] = held;
+}
+
+/** A relay's release holds the commit whole. */
+export function relayFed(state: State, relay: string, commit: Commit): void {
+  state.relays ??= {};
+  state.relays[relay] = { commit, attempted: [] };
+}

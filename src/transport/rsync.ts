@@ -2,6 +2,7 @@ import { run } from '../base/exec.js';
 import { ItemCounter, MAX_DELETE_STOP, type ItemizedCounts } from './itemize.js';
 import type { Logger } from '../base/log.js';
 import { rsyncArgs, rsyncInput, type RsyncArgsInput } from './rsync-args.js';
+import { remoteCommand, targetFromRelay, type RelayHop } from './relay.js';
 import { exitMeaning, failedBeforeTransfer, failureMessage, isRetryable } from './rsync-failure.js';
 
 // Running rsync: one pass against one target, its itemized output counted as it comes, its exit
@@ -39,10 +40,20 @@ export interface RunRsyncInput extends RsyncArgsInput {
   onProgress?: (counts: ItemizedCounts) => void;
   /** the pass's file list, given later: rsync starts and connects now, and waits for it (see exec) */
   deferredInput?: Promise<Buffer>;
+  /** run on a relay, from its copy of the release, instead of here (relay.ts) */
+  hop?: RelayHop | undefined;
+}
+
+/** The program and arguments of one pass: rsync here, or ssh running rsync on a relay. */
+function invocation(input: RunRsyncInput): { command: string; args: string[] } {
+  const { hop } = input;
+  if (hop === undefined) return { command: input.rsyncPath, args: rsyncArgs(input) };
+  const args = rsyncArgs({ ...input, config: { ...input.config, source: hop.release }, target: targetFromRelay(input.target, hop) });
+  return { command: hop.ssh[0] ?? 'ssh', args: [...hop.ssh.slice(1), remoteCommand('rsync', args)] };
 }
 
 export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
-  const args = rsyncArgs(input);
+  const { command, args } = invocation(input);
   const counts = new ItemCounter(input.keepItems === true);
   const onLine = (line: string): void => {
     counts.add(line);
@@ -50,7 +61,7 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
   };
   // rsync's own --timeout bounds a silent peer, but not a frozen one (see watchForStall)
   const stallSeconds = Math.ceil(input.target.timeout) + 1;
-  const ran = await run(input.rsyncPath, args, { log: input.log, input: rsyncInput(input.pass) ?? '', deferredInput: input.deferredInput, onLine, stallMs: stallSeconds * 1000 });
+  const ran = await run(command, args, { log: input.log, input: rsyncInput(input.pass) ?? '', deferredInput: input.deferredInput, onLine, stallMs: stallSeconds * 1000 });
   const result = ran.stalled ? { ...ran, exitCode: 30 } : ran;
   const maxDeleteStop = counts.maxDeleteStop ?? result.stderr.split('\n').find((l) => MAX_DELETE_STOP.test(l))?.trim();
   const ok = result.exitCode === 0 && maxDeleteStop === undefined;
@@ -61,11 +72,12 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
       : maxDeleteStop !== undefined
         ? `rsync stopped deleting at --max-delete=${input.maxDelete ?? '?'}, so files the commit removed are still served there (${maxDeleteStop}); check the commit, then: fanout deploy --max-delete N`
         : failureMessage(result, input.target);
+  const through = input.hop === undefined || error === undefined ? '' : ` (sent through relay ${input.hop.relay})`;
   return {
     items: counts.lines,
     exitCode: result.exitCode,
     ok,
-    error,
+    error: error === undefined ? undefined : `${error}${through}`,
     retryable: !ok && isRetryable(result.exitCode, result.stderr),
     untouched: !ok && (result.spawnError !== undefined || failedBeforeTransfer(result.exitCode, result.stderr)),
     sent: counts.sent,

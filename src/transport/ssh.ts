@@ -4,15 +4,21 @@ import type { Target } from '../base/config.js';
  * rsync splits its --rsh value on white space itself, honouring quotes (no shell is involved);
  * paths are quoted for that parser.
  */
-export function sshCommand(target: Target): string {
-  const parts = ['ssh', '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${Math.ceil(target.timeout)}`];
-  parts.push('-o', `StrictHostKeyChecking=${target.ssh.strictHostKeyChecking ? 'yes' : 'no'}`);
-  if (target.ssh.port !== undefined) parts.push('-p', String(target.ssh.port));
+export function sshCommand(target: Pick<Target, 'ssh' | 'timeout'>): string {
+  return sshWords(target).map(quoteForRsh).join(' ');
+}
+
+/** ssh and its options for a target or a relay, as an argument array; with a control path, riding that master's connection. */
+export function sshWords({ ssh, timeout }: Pick<Target, 'ssh' | 'timeout'>): string[] {
+  const parts = ['ssh', '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${Math.ceil(timeout)}`];
+  parts.push('-o', `StrictHostKeyChecking=${ssh.strictHostKeyChecking ? 'yes' : 'no'}`);
+  if (ssh.port !== undefined) parts.push('-p', String(ssh.port));
   // -o IdentityFile rather than -i: ssh drops an -i path it cannot stat as written, before it
   // expands %-tokens in it, so a key named "100%" could never be given with -i
-  if (target.ssh.identityFile !== undefined) parts.push('-o', `IdentityFile=${sshConfigWord(target.ssh.identityFile)}`, '-o', 'IdentitiesOnly=yes');
-  if (target.ssh.knownHostsFile !== undefined) parts.push('-o', `UserKnownHostsFile=${sshConfigWord(target.ssh.knownHostsFile)}`);
-  return parts.map(quoteForRsh).join(' ');
+  if (ssh.identityFile !== undefined) parts.push('-o', `IdentityFile=${sshConfigWord(ssh.identityFile)}`, '-o', 'IdentitiesOnly=yes');
+  if (ssh.knownHostsFile !== undefined) parts.push('-o', `UserKnownHostsFile=${sshConfigWord(ssh.knownHostsFile)}`);
+  if (ssh.controlPath !== undefined) parts.push('-o', `ControlPath=${sshConfigWord(ssh.controlPath)}`, '-o', 'ControlMaster=no');
+  return parts;
 }
 
 /**

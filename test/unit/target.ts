@@ -11,6 +11,7 @@ export function target(dest: string, overrides: Partial<Target> = {}): Target {
     ssh: { port: undefined, identityFile: undefined, knownHostsFile: undefined, strictHostKeyChecking: true },
     layout: { kind: 'in-place' },
     checkUrl: undefined,
+    zone: undefined,
     ...overrides,
   };
 }

@@ -1,0 +1,125 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pMap from 'p-map';
+import { targetNamed, type Relay, type Target, type Zone } from '../base/config.js';
+import { zoneOf } from '../base/config-zones.js';
+import { run, firstLine } from '../base/exec.js';
+import { ownSubdir } from '../base/trust.js';
+import type { Context } from '../engine/context.js';
+import type { Holding, Journal } from '../engine/journal.js';
+import { passesOf, rsyncWithRetries } from '../engine/passes.js';
+import { relayRoutes, shareAmong, type LiveRelay, type Routes } from '../engine/relay-routes.js';
+import { relayFeedBegun, relayFed } from '../engine/state.js';
+import type { RsyncPass } from '../transport/rsync-pass.js';
+import { openRelay, secretsArgs, type RelaySession } from '../transport/relay.js';
+import { planTarget } from './deploy-plan.js';
+import { changesSince, diffCache, sourceKinds } from './read-facts.js';
+import type { PlannedDeploy } from './record.js';
+
+// Tier one of a deploy through relays (README: Many hosts): the release sent once to each relay
+// whose zone has something to take, planned from what that relay holds as a target's pass is, with
+// the zone's daemon passwords beside it. The targets' own passes then run on the relays.
+
+/** The relays this deploy sends through, and what closes their connections once it is over. */
+export interface FedRelays {
+  routes: Routes | undefined;
+  close(): Promise<void>;
+}
+
+/** Each zone with relays and something to send gets the release on its relays; returns the routes its targets take. */
+export async function feedRelays(ctx: Context, journal: Journal, plan: PlannedDeploy): Promise<FedRelays> {
+  const { config } = ctx;
+  const zones = new Map<Zone, string[]>();
+  for (const target of plan.targets) {
+    const zone = zoneOf(config.zones, targetNamed(config, target.name));
+    if (zone === undefined || zone.relays.length === 0) continue;
+    zones.set(zone, [...(zones.get(zone) ?? []), target.name]);
+  }
+  // nothing to send in a zone (a rollback that is only a switch): its relays are not even asked
+  const needed = [...zones].filter(([, names]) => names.some((name) => plan.targets.find((t) => t.name === name)?.sync.kind !== 'none'));
+  if (needed.length === 0) return { routes: undefined, close: () => Promise.resolve() };
+  const relays = needed.flatMap(([zone]) => zone.relays);
+  ctx.reporter.progress({ kind: 'phase', name: 'relays', detail: `the release to ${relays.length} relay${relays.length === 1 ? '' : 's'}` });
+  const sessions = await pMap(relays, (relay) => feedRelay(ctx, journal, plan, relay), { concurrency: config.concurrency });
+  const candidates = new Map<string, LiveRelay[]>();
+  for (const [zone, names] of needed) {
+    const fed = sessions.filter((s): s is RelaySession => s !== undefined && s.relay.zone === zone.name);
+    if (fed.length === 0) ctx.reporter.note(`zone ${zone.name}: no relay took the release; its ${names.length} target${names.length === 1 ? ' is' : 's are'} sent directly`);
+    const live = fed.map((s): LiveRelay => ({ hop: s.hop, alive: () => s.alive(), check: () => s.check(), concurrency: zone.concurrency }));
+    for (const [name, order] of shareAmong(names, live)) candidates.set(name, order);
+  }
+  return {
+    routes: relayRoutes(candidates, config.concurrency, (line) => {
+      ctx.reporter.note(line);
+    }),
+    close: async () => {
+      await Promise.all(sessions.map((s) => s?.close() ?? Promise.resolve()));
+    },
+  };
+}
+
+/** One relay: connected, its release brought to the commit, its zone's passwords beside it; undefined (said why) when it cannot serve. */
+async function feedRelay(ctx: Context, journal: Journal, plan: PlannedDeploy, relay: Relay): Promise<RelaySession | undefined> {
+  const { config, log } = ctx;
+  const opened = await openRelay(relay, config.stateDir, log);
+  if ('error' in opened) {
+    ctx.reporter.note(`relay ${relay.name} (zone ${relay.zone}) cannot be used: ${opened.error}`);
+    log.warn({ relay: relay.name, error: opened.error }, 'relay unusable');
+    return undefined;
+  }
+  const failure = await sendRelease(ctx, journal, plan, opened).then(async (error) => error ?? (await sendSecrets(ctx, opened)));
+  if (failure === undefined) return opened;
+  ctx.reporter.note(`relay ${relay.name} (zone ${relay.zone}) cannot be used: ${failure}`);
+  log.warn({ relay: relay.name, error: failure }, 'relay unusable');
+  await opened.close();
+  return undefined;
+}
+
+/** The relay's release brought to the commit, journalled before and after; the failure in words, or undefined. */
+async function sendRelease(ctx: Context, journal: Journal, plan: PlannedDeploy, session: RelaySession): Promise<string | undefined> {
+  const { relay } = session;
+  const passes = await releasePasses(ctx, journal.state.relays?.[relay.name], plan);
+  await journal.update((s) => {
+    relayFeedBegun(s, relay.name, plan.commit);
+  });
+  const release: Target = { name: `relay ${relay.name}`, dest: { ...relay.dest, path: session.hop.release }, passwordFile: undefined, timeout: relay.timeout, ssh: session.ssh, layout: { kind: 'in-place' }, checkUrl: undefined, zone: undefined };
+  // the release is the commit as it is, nothing kept: `protect` guards what targets hold, not a copy of the source
+  const plain = { ...ctx, config: { ...ctx.config, protect: [] }, routes: undefined };
+  for (const pass of passes) {
+    const result = await rsyncWithRetries(plain, release, pass, { dryRun: false, maxDelete: undefined });
+    if (!result.outcome.ok) return `sending it the release: ${result.outcome.error ?? 'rsync failed'}`;
+  }
+  await journal.update((s) => {
+    relayFed(s, relay.name, plan.commit);
+  });
+  return undefined;
+}
+
+/** What a relay's release needs, planned as a target's pass is: from the commit it holds, a full pass when that is unknown. */
+async function releasePasses(ctx: Context, held: Holding | undefined, plan: PlannedDeploy): Promise<RsyncPass[]> {
+  const { config, log } = ctx;
+  const since = await changesSince(diffCache(config.repo, log).read, held, plan.commit);
+  const facts = { state: held === undefined ? undefined : { ...held, at: null, status: 'ok' as const }, since, full: plan.repair, checksum: plan.repair, outsidePaths: plan.outsidePaths };
+  let sync = planTarget(facts);
+  // the source holds the commit by now: what each named path is there is what the commit has
+  if ('lookUp' in sync) sync = planTarget(facts, sourceKinds(config.source, sync.lookUp));
+  if ('lookUp' in sync) throw new Error('planTarget asked for kinds it was given');
+  return sync.kind === 'none' ? [] : passesOf(sync);
+}
+
+/** The password files of the zone's daemon targets, copied to the relay's secrets directory (and any other removed there). */
+async function sendSecrets(ctx: Context, session: RelaySession): Promise<string | undefined> {
+  const { config, log } = ctx;
+  const scratch = path.join(ownSubdir(config.stateDir, 'links'), `secrets-${process.pid}-${session.relay.zone}`);
+  fs.rmSync(scratch, { recursive: true, force: true });
+  fs.mkdirSync(scratch, { recursive: true, mode: 0o700 });
+  try {
+    for (const { name, zone, passwordFile } of config.targets) {
+      if (zone === session.relay.zone && passwordFile !== undefined) fs.symlinkSync(passwordFile, path.join(scratch, name));
+    }
+    const sent = await run(config.rsync.path, secretsArgs(scratch, session), { log, timeoutMs: session.relay.timeout * 2000 });
+    return sent.exitCode === 0 ? undefined : `sending it the zone's daemon passwords: rsync exit ${sent.exitCode}: ${firstLine(sent.stderr)}`;
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,169 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Relay, Target } from '../base/config.js';
+import { firstLine, run, type ExecResult } from '../base/exec.js';
+import { FanoutError } from '../base/errors.js';
+import type { Logger } from '../base/log.js';
+import { ownSubdir } from '../base/trust.js';
+import { quoteForRsh, sshFailure, sshWords } from './ssh.js';
+
+// A relay (README: Many hosts): one ssh connection to it, held open as a master (ControlMaster),
+// over which every rsync the relay runs for its zone is started. rsync and OpenSSH are the whole
+// transport: the relay needs sshd and rsync, nothing of fanout's.
+
+/** How one target's passes go through a relay: ssh to it, and where its release and secrets are. */
+export interface RelayHop {
+  relay: string;
+  /** ssh's argument array up to and including the host: the remote command follows */
+  ssh: string[];
+  /** the relay's copy of the release: rsync's source there */
+  release: string;
+  /** one file per daemon target of its zone, the target's password (mode 600) */
+  secrets: string;
+}
+
+/** Where a relay keeps the release it passes on, and its zone's passwords. */
+export function relayPlaces(relay: Relay): { release: string; secrets: string } {
+  return { release: path.posix.join(relay.dest.path, 'release'), secrets: path.posix.join(relay.dest.path, 'secrets') };
+}
+
+/** A target as rsync on the relay reaches it: its password file the relay's copy; ssh keys and known hosts the relay's own. */
+export function targetFromRelay(target: Target, hop: RelayHop): Target {
+  return {
+    ...target,
+    passwordFile: target.passwordFile === undefined ? undefined : path.posix.join(hop.secrets, target.name),
+    ssh: { ...target.ssh, identityFile: undefined, knownHostsFile: undefined, controlPath: undefined },
+  };
+}
+
+/**
+ * What ssh runs on the relay: rsync with these arguments, each quoted for the remote user's shell
+ * (ssh hands the relay one command line). File names never appear here: they go on stdin.
+ */
+export function remoteCommand(program: string, args: readonly string[]): string {
+  return [program, ...args].map(quoteForRsh).join(' ');
+}
+
+/** The relay itself as ssh names it: its host without brackets, its user given apart. */
+function hostWords(relay: Relay): string[] {
+  const host = relay.dest.host.replace(/^\[(.*)\]$/, '$1');
+  return relay.dest.user === undefined ? [host] : ['-l', relay.dest.user, host];
+}
+
+/** An open connection to a relay: every rsync through it rides it; once it is gone, so is the relay. */
+export interface RelaySession {
+  relay: Relay;
+  hop: RelayHop;
+  /** ssh options that ride this connection (a tier-one rsync's --rsh) */
+  ssh: Relay['ssh'];
+  alive(): boolean;
+  /** asks the master whether the connection still stands (after a pass through it failed as ssh fails); false from then on if not */
+  check(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * The master connection to a relay, and a check that rsync runs there. Resolves once both hold,
+ * or with the operator's sentence for why the relay cannot be used.
+ */
+export async function openRelay(relay: Relay, stateDir: string, log: Logger): Promise<RelaySession | { error: string }> {
+  const controlPath = controlSocket(stateDir, relay);
+  fs.rmSync(controlPath, { force: true });
+  const options = { ...relay.ssh, controlPath: undefined };
+  const stop = new AbortController();
+  const master = ['-o', `ControlPath=${controlPath}`, '-o', 'ControlMaster=yes', '-o', 'ControlPersist=no', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3', '-N', '-n'];
+  const words = sshWords({ ssh: options, timeout: relay.timeout });
+  let ended: ExecResult | undefined;
+  const running = run(words[0] ?? 'ssh', [...words.slice(1), ...master, ...hostWords(relay)], { log, cancelSignal: stop.signal }).then((r) => {
+    ended = r;
+    return r;
+  });
+  // the master answered a check with no connection behind it: the relay is given up for this deploy
+  let given = false;
+  const deadline = Date.now() + relay.timeout * 1000;
+  while (ended === undefined && !fs.existsSync(controlPath) && Date.now() < deadline) await sleep(10);
+  const riding = { ...relay.ssh, controlPath };
+  const hop: RelayHop = { relay: relay.name, ssh: [...sshWords({ ssh: riding, timeout: relay.timeout }), ...hostWords(relay)], ...relayPlaces(relay) };
+  const session: RelaySession = {
+    relay,
+    hop,
+    ssh: riding,
+    alive: () => ended === undefined && !given,
+    check: async () => {
+      if (ended !== undefined || given) return false;
+      const asked = await run(hop.ssh[0] ?? 'ssh', ['-o', `ControlPath=${controlPath}`, '-O', 'check', ...hostWords(relay)], { log, timeoutMs: relay.timeout * 1000 });
+      given ||= asked.exitCode !== 0;
+      return !given;
+    },
+    close: async () => {
+      if (ended === undefined) await run(hop.ssh[0] ?? 'ssh', ['-o', `ControlPath=${controlPath}`, '-O', 'exit', ...hostWords(relay)], { log, timeoutMs: 5000 });
+      const closed = await Promise.race([running, sleep(5000).then(() => undefined)]);
+      if (closed === undefined) stop.abort();
+      await running;
+      fs.rmSync(controlPath, { force: true });
+    },
+  };
+  if (ended !== undefined || !fs.existsSync(controlPath)) {
+    await session.close();
+    return { error: unreachable(relay, ended) };
+  }
+  const rsync = await run(hop.ssh[0] ?? 'ssh', [...hop.ssh.slice(1), remoteCommand('rsync', ['--version'])], { log, timeoutMs: relay.timeout * 1000 });
+  if (rsync.exitCode !== 0) {
+    await session.close();
+    return { error: `rsync does not run there (${firstLine(rsync.stderr) || `exit ${rsync.exitCode}`}): install rsync on the relay` };
+  }
+  return session;
+}
+
+function unreachable(relay: Relay, ended: ExecResult | undefined): string {
+  if (ended === undefined) return `ssh did not connect within ${relay.timeout}s`;
+  const asTarget = { dest: relay.dest, ssh: relay.ssh };
+  return sshFailure(ended, asTarget) ?? `ssh exited ${ended.exitCode}: ${firstLine(ended.stderr) || 'no word from ssh'}`;
+}
+
+/**
+ * The master's socket: in the state directory, or, where that path is too long for a socket
+ * (108 bytes on Linux), in a directory of this user's own under the temporary directory.
+ */
+let sockets = 0;
+
+function controlSocket(stateDir: string, relay: Relay): string {
+  sockets += 1;
+  const name = `${crypto.createHash('sha256').update(relay.name).digest('hex').slice(0, 12)}-${process.pid}-${sockets}`;
+  const inState = path.join(ownSubdir(stateDir, 'ssh'), name);
+  if (Buffer.byteLength(inState) < 100) return inState;
+  const own = path.join(os.tmpdir(), `fanout-ssh-${process.getuid?.() ?? 'user'}`);
+  fs.mkdirSync(own, { recursive: true, mode: 0o700 });
+  const stat = fs.lstatSync(own);
+  if (!stat.isDirectory() || stat.uid !== process.getuid?.() || (stat.mode & 0o077) !== 0) throw new FanoutError(`${own} is not a private directory of this user's: refusing to put ssh's control socket there`);
+  return path.join(own, name);
+}
+
+/**
+ * rsync's arguments for a relay's secrets: the files a scratch directory links to (each daemon
+ * target's password file, by the target's name), copied as files only this user may read, and
+ * nothing else left there. The passwords travel inside the ssh connection, never on a command line.
+ */
+export function secretsArgs(scratch: string, session: Pick<RelaySession, 'relay' | 'hop' | 'ssh'>): string[] {
+  const { relay, hop } = session;
+  const user = relay.dest.user === undefined ? '' : `${relay.dest.user}@`;
+  const rsh = sshWords({ ssh: session.ssh, timeout: relay.timeout }).map(quoteForRsh).join(' ');
+  return [
+    '--recursive',
+    '--copy-links',
+    '--perms',
+    '--chmod=D700,F600',
+    '--delete',
+    '--mkpath',
+    `--timeout=${Math.ceil(relay.timeout)}`,
+    '-s',
+    '--rsh',
+    rsh,
+    '--',
+    scratch.endsWith('/') ? scratch : `${scratch}/`,
+    `${user}${relay.dest.host}:${hop.secrets}/`,
+  ];
+}

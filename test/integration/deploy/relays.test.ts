@@ -1,0 +1,138 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createFarm, type Farm } from '../../../harness/farm.js';
+import { startSshd, type Sshd } from '../../../harness/sshd.js';
+import { diffSnapshots, snapshot, snapshotCommit } from '../../../harness/tree.js';
+
+// Relays (README: Many hosts): two zones of two rsync daemons each, a real sshd as each zone's
+// relay. The update server sends each release once to each relay; the relay's rsync sends it on.
+
+let farm: Farm;
+let relays: Sshd[] = [];
+let sshdRoot: string;
+
+beforeAll(() => {
+  sshdRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-relays-sshd-'));
+});
+
+afterAll(() => {
+  fs.rmSync(sshdRoot, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  relays = [await startSshd({ hostIndex: 88, root: sshdRoot }), await startSshd({ hostIndex: 89, root: sshdRoot })];
+  farm = await createFarm({ targets: 4, firstHost: 84 });
+});
+
+afterEach(async () => {
+  await Promise.all(relays.map((r) => r.stop()));
+  await farm.cleanup();
+});
+
+/** Where relay i keeps the release and its zone's passwords. */
+const relayDir = (i: number): string => path.join(farm.root, `relay ${i} 'dir'`);
+
+/** web1, web2 in zone a (relay 0), web3, web4 in zone b (relay 1). */
+function zoned(extra: Record<string, unknown> = {}, zoneExtra: Record<string, unknown> = {}): void {
+  const targets = farm.daemons.map((d, i) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile, zone: i < 2 ? 'a' : 'b' }));
+  const relay = (i: number): Record<string, unknown> => {
+    const sshd = relays[i];
+    if (sshd === undefined) throw new Error('no sshd');
+    return { dest: `${sshd.user}@${sshd.address}:${relayDir(i)}`, ssh: { port: sshd.port, identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile } };
+  };
+  farm.writeConfig({ zones: { a: { relays: [relay(0)], ...zoneExtra }, b: { relays: [relay(1)], ...zoneExtra } }, ...extra }, targets);
+}
+
+/** How many commands a relay's sshd ran: one per rsync it was asked to run, and the checks. */
+const sessions = (i: number): number => (fs.readFileSync(path.join(relays[i]?.dir ?? '', 'sshd.log'), 'utf8').match(/Starting session: command/g) ?? []).length;
+
+interface Outcome {
+  name: string;
+  status: string;
+  via?: string;
+}
+
+const lastTargets = (): Outcome[] => farm.history().at(-1)?.targets ?? [];
+
+async function expectEveryTargetAt(commit: string, dirOf: (i: number) => string = (i) => farm.daemons[i]?.dir ?? ''): Promise<void> {
+  const expected = await snapshotCommit(farm.repo, commit, farm.root);
+  for (let i = 0; i < farm.daemons.length; i += 1) expect(diffSnapshots(expected, snapshot(dirOf(i))), farm.daemons[i]?.name).toEqual([]);
+}
+
+describe('relays', () => {
+  it('send each zone the release from the relay, then only what changed; the relay holds its zone\'s passwords and nothing else', async () => {
+    zoned();
+    farm.write({ 'index.html': 'v1', 'css/site.css': 'body{}', "odd 'name'\n.html": 'x' });
+    const first = await farm.commit('v1');
+    const push = await farm.push();
+    expect(push.exitCode, push.stderr).toBe(0);
+    await expectEveryTargetAt(first);
+    expect(lastTargets().map((t) => [t.name, t.status, t.via])).toEqual([
+      ['web1', 'ok', expect.stringContaining(relays[0]?.address ?? '?')],
+      ['web2', 'ok', expect.stringContaining(relays[0]?.address ?? '?')],
+      ['web3', 'ok', expect.stringContaining(relays[1]?.address ?? '?')],
+      ['web4', 'ok', expect.stringContaining(relays[1]?.address ?? '?')],
+    ]);
+    expect(push.stderr).toMatch(/remote: +web1 +ok +3 sent .*via /);
+    // each relay holds the release, and the passwords of its own zone only
+    expect(diffSnapshots(await snapshotCommit(farm.repo, first, farm.root), snapshot(path.join(relayDir(0), 'release')))).toEqual([]);
+    expect(fs.readdirSync(path.join(relayDir(0), 'secrets')).sort()).toEqual(['web1', 'web2']);
+    expect(fs.readdirSync(path.join(relayDir(1), 'secrets')).sort()).toEqual(['web3', 'web4']);
+    expect(fs.statSync(path.join(relayDir(0), 'secrets', 'web1')).mode & 0o777).toBe(0o600);
+    // the targets' rsyncs ran on the relays, over each relay's one connection
+    expect(sessions(0)).toBeGreaterThanOrEqual(4);
+
+    farm.write({ 'index.html': 'v2' });
+    const second = await farm.commit('v2');
+    const again = await farm.push();
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/remote: +web3 +ok +1 sent .*via /);
+    await expectEveryTargetAt(second);
+    const state = JSON.parse(fs.readFileSync(path.join(farm.stateDir, 'state.json'), 'utf8')) as { relays: Record<string, { commit: string }> };
+    expect(Object.values(state.relays).map((r) => r.commit)).toEqual([second, second]);
+  });
+
+  it('a relay that cannot be reached: its zone is sent directly, and the deploy says so', async () => {
+    zoned();
+    await relays[1]?.stop();
+    farm.write({ 'index.html': 'v1' });
+    const commit = await farm.commit('v1');
+    const push = await farm.push();
+    expect(push.exitCode, push.stderr).toBe(0);
+    expect(push.stderr).toMatch(/relay .*127\.0\.0\.89.* \(zone b\) cannot be used: ssh cannot reach/);
+    expect(push.stderr).toMatch(/zone b: no relay took the release; its 2 targets are sent directly/);
+    await expectEveryTargetAt(commit);
+    expect(lastTargets().map((t) => t.via === undefined)).toEqual([false, false, true, true]);
+  });
+
+  it('a relay that dies mid-deploy: the targets it had in hand are sent directly, every host ends on the commit and the journal says so', async () => {
+    // slow enough to be caught mid-transfer: 600 kB at 200 kB/s
+    zoned({ rsync: { args: ['--bwlimit=200'] } });
+    farm.write({ 'index.html': 'v1' });
+    await farm.commit('v1');
+    expect((await farm.push()).exitCode).toBe(0);
+    farm.write({ 'big.bin': 'x'.repeat(600_000), 'index.html': 'v2' });
+    const commit = await farm.commit('v2');
+    const pushing = farm.push();
+    // both of zone a's targets are receiving from relay 0 (rsync's temp file is there): the relay's host dies
+    const receiving = (i: number): boolean => fs.readdirSync(farm.daemons[i]?.dir ?? '').some((name) => name.startsWith('.big.bin.') || name === '.~tmp~');
+    while (!(receiving(0) && receiving(1))) await sleep(20);
+    await relays[0]?.crash();
+    const push = await pushing;
+    expect(push.exitCode, push.stderr).toBe(0);
+    expect(push.stderr).toMatch(/relay .*127\.0\.0\.88.* was lost mid-deploy: the targets it had left are sent directly/);
+    await expectEveryTargetAt(commit);
+    const outcomes = lastTargets();
+    expect(outcomes.map((t) => [t.name, t.status, t.via === undefined])).toEqual([
+      ['web1', 'ok', true],
+      ['web2', 'ok', true],
+      ['web3', 'ok', false],
+      ['web4', 'ok', false],
+    ]);
+    const state = JSON.parse(fs.readFileSync(path.join(farm.stateDir, 'state.json'), 'utf8')) as { targets: Record<string, { commit: string; attempted: string[] }> };
+    for (const name of ['web1', 'web2', 'web3', 'web4']) expect(state.targets[name]).toMatchObject({ commit, attempted: [] });
+  }, 180_000);
+});
