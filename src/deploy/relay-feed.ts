@@ -61,7 +61,7 @@ export async function feedRelays(ctx: Context, journal: Journal, plan: PlannedDe
 /** One relay: connected, its release brought to the commit, its zone's passwords beside it; undefined (said why) when it cannot serve. */
 async function feedRelay(ctx: Context, journal: Journal, plan: PlannedDeploy, relay: Relay): Promise<RelaySession | undefined> {
   const { config, log } = ctx;
-  const opened = await openRelay(relay, config.stateDir, log);
+  const opened = await openRelay(relay, ownSubdir(config.stateDir, 'ssh'), log);
   if ('error' in opened) {
     ctx.reporter.note(`relay ${relay.name} (zone ${relay.zone}) cannot be used: ${opened.error}`);
     log.warn({ relay: relay.name, error: opened.error }, 'relay unusable');

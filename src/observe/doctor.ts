@@ -16,6 +16,7 @@ import type { Logger } from '../base/log.js';
 import { connectionArgs } from '../transport/rsync-args.js';
 import { describeFreeze, readFreeze } from '../engine/freeze.js';
 import { failureMessage } from '../transport/rsync-failure.js';
+import { openRelay } from '../transport/relay.js';
 
 export interface Check {
   name: string;
@@ -323,4 +324,27 @@ function writeFix(target: Target): string {
 
 export async function probeTargets(config: Config, targets: readonly Target[], log: Logger): Promise<Check[]> {
   return (await pMap(targets, (t) => probeTarget(config, t, log), { concurrency: config.concurrency })).flat();
+}
+
+/** Each relay of the zones these targets stand in: ssh connects, and rsync runs there (README: Many hosts). */
+export async function probeRelays(config: Config, targets: readonly Target[], log: Logger): Promise<Check[]> {
+  const zones = new Set(targets.map((t) => t.zone));
+  const relays = config.zones.filter((z) => zones.has(z.name)).flatMap((z) => z.relays);
+  if (relays.length === 0) return [];
+  const sockets = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-doctor-ssh-'));
+  try {
+    return await pMap(
+      relays,
+      async (relay): Promise<Check> => {
+        const name = `relay ${relay.name}`;
+        const opened = await openRelay(relay, sockets, log);
+        if ('error' in opened) return { name, ok: false, detail: opened.error, fix: 'check sshd and rsync on the relay, its ssh options (port, identityFile, knownHostsFile) and that the login owns the directory' };
+        await opened.close();
+        return { name, ok: true, detail: `zone ${relay.zone}: ssh connects and rsync runs there` };
+      },
+      { concurrency: config.concurrency },
+    );
+  } finally {
+    fs.rmSync(sockets, { recursive: true, force: true });
+  }
 }

@@ -7,7 +7,6 @@ import type { Relay, Target } from '../base/config.js';
 import { firstLine, run, type ExecResult } from '../base/exec.js';
 import { FanoutError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
-import { ownSubdir } from '../base/trust.js';
 import { quoteForRsh, sshFailure, sshWords } from './ssh.js';
 
 // A relay (README: Many hosts): one ssh connection to it, held open as a master (ControlMaster),
@@ -69,8 +68,8 @@ export interface RelaySession {
  * The master connection to a relay, and a check that rsync runs there. Resolves once both hold,
  * or with the operator's sentence for why the relay cannot be used.
  */
-export async function openRelay(relay: Relay, stateDir: string, log: Logger): Promise<RelaySession | { error: string }> {
-  const controlPath = controlSocket(stateDir, relay);
+export async function openRelay(relay: Relay, socketDir: string, log: Logger): Promise<RelaySession | { error: string }> {
+  const controlPath = controlSocket(socketDir, relay);
   fs.rmSync(controlPath, { force: true });
   const options = { ...relay.ssh, controlPath: undefined };
   const stop = new AbortController();
@@ -121,19 +120,19 @@ export async function openRelay(relay: Relay, stateDir: string, log: Logger): Pr
 function unreachable(relay: Relay, ended: ExecResult | undefined): string {
   if (ended === undefined) return `ssh did not connect within ${relay.timeout}s`;
   const asTarget = { dest: relay.dest, ssh: relay.ssh };
-  return sshFailure(ended, asTarget) ?? `ssh exited ${ended.exitCode}: ${firstLine(ended.stderr) || 'no word from ssh'}`;
+  return sshFailure(ended, asTarget, 'ssh') ?? `ssh exited ${ended.exitCode}: ${firstLine(ended.stderr) || 'no word from ssh'}`;
 }
 
 /**
- * The master's socket: in the state directory, or, where that path is too long for a socket
- * (108 bytes on Linux), in a directory of this user's own under the temporary directory.
+ * The master's socket: in the directory given (the state directory's ssh/), or, where that path is
+ * too long for a socket (108 bytes on Linux), in a directory of this user's own under the temporary directory.
  */
 let sockets = 0;
 
-function controlSocket(stateDir: string, relay: Relay): string {
+function controlSocket(socketDir: string, relay: Relay): string {
   sockets += 1;
   const name = `${crypto.createHash('sha256').update(relay.name).digest('hex').slice(0, 12)}-${process.pid}-${sockets}`;
-  const inState = path.join(ownSubdir(stateDir, 'ssh'), name);
+  const inState = path.join(socketDir, name);
   if (Buffer.byteLength(inState) < 100) return inState;
   const own = path.join(os.tmpdir(), `fanout-ssh-${process.getuid?.() ?? 'user'}`);
   fs.mkdirSync(own, { recursive: true, mode: 0o700 });

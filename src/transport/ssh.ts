@@ -62,7 +62,7 @@ export function sshCause(stderr: string): { cause: SshCause; line: string } | un
 }
 
 /** The operator's sentence for an ssh failure: what went wrong with which file, and the command that fixes it. */
-export function sshFailure({ exitCode, stderr }: { exitCode: number; stderr: string }, target: Pick<Target, 'dest' | 'ssh'>): string | undefined {
+export function sshFailure({ exitCode, stderr }: { exitCode: number; stderr: string }, target: Pick<Target, 'dest' | 'ssh'>, program = 'rsync'): string | undefined {
   const found = sshCause(stderr);
   if (found === undefined || target.dest.kind !== 'ssh') return undefined;
   const { host, user } = target.dest;
@@ -89,5 +89,5 @@ export function sshFailure({ exitCode, stderr }: { exitCode: number; stderr: str
         return `ssh cannot reach ${host} on port ${port ?? 22}: is sshd running there, and is ssh.port right?`;
     }
   })();
-  return `${why} (rsync exit ${exitCode}: ${found.line})`;
+  return `${why} (${program} exit ${exitCode}: ${found.line})`;
 }

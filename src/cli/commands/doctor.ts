@@ -4,7 +4,7 @@ import { errorMessage } from '../../base/errors.js';
 import { openLog, silentLogger } from '../../base/log.js';
 import { selectTargets } from '../../deploy/deploy.js';
 import { statusWord, stdoutOutput, table } from '../../engine/report.js';
-import { checkPushOptions, checkRepository, checkSetup, checkTools, probeTargets, type Check } from '../../observe/doctor.js';
+import { checkPushOptions, checkRepository, checkSetup, checkTools, probeRelays, probeTargets, type Check } from '../../observe/doctor.js';
 import type { GlobalArgs } from '../global-options.js';
 import { writeJson } from '../print.js';
 import { configSearch } from '../session.js';
@@ -33,7 +33,7 @@ async function doctorChecks(configOption: string | undefined, stage: string | un
   if (config !== undefined) {
     checks.push(...checkSetup(config), await checkRepository(config.repo), await checkPushOptions(config.repo));
     const log = fs.existsSync(config.stateDir) ? openLog(config.stateDir) : silentLogger;
-    checks.push(...(await probeTargets(config, selectTargets(config, only), log)));
+    checks.push(...(await probeTargets(config, selectTargets(config, only), log)), ...(await probeRelays(config, selectTargets(config, only), log)));
   }
   return checks;
 }
