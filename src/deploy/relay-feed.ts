@@ -6,7 +6,8 @@ import { zoneOf } from '../base/config-zones.js';
 import { run, firstLine } from '../base/exec.js';
 import { ownSubdir } from '../base/trust.js';
 import type { Context } from '../engine/context.js';
-import type { Holding, Journal } from '../engine/journal.js';
+import type { Holding, Journal, State } from '../engine/journal.js';
+import type { RelPath } from '../base/paths.js';
 import { passesOf, rsyncWithRetries } from '../engine/passes.js';
 import { relayRoutes, shareAmong, type LiveRelay, type Routes } from '../engine/relay-routes.js';
 import { relayFeedBegun, relayFed } from '../engine/state.js';
@@ -40,7 +41,7 @@ export async function feedRelays(ctx: Context, journal: Journal, plan: PlannedDe
   if (needed.length === 0) return { routes: undefined, close: () => Promise.resolve() };
   const relays = needed.flatMap(([zone]) => zone.relays);
   ctx.reporter.progress({ kind: 'phase', name: 'relays', detail: `the release to ${relays.length} relay${relays.length === 1 ? '' : 's'}` });
-  const sessions = await pMap(relays, (relay) => feedRelay(ctx, journal, plan, relay), { concurrency: config.concurrency });
+  const sessions = await pMap(relays, (relay) => feedRelay(ctx, journal, plan, relay, outsideGit(journal.state, zoneMembers(config, relay.zone))), { concurrency: config.concurrency });
   const candidates = new Map<string, LiveRelay[]>();
   for (const [zone, names] of needed) {
     const fed = sessions.filter((s): s is RelaySession => s !== undefined && s.relay.zone === zone.name);
@@ -59,7 +60,7 @@ export async function feedRelays(ctx: Context, journal: Journal, plan: PlannedDe
 }
 
 /** One relay: connected, its release brought to the commit, its zone's passwords beside it; undefined (said why) when it cannot serve. */
-async function feedRelay(ctx: Context, journal: Journal, plan: PlannedDeploy, relay: Relay): Promise<RelaySession | undefined> {
+async function feedRelay(ctx: Context, journal: Journal, plan: PlannedDeploy, relay: Relay, dirty: readonly RelPath[]): Promise<RelaySession | undefined> {
   const { config, log } = ctx;
   const opened = await openRelay(relay, ownSubdir(config.stateDir, 'ssh'), log);
   if ('error' in opened) {
@@ -67,7 +68,7 @@ async function feedRelay(ctx: Context, journal: Journal, plan: PlannedDeploy, re
     log.warn({ relay: relay.name, error: opened.error }, 'relay unusable');
     return undefined;
   }
-  const failure = await sendRelease(ctx, journal, plan, opened).then(async (error) => error ?? (await sendSecrets(ctx, opened)));
+  const failure = await sendRelease(ctx, journal, plan, opened, dirty).then(async (error) => error ?? (await sendSecrets(ctx, opened)));
   if (failure === undefined) return opened;
   ctx.reporter.note(`relay ${relay.name} (zone ${relay.zone}) cannot be used: ${failure}`);
   log.warn({ relay: relay.name, error: failure }, 'relay unusable');
@@ -76,9 +77,9 @@ async function feedRelay(ctx: Context, journal: Journal, plan: PlannedDeploy, re
 }
 
 /** The relay's release brought to the commit, journalled before and after; the failure in words, or undefined. */
-async function sendRelease(ctx: Context, journal: Journal, plan: PlannedDeploy, session: RelaySession): Promise<string | undefined> {
+async function sendRelease(ctx: Context, journal: Journal, plan: PlannedDeploy, session: RelaySession, dirty: readonly RelPath[]): Promise<string | undefined> {
   const { relay } = session;
-  const passes = await releasePasses(ctx, journal.state.relays?.[relay.name], plan);
+  const passes = await releasePasses(ctx, journal.state.relays?.[relay.name], plan, dirty);
   await journal.update((s) => {
     relayFeedBegun(s, relay.name, plan.commit);
   });
@@ -96,10 +97,12 @@ async function sendRelease(ctx: Context, journal: Journal, plan: PlannedDeploy, 
 }
 
 /** What a relay's release needs, planned as a target's pass is: from the commit it holds, a full pass when that is unknown. */
-async function releasePasses(ctx: Context, held: Holding | undefined, plan: PlannedDeploy): Promise<RsyncPass[]> {
+async function releasePasses(ctx: Context, held: Holding | undefined, plan: PlannedDeploy, dirty: readonly RelPath[]): Promise<RsyncPass[]> {
   const { config, log } = ctx;
   const since = await changesSince(diffCache(config.repo, log).read, held, plan.commit);
-  const facts = { state: held === undefined ? undefined : { ...held, at: null, status: 'ok' as const }, since, full: plan.repair, checksum: plan.repair, outsidePaths: plan.outsidePaths };
+  // what watch changed outside git that a target of the zone still lacks is sent from the release too
+  const outsidePaths = [...new Set([...plan.outsidePaths, ...dirty])];
+  const facts = { state: held === undefined ? undefined : { ...held, at: null, status: 'ok' as const }, since, full: plan.repair, checksum: plan.repair, outsidePaths };
   let sync = planTarget(facts);
   // the source holds the commit by now: what each named path is there is what the commit has
   if ('lookUp' in sync) sync = planTarget(facts, sourceKinds(config.source, sync.lookUp));
@@ -122,4 +125,18 @@ async function sendSecrets(ctx: Context, session: RelaySession): Promise<string 
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+function zoneMembers(config: Context['config'], zone: string): string[] {
+  return config.targets.filter((t) => t.zone === zone).map((t) => t.name);
+}
+
+/** The paths changed outside git (by watch) that these targets, or a slot of theirs, may still lack. */
+function outsideGit(state: State, names: readonly string[]): RelPath[] {
+  const dirty = new Set<RelPath>();
+  for (const name of names) {
+    const target = state.targets[name];
+    for (const tree of [target, ...Object.values(target?.slots ?? {})]) for (const p of tree?.dirty ?? []) dirty.add(p);
+  }
+  return [...dirty];
 }
