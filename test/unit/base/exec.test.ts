@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run } from '../../../src/base/exec.js';
@@ -31,6 +34,24 @@ describe('run', () => {
     expect(result.stdout).toBe('/\nunset\n');
     const given = await run('sh', ['-c', 'pwd; echo "$ONLY"'], { log, cwd: '/tmp', env: { ONLY: 'this', PATH: '/usr/bin:/bin' } });
     expect(given.stdout).toBe('/tmp\nthis\n');
+  });
+
+  it('starts a program by the path its PATH gives, once looked up, with argv[0] and the PATH as they were', async () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-exec-'));
+    try {
+      fs.writeFileSync(path.join(bin, 'probe'), '#!/bin/sh\necho "$0 $PATH"\n', { mode: 0o755 });
+      const env = { PATH: `/nonexistent:${bin}:/usr/bin:/bin` };
+      const result = await run('probe', [], { log, env });
+      // a shell script's $0 is the path the kernel ran it by: the one found once, not probed again
+      expect(result.stdout).toBe(`${path.join(bin, 'probe')} ${env.PATH}\n`);
+      const argv0 = await run('sh', ['-c', 'tr "\\0" " " < /proc/$$/cmdline'], { log });
+      expect(argv0.stdout).toBe('sh -c tr "\\0" " " < /proc/$$/cmdline ');
+      // removed: looked up again, and said to be missing
+      fs.rmSync(path.join(bin, 'probe'));
+      expect((await run('probe', [], { log, env })).spawnError).toBe('cannot start probe: not found (is it installed, and on the PATH?)');
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it('passes input, or deferred input once it settles', async () => {
