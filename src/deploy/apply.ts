@@ -8,7 +8,7 @@ import { checkout, foreignSymlink, switchTree, symlinkAbove, throughSymlink } fr
 import type { Commit } from '../base/git.js';
 import { Journal, type HistoryEntry, type TargetOutcome } from '../engine/journal.js';
 import { bytesOf } from '../base/paths.js';
-import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, refusedBeforeTransfer, sourceUntraceable, transferFailed, transferSucceeded } from '../engine/state.js';
+import { beginCheckout, beginTransfer, checkoutFailed, checkoutSucceeded, refusedBeforeTransfer, sourceUntraceable, transferFailed, transferNotBegun, transferSucceeded } from '../engine/state.js';
 import { passesOf, rsyncWithRetries, runPasses } from '../engine/passes.js';
 import type { Context } from '../engine/context.js';
 import { shortCommit } from '../engine/report.js';
@@ -103,7 +103,7 @@ async function applyRollout(ctx: Context, journal: Journal, plan: PlannedDeploy,
   const { config } = ctx;
   let result: RolloutResult;
   try {
-    result = await rollOut(ctx, journal, plan.targets, plan.commit, armed, (target) => transfer(ctx, journal, plan, target, decision.failures.get(target.name)), (name) => targetNamed(config, name), hookFacts(started, plan));
+    result = await rollOut(ctx, journal, plan.targets, plan.commit, armed, (targets) => transferAll(ctx, journal, plan, targets, decision), (name) => targetNamed(config, name), hookFacts(started, plan));
   } finally {
     for (const a of armed.values()) a.cancel();
   }
@@ -121,10 +121,8 @@ async function applyInTwoPhases(ctx: Context, journal: Journal, plan: PlannedDep
     // quiet when every target has it already: their lines say so
     const quiet = plan.targets.every((t) => t.sync.kind === 'none');
     ctx.reporter.progress({ kind: 'phase', name: staging ? 'staging' : 'transfer', targets: plan.targets.map((t) => t.name), quiet });
-    const written = await inLanes(plan.targets, ctx.routes, config.concurrency, async (target) => {
-      const outcome = await transfer(ctx, journal, plan, target, decision.failures.get(target.name));
+    const written = await transferAll(ctx, journal, plan, plan.targets, decision, (target, outcome) => {
       if (target.slots === undefined) ctx.reporter.targetDone(outcome);
-      return outcome;
     });
     // phase two, with slots: `current` switched on every target at once
     switched = plan.targets.some((t) => t.slots !== undefined) ? await switchFarm(ctx, journal, plan.targets, written, armed, plan.commit) : { outcomes: written, summary: undefined };
@@ -180,7 +178,7 @@ export async function assertNoForeignSymlink(ctx: Context, plan: PlannedDeploy, 
 
 /**
  * Bring `source` to `commit` as the plan says. The attempt is journalled first, so that a checkout
- * cut short is redone in full next time.
+ * cut short is redone in full next time; its success goes with the deploy's next write.
  */
 async function checkOutSource(ctx: Context, journal: Journal, step: SourceStep, commit: Commit): Promise<void> {
   const { config, log } = ctx;
@@ -200,9 +198,14 @@ async function checkOutSource(ctx: Context, journal: Journal, step: SourceStep, 
   }
   const paths = step.kind === 'paths' ? step.writes.length : step.kind === 'switch' ? `more than ${MAX_CHANGES}` : 'all';
   log.info({ commit, paths, durationMs: Math.round(performance.now() - started) }, 'source checked out');
-  await journal.update((s) => {
-    checkoutSucceeded(s, commit);
-  });
+  // written with the transfers' begin, the next write: a fanout killed before then checks out
+  // again what it had written already, and nothing reads the source meanwhile but this deploy. A
+  // write that fails leaves it unwritten, and the next write, which the deploy awaits, fails too.
+  journal
+    .note((s) => {
+      checkoutSucceeded(s, commit);
+    })
+    .catch(() => undefined);
 }
 
 /**
@@ -239,54 +242,117 @@ export async function askPreflights(ctx: Context, plan: PlannedDeploy): Promise<
   return answers;
 }
 
-/** One target's part of the deploy (with slots: the slot it stages), journalled before and after. */
-async function transfer(ctx: Context, journal: Journal, plan: PlannedDeploy, target: TargetPlan, refused: { error: string; attempts: number; durationMs: number } | undefined): Promise<TargetOutcome> {
-  const { log } = ctx;
+/**
+ * The transfers of these targets (with slots: the slots they stage), `concurrency` at a time. Every
+ * transfer is recorded as begun in one write before the first rsync starts, so a fanout killed
+ * half-way leaves each target it may have changed attempted (its next sync is a full pass). Each
+ * outcome is noted as it lands and written with the others that land meanwhile, not in the
+ * target's time: the next target starts at once. `report` hears of an outcome once it is written;
+ * all are written before this returns.
+ */
+async function transferAll(
+  ctx: Context,
+  journal: Journal,
+  plan: PlannedDeploy,
+  targets: readonly TargetPlan[],
+  decision: TransferDecision,
+  report: (target: TargetPlan, outcome: TargetOutcome) => void = () => undefined,
+): Promise<TargetOutcome[]> {
+  const begun = targets.filter((t) => runsRsync(t, decision.failures.has(t.name)));
+  if (begun.length > 0) {
+    await journal.update((s) => {
+      for (const t of begun) beginTransfer(s, t.name, plan.commit, plan.outsidePaths, t.slots?.stage?.slot);
+    });
+  }
+  const reported: Promise<void>[] = [];
+  const outcomes = await inLanes(targets, ctx.routes, ctx.config.concurrency, async (target) => {
+    const { outcome, recorded } = await transfer(ctx, journal, plan, target, decision.failures.get(target.name));
+    const told = recorded.then(() => {
+      report(target, outcome);
+    });
+    // awaited below; until then a failed write must not count as unhandled
+    told.catch(() => undefined);
+    reported.push(told);
+    return outcome;
+  });
+  await journal.flush();
+  await Promise.all(reported);
+  return outcomes;
+}
+
+/** Whether a target's part of the deploy writes its tree with rsync (not refused, something to send, a slot to stage). */
+function runsRsync(target: TargetPlan, refused: boolean): boolean {
+  return !refused && target.sync.kind !== 'none' && (target.slots === undefined || target.slots.stage !== undefined);
+}
+
+/** A target's part of the deploy: its outcome, and when that has landed in the journal. */
+interface Transferred {
+  outcome: TargetOutcome;
+  recorded: Promise<void>;
+}
+
+/** One target's part of the deploy (with slots: the slot it stages); its begin is recorded already when it runs rsync (transferAll). */
+async function transfer(ctx: Context, journal: Journal, plan: PlannedDeploy, target: TargetPlan, refused: { error: string; attempts: number; durationMs: number } | undefined): Promise<Transferred> {
+  const started = performance.now();
   const { name, sync } = target;
   const configured = targetNamed(ctx.config, name);
   const slot = target.slots?.stage?.slot;
   const base: TargetOutcome = { ...outcomeBase(target), status: 'ok', ...(target.slots === undefined ? {} : { slot: slot ?? target.slots.switchTo }) };
-  let outcome: TargetOutcome;
+  let done: Transferred;
   const unprepared = refused === undefined ? await prepareSlot(ctx, journal, configured, target) : undefined;
   if (refused !== undefined || unprepared !== undefined) {
     const error = refused?.error ?? unprepared ?? '';
-    outcome = { ...base, status: 'failed', ...refused, error };
-    await journal.update((s) => {
-      refusedBeforeTransfer(s, name, error);
-    });
+    done = {
+      outcome: { ...base, status: 'failed', ...refused, error },
+      recorded: journal.note((s) => {
+        if (runsRsync(target, refused !== undefined)) transferNotBegun(s, name, plan.commit, error, target.alreadyAttempted, slot);
+        else refusedBeforeTransfer(s, name, error);
+      }),
+    };
   } else if (target.slots !== undefined && slot === undefined) {
     // a slot already holds the commit: this target only switches
-    outcome = base;
+    done = { outcome: base, recorded: Promise.resolve() };
   } else if (sync.kind === 'none') {
-    // the tree is the same (an empty commit, a revert of a revert): it now holds this commit
-    const revision = target.upToDate ? undefined : await writeRevision(ctx, writtenTarget(configured, target), plan.commit);
-    outcome = revision === undefined ? base : { ...base, status: 'failed', error: revision };
-    if (!target.upToDate && revision === undefined) {
-      await journal.update((s) => {
-        transferSucceeded(s, name, plan.commit, new Date().toISOString(), slot);
-      });
-    }
+    done = await recordUnchanged(ctx, journal, plan, target, base);
   } else {
-    // Recorded before rsync starts: if fanout dies mid-transfer, the next run knows which paths
-    // may be half-sent on this target.
-    await journal.update((s) => {
-      beginTransfer(s, name, plan.commit, plan.outsidePaths, slot);
-    });
-    const { totals, failure, untouched, via } = await runPasses(ctx, writtenTarget(configured, target), passesOf(sync), {
-      dryRun: false,
-      maxDelete: plan.maxDelete,
-      staging: stagingOf(configured, target),
-    });
-    const { sent, deleted, bytes, durationMs, attempts } = totals;
-    const revision = failure === undefined ? await writeRevision(ctx, writtenTarget(configured, target), plan.commit) : undefined;
-    const error = failure ?? revision;
-    outcome = { ...base, sent, deleted, bytes, durationMs, attempts, ...(via === undefined ? {} : { via }), status: error === undefined ? 'ok' : 'failed', ...(error === undefined ? {} : { error: slot === undefined ? error : `staging slot ${slot}: ${error}` }) };
-    await journal.update((s) => {
-      if (error === undefined) transferSucceeded(s, name, plan.commit, new Date().toISOString(), slot);
-      else transferFailed(s, name, plan.commit, outcome.error ?? error, { untouched: untouched && failure !== undefined, alreadyAttempted: target.alreadyAttempted }, slot);
-    });
+    done = await sendTo(ctx, journal, plan, target, base);
   }
-  log[outcome.status === 'ok' ? 'info' : 'error']({ target: name, ...outcome }, slot === undefined ? 'target done' : 'slot staged');
+  const { outcome } = done;
+  ctx.log[outcome.status === 'ok' ? 'info' : 'error']({ target: name, ...outcome, tookMs: Math.round(performance.now() - started) }, slot === undefined ? 'target done' : 'slot staged');
   ctx.reporter.progress({ kind: 'finished', target: name, ok: outcome.status === 'ok' });
-  return outcome;
+  return done;
+}
+
+/** A target whose tree is the same (an empty commit, a revert of a revert): it now holds this commit. */
+async function recordUnchanged(ctx: Context, journal: Journal, plan: PlannedDeploy, target: TargetPlan, base: TargetOutcome): Promise<Transferred> {
+  if (target.upToDate) return { outcome: base, recorded: Promise.resolve() };
+  const configured = targetNamed(ctx.config, target.name);
+  const revision = await writeRevision(ctx, writtenTarget(configured, target), plan.commit);
+  if (revision !== undefined) return { outcome: { ...base, status: 'failed', error: revision }, recorded: Promise.resolve() };
+  const recorded = journal.note((s) => {
+    transferSucceeded(s, target.name, plan.commit, new Date().toISOString(), target.slots?.stage?.slot);
+  });
+  return { outcome: base, recorded };
+}
+
+/** A target's passes run (its begin recorded already), then the revision file; its outcome noted in the journal. */
+async function sendTo(ctx: Context, journal: Journal, plan: PlannedDeploy, target: TargetPlan, base: TargetOutcome): Promise<Transferred> {
+  const { name, sync } = target;
+  const configured = targetNamed(ctx.config, name);
+  const slot = target.slots?.stage?.slot;
+  if (sync.kind === 'none') throw new Error(`sendTo ${name} with nothing to send`);
+  const { totals, failure, untouched, via } = await runPasses(ctx, writtenTarget(configured, target), passesOf(sync), {
+    dryRun: false,
+    maxDelete: plan.maxDelete,
+    staging: stagingOf(configured, target),
+  });
+  const { sent, deleted, bytes, durationMs, attempts } = totals;
+  const revision = failure === undefined ? await writeRevision(ctx, writtenTarget(configured, target), plan.commit) : undefined;
+  const error = failure ?? revision;
+  const outcome: TargetOutcome = { ...base, sent, deleted, bytes, durationMs, attempts, ...(via === undefined ? {} : { via }), status: error === undefined ? 'ok' : 'failed', ...(error === undefined ? {} : { error: slot === undefined ? error : `staging slot ${slot}: ${error}` }) };
+  const recorded = journal.note((s) => {
+    if (error === undefined) transferSucceeded(s, name, plan.commit, new Date().toISOString(), slot);
+    else transferFailed(s, name, plan.commit, outcome.error ?? error, { untouched: untouched && failure !== undefined, alreadyAttempted: target.alreadyAttempted }, slot);
+  });
+  return { outcome, recorded };
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import * as v from 'valibot';
 import { FanoutError } from '../base/errors.js';
 import type { Commit } from '../base/git.js';
@@ -158,12 +159,36 @@ export function isDeploy(entry: HistoryEntry): boolean {
 const EMPTY: State = { version: 1, nextDeployId: 1, current: null, source: { commit: null, attempted: [] }, targets: {} };
 
 /**
+ * How long a change recorded with `note` may wait for a write: the changes made meanwhile go in
+ * the same one, so that a deploy to many targets writes its outcomes a few times, not once each.
+ */
+const NOTE_WAIT_MS = 1000;
+
+/** A change applied to the state and not yet written: settled once a write holding it has landed. */
+interface Waiting {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
  * The state journal: `state.json`, replaced atomically (write, fsync, rename) so a crash at any
  * point leaves either the old or the new document; `history.ndjson`, append-only, one deploy a
  * line, a torn last line skipped when read. One writer at a time is guaranteed by the deploy lock.
+ *
+ * Writes are group commits: a change is applied to the state at once, and is durable once a write
+ * that began after it has landed. One write at a time; the changes made while one is under way go
+ * in the next. `update` asks for that write now (a change the next step depends on: a transfer
+ * begun before its rsync starts), `note` lets it wait for the next one, at most NOTE_WAIT_MS
+ * (an outcome, awaited before it is reported), and `flush` writes what waits.
  */
 export class Journal {
-  private writes: Promise<void> = Promise.resolve();
+  private waiting: Waiting[] = [];
+  /** a change waits whose write was asked for now */
+  private urgent = false;
+  /** the state holds changes no write has begun with (a failed write's too) */
+  private unwritten = false;
+  private inFlight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly dir: string,
@@ -191,14 +216,65 @@ export class Journal {
     return this.state.targets[name];
   }
 
-  /** Apply a change to the state and persist it; calls are serialized in order. */
+  /** Apply a change to the state and write it now (after the write under way, if any); settles once it has landed. */
   update(change: (state: State) => void): Promise<void> {
-    const next = this.writes.then(() => {
+    return this.apply(change, true);
+  }
+
+  /** Apply a change to the state, written with the next write (within NOTE_WAIT_MS); settles once it has landed. */
+  note(change: (state: State) => void): Promise<void> {
+    return this.apply(change, false);
+  }
+
+  /** Write every change not yet written; settles once all have landed. */
+  flush(): Promise<void> {
+    if (this.unwritten || this.waiting.length > 0) return this.apply(() => undefined, true);
+    return this.inFlight ?? Promise.resolve();
+  }
+
+  private apply(change: (state: State) => void, now: boolean): Promise<void> {
+    try {
       change(this.state);
-      writeAtomically(path.join(this.dir, 'state.json'), `${JSON.stringify(this.state, null, 2)}\n`);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.unwritten = true;
+    const landed = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    this.urgent ||= now;
+    this.schedule();
+    return landed;
+  }
+
+  /** The next write: now when asked for, else once the oldest note has waited its time; never two at once. */
+  private schedule(): void {
+    if (this.inFlight !== undefined || this.waiting.length === 0) return;
+    if (!this.urgent) {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.urgent = true;
+        this.schedule();
+      }, NOTE_WAIT_MS);
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.urgent = false;
+    this.unwritten = false;
+    const batch = this.waiting.splice(0);
+    const written = writeAtomicallyInBackground(path.join(this.dir, 'state.json'), `${JSON.stringify(this.state, null, 2)}\n`);
+    this.inFlight = written;
+    void written.then(
+      () => {
+        for (const w of batch) w.resolve();
+      },
+      (error: unknown) => {
+        this.unwritten = true;
+        for (const w of batch) w.reject(error);
+      },
+    ).finally(() => {
+      this.inFlight = undefined;
+      this.schedule();
     });
-    this.writes = next.catch(() => undefined);
-    return next;
   }
 
   appendHistory(entry: HistoryEntry): void {
@@ -296,6 +372,38 @@ export function writeAtomically(file: string, text: string, options: { mode?: nu
     fs.closeSync(dirFd);
   }
 }
+
+/**
+ * writeAtomically, its waits for the disk (fsync of the file, then of its directory) off the
+ * event loop: while the journal is written, the rsyncs already running are heard from.
+ */
+export async function writeAtomicallyInBackground(file: string, text: string): Promise<void> {
+  ensureDir(path.dirname(file));
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { force: true });
+  const fd = openOwnFile(tmp, 'create');
+  try {
+    try {
+      fs.fchmodSync(fd, 0o600);
+      fs.writeSync(fd, text);
+      await fsync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (error) {
+    fs.rmSync(tmp, { force: true });
+    throw error;
+  }
+  const dirFd = fs.openSync(path.dirname(file), 'r');
+  try {
+    await fsync(dirFd);
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}
+
+const fsync = promisify(fs.fsync);
 
 /**
  * A file of the state directory as text, read without following a symlink planted in its place;

@@ -82,6 +82,20 @@ export function transferFailed(state: State, name: string, commit: Commit, error
   if (slot !== undefined) refusedBeforeTransfer(state, name, error);
 }
 
+/**
+ * A transfer recorded as begun that never started (the slot it was to stage could not be
+ * prepared): its attempt is withdrawn, unless this commit was tried there before, and the target
+ * fails with the error. What beginTransfer noted of paths changed outside git stays: the tree
+ * lacks them still.
+ */
+export function transferNotBegun(state: State, name: string, commit: Commit, error: string, alreadyAttempted: boolean, slot?: string): void {
+  if (!alreadyAttempted) {
+    const t = treeOf(state, name, slot);
+    t.attempted = t.attempted.filter((c) => c !== commit);
+  }
+  refusedBeforeTransfer(state, name, error);
+}
+
 /** Refused before any transfer (a dry run said no, or the target could not be asked): only the error changes. */
 export function refusedBeforeTransfer(state: State, name: string, error: string): void {
   const t = targetOf(state, name);

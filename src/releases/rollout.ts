@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { inLanes } from '../engine/relay-routes.js';
 import type { Target } from '../base/config.js';
 import { checkTarget } from './checks.js';
 import { afterSwitch, type HookFacts } from './operator-hooks.js';
@@ -36,7 +35,8 @@ interface Rollout {
   byName: Map<string, TargetPlan>;
   outcomes: Map<string, TargetOutcome>;
   armed: Map<string, ArmedSwitch>;
-  write: (target: TargetPlan) => Promise<TargetOutcome>;
+  /** the transfers of a group of targets, `concurrency` at a time, each outcome in the journal once it returns */
+  write: (targets: readonly TargetPlan[]) => Promise<TargetOutcome[]>;
   targetNamed: (name: string) => Target;
   facts: HookFacts;
   /** switch: all, and a target failed to stage: no slot switches, so the farm stays on one version */
@@ -52,7 +52,7 @@ export async function rollOut(
   plans: readonly TargetPlan[],
   commit: Commit,
   armed: Map<string, ArmedSwitch>,
-  write: (target: TargetPlan) => Promise<TargetOutcome>,
+  write: (targets: readonly TargetPlan[]) => Promise<TargetOutcome[]>,
   targetNamed: (name: string) => Target,
   facts: HookFacts,
 ): Promise<RolloutResult> {
@@ -63,7 +63,7 @@ export async function rollOut(
   // phase one, with slots: every target stages before any takes the release
   const slotted = plans.filter((p) => p.slots !== undefined);
   if (slotted.length > 0) reporter.progress({ kind: 'phase', name: 'staging', targets: slotted.map((p) => p.name) });
-  for (const outcome of await inLanes(slotted, ctx.routes, config.concurrency, write)) outcomes.set(outcome.name, outcome);
+  for (const outcome of await write(slotted)) outcomes.set(outcome.name, outcome);
   const stageFailed = [...outcomes.values()].filter((o) => o.status === 'failed').map((o) => o.name);
   const holdSlots = config.switchPolicy === 'all' && stageFailed.length > 0;
 
@@ -117,7 +117,7 @@ function announceWave(run: Rollout, waves: readonly (readonly string[])[], index
 async function takeWave(run: Rollout, wave: readonly string[]): Promise<string[]> {
   const { ctx, byName, outcomes, armed } = run;
   const inPlace = wave.filter((n) => byName.get(n)?.slots === undefined);
-  for (const outcome of await inLanes(inPlace.map((n) => byName.get(n)).filter((p): p is TargetPlan => p !== undefined), ctx.routes, ctx.config.concurrency, run.write)) outcomes.set(outcome.name, outcome);
+  for (const outcome of await run.write(inPlace.map((n) => byName.get(n)).filter((p): p is TargetPlan => p !== undefined))) outcomes.set(outcome.name, outcome);
   const switching = run.holdSlots ? [] : wave.filter((n) => byName.get(n)?.slots?.switchTo !== undefined && outcomes.get(n)?.status === 'ok');
   const results = await switchTargets(
     ctx,

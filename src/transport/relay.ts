@@ -5,6 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Relay, Target } from '../base/config.js';
 import { firstLine, run, type ExecResult } from '../base/exec.js';
+import { killGroup } from '../base/groups.js';
 import { FanoutError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import { quoteForRsh, sshFailure, sshWords } from './ssh.js';
@@ -72,11 +73,16 @@ export async function openRelay(relay: Relay, socketDir: string, log: Logger): P
   const controlPath = controlSocket(socketDir, relay);
   fs.rmSync(controlPath, { force: true });
   const options = { ...relay.ssh, controlPath: undefined };
-  const stop = new AbortController();
+  let pid: number | undefined;
   const master = ['-o', `ControlPath=${controlPath}`, '-o', 'ControlMaster=yes', '-o', 'ControlPersist=no', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3', '-N', '-n'];
   const words = sshWords({ ssh: options, timeout: relay.timeout });
   let ended: ExecResult | undefined;
-  const running = run(words[0] ?? 'ssh', [...words.slice(1), ...master, ...hostWords(relay)], { log, cancelSignal: stop.signal }).then((r) => {
+  const running = run(words[0] ?? 'ssh', [...words.slice(1), ...master, ...hostWords(relay)], {
+    log,
+    onSpawn: (started) => {
+      pid = started;
+    },
+  }).then((r) => {
     ended = r;
     return r;
   });
@@ -100,7 +106,8 @@ export async function openRelay(relay: Relay, socketDir: string, log: Logger): P
     close: async () => {
       if (ended === undefined) await run(hop.ssh[0] ?? 'ssh', ['-o', `ControlPath=${controlPath}`, '-O', 'exit', ...hostWords(relay)], { log, timeoutMs: 5000 });
       const closed = await Promise.race([running, sleep(5000).then(() => undefined)]);
-      if (closed === undefined) stop.abort();
+      // a master that will not leave when asked is stopped, with its process group
+      if (closed === undefined && pid !== undefined) killGroup(pid, 'SIGKILL');
       await running;
       fs.rmSync(controlPath, { force: true });
     },

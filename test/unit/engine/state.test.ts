@@ -19,6 +19,7 @@ import {
   switchFailed,
   switchSucceeded,
   transferFailed,
+  transferNotBegun,
   transferSucceeded,
   upToDate,
 } from '../../../src/engine/state.js';
@@ -84,6 +85,19 @@ describe('a transfer', () => {
     const again = state({ web1: ok(A, { attempted: [B] }) });
     transferFailed(again, 'web1', B, 'connection refused', { untouched: true, alreadyAttempted: true });
     expect(again.targets.web1?.attempted).toEqual([B]);
+  });
+
+  it('recorded as begun and never started (its slot could not be prepared) is withdrawn, unless tried before; its slot keeps what it holds', () => {
+    const s = state({ web1: ok(A, { slots: { '2': ok(C) }, live: '1' }) });
+    beginTransfer(s, 'web1', B, ['x.html'], '2');
+    transferNotBegun(s, 'web1', B, 'the shared paths could not be linked', false, '2');
+    expect(s.targets.web1).toMatchObject({ status: 'failed', error: 'the shared paths could not be linked', dirty: ['x.html'] });
+    expect(s.targets.web1?.slots?.['2']).toMatchObject({ commit: C, status: 'ok', attempted: [] });
+
+    const again = state({ web1: ok(A, { attempted: [B] }) });
+    beginTransfer(again, 'web1', B, []);
+    transferNotBegun(again, 'web1', B, 'refused', true);
+    expect(again.targets.web1).toMatchObject({ commit: A, status: 'failed', attempted: [B] });
   });
 
   it('refused before any transfer changes only the status and the error', () => {
