@@ -1,12 +1,13 @@
 /**
- * npm run bench [-- --files 10000,100000[,1000000] --reps 5 --only push,scale,daemons,watch,bigchange,slots,rollout,badwindow,build --out DIR]
+ * npm run bench [-- --files 10000,100000[,1000000] --reps 5 --only push,scale,overhead,daemons,watch,bigchange,slots,rollout,badwindow,build --out DIR]
  * npm run bench -- --quick     (the CI smoke run: small, into a temp dir, exit 1 unless it all ran)
  *
  * Side-by-side costs of a deploy, measured in one run on this machine: fanout's git push against
  * the classic script (a full `rsync -rlptgo --delete` per target, one after another), a full rsync
  * to all targets in parallel, and the floor (rsync of exactly the changed files, in parallel, no
  * tool around it; once as a sysadmin runs it, once with fanout's own arguments); the same at 1 to
- * 8 targets; daemons with and without TCP_NODELAY; and `fanout watch` against the classic
+ * 8 targets; fanout's own time around each rsync at 50 targets (read from its log); daemons with
+ * and without TCP_NODELAY; and `fanout watch` against the classic
  * inotifywait loop and lsyncd. Every scenario ends by checking each approach left its targets
  * equal to its source. Writes DIR/latest.{md,json} and two SVG charts; see README.md, "Benchmark".
  */
@@ -24,6 +25,7 @@ import { CHARTS, markdown, pushChart, scaleChart, type Results, type ScenarioSta
 import { generateSite } from './lab/site.js';
 import { BIG, pushScenario } from './push.js';
 import { badWindowScenario, rolloutLoadScenario } from './rollout.js';
+import { overheadScenario } from './overhead.js';
 import { scaleScenario } from './scale.js';
 import { slotsScenario } from './slots.js';
 import { watchScenario } from './watch.js';
@@ -142,6 +144,10 @@ async function main(): Promise<void> {
   for (const files of options.sizes.filter((f) => f < BIG)) await scenario(`push, ${files} files`, wanted('push'), () => push(files));
   await scenario(`scale-out, ${options.scaleFiles} files, ${options.scaleTargets.join('/')} targets`, wanted('scale'), async () => {
     results.scale = await scaleScenario({ files: options.scaleFiles, counts: options.scaleTargets, reps: options.reps, firstHost: 30 }, say);
+    return 'every target equal to its source';
+  });
+  await scenario(`around each rsync, ${options.overheadTargets} targets`, wanted('overhead'), async () => {
+    results.overhead = await overheadScenario({ targets: options.overheadTargets, files: options.overheadFiles, reps: options.reps, concurrency: 8, firstHost: 100 }, say);
     return 'every target equal to its source';
   });
   await scenario(`daemon socket options, ${options.scaleFiles} files`, wanted('daemons'), async () => {

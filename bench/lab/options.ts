@@ -23,6 +23,9 @@ export interface Options {
   slotFiles: number;
   /** files one push adds to an already deployed site, in the big-change scenario */
   changeFiles: number[];
+  /** targets and site size of the overhead scenario */
+  overheadTargets: number;
+  overheadFiles: number;
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -42,7 +45,7 @@ export function parseOptions(argv: string[]): Options {
     changes: list(value('changes'), quick ? [1, 10] : [1, 10, 1000]),
     // a smoke run must never overwrite the checked-in results
     out: value('out') ?? (quick ? fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-quick-')) : path.resolve('bench-results')),
-    scenarios: (value('only') ?? 'push,scale,daemons,watch,bigchange,slots,rollout,badwindow,build').split(','),
+    scenarios: (value('only') ?? 'push,scale,overhead,daemons,watch,bigchange,slots,rollout,badwindow,build').split(','),
     scaleFiles: Number(value('scale-files') ?? (quick ? 1000 : 10_000)),
     scaleTargets: list(value('targets'), quick ? [1, 2] : [1, 2, 4, 8]),
     watchFiles: Number(value('watch-files') ?? (quick ? 1000 : 10_000)),
@@ -51,6 +54,8 @@ export function parseOptions(argv: string[]): Options {
     slotTargets: list(value('slot-targets'), quick ? [3] : [3, 8, 32]),
     slotFiles: Number(value('slot-files') ?? (quick ? 500 : 5000)),
     changeFiles: list(value('change-files'), quick ? [MAX_CHANGES + 1000] : [MAX_CHANGES - 1000, MAX_CHANGES + 1000]),
+    overheadTargets: Number(value('overhead-targets') ?? (quick ? 10 : 50)),
+    overheadFiles: Number(value('overhead-files') ?? 1000),
   };
 }
 

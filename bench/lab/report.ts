@@ -11,6 +11,7 @@ import { badWindowMarkdown, rolloutLoadMarkdown, type BadWindowRow, type Rollout
 import { buildMarkdown, type BuildRow } from '../build.js';
 import { pairedRatio, type Spread } from './stats.js';
 import { watchMarkdown, type WatchRow } from '../watch.js';
+import { overheadMarkdown, type OverheadResults } from '../overhead.js';
 
 export type Approach = 'fanout' | 'hook' | 'classic' | 'parallel' | 'floor' | 'floorFanoutArgs';
 
@@ -67,6 +68,8 @@ export interface Results {
   badWindow?: BadWindowRow[];
   /** the build on the update server, when it ran */
   build?: BuildRow;
+  /** fanout's time around each rsync with many targets, when it ran */
+  overhead?: OverheadResults;
   scenarios: ScenarioStatus[];
 }
 
@@ -288,6 +291,7 @@ export function markdown(results: Results): string {
   }
 
   if (results.daemons.length > 0) lines.push(...daemonTable(results.daemons), '');
+  lines.push(...overheadMarkdown(results.overhead));
 
   if (results.watch.length > 0) lines.push('## Watch: one file, then a burst, to 3 targets', '', watchMarkdown(results.watch, results.burstLimitMs));
 

@@ -202,7 +202,7 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
   if (plan.kind === 'refused') throw new Refusal(plan.why, plan.exitCode);
   const info = await commitInfo(config.repo, commit);
   const started: Started = { id: journal.state.nextDeployId, at: new Date(), subject: info.subject, request, build: built };
-  log.info({ deployId: started.id, commit, reason: request.reason, startedBy: request.startedBy, user: request.user, message: request.message, dryRun: options.dryRun, source: plan.source?.kind ?? 'holds it', targets: plan.targets.map((t) => ({ name: t.name, from: t.from, pass: t.sync.kind })) }, 'deploy started');
+  log.info({ deployId: started.id, commit, reason: request.reason, startedBy: request.startedBy, user: request.user, message: request.message, dryRun: options.dryRun, concurrency: config.concurrency, source: plan.source?.kind ?? 'holds it', targets: plan.targets.map((t) => ({ name: t.name, from: t.from, pass: t.sync.kind })) }, 'deploy started');
   if (options.dryRun) {
     const entry = await renderDryRun(ctx, plan, started);
     ctx.reporter.deployDone(entry);

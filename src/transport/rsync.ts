@@ -61,7 +61,12 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
   };
   // rsync's own --timeout bounds a silent peer, but not a frozen one (see watchForStall)
   const stallSeconds = Math.ceil(input.target.timeout) + 1;
-  const ran = await run(command, args, { log: input.log, input: rsyncInput(input.pass) ?? '', deferredInput: input.deferredInput, onLine, stallMs: stallSeconds * 1000 });
+  let spawned: { pid: number | undefined; at: number } | undefined;
+  const onSpawn = (pid: number | undefined): void => {
+    spawned = { pid, at: performance.now() };
+  };
+  const ran = await run(command, args, { log: input.log, input: rsyncInput(input.pass) ?? '', deferredInput: input.deferredInput, onLine, onSpawn, stallMs: stallSeconds * 1000 });
+  logLifetime(input, ran.exitCode, spawned);
   const result = ran.stalled ? { ...ran, exitCode: 30 } : ran;
   const maxDeleteStop = counts.maxDeleteStop ?? result.stderr.split('\n').find((l) => MAX_DELETE_STOP.test(l))?.trim();
   const ok = result.exitCode === 0 && maxDeleteStop === undefined;
@@ -87,4 +92,15 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
     blockedBy: /^could not make way for (?:new )?[\w ]+?: (.+)$/m.exec(result.stderr)?.[1]?.trim(),
     protectedNames: counts.protectedNames,
   };
+}
+
+/**
+ * One line per rsync: its target, its pass, when it started and how long it lived (from its start
+ * to fanout seeing it exit). What fanout spends around each rsync is read from these beside the
+ * `target done` lines (bench/lab/overhead.ts).
+ */
+function logLifetime(input: RunRsyncInput, exitCode: number, spawned: { pid: number | undefined; at: number } | undefined): void {
+  if (spawned === undefined) return;
+  const lifetimeMs = performance.now() - spawned.at;
+  input.log.info({ target: input.target.name, pass: input.pass.kind, dryRun: input.dryRun, rsyncPid: spawned.pid, exitCode, startedAt: Math.round((performance.timeOrigin + spawned.at) * 10) / 10, lifetimeMs: Math.round(lifetimeMs * 10) / 10 }, 'rsync');
 }
