@@ -58,13 +58,23 @@ export function markGroup(pid: number): GroupMark | undefined {
   return stat === undefined || boot === undefined ? undefined : { pgid: pid, start: stat.start, boot };
 }
 
-/** Clock ticks since boot (USER_HZ: 100 on Linux), the unit of a start time in /proc/PID/stat; undefined without /proc. */
+let uptimeRead: { ticks: number; at: number } | undefined;
+
+/**
+ * Clock ticks since boot (USER_HZ: 100 on Linux), the unit of a start time in /proc/PID/stat;
+ * undefined without /proc. The lock's holder marks its groups as each child starts and ends, so
+ * /proc/uptime is read at most every 250 ms and counted on from there in between.
+ */
 export function ticksNow(): number | undefined {
-  try {
-    return Math.round(Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
-  } catch {
-    return undefined;
+  const now = performance.now();
+  if (uptimeRead === undefined || now - uptimeRead.at > 250) {
+    try {
+      uptimeRead = { ticks: Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100, at: now };
+    } catch {
+      return undefined;
+    }
   }
+  return Math.round(uptimeRead.ticks + (now - uptimeRead.at) / 10);
 }
 
 /**
