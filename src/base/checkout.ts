@@ -48,11 +48,11 @@ export async function checkout(
       if (removeOthers?.refresh === true && (await attributesAsCommitted(git, source))) await git(['update-index', '-q', '--refresh']);
     } else {
       // parents first, so that a tracked symlink that becomes a directory goes before what was below it
-      for (const change of [...paths].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) removeInside(source, change.path);
+      for (const change of removals(paths)) removeInside(source, change.path);
       await git(['update-index', '-z', '--index-info'], indexInfo(paths));
     }
     await git(['checkout-index', '--all', '--force']);
-    if (paths !== 'all') removeEmptyParents(source, paths.map((c) => c.path));
+    if (paths !== 'all') removeEmptyParents(source, removals(paths).map((c) => c.path));
   } catch (error) {
     throw checkoutError(error, source, commit);
   } finally {
@@ -106,6 +106,18 @@ async function attributesAsCommitted(git: IndexGit, source: string): Promise<boo
     if ((await git(['hash-object', '--no-filters', '--stdin'], content)).trim() !== blob) return false;
   }
   return true;
+}
+
+/**
+ * The changes whose paths are removed before the checkout, parents first: deletions, and every
+ * change of a path's kind (a file that becomes a symlink or a directory, and back). A file that
+ * stays a file is left to checkout-index --force, which unlinks it and writes the new one (a
+ * thousand edited pages cost a thousand removals in node otherwise); nothing but a removal
+ * empties a directory.
+ */
+function removals(changes: readonly Change[]): Change[] {
+  const regular = (mode: string | undefined): boolean => mode === '100644' || mode === '100755';
+  return changes.filter((c) => !(regular(c.entry?.mode) && (c.before === undefined || regular(c.before.mode)))).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** What the changes have at their paths, for `update-index -z --index-info` (bytes): a deleted path has nothing. */
