@@ -192,6 +192,9 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
   };
   // quiet: in most deploys it takes moments, and a refusal from it is the deploy's one line
   ctx.reporter.progress({ kind: 'phase', name: 'plan', detail: shortCommit(commit), quiet: true });
+  // asked now, read once planned: git answers while the facts are read
+  const described = commitInfo(config.repo, commit);
+  described.catch(() => undefined);
   const facts = await readFacts(ctx, journal.state, commit, targets.map((t) => t.name), ask);
   const plan = planDeploy(ask, facts, config);
   if (plan.kind === 'coalesced') {
@@ -200,7 +203,7 @@ async function deployCommit(ctx: Context, journal: Journal, request: DeployReque
     return undefined;
   }
   if (plan.kind === 'refused') throw new Refusal(plan.why, plan.exitCode);
-  const info = await commitInfo(config.repo, commit);
+  const info = await described;
   const started: Started = { id: journal.state.nextDeployId, at: new Date(), subject: info.subject, request, build: built };
   log.info({ deployId: started.id, commit, reason: request.reason, startedBy: request.startedBy, user: request.user, message: request.message, dryRun: options.dryRun, concurrency: config.concurrency, source: plan.source?.kind ?? 'holds it', targets: plan.targets.map((t) => ({ name: t.name, from: t.from, pass: t.sync.kind })) }, 'deploy started');
   if (options.dryRun) {

@@ -29,10 +29,14 @@ export async function readFacts(ctx: Context, state: State, commit: Commit, targ
   if (unsafeName === undefined && !sourceReady && needsTreeScan(sourceSince)) unsafeName = await firstUnsafeName(config.repo, commit, log);
   // a name git cannot be asked about (4,096 bytes, say) refuses the deploy: read nothing more
   if (unsafeName !== undefined) return { commit, state, targets, sourceSince, targetSince, unsafeName, emptyTree: false, treeKinds: new Map(), kinds: new Map(), now };
-  const emptyTree = !sourceReady && (await isEmptyTree(config.repo, commit, log));
-  const treeKinds = await treeEntryKinds(config.repo, commit, [...treePathsToLookUp({ sourceSince, targetSince }), ...reservedPathsToLookUp(config)], log);
   const where = kindsFromTree(sourceReady ? undefined : sourceStep(state.source, sourceSince), pathsToLookUp(ask, { state, targets, targetSince, commit, now }, config));
-  const kinds = new Map([...(await treeEntryKinds(config.repo, commit, where.tree, log)), ...sourceKinds(config.source, where.source)]);
+  // three questions of git that do not wait on each other: asked at once
+  const [emptyTree, treeKinds, kindsInTree] = await Promise.all([
+    !sourceReady && isEmptyTree(config.repo, commit, log),
+    treeEntryKinds(config.repo, commit, [...treePathsToLookUp({ sourceSince, targetSince }), ...reservedPathsToLookUp(config)], log),
+    treeEntryKinds(config.repo, commit, where.tree, log),
+  ]);
+  const kinds = new Map([...kindsInTree, ...sourceKinds(config.source, where.source)]);
   return { commit, state, targets, sourceSince, targetSince, unsafeName, emptyTree, treeKinds, kinds, now };
 }
 
