@@ -15,11 +15,12 @@ import { currentUid, userName } from './trust.js';
 
 /**
  * Write `commit`'s version of `paths` into `source` (or of every file, with 'all'), leaving the
- * repository's HEAD, refs and index alone. Each path is removed first, then whatever the change
- * says the commit has at it is written by `git checkout-index` from a scratch index holding just
- * those entries, so git's own rules apply (exec bits, symlinks, .gitattributes filters) and the
- * cost follows the number of paths, not the size of the tree. Directories left empty are
- * removed, as git does. Names go to git on stdin and to the file system as bytes.
+ * repository's HEAD, refs and index alone. Each path deleted, or changing kind, is removed first,
+ * then whatever the change says the commit has at it is written by `git checkout-index` from a
+ * scratch index holding just those entries, so git's own rules apply (exec bits, symlinks,
+ * .gitattributes filters) and the cost follows the number of paths, not the size of the tree.
+ * Directories left empty are removed, as git does. Names go to git on stdin and to the file
+ * system as bytes.
  */
 export async function checkout(
   repo: string,
