@@ -31,6 +31,7 @@ const sshOptions = v.strictObject({
 });
 
 const layoutName = v.picklist(['in-place', 'slots'], 'must be "in-place" or "slots"');
+const SWITCH_WORDS = 'must be "all", "available" or the share of the farm that must have staged, like "99%"';
 
 const targetSchema = v.strictObject({
   name: targetName,
@@ -102,8 +103,8 @@ const schema = v.strictObject({
   slotGrace: v.optional(v.pipe(v.number(), v.minValue(0, 'must be 0 or more (seconds)')), 10),
   /** paths each slot links to shared/ on its target (uploads): created once, never deleted, never in a commit */
   shared: v.optional(v.array(sitePath), () => []),
-  /** all: nobody switches unless every target staged; available: those that staged switch */
-  switch: v.optional(v.picklist(['all', 'available'], 'must be "all" or "available"'), 'all'),
+  /** all: nobody switches unless every target staged; available: those that staged switch; "99%": those that staged switch once that share of the farm has */
+  switch: v.optional(v.union([v.picklist(['all', 'available'], SWITCH_WORDS), v.pipe(v.string(), v.regex(/^(?:100(?:\.0+)?|[0-9]{1,2}(?:\.[0-9]+)?)%$/, SWITCH_WORDS))], SWITCH_WORDS), 'all'),
   /** post-receive: git accepts the push, then fanout deploys it; pre-receive: the push is accepted only if its deploy succeeded */
   push: v.optional(v.picklist(['post-receive', 'pre-receive'], 'must be "post-receive" or "pre-receive"'), 'post-receive'),
   watch: v.optional(

@@ -19,9 +19,9 @@ export function normalizePlaces(c: RawConfig, abs: Resolve, staged = false): Pic
   return { repo, branch: c.branch ?? (staged ? undefined : 'main'), source: abs(c.source), stateDir: c.stateDir === undefined ? path.join(repo, 'fanout') : abs(c.stateDir) };
 }
 
-type RunSettings = Pick<Config, 'exclude' | 'protect' | 'concurrency' | 'timeout' | 'retries' | 'retryDelay' | 'lockTimeout' | 'maxDelete' | 'owner' | 'switchPolicy' | 'pushMode'>;
+type RunSettings = Pick<Config, 'exclude' | 'protect' | 'concurrency' | 'timeout' | 'retries' | 'retryDelay' | 'lockTimeout' | 'maxDelete' | 'owner' | 'switchQuorum' | 'pushMode'>;
 
-/** The top-level settings of every run, as they are (`switch` becomes switchPolicy, `push` pushMode). */
+/** The top-level settings of every run, as they are (`switch` becomes switchQuorum, a percentage; `push` pushMode). */
 export function normalizeRunSettings(c: RawConfig): RunSettings {
   return {
     exclude: c.exclude,
@@ -33,9 +33,16 @@ export function normalizeRunSettings(c: RawConfig): RunSettings {
     lockTimeout: c.lockTimeout,
     maxDelete: c.maxDelete,
     owner: c.owner,
-    switchPolicy: c.switch,
+    switchQuorum: switchQuorum(c.switch),
     pushMode: c.push,
   };
+}
+
+/** `switch:` as the share of the farm, in percent, that must have staged before anyone switches: all is 100, available 0. */
+function switchQuorum(words: RawConfig['switch']): number {
+  if (words === 'all') return 100;
+  if (words === 'available') return 0;
+  return Number(words.slice(0, -1));
 }
 
 /** targets, in the order given: one target's problems (a name already taken, its dest, its fields) are reported before the next one's. */

@@ -142,8 +142,12 @@ export interface Config {
   lockTimeout: number;
   maxDelete: number | undefined;
   owner: boolean;
-  /** with slots: switch only when every target staged (all), or those that did (available) */
-  switchPolicy: 'all' | 'available';
+  /**
+   * with slots (`switch:`): the share of the farm, in percent, that must have staged before anyone
+   * switches: `all` is 100, `available` 0, "99%" 99. Below it nobody switches; at or above it those
+   * that staged switch, and the others lag (releases/switch-policy.ts)
+   */
+  switchQuorum: number;
   /** which git hook deploys a push: post-receive (after git accepted it) or pre-receive (git accepts it only if the deploy succeeded) */
   pushMode: PushMode;
   checks: Checks | undefined;

@@ -15,7 +15,8 @@ import { shortCommit } from '../engine/report.js';
 import { sendTotals } from './send-totals.js';
 import { afterSwitch } from '../releases/operator-hooks.js';
 import { rollOut, type RolloutResult } from '../releases/rollout.js';
-import { armSwitch, prepareSlot, stagingOf, switchFarm, writeRevision, writtenTarget, type ArmedSwitch } from '../releases/slots.js';
+import { prepareSlot, stagingOf, switchFarm, writeRevision, writtenTarget } from '../releases/slots.js';
+import { SwitchesAhead } from '../releases/switch-pool.js';
 import { finished, historyEntry, hookFacts, outcomeBase, record, type PlannedDeploy, type Started } from './record.js';
 import { pushSucceeded } from './push-gate.js';
 import { feedRelays } from './relay-feed.js';
@@ -53,15 +54,15 @@ async function applyThrough(ctx: Context, journal: Journal, plan: PlannedDeploy,
   const { config } = ctx;
   const decision = decideTransfers(plan, await askPreflights(ctx, plan), config, false);
   if (decision.refusal !== undefined) throw new Refusal(decision.refusal);
-  // With slots, each target's switch is made ready first: its rsync connects while the targets
-  // stage, then waits, so that the switch itself is one short exchange on every target at once.
-  const armed = new Map<string, ArmedSwitch>();
-  for (const target of plan.targets) {
-    const slot = target.slots?.switchTo;
-    if (slot !== undefined && !decision.failures.has(target.name)) armed.set(target.name, armSwitch(ctx, targetNamed(config, target.name), slot));
-  }
+  // With slots, the switches of the last targets to stage are made ready as each finishes: its
+  // rsync connects then waits, so that the switch is one short exchange on those targets (the
+  // others' go through a bounded pool right after; switch-pool.ts)
+  const ahead = new SwitchesAhead(
+    ctx,
+    plan.targets.flatMap((t) => (t.slots?.switchTo === undefined || decision.failures.has(t.name) ? [] : [{ target: targetNamed(config, t.name), slot: t.slots.switchTo }])),
+  );
   const apply = config.checks !== undefined && checked ? applyRollout : applyInTwoPhases;
-  return apply(ctx, journal, plan, started, decision, armed);
+  return apply(ctx, journal, plan, started, decision, ahead);
 }
 
 /** The source brought to the commit, and checked before anything reaches a target. */
@@ -99,20 +100,32 @@ interface Applied {
 }
 
 /** With checks: the release wave by wave (rollout.ts), each wave checked. */
-async function applyRollout(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, decision: TransferDecision, armed: Map<string, ArmedSwitch>): Promise<Applied> {
+async function applyRollout(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, decision: TransferDecision, ahead: SwitchesAhead): Promise<Applied> {
   const { config } = ctx;
   let result: RolloutResult;
   try {
-    result = await rollOut(ctx, journal, plan.targets, plan.commit, armed, (targets) => transferAll(ctx, journal, plan, targets, decision), (name) => targetNamed(config, name), hookFacts(started, plan));
+    result = await rollOut(
+      ctx,
+      journal,
+      plan.targets,
+      plan.commit,
+      ahead,
+      (targets) =>
+        transferAll(ctx, journal, plan, targets, decision, (target, outcome) => {
+          ahead.staged(target.name, outcome.status === 'ok');
+        }),
+      (name) => targetNamed(config, name),
+      hookFacts(started, plan),
+    );
   } finally {
-    for (const a of armed.values()) a.cancel();
+    ahead.cancel();
   }
   for (const outcome of result.outcomes) ctx.reporter.targetDone(outcome);
   return { outcomes: result.outcomes, took: result.took, rollout: result.rollout, ...(result.switchSummary === undefined ? {} : { switch: result.switchSummary }) };
 }
 
 /** Without checks: every target written (with slots, staged), then with slots every `current` switched at once. */
-async function applyInTwoPhases(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, decision: TransferDecision, armed: Map<string, ArmedSwitch>): Promise<Applied> {
+async function applyInTwoPhases(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, decision: TransferDecision, ahead: SwitchesAhead): Promise<Applied> {
   const { config } = ctx;
   let switched: Awaited<ReturnType<typeof switchFarm>>;
   try {
@@ -123,12 +136,13 @@ async function applyInTwoPhases(ctx: Context, journal: Journal, plan: PlannedDep
     ctx.reporter.progress({ kind: 'phase', name: staging ? 'staging' : 'transfer', targets: plan.targets.map((t) => t.name), quiet });
     const written = await transferAll(ctx, journal, plan, plan.targets, decision, (target, outcome) => {
       if (target.slots === undefined) ctx.reporter.targetDone(outcome);
+      ahead.staged(target.name, outcome.status === 'ok');
     });
     // phase two, with slots: `current` switched on every target at once
-    switched = plan.targets.some((t) => t.slots !== undefined) ? await switchFarm(ctx, journal, plan.targets, written, armed, plan.commit) : { outcomes: written, summary: undefined };
+    switched = plan.targets.some((t) => t.slots !== undefined) ? await switchFarm(ctx, journal, plan.targets, written, ahead, plan.commit) : { outcomes: written, summary: undefined };
   } finally {
     // a switch made ready and never sent must not wait on its target until it times out
-    for (const a of armed.values()) a.cancel();
+    ahead.cancel();
   }
   const { summary } = switched;
   // afterSwitch for every target that now serves the release (a php-fpm reload, say); a failure fails that target

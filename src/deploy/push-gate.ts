@@ -21,15 +21,17 @@ export interface GatedPush {
 
 /**
  * Whether a deploy lets its push in, by the config's rule: every target took it; or, with slots and
- * `switch: available`, the rollout went through and the targets that failed kept serving what they
- * served (fanout sync catches them up), so the farm serves the pushed commit where it can.
+ * a `switch:` that lets the farm go on without some (`available`, a share like `99%`), the farm
+ * switched and the targets that failed are those left lagging: they serve what they served, and
+ * fanout sync catches them up. So the farm serves the pushed commit where it can.
  */
-export function pushSucceeded(config: Pick<Config, 'switchPolicy' | 'targets'>, entry: HistoryEntry): boolean {
+export function pushSucceeded(config: Pick<Config, 'targets'>, entry: HistoryEntry): boolean {
   if (entry.error !== undefined || entry.rollout?.stopped !== undefined) return false;
   const failed = entry.targets.filter((t) => t.status === 'failed');
   if (failed.length === 0) return true;
   const slotted = (name: string): boolean => config.targets.find((t) => t.name === name)?.layout.kind === 'slots';
-  return config.switchPolicy === 'available' && failed.every((t) => slotted(t.name)) && entry.targets.some((t) => t.status === 'ok');
+  const lagging = entry.switch?.lagging ?? [];
+  return failed.every((t) => slotted(t.name) && lagging.includes(t.name));
 }
 
 /**

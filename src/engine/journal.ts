@@ -65,6 +65,11 @@ export interface TargetState extends TreeState {
    * `current` points to it or to `live`, both complete. The next deploy switches again.
    */
   switching?: string;
+  /**
+   * The farm switched to `commit` without it (switch: a share, or available): it failed to stage
+   * or to switch, and still serves its live slot. Gone once it switches; `since` is the first time.
+   */
+  lagging?: { commit: Commit; since: string };
 }
 
 export interface State {
@@ -140,7 +145,15 @@ export interface HistoryEntry {
    */
   refused?: string;
   /** layout: slots: the switch of `current` across the farm, from the first target to the last */
-  switch?: { at: string; skewMs: number; switched: number; held: string[] };
+  switch?: {
+    at: string;
+    skewMs: number;
+    switched: number;
+    /** staged and not switched: the share `switch:` asks for was not reached */
+    held: string[];
+    /** not switched while the others did (switch: a share, or available): they serve what they served until caught up */
+    lagging?: string[];
+  };
   /** with build: the source commit this build commit was made from, and whether it was built now */
   build?: { source: Commit; reused: boolean; durationMs: number };
   /** with checks: the waves the release went out in, every check's result, and where it stopped */
@@ -451,6 +464,7 @@ const stateSchema = v.object({
       slots: v.optional(v.record(slotName, v.object({ ...tree, retiredAt: v.optional(v.string()), linked: v.optional(v.array(v.string())) }))),
       live: v.optional(v.nullable(slotName)),
       switching: v.optional(slotName),
+      lagging: v.optional(v.object({ commit: sha, since: v.string() })),
     }),
   ),
   deploys: v.optional(v.record(v.string(), v.pipe(v.number(), v.integer(), v.minValue(0)))),

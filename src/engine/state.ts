@@ -13,6 +13,15 @@ export function upToDate(target: TargetState | undefined, commit: Commit | null)
   return holdsCompletely(target, commit) && target?.switching === undefined;
 }
 
+/**
+ * The target lags: the farm switched to the current deploy without it (lagging behind that very
+ * commit, noted by laggedBehind), and it does not have it yet. A note left from an older deploy
+ * means nothing once the farm has moved on.
+ */
+export function isLagging(target: TargetState | undefined, current: Commit | null): boolean {
+  return target?.lagging !== undefined && current !== null && target.lagging.commit === current && !upToDate(target, current);
+}
+
 /** A tree (a target in place, or a slot) holds `commit` completely: ok, nothing cut short, no edit made outside git it lacks. */
 export function holdsCompletely(tree: TreeState | undefined, commit: Commit | null): boolean {
   return tree !== undefined && commit !== null && tree.status === 'ok' && tree.commit === commit && tree.attempted.length === 0 && (tree.dirty ?? []).length === 0;
@@ -155,6 +164,16 @@ export function switchFailed(state: State, name: string, error: string, untouche
   t.status = 'failed';
   t.error = error;
   if (untouched) delete t.switching;
+}
+
+/**
+ * The farm switched to `commit` without this target (it failed to stage or to switch, and the
+ * policy let the others go): it serves its live slot still, and lags until it switches too
+ * (switchSucceeded starts its record anew). Lagging again, it keeps the time it first fell behind.
+ */
+export function laggedBehind(state: State, name: string, commit: Commit, at: string): void {
+  const t = targetOf(state, name);
+  t.lagging = { commit, since: t.lagging?.since ?? at };
 }
 
 /** Before the checkout writes into the source: a checkout cut short is redone in full next time. */

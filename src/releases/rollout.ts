@@ -6,9 +6,11 @@ import type { TargetPlan } from '../engine/target-plan.js';
 import type { Commit } from '../base/git.js';
 import type { HistoryEntry, Journal, TargetOutcome } from '../engine/journal.js';
 import type { Context } from '../engine/context.js';
-import { armSwitch, switchedOutcome, switchSummary, switchTargets, type ArmedSwitch, type SwitchResult } from './slots.js';
+import { laggingAfter, recordLagging, switchedOutcome, switchSummary, switchTargets, type SwitchResult } from './slots.js';
+import type { SwitchesAhead } from './switch-pool.js';
+import { decideSwitch, heldWhy, laggingNote, stagedFarm, type SwitchDecision } from './switch-policy.js';
 import { humanDuration } from '../engine/units.js';
-import { rolloutWaves } from './waves.js';
+import { wavesWithout } from './waves.js';
 import { checkFailed } from '../engine/state.js';
 
 /**
@@ -34,16 +36,19 @@ interface Rollout {
   checks: NonNullable<Context['config']['checks']>;
   byName: Map<string, TargetPlan>;
   outcomes: Map<string, TargetOutcome>;
-  armed: Map<string, ArmedSwitch>;
+  ahead: SwitchesAhead;
   /** the transfers of a group of targets, `concurrency` at a time, each outcome in the journal once it returns */
   write: (targets: readonly TargetPlan[]) => Promise<TargetOutcome[]>;
   targetNamed: (name: string) => Target;
   facts: HookFacts;
-  /** switch: all, and a target failed to stage: no slot switches, so the farm stays on one version */
-  holdSlots: boolean;
+  /** what `switch:` decided once every slot staged; not reached, no slot switches (with all: the farm stays on one version) */
+  decision: SwitchDecision;
+  /** the targets that failed to stage */
+  stageFailed: string[];
   record: RolloutResult['rollout'];
   took: string[];
-  switches: SwitchResult[];
+  /** each wave's switches */
+  switches: SwitchResult[][];
 }
 
 export async function rollOut(
@@ -51,7 +56,7 @@ export async function rollOut(
   journal: Journal,
   plans: readonly TargetPlan[],
   commit: Commit,
-  armed: Map<string, ArmedSwitch>,
+  ahead: SwitchesAhead,
   write: (targets: readonly TargetPlan[]) => Promise<TargetOutcome[]>,
   targetNamed: (name: string) => Target,
   facts: HookFacts,
@@ -65,13 +70,16 @@ export async function rollOut(
   if (slotted.length > 0) reporter.progress({ kind: 'phase', name: 'staging', targets: slotted.map((p) => p.name) });
   for (const outcome of await write(slotted)) outcomes.set(outcome.name, outcome);
   const stageFailed = [...outcomes.values()].filter((o) => o.status === 'failed').map((o) => o.name);
-  const holdSlots = config.switchPolicy === 'all' && stageFailed.length > 0;
+  // the same rule as a deploy without checks: enough of the farm staged, or no slot switches
+  const decision = decideSwitch(config.switchQuorum, stagedFarm(config, journal.state, plans, outcomes, commit));
 
-  const waves = rolloutWaves(
+  // those that lag take no part: a wave of them would check nothing
+  const waves = wavesWithout(
     plans.map((p) => p.name),
     config.rollout,
+    decision.lagging,
   );
-  const run: Rollout = { ctx, journal, commit, checks, byName: new Map(plans.map((p) => [p.name, p])), outcomes, armed, write, targetNamed, facts, holdSlots, record: { waves, checks: [] }, took: [], switches: [] };
+  const run: Rollout = { ctx, journal, commit, checks, byName: new Map(plans.map((p) => [p.name, p])), outcomes, ahead, write, targetNamed, facts, decision, stageFailed, record: { waves, checks: [] }, took: [], switches: [] };
   for (const [index, wave] of waves.entries()) {
     announceWave(run, waves, index);
     const serving = await takeWave(run, wave);
@@ -85,9 +93,11 @@ export async function rollOut(
       await sleep(config.rollout.pauseMs);
     }
   }
-  markUnreached(run, plans, stageFailed);
-  // a skew means something within one wave; across waves the checks and pauses are the gaps
-  return { outcomes: plans.map((p) => outcomes.get(p.name)).filter((o): o is TargetOutcome => o !== undefined), rollout: run.record, took: run.took, switchSummary: waves.length > 1 ? undefined : switchSummary(run.switches, []) };
+  markUnreached(run, plans);
+  const lagging = laggingAfter(decision.lagging, run.switches.flat());
+  await recordLagging(journal, lagging, commit);
+  if (lagging.length > 0) reporter.note(laggingNote(lagging));
+  return { outcomes: plans.map((p) => outcomes.get(p.name)).filter((o): o is TargetOutcome => o !== undefined), rollout: run.record, took: run.took, switchSummary: switchSummary(run.switches, [...decision.held], lagging) };
 }
 
 /** How a wave is announced: the canary, or `batch 2/3` counted without it. */
@@ -115,22 +125,23 @@ function announceWave(run: Rollout, waves: readonly (readonly string[])[], index
 
 /** A wave takes the release: in place, written now; with slots, those that staged switch together. Returns the targets of the wave that serve it. */
 async function takeWave(run: Rollout, wave: readonly string[]): Promise<string[]> {
-  const { ctx, byName, outcomes, armed } = run;
+  const { ctx, byName, outcomes, ahead } = run;
   const inPlace = wave.filter((n) => byName.get(n)?.slots === undefined);
   for (const outcome of await run.write(inPlace.map((n) => byName.get(n)).filter((p): p is TargetPlan => p !== undefined))) outcomes.set(outcome.name, outcome);
-  const switching = run.holdSlots ? [] : wave.filter((n) => byName.get(n)?.slots?.switchTo !== undefined && outcomes.get(n)?.status === 'ok');
+  const holdSlots = !run.decision.reached;
+  const switching = holdSlots ? [] : wave.filter((n) => byName.get(n)?.slots?.switchTo !== undefined && outcomes.get(n)?.status === 'ok');
   const results = await switchTargets(
     ctx,
     run.journal,
-    switching.map((n) => armed.get(n) ?? armSwitch(ctx, run.targetNamed(n), byName.get(n)?.slots?.switchTo ?? '')),
+    switching.map((n) => ({ target: run.targetNamed(n), slot: byName.get(n)?.slots?.switchTo ?? '' })),
+    ahead,
   );
-  for (const n of switching) armed.delete(n);
-  run.switches.push(...results);
+  run.switches.push(results);
   for (const r of results) {
     const o = outcomes.get(r.name);
     if (o !== undefined) outcomes.set(r.name, switchedOutcome(o, r));
   }
-  const serving = wave.filter((n) => outcomes.get(n)?.status === 'ok' && (byName.get(n)?.slots === undefined || !run.holdSlots));
+  const serving = wave.filter((n) => outcomes.get(n)?.status === 'ok' && (byName.get(n)?.slots === undefined || !holdSlots));
   run.took.push(...serving.filter((n) => byName.get(n)?.upToDate !== true));
   return serving;
 }
@@ -184,9 +195,9 @@ function notTaken(run: Rollout, index: number, wave: readonly string[]): Rollout
 }
 
 /** Targets the rollout never reached: in place, never written; with slots, staged and not switched. */
-function markUnreached(run: Rollout, plans: readonly TargetPlan[], stageFailed: readonly string[]): void {
+function markUnreached(run: Rollout, plans: readonly TargetPlan[]): void {
   const { stopped } = run.record;
-  const why = stopped !== undefined ? `the rollout stopped at ${stopped.target} (${stopped.detail})` : run.holdSlots ? `${stageFailed.join(', ')} failed to stage, and switch: all keeps the farm on one version` : 'not reached';
+  const why = stopped !== undefined ? `the rollout stopped at ${stopped.target} (${stopped.detail})` : !run.decision.reached ? heldWhy(run.ctx.config.switchQuorum, run.decision, run.stageFailed, 'failed to stage') : 'not reached';
   for (const p of plans) {
     const o = run.outcomes.get(p.name);
     if (o === undefined) run.outcomes.set(p.name, { name: p.name, from: p.from, mode: p.sync.kind, sent: 0, deleted: 0, bytes: 0, durationMs: 0, attempts: 0, status: 'failed', error: `not deployed: ${why}` });

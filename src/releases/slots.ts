@@ -1,19 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { targetNamed, type Config, type Target } from '../base/config.js';
+import { targetNamed, type Target } from '../base/config.js';
 import type { TargetPlan } from '../engine/target-plan.js';
 import { destBelow } from '../base/dest.js';
 import type { Commit } from '../base/git.js';
 import type { HistoryEntry, Journal, TargetOutcome } from '../engine/journal.js';
 import { withAncestors } from '../engine/sync-plan.js';
-import { filesFromList } from '../transport/rsync-pass.js';
-import { runRsync } from '../transport/rsync.js';
 import type { Context } from '../engine/context.js';
 import { rsyncWithRetries, type PassOptions } from '../engine/passes.js';
-import { beginSwitch, slotLinked, switchFailed, switchSucceeded } from '../engine/state.js';
+import { beginSwitch, laggedBehind, slotLinked, switchFailed, switchSucceeded } from '../engine/state.js';
 import { humanDuration } from '../engine/units.js';
-import { ownSubdir } from '../base/trust.js';
+import { scratch } from './link-dirs.js';
+import { fireSwitches, type SwitchesAhead, type SwitchTo } from './switch-pool.js';
+import { decideSwitch, heldWhy, laggingNote, stagedFarm } from './switch-policy.js';
 
 /**
  * Atomic releases (layout: slots), the parts that touch targets: a target's dest holds `slots/1`
@@ -36,31 +36,6 @@ export function stagingOf(target: Target, plan: TargetPlan): PassOptions['stagin
   return { shared: target.layout.shared, seedFrom: stage.seedFrom, copyFrom: stage.copyFrom };
 }
 
-/** Where a target's scratch symlinks are made for one deploy: a directory of fanout's own, emptied first. */
-function scratch(config: Config, what: string): string {
-  const dir = path.join(ownSubdir(config.stateDir, 'links'), what);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  return dir;
-}
-
-/** A relative symlink `current -> slots/SLOT` in a scratch directory, made if it is not there yet. */
-function currentLink(config: Config, slot: string): string {
-  const dir = path.join(ownSubdir(config.stateDir, 'links'), `current-${slot}`);
-  const link = path.join(dir, 'current');
-  let made = false;
-  try {
-    made = fs.lstatSync(link).isSymbolicLink() && fs.readlinkSync(link) === `slots/${slot}`;
-  } catch {
-    made = false;
-  }
-  if (!made) {
-    scratch(config, `current-${slot}`);
-    fs.symlinkSync(`slots/${slot}`, link);
-  }
-  return dir;
-}
-
 /**
  * revisionFile: the deployed sha written into the tree just written (the target in place, or the
  * slot staged), so that a check can prove which release the web server really serves.
@@ -77,48 +52,6 @@ export async function writeRevision(ctx: Context, target: Target, commit: Commit
   return result.outcome.ok ? undefined : `writing ${file}: ${result.outcome.error ?? 'rsync failed'}`;
 }
 
-/** A switch of one target's `current`, its rsync started and connected, waiting for the word. */
-export interface ArmedSwitch {
-  target: Target;
-  slot: string;
-  /** send it: resolves once rsync has answered (a fresh one, retried, if the waiting one was lost) */
-  fire(): Promise<{ at: number | undefined; error: string | undefined; untouched: boolean }>;
-  /** not switching after all: the waiting rsync is given an empty list and changes nothing */
-  cancel(): void;
-}
-
-/**
- * Start the rsync that will switch `current` on a target, before it is needed: it connects (and,
- * for a daemon, authenticates) now and then waits for its file list, so that at the switch each
- * target is one short exchange away from the new release, and the farm switches within a few
- * milliseconds. One that times out while waiting is replaced by a fresh one at the switch.
- */
-export function armSwitch(ctx: Context, target: Target, slot: string): ArmedSwitch {
-  const { config, log } = ctx;
-  const pass = { kind: 'links', from: currentLink(config, slot), names: ['current'] } as const;
-  let give: (list: Buffer) => void = () => undefined;
-  const list = new Promise<Buffer>((resolve) => {
-    give = resolve;
-  });
-  const waiting = runRsync({ config, target, pass, dryRun: false, log, rsyncPath: config.rsync.path, maxDelete: undefined, deferredInput: list });
-  return {
-    target,
-    slot,
-    async fire() {
-      give(filesFromList(pass));
-      const outcome = await waiting;
-      if (outcome.ok) return { at: Date.now(), error: undefined, untouched: false };
-      log.warn({ target: target.name, error: outcome.error }, 'the waiting switch was lost; switching with a fresh rsync');
-      const again = await rsyncWithRetries(ctx, target, pass, { dryRun: false, maxDelete: undefined });
-      return again.outcome.ok ? { at: Date.now(), error: undefined, untouched: false } : { at: undefined, error: again.outcome.error ?? 'rsync failed', untouched: outcome.untouched && again.untouched };
-    },
-    cancel() {
-      give(Buffer.alloc(0));
-      void waiting;
-    },
-  };
-}
-
 /**
  * Before anything is staged: wait out the slot's grace, pin `current` after a switch cut short,
  * and link the shared paths into the slot (each `slots/N/PATH -> ../../shared/PATH`, and
@@ -128,7 +61,7 @@ export async function prepareSlot(ctx: Context, journal: Journal, target: Target
   const step = plan.slots;
   if (step === undefined) return undefined;
   if (step.repair !== undefined) {
-    const repaired = await switchTargets(ctx, journal, [armSwitch(ctx, target, step.repair)]);
+    const repaired = await switchTargets(ctx, journal, [{ target, slot: step.repair }]);
     const failure = repaired[0]?.error;
     if (failure !== undefined) return `a switch cut short could not be finished: ${failure}`;
   }
@@ -170,18 +103,20 @@ export interface SwitchResult {
 
 /**
  * Switch `current` on these targets, all at once (not bounded by `concurrency`: each is one tiny
- * rsync, and the point is that the farm changes version together). The journal notes every switch
- * as begun before the first rsync starts, and each outcome once all have answered: killed in
- * between, the next deploy switches again.
+ * rsync, and the point is that the farm changes version together): the armed ones fired, the
+ * others started through a bounded pool (switch-pool.ts). The journal notes every switch as begun
+ * before the first rsync starts, and each outcome once all have answered: killed in between, the
+ * next deploy switches again.
  */
-export async function switchTargets(ctx: Context, journal: Journal, switches: readonly ArmedSwitch[]): Promise<SwitchResult[]> {
+export async function switchTargets(ctx: Context, journal: Journal, switches: readonly SwitchTo[], ahead?: SwitchesAhead): Promise<SwitchResult[]> {
   if (switches.length === 0) return [];
   // quiet: it takes milliseconds, and the lines after it say how it went
   ctx.reporter.progress({ kind: 'phase', name: 'switch', detail: `current on ${switches.length} target${switches.length === 1 ? '' : 's'}`, quiet: true });
   await journal.update((s) => {
     for (const { target, slot } of switches) beginSwitch(s, target.name, slot);
   });
-  const results = await Promise.all(switches.map(async (armed) => ({ name: armed.target.name, slot: armed.slot, ...(await armed.fire()) })));
+  const answers = await fireSwitches(ctx, switches, ahead);
+  const results = switches.map((s, i) => ({ name: s.target.name, slot: s.slot, ...(answers[i] ?? { at: undefined, error: 'not switched', untouched: true }) }));
   await journal.update((s) => {
     for (const r of results) {
       if (r.at !== undefined) switchSucceeded(s, r.name, r.slot, new Date(r.at).toISOString());
@@ -198,18 +133,48 @@ export function switchedOutcome(outcome: TargetOutcome, result: SwitchResult): T
   return { ...outcome, slot: result.slot, switchedAt: new Date(result.at ?? Date.now()).toISOString() };
 }
 
-/** The switch across the farm: when the first target switched, and the skew to the last; undefined when none did. */
-export function switchSummary(results: readonly SwitchResult[], held: string[]): HistoryEntry['switch'] {
-  const times = results.map((r) => r.at).filter((t): t is number => t !== undefined);
-  if (times.length === 0) return undefined;
-  const first = Math.min(...times);
-  return { at: new Date(first).toISOString(), skewMs: Math.max(...times) - first, switched: times.length, held };
+/**
+ * The switch across the farm: when the first target switched, and the skew to the last (with a
+ * rollout in waves, the largest within one wave: between waves the checks and pauses are the
+ * gaps); undefined when none switched.
+ */
+export function switchSummary(waves: readonly (readonly SwitchResult[])[], held: string[], lagging: string[]): HistoryEntry['switch'] {
+  let first: number | undefined;
+  let skewMs = 0;
+  let switched = 0;
+  for (const wave of waves) {
+    const times = wave.map((r) => r.at).filter((t): t is number => t !== undefined);
+    if (times.length === 0) continue;
+    const start = Math.min(...times);
+    first = Math.min(first ?? start, start);
+    skewMs = Math.max(skewMs, Math.max(...times) - start);
+    switched += times.length;
+  }
+  if (first === undefined) return undefined;
+  return { at: new Date(first).toISOString(), skewMs, switched, held, lagging };
+}
+
+/** The targets the farm switched without lag behind `commit` until they switch too (journal, status, metrics). */
+export async function recordLagging(journal: Journal, lagging: readonly string[], commit: Commit): Promise<void> {
+  if (lagging.length === 0) return;
+  const at = new Date().toISOString();
+  await journal.update((s) => {
+    for (const name of lagging) laggedBehind(s, name, commit, at);
+  });
+}
+
+/** Those of `names` that did not switch while others did: they lag. None when nobody switched. */
+export function laggingAfter(names: readonly string[], results: readonly SwitchResult[]): string[] {
+  if (!results.some((r) => r.at !== undefined)) return [];
+  const failed = results.filter((r) => r.at === undefined).map((r) => r.name);
+  return [...new Set([...names, ...failed])];
 }
 
 /**
  * Phase two of a deploy with slots: once every target has staged, every target with a slot to go
- * live switches. With `switch: all` (the default) nobody switches if any target failed, so the
- * farm stays on one version; with `switch: available` those that staged switch. Returns each
+ * live switches, if the share of the farm `switch:` asks for has the release (switch-policy.ts):
+ * with `all` (the default) nobody switches if any target failed, so the farm stays on one
+ * version; with `available` or a share, those that staged switch and the others lag. Returns each
  * target's final outcome and, when anything switched, the switch's time and skew.
  */
 export async function switchFarm(
@@ -217,34 +182,33 @@ export async function switchFarm(
   journal: Journal,
   plans: readonly TargetPlan[],
   staged: readonly TargetOutcome[],
-  armed: ReadonlyMap<string, ArmedSwitch>,
+  ahead: SwitchesAhead,
   commit: Commit,
-): Promise<{ outcomes: TargetOutcome[]; summary: { at: string; skewMs: number; switched: number; held: string[] } | undefined }> {
+): Promise<{ outcomes: TargetOutcome[]; summary: HistoryEntry['switch'] }> {
   const { config } = ctx;
-  const failed = staged.filter((o) => o.status === 'failed').map((o) => o.name);
-  const holdAll = config.switchPolicy === 'all' && failed.length > 0;
-  const wanted = plans.filter((p) => p.slots?.switchTo !== undefined);
-  const ready = wanted.filter((p) => staged.find((o) => o.name === p.name)?.status === 'ok');
-  const going = holdAll ? [] : ready;
-  for (const [name, a] of armed) if (!going.some((p) => p.name === name)) a.cancel();
+  const byName = new Map(plans.map((p) => [p.name, p]));
+  const farm = stagedFarm(config, journal.state, plans, new Map(staged.map((o) => [o.name, o])), commit);
+  const decision = decideSwitch(config.switchQuorum, farm);
+  const slotOf = (name: string): string => byName.get(name)?.slots?.switchTo ?? '?';
   const results = await switchTargets(
     ctx,
     journal,
-    going.map((p) => armed.get(p.name) ?? armSwitch(ctx, targetNamed(config, p.name), p.slots?.switchTo ?? '')),
+    decision.switching.map((name) => ({ target: targetNamed(config, name), slot: slotOf(name) })),
+    ahead,
   );
-  const held = holdAll ? ready.map((p) => p.name) : [];
+  const byResult = new Map(results.map((r) => [r.name, r]));
+  const lagging = laggingAfter(decision.lagging.filter((n) => byName.get(n)?.slots !== undefined), results);
+  await recordLagging(journal, lagging, commit);
+  const held = new Set(decision.held);
   const outcomes = staged.map((o): TargetOutcome => {
-    const result = results.find((r) => r.name === o.name);
+    const result = byResult.get(o.name);
     if (result !== undefined) return switchedOutcome(o, result);
-    if (held.includes(o.name)) {
-      const slot = plans.find((p) => p.name === o.name)?.slots?.switchTo ?? '?';
-      return { ...o, status: 'failed', slot, error: `staged ${commit.slice(0, 10)} in slot ${slot}, not switched: ${failed.join(', ')} failed, and switch: all keeps the farm on one version` };
-    }
-    return o;
+    if (!held.has(o.name)) return o;
+    return { ...o, status: 'failed', slot: slotOf(o.name), error: `staged ${commit.slice(0, 10)} in slot ${slotOf(o.name)}, not switched: ${heldWhy(config.switchQuorum, decision, farm.missing)}` };
   });
-  const summary = switchSummary(results, held);
+  const summary = switchSummary([results], [...decision.held], lagging);
   if (summary === undefined) return { outcomes, summary };
   ctx.reporter.note(`switched current on ${summary.switched} target${summary.switched === 1 ? '' : 's'} within ${summary.skewMs} ms`);
-  if (config.switchPolicy === 'available' && failed.length > 0) ctx.reporter.note(`not switched: ${failed.join(', ')} (they serve what they served; fanout sync catches them up)`);
+  if (lagging.length > 0) ctx.reporter.note(laggingNote(lagging));
   return { outcomes, summary };
 }

@@ -19,3 +19,15 @@ export function rolloutWaves(names: readonly string[], rollout: Pick<Rollout, 'c
   for (let i = 0; i < rest.length; i += Math.max(1, size)) waves.push(rest.slice(i, i + Math.max(1, size)));
   return waves;
 }
+
+/**
+ * The waves of the targets that take the release, when some will not (they failed to stage, and
+ * `switch:` lets the farm go on without them: they lag). A canary named only by targets that lag
+ * is stood in for by as many from the top of the others: a release is never sent without one.
+ */
+export function wavesWithout(names: readonly string[], rollout: Pick<Rollout, 'canary' | 'batch'>, lagging: readonly string[]): string[][] {
+  const taking = names.filter((n) => !lagging.includes(n));
+  const { canary } = rollout;
+  const standIn = Array.isArray(canary) && canary.length > 0 && !canary.some((n) => taking.includes(n)) ? canary.length : canary;
+  return rolloutWaves(taking, { canary: standIn, batch: rollout.batch });
+}

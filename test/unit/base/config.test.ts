@@ -61,7 +61,7 @@ describe('parseConfig: a valid config', () => {
         layout: { kind: 'in-place' },
       },
     ]);
-    expect(config.switchPolicy).toBe('all');
+    expect(config.switchQuorum).toBe(100);
   });
 
   it('layout: slots at the top, in-place for one target; slots, slotGrace and shared filled in', () => {
@@ -84,7 +84,7 @@ targets:
       FILE,
     );
     expect(config.targets.map((t) => t.layout)).toEqual([{ kind: 'slots', count: 3, graceMs: 2500, shared: ['uploads', 'media/cache'] }, { kind: 'in-place' }]);
-    expect(config.switchPolicy).toBe('available');
+    expect(config.switchQuorum).toBe(0);
     expect(parseConfig(MINIMAL.replace('targets:', 'layout: slots\ntargets:'), FILE).targets[0]?.layout).toEqual({ kind: 'slots', count: 2, graceMs: 10_000, shared: [] });
   });
 
@@ -188,7 +188,11 @@ describe('parseConfig: slots', () => {
     expect(configError(MINIMAL.replace('targets:', 'shared: [/uploads]\ntargets:')).message).toMatch(/: shared\[0\]: a path inside the site/);
     expect(configError(MINIMAL.replace('targets:', 'shared: [../etc]\ntargets:')).message).toMatch(/: shared\[0\]: not a path fanout can use/);
     expect(configError(MINIMAL.replace('targets:', 'shared: ["up*"]\ntargets:')).message).toMatch(/: shared\[0\]: .*no \*, \? or \[/);
-    expect(configError(MINIMAL.replace('targets:', 'switch: some\ntargets:')).message).toMatch(/: switch: must be "all" or "available"$/);
+    expect(configError(MINIMAL.replace('targets:', 'switch: some\ntargets:')).message).toMatch(/: switch: must be "all", "available" or the share of the farm that must have staged, like "99%"$/);
+    for (const share of ['101%', '99', '-1%', '.5%', '99 %']) expect(configError(MINIMAL.replace('targets:', `switch: "${share}"\ntargets:`)).message, share).toMatch(/: switch: must be "all", "available" or the share/);
+    expect(parseConfig(MINIMAL.replace('targets:', 'switch: "99%"\ntargets:'), FILE).switchQuorum).toBe(99);
+    expect(parseConfig(MINIMAL.replace('targets:', 'switch: 99.5%\ntargets:'), FILE).switchQuorum).toBe(99.5);
+    expect(parseConfig(MINIMAL.replace('targets:', 'switch: 0%\ntargets:'), FILE).switchQuorum).toBe(0);
     expect(configError(MINIMAL.replace('targets:', 'slotGrace: -1\ntargets:')).message).toMatch(/: slotGrace: must be 0 or more/);
   });
 });

@@ -15,9 +15,14 @@ function entry(targets: TargetOutcome[], more: Partial<HistoryEntry> = {}): Hist
   return { id: 2, startedAt: 't0', finishedAt: 't1', commit: NEW, subject: 'second', reason: 'push', startedBy: 'git push by alice', targets, ...more };
 }
 
-function farm(switchPolicy: Config['switchPolicy'], layouts: Record<string, 'in-place' | 'slots'>): Pick<Config, 'switchPolicy' | 'targets'> {
+function farm(layouts: Record<string, 'in-place' | 'slots'>): Pick<Config, 'targets'> {
   const targets = Object.entries(layouts).map(([name, kind]) => ({ name, layout: kind === 'slots' ? { kind, count: 2, graceMs: 0, shared: [] } : { kind } }) as unknown as Target);
-  return { switchPolicy, targets };
+  return { targets };
+}
+
+/** The switch a deploy with slots records: who switched, and who was left lagging. */
+function switched(lagging: string[]): Pick<HistoryEntry, 'switch'> {
+  return { switch: { at: 't', skewMs: 1, switched: 1, held: [], lagging } };
 }
 
 const held = (commit: Commit, more: Partial<TargetState> = {}): TargetState => ({ commit, at: 't', status: 'ok', attempted: [], ...more });
@@ -28,19 +33,22 @@ function state(targets: Record<string, TargetState>, current: Commit | null = OL
 
 describe('pushSucceeded: the rule git accepts a gated push by', () => {
   it('takes every target ok, and nothing less with switch: all or in place', () => {
-    expect(pushSucceeded(farm('all', { web1: 'in-place', web2: 'in-place' }), entry([outcome('web1', 'ok'), outcome('web2', 'ok')]))).toBe(true);
-    expect(pushSucceeded(farm('all', { web1: 'in-place', web2: 'in-place' }), entry([outcome('web1', 'ok'), outcome('web2', 'failed')]))).toBe(false);
-    expect(pushSucceeded(farm('available', { web1: 'in-place', web2: 'in-place' }), entry([outcome('web1', 'ok'), outcome('web2', 'failed')]))).toBe(false);
+    expect(pushSucceeded(farm({ web1: 'in-place', web2: 'in-place' }), entry([outcome('web1', 'ok'), outcome('web2', 'ok')]))).toBe(true);
+    expect(pushSucceeded(farm({ web1: 'in-place', web2: 'in-place' }), entry([outcome('web1', 'ok'), outcome('web2', 'failed')]))).toBe(false);
+    // switch: all holds every slot when one failed: nobody switched, nobody lags
+    expect(pushSucceeded(farm({ web1: 'slots', web2: 'slots' }), entry([outcome('web1', 'failed'), outcome('web2', 'failed')], { switch: undefined }))).toBe(false);
   });
 
-  it('with slots and switch: available, takes the targets that could: failed ones serve what they served', () => {
-    const slots = farm('available', { web1: 'slots', web2: 'slots' });
-    expect(pushSucceeded(slots, entry([outcome('web1', 'ok'), outcome('web2', 'failed')]))).toBe(true);
-    expect(pushSucceeded(slots, entry([outcome('web1', 'failed'), outcome('web2', 'failed')]))).toBe(false);
+  it('with slots and switch: available or a share, takes the targets that could: those left lagging serve what they served', () => {
+    const slots = farm({ web1: 'slots', web2: 'slots', web3: 'slots' });
+    expect(pushSucceeded(slots, entry([outcome('web1', 'ok'), outcome('web2', 'ok'), outcome('web3', 'failed')], switched(['web3'])))).toBe(true);
+    // failed after its switch (an afterSwitch hook): it serves the release, and it failed
+    expect(pushSucceeded(slots, entry([outcome('web1', 'ok'), outcome('web2', 'failed'), outcome('web3', 'failed')], switched(['web3'])))).toBe(false);
+    expect(pushSucceeded(slots, entry([outcome('web1', 'failed'), outcome('web2', 'failed'), outcome('web3', 'failed')]))).toBe(false);
   });
 
   it('never takes a stopped rollout or a deploy that failed before any target', () => {
-    const all = farm('all', { web1: 'in-place' });
+    const all = farm({ web1: 'in-place' });
     expect(pushSucceeded(all, entry([outcome('web1', 'ok')], { rollout: { waves: [['web1']], checks: [], stopped: { wave: 0, target: 'web1', detail: 'HTTP 500' } } }))).toBe(false);
     expect(pushSucceeded(all, entry([], { error: 'checkout failed' }))).toBe(false);
   });

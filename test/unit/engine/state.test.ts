@@ -11,6 +11,8 @@ import {
   deployFinished,
   deployRefused,
   forgetOtherSlots,
+  isLagging,
+  laggedBehind,
   pushRejected,
   refusedBeforeTransfer,
   releaseJudged,
@@ -160,6 +162,24 @@ describe('slots: staging, switching, and what the target then serves', () => {
     slotLinked(s, 'web1', '2', ['uploads']);
     transferSucceeded(s, 'web1', B, 't', '2');
     expect(s.targets.web1?.slots?.['2']).toEqual({ commit: B, at: 't', status: 'ok', attempted: [], retiredAt: 'r', linked: ['uploads'] });
+  });
+});
+
+describe('lagging: the farm switched without a target', () => {
+  it('is noted with the commit it lags behind and the first time it fell behind; its own switch ends it', () => {
+    const s = state({ web1: ok(A, { status: 'failed', error: 'down', live: '1', slots: { '1': ok(A) } }) });
+    laggedBehind(s, 'web1', B, 't1');
+    expect(s.targets.web1?.lagging).toEqual({ commit: B, since: 't1' });
+    expect(isLagging(s.targets.web1, B)).toBe(true);
+    // behind the next release too: since the first time
+    laggedBehind(s, 'web1', C, 't2');
+    expect(s.targets.web1?.lagging).toEqual({ commit: C, since: 't1' });
+    // the farm moved on without a switch that left it behind (a deploy held by switch: all): not lagging
+    expect(isLagging(s.targets.web1, B)).toBe(false);
+    transferSucceeded(s, 'web1', C, 't3', '2');
+    switchSucceeded(s, 'web1', '2', 't3');
+    expect(s.targets.web1?.lagging).toBeUndefined();
+    expect(isLagging(s.targets.web1, C)).toBe(false);
   });
 });
 

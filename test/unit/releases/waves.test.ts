@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rolloutWaves } from '../../../src/releases/waves.js';
+import { rolloutWaves, wavesWithout } from '../../../src/releases/waves.js';
 
 const farm = ['web1', 'web2', 'web3', 'web4', 'web5'];
 
@@ -22,5 +22,17 @@ describe('rolloutWaves: the order targets take a release in', () => {
   it('a canary larger than the farm is the whole farm, once; no empty wave', () => {
     expect(rolloutWaves(['a', 'b'], { canary: 5, batch: 1 })).toEqual([['a', 'b']]);
     expect(rolloutWaves([], { canary: 1, batch: 1 })).toEqual([]);
+  });
+});
+
+describe('wavesWithout: the waves of those that take the release, when some lag', () => {
+  it('leaves the lagging targets out of every wave, batches counted from the others', () => {
+    expect(wavesWithout(farm, { canary: 1, batch: 2 }, ['web3'])).toEqual([['web1'], ['web2', 'web4'], ['web5']]);
+    expect(wavesWithout(farm, { canary: 1, batch: undefined }, ['web1'])).toEqual([['web2'], ['web3', 'web4', 'web5']]);
+  });
+
+  it('stands in for a canary named only by lagging targets with as many from the top: never a release without one', () => {
+    expect(wavesWithout(farm, { canary: ['web4'], batch: undefined }, ['web4'])).toEqual([['web1'], ['web2', 'web3', 'web5']]);
+    expect(wavesWithout(farm, { canary: ['web4', 'web5'], batch: undefined }, ['web5'])).toEqual([['web4'], ['web1', 'web2', 'web3']]);
   });
 });

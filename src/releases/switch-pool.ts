@@ -1,0 +1,142 @@
+import pMap from 'p-map';
+import type { Target } from '../base/config.js';
+import type { Context } from '../engine/context.js';
+import { rsyncWithRetries } from '../engine/passes.js';
+import { filesFromList } from '../transport/rsync-pass.js';
+import { runRsync } from '../transport/rsync.js';
+import { currentLink } from './link-dirs.js';
+
+/**
+ * The rsyncs that switch `current`, bounded whatever the size of the farm. A switch is one short
+ * exchange once its rsync is connected (and, for a daemon, authenticated): an armed switch is
+ * that rsync started ahead, waiting for its file list, so the farm changes version within
+ * milliseconds. Armed for every target, a farm of 1,000 held 1,000 rsyncs and three descriptors
+ * each in fanout, and every daemon saw two connections at once (the stage and the waiting
+ * switch). So: a target's switch is armed only once its own stage is over (one connection at a
+ * time to each target), only for the last SWITCHES_AT_ONCE targets to finish staging, and the
+ * others switch through a pool of as many fresh rsyncs, right after the armed ones are fired.
+ */
+
+/** Switches armed at most, and fresh switches running at once: the update server's processes and descriptors at the switch are bounded by twice this. */
+export const SWITCHES_AT_ONCE = 64;
+
+/** What one switch came to: when rsync answered (undefined: it failed, and why), and whether nothing on the target moved. */
+export interface SwitchAnswer {
+  at: number | undefined;
+  error: string | undefined;
+  untouched: boolean;
+}
+
+/** A switch of one target's `current`, its rsync started and connected, waiting for the word. */
+export interface ArmedSwitch {
+  target: Target;
+  slot: string;
+  /** send it: resolves once rsync has answered (a fresh one, retried, if the waiting one was lost) */
+  fire(): Promise<SwitchAnswer>;
+  /** not switching after all: the waiting rsync is given an empty list and changes nothing */
+  cancel(): void;
+}
+
+/** The pass that points `current` at a slot: the symlink made in a scratch directory, sent as it is. */
+function currentPass(ctx: Context, slot: string) {
+  return { kind: 'links', from: currentLink(ctx.config, slot), names: ['current'] } as const;
+}
+
+/** A switch run now, with a fresh rsync, retried as the config says. */
+export async function switchNow(ctx: Context, target: Target, slot: string): Promise<SwitchAnswer> {
+  const result = await rsyncWithRetries(ctx, target, currentPass(ctx, slot), { dryRun: false, maxDelete: undefined });
+  return result.outcome.ok ? { at: Date.now(), error: undefined, untouched: false } : { at: undefined, error: result.outcome.error ?? 'rsync failed', untouched: result.untouched };
+}
+
+/**
+ * Start the rsync that will switch `current` on a target, before it is needed: it connects now and
+ * waits for its file list. One that was lost while waiting (it timed out, or the daemon refused
+ * it at its `max connections`) is replaced by a fresh one when fired.
+ */
+export function armSwitch(ctx: Context, target: Target, slot: string): ArmedSwitch {
+  const { config, log } = ctx;
+  const pass = currentPass(ctx, slot);
+  let give: (list: Buffer) => void = () => undefined;
+  const list = new Promise<Buffer>((resolve) => {
+    give = resolve;
+  });
+  const waiting = runRsync({ config, target, pass, dryRun: false, log, rsyncPath: config.rsync.path, maxDelete: undefined, deferredInput: list });
+  return {
+    target,
+    slot,
+    async fire() {
+      give(filesFromList(pass));
+      const outcome = await waiting;
+      if (outcome.ok) return { at: Date.now(), error: undefined, untouched: false };
+      log.warn({ target: target.name, error: outcome.error }, 'the waiting switch was lost; switching with a fresh rsync');
+      const again = await switchNow(ctx, target, slot);
+      return { ...again, untouched: again.untouched && outcome.untouched };
+    },
+    cancel() {
+      give(Buffer.alloc(0));
+      void waiting;
+    },
+  };
+}
+
+/** A target whose `current` a deploy switches, and to which slot. */
+export interface SwitchTo {
+  target: Target;
+  slot: string;
+}
+
+/**
+ * The switches of one deploy, armed as the targets finish staging: a target's once its own stage
+ * is over, and only if it is among the last `limit` to finish (those that finished earlier would
+ * wait longest, past their timeout maybe). Told of every target that stages, in any order.
+ */
+export class SwitchesAhead {
+  private readonly armed = new Map<string, ArmedSwitch>();
+  /** the targets to switch that have not finished staging yet */
+  private readonly staging: Map<string, SwitchTo>;
+
+  constructor(
+    private readonly ctx: Context,
+    wanted: readonly SwitchTo[],
+    private readonly limit = SWITCHES_AT_ONCE,
+    private readonly arm: typeof armSwitch = armSwitch,
+  ) {
+    this.staging = new Map(wanted.map((w) => [w.target.name, w]));
+  }
+
+  /** A target is done staging (`ok`: it has the release): its switch is armed if it is among the last to finish. */
+  staged(name: string, ok: boolean): void {
+    const wanted = this.staging.get(name);
+    if (wanted === undefined) return;
+    this.staging.delete(name);
+    if (ok && this.staging.size < this.limit && this.armed.size < this.limit) this.armed.set(name, this.arm(this.ctx, wanted.target, wanted.slot));
+  }
+
+  /** The armed switch of a target, handed over to be fired; undefined when it has none. */
+  take(name: string): ArmedSwitch | undefined {
+    const armed = this.armed.get(name);
+    this.armed.delete(name);
+    return armed;
+  }
+
+  /** Every switch still armed is called off: none must wait on its target until it times out. */
+  cancel(): void {
+    for (const armed of this.armed.values()) armed.cancel();
+    this.armed.clear();
+  }
+}
+
+/**
+ * Fire these switches: the armed ones at once, the others through a pool of SWITCHES_AT_ONCE
+ * fresh rsyncs started at the same moment. Answers in the order given.
+ */
+export async function fireSwitches(ctx: Context, switches: readonly SwitchTo[], ahead: SwitchesAhead | undefined): Promise<SwitchAnswer[]> {
+  const armed = switches.map((s) => ahead?.take(s.target.name));
+  const fresh = switches.filter((_, i) => armed[i] === undefined);
+  const [fired, started] = await Promise.all([
+    Promise.all(armed.map(async (a) => (a === undefined ? undefined : a.fire()))),
+    pMap(fresh, (s) => switchNow(ctx, s.target, s.slot), { concurrency: SWITCHES_AT_ONCE }),
+  ]);
+  let next = 0;
+  return fired.map((answer) => answer ?? started[next++] ?? { at: undefined, error: 'not switched', untouched: true });
+}

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import type { Target } from '../../../src/base/config.js';
+import type { Context } from '../../../src/engine/context.js';
+import { SwitchesAhead, type ArmedSwitch } from '../../../src/releases/switch-pool.js';
+
+// Which switches are armed ahead, with the rsync replaced by a note of what was armed and called
+// off: the choice is plain bookkeeping; the rsyncs themselves are tested against real daemons
+// (test/integration/releases/switch.test.ts).
+
+function farm(n: number): { target: Target; slot: string }[] {
+  return Array.from({ length: n }, (_, i) => ({ target: { name: `web${i + 1}` } as Target, slot: '2' }));
+}
+
+function recorder(): { armed: string[]; cancelled: string[]; arm: (ctx: Context, target: Target, slot: string) => ArmedSwitch } {
+  const armed: string[] = [];
+  const cancelled: string[] = [];
+  return {
+    armed,
+    cancelled,
+    arm: (_ctx, target, slot) => {
+      armed.push(target.name);
+      return {
+        target,
+        slot,
+        fire: () => Promise.resolve({ at: 1, error: undefined, untouched: false }),
+        cancel: () => {
+          cancelled.push(target.name);
+        },
+      };
+    },
+  };
+}
+
+describe('SwitchesAhead: at most a bounded number armed, those of the last targets to stage', () => {
+  it('arms a target only once it has staged, and only among the last `limit` to finish', () => {
+    const r = recorder();
+    const ahead = new SwitchesAhead({} as Context, farm(6), 2, r.arm);
+    for (const name of ['web3', 'web1', 'web2', 'web6']) ahead.staged(name, true);
+    expect(r.armed).toEqual([]);
+    ahead.staged('web5', true);
+    ahead.staged('web4', true);
+    expect(r.armed).toEqual(['web5', 'web4']);
+    expect(ahead.take('web4')?.target.name).toBe('web4');
+    expect(ahead.take('web4')).toBeUndefined();
+    expect(ahead.take('web1')).toBeUndefined();
+    ahead.cancel();
+    expect(r.cancelled).toEqual(['web5']);
+  });
+
+  it('arms none for a target that failed, or one it was not asked to switch; a farm smaller than the limit is armed whole', () => {
+    const r = recorder();
+    const ahead = new SwitchesAhead({} as Context, farm(3), 64, r.arm);
+    ahead.staged('web1', false);
+    ahead.staged('elsewhere', true);
+    ahead.staged('web2', true);
+    ahead.staged('web3', true);
+    ahead.staged('web3', true);
+    expect(r.armed).toEqual(['web2', 'web3']);
+  });
+});
