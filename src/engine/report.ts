@@ -49,7 +49,7 @@ export function table(header: readonly string[], rows: readonly (readonly string
 
 /** A status word in its colour: green for good, yellow for behind, red for bad. */
 export function statusWord(word: string, color: boolean): string {
-  const code = ['ok', 'same'].includes(word) ? 32 : ['behind', 'unknown'].includes(word) ? 33 : 31;
+  const code = ['ok', 'same'].includes(word) ? 32 : ['behind', 'unknown', 'lagging'].includes(word) ? 33 : 31;
   return paint(color, code, word);
 }
 

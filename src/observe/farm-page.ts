@@ -79,9 +79,9 @@ function overview(stage: StageView): string {
   return [`<dl class="overview">${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl>`, ...alerts].join('\n');
 }
 
-const HEALTH_ORDER: Readonly<Record<HostView['state'], number>> = { failed: 0, unknown: 1, behind: 2, ok: 3 };
+const HEALTH_ORDER: Readonly<Record<HostView['state'], number>> = { failed: 0, lagging: 1, unknown: 2, behind: 3, ok: 4 };
 
-/** Failed hosts first, then those of unknown state, those behind, and the rest; in the config's order within each. */
+/** Failed hosts first, then those the farm switched without, those of unknown state, those behind, and the rest; in the config's order within each. */
 function hostsTable(hosts: readonly HostView[]): string {
   const ordered = [...hosts].sort((a, b) => HEALTH_ORDER[a.state] - HEALTH_ORDER[b.state]);
   const anySlots = hosts.some((h) => h.slots !== undefined);
@@ -151,7 +151,9 @@ function deployDetail(d: DeployView): string {
   if (d.rollout !== undefined) parts.push(rolloutDetail(d.rollout));
   if (d.switch !== undefined) {
     const held = d.switch.held.length === 0 ? '' : `; held back: ${esc(d.switch.held.join(', '))}`;
-    parts.push(`<p data-switch-skew-ms="${d.switch.skewMs}">switched ${d.switch.switched} within ${d.switch.skewMs} ms (skew), from ${esc(utcTime(d.switch.at))}${held}</p>`);
+    const lagging = d.switch.lagging ?? [];
+    const lag = lagging.length === 0 ? '' : `; <span class="state lagging" data-lagging="${esc(lagging.join(' '))}">lagging</span> (not switched, serving their old release): ${esc(lagging.join(', '))}`;
+    parts.push(`<p data-switch-skew-ms="${d.switch.skewMs}">switched ${d.switch.switched} within ${d.switch.skewMs} ms (skew), from ${esc(utcTime(d.switch.at))}${held}${lag}</p>`);
   }
   return parts.join('');
 }
@@ -182,9 +184,10 @@ thead th{background:var(--head);font-weight:600;white-space:nowrap}
 tbody th{white-space:nowrap}
 .why{white-space:pre-line;overflow-wrap:anywhere}
 .state,.badge{font-weight:600}
-.ok,.state.ok{color:var(--ok)}.state.behind,.state.unknown{color:var(--warn)}.failed,.state.failed{color:var(--bad)}
+.ok,.state.ok{color:var(--ok)}.state.behind,.state.unknown,.state.lagging{color:var(--warn)}.failed,.state.failed{color:var(--bad)}
 .badge{font-size:.8rem;padding:.1rem .5rem;border-radius:1rem;border:1px solid currentColor;vertical-align:middle}
 tr[data-state=failed]{background:color-mix(in srgb,var(--bad) 8%,transparent)}
+tr[data-state=lagging]{background:color-mix(in srgb,var(--warn) 8%,transparent)}
 .lock,.alert{border-left:4px solid var(--bad);background:color-mix(in srgb,var(--bad) 10%,transparent);padding:.6rem .8rem;margin:.6rem 0}
 .lock{font-size:1.1rem}
 dl.overview{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:.5rem 0}

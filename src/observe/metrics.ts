@@ -6,7 +6,7 @@ import { run } from '../base/exec.js';
 import { branchTip, gitEnv, type Commit } from '../base/git.js';
 import { Journal, isDeploy, readHistory, readRecentHistory, writeAtomically, type HistoryEntry, type State } from '../engine/journal.js';
 import type { Logger } from '../base/log.js';
-import { countDeploys, deployOutcome, upToDate } from '../engine/state.js';
+import { countDeploys, deployOutcome, isLagging, upToDate } from '../engine/state.js';
 import { readFreeze, type Freeze } from '../engine/freeze.js';
 
 /**
@@ -41,6 +41,8 @@ export interface MetricsFacts {
 const REASONS = ['push', 'manual', 'rollback', 'sync', 'watch', 'auto-rollback', 'promote'] as const;
 const OUTCOMES = ['ok', 'partial', 'failed'] as const;
 const TARGET_OUTCOMES = ['ok', 'failed'] as const;
+
+const LAGGING_HELP = 'layout: slots: whether the farm switched to the current deploy without the target (1): it failed, switch: let the others go, and it serves its old release until caught up (fanout sync).';
 
 /** A label value as the format wants it: backslash, double quote and newline escaped. */
 function label(value: string): string {
@@ -83,6 +85,7 @@ export function prometheusText(facts: MetricsFacts): string {
     }),
   );
   family('fanout_target_up_to_date', 'gauge', 'Whether the target holds the current deploy completely (1) or not (0).', perTarget((name) => (current === null ? undefined : upToDate(state.targets[name], current.commit) ? 1 : 0)));
+  family('fanout_target_lagging', 'gauge', LAGGING_HELP, perTarget((name) => (current === null ? undefined : isLagging(state.targets[name], current.commit) ? 1 : 0)));
   family('fanout_target_last_success_timestamp_seconds', 'gauge', 'When the target last received a deploy completely, in Unix time.', perTarget((name) => seconds(state.targets[name]?.at)));
   family(
     'fanout_target_last_outcome',

@@ -1,9 +1,9 @@
 import type { Commit } from '../base/git.js';
-import { isDeploy, type HistoryEntry, type State } from '../engine/journal.js';
-import { upToDate } from '../engine/state.js';
+import { isDeploy, type HistoryEntry, type State, type TargetState } from '../engine/journal.js';
+import { isLagging, upToDate } from '../engine/state.js';
 import type { WatchState } from '../watch/watcher-state.js';
 
-export type TargetHealth = 'ok' | 'behind' | 'failed' | 'unknown';
+export type TargetHealth = 'ok' | 'behind' | 'lagging' | 'failed' | 'unknown';
 
 export interface TargetStatus {
   name: string;
@@ -15,6 +15,8 @@ export interface TargetStatus {
   live?: string | null;
   /** `unknown`: it was written once, but what it holds is no longer vouched for (after sync --full) */
   slots?: { slot: string; commit: Commit | null; state: 'complete' | 'failed' | 'cut short' | 'unknown' }[];
+  /** `lagging`: the farm switched to the current deploy without it, first at `since` */
+  lagging?: { commit: Commit; since: string };
 }
 
 /** A target's slots in a few words: "slot 2 live; slot 1 holds 0123456789". */
@@ -35,8 +37,10 @@ export function targetsToSync(names: readonly string[], state: State): string[] 
 
 /**
  * Each target against the current deploy: `ok` has it (and no edit made outside git that it
- * lacks), `behind` completely holds an older commit (or lacks such edits),
- * `failed` its last attempt failed (or was cut short), `unknown` never deployed or state lost.
+ * lacks), `behind` completely holds an older commit (or lacks such edits), `lagging` the farm
+ * switched to it without this target (it failed, and `switch:` let the others go: it serves its
+ * old release until caught up), `failed` its last attempt failed (or was cut short), `unknown`
+ * never deployed or state lost.
  */
 export function targetStatuses(names: readonly string[], state: State): TargetStatus[] {
   const current = state.current?.commit ?? null;
@@ -46,8 +50,10 @@ export function targetStatuses(names: readonly string[], state: State): TargetSt
       return { name, health: t?.status === 'failed' ? 'failed' : 'unknown', commit: null, at: t?.at ?? null, error: t?.error };
     }
     const cutShort = t.switching !== undefined ? `a switch of current to slot ${t.switching} was cut short: it points to that slot or to slot ${t.live ?? '?'}; the next deploy switches again` : 'a deploy was cut short';
-    const health: TargetHealth = t.status === 'failed' || t.attempted.length > 0 || t.switching !== undefined ? 'failed' : upToDate(t, current) ? 'ok' : 'behind';
-    const status: TargetStatus = { name, health, commit: t.commit, at: t.at, error: health === 'failed' ? (t.switching !== undefined ? cutShort : (t.error ?? cutShort)) : undefined };
+    const lagging = t.switching === undefined && isLagging(t, current);
+    const health: TargetHealth = lagging ? 'lagging' : t.status === 'failed' || t.attempted.length > 0 || t.switching !== undefined ? 'failed' : upToDate(t, current) ? 'ok' : 'behind';
+    const status: TargetStatus = { name, health, commit: t.commit, at: t.at, error: health === 'failed' ? (t.switching !== undefined ? cutShort : (t.error ?? cutShort)) : lagging ? laggingDetail(t) : undefined };
+    if (lagging && t.lagging !== undefined) status.lagging = t.lagging;
     if (t.slots !== undefined) {
       status.live = t.live ?? null;
       status.slots = Object.entries(t.slots)
@@ -56,6 +62,12 @@ export function targetStatuses(names: readonly string[], state: State): TargetSt
     }
     return status;
   });
+}
+
+/** Why a target lags, for its row: what it serves, and why it was left behind (its last error). */
+function laggingDetail(t: TargetState): string {
+  const why = t.status === 'failed' && t.error !== undefined ? `: ${t.error}` : '';
+  return `not switched, serves its old release; fanout sync catches it up${why}`;
 }
 
 /** Who made a deploy, and why when they said: from its history entry. */

@@ -61,7 +61,7 @@ function outcome(e: HistoryEntry, color: boolean): string {
   if (e.error !== undefined) return `${statusWord('failed', color)} before any target`;
   return [
     e.targets.map((t) => `${t.name} ${statusWord(t.status, color)} ${humanDuration(t.durationMs)}`).join(', '),
-    ...(e.switch === undefined ? [] : [`switched ${e.switch.switched} within ${e.switch.skewMs} ms`]),
+    ...(e.switch === undefined ? [] : [`switched ${e.switch.switched} within ${e.switch.skewMs} ms${(e.switch.lagging ?? []).length === 0 ? '' : `, lagging: ${(e.switch.lagging ?? []).join(', ')}`}`]),
   ].join('; ');
 }
 
@@ -141,5 +141,7 @@ function switchText(e: HistoryEntry): string {
   const s = e.switch;
   if (s === undefined) return '';
   const held = s.held.length === 0 ? '' : `; held back: ${s.held.join(', ')}`;
-  return `switch: ${s.switched} target${s.switched === 1 ? '' : 's'} switched within ${s.skewMs} ms of each other, from ${s.at}${held}\n`;
+  const lagging = s.lagging ?? [];
+  const lag = lagging.length === 0 ? '' : `; lagging (not switched, serving their old release until fanout sync catches them up): ${lagging.join(', ')}`;
+  return `switch: ${s.switched} target${s.switched === 1 ? '' : 's'} switched within ${s.skewMs} ms of each other, from ${s.at}${held}${lag}\n`;
 }

@@ -44,6 +44,11 @@ export function statusText(facts: StatusFacts, config: Pick<Config, 'branch' | '
   return `${head.join('')}\n${targets}${status.watch === undefined ? '' : `\n${status.watch.line}\n`}`;
 }
 
+/** Names, the first `most` of them and how many more: a farm of 1,000 has no room for every one. */
+function namesUpTo(names: readonly string[], most: number): string {
+  return names.length <= most ? names.join(', ') : `${names.slice(0, most).join(', ')} and ${names.length - most} more`;
+}
+
 function farmLines(facts: StatusFacts, config: Pick<Config, 'branch' | 'source' | 'stateDir'>, color: boolean, now: number): string[] {
   const { status, subjects: names, state, autoRollback, currentBuild, currentBy } = facts;
   const { current, branchTip: tip, sourceError } = status;
@@ -60,6 +65,8 @@ function farmLines(facts: StatusFacts, config: Pick<Config, 'branch' | 'source' 
   // an automatic rollback says what failed and where the farm went; else a release still rejected
   if (autoRollback !== undefined) lines.push(autoRollbackLine(autoRollback));
   else if (state.rejected !== undefined) lines.push(rejectedLine(state.rejected));
+  const lagging = status.targets.filter((t) => t.health === 'lagging').map((t) => t.name);
+  if (lagging.length > 0) lines.push(`${statusWord('lagging', color)}: ${namesUpTo(lagging, 10)} (the farm switched without ${lagging.length === 1 ? 'it' : 'them'}: ${lagging.length === 1 ? 'it serves its' : 'they serve their'} old release until fanout sync catches ${lagging.length === 1 ? 'it' : 'them'} up)`);
   if (tip !== null && !status.tip.deployed) lines.push(`branch ${config.branch} is at ${shortCommit(tip)} "${names.get(tip) ?? ''}", not deployed: ${status.tip.why ?? ''}`);
   return lines;
 }

@@ -89,6 +89,16 @@ describe('the farm page: hosts', () => {
     expect(html).toContain('data-stage="site" data-ok="false"');
   });
 
+  it('shows a host the farm switched without as lagging, after the failed ones, and the deploy that left it behind', () => {
+    const state = farmState();
+    state.targets.web3 = { ...targetState(state, 'web3'), status: 'failed', error: 'staging slot 2: cannot connect', lagging: { commit: B, since: 'x' } };
+    const entries = [...history().slice(0, 3), entry(4, [outcome('web1', 'ok'), outcome('web3', 'failed')], { switch: { at: '2026-11-25T10:04:03.000Z', skewMs: 3, switched: 2, held: [], lagging: ['web3'] } })];
+    const html = page(stage(state, entries));
+    expect(hostOrder(html)).toEqual(['web2 failed', 'web3 lagging', 'web1 ok', 'web4 ok']);
+    expect(/<tr data-host="web3"[^]*?<\/tr>/.exec(html)?.[0]).toContain('not switched, serves its old release; fanout sync catches it up: staging slot 2: cannot connect');
+    expect(html).toContain('<span class="state lagging" data-lagging="web3">lagging</span> (not switched, serving their old release): web3');
+  });
+
   it('shows every slot, what it holds and which is live', () => {
     const state = farmState();
     state.targets.web1 = { ...targetState(state, 'web1'), live: '2', slots: { 1: { commit: A, at: 'x', status: 'ok', attempted: [] }, 2: { commit: B, at: 'y', status: 'ok', attempted: [] } } };

@@ -59,6 +59,17 @@ describe('metrics in the Prometheus text format', () => {
     expect(value(m, 'fanout_target_last_deploy_duration_seconds', { target: 'web1' })).toBe(0.12);
   });
 
+  it('per target: whether the farm switched to the current deploy without it (it lags)', () => {
+    const base = facts();
+    const web2 = { commit: A, at: '2026-11-24T09:00:00.000Z', status: 'failed' as const, error: 'cannot connect', attempted: [], lagging: { commit: B, since: '2026-11-25T10:00:02.000Z' } };
+    const lagging = { ...base.state, targets: { ...base.state.targets, web2 } };
+    const m = parsed(prometheusText(facts({ state: lagging })));
+    expect(value(m, 'fanout_target_lagging', { target: 'web2' })).toBe(1);
+    expect(value(m, 'fanout_target_lagging', { target: 'web1' })).toBe(0);
+    // failed, and not left behind by a switch of the farm: not lagging
+    expect(value(parsed(prometheusText(base)), 'fanout_target_lagging', { target: 'web2' })).toBe(0);
+  });
+
   it('per farm: deploys by reason and outcome, automatic rollbacks, the last switch skew, the last deploy', () => {
     const m = parsed(prometheusText(facts({ deploys: { 'push ok': 5, 'push partial': 1, 'auto-rollback ok': 2 } })));
     expect(value(m, 'fanout_deploys_total', { reason: 'push', outcome: 'ok' })).toBe(5);

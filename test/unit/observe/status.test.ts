@@ -38,6 +38,24 @@ describe('target health against the current deploy', () => {
   });
 });
 
+describe('a target the farm switched without (switch: a share, or available)', () => {
+  const left = { commit: A, at: 't', status: 'failed' as const, error: 'staging slot 2: cannot connect', attempted: [], live: '1', lagging: { commit: B, since: 's' } };
+
+  it('lags while it does not have the current deploy: its row says so and why, and sync takes it', () => {
+    const [s] = targetStatuses(['web5'], state({ web5: left }));
+    expect(s).toMatchObject({ health: 'lagging', commit: A, lagging: { commit: B, since: 's' } });
+    expect(s?.error).toBe('not switched, serves its old release; fanout sync catches it up: staging slot 2: cannot connect');
+    expect(targetsToSync(['web5'], state({ web5: left }))).toEqual(['web5']);
+    expect(farmStatus(['web5'], state({ web5: left }), B, undefined).ok).toBe(false);
+  });
+
+  it('a note from an older deploy means nothing once the farm has moved on; a switch cut short is failed first', () => {
+    expect(targetStatuses(['web5'], state({ web5: { ...left, lagging: { commit: C, since: 's' } } }))[0]?.health).toBe('failed');
+    expect(targetStatuses(['web5'], state({ web5: { ...left, switching: '2' } }))[0]?.health).toBe('failed');
+    expect(targetStatuses(['web5'], state({ web5: { ...left, commit: B, status: 'ok', error: undefined } }))[0]?.health).toBe('ok');
+  });
+});
+
 describe('what sync catches up, and edits made outside git', () => {
   it('a target that lacks edits watch noted is behind, and sync takes it with the failed and unknown ones', () => {
     const s = state({

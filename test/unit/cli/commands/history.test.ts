@@ -123,6 +123,9 @@ describe('fanout history ID: one deploy, whole', () => {
     expect(text).toContain('  outcome   failed\n');
     expect(text).toContain('rollout:\n  wave 1: web1\n    check web1: ok (HTTP 200; 1 try, 0.04s)\n  wave 2: web2\n    check web2: FAILED (HTTP 500; 3 tries, 2.1s)\n  stopped in wave 2 at web2: HTTP 500\n');
     expect(text).toContain('switch: 1 target switched within 12 ms of each other, from 2026-01-01T01:00:01.000Z; held back: web2\n');
+    const lagged = entry(10, { switch: { at: '2026-01-01T01:00:01.000Z', skewMs: 3, switched: 1, held: [], lagging: ['web2'] } });
+    expect(deployText(lagged, false, NOW)).toContain('switch: 1 target switched within 3 ms of each other, from 2026-01-01T01:00:01.000Z; lagging (not switched, serving their old release until fanout sync catches them up): web2\n');
+    expect(historyText([lagged], false, NOW)).toContain('; switched 1 within 3 ms, lagging: web2\n');
     const refused = deployText(entry(9, { refused: 'commit bbbbbbbbbb has no files', targets: [] }), false, NOW);
     expect(refused).toContain('  outcome   refused\n');
     expect(refused).toMatch(/\nwhy:\n {2}refused: commit bbbbbbbbbb has no files\n$/);
