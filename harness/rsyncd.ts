@@ -58,6 +58,9 @@ export function createDaemon({ hostIndex, root, name, moduleLines = [], globalLi
     [
       `pid file = ${path.join(base, 'rsyncd.pid')}`,
       `log file = ${path.join(base, 'rsyncd.log')}`,
+      // its own: `max connections` counts in this file, by default /var/run/rsyncd.lock, which
+      // every daemon on the machine would share (and one daemon's connections count against another's)
+      `lock file = ${path.join(base, 'rsyncd.lock')}`,
       'use chroot = no',
       `uid = ${uid}`,
       `gid = ${gid}`,
