@@ -130,6 +130,34 @@ describe('switch: "80%": a share of the farm', () => {
   });
 });
 
+describe('the rollout honours the share', () => {
+  it('a canary that lags is stood in for, the batches go on without it, and each is checked', async () => {
+    const f = (farm = await createFarm({ targets: 5, firstHost: 241 }));
+    const checked = path.join(f.root, 'checked');
+    const check = path.join(f.root, 'check.sh');
+    fs.writeFileSync(check, `#!/bin/sh\necho "$FANOUT_TARGET" >> ${checked}\n`, { mode: 0o755 });
+    f.writeConfig({ layout: 'slots', slotGrace: 0, switch: '80%', checks: { command: [check], retries: 0 }, rollout: { canary: ['web5'], batch: 2 } });
+    await pushed(f, { 'index.html': 'v1' }, 'v1');
+    fs.rmSync(checked);
+    const web5 = f.daemons[4];
+    if (web5 === undefined) throw new Error('five daemons expected');
+    await web5.stop();
+    const v2 = await pushed(f, { 'index.html': 'v2' }, 'v2');
+    expect(v2.stderr).toMatch(/remote: canary: web1\b/);
+    await expectServing(f, v2.commit, ['web1', 'web2', 'web3', 'web4']);
+    expect(live(f).web5).toBe('slots/1');
+    const entry = f.history().at(-1);
+    expect(entry?.rollout?.waves).toEqual([['web1'], ['web2', 'web3'], ['web4']]);
+    expect(entry?.rollout?.stopped).toBeUndefined();
+    expect(entry?.switch).toMatchObject({ switched: 4, lagging: ['web5'] });
+    // the stand-in canary checked first, then each batch; nothing checked on the one that lags
+    const order = fs.readFileSync(checked, 'utf8').trim().split('\n');
+    expect(order[0]).toBe('web1');
+    expect([...order].sort()).toEqual(['web1', 'web2', 'web3', 'web4']);
+    expect((await f.fanout(['status'])).stdout).toMatch(/^web5 +lagging /m);
+  });
+});
+
 describe('a daemon at its max connections', () => {
   it('never holds the farm: one connection to each target is all a deploy needs; one held by another client lags, and is caught up', async () => {
     // every module allows one connection at a time
