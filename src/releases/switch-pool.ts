@@ -10,15 +10,16 @@ import { currentLink } from './link-dirs.js';
  * The rsyncs that switch `current`, bounded whatever the size of the farm. A switch is one short
  * exchange once its rsync is connected (and, for a daemon, authenticated): an armed switch is
  * that rsync started ahead, waiting for its file list, so the farm changes version within
- * milliseconds. Armed for every target, a farm of 1,000 held 1,000 rsyncs and three descriptors
- * each in fanout, and every daemon saw two connections at once (the stage and the waiting
- * switch). So: a target's switch is armed only once its own stage is over (one connection at a
- * time to each target), only for the last SWITCHES_AT_ONCE targets to finish staging, and the
- * others switch through a pool of as many fresh rsyncs, right after the armed ones are fired.
+ * milliseconds. Armed for every target before staging, a farm of 1,000 held 1,000 rsyncs and
+ * three descriptors each in fanout, and every daemon saw two connections at once (the stage and
+ * the waiting switch). So: a target's switch is armed only once its own stage is over (one
+ * connection at a time to each target), only for the last SWITCHES_AT_ONCE targets to finish
+ * staging; at the switch, up to that many are armed and fired together, and any others follow
+ * through a pool of as many fresh rsyncs.
  */
 
-/** Switches armed at most, and fresh switches running at once: the update server's processes and descriptors at the switch are bounded by twice this. */
-export const SWITCHES_AT_ONCE = 64;
+/** Switch rsyncs at most at any moment (armed, or fresh in the pool): the update server's processes and descriptors for the switch, whatever the size of the farm. */
+export const SWITCHES_AT_ONCE = 128;
 
 /** What one switch came to: when rsync answered (undefined: it failed, and why), and whether nothing on the target moved. */
 export interface SwitchAnswer {
@@ -127,16 +128,23 @@ export class SwitchesAhead {
 }
 
 /**
- * Fire these switches: the armed ones at once, the others through a pool of SWITCHES_AT_ONCE
- * fresh rsyncs started at the same moment. Answers in the order given.
+ * Fire these switches. The first wave is every switch armed (those armed while their targets
+ * staged, topped up to SWITCHES_AT_ONCE with switches armed now: their rsyncs start connecting
+ * while the others start), fired together, so that up to SWITCHES_AT_ONCE targets change version
+ * within milliseconds of each other. Past that bound, the others follow through a pool of as many
+ * fresh rsyncs once the first wave has answered. Answers in the order given.
  */
 export async function fireSwitches(ctx: Context, switches: readonly SwitchTo[], ahead: SwitchesAhead | undefined): Promise<SwitchAnswer[]> {
   const armed = switches.map((s) => ahead?.take(s.target.name));
-  const fresh = switches.filter((_, i) => armed[i] === undefined);
-  const [fired, started] = await Promise.all([
-    Promise.all(armed.map(async (a) => (a === undefined ? undefined : a.fire()))),
-    pMap(fresh, (s) => switchNow(ctx, s.target, s.slot), { concurrency: SWITCHES_AT_ONCE }),
-  ]);
+  let room = SWITCHES_AT_ONCE - armed.filter((a) => a !== undefined).length;
+  switches.forEach((s, i) => {
+    if (armed[i] !== undefined || room <= 0) return;
+    armed[i] = armSwitch(ctx, s.target, s.slot);
+    room -= 1;
+  });
+  const fired = await Promise.all(armed.map(async (a) => (a === undefined ? undefined : a.fire())));
+  const rest = switches.filter((_, i) => armed[i] === undefined);
+  const started = await pMap(rest, (s) => switchNow(ctx, s.target, s.slot), { concurrency: SWITCHES_AT_ONCE });
   let next = 0;
   return fired.map((answer) => answer ?? started[next++] ?? { at: undefined, error: 'not switched', untouched: true });
 }
