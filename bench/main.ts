@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --files 10000,100000[,1000000] --reps 5 --only push,scale,overhead,daemons,watch,bigchange,slots,rollout,badwindow,build --out DIR]
+ * npm run bench [-- --files 10000,100000[,1000000] --reps 5 --only push,scale,overhead,daemons,watch,bigchange,slots,switch,rollout,badwindow,build --out DIR]
  * npm run bench -- --quick     (the CI smoke run: small, into a temp dir, exit 1 unless it all ran)
  *
  * Side-by-side costs of a deploy, measured in one run on this machine: fanout's git push against
@@ -28,6 +28,7 @@ import { badWindowScenario, rolloutLoadScenario } from './rollout.js';
 import { overheadScenario } from './overhead.js';
 import { scaleScenario } from './scale.js';
 import { slotsScenario } from './slots.js';
+import { switchScenario } from './switch.js';
 import { watchScenario } from './watch.js';
 
 async function machine(): Promise<string> {
@@ -157,6 +158,10 @@ async function main(): Promise<void> {
   await scenario(`watch, ${options.watchFiles} files, burst of ${options.burst}`, wanted('watch'), () => runWatch(options, results, say));
   for (const files of options.sizes.filter((f) => f >= BIG)) await scenario(`push, ${files} files`, wanted('push'), () => push(files));
   await scenario(`atomic releases, ${options.slotTargets.join('/')} targets`, wanted('slots'), () => runSlots(options, results, say));
+  await scenario(`the switch at scale, ${options.switchTargets.join('/')} targets`, wanted('switch'), async () => {
+    results.switch = await switchScenario({ counts: options.switchTargets, files: options.quick ? 50 : 200, reps: options.reps, firstHost: 2, ...(options.switchCli === undefined ? {} : { cli: options.switchCli }) }, say);
+    return 'every target switched, each time; the first and last targets equal to their source';
+  });
   await scenario(`health-gated rollout under load, ${options.quick ? 3 : 20} deploys`, wanted('rollout'), () => runRollout(options, results, say));
   await scenario(`the bad window of a failed release, ${options.quick ? 1 : 5} each way`, wanted('badwindow'), async () => {
     results.badWindow = await badWindowScenario({ deploys: options.quick ? 1 : 5, firstHost: 230 }, say);

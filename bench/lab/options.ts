@@ -26,6 +26,10 @@ export interface Options {
   /** targets and site size of the overhead scenario */
   overheadTargets: number;
   overheadFiles: number;
+  /** target counts for the switch at scale */
+  switchTargets: number[];
+  /** the fanout the switch scenario measures: another checkout's dist/cli.js, for a before and after */
+  switchCli: string | undefined;
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -45,7 +49,7 @@ export function parseOptions(argv: string[]): Options {
     changes: list(value('changes'), quick ? [1, 10] : [1, 10, 1000]),
     // a smoke run must never overwrite the checked-in results
     out: value('out') ?? (quick ? fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-quick-')) : path.resolve('bench-results')),
-    scenarios: (value('only') ?? 'push,scale,overhead,daemons,watch,bigchange,slots,rollout,badwindow,build').split(','),
+    scenarios: (value('only') ?? 'push,scale,overhead,daemons,watch,bigchange,slots,switch,rollout,badwindow,build').split(','),
     scaleFiles: Number(value('scale-files') ?? (quick ? 1000 : 10_000)),
     scaleTargets: list(value('targets'), quick ? [1, 2] : [1, 2, 4, 8]),
     watchFiles: Number(value('watch-files') ?? (quick ? 1000 : 10_000)),
@@ -56,6 +60,8 @@ export function parseOptions(argv: string[]): Options {
     changeFiles: list(value('change-files'), quick ? [MAX_CHANGES + 1000] : [MAX_CHANGES - 1000, MAX_CHANGES + 1000]),
     overheadTargets: Number(value('overhead-targets') ?? (quick ? 10 : 50)),
     overheadFiles: Number(value('overhead-files') ?? 1000),
+    switchTargets: list(value('switch-targets'), quick ? [10] : [100]),
+    switchCli: value('switch-cli') === undefined ? undefined : path.resolve(value('switch-cli') ?? ''),
   };
 }
 

@@ -7,6 +7,8 @@ import { lineChart, type Series } from './chart.js';
 import type { DaemonRow } from '../daemon.js';
 import type { ScaleRow } from '../scale.js';
 import { slotsMarkdown, type SlotsResults } from '../slots.js';
+import { switchMarkdown } from '../switch.js';
+import type { SwitchScaleResult } from './switch-measure.js';
 import { badWindowMarkdown, rolloutLoadMarkdown, type BadWindowRow, type RolloutLoadRow } from '../rollout.js';
 import { buildMarkdown, type BuildRow } from '../build.js';
 import { pairedRatio, type Spread } from './stats.js';
@@ -62,6 +64,8 @@ export interface Results {
   burstLimitMs: number;
   /** the atomic-releases scenario, when it ran */
   slots?: SlotsResults;
+  /** the switch at scale, when it ran */
+  switch?: SwitchScaleResult[];
   /** the health-gated rollout under load, when it ran */
   rollout?: RolloutLoadRow[];
   /** the bad window of a failed release, with and without a slow onFailure hook, when it ran */
@@ -296,6 +300,7 @@ export function markdown(results: Results): string {
   if (results.watch.length > 0) lines.push('## Watch: one file, then a burst, to 3 targets', '', watchMarkdown(results.watch, results.burstLimitMs));
 
   if (results.slots !== undefined) lines.push(...slotsMarkdown(results.slots));
+  if (results.switch !== undefined) lines.push(...switchMarkdown(results.switch));
   if (results.rollout !== undefined) lines.push(...rolloutLoadMarkdown(results.rollout));
   if (results.badWindow !== undefined) lines.push(...badWindowMarkdown(results.badWindow));
   lines.push(...buildMarkdown(results.build));
