@@ -35,7 +35,9 @@ export interface Sshd {
 
 export interface SshdOptions {
   /** the N of 127.0.0.N; ssh tests use 90..99 */
-  hostIndex: number;
+  hostIndex?: number;
+  /** the address instead, anywhere in 127.0.0.0/8 (a relay of the scale lab: 127.0.2.N) */
+  address?: string;
   root: string;
   /** sshd's AuthorizedKeysFile, as it reads it (`.ssh/authorized_keys`: each user's own); default one file of the test's */
   authorizedKeysFile?: string;
@@ -45,8 +47,9 @@ export interface SshdOptions {
 
 const SSHD = '/usr/sbin/sshd';
 
-export async function startSshd({ hostIndex, root, authorizedKeysFile, extraConfig = [] }: SshdOptions): Promise<Sshd> {
-  const address = `127.0.0.${hostIndex}`;
+export async function startSshd({ hostIndex, address: at, root, authorizedKeysFile, extraConfig = [] }: SshdOptions): Promise<Sshd> {
+  if (at === undefined && hostIndex === undefined) throw new Error('sshd: give hostIndex or address');
+  const address = at ?? `127.0.0.${hostIndex}`;
   const dir = fs.mkdtempSync(path.join(root, 'sshd-'));
   const user = process.getuid?.() === 0 ? 'root' : os.userInfo().username;
   // sshd refuses to start without its privilege-separation directory
