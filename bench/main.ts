@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --files 10000,100000[,1000000] --reps 5 --only push,scale,overhead,daemons,watch,bigchange,slots,switch,rollout,badwindow,build --out DIR]
+ * npm run bench [-- --files 10000,100000[,1000000] --reps 5 --only push,scale,overhead,daemons,watch,bigchange,slots,switch,rollout,badwindow,build,farm --out DIR]
  * npm run bench -- --quick     (the CI smoke run: small, into a temp dir, exit 1 unless it all ran)
  *
  * Side-by-side costs of a deploy, measured in one run on this machine: fanout's git push against
@@ -19,9 +19,11 @@ import { phpFpmBinary } from '../harness/phpfpm.js';
 import { bigChangeScenario } from './bigchange.js';
 import { buildScenario } from './build.js';
 import { daemonScenario } from './daemon.js';
+import { farmScaleScenario } from './farm-scale.js';
 import { canDropCaches } from './lab/common.js';
+import { inPrivateNetns, loopbackUp, reexecInNetns } from './lab/netns.js';
 import { parseOptions, type Options } from './lab/options.js';
-import { CHARTS, markdown, pushChart, scaleChart, type Results, type ScenarioStatus } from './lab/report.js';
+import { CHARTS, farmChart, markdown, pushChart, scaleChart, type Results, type ScenarioStatus } from './lab/report.js';
 import { generateSite } from './lab/site.js';
 import { BIG, pushScenario } from './push.js';
 import { badWindowScenario, rolloutLoadScenario } from './rollout.js';
@@ -49,6 +51,8 @@ function writeReport(out: string, results: Results): void {
   if (push !== undefined) writeAtomically(path.join(out, CHARTS.push), push);
   const scale = scaleChart(results);
   if (scale !== undefined) writeAtomically(path.join(out, CHARTS.scale), scale);
+  const farm = farmChart(results);
+  if (farm !== undefined) writeAtomically(path.join(out, CHARTS.farm), farm);
   writeAtomically(path.join(out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeAtomically(path.join(out, 'latest.md'), markdown(results));
 }
@@ -110,12 +114,35 @@ async function runBuild(options: Options, results: Results, say: Say): Promise<s
   return 'every target equal to its source; one page edited, one file sent';
 }
 
+async function runFarm(options: Options, results: Results, say: Say): Promise<string> {
+  const f = options.farm;
+  results.farmScale = await farmScaleScenario(
+    { files: f.files, counts: f.targets, slotCounts: f.slotTargets, classicCounts: f.classicTargets, reps: f.reps, concurrency: f.concurrency, daemons: f.daemons, approaches: f.approaches, perZone: 50, requireNetns: !options.quick },
+    say,
+  );
+  return `every target equal to its source; ${results.farmScale.bytesHow.startsWith('not measured') ? results.farmScale.bytesHow : 'bytes counted by nftables'}`;
+}
+
+/** In the benchmark's own network namespace (bench/lab/netns.ts), or on the host's loopback and saying why. */
+async function network(): Promise<{ exitCode: number } | { note: string }> {
+  const reexec = await reexecInNetns();
+  if (reexec.exitCode !== undefined) return { exitCode: reexec.exitCode };
+  await loopbackUp();
+  return { note: inPrivateNetns() ? 'a private network namespace (loopback only)' : `the host's loopback (no namespace: ${reexec.why ?? 'unknown'})` };
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  const netns = await network();
+  if ('exitCode' in netns) {
+    process.exitCode = netns.exitCode;
+    return;
+  }
   const options = parseOptions(argv);
   const say: Say = (line) => {
     console.log(line);
   };
+  say(`benchmark: in ${netns.note}`);
   const cold = await canDropCaches();
   const results: Results = {
     date: new Date().toISOString(),
@@ -129,6 +156,7 @@ async function main(): Promise<void> {
     daemons: [],
     watch: [],
     burstLimitMs: options.quick ? 60_000 : 120_000,
+    network: netns.note,
     scenarios: [],
   };
   const scenario = scenarioRunner(options, results, say);
@@ -168,6 +196,7 @@ async function main(): Promise<void> {
     return 'every failed release rolled back from every host';
   });
   await scenario(`build on the update server, ${options.quick ? 500 : 10_000} pages`, wanted('build'), () => runBuild(options, results, say));
+  await scenario(`a thousand hosts: ${options.farm.files} files to ${options.farm.targets.join('/')} targets`, wanted('farm'), () => runFarm(options, results, say));
   for (const files of options.changeFiles) {
     await scenario(`one push adding ${files} files`, wanted('bigchange'), async () => {
       results.memory.push(await bigChangeScenario(files, say));

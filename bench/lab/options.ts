@@ -30,6 +30,17 @@ export interface Options {
   switchTargets: number[];
   /** the fanout the switch scenario measures: another checkout's dist/cli.js, for a before and after */
   switchCli: string | undefined;
+  /** the farm-scale scenario (bench/farm-scale.ts) */
+  farm: {
+    files: number;
+    targets: number[];
+    slotTargets: number[];
+    classicTargets: number[];
+    reps: number;
+    daemons: number;
+    concurrency: number;
+    approaches: ('direct' | 'relays')[];
+  };
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -49,7 +60,7 @@ export function parseOptions(argv: string[]): Options {
     changes: list(value('changes'), quick ? [1, 10] : [1, 10, 1000]),
     // a smoke run must never overwrite the checked-in results
     out: value('out') ?? (quick ? fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-quick-')) : path.resolve('bench-results')),
-    scenarios: (value('only') ?? 'push,scale,overhead,daemons,watch,bigchange,slots,switch,rollout,badwindow,build').split(','),
+    scenarios: (value('only') ?? 'push,scale,overhead,daemons,watch,bigchange,slots,switch,rollout,badwindow,build,farm').split(','),
     scaleFiles: Number(value('scale-files') ?? (quick ? 1000 : 10_000)),
     scaleTargets: list(value('targets'), quick ? [1, 2] : [1, 2, 4, 8]),
     watchFiles: Number(value('watch-files') ?? (quick ? 1000 : 10_000)),
@@ -62,6 +73,16 @@ export function parseOptions(argv: string[]): Options {
     overheadFiles: Number(value('overhead-files') ?? 1000),
     switchTargets: list(value('switch-targets'), quick ? [10] : [100]),
     switchCli: value('switch-cli') === undefined ? undefined : path.resolve(value('switch-cli') ?? ''),
+    farm: {
+      files: Number(value('farm-files') ?? (quick ? 100 : 2000)),
+      targets: list(value('farm-targets'), quick ? [3, 10] : [10, 100, 1000]),
+      slotTargets: list(value('farm-slot-targets'), quick ? [10] : [100, 1000]),
+      classicTargets: list(value('farm-classic'), quick ? [3] : [10, 100]),
+      reps: Number(value('farm-reps') ?? (quick ? 1 : 3)),
+      daemons: Number(value('farm-daemons') ?? (quick ? 3 : 25)),
+      concurrency: Number(value('farm-concurrency') ?? 8),
+      approaches: (value('farm-approaches') ?? 'direct').split(',').filter((a): a is 'direct' | 'relays' => a === 'direct' || a === 'relays'),
+    },
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import { lineChart, type Series } from './chart.js';
 import type { DaemonRow } from '../daemon.js';
+import { farmScaleMarkdown, type FarmScaleResults } from '../farm-scale.js';
 import type { ScaleRow } from '../scale.js';
 import { slotsMarkdown, type SlotsResults } from '../slots.js';
 import { switchMarkdown } from '../switch.js';
@@ -74,10 +75,14 @@ export interface Results {
   build?: BuildRow;
   /** fanout's time around each rsync with many targets, when it ran */
   overhead?: OverheadResults;
+  /** a thousand hosts: the farm-scale scenario, when it ran */
+  farmScale?: FarmScaleResults;
+  /** where the run's loopback was: the benchmark's own network namespace, or the host's and why */
+  network?: string;
   scenarios: ScenarioStatus[];
 }
 
-export const CHARTS = { push: 'push-vs-size.svg', scale: 'scale-out.svg' };
+export const CHARTS = { push: 'push-vs-size.svg', scale: 'scale-out.svg', farm: 'farm-scale.svg' };
 
 const NAMES: Record<Approach, string> = {
   fanout: 'fanout: git push, to all targets done',
@@ -246,6 +251,24 @@ export function scaleChart(results: Results): string | undefined {
   return lineChart({ title: `A one-file deploy on ${count(files)} files: time against targets`, xLabel: 'rsync daemon targets', yLabel: 'time to all targets done', series, xTickLabel: (x) => `${x}` });
 }
 
+/** The farm-scale runs against the target count: in place, slots, the classic loop. */
+export function farmChart(results: Results): string | undefined {
+  const rows = results.farmScale?.rows ?? [];
+  const line = (name: string, pick: (r: (typeof rows)[number]) => boolean): Series => ({
+    name,
+    points: rows.filter(pick).map((r) => ({ x: r.targets, y: r.time.median / 1000, lo: r.time.min / 1000, hi: r.time.max / 1000 })),
+  });
+  const series = [
+    line('fanout, in place: 1-file push', (r) => r.approach === 'direct' && r.layout === 'in-place' && r.run === '1-file push'),
+    line('fanout, slots: 1-file push', (r) => r.layout === 'slots' && r.run === '1-file push'),
+    line('fanout, slots: rollback (a switch)', (r) => r.run === 'rollback, a switch'),
+    line('classic: rsync per target in turn', (r) => r.run === 'classic loop'),
+    line('fanout, relays: 1-file push', (r) => r.approach === 'relays' && r.run === '1-file push'),
+  ].filter((s) => s.points.length > 0);
+  if (series.length === 0) return undefined;
+  return lineChart({ title: `A one-file push on ${count(results.farmScale?.files ?? 0)} files: time against hosts`, xLabel: 'targets (rsync daemon modules)', yLabel: 'whole push', series, xTickLabel: (x) => count(x) });
+}
+
 export function markdown(results: Results): string {
   const cacheNote = results.coldCache
     ? 'warm and cold page cache (cold: `sync; echo 3 > /proc/sys/vm/drop_caches` before each cold trial)'
@@ -253,11 +276,15 @@ export function markdown(results: Results): string {
   const lines: string[] = [
     '# fanout benchmark',
     '',
-    `Run ${results.date} on ${results.machine}, with \`${results.command}\`. Cache: ${cacheNote}.`,
+    `Run ${results.date} on ${results.machine}, with \`${results.command}\`, in ${results.network ?? "the host's loopback"}. Cache: ${cacheNote}.`,
     'Each approach has its own source and its own rsync daemons on loopback; median and min-max over repetitions; a ratio is approach / fanout, the median of per-repetition pairs.',
     '',
   ];
-  const charts = [results.push.length > 0 ? `![push time against site size](${CHARTS.push})` : '', results.scale.length > 0 ? `![push time against target count](${CHARTS.scale})` : ''].filter((c) => c !== '');
+  const charts = [
+    results.push.length > 0 ? `![push time against site size](${CHARTS.push})` : '',
+    results.scale.length > 0 ? `![push time against target count](${CHARTS.scale})` : '',
+    (results.farmScale?.rows.length ?? 0) > 0 ? `![push time against hosts, to 1,000](${CHARTS.farm})` : '',
+  ].filter((c) => c !== '');
   if (charts.length > 0) lines.push(charts.join('\n'), '');
 
   lines.push('## Targets met?', '', '| target | measured | |', '| --- | --- | --- |');
@@ -304,6 +331,7 @@ export function markdown(results: Results): string {
   if (results.rollout !== undefined) lines.push(...rolloutLoadMarkdown(results.rollout));
   if (results.badWindow !== undefined) lines.push(...badWindowMarkdown(results.badWindow));
   lines.push(...buildMarkdown(results.build));
+  if (results.farmScale !== undefined) lines.push(...farmScaleMarkdown(results.farmScale));
 
   lines.push('## Scenarios', '', '| scenario | status | note |', '| --- | --- | --- |');
   for (const s of results.scenarios) lines.push(`| ${s.name} | ${s.status} | ${s.note.replaceAll('|', '\\|').replaceAll('\n', ' ')} |`);
