@@ -18,6 +18,7 @@ import { CLI, GIT_IDENTITY } from '../harness/farm.js';
 import type { DaemonModule } from '../harness/rsyncd.js';
 import { assertEqual } from './lab/common.js';
 import { occupancyOf, readLastDeploy, type Occupancy } from './lab/deploy-log.js';
+import { journalRewrite, type JournalCost } from './lab/journal-cost.js';
 import { directTargets, HOSTS_RANGE, RELAYS_RANGE, startLab, startRelays, stopRelays, wipe, zonedConfig, type Approach, type Lab, type Relay } from './lab/farm-lab.js';
 import { inPrivateNetns } from './lab/netns.js';
 import { edit, generateSite, pick } from './lab/site.js';
@@ -79,6 +80,8 @@ export interface FarmScaleResults {
   bytesHow: string;
   load: string;
   rows: FarmScaleRow[];
+  /** one rewrite of fanout's journal (state.json) at each count, and at 10,000 targets (the lab's entries again) */
+  journal?: JournalCost[];
 }
 
 interface Sample {
@@ -98,6 +101,7 @@ interface Sample {
 
 interface Context {
   lab: Lab;
+  journal: JournalCost[];
   options: FarmScaleOptions;
   counters: TrafficCounters | undefined;
   say: (line: string) => void;
@@ -255,6 +259,8 @@ async function inPlace(ctx: Context, approach: Approach, relays: readonly Relay[
     rows.push(row(ctx, { approach, layout: 'in-place', run: '1-file push', targets: n }, await repeated(ctx, approach, n)));
     await assertAllEqual(ctx.lab.farm.source, hosts.slice(0, n).map((m) => m.dir));
   }
+  // the journal now holds every target of the most: what rewriting it costs, at each size
+  if (ctx.journal.length === 0) for (const n of [...counts, 10_000]) ctx.journal.push(journalRewrite(ctx.lab.farm.stateDir, n));
   return rows;
 }
 
@@ -371,7 +377,7 @@ export async function farmScaleScenario(options: FarmScaleOptions, say: (line: s
     const sitePaths = generateSite(lab.farm.clone, options.files);
     await lab.farm.commit('site');
     if (options.approaches.includes('relays')) relays = await startRelays(lab, Math.ceil(most / options.perZone));
-    const ctx: Context = { lab, options, counters, say, round: 0, sitePaths };
+    const ctx: Context = { lab, journal: [], options, counters, say, round: 0, sitePaths };
     const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
     const rows = await runAll(ctx, relays);
     return {
@@ -382,6 +388,7 @@ export async function farmScaleScenario(options: FarmScaleOptions, say: (line: s
       bytesHow: 'why' in counted ? `not measured: ${counted.why}` : `nftables counters on the output hook of the loopback, by destination (${HOSTS_RANGE}: the hosts; ${RELAYS_RANGE}: the relays): IP packets, headers included`,
       load: `load average at the start ${load}, at the end ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
       rows,
+      journal: ctx.journal,
     };
   } finally {
     await counters?.stop();
@@ -428,7 +435,7 @@ export function modelInputs(results: FarmScaleResults): ModelInputs | undefined 
   const [small, large] = pushes.slice(-2);
   if (pushes.length < 3 || smallest === undefined || small === undefined || large === undefined) return undefined;
   const at = (r: FarmScaleRow) => ({ hosts: r.targets, ms: r.time.median, cpuMs: r.cpuMs, sentBytes: r.sentBytes });
-  return fitInputs(at(smallest), at(small), at(large), MODEL_ASSUMPTIONS);
+  return fitInputs(at(smallest), at(small), at(large), results.journal ?? [], MODEL_ASSUMPTIONS);
 }
 
 export function modelMarkdown(results: FarmScaleResults): string[] {
@@ -441,7 +448,7 @@ export function modelMarkdown(results: FarmScaleResults): string[] {
   const lines = [
     '## The model, from these measurements: one push to N hosts, direct and tiered',
     '',
-    `Fixed cost ${sec(inputs.fixedMs)}; CPU on the update server ${inputs.perHostCpuMs.toFixed(1)} ms a host plus ${(inputs.perHostPerHostCpuMs * 1000).toFixed(1)} µs a host per host in the farm (the journal), over ${inputs.cores} cores; ${mib(inputs.perHostBytes)} a host for the 1-file change, to which a larger payload adds itself; a ${((inputs.uplinkBytesPerSecond * 8) / 1e9).toFixed(0)} Gbit/s uplink on the update server and on each relay, ${inputs.perRelay} hosts a relay, a relay paying the constant CPU alone. Tiered: the update server to its relays (still journalling every host), then every relay to its zone at once.`,
+    `Fixed cost ${sec(inputs.fixedMs)}; CPU on the update server ${inputs.perHostCpuMs.toFixed(1)} ms a host (the slope of the push tree's CPU), over ${inputs.cores} cores; fanout's journal rewritten twice a host, one rewrite at a time (${inputs.journalRewrites.map((j) => `${j.rewriteMs.toFixed(1)} ms at ${j.targets.toLocaleString('en-US')} targets`).join(', ')}); ${mib(inputs.perHostBytes)} a host for the 1-file change, to which a larger payload adds itself; a ${((inputs.uplinkBytesPerSecond * 8) / 1e9).toFixed(0)} Gbit/s uplink on the update server and on each relay, ${inputs.perRelay} hosts a relay, a relay paying the constant CPU alone. Tiered: the update server to its relays (still journalling every host), then every relay to its zone at once.`,
     '',
     '| hosts | payload beyond the 1-file change | direct: time | direct: update server egress | relays | tiered: time | tiered: update server egress |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

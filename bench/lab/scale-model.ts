@@ -4,21 +4,21 @@
  * sends to one relay per zone, each relay sends to its zone), from what the farm-scale scenario
  * measured. Pure: the same numbers in, the same table out, so a unit test checks the arithmetic.
  *
- * A sender's time is the larger of two bounds: its CPU (what the update server's process tree
- * spends per host, over its cores) and its uplink (bytes / bandwidth). The CPU per host has a part
- * that grows with the farm: fanout's journal rewrites the whole state (every target's entry) twice
- * per target, so a push to N hosts costs N² in it; the fit from two counts finds both parts. A
- * relay only runs rsync to its zone: it pays the constant part alone. The tiered time is the
+ * A sender's time is the largest of three bounds: its CPU (what the update server's process tree
+ * spends per host, over its cores), its uplink (bytes / bandwidth), and fanout's journal, which
+ * rewrites the whole state (every target's entry: write, fsync, rename) twice per target, one
+ * rewrite at a time on node's one thread: N rewrites of a state that grows with N, so N² per
+ * push. A relay only runs rsync to its zone: CPU and uplink, no journal. The tiered time is the
  * update server to its relays, then every relay to its zone at once, plus the fixed cost.
  */
 
 export interface ModelInputs {
   /** the push's cost whatever the count (git, node's start, lock, plan, checkout), ms */
   fixedMs: number;
-  /** CPU per host on the update server, the constant part, ms */
+  /** CPU per host on the update server, ms */
   perHostCpuMs: number;
-  /** CPU per host that grows with the farm (the journal), ms per host per host */
-  perHostPerHostCpuMs: number;
+  /** one rewrite of the journal, measured at a few farm sizes (fanout rewrites it twice a host) */
+  journalRewrites: { targets: number; rewriteMs: number }[];
   /** cores the update server (and each relay) gives a push */
   cores: number;
   /** what the update server sends one host for a 1-file change (rsync's protocol, the file, TCP/IP headers), bytes; a payload adds to it */
@@ -39,11 +39,25 @@ export interface ModelRow {
   tieredEgress: number;
 }
 
-/** One sender to `count` receivers, `journalled` hosts in its journal: its CPU or its uplink, whichever is slower. */
+/** A rewrite of a journal of `targets`: between the sizes measured, on the line through the nearest two; past them, the nearest. */
+export function rewriteMsAt(points: readonly { targets: number; rewriteMs: number }[], targets: number): number {
+  const sorted = [...points].sort((a, b) => a.targets - b.targets);
+  const first = sorted[0];
+  const last = sorted.at(-1);
+  if (first === undefined || last === undefined) return 0;
+  if (targets <= first.targets) return first.rewriteMs;
+  if (targets >= last.targets) return last.rewriteMs;
+  const i = sorted.findIndex((p) => p.targets >= targets);
+  const [lo, hi] = [sorted[i - 1] ?? first, sorted[i] ?? last];
+  return lo.rewriteMs + ((hi.rewriteMs - lo.rewriteMs) * (targets - lo.targets)) / (hi.targets - lo.targets);
+}
+
+/** One sender to `count` receivers, `journalled` hosts in its journal: its CPU, its uplink or its journal, whichever is slowest. */
 function sendMs(inputs: ModelInputs, count: number, journalled: number, payloadBytes: number): number {
-  const cpu = (count * inputs.perHostCpuMs + journalled * journalled * inputs.perHostPerHostCpuMs) / inputs.cores;
+  const cpu = (count * inputs.perHostCpuMs) / inputs.cores;
   const uplink = ((count * (payloadBytes + inputs.perHostBytes)) / inputs.uplinkBytesPerSecond) * 1000;
-  return Math.max(cpu, uplink);
+  const journal = journalled === 0 ? 0 : 2 * journalled * rewriteMsAt(inputs.journalRewrites, journalled);
+  return Math.max(cpu, uplink, journal);
 }
 
 export function modelRow(inputs: ModelInputs, hosts: number, payloadBytes: number): ModelRow {
@@ -85,14 +99,19 @@ export interface Measured {
 }
 
 /**
- * The model's inputs from the direct 1-file pushes: CPU per host = a + b x hosts through the two
- * larger counts, the bytes per host of the largest, and the fixed cost what the smallest count's
- * push took beyond its CPU bound.
+ * The model's inputs from the direct 1-file pushes: CPU per host the slope of the tree's CPU
+ * between the two larger counts, the bytes per host of the largest, the journal's rewrites as
+ * measured, and the fixed cost what the smallest count's push took beyond its bounds.
  */
-export function fitInputs(smallest: Measured, small: Measured, large: Measured, assumptions: { cores: number; uplinkBytesPerSecond: number; perRelay: number }): ModelInputs {
-  const perHostPerHostCpuMs = Math.max(0, (large.cpuMs / large.hosts - small.cpuMs / small.hosts) / (large.hosts - small.hosts));
-  const perHostCpuMs = Math.max(0, small.cpuMs / small.hosts - perHostPerHostCpuMs * small.hosts);
+export function fitInputs(
+  smallest: Measured,
+  small: Measured,
+  large: Measured,
+  journalRewrites: { targets: number; rewriteMs: number }[],
+  assumptions: { cores: number; uplinkBytesPerSecond: number; perRelay: number },
+): ModelInputs {
+  const perHostCpuMs = Math.max(0, (large.cpuMs - small.cpuMs) / (large.hosts - small.hosts));
   const perHostBytes = large.sentBytes !== undefined ? large.sentBytes / large.hosts : small.sentBytes !== undefined ? small.sentBytes / small.hosts : 0;
-  const cpuBound = (smallest.hosts * perHostCpuMs + smallest.hosts * smallest.hosts * perHostPerHostCpuMs) / assumptions.cores;
-  return { fixedMs: Math.max(0, smallest.ms - cpuBound), perHostCpuMs, perHostPerHostCpuMs, perHostBytes, ...assumptions };
+  const inputs = { fixedMs: 0, perHostCpuMs, journalRewrites, perHostBytes, ...assumptions };
+  return { ...inputs, fixedMs: Math.max(0, smallest.ms - sendMs(inputs, smallest.hosts, smallest.hosts, 0)) };
 }
