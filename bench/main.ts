@@ -131,6 +131,11 @@ async function network(): Promise<{ exitCode: number } | { note: string }> {
   return { note: inPrivateNetns() ? 'a private network namespace (loopback only)' : `the host's loopback (no namespace: ${reexec.why ?? 'unknown'})` };
 }
 
+async function runOverhead(options: Options, results: Results, say: Say): Promise<string> {
+  results.overhead = await overheadScenario({ targets: options.overheadTargets, files: options.overheadFiles, reps: options.reps, concurrency: 8, firstHost: 100 }, say);
+  return 'every target equal to its source';
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const netns = await network();
@@ -175,10 +180,7 @@ async function main(): Promise<void> {
     results.scale = await scaleScenario({ files: options.scaleFiles, counts: options.scaleTargets, reps: options.reps, firstHost: 30 }, say);
     return 'every target equal to its source';
   });
-  await scenario(`around each rsync, ${options.overheadTargets} targets`, wanted('overhead'), async () => {
-    results.overhead = await overheadScenario({ targets: options.overheadTargets, files: options.overheadFiles, reps: options.reps, concurrency: 8, firstHost: 100 }, say);
-    return 'every target equal to its source';
-  });
+  await scenario(`around each rsync, ${options.overheadTargets} targets`, wanted('overhead'), () => runOverhead(options, results, say));
   await scenario(`daemon socket options, ${options.scaleFiles} files`, wanted('daemons'), async () => {
     results.daemons = await daemonScenario({ files: options.scaleFiles, reps: options.reps * 2, firstHost: 50 }, say);
     return 'every target equal to its source';
