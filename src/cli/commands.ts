@@ -184,7 +184,7 @@ const COMMANDS: readonly AddCommand[] = [
   }),
   command({
     name: 'help [command]',
-    words: "the README's reference for COMMAND, as text: fanout help watch",
+    words: 'the reference for COMMAND (docs/reference/commands.md), as text: fanout help watch',
     options: (y) => y.positional('command', { type: 'string', describe: 'a command: deploy, watch, ...' }),
     run: (args) => {
       runHelp(args.command, () => buildCli(['--help']).showHelp('log'));

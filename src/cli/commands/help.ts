@@ -4,27 +4,43 @@ import { installRoot } from '../../base/installation.js';
 import { FanoutError } from '../../base/errors.js';
 
 /**
- * `fanout help COMMAND`: the README's section for the command, rendered for a terminal. The README
- * ships with fanout (the package holds it beside dist/), so the command reference has one source
- * and the two cannot drift.
+ * `fanout help COMMAND`: the command's section of the commands reference (docs/reference/commands.md),
+ * rendered for a terminal. The page ships with fanout (the package holds docs/ beside dist/), so
+ * the command reference has one source and the two cannot drift.
  */
 
-/** Each command's section of the README's "## Commands", by name: `### \`fanout NAME ...\`` up to the next heading. */
-export function commandSections(readme: string): Map<string, string> {
-  const start = readme.indexOf('\n## Commands\n');
-  if (start === -1) return new Map();
-  const rest = readme.slice(start + 1);
-  const end = rest.indexOf('\n## ', 1);
-  const commands = end === -1 ? rest : rest.slice(0, end);
+/** Where the commands reference lives, from the top of an installation. */
+export const COMMANDS_PAGE = 'docs/reference/commands.md';
+
+/** Each command's section of the commands reference, by name: `## \`fanout NAME ...\`` up to the next `## ` heading. */
+export function commandSections(page: string): Map<string, string> {
   const sections = new Map<string, string>();
-  for (const part of commands.split(/\n(?=### )/)) {
-    const name = /^### `fanout ([a-z-]+)/.exec(part)?.[1];
-    if (name !== undefined) sections.set(name, part.trim());
-  }
+  let inCode = false;
+  let start: number | undefined;
+  let name: string | undefined;
+  const lines = page.split('\n');
+  const close = (end: number): void => {
+    if (name !== undefined && start !== undefined) sections.set(name, lines.slice(start, end).join('\n').trim());
+  };
+  lines.forEach((line, i) => {
+    if (line.startsWith('```')) inCode = !inCode;
+    if (inCode || !line.startsWith('## ')) return;
+    close(i);
+    name = /^## `fanout ([a-z-]+)/.exec(line)?.[1];
+    start = i;
+  });
+  close(lines.length);
   return sections;
 }
 
-/** Markdown as plain text: headings, emphasis, code marks and links undone; code blocks indented. */
+/** Where a link of the commands page leads, for a reader in a terminal: a page of docs/ by its path, else nothing. */
+function linkTarget(target: string): string {
+  if (target.startsWith('#') || /^[a-z]+:/.test(target)) return '';
+  const file = target.split('#')[0] ?? '';
+  return file === '' ? '' : ` (${path.posix.join(path.posix.dirname(COMMANDS_PAGE), file)})`;
+}
+
+/** Markdown as plain text: headings, emphasis, code marks and links undone (a link to another page names it); code blocks indented. */
 export function renderForTerminal(markdown: string): string {
   const out: string[] = [];
   let inCode = false;
@@ -41,33 +57,33 @@ export function renderForTerminal(markdown: string): string {
       line
         .replace(/^#{1,6} /, '')
         .replace(/\*\*([^*]+)\*\*/g, '$1')
-        .replace(/\[([^\]]+)\]\((?:#|https?:)[^)]*\)/g, '$1')
+        .replace(/\[([^\]]+)\]\(([^)\s]*)\)/g, (_all, text: string, target: string) => `${text}${linkTarget(target)}`)
         .replace(/`([^`]+)`/g, '$1'),
     );
   }
   return `${out.join('\n').trim()}\n`;
 }
 
-/** The README beside this installation: the checkout's, or the package's. */
-export function readmePath(): string {
-  return path.join(installRoot(), 'README.md');
+/** The commands reference beside this installation: the checkout's, or the package's. */
+export function commandsPagePath(): string {
+  return path.join(installRoot(), COMMANDS_PAGE);
 }
 
-/** `fanout help [COMMAND]`: the README's section for COMMAND; without one, what `showUsage` shows (fanout --help). */
+/** `fanout help [COMMAND]`: the reference's section for COMMAND; without one, what `showUsage` shows (fanout --help). */
 export function runHelp(command: string | undefined, showUsage: () => void): void {
   if (command === undefined) showUsage();
   else process.stdout.write(commandHelp(command));
 }
 
-/** The help for one command, from the README at `file`. */
-export function commandHelp(command: string, file = readmePath()): string {
-  let readme: string;
+/** The help for one command, from the commands reference at `file`. */
+export function commandHelp(command: string, file = commandsPagePath()): string {
+  let page: string;
   try {
-    readme = fs.readFileSync(file, 'utf8');
+    page = fs.readFileSync(file, 'utf8');
   } catch {
-    throw new FanoutError(`the command reference is the README, and ${file} cannot be read: reinstall fanout, or see fanout ${command} --help`);
+    throw new FanoutError(`the command reference is ${COMMANDS_PAGE}, and ${file} cannot be read: reinstall fanout, or see fanout ${command} --help`);
   }
-  const sections = commandSections(readme);
+  const sections = commandSections(page);
   const section = sections.get(command);
   if (section === undefined) throw new FanoutError(`no command "${command}"; commands: ${[...sections.keys()].join(', ')}`);
   return renderForTerminal(section);

@@ -8,8 +8,8 @@ import { CLI } from '../../../harness/farm.js';
 import { startSshd, type Sshd } from '../../../harness/sshd.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../../../harness/tree.js';
 
-// README's "Quick start on a real farm", run as written: every block marked `<!-- quickstart:NAME -->`
-// is read out of README.md and run, with only these replaced:
+// The "Quick start on a real farm" of docs/getting-started.md, run as written: every block marked
+// `<!-- quickstart:NAME -->` is read out of that page and run, with only these replaced:
 // - addresses: the web servers are rsync daemons on 127.0.0.170 and .171 (port 873), the update
 //   server's sshd and its own address are 127.0.0.1;
 // - the users: `git` and the developer are made here with useradd, under names of their own, and
@@ -22,16 +22,17 @@ import { diffSnapshots, snapshot, snapshotCommit } from '../../../harness/tree.j
 //   the temporary directory, whose `fanout` is then on the PATH; the system config it looks for
 //   when nothing names one, /etc/fanout/fanout.yaml, is the update server's there.
 
-const README = path.resolve(path.dirname(CLI), '..', 'README.md');
+const ROOT = path.resolve(path.dirname(CLI), '..');
+const GUIDE = path.join(ROOT, 'docs', 'getting-started.md');
 const asRoot = process.getuid?.() === 0;
 const tag = crypto.randomBytes(2).toString('hex');
 const GIT = `fqgit${tag}`;
 const DEV = `fqdev${tag}`;
 
 function block(name: string): string {
-  const text = fs.readFileSync(README, 'utf8');
+  const text = fs.readFileSync(GUIDE, 'utf8');
   const m = new RegExp(`<!-- quickstart:${name.replace(/\./g, '\\.')} -->\\n\`\`\`\\w*\\n([\\s\\S]*?)\`\`\``).exec(text);
-  if (m?.[1] === undefined) throw new Error(`README.md has no quickstart block "${name}"`);
+  if (m?.[1] === undefined) throw new Error(`docs/getting-started.md has no quickstart block "${name}"`);
   return m[1];
 }
 
@@ -44,7 +45,7 @@ let devHome: string;
 let site: string;
 const machine = (name: string): string => path.join(root, name);
 
-/** README paths on one machine, under its own directory here. */
+/** The guide's paths on one machine, under its own directory here. */
 function localize(text: string, host: string): string {
   return text.replace(/(^|[\s'"=:])\/(etc|srv|data|home|var)\//g, `$1${machine(host)}/$2/`);
 }
@@ -59,7 +60,7 @@ function forServer(text: string): string {
     .replace(/192\.168\.9\.228/g, '127.0.0.171');
 }
 
-/** Run a README block with bash, as root, in `cwd`. */
+/** Run a block of the guide with bash, as root, in `cwd`. */
 async function sh(script: string, cwd: string, env: Record<string, string> = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   // stdin from /dev/null: on a socket (node's pipes are socketpairs) a bash at shell level 1
   // believes rshd started it and reads /etc/bash.bashrc, which fails under -u
@@ -122,9 +123,9 @@ async function expectWebServersAt(commit: string, which: (1 | 2)[] = [1, 2]): Pr
   for (const n of which) expect(diffSnapshots(expected, snapshot(path.join(machine(`web${n}`), 'data', 'www'))), `web${n}`).toEqual([]);
 }
 
-// One story, in the README's order by design (each step is the reader's next step on the machine
+// One story, in the guide's order by design (each step is the reader's next step on the machine
 // the last one left), so its cases run in sequence, never shuffled: unlike every other file here.
-describe.runIf(asRoot)("README's quick start, followed as written", { shuffle: false }, () => {
+describe.runIf(asRoot)('the quick start of docs/getting-started.md, followed as written', { shuffle: false }, () => {
   beforeAll(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-quickstart-'));
     fs.chmodSync(root, 0o755);
@@ -135,7 +136,7 @@ describe.runIf(asRoot)("README's quick start, followed as written", { shuffle: f
     fs.writeFileSync(path.join(bin, 'fanout'), `#!/bin/sh\n[ -n "$FANOUT_CONFIG" ] || export FANOUT_CONFIG=${machine('server')}/etc/fanout/fanout.yaml\nexec ${prefix}/bin/fanout "$@"\n`, { mode: 0o755 });
     for (const dir of ['etc', 'srv', 'data', 'home']) fs.mkdirSync(path.join(machine('server'), dir), { recursive: true });
     // the package, as `npm pack` makes it (its prepack build is the one `npm test` just ran)
-    await execa('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', machine('server')], { cwd: path.dirname(README) });
+    await execa('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', machine('server')], { cwd: ROOT });
     for (const host of ['web1', 'web2']) for (const dir of ['etc', 'data', 'var/run', 'var/log']) fs.mkdirSync(path.join(machine(host), dir), { recursive: true });
 
     // the developer: an account with an ssh key, and a site to push
@@ -154,7 +155,7 @@ describe.runIf(asRoot)("README's quick start, followed as written", { shuffle: f
     if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
   });
 
-  it('the web servers: rsyncd.conf from the README, its secrets file and document root', async () => {
+  it('the web servers: rsyncd.conf from the guide, its secrets file and document root', async () => {
     for (const n of [1, 2] as const) {
       const setup = localize(block('web-setup'), `web${n}`)
         .replace(/\bwww1\b/g, `www${n}`)
@@ -176,7 +177,7 @@ describe.runIf(asRoot)("README's quick start, followed as written", { shuffle: f
       .replace(/npm install --global /g, `npm install --global --prefix ${prefix} --no-audit --no-fund `);
     const done = await sh(install, machine('server'));
     expect(done.exitCode, done.stderr).toBe(0);
-    const { version } = JSON.parse(fs.readFileSync(path.join(path.dirname(README), 'package.json'), 'utf8')) as { version: string };
+    const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(done.stdout).toMatch(new RegExp(`^fanout ${version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{40}(, modified)?\\)$`, 'm'));
     // the installed package holds the build and no dependency of its own
     expect(fs.existsSync(path.join(prefix, 'lib', 'node_modules', 'fanout', 'dist', 'cli.js'))).toBe(true);
