@@ -202,6 +202,9 @@ const schema = v.strictObject({
   ),
 });
 
+/** The schema itself, for what must name every field it allows: the config reference's test (test/docs/references.test.ts). */
+export const configSchema = schema;
+
 /** A config as the schema lets it through: the defaults filled in, no path resolved, no dest parsed. */
 export type RawConfig = v.InferOutput<typeof schema>;
 export type RawTarget = RawConfig['targets'][number];
