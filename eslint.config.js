@@ -20,7 +20,7 @@ const importDirection = LAYERS.slice(1).map((layer, i) => {
 });
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'bench-results/', 'scratch/'] },
+  { ignores: ['dist/', 'node_modules/', 'bench-results/', 'scratch/', 'site/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
