@@ -39,6 +39,8 @@ export interface Heading {
   /** as a reader sees it: code marks, emphasis and link targets undone */
   text: string;
   anchor: string;
+  /** its line, from 1 */
+  line: number;
 }
 
 /** A heading's words as they render: `code` and **emphasis** marks and link targets gone. */
@@ -50,11 +52,11 @@ export function headingText(raw: string): string {
 export function headings(markdown: string): Heading[] {
   const slug = slugger();
   const out: Heading[] = [];
-  for (const { line } of proseLines(markdown)) {
+  for (const { line, number } of proseLines(markdown)) {
     const m = /^(#{1,6}) +(.*?)\s*#*\s*$/.exec(line);
     if (m?.[1] === undefined || m[2] === undefined) continue;
     const text = headingText(m[2]);
-    out.push({ level: m[1].length, text, anchor: slug(text) });
+    out.push({ level: m[1].length, text, anchor: slug(text), line: number });
   }
   return out;
 }
