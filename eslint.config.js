@@ -1,7 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-// src/ follows a push through its life, one folder a stage (README, "Development"); imports run one
+// src/ follows a push through its life, one folder a stage (docs/development.md); imports run one
 // way, down this list: a folder may import itself and the folders after it, never one before it.
 const LAYERS = ['cli', 'observe', 'watch', 'deploy', 'releases', 'build', 'engine', 'transport', 'base'];
 const importDirection = LAYERS.slice(1).map((layer, i) => {

@@ -9,7 +9,7 @@
  * 8 targets; fanout's own time around each rsync at 50 targets (read from its log); daemons with
  * and without TCP_NODELAY; and `fanout watch` against the classic
  * inotifywait loop and lsyncd. Every scenario ends by checking each approach left its targets
- * equal to its source. Writes DIR/latest.{md,json} and two SVG charts; see README.md, "Benchmark".
+ * equal to its source. Writes DIR/latest.{md,json} and two SVG charts; see docs/benchmark.md.
  */
 import fs from 'node:fs';
 import os from 'node:os';

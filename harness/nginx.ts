@@ -20,7 +20,7 @@ export interface WebServerOptions {
   root: string;
   /**
    * PHP through php-fpm on this socket, the script's path given as `$realpath_root` (the release
-   * `current` points to, resolved per request, as the README advises) or `$document_root` (the
+   * `current` points to, resolved per request, as docs/guides/atomic-releases.md advises) or `$document_root` (the
    * symlink's own path, which PHP's opcache keeps serving after a switch)
    */
   php?: { socket: string; root: 'realpath' | 'document' };
@@ -28,7 +28,7 @@ export interface WebServerOptions {
 
 /**
  * nginx as a web server in front of a target: `root` resolved per request through
- * `$realpath_root`, as the README advises for `current`. Runs as root's workers only so that it can
+ * `$realpath_root`, as docs/guides/atomic-releases.md advises for `current`. Runs as root's workers only so that it can
  * read the test's private temp directories.
  */
 export async function startWebServer({ hostIndex, dir, root, php }: WebServerOptions): Promise<WebServer> {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-// The layout README's "Development" draws: src/ in folders, each with its header, and the tests in
+// The layout docs/development.md draws: src/ in folders, each with its header, and the tests in
 // folders that mirror it. The import direction between the folders is eslint's (eslint.config.js).
 
 const root = path.resolve(import.meta.dirname, '..');

@@ -73,11 +73,11 @@ const schema = v.strictObject({
   repo: nonEmpty,
   /** default main; with stages, each stage's own (none: the stage is promoted into) */
   branch: v.optional(nonEmpty),
-  /** several farms from one repository (README: Stages): each stage's fields over the top level's */
+  /** several farms from one repository (docs/guides/stages-and-locks.md): each stage's fields over the top level's */
   stages: v.optional(v.record(v.string(), v.record(v.string(), v.unknown()))),
   source: nonEmpty,
   targets: v.array(targetSchema),
-  /** targets grouped by where they stand (a rack, a data centre), each zone with its relays (README: Many hosts) */
+  /** targets grouped by where they stand (a rack, a data centre), each zone with its relays (docs/guides/many-hosts.md) */
   zones: v.optional(v.record(targetName, zoneSchema), () => ({})),
   exclude: v.optional(v.array(nonEmpty), () => []),
   protect: v.optional(v.array(nonEmpty), () => []),

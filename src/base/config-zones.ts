@@ -6,7 +6,7 @@ import { normalizeSsh, type Resolve } from './config-sections.js';
 import type { Relay, Target, Zone } from './config.js';
 
 // zones: targets grouped by where they stand, each zone with the relays that pass a release on to
-// the rest of it (README: Many hosts). Read after the targets, whose `zone` fields they answer.
+// the rest of it (docs/guides/many-hosts.md). Read after the targets, whose `zone` fields they answer.
 
 /** Every zone, in the config's order, its relays parsed; a target's zone must be one of them. */
 export function normalizeZones(c: RawConfig, targets: readonly Target[], abs: Resolve, fail: Fail): Zone[] {

@@ -41,11 +41,11 @@ export interface SshOptions {
 /**
  * How a target's dest holds the site. in-place: the files themselves, written where they are
  * served. slots: `slots/1` .. `slots/N` release directories, a relative symlink `current` to the
- * live one, and `shared/` for the shared paths (see README, Atomic releases).
+ * live one, and `shared/` for the shared paths (see docs/guides/atomic-releases.md).
  */
 export type Layout = { kind: 'in-place' } | { kind: 'slots'; count: number; graceMs: number; shared: readonly string[] };
 
-/** The git hook a push deploys from (README: push modes). */
+/** The git hook a push deploys from (docs/guides/push-modes.md). */
 export type PushMode = 'post-receive' | 'pre-receive';
 
 export interface Target {
@@ -62,7 +62,7 @@ export interface Target {
 }
 
 /**
- * A host that passes each release on to the rest of its zone (README: Many hosts): reached over
+ * A host that passes each release on to the rest of its zone (docs/guides/many-hosts.md): reached over
  * ssh, it keeps the release in `<dir>/release` and its zone's daemon passwords in `<dir>/secrets`.
  */
 export interface Relay {
@@ -119,7 +119,7 @@ export interface Rollout {
 
 export interface Config {
   file: string;
-  /** with stages: which one this is (README: Stages); undefined for a config without stages */
+  /** with stages: which one this is (docs/guides/stages-and-locks.md); undefined for a config without stages */
   stage: string | undefined;
   /** with stages: every other stage, read from the same file (their own otherStages empty) */
   otherStages: readonly Config[];

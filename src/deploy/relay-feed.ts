@@ -17,7 +17,7 @@ import { planTarget } from './deploy-plan.js';
 import { changesSince, diffCache, sourceKinds } from './read-facts.js';
 import type { PlannedDeploy } from './record.js';
 
-// Tier one of a deploy through relays (README: Many hosts): the release sent once to each relay
+// Tier one of a deploy through relays (docs/guides/many-hosts.md): the release sent once to each relay
 // whose zone has something to take, planned from what that relay holds as a target's pass is, with
 // the zone's daemon passwords beside it. The targets' own passes then run on the relays.
 

@@ -89,7 +89,7 @@ export interface State {
   rejected?: { commit: Commit; source?: Commit; deployId: number; target: string; detail: string; at: string };
   /** The last deploy refused before anything was touched (bad input, maxDelete, a rejected release): the commit asked for, and the line its deployer saw */
   refused?: { commit: Commit; why: string; at: string };
-  /** what each relay's release directory holds, by the relay's name (README: Many hosts): its next pass is planned from it */
+  /** what each relay's release directory holds, by the relay's name (docs/guides/many-hosts.md): its next pass is planned from it */
   relays?: Record<string, Holding>;
 }
 
@@ -114,7 +114,7 @@ export interface TargetOutcome {
   slot?: string;
   /** layout: slots: when `current` was switched to `slot` (undefined: not switched) */
   switchedAt?: string;
-  /** the relay that sent it the release (README: Many hosts); undefined: the update server did */
+  /** the relay that sent it the release (docs/guides/many-hosts.md); undefined: the update server did */
   via?: string;
 }
 

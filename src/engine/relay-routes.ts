@@ -1,7 +1,7 @@
 import pMap from 'p-map';
 import type { RelayHop } from '../transport/relay.js';
 
-// Which way each target's passes go in a deploy with relays (README: Many hosts): through one of
+// Which way each target's passes go in a deploy with relays (docs/guides/many-hosts.md): through one of
 // its zone's relays that took the release, or directly from the update server. A relay lost half
 // way hands its targets to the zone's next relay, or to the update server; the deploy says so once.
 

@@ -326,7 +326,7 @@ export async function probeTargets(config: Config, targets: readonly Target[], l
   return (await pMap(targets, (t) => probeTarget(config, t, log), { concurrency: config.concurrency })).flat();
 }
 
-/** Each relay of the zones these targets stand in: ssh connects, and rsync runs there (README: Many hosts). */
+/** Each relay of the zones these targets stand in: ssh connects, and rsync runs there (docs/guides/many-hosts.md). */
 export async function probeRelays(config: Config, targets: readonly Target[], log: Logger): Promise<Check[]> {
   const zones = new Set(targets.map((t) => t.zone));
   const relays = config.zones.filter((z) => zones.has(z.name)).flatMap((z) => z.relays);

@@ -10,7 +10,7 @@ import { FanoutError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import { quoteForRsh, sshFailure, sshWords } from './ssh.js';
 
-// A relay (README: Many hosts): one ssh connection to it, held open as a master (ControlMaster),
+// A relay (docs/guides/many-hosts.md): one ssh connection to it, held open as a master (ControlMaster),
 // over which every rsync the relay runs for its zone is started. rsync and OpenSSH are the whole
 // transport: the relay needs sshd and rsync, nothing of fanout's.
 

@@ -115,7 +115,7 @@ function removeOwnHook(repo: string, name: HookName, done: string[]): void {
  * `targets: [...]`, so removing the "# " of any of them leaves valid YAML and a valid config.
  */
 export function starterConfig(repo: string, source: string, branch: string): string {
-  return `# fanout config: see the README for every field.
+  return `# fanout config: every field is described in docs/reference/config.md (in fanout's package too).
 repo: ${JSON.stringify(repo)}        # bare repository that receives pushes
 branch: ${JSON.stringify(branch)}    # pushes to this branch deploy
 source: ${JSON.stringify(source)}    # the pushed commit is checked out here; rsync's source

@@ -7,7 +7,7 @@ import { GIT_IDENTITY, createFarm, type Farm, type Ran } from '../../../harness/
 import { startSshd, type Sshd } from '../../../harness/sshd.js';
 
 // Who pushed, through a real sshd: each developer's key has its own line in the update server's
-// authorized_keys, which names the developer as the README shows; git passes the name on to the
+// authorized_keys, which names the developer as docs/guides/identity.md shows; git passes the name on to the
 // hook, and fanout records it. A push option carries a message.
 
 let farm: Farm | undefined;
@@ -19,7 +19,7 @@ const keys: Record<string, string> = {};
 
 beforeAll(async () => {
   sshdRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-who-sshd-'));
-  // the README's line: sshd takes FANOUT_USER, and nothing else, from an authorized_keys line
+  // the guide's line (docs/guides/identity.md): sshd takes FANOUT_USER, and nothing else, from an authorized_keys line
   sshd = await startSshd({ hostIndex: 93, root: sshdRoot, extraConfig: ['PermitUserEnvironment FANOUT_USER'] });
   for (const name of ['alice', 'stranger', 'nameless', 'carol']) keys[name] = await sshd.newKey(name);
   const pub = (name: string): string => fs.readFileSync(`${keys[name] ?? ''}.pub`, 'utf8').trim();

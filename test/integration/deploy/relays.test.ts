@@ -7,7 +7,7 @@ import { createFarm, type Farm } from '../../../harness/farm.js';
 import { startSshd, type Sshd } from '../../../harness/sshd.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../../../harness/tree.js';
 
-// Relays (README: Many hosts): two zones of two rsync daemons each, a real sshd as each zone's
+// Relays (docs/guides/many-hosts.md): two zones of two rsync daemons each, a real sshd as each zone's
 // relay. The update server sends each release once to each relay; the relay's rsync sends it on.
 
 let farm: Farm;

@@ -161,7 +161,7 @@ describe('crafted trees and names are refused before anything is touched', () =>
     const status = await farm.fanout(['status']);
     expect(status.exitCode).toBe(1);
     expect(status.stdout).toMatch(/\/www\/media is a symlink git does not have there/);
-    // the README's recovery: remove the link, deploy again
+    // the recovery docs/operations/failure-modes.md gives: remove the link, deploy again
     fs.rmSync(path.join(farm.source, 'media'));
     expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
     expect(fs.readFileSync(path.join(farm.source, 'media/p1.jpg'), 'utf8')).toBe(photo);

@@ -10,7 +10,7 @@ import type { HistoryEntry } from '../../../src/engine/journal.js';
 // The farm page as a person sees it: real pushes to real daemons with slots, one host down, then
 // the page opened from disk in Debian's chromium with JavaScript off. What it shows for every
 // host and the last deploys must be what `fanout status --json` and `fanout history --json` say.
-// FANOUT_PAGE_SCREENSHOT=docs/farm-page.png also writes the README's screenshot there.
+// FANOUT_PAGE_SCREENSHOT=docs/farm-page.png also writes the screenshot the README and docs/guides/farm-page.md show.
 
 interface StatusTarget {
   name: string;

@@ -328,7 +328,7 @@ describe('moving an in-place farm to slots', () => {
     const v1 = await pushed(files, 'in place');
     for (const dir of Object.values(dirs())) {
       expect(fs.readFileSync(path.join(dir, 'p1.html'), 'utf8')).toBe('page 1');
-      // what the application wrote, moved into shared/ with a symlink left behind (README, step 1)
+      // what the application wrote, moved into shared/ with a symlink left behind (docs/guides/moving-to-slots.md, step 1)
       fs.mkdirSync(path.join(dir, 'shared/uploads'), { recursive: true });
       fs.writeFileSync(path.join(dir, 'shared/uploads/photo.jpg'), 'user upload');
       fs.symlinkSync('shared/uploads', path.join(dir, 'uploads'));

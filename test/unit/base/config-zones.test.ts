@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/base/config.js';
 
-// zones and their relays as the config's parser reads them (README: Many hosts).
+// zones and their relays as the config's parser reads them (docs/guides/many-hosts.md).
 
 const FILE = '/etc/fanout/fanout.yaml';
 const BASE = `repo: /srv/git/site.git
