@@ -20,7 +20,8 @@
 
   function snippet(section, words) {
     const at = Math.max(0, ...words.map((w) => section.textLow.indexOf(w)).filter((i) => i >= 0).slice(0, 1));
-    const start = Math.max(0, at - 60);
+    // from the start of a word, some way before the first match
+    const start = at > 60 ? section.text.indexOf(' ', at - 60) + 1 : 0;
     return (start > 0 ? '… ' : '') + section.text.slice(start, start + 180) + (start + 180 < section.text.length ? ' …' : '');
   }
 
