@@ -20,7 +20,7 @@ const MOVED: readonly [string, string, string][] = [
   ['## Push modes: when the push itself fails', 'docs/guides/push-modes.md', '`push:` in the config says which git hook deploys a push'],
   ['## Commands (global options)', 'docs/reference/commands.md#global-options', '`--stage NAME`'],
   ['## Commands (the options of deploy, rollback and sync)', 'docs/reference/commands.md#options-of-the-commands-that-deploy', '`--allow-empty` (deploy even an empty tree, which empties every target)'],
-  ['## Commands (counts)', 'docs/reference/commands.md#options-of-the-commands-that-deploy', 'Counts: a target\'s line says `N sent` (files and symlinks)'],
+  ['## Commands (counts)', 'docs/reference/commands.md#counts-and-exit-codes', 'Counts: a target\'s line says `N sent` (files and symlinks)'],
   ['## Commands (exit codes)', 'docs/reference/exit-codes.md', '| `2` | bad usage, bad config or bad input'],
   ['### `fanout init [--repo R --source S --branch B]`', 'docs/reference/commands.md#fanout-init---repo-r---source-s---branch-b', 'Creates the bare repository if missing'],
   ['### `fanout hook post-receive`, `fanout hook pre-receive`', 'docs/reference/commands.md#fanout-hook-post-receive-fanout-hook-pre-receive', 'What the installed hooks run'],
