@@ -36,6 +36,8 @@ export interface ModelRow {
   directEgress: number;
   relays: number;
   tieredMs: number;
+  /** the same with a journal that records a host without rewriting every host's entry */
+  tieredWithoutJournalMs: number;
   tieredEgress: number;
 }
 
@@ -71,6 +73,7 @@ export function modelRow(inputs: ModelInputs, hosts: number, payloadBytes: numbe
     relays,
     // the update server still records every host; a relay records nothing
     tieredMs: inputs.fixedMs + sendMs(inputs, relays, hosts, payloadBytes) + sendMs(inputs, zone, 0, payloadBytes),
+    tieredWithoutJournalMs: inputs.fixedMs + sendMs(inputs, relays, 0, payloadBytes) + sendMs(inputs, zone, 0, payloadBytes),
     tieredEgress: relays * (payloadBytes + inputs.perHostBytes),
   };
 }
