@@ -72,13 +72,13 @@ export function overheadMarkdown(results: OverheadResults | undefined): string[]
   const lines = [
     `## Around each rsync: one-file pushes on ${files.toLocaleString('en-US')} files to ${targets} targets, concurrency ${concurrency}`,
     '',
-    "Read from fanout's log: a target's time in its slot beyond the lifetime of its rsync (spawn to exit seen), as a share of that lifetime (median over targets), and the rsyncs running at once while targets still waited for a slot, and over the whole transfer.",
+    "Read from fanout's log: a target's time in its slot beyond the lifetime of its rsync (spawn to exit seen), as a share of that lifetime (median over targets), the rsyncs running at once while targets still waited for a slot, and over the whole transfer, and how busy fanout's event loop was meanwhile (an exit is seen, and a lifetime ends, only once it is free).",
     '',
-    '| deploy | push | transfer | rsync lifetime | around it | share | running while queued | running overall |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| deploy | push | transfer | rsync lifetime | around it | share | running while queued | running overall | event loop busy |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   deploys.forEach((d, i) => {
-    lines.push(`| ${d.deployId} | ${((results.pushSamples[i] ?? Number.NaN) / 1000).toFixed(2)} s | ${(d.transferMs / 1000).toFixed(2)} s | ${d.rsyncMs.toFixed(0)} ms | ${d.overheadMs.toFixed(1)} ms | ${pct(d.overheadShare)} | ${d.meanRunningWhileQueued.toFixed(2)} of ${d.slots} | ${d.meanRunning.toFixed(2)} |`);
+    lines.push(`| ${d.deployId} | ${((results.pushSamples[i] ?? Number.NaN) / 1000).toFixed(2)} s | ${(d.transferMs / 1000).toFixed(2)} s | ${d.rsyncMs.toFixed(0)} ms | ${d.overheadMs.toFixed(1)} ms | ${pct(d.overheadShare)} | ${d.meanRunningWhileQueued.toFixed(2)} of ${d.slots} | ${d.meanRunning.toFixed(2)} | ${d.eventLoopBusy === undefined ? '-' : pct(d.eventLoopBusy)} |`);
   });
   lines.push('', `Median over ${deploys.length} deploys: ${pct(median(deploys.map((d) => d.overheadShare)))} around each rsync, ${median(deploys.map((d) => d.meanRunningWhileQueued)).toFixed(2)} of ${concurrency} rsyncs running while targets waited; the push ${(results.push.median / 1000).toFixed(2)} s, the deploy ${(results.deploy.median / 1000).toFixed(2)} s.`, '');
   return lines;

@@ -31,6 +31,11 @@ export interface DeployOverhead {
   meanRunningWhileQueued: number;
   /** what could run at once: concurrency, or fewer targets */
   slots: number;
+  /**
+   * the share of the transfer phase fanout's event loop was busy (node's own eventLoopUtilization):
+   * an rsync that exits meanwhile is seen to, and its lifetime counted, only once it is free
+   */
+  eventLoopBusy: number | undefined;
 }
 
 interface RsyncLine {
@@ -50,6 +55,8 @@ interface DeployLines {
   concurrency: number;
   rsyncs: RsyncLine[];
   done: TargetLine[];
+  /** each transfer phase's eventLoopBusy, with its length */
+  phases: { busy: number; ms: number }[];
 }
 
 /** How late a log time (ms resolution) may put an rsync's start before its target's slot began. */
@@ -70,13 +77,14 @@ function deploysIn(logText: string): DeployLines[] {
     if (record === undefined) continue;
     const pid = Number(record.pid);
     if (record.msg === 'deploy started' && record.dryRun !== true) {
-      open.set(pid, { deployId: Number(record.deployId), concurrency: Number(record.concurrency ?? 8), rsyncs: [], done: [] });
+      open.set(pid, { deployId: Number(record.deployId), concurrency: Number(record.concurrency ?? 8), rsyncs: [], done: [], phases: [] });
       continue;
     }
     const deploy = open.get(pid);
     if (deploy === undefined) continue;
     if (record.msg === 'rsync' && record.dryRun !== true) deploy.rsyncs.push({ target: String(record.target), start: Number(record.startedAt), lifetime: Number(record.lifetimeMs) });
     else if ((record.msg === 'target done' || record.msg === 'slot staged') && record.tookMs !== undefined) deploy.done.push({ target: String(record.target), end: Date.parse(String(record.time)), took: Number(record.tookMs) });
+    else if (record.msg === 'transfers done' && record.eventLoopBusy !== undefined) deploy.phases.push({ busy: Number(record.eventLoopBusy), ms: Number(record.durationMs) });
     else if (record.msg === 'deploy finished') {
       finished.push(deploy);
       open.delete(pid);
@@ -119,7 +127,14 @@ function overheadOf(deploy: DeployLines): DeployOverhead | undefined {
     meanRunning: runningBetween(transfers, first, last),
     meanRunningWhileQueued: lastQueued > first ? runningBetween(transfers, first, lastQueued) : runningBetween(transfers, first, last),
     slots: Math.min(deploy.concurrency, slots.length),
+    eventLoopBusy: busyShare(deploy.phases),
   };
+}
+
+/** The event loop's busy share over the transfer phases, weighted by their lengths. */
+function busyShare(phases: readonly { busy: number; ms: number }[]): number | undefined {
+  const ms = phases.reduce((sum, p) => sum + p.ms, 0);
+  return ms > 0 ? phases.reduce((sum, p) => sum + p.busy * p.ms, 0) / ms : undefined;
 }
 
 /** The rsyncs running at once, on average between two times: the time each spent in the window, over its length. */

@@ -279,6 +279,7 @@ async function transferAll(
     });
   }
   const reported: Promise<void>[] = [];
+  const phase = { started: performance.now(), loop: performance.eventLoopUtilization() };
   const outcomes = await inLanes(targets, ctx.routes, ctx.config.concurrency, async (target) => {
     const { outcome, recorded } = await transfer(ctx, journal, plan, target, decision.failures.get(target.name));
     const told = recorded.then(() => {
@@ -289,6 +290,8 @@ async function transferAll(
     reported.push(told);
     return outcome;
   });
+  // how busy node itself was meanwhile: an exit is seen late while it is
+  ctx.log.info({ targets: targets.length, durationMs: Math.round(performance.now() - phase.started), eventLoopBusy: Math.round(performance.eventLoopUtilization(phase.loop).utilization * 1000) / 1000 }, 'transfers done');
   await journal.flush();
   await Promise.all(reported);
   return outcomes;

@@ -27,6 +27,7 @@ describe('deployOverheads', () => {
       ...target('web3', 120, 110, 5, 100),
       // another fanout writing the same log meanwhile
       line({ time: at(50), pid: 200, msg: 'rsync', target: 'web1', pass: 'send', dryRun: false, startedAt: T0 + 50, lifetimeMs: 1000 }),
+      line({ time: at(231), msg: 'transfers done', targets: 3, durationMs: 220, eventLoopBusy: 0.25 }),
       line({ time: at(240), msg: 'deploy finished', deployId: 7 }),
       // a deploy that never finished (killed): left out
       line({ time: at(300), msg: 'deploy started', deployId: 8, concurrency: 2 }),
@@ -34,7 +35,7 @@ describe('deployOverheads', () => {
     ].join('\n');
     const [deploy, ...others] = deployOverheads(log);
     expect(others).toEqual([]);
-    expect(deploy).toMatchObject({ deployId: 7, concurrency: 2, targets: 3, overheadMs: 10, rsyncMs: 100, slots: 2 });
+    expect(deploy).toMatchObject({ deployId: 7, concurrency: 2, targets: 3, overheadMs: 10, rsyncMs: 100, slots: 2, eventLoopBusy: 0.25 });
     expect(deploy?.overheadShare).toBeCloseTo(0.1);
     // rsyncs from 15 to 225: 300 ms of them in 210 ms
     expect(deploy?.transferMs).toBe(210);
