@@ -326,7 +326,7 @@ describe('a real static site generator: Eleventy, pinned in package.json', () =>
       expect(fs.readFileSync(path.join(d.dir, 'pages/p7/index.html'), 'utf8')).toContain('Page seven, edited');
     }
     expect((await farm.fanout(['verify'])).exitCode).toBe(0);
-  });
+  }, 180_000);
 
   it('watch.path: watch mirrors that directory as it is beside the built output; pushes keep it; no build may write it', async () => {
     configure({}, { watch: { path: 'up/media' } });
