@@ -10,7 +10,7 @@ import type { HistoryEntry } from '../../../src/engine/journal.js';
 // The farm page as a person sees it: real pushes to real daemons with slots, one host down, then
 // the page opened from disk in Debian's chromium with JavaScript off. What it shows for every
 // host and the last deploys must be what `fanout status --json` and `fanout history --json` say.
-// FANOUT_PAGE_SCREENSHOT=docs/farm-page.png also writes the screenshot the README and docs/guides/farm-page.md show.
+// FANOUT_PAGE_SCREENSHOT=docs/farm-page.png also writes the README's screenshot there.
 
 interface StatusTarget {
   name: string;
@@ -38,7 +38,10 @@ beforeEach(async () => {
   farm = await createFarm({ targets: 2, firstHost: 40 });
   // a directory that does not exist yet, two levels down: the first deploy makes it
   pageDir = path.join(farm.root, 'www-status', 'fanout');
-  farm.writeConfig({ layout: 'slots', slotGrace: 0, switch: 'available', page: { dir: pageDir }, checks: { command: ['/bin/true'], retries: 0 }, rollout: { canary: 1 } });
+  // the check fails while a file says so
+  const check = path.join(farm.root, 'check.sh');
+  fs.writeFileSync(check, `#!/bin/sh\n[ -e ${farm.root}/broken ] && { echo "the about page answers 500" >&2; exit 1; }\nexit 0\n`, { mode: 0o755 });
+  farm.writeConfig({ layout: 'slots', slotGrace: 0, switch: 'available', page: { dir: pageDir }, checks: { command: [check], retries: 0 }, rollout: { canary: 1 } });
 });
 
 afterEach(async () => {
@@ -110,21 +113,21 @@ describe('the farm page in a browser', () => {
     const web2 = farm.daemons[1];
     if (web2 === undefined) throw new Error('no web2');
     await web2.stop();
+    // web2 is down (switch: available goes on without it) and the release fails its check on the canary
+    fs.writeFileSync(path.join(farm.root, 'broken'), '');
     await push({ 'index.html': 'v3', 'about.html': 'about us' }, 'About page', 'an about page, at last');
 
     const status = await json<{ ok: boolean; targets: StatusTarget[] }>(['status']);
     const history = await json<{ deploys: HistoryEntry[] }>(['history']);
     expect(status.ok).toBe(false);
-    expect(status.targets.map((t) => t.health).sort()).toEqual(['lagging', 'ok']);
+    expect(status.targets.map((t) => t.health).sort()).toEqual(['failed', 'ok']);
 
     const page = await openPage();
     // failed hosts first, each as status says: state, commit, subject, reason, slots and what they hold
-    // failed hosts first, then those that lag (serving an older release), then the others
-    const rank = (health: string): number => (health === 'failed' ? 0 : health === 'lagging' ? 1 : 2);
-    const expected = [...status.targets].sort((a, b) => rank(a.health) - rank(b.health));
+    const expected = [...status.targets].sort((a, b) => (a.health === 'failed' ? 0 : 1) - (b.health === 'failed' ? 0 : 1));
     expect(await shownHosts(page)).toEqual(expected.map((t) => ({ name: t.name, health: t.health, commit: t.commit, subject: t.subject, ...(t.error === undefined ? {} : { error: t.error }), live: t.live ?? null, slots: t.slots?.map((s) => ({ slot: s.slot, commit: s.commit, state: s.state })) })));
     expect(await text(page.locator('tr[data-host="web2"] [data-field="error"]'))).toMatch(/\S/);
-    expect(await text(page.locator('tr[data-host="web2"] [data-field="state"]'))).toBe('lagging');
+    expect(await text(page.locator('tr[data-host="web2"] [data-field="state"]'))).toBe('failed');
 
     // the deploys, newest first, as history says: who, why, how long, each host's outcome
     const rows = await page.locator('table.deploys tbody tr').all();
@@ -147,9 +150,10 @@ describe('the farm page in a browser', () => {
       expect(await row.locator('li[data-wave]').count()).toBe(e.rollout?.waves.length ?? 0);
       expect(await row.locator('li[data-check]').count()).toBe(e.rollout?.checks.length ?? 0);
     }
-    // web2 was down when the last push reached it: with switch: available it lags (switch quorum,
-    // issue 27), serving the release before; the rollout went on and nothing was rolled back
-    expect(history.deploys.map((e) => e.reason)).toEqual(['push', 'push', 'push']);
+    // the canary failed its check and went back, automatically; web2, down, was left out of the waves
+    expect(history.deploys.map((e) => e.reason)).toEqual(['auto-rollback', 'push', 'push', 'push']);
+    expect(history.deploys[1]?.switch?.lagging).toEqual(['web2']);
+    expect(await text(page.locator('.alert'))).toMatch(/^rolled back automatically: deploy #3 of [0-9a-f]{10} failed its check on web1 \(exit 1: the about page answers 500\)/);
     expect(await page.locator('[data-field="commit"] code').first().getAttribute('title')).toBe(history.deploys[0]?.commit);
     // a stranger's subject and message are text on the page, never markup
     const nasty = 'Footer: the year, not <b>2025</b> & "quotes"';
