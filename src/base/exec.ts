@@ -21,6 +21,8 @@ export interface ExecOptions {
   fd3?: number;
   /** stdout line by line as it comes, instead of buffered (a full pass itemizes every file) */
   onLine?: (line: string) => void;
+  /** stdout as it comes, before it is cut into lines: what a child writes without ending the line (rsync's `building file list ... `) */
+  onOutput?: (chunk: Buffer) => void;
   /** stderr line by line as it comes, instead of buffered (a build's output, streamed to the pusher) */
   onStderrLine?: (line: string) => void;
   /** what ends a line for onLine: a newline, or NUL for `-z` output */
@@ -30,7 +32,10 @@ export interface ExecOptions {
    * child, and once the child has exited: a build's compilers and servers go with it
    */
   killGroup?: boolean;
-  /** stop the child once it has neither read anything nor written more than a keepalive for this long */
+  /**
+   * stop the child once it has neither read anything nor written more than a keepalive for this
+   * long; with deferredInput, counted from when the input is given (waiting for it is no stall)
+   */
   stallMs?: number;
   /** told the child's pid once it is started (undefined: it could not be) */
   onSpawn?: (pid: number | undefined) => void;
@@ -191,6 +196,7 @@ function writeWhenSettled(child: ChildProcess, deferredInput: Promise<string | B
 
 /** stdout and stderr handed on line by line where the caller asked for it; settled once both have ended. */
 function streamOutput(child: ChildProcess, options: ExecOptions): Promise<unknown> {
+  if (options.onOutput !== undefined) child.stdout?.on('data', options.onOutput);
   return Promise.all([
     options.onLine === undefined ? Promise.resolve() : streamLines(child.stdout, options.onLine, options.lineEnd ?? '\n', options.binary === true ? 'latin1' : 'utf8'),
     options.onStderrLine === undefined ? Promise.resolve() : streamLines(child.stderr, options.onStderrLine, '\n', 'utf8'),
@@ -216,12 +222,28 @@ function terminate(child: Child): void {
 function stallWatchdog(child: Child, command: string, options: ExecOptions): Watchdog {
   const watchdog: Watchdog = { fired: false, stop: () => undefined };
   const { pid } = child.process;
-  if (options.stallMs === undefined || pid === undefined) return watchdog;
-  watchdog.stop = watchForStall(pid, options.stallMs, () => {
-    watchdog.fired = true;
-    options.log.warn({ command, pid, stallMs: options.stallMs }, 'no I/O from the child; stopping it');
-    terminate(child);
-  });
+  const { stallMs } = options;
+  if (stallMs === undefined || pid === undefined) return watchdog;
+  let stopped = false;
+  const watch = (): void => {
+    if (stopped) return;
+    const stopWatching = watchForStall(pid, stallMs, () => {
+      watchdog.fired = true;
+      options.log.warn({ command, pid, stallMs }, 'no I/O from the child; stopping it');
+      terminate(child);
+    });
+    watchdog.stop = () => {
+      stopped = true;
+      stopWatching();
+    };
+  };
+  watchdog.stop = () => {
+    stopped = true;
+  };
+  // a child waiting for its input (an armed switch, connected, for as long as staging takes) is
+  // idle by design until it is given it
+  if (options.deferredInput === undefined) watch();
+  else void options.deferredInput.then(watch, watch);
   return watchdog;
 }
 
@@ -340,7 +362,9 @@ export function spawnFailure(command: string, error: { code?: string; shortMessa
  */
 function watchForStall(pid: number, stallMs: number, onStall: () => void): () => void {
   const KEEPALIVE_BYTES = 256;
-  let last = readIo(pid);
+  // the baseline is the first tick's read, not one now: a thousand switches given the word at
+  // once would each read /proc here, in the moment the farm is meant to change version
+  let last: { read: number; written: number } | undefined;
   let lastProgress = Date.now();
   const timer = setInterval(
     () => {

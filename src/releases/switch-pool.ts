@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import pMap from 'p-map';
 import type { Target } from '../base/config.js';
 import type { Context } from '../engine/context.js';
@@ -10,16 +11,40 @@ import { currentLink } from './link-dirs.js';
  * The rsyncs that switch `current`, bounded whatever the size of the farm. A switch is one short
  * exchange once its rsync is connected (and, for a daemon, authenticated): an armed switch is
  * that rsync started ahead, waiting for its file list, so the farm changes version within
- * milliseconds. Armed for every target before staging, a farm of 1,000 held 1,000 rsyncs and
- * three descriptors each in fanout, and every daemon saw two connections at once (the stage and
- * the waiting switch). So: a target's switch is armed only once its own stage is over (one
- * connection at a time to each target), only for the last SWITCHES_AT_ONCE targets to finish
- * staging; at the switch, up to that many are armed and fired together, and any others follow
- * through a pool of as many fresh rsyncs.
+ * milliseconds. What costs is getting there: starting rsync, connecting, authenticating (about
+ * 40 ms of CPU a target on the 2-core development machine, daemon side included), while giving
+ * the word to an armed one costs well under a millisecond. So every switch is armed before any
+ * goes, and the word goes once all are ready:
+ * - a target's switch is armed once its own stage is over (one connection at a time to each
+ *   target), if it is among the last `switchesAtOnce()` to finish staging;
+ * - at the switch, the others are armed too, up to that bound; the word goes once every armed one
+ *   is connected and waiting, or once none has become so for READY_QUIET_MS (a host that hangs
+ *   on connect gets its word with the others and switches when it gets there);
+ * - past the bound, the others follow through a pool of as many fresh rsyncs.
+ * The bound is 1,024, or what the descriptor limit allows: each armed switch holds a process and
+ * three descriptors in fanout, about 1 MB.
  */
 
-/** Switch rsyncs at most at any moment (armed, or fresh in the pool): the update server's processes and descriptors for the switch, whatever the size of the farm. */
-export const SWITCHES_AT_ONCE = 128;
+/** Switch rsyncs at most at any moment, unless the descriptor limit allows fewer. */
+export const SWITCHES_AT_ONCE = 1024;
+
+/** The wait for the armed switches to be ready ends once none has become so for this long. */
+export const READY_QUIET_MS = 2000;
+
+/** The bound on switch rsyncs: SWITCHES_AT_ONCE, or a quarter of the descriptors this process may open, less some for everything else. */
+export function switchesAtOnce(limitsText = readLimits()): number {
+  const open = /^Max open files\s+(\d+)/m.exec(limitsText)?.[1];
+  if (open === undefined) return SWITCHES_AT_ONCE;
+  return Math.max(16, Math.min(SWITCHES_AT_ONCE, Math.floor((Number(open) - 256) / 4)));
+}
+
+function readLimits(): string {
+  try {
+    return fs.readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 /** What one switch came to: when rsync answered (undefined: it failed, and why), and whether nothing on the target moved. */
 export interface SwitchAnswer {
@@ -32,6 +57,8 @@ export interface SwitchAnswer {
 export interface ArmedSwitch {
   target: Target;
   slot: string;
+  /** settles once its rsync is connected and waiting for the word, or has ended (failed) */
+  ready: Promise<void>;
   /** send it: resolves once rsync has answered (a fresh one, retried, if the waiting one was lost) */
   fire(): Promise<SwitchAnswer>;
   /** not switching after all: the waiting rsync is given an empty list and changes nothing */
@@ -61,10 +88,15 @@ export function armSwitch(ctx: Context, target: Target, slot: string): ArmedSwit
   const list = new Promise<Buffer>((resolve) => {
     give = resolve;
   });
-  const waiting = runRsync({ config, target, pass, dryRun: false, log, rsyncPath: config.rsync.path, maxDelete: undefined, deferredInput: list });
+  let connected: () => void = () => undefined;
+  const waitingForList = new Promise<void>((resolve) => {
+    connected = resolve;
+  });
+  const waiting = runRsync({ config, target, pass, dryRun: false, log, rsyncPath: config.rsync.path, maxDelete: undefined, deferredInput: list, announceWaiting: true, onWaiting: connected });
   return {
     target,
     slot,
+    ready: Promise.race([waitingForList, waiting.then(() => undefined)]),
     async fire() {
       give(filesFromList(pass));
       const outcome = await waiting;
@@ -99,7 +131,7 @@ export class SwitchesAhead {
   constructor(
     private readonly ctx: Context,
     wanted: readonly SwitchTo[],
-    private readonly limit = SWITCHES_AT_ONCE,
+    private readonly limit = switchesAtOnce(),
     private readonly arm: typeof armSwitch = armSwitch,
   ) {
     this.staging = new Map(wanted.map((w) => [w.target.name, w]));
@@ -128,23 +160,44 @@ export class SwitchesAhead {
 }
 
 /**
- * Fire these switches. The first wave is every switch armed (those armed while their targets
- * staged, topped up to SWITCHES_AT_ONCE with switches armed now: their rsyncs start connecting
- * while the others start), fired together, so that up to SWITCHES_AT_ONCE targets change version
- * within milliseconds of each other. Past that bound, the others follow through a pool of as many
- * fresh rsyncs once the first wave has answered. Answers in the order given.
+ * Fire these switches: every one armed (those armed while their targets staged, topped up to the
+ * bound with switches armed now), then, once they are ready, the word to all of them together, so
+ * that up to the bound the targets change version within milliseconds of each other. Past the
+ * bound, the others follow through a pool of as many fresh rsyncs. Answers in the order given.
  */
 export async function fireSwitches(ctx: Context, switches: readonly SwitchTo[], ahead: SwitchesAhead | undefined): Promise<SwitchAnswer[]> {
+  const bound = switchesAtOnce();
   const armed = switches.map((s) => ahead?.take(s.target.name));
-  let room = SWITCHES_AT_ONCE - armed.filter((a) => a !== undefined).length;
+  let room = bound - armed.filter((a) => a !== undefined).length;
   switches.forEach((s, i) => {
     if (armed[i] !== undefined || room <= 0) return;
     armed[i] = armSwitch(ctx, s.target, s.slot);
     room -= 1;
   });
+  await untilReady(armed.flatMap((a) => (a === undefined ? [] : [a.ready])), READY_QUIET_MS);
   const fired = await Promise.all(armed.map(async (a) => (a === undefined ? undefined : a.fire())));
   const rest = switches.filter((_, i) => armed[i] === undefined);
-  const started = await pMap(rest, (s) => switchNow(ctx, s.target, s.slot), { concurrency: SWITCHES_AT_ONCE });
+  const started = await pMap(rest, (s) => switchNow(ctx, s.target, s.slot), { concurrency: bound });
   let next = 0;
   return fired.map((answer) => answer ?? started[next++] ?? { at: undefined, error: 'not switched', untouched: true });
+}
+
+/** Settles once all of `ready` have, or once none has for `quietMs`. */
+export function untilReady(ready: readonly Promise<void>[], quietMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    let pending = ready.length;
+    if (pending === 0) {
+      resolve();
+      return;
+    }
+    let quiet = setTimeout(resolve, quietMs);
+    for (const r of ready) {
+      void r.then(() => {
+        pending -= 1;
+        clearTimeout(quiet);
+        if (pending === 0) resolve();
+        else quiet = setTimeout(resolve, quietMs);
+      });
+    }
+  });
 }

@@ -13,6 +13,12 @@ export interface RsyncArgsInput {
   /** extra flags for this call only (verify's itemizing dry run) */
   extra?: readonly string[];
   /**
+   * a links pass whose file list comes later (an armed switch): rsync says `building file list
+   * ... ` on stdout once it is connected (and, for a daemon, authenticated), just before it reads
+   * the list (`--info=flist1`), so the switch knows it is ready
+   */
+  announceWaiting?: boolean;
+  /**
    * Writing a slot that nothing serves (layout: slots): no --delay-updates, the shared paths left
    * alone, and, for a target's first slot, its in-place tree as the files to hard-link from.
    */
@@ -29,8 +35,8 @@ export interface RsyncArgsInput {
  * exclude) to a remote receiver, and without them a directory replaced by a file (--force) loses
  * its protected contents on a daemon or ssh target.
  */
-export function rsyncArgs({ config, target, pass, dryRun, maxDelete, extra = [], staging }: RsyncArgsInput): string[] {
-  if (pass.kind === 'links') return linkArgs(config, target, pass, dryRun);
+export function rsyncArgs({ config, target, pass, dryRun, maxDelete, extra = [], staging, announceWaiting = false }: RsyncArgsInput): string[] {
+  if (pass.kind === 'links') return linkArgs(config, target, pass, dryRun, announceWaiting);
   const args = ['--links', '--perms', '--times', '--omit-dir-times', '--force', ...(delaysUpdates(pass, staging) ? ['--delay-updates'] : []), '--mkpath', '--out-format=%i %l %n'];
   if (config.owner) args.push('--owner', '--group');
   if (maxDelete !== undefined) args.push(`--max-delete=${maxDelete}`);
@@ -87,7 +93,7 @@ function delaysUpdates(pass: Exclude<RsyncPass, { kind: 'links' }>, staging: Rsy
  * step). No --perms or --times: a directory that exists (shared/uploads, written by the web
  * application) keeps its owner and mode. Nothing is deleted.
  */
-function linkArgs(config: RsyncArgsInput['config'], target: Target, pass: Extract<RsyncPass, { kind: 'links' }>, dryRun: boolean): string[] {
+function linkArgs(config: RsyncArgsInput['config'], target: Target, pass: Extract<RsyncPass, { kind: 'links' }>, dryRun: boolean, announceWaiting: boolean): string[] {
   // --ignore-times: a file listed (the revision file) is always sent; without --times the quick
   // check would skip one of the same size written within the same second
   const args = ['--links', '--dirs', '--ignore-times', '--mkpath', '--out-format=%i %l %n', '--files-from=-', '--from0'];
@@ -96,6 +102,8 @@ function linkArgs(config: RsyncArgsInput['config'], target: Target, pass: Extrac
   if (pass.keepDirLinks === true) args.push('--keep-dirlinks');
   if (dryRun) args.push('--dry-run');
   args.push(...connectionArgs(target), ...config.rsync.args);
+  // after the operator's own rsync.args, so that an --info there cannot silence it
+  if (announceWaiting) args.push('--info=flist1');
   args.push('--', withSlash(pass.from), rsyncDestArg(target.dest));
   return args;
 }

@@ -42,6 +42,8 @@ export interface RunRsyncInput extends RsyncArgsInput {
   deferredInput?: Promise<Buffer>;
   /** run on a relay, from its copy of the release, instead of here (relay.ts) */
   hop?: RelayHop | undefined;
+  /** with announceWaiting: called once rsync is connected and about to read its deferred file list */
+  onWaiting?: () => void;
 }
 
 /** The program and arguments of one pass: rsync here, or ssh running rsync on a relay. */
@@ -65,7 +67,8 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
   const onSpawn = (pid: number | undefined): void => {
     spawned = { pid, at: performance.now() };
   };
-  const ran = await run(command, args, { log: input.log, input: rsyncInput(input.pass) ?? '', deferredInput: input.deferredInput, onLine, onSpawn, stallMs: stallSeconds * 1000 });
+  const onOutput = input.onWaiting === undefined ? undefined : whenListWanted(input.onWaiting);
+  const ran = await run(command, args, { log: input.log, input: rsyncInput(input.pass) ?? '', deferredInput: input.deferredInput, onLine, onOutput, onSpawn, stallMs: stallSeconds * 1000 });
   logLifetime(input, ran.exitCode, spawned);
   const result = ran.stalled ? { ...ran, exitCode: 30 } : ran;
   const maxDeleteStop = counts.maxDeleteStop ?? result.stderr.split('\n').find((l) => MAX_DELETE_STOP.test(l))?.trim();
@@ -91,6 +94,19 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
     durationMs: result.durationMs,
     blockedBy: /^could not make way for (?:new )?[\w ]+?: (.+)$/m.exec(result.stderr)?.[1]?.trim(),
     protectedNames: counts.protectedNames,
+  };
+}
+
+/** Calls `then` once rsync's stdout says `building file list` (announceWaiting), which it writes without ending the line. */
+function whenListWanted(then: () => void): (chunk: Buffer) => void {
+  let seen = '';
+  let told = false;
+  return (chunk) => {
+    if (told) return;
+    seen = (seen + chunk.toString('latin1')).slice(-64);
+    if (!seen.includes('building file list')) return;
+    told = true;
+    then();
   };
 }
 

@@ -49,6 +49,18 @@ function metric(textfile: string, name: string, labels: Record<string, string>):
   return sample === undefined ? undefined : Number(sample.value);
 }
 
+/** TCP connections established to this port, as the kernel lists them. */
+function established(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return fs
+    .readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .filter((line) => {
+      const [, , remote, state] = line.trim().split(/\s+/);
+      return state === '01' && remote?.endsWith(`:${hexPort}`) === true;
+    }).length;
+}
+
 function daemonLog(daemon: Daemon): string {
   return fs.readFileSync(path.join(path.dirname(daemon.dir), 'rsyncd.log'), 'utf8');
 }
@@ -190,6 +202,41 @@ describe('a daemon at its max connections', () => {
     const sync = await f.fanout(['sync']);
     expect(sync.exitCode).toBe(0);
     await expectServing(f, v3.commit, ['web4']);
+  });
+
+  it('a switch is ready only once its rsync is connected and waiting for the word; a daemon that does not answer holds it back', async () => {
+    const f = (farm = await createFarm({ targets: 1, firstHost: 152 }));
+    f.writeConfig({ layout: 'slots', slotGrace: 0 });
+    await pushed(f, { 'index.html': 'v1' }, 'v1');
+    await pushed(f, { 'index.html': 'v2' }, 'v2');
+    const web1 = f.daemons[0];
+    if (web1 === undefined) throw new Error('a daemon expected');
+    const config = loadConfig(f.configFile);
+    const reporter = { note: () => undefined, targetDone: () => undefined, progress: () => undefined, buildLine: () => undefined, deployDone: () => undefined, finish: () => undefined };
+    const ctx: Context = { config, reporter, log: pino({ level: 'silent' }), publish: () => Promise.resolve([]) };
+    // stopped, the daemon's kernel still accepts the connection, but nobody greets it
+    web1.signal('SIGSTOP');
+    let ready = false;
+    const armed = armSwitch(ctx, targetNamed(config, 'web1'), '1');
+    void armed.ready.then(() => (ready = true));
+    try {
+      await until(
+        () => established(web1.port) > 0,
+        () => 'the armed switch never connected',
+      );
+      // a turn of the event loop for a readiness that would wrongly have come with the connection
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(ready).toBe(false);
+    } finally {
+      web1.signal('SIGCONT');
+    }
+    await armed.ready;
+    // connected, authenticated, waiting: nothing has changed on the host yet
+    expect(daemonLog(web1)).toContain('receiving file list');
+    expect(live(f).web1).toBe('slots/2');
+    const answer = await armed.fire();
+    expect(answer.error).toBeUndefined();
+    expect(live(f).web1).toBe('slots/1');
   });
 
   it('a switch made ready that the daemon refused is made with a fresh rsync when it is fired', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Target } from '../../../src/base/config.js';
 import type { Context } from '../../../src/engine/context.js';
-import { SwitchesAhead, type ArmedSwitch } from '../../../src/releases/switch-pool.js';
+import { SWITCHES_AT_ONCE, SwitchesAhead, switchesAtOnce, untilReady, type ArmedSwitch } from '../../../src/releases/switch-pool.js';
 
 // Which switches are armed ahead, with the rsync replaced by a note of what was armed and called
 // off: the choice is plain bookkeeping; the rsyncs themselves are tested against real daemons
@@ -22,6 +22,7 @@ function recorder(): { armed: string[]; cancelled: string[]; arm: (ctx: Context,
       return {
         target,
         slot,
+        ready: Promise.resolve(),
         fire: () => Promise.resolve({ at: 1, error: undefined, untouched: false }),
         cancel: () => {
           cancelled.push(target.name);
@@ -56,5 +57,41 @@ describe('SwitchesAhead: at most a bounded number armed, those of the last targe
     ahead.staged('web3', true);
     ahead.staged('web3', true);
     expect(r.armed).toEqual(['web2', 'web3']);
+  });
+});
+
+describe('switchesAtOnce: the bound, from the descriptors this process may open', () => {
+  const limits = (open: string): string => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${open}                ${open}                files\n`;
+
+  it('is SWITCHES_AT_ONCE where descriptors are plenty, fewer where they are not, and never below 16', () => {
+    expect(switchesAtOnce(limits('1048576'))).toBe(SWITCHES_AT_ONCE);
+    expect(switchesAtOnce(limits('2048'))).toBe(448);
+    expect(switchesAtOnce(limits('256'))).toBe(16);
+    expect(switchesAtOnce('')).toBe(SWITCHES_AT_ONCE);
+  });
+});
+
+describe('untilReady: every armed switch connected, or none becoming so for a while', () => {
+  it('settles as soon as the last is ready', async () => {
+    let last: () => void = () => undefined;
+    const started = Date.now();
+    const waiting = untilReady([Promise.resolve(), new Promise<void>((r) => (last = r))], 60_000);
+    setTimeout(() => last(), 20);
+    await waiting;
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('settles once none has become ready for the quiet time, though one never does', async () => {
+    let settled = false;
+    const waiting = untilReady([Promise.resolve(), new Promise<void>(() => undefined)], 50).then(() => (settled = true));
+    // the first is ready within these turns of the microtask queue; the wait goes on
+    for (let i = 0; i < 5; i += 1) await Promise.resolve();
+    expect(settled).toBe(false);
+    await waiting;
+    expect(settled).toBe(true);
+  });
+
+  it('settles at once with nothing to wait for', async () => {
+    await expect(untilReady([], 60_000)).resolves.toBeUndefined();
   });
 });

@@ -303,4 +303,13 @@ describe('layout: slots', () => {
     expect(rsyncArgs({ config, target: target('/srv/www'), pass: { kind: 'links', from: '/s', names: ['shared/uploads'], keepDirLinks: true }, dryRun: false })).toContain('--keep-dirlinks');
     expect(rsyncInput({ kind: 'links', from: '/s', names: ['current'] })?.toString('latin1')).toBe('./current\0');
   });
+
+  it('an armed switch asks rsync to say when it waits for its list, after any --info of the operator', () => {
+    const quiet = { ...baseConfig, rsync: { path: 'rsync', args: ['--info=flist0'] } };
+    const pass = { kind: 'links', from: '/s', names: ['current'] } as const;
+    const args = rsyncArgs({ config: quiet, target: target('/srv/www'), pass, dryRun: false, announceWaiting: true });
+    expect(args.indexOf('--info=flist1')).toBeGreaterThan(args.indexOf('--info=flist0'));
+    expect(args.indexOf('--info=flist1')).toBeLessThan(args.indexOf('--'));
+    expect(rsyncArgs({ config: quiet, target: target('/srv/www'), pass, dryRun: false })).not.toContain('--info=flist1');
+  });
 });
