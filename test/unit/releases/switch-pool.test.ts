@@ -76,7 +76,9 @@ describe('untilReady: every armed switch connected, or none becoming so for a wh
     let last: () => void = () => undefined;
     const started = Date.now();
     const waiting = untilReady([Promise.resolve(), new Promise<void>((r) => (last = r))], 60_000);
-    setTimeout(() => last(), 20);
+    setTimeout(() => {
+      last();
+    }, 20);
     await waiting;
     expect(Date.now() - started).toBeLessThan(30_000);
   });
