@@ -43,11 +43,19 @@ export interface SshdOptions {
   authorizedKeysFile?: string;
   /** more sshd_config lines (`PermitUserEnvironment FANOUT_USER`) */
   extraConfig?: string[];
+  /**
+   * sessions start the user's shell without its ~/.bashrc: sshd runs in a mount namespace of its
+   * own where that file is an empty one (root only; elsewhere ignored). Every ssh session starts
+   * the user's shell, and bash sources ~/.bashrc when sshd starts it: on the development machine
+   * root's loads pyenv, half a second that each pass through a relay of the scale lab would pay,
+   * where a relay's deploy user has nothing of the kind.
+   */
+  lightShell?: boolean;
 }
 
 const SSHD = '/usr/sbin/sshd';
 
-export async function startSshd({ hostIndex, address: at, root, authorizedKeysFile, extraConfig = [] }: SshdOptions): Promise<Sshd> {
+export async function startSshd({ hostIndex, address: at, root, authorizedKeysFile, extraConfig = [], lightShell = false }: SshdOptions): Promise<Sshd> {
   if (at === undefined && hostIndex === undefined) throw new Error('sshd: give hostIndex or address');
   const address = at ?? `127.0.0.${hostIndex}`;
   const dir = fs.mkdtempSync(path.join(root, 'sshd-'));
@@ -133,11 +141,21 @@ export async function startSshd({ hostIndex, address: at, root, authorizedKeysFi
     port = await freePort(address);
     writeConfig();
     // -D: stay in the foreground, so the pid is sshd's own and SIGTERM stops it; -e: log to stderr
-    child = execa(SSHD, ['-D', '-e', '-f', configFile], { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: { file: logFile, append: true } });
+    const [command = SSHD, ...args] = withoutShellRc(lightShell, dir, [SSHD, '-D', '-e', '-f', configFile]);
+    child = execa(command, args, { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: { file: logFile, append: true } });
     if (await answers(address, port, child)) return sshd;
     await sshd.stop();
   }
   throw new Error(`sshd did not start on ${address}: ${fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : 'no log'}`);
+}
+
+/** The command that starts sshd, under `unshare -m` with ~/.bashrc hidden when asked (and possible); it execs sshd, so the pid is sshd's. */
+function withoutShellRc(lightShell: boolean, dir: string, sshd: string[]): string[] {
+  const rc = path.join(os.homedir(), '.bashrc');
+  if (!lightShell || process.getuid?.() !== 0 || !fs.existsSync(rc)) return sshd;
+  const empty = path.join(dir, 'empty-bashrc');
+  fs.writeFileSync(empty, '');
+  return ['unshare', '-m', '--', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', empty, rc, ...sshd];
 }
 
 /** True once the server at address:port sends an SSH banner; false if the process exits or 10 s pass. */

@@ -100,7 +100,7 @@ export async function startRelays(lab: Lab, count: number): Promise<Relay[]> {
   for (let i = 0; i < count; i += 1) {
     const dir = path.join(lab.farm.root, `relay${i + 1}`, 'site');
     fs.mkdirSync(dir, { recursive: true });
-    relays.push({ zone: `zone${i + 1}`, sshd: await startSshd({ address: `127.0.2.${i + 1}`, root: lab.farm.root }), dir });
+    relays.push({ zone: `zone${i + 1}`, sshd: await startSshd({ address: `127.0.2.${i + 1}`, root: lab.farm.root, lightShell: true }), dir });
   }
   return relays;
 }

@@ -105,7 +105,8 @@ export async function openRelay(relay: Relay, socketDir: string, log: Logger): P
     },
     close: async () => {
       if (ended === undefined) await run(hop.ssh[0] ?? 'ssh', ['-o', `ControlPath=${controlPath}`, '-O', 'exit', ...hostWords(relay)], { log, timeoutMs: 5000 });
-      const closed = await Promise.race([running, sleep(5000).then(() => undefined)]);
+      // unref'd: a timer left pending would hold the hook's process open for its 5 s after the deploy
+      const closed = await Promise.race([running, sleep(5000, undefined, { ref: false }).then(() => undefined)]);
       // a master that will not leave when asked is stopped, with its process group
       if (closed === undefined && pid !== undefined) killGroup(pid, 'SIGKILL');
       await running;
