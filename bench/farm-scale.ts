@@ -79,6 +79,8 @@ export interface FarmScaleResults {
   daemonLines: string[];
   bytesHow: string;
   load: string;
+  /** hosts a zone, via relays */
+  perZone?: number;
   rows: FarmScaleRow[];
   /** one rewrite of fanout's journal (state.json) at each count, and at 10,000 targets (the lab's entries again) */
   journal?: JournalCost[];
@@ -173,7 +175,8 @@ async function push(ctx: Context, approach: Approach, n: number, changed: number
   return {
     ...sample,
     deployMs: entry === undefined ? undefined : Date.parse(entry.finishedAt) - Date.parse(entry.startedAt),
-    occupancy: lines === undefined ? undefined : occupancyOf(lines, ctx.options.concurrency),
+    // through relays, each relay sends to its zone in a lane of its own, `concurrency` wide
+    occupancy: lines === undefined ? undefined : occupancyOf(lines, ctx.options.concurrency * (approach === 'relays' ? Math.ceil(n / ctx.options.perZone) : 1)),
     skewMs: entry?.switch?.skewMs,
   };
 }
@@ -386,6 +389,7 @@ export async function farmScaleScenario(options: FarmScaleOptions, say: (line: s
       daemons: lab.daemons.length,
       daemonLines: lab.daemonLines,
       bytesHow: 'why' in counted ? `not measured: ${counted.why}` : `nftables counters on the output hook of the loopback, by destination (${HOSTS_RANGE}: the hosts; ${RELAYS_RANGE}: the relays): IP packets, headers included`,
+      perZone: options.perZone,
       load: `load average at the start ${load}, at the end ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
       rows,
       journal: ctx.journal,
@@ -405,7 +409,7 @@ function farmRowLine(r: FarmScaleRow): string {
   return [
     '',
     r.targets.toLocaleString('en-US'),
-    r.run === 'classic loop' ? 'classic' : r.layout,
+    r.run === 'classic loop' ? 'classic' : r.approach === 'relays' ? `${r.layout}, via relays` : r.layout,
     r.run,
     `${sec(r.time.median)} (${sec(r.time.min)}-${sec(r.time.max)}, ${r.time.n})`,
     sec(r.deployMs),
@@ -441,8 +445,8 @@ export function modelInputs(results: FarmScaleResults): ModelInputs | undefined 
 export function modelMarkdown(results: FarmScaleResults): string[] {
   const inputs = modelInputs(results);
   if (inputs === undefined) return [];
-  const measured = (n: number): string => {
-    const r = results.rows.find((x) => x.approach === 'direct' && x.layout === 'in-place' && x.run === '1-file push' && x.targets === n);
+  const measured = (n: number, approach: Approach = 'direct'): string => {
+    const r = results.rows.find((x) => x.approach === approach && x.layout === 'in-place' && x.run === '1-file push' && x.targets === n);
     return r === undefined ? '' : ` (measured ${sec(r.time.median)})`;
   };
   const lines = [
@@ -456,7 +460,7 @@ export function modelMarkdown(results: FarmScaleResults): string[] {
   for (const payload of [0, results.siteBytes, 2 ** 30]) {
     for (const hosts of [10, 100, 1000, 10_000]) {
       const m = modelRow(inputs, hosts, payload);
-      lines.push(`| ${hosts.toLocaleString('en-US')} | ${payload === 0 ? '-' : mib(payload)} | ${sec(m.directMs)}${payload === 0 ? measured(hosts) : ''} | ${mib(m.directEgress)} | ${m.relays} | ${sec(m.tieredMs)} | ${sec(m.tieredWithoutJournalMs)} | ${mib(m.tieredEgress)} |`);
+      lines.push(`| ${hosts.toLocaleString('en-US')} | ${payload === 0 ? '-' : mib(payload)} | ${sec(m.directMs)}${payload === 0 ? measured(hosts) : ''} | ${mib(m.directEgress)} | ${m.relays} | ${sec(m.tieredMs)}${payload === 0 ? measured(hosts, 'relays') : ''} | ${sec(m.tieredWithoutJournalMs)} | ${mib(m.tieredEgress)} |`);
     }
   }
   const p2p = [1000, 10_000].map((n) => `${mib(peerToPeerFromBytes(inputs, n, P2P_START_MS))} at ${n.toLocaleString('en-US')} hosts`).join(', ');
@@ -464,12 +468,20 @@ export function modelMarkdown(results: FarmScaleResults): string[] {
   return lines;
 }
 
+/** What the rows via relays measured, and what the lab cannot show of them. */
+function relaysNote(results: FarmScaleResults): string {
+  const relayed = results.rows.filter((r) => r.approach === 'relays');
+  if (relayed.length === 0) return '';
+  const perZone = results.perZone ?? 0;
+  return ` Via relays: zones of ${perZone} hosts, each with one relay, a real sshd on 127.0.2.x (started without the user's ~/.bashrc, which on the development machine loads pyenv in 0.5 s and would add that to every ssh session); the update server sends each relay the release, and each relay runs its zone's rsyncs (over one multiplexed ssh connection), its zone at \`concurrency\` at once; "update server sent" counts the bytes to the relays, and the occupancy counts every relay's lane. The relays share this machine's two cores with everything else, so their time here is no relay's time on a host of its own: what the lab shows of them is the bytes and the update server's CPU.`;
+}
+
 export function farmScaleMarkdown(results: FarmScaleResults): string[] {
   const concurrency = results.rows[0]?.concurrency ?? 0;
   return [
     `## A thousand hosts: a site of ${results.files.toLocaleString('en-US')} files (${mib(results.siteBytes)}) to ${[...new Set(results.rows.map((r) => r.targets))].sort((a, b) => a - b).map((n) => n.toLocaleString('en-US')).join(', ')} targets`,
     '',
-    `${results.daemons} rsync daemons on 127.0.1.x in the benchmark's own network namespace, each serving its share of the targets as modules (\`${results.daemonLines.join('`, `')}\`); fanout's \`concurrency: ${concurrency}\`. Times: median (min-max, runs). Bytes: ${results.bytesHow}. CPU: the push's process tree (git, the hook, node, the rsync clients; the kernel's count of reaped children) / the daemons and their connections. Memory: the largest sum of the tree's resident sets at a 100 ms sample, and node's own peak (VmHWM). From fanout's log: each target's cost to a concurrency slot besides its rsync, rsync's share of the slots' time, and the deploy outside its transfer (lock, plan, checkout, switch). ${results.load}.`,
+    `${results.daemons} rsync daemons on 127.0.1.x in the benchmark's own network namespace, each serving its share of the targets as modules (\`${results.daemonLines.join('`, `')}\`); fanout's \`concurrency: ${concurrency}\`. Times: median (min-max, runs). Bytes: ${results.bytesHow}. CPU: the push's process tree (git, the hook, node, the rsync clients; the kernel's count of reaped children) / the daemons and their connections. Memory: the largest sum of the tree's resident sets at a 100 ms sample, and node's own peak (VmHWM). From fanout's log: each target's cost to a concurrency slot besides its rsync, rsync's share of the slots' time, and the deploy outside its transfer (lock, plan, checkout, switch). ${results.load}.${relaysNote(results)}`,
     '',
     '| targets | layout | run | whole push | deploy | update server sent | per target | CPU: tree / daemons | peak memory | node fds | per-target overhead | occupancy | outside transfer | switch skew |',
     '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

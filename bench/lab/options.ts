@@ -81,7 +81,7 @@ export function parseOptions(argv: string[]): Options {
       reps: Number(value('farm-reps') ?? (quick ? 1 : 3)),
       daemons: Number(value('farm-daemons') ?? (quick ? 3 : 25)),
       concurrency: Number(value('farm-concurrency') ?? 8),
-      approaches: (value('farm-approaches') ?? 'direct').split(',').filter((a): a is 'direct' | 'relays' => a === 'direct' || a === 'relays'),
+      approaches: (value('farm-approaches') ?? 'direct,relays').split(',').filter((a): a is 'direct' | 'relays' => a === 'direct' || a === 'relays'),
     },
   };
 }
