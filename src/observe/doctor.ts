@@ -327,6 +327,15 @@ export async function probeTargets(config: Config, targets: readonly Target[], l
 }
 
 /** Each relay of the zones these targets stand in: ssh connects, and rsync runs there (docs/guides/many-hosts.md). */
+/** A session slower to start than this is named: every target the relay sends to pays it. */
+const SLOW_SESSION_MS = 300;
+
+export function sessionNote(ms: number): string {
+  const took = `a session starts in ${Math.round(ms)} ms`;
+  if (ms <= SLOW_SESSION_MS) return ` (${took})`;
+  return ` (${took}, slow: every target sent through it pays that; is the login's ~/.bashrc loading something, such as pyenv or nvm?)`;
+}
+
 export async function probeRelays(config: Config, targets: readonly Target[], log: Logger): Promise<Check[]> {
   const zones = new Set(targets.map((t) => t.zone));
   const relays = config.zones.filter((z) => zones.has(z.name)).flatMap((z) => z.relays);
@@ -340,7 +349,7 @@ export async function probeRelays(config: Config, targets: readonly Target[], lo
         const opened = await openRelay(relay, sockets, log);
         if ('error' in opened) return { name, ok: false, detail: opened.error, fix: 'check sshd and rsync on the relay, its ssh options (port, identityFile, knownHostsFile) and that the login owns the directory' };
         await opened.close();
-        return { name, ok: true, detail: `zone ${relay.zone}: ssh connects and rsync runs there` };
+        return { name, ok: true, detail: `zone ${relay.zone}: ssh connects and rsync runs there${sessionNote(opened.sessionMs)}` };
       },
       { concurrency: config.concurrency },
     );

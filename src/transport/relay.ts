@@ -60,6 +60,8 @@ export interface RelaySession {
   /** ssh options that ride this connection (a tier-one rsync's --rsh) */
   ssh: Relay['ssh'];
   alive(): boolean;
+  /** how long the check's session took, `rsync --version` through the master: what every pass through the relay pays to start */
+  sessionMs: number;
   /** asks the master whether the connection still stands (after a pass through it failed as ssh fails); false from then on if not */
   check(): Promise<boolean>;
   close(): Promise<void>;
@@ -97,6 +99,7 @@ export async function openRelay(relay: Relay, socketDir: string, log: Logger): P
     hop,
     ssh: riding,
     alive: () => ended === undefined && !given,
+    sessionMs: 0,
     check: async () => {
       if (ended !== undefined || given) return false;
       const asked = await run(hop.ssh[0] ?? 'ssh', ['-o', `ControlPath=${controlPath}`, '-O', 'check', ...hostWords(relay)], { log, timeoutMs: relay.timeout * 1000 });
@@ -122,6 +125,7 @@ export async function openRelay(relay: Relay, socketDir: string, log: Logger): P
     await session.close();
     return { error: `rsync does not run there (${firstLine(rsync.stderr) || `exit ${rsync.exitCode}`}): install rsync on the relay` };
   }
+  session.sessionMs = rsync.durationMs;
   return session;
 }
 
