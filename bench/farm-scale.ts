@@ -24,7 +24,7 @@ import { inPrivateNetns } from './lab/netns.js';
 import { edit, generateSite, pick } from './lab/site.js';
 import { median, spread, type Spread } from './lab/stats.js';
 import { countTraffic, type TrafficCounters } from './lab/traffic.js';
-import { fitInputs, modelRow, peerToPeerFromBytes, type ModelInputs } from './lab/scale-model.js';
+import { fitInputs, JOURNAL_WRITES, modelRow, peerToPeerFromBytes, type ModelInputs } from './lab/scale-model.js';
 import { reapedChildrenCpuMs, watchTree } from './lab/tree-usage.js';
 
 export type FarmRun = 'first full sync' | 'second slot filled' | '1-file push' | 'rollback, a switch' | 'classic loop';
@@ -432,14 +432,22 @@ export const MODEL_ASSUMPTIONS = { uplinkBytesPerSecond: 125_000_000, perRelay: 
 /** What a peer-to-peer send costs beyond one payload's transfer: its clients on every host, the tracker, the first pieces (an assumption, not measured here). */
 export const P2P_START_MS = 30_000;
 
-/** The model's inputs from the direct in-place 1-file pushes (smallest count, and the two largest), or undefined with fewer than three counts. */
+/** The in-place 1-file pushes of one approach, fewest targets first. */
+function pushesOf(results: FarmScaleResults, approach: Approach): FarmScaleRow[] {
+  return results.rows.filter((r) => r.approach === approach && r.layout === 'in-place' && r.run === '1-file push').sort((a, b) => a.targets - b.targets);
+}
+
+/** The model's inputs from the in-place 1-file pushes (direct: smallest count, and the two largest; through relays, the two largest where measured), or undefined with fewer than three direct counts. */
 export function modelInputs(results: FarmScaleResults): ModelInputs | undefined {
-  const pushes = results.rows.filter((r) => r.approach === 'direct' && r.layout === 'in-place' && r.run === '1-file push').sort((a, b) => a.targets - b.targets);
-  const [smallest] = pushes;
-  const [small, large] = pushes.slice(-2);
-  if (pushes.length < 3 || smallest === undefined || small === undefined || large === undefined) return undefined;
   const at = (r: FarmScaleRow) => ({ hosts: r.targets, ms: r.time.median, cpuMs: r.cpuMs, sentBytes: r.sentBytes });
-  return fitInputs(at(smallest), at(small), at(large), results.journal ?? [], MODEL_ASSUMPTIONS);
+  const direct = pushesOf(results, 'direct');
+  const relayed = pushesOf(results, 'relays');
+  const [smallest] = direct;
+  const [small, large] = direct.slice(-2);
+  const [tieredSmall, tieredLarge] = relayed.slice(-2);
+  if (direct.length < 3 || smallest === undefined || small === undefined || large === undefined) return undefined;
+  const tiered = tieredSmall === undefined || tieredLarge === undefined ? undefined : { small: at(tieredSmall), large: at(tieredLarge) };
+  return fitInputs({ smallest: at(smallest), small: at(small), large: at(large) }, tiered, results.journal ?? [], MODEL_ASSUMPTIONS);
 }
 
 export function modelMarkdown(results: FarmScaleResults): string[] {
@@ -452,15 +460,15 @@ export function modelMarkdown(results: FarmScaleResults): string[] {
   const lines = [
     '## The model, from these measurements: one push to N hosts, direct and tiered',
     '',
-    `Fixed cost ${sec(inputs.fixedMs)}; CPU on the update server ${inputs.perHostCpuMs.toFixed(1)} ms a host (the slope of the push tree's CPU), over ${inputs.cores} cores; fanout's journal rewritten twice a host, one rewrite at a time (${inputs.journalRewrites.map((j) => `${j.rewriteMs.toFixed(1)} ms at ${j.targets.toLocaleString('en-US')} targets`).join(', ')}); ${mib(inputs.perHostBytes)} a host for the 1-file change, to which a larger payload adds itself; a ${((inputs.uplinkBytesPerSecond * 8) / 1e9).toFixed(0)} Gbit/s uplink on the update server and on each relay, ${inputs.perRelay} hosts a relay, a relay paying the constant CPU alone. Tiered: the update server to its relays (still journalling every host), then every relay to its zone at once.`,
+    `Fixed cost ${sec(inputs.fixedMs)}, and fanout's journal rewritten ${JOURNAL_WRITES} times a push (${inputs.journalRewrites.map((j) => `${j.rewriteMs.toFixed(1)} ms a rewrite at ${j.targets.toLocaleString('en-US')} targets`).join(', ')}); CPU on the update server ${inputs.perHostCpuMs.toFixed(1)} ms a host direct and ${inputs.perHostCpuTieredMs.toFixed(1)} ms through relays (the slopes of the push tree's CPU), over ${inputs.cores} cores; ${mib(inputs.perHostBytes)} a host for the 1-file change direct, ${mib(inputs.perHostTieredBytes)} a host to the relays, to which a larger payload adds itself (to each host direct, to each relay tiered); a ${((inputs.uplinkBytesPerSecond * 8) / 1e9).toFixed(0)} Gbit/s uplink on the update server and on each relay, ${inputs.perRelay} hosts a relay, a relay paying the direct CPU a host for its zone. Tiered: the release to the relays, then every host's pass, started from the update server through its relay while each relay sends to its zone.`,
     '',
-    '| hosts | payload beyond the 1-file change | direct: time | direct: update server egress | relays | tiered: time | tiered, without the journal\'s N²: time | tiered: update server egress |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| hosts | payload beyond the 1-file change | direct: time | direct: update server egress | relays | tiered: time | tiered: update server egress |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const payload of [0, results.siteBytes, 2 ** 30]) {
     for (const hosts of [10, 100, 1000, 10_000]) {
       const m = modelRow(inputs, hosts, payload);
-      lines.push(`| ${hosts.toLocaleString('en-US')} | ${payload === 0 ? '-' : mib(payload)} | ${sec(m.directMs)}${payload === 0 ? measured(hosts) : ''} | ${mib(m.directEgress)} | ${m.relays} | ${sec(m.tieredMs)}${payload === 0 ? measured(hosts, 'relays') : ''} | ${sec(m.tieredWithoutJournalMs)} | ${mib(m.tieredEgress)} |`);
+      lines.push(`| ${hosts.toLocaleString('en-US')} | ${payload === 0 ? '-' : mib(payload)} | ${sec(m.directMs)}${payload === 0 ? measured(hosts) : ''} | ${mib(m.directEgress)} | ${m.relays} | ${sec(m.tieredMs)}${payload === 0 ? measured(hosts, 'relays') : ''} | ${mib(m.tieredEgress)} |`);
     }
   }
   const p2p = [1000, 10_000].map((n) => `${mib(peerToPeerFromBytes(inputs, n, P2P_START_MS))} at ${n.toLocaleString('en-US')} hosts`).join(', ');

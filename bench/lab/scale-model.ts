@@ -4,25 +4,34 @@
  * sends to one relay per zone, each relay sends to its zone), from what the farm-scale scenario
  * measured. Pure: the same numbers in, the same table out, so a unit test checks the arithmetic.
  *
- * A sender's time is the largest of three bounds: its CPU (what the update server's process tree
- * spends per host, over its cores), its uplink (bytes / bandwidth), and fanout's journal, which
- * rewrites the whole state (every target's entry: write, fsync, rename) twice per target, one
- * rewrite at a time on node's one thread: N rewrites of a state that grows with N, so N² per
- * push. A relay only runs rsync to its zone: CPU and uplink, no journal. The tiered time is the
- * update server to its relays, then every relay to its zone at once, plus the fixed cost.
+ * The update server's time is the fixed cost, fanout's journal (JOURNAL_WRITES rewrites of the
+ * whole state a deploy, each of every target's entry; outcomes in between are group-committed,
+ * off the transfers' way), and the slower of its CPU (what its process tree spends per host, over
+ * its cores) and its uplink (bytes / bandwidth). Tiered, as fanout's relays work: the update
+ * server sends the release to each relay (tier one), then every host's pass runs on its relay, but
+ * is started from the update server as an ssh session through the relay's one connection, so the
+ * update server still spends CPU per host (measured through relays), while the payload leaves it
+ * once per relay; each relay sends to its zone at once, bound by its own CPU and uplink.
  */
+
+/** The journal's rewrites in a deploy besides the group commits during its transfer: the checkout begun, the transfers begun, the phase's flush, the deploy's end. */
+export const JOURNAL_WRITES = 4;
 
 export interface ModelInputs {
   /** the push's cost whatever the count (git, node's start, lock, plan, checkout), ms */
   fixedMs: number;
   /** CPU per host on the update server, ms */
   perHostCpuMs: number;
-  /** one rewrite of the journal, measured at a few farm sizes (fanout rewrites it twice a host) */
+  /** the same sending through relays (an ssh session a host), ms; the direct figure where relays were not measured */
+  perHostCpuTieredMs: number;
+  /** one rewrite of the journal, measured at a few farm sizes */
   journalRewrites: { targets: number; rewriteMs: number }[];
   /** cores the update server (and each relay) gives a push */
   cores: number;
   /** what the update server sends one host for a 1-file change (rsync's protocol, the file, TCP/IP headers), bytes; a payload adds to it */
   perHostBytes: number;
+  /** what it sends a relay a host for a 1-file change, tiered (the ssh session's words and the release's share), bytes */
+  perHostTieredBytes: number;
   /** the uplink of the update server and of each relay, bytes per second */
   uplinkBytesPerSecond: number;
   /** hosts per relay */
@@ -36,8 +45,6 @@ export interface ModelRow {
   directEgress: number;
   relays: number;
   tieredMs: number;
-  /** the same with a journal that records a host without rewriting every host's entry */
-  tieredWithoutJournalMs: number;
   tieredEgress: number;
 }
 
@@ -54,27 +61,26 @@ export function rewriteMsAt(points: readonly { targets: number; rewriteMs: numbe
   return lo.rewriteMs + ((hi.rewriteMs - lo.rewriteMs) * (targets - lo.targets)) / (hi.targets - lo.targets);
 }
 
-/** One sender to `count` receivers, `journalled` hosts in its journal: its CPU, its uplink or its journal, whichever is slowest. */
-function sendMs(inputs: ModelInputs, count: number, journalled: number, payloadBytes: number): number {
-  const cpu = (count * inputs.perHostCpuMs) / inputs.cores;
-  const uplink = ((count * (payloadBytes + inputs.perHostBytes)) / inputs.uplinkBytesPerSecond) * 1000;
-  const journal = journalled === 0 ? 0 : 2 * journalled * rewriteMsAt(inputs.journalRewrites, journalled);
-  return Math.max(cpu, uplink, journal);
+/** The slower of a sender's CPU (`cpuHosts` hosts at `perHostCpuMs` each, over its cores) and its uplink (`bytes`). */
+function boundMs(inputs: ModelInputs, cpuHosts: number, perHostCpuMs: number, bytes: number): number {
+  return Math.max((cpuHosts * perHostCpuMs) / inputs.cores, (bytes / inputs.uplinkBytesPerSecond) * 1000);
 }
 
 export function modelRow(inputs: ModelInputs, hosts: number, payloadBytes: number): ModelRow {
   const relays = Math.ceil(hosts / inputs.perRelay);
   const zone = Math.min(hosts, inputs.perRelay);
+  const fixed = inputs.fixedMs + JOURNAL_WRITES * rewriteMsAt(inputs.journalRewrites, hosts);
+  const tierOne = boundMs(inputs, relays, inputs.perHostCpuMs, relays * (payloadBytes + inputs.perHostBytes));
+  // every host's pass started from the update server, while each relay sends to its zone
+  const tierTwo = Math.max(boundMs(inputs, hosts, inputs.perHostCpuTieredMs, hosts * inputs.perHostTieredBytes), boundMs(inputs, zone, inputs.perHostCpuMs, zone * (payloadBytes + inputs.perHostBytes)));
   return {
     hosts,
     payloadBytes,
-    directMs: inputs.fixedMs + sendMs(inputs, hosts, hosts, payloadBytes),
+    directMs: fixed + boundMs(inputs, hosts, inputs.perHostCpuMs, hosts * (payloadBytes + inputs.perHostBytes)),
     directEgress: hosts * (payloadBytes + inputs.perHostBytes),
     relays,
-    // the update server still records every host; a relay records nothing
-    tieredMs: inputs.fixedMs + sendMs(inputs, relays, hosts, payloadBytes) + sendMs(inputs, zone, 0, payloadBytes),
-    tieredWithoutJournalMs: inputs.fixedMs + sendMs(inputs, relays, 0, payloadBytes) + sendMs(inputs, zone, 0, payloadBytes),
-    tieredEgress: relays * (payloadBytes + inputs.perHostBytes),
+    tieredMs: fixed + tierOne + tierTwo,
+    tieredEgress: relays * (payloadBytes + inputs.perHostBytes) + hosts * inputs.perHostTieredBytes,
   };
 }
 
@@ -102,19 +108,30 @@ export interface Measured {
 }
 
 /**
- * The model's inputs from the direct 1-file pushes: CPU per host the slope of the tree's CPU
- * between the two larger counts, the bytes per host of the largest, the journal's rewrites as
- * measured, and the fixed cost what the smallest count's push took beyond its bounds.
+ * The model's inputs from the 1-file pushes: CPU per host the slope of the tree's CPU between the
+ * two larger counts (direct, and through relays where measured), the bytes per host of the
+ * largest, the journal's rewrites as measured, and the fixed cost what the smallest count's
+ * direct push took beyond its bounds.
  */
 export function fitInputs(
-  smallest: Measured,
-  small: Measured,
-  large: Measured,
+  direct: { smallest: Measured; small: Measured; large: Measured },
+  tiered: { small: Measured; large: Measured } | undefined,
   journalRewrites: { targets: number; rewriteMs: number }[],
   assumptions: { cores: number; uplinkBytesPerSecond: number; perRelay: number },
 ): ModelInputs {
-  const perHostCpuMs = Math.max(0, (large.cpuMs - small.cpuMs) / (large.hosts - small.hosts));
-  const perHostBytes = large.sentBytes !== undefined ? large.sentBytes / large.hosts : small.sentBytes !== undefined ? small.sentBytes / small.hosts : 0;
-  const inputs = { fixedMs: 0, perHostCpuMs, journalRewrites, perHostBytes, ...assumptions };
-  return { ...inputs, fixedMs: Math.max(0, smallest.ms - sendMs(inputs, smallest.hosts, smallest.hosts, 0)) };
+  const slope = (small: Measured, large: Measured): number => Math.max(0, (large.cpuMs - small.cpuMs) / (large.hosts - small.hosts));
+  const perHost = (small: Measured, large: Measured): number => (large.sentBytes !== undefined ? large.sentBytes / large.hosts : small.sentBytes !== undefined ? small.sentBytes / small.hosts : 0);
+  const perHostCpuMs = slope(direct.small, direct.large);
+  const perHostBytes = perHost(direct.small, direct.large);
+  const inputs = {
+    fixedMs: 0,
+    perHostCpuMs,
+    perHostCpuTieredMs: tiered === undefined ? perHostCpuMs : slope(tiered.small, tiered.large),
+    journalRewrites,
+    perHostBytes,
+    perHostTieredBytes: tiered === undefined ? perHostBytes : perHost(tiered.small, tiered.large),
+    ...assumptions,
+  };
+  const { smallest } = direct;
+  return { ...inputs, fixedMs: Math.max(0, smallest.ms - modelRow(inputs, smallest.hosts, 0).directMs) };
 }
