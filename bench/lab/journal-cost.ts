@@ -1,8 +1,8 @@
 /**
  * What one rewrite of fanout's journal costs on this machine at the size a farm made it: the state
  * as the journal writes it (JSON.stringify with indentation, then fanout's own writeAtomically:
- * write, fsync, rename, fsync of the directory), repeated on a copy beside it. fanout does this
- * twice per target per deploy, one at a time on node's one thread.
+ * write, fsync, rename, fsync of the directory), repeated on a copy beside it. fanout does this a
+ * few times per deploy, and once per group of outcomes during its transfers (journal.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
