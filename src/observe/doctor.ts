@@ -326,16 +326,17 @@ export async function probeTargets(config: Config, targets: readonly Target[], l
   return (await pMap(targets, (t) => probeTarget(config, t, log), { concurrency: config.concurrency })).flat();
 }
 
-/** Each relay of the zones these targets stand in: ssh connects, and rsync runs there (docs/guides/many-hosts.md). */
 /** A session slower to start than this is named: every target the relay sends to pays it. */
 const SLOW_SESSION_MS = 300;
 
+/** How long a session on a relay took to start, as doctor's line says it. */
 export function sessionNote(ms: number): string {
   const took = `a session starts in ${Math.round(ms)} ms`;
   if (ms <= SLOW_SESSION_MS) return ` (${took})`;
   return ` (${took}, slow: every target sent through it pays that; is the login's ~/.bashrc loading something, such as pyenv or nvm?)`;
 }
 
+/** Each relay of the zones these targets stand in: ssh connects, and rsync runs there (docs/guides/many-hosts.md). */
 export async function probeRelays(config: Config, targets: readonly Target[], log: Logger): Promise<Check[]> {
   const zones = new Set(targets.map((t) => t.zone));
   const relays = config.zones.filter((z) => zones.has(z.name)).flatMap((z) => z.relays);

@@ -97,14 +97,18 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
   };
 }
 
-/** Calls `then` once rsync's stdout says `building file list` (announceWaiting), which it writes without ending the line. */
+/**
+ * Calls `then` once rsync's stdout says it starts its file list (announceWaiting), which it writes
+ * without ending the line: `building file list ... `, or `sending incremental file list` where the
+ * operator's rsync.args recurse.
+ */
 function whenListWanted(then: () => void): (chunk: Buffer) => void {
   let seen = '';
   let told = false;
   return (chunk) => {
     if (told) return;
     seen = (seen + chunk.toString('latin1')).slice(-64);
-    if (!seen.includes('building file list')) return;
+    if (!/building file list|sending incremental file list/.test(seen)) return;
     told = true;
     then();
   };
