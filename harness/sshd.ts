@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type ResultPromise } from 'execa';
+import { execa, execaSync, type ResultPromise } from 'execa';
 import { freePort, stopChild } from './rsyncd.js';
 
 /**
@@ -152,10 +152,19 @@ export async function startSshd({ hostIndex, address: at, root, authorizedKeysFi
 /** The command that starts sshd, under `unshare -m` with ~/.bashrc hidden when asked (and possible); it execs sshd, so the pid is sshd's. */
 function withoutShellRc(lightShell: boolean, dir: string, sshd: string[]): string[] {
   const rc = path.join(os.homedir(), '.bashrc');
-  if (!lightShell || process.getuid?.() !== 0 || !fs.existsSync(rc)) return sshd;
+  if (!lightShell || process.getuid?.() !== 0 || !fs.existsSync(rc) || !mountNamespaces()) return sshd;
   const empty = path.join(dir, 'empty-bashrc');
   fs.writeFileSync(empty, '');
-  return ['unshare', '-m', '--', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', empty, rc, ...sshd];
+  // a bind mount refused (a container's seccomp, say) leaves the shell as it is: sshd starts anyway
+  return ['unshare', '-m', '--', 'sh', '-c', 'mount --bind "$1" "$2" 2>/dev/null; shift 2; exec "$@"', 'sh', empty, rc, ...sshd];
+}
+
+let canUnshareMount: boolean | undefined;
+
+/** Whether this process may make a mount namespace (`unshare -m`), asked once. */
+function mountNamespaces(): boolean {
+  canUnshareMount ??= execaSync('unshare', ['-m', 'true'], { reject: false }).exitCode === 0;
+  return canUnshareMount;
 }
 
 /** True once the server at address:port sends an SSH banner; false if the process exits or 10 s pass. */
