@@ -86,20 +86,11 @@ export interface FarmScaleResults {
   journal?: JournalCost[];
 }
 
-interface Sample {
+/** One run of a row: the row's measures as they came, before the median over repetitions. */
+type Sample = Pick<FarmScaleRow, 'deployMs' | 'hostBytes' | 'cpuMs' | 'targetsCpuMs' | 'peakRssMb' | 'peakProcesses' | 'nodePeakMb' | 'nodePeakFds' | 'occupancy' | 'skewMs'> & {
   ms: number;
-  deployMs: number | undefined;
   sent: number | undefined;
-  hostBytes: number | undefined;
-  cpuMs: number;
-  targetsCpuMs: number;
-  peakRssMb: number | undefined;
-  peakProcesses: number | undefined;
-  nodePeakMb: number | undefined;
-  nodePeakFds: number | undefined;
-  occupancy: Occupancy | undefined;
-  skewMs: number | undefined;
-}
+};
 
 interface Context {
   lab: Lab;
