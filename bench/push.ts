@@ -57,6 +57,8 @@ interface PushLab {
   /** the plain daemons as fanout's config sees them: for rsync run with fanout's own arguments */
   plainConfig: Config;
   sitePaths: string[];
+  /** a bare repository with no hook, configured as `fanout init` configures the farm's: git's own part of a push */
+  twinRemote: string;
 }
 
 export async function pushScenario(options: Options, files: number, cold: boolean, say: (line: string) => void): Promise<PushOutcome> {
@@ -75,7 +77,7 @@ export async function pushScenario(options: Options, files: number, cold: boolea
       stringify({ repo: path.join(plainRoot, 'unused.git'), source: plainSource, timeout: 600, targets: plain.map((d) => ({ name: d.name, dest: d.dest, passwordFile: d.passwordFile })) }),
       path.join(plainRoot, 'fanout.yaml'),
     );
-    const lab: PushLab = { files, farm, plain, plainSource, plainConfig, sitePaths };
+    const lab: PushLab = { files, farm, plain, plainSource, plainConfig, sitePaths, twinRemote: await hooklessTwin(farm, plainRoot) };
     say(`[${files} files] first deploy to empty targets, and the plain targets' first full syncs`);
     const first = await measuredPush(farm);
     const memory: MemoryRow[] = [{ files, what: 'git push: first deploy to 3 empty targets (a full pass)', ms: first.ms, peakMb: first.peakMb }];
@@ -95,6 +97,18 @@ export async function pushScenario(options: Options, files: number, cold: boolea
   }
 }
 
+/** A bare repository beside the farm's, with its receive settings but no hook, holding what the farm's holds: its remote's name in the clone. */
+async function hooklessTwin(farm: Farm, root: string): Promise<string> {
+  const twin = path.join(root, 'twin.git');
+  await execa('git', ['init', '-q', '--bare', twin]);
+  const fsck = await execa('git', ['-C', farm.repo, 'config', '--get', 'receive.fsckObjects'], { reject: false });
+  if (fsck.stdout.trim() !== '') await execa('git', ['-C', twin, 'config', 'receive.fsckObjects', fsck.stdout.trim()]);
+  await farm.git(['remote', 'add', 'twin', twin]);
+  const pushed = await farm.git(['push', '-q', 'twin', 'HEAD:main']);
+  if (pushed.exitCode !== 0) throw new Error(`push to the hookless twin failed: ${pushed.stderr}`);
+  return 'twin';
+}
+
 /** Every approach for 1, 10 and 1,000 changed files, warm and (for one file) cold: the rows, and the hook's memory. */
 async function measureChanges(lab: PushLab, changes: readonly number[], reps: number, coldReps: number, say: (line: string) => void): Promise<{ rows: PushRow[]; memory: MemoryRow[] }> {
   const { files } = lab;
@@ -104,7 +118,7 @@ async function measureChanges(lab: PushLab, changes: readonly number[], reps: nu
     for (const cache of ['warm', 'cold'] as const) {
       const trials = cache === 'warm' ? reps : changed === 1 ? coldReps : 0;
       if (trials === 0) continue;
-      const samples: Record<Approach, number[]> = { fanout: [], hook: [], classic: [], parallel: [], floor: [], floorFanoutArgs: [] };
+      const samples: Record<Approach, number[]> = { fanout: [], gitAlone: [], hook: [], classic: [], parallel: [], floor: [], floorDelayUpdates: [], floorFanoutArgs: [] };
       let peakMb: number | undefined;
       for (let rep = 0; rep < trials; rep += 1) {
         const peak = await oneRound(lab, samples, changed * 1000 + rep + (cache === 'cold' ? 500 : 0), changed, cache);
@@ -129,6 +143,13 @@ async function oneRound(lab: PushLab, samples: Record<Approach, number[]>, round
   for (const rel of targets) edit(farm.clone, rel, round);
   await farm.commit(`edit ${round}`);
   await prepare();
+  samples.gitAlone.push(
+    await timed(async () => {
+      const pushed = await farm.git(['push', '-q', lab.twinRemote, 'HEAD:main']);
+      if (pushed.exitCode !== 0) throw new Error(`push to the hookless twin failed: ${pushed.stderr}`);
+    }),
+  );
+  await prepare();
   const push = await measuredPush(farm);
   samples.fanout.push(push.ms);
   samples.hook.push(lastDeployMs(farm));
@@ -146,6 +167,9 @@ async function oneRound(lab: PushLab, samples: Record<Approach, number[]>, round
   const list = filesFromList({ kind: 'send', paths: targets });
   await prepare();
   samples.floor.push(await timed(() => pMap(plain, (d) => rsyncTo(d, plainSource, ['--files-from=-', '--from0'], list))));
+  for (const rel of targets) edit(plainSource, rel, round + 0.375);
+  await prepare();
+  samples.floorDelayUpdates.push(await timed(() => pMap(plain, (d) => rsyncTo(d, plainSource, ['--files-from=-', '--from0', '--delay-updates'], list))));
   for (const rel of targets) edit(plainSource, rel, round + 0.125);
   const plan = planSync({ changes: targets.map((rel) => ({ status: 'M', path: rel })) });
   if (plan.kind !== 'paths') throw new Error(`no paths plan for ${targets.join(', ')}`);

@@ -16,7 +16,7 @@ import { pairedRatio, type Spread } from './stats.js';
 import { watchMarkdown, type WatchRow } from '../watch.js';
 import { overheadMarkdown, type OverheadResults } from '../overhead.js';
 
-export type Approach = 'fanout' | 'hook' | 'classic' | 'parallel' | 'floor' | 'floorFanoutArgs';
+export type Approach = 'fanout' | 'gitAlone' | 'hook' | 'classic' | 'parallel' | 'floor' | 'floorDelayUpdates' | 'floorFanoutArgs';
 
 export interface PushRow {
   files: number;
@@ -86,19 +86,23 @@ export const CHARTS = { push: 'push-vs-size.svg', scale: 'scale-out.svg', farm: 
 
 const NAMES: Record<Approach, string> = {
   fanout: 'fanout: git push, to all targets done',
+  gitAlone: "  git's own part: the same push to a bare repository with no hook",
   hook: '  of which the deploy (lock to last target)',
   classic: 'classic: full rsync --delete, targets one after another',
   parallel: 'full rsync --delete, targets in parallel',
   floor: 'floor: rsync of the changed files only, in parallel',
+  floorDelayUpdates: '  the same floor, with --delay-updates',
   floorFanoutArgs: '  the same floor, with the arguments fanout gives rsync',
 };
 
 const SHORT: Record<Approach, string> = {
   fanout: 'fanout: git push',
+  gitAlone: "git's own transfer",
   hook: 'fanout: the deploy alone',
   classic: 'classic: rsync per target in turn',
   parallel: 'full rsync, targets in parallel',
   floor: 'floor: changed files only',
+  floorDelayUpdates: 'floor, --delay-updates',
   floorFanoutArgs: "floor, fanout's rsync arguments",
 };
 
@@ -106,11 +110,16 @@ const secs = (ms: number): string => `${(ms / 1000).toFixed(3)}s`;
 const ratio = (r: number): string => (Number.isFinite(r) ? `${r.toFixed(2)}x` : '-');
 const count = (n: number): string => n.toLocaleString('en-US');
 
+/** A row's time against fanout's whole push; none for the parts of that push (git's, the deploy's). */
+function vsFanout(r: { approach: Approach; ratioToFanout: number }): string {
+  if (r.approach === 'fanout') return '1';
+  return r.approach === 'hook' || r.approach === 'gitAlone' ? '' : ratio(r.ratioToFanout);
+}
+
 function pushTable(rows: PushRow[]): string[] {
   const lines = ['| files | changed | approach | median | min-max | vs fanout |', '| ---: | ---: | --- | ---: | ---: | ---: |'];
   for (const r of rows) {
-    const vs = r.approach === 'fanout' ? '1' : r.approach === 'hook' ? '' : ratio(r.ratioToFanout);
-    lines.push(`| ${count(r.files)} | ${count(r.changed)} | ${NAMES[r.approach]} | ${secs(r.time.median)} | ${secs(r.time.min)}-${secs(r.time.max)} | ${vs} |`);
+    lines.push(`| ${count(r.files)} | ${count(r.changed)} | ${NAMES[r.approach]} | ${secs(r.time.median)} | ${secs(r.time.min)}-${secs(r.time.max)} | ${vsFanout(r)} |`);
   }
   return lines;
 }
@@ -136,8 +145,28 @@ export interface Target {
   met: 'met' | 'not met' | 'not measured';
 }
 
-function row(results: Results, files: number, approach: Approach): PushRow | undefined {
-  return results.push.find((r) => r.files === files && r.changed === 1 && r.cache === 'warm' && r.approach === approach);
+function row(results: Results, files: number, approach: Approach, changed = 1): PushRow | undefined {
+  return results.push.find((r) => r.files === files && r.changed === changed && r.cache === 'warm' && r.approach === approach);
+}
+
+/**
+ * Issue 27's bound on a push that changes many files, and what the push is made of: git's own
+ * transfer, the deploy, and rsync's own cost of the arguments fanout gives it.
+ */
+function thousandFileTargets(results: Results): Target[] {
+  return [10_000, 100_000].map((files): Target => {
+    const target = `1,000-file push on ${count(files)} files: within 1.3x of the floor`;
+    const [fanout, floor] = [row(results, files, 'fanout', 1000), row(results, files, 'floor', 1000)];
+    if (fanout === undefined || floor === undefined) return { target, measured: `no 1,000-file push on ${count(files)} files in this run`, met: 'not measured' };
+    const against = (approach: Approach): string => {
+      const r = row(results, files, approach, 1000);
+      return r === undefined ? '?' : `${pairedRatio(r.samples, floor.samples).toFixed(2)}x`;
+    };
+    const r = pairedRatio(fanout.samples, floor.samples);
+    const git = row(results, files, 'gitAlone', 1000);
+    const measured = `the push ${r.toFixed(2)}x the floor (${secs(fanout.time.median)} against ${secs(floor.time.median)}), of which git's own transfer ${git === undefined ? '?' : secs(git.time.median)}; the deploy alone ${against('hook')}; rsync itself with --delay-updates ${against('floorDelayUpdates')}, with all of fanout's arguments ${against('floorFanoutArgs')}`;
+    return { target, measured, met: r <= 1.3 ? 'met' : 'not met' };
+  });
 }
 
 /** Issue 15's targets for atomic releases, each against what this run measured. */
@@ -220,7 +249,7 @@ export function targets(results: Results): Target[] {
       met: 'not measured',
     });
   }
-  out.push(...slotTargets(results.slots));
+  out.push(...thousandFileTargets(results), ...slotTargets(results.slots));
   return out;
 }
 
@@ -315,8 +344,7 @@ export function markdown(results: Results): string {
     lines.push(`## Scale-out: a one-file push on ${count(results.scale[0]?.files ?? 0)} files to N targets, warm page cache`, '');
     lines.push('| targets | approach | median | min-max | vs fanout |', '| ---: | --- | ---: | ---: | ---: |');
     for (const r of results.scale) {
-      const vs = r.approach === 'fanout' ? '1' : r.approach === 'hook' ? '' : ratio(r.ratioToFanout);
-      lines.push(`| ${r.targets} | ${NAMES[r.approach]} | ${secs(r.time.median)} | ${secs(r.time.min)}-${secs(r.time.max)} | ${vs} |`);
+        lines.push(`| ${r.targets} | ${NAMES[r.approach]} | ${secs(r.time.median)} | ${secs(r.time.min)}-${secs(r.time.max)} | ${vsFanout(r)} |`);
     }
     lines.push('');
   }

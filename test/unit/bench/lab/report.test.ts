@@ -3,8 +3,8 @@ import { markdown, targets, type PushRow, type Results } from '../../../../bench
 import { pairedRatio, spread } from '../../../../bench/lab/stats.js';
 import type { WatchRow } from '../../../../bench/watch.js';
 
-function push(files: number, approach: PushRow['approach'], samples: number[], fanout: number[], cache: PushRow['cache'] = 'warm'): PushRow {
-  return { files, changed: 1, approach, cache, time: spread(samples), samples, ratioToFanout: pairedRatio(samples, fanout) };
+function push(files: number, approach: PushRow['approach'], samples: number[], fanout: number[], cache: PushRow['cache'] = 'warm', changed = 1): PushRow {
+  return { files, changed, approach, cache, time: spread(samples), samples, ratioToFanout: pairedRatio(samples, fanout) };
 }
 
 function watch(approach: string, p50: number, runs: number): WatchRow {
@@ -48,8 +48,8 @@ describe('bench report', () => {
   it('judges each target from the numbers, pair by pair', () => {
     const t = targets(results());
     expect(t.map((x) => x.met).slice(0, 5)).toEqual(['met', 'not met', 'met', 'met', 'not measured']);
-    // the atomic-releases targets follow, not measured without that scenario
-    expect(t.slice(5).map((x) => x.met)).toEqual(Array(6).fill('not measured'));
+    // the 1,000-file pushes and the atomic-releases targets follow, not measured without them
+    expect(t.slice(5).map((x) => x.met)).toEqual(Array(8).fill('not measured'));
     expect(t[0]?.measured).toMatch(/^6\.\dx faster/);
     expect(t[4]?.measured).toContain('not run at 1,000,000 files');
   });
@@ -71,10 +71,25 @@ describe('bench report', () => {
       ],
       rollback: { targets: 8, command: spread(400), lastSwitch: spread(280) },
     };
-    const t = targets(results({ slots })).slice(5);
+    const t = targets(results({ slots })).slice(7);
     expect(t.map((x) => x.met)).toEqual(['met', 'met', 'not met', 'met', 'met', 'met']);
     expect(t[0]?.measured).toBe('0 mixed in 2000 reads on 8/32 targets (in-place: 40 of 1000, 90 of 1000)');
     expect(markdown(results({ slots }))).toContain('| 32 | slots | 1000 | 0 | 250 ms | 250 ms |');
+  });
+
+  it("judges a 1,000-file push against the floor, and says what it is made of: git's transfer, the deploy, rsync's own arguments", () => {
+    const fanout = [1300, 1250, 1400];
+    const thousand = (files: number, approach: PushRow['approach'], samples: number[]) => push(files, approach, samples, fanout, 'warm', 1000);
+    const rows = [thousand(10_000, 'fanout', fanout), thousand(10_000, 'gitAlone', [300, 310, 320]), thousand(10_000, 'hook', [900, 880, 950]), thousand(10_000, 'floor', [1000, 1000, 1000]), thousand(10_000, 'floorDelayUpdates', [1100, 1100, 1100])];
+    const [ten, hundred] = targets(results({ push: [...results().push, ...rows] })).slice(5, 7);
+    expect(ten).toEqual({
+      target: '1,000-file push on 10,000 files: within 1.3x of the floor',
+      measured: "the push 1.30x the floor (1.300s against 1.000s), of which git's own transfer 0.310s; the deploy alone 0.90x; rsync itself with --delay-updates 1.10x, with all of fanout's arguments ?",
+      met: 'met',
+    });
+    expect(hundred?.met).toBe('not measured');
+    const slower = targets(results({ push: [...results().push, ...rows.map((r) => (r.approach === 'fanout' ? thousand(10_000, 'fanout', [1310, 1310, 1310]) : r))] }))[5];
+    expect(slower?.met).toBe('not met');
   });
 
   it('a peer that was skipped is not measured, not failed', () => {
