@@ -118,7 +118,7 @@ async function measureChanges(lab: PushLab, changes: readonly number[], reps: nu
     for (const cache of ['warm', 'cold'] as const) {
       const trials = cache === 'warm' ? reps : changed === 1 ? coldReps : 0;
       if (trials === 0) continue;
-      const samples: Record<Approach, number[]> = { fanout: [], gitAlone: [], hook: [], classic: [], parallel: [], floor: [], floorDelayUpdates: [], floorFanoutArgs: [] };
+      const samples: Record<Approach, number[]> = { fanout: [], gitAlone: [], hook: [], classic: [], parallel: [], floor: [], floorFanoutArgs: [], floorWithoutDelay: [] };
       let peakMb: number | undefined;
       for (let rep = 0; rep < trials; rep += 1) {
         const peak = await oneRound(lab, samples, changed * 1000 + rep + (cache === 'cold' ? 500 : 0), changed, cache);
@@ -167,16 +167,18 @@ async function oneRound(lab: PushLab, samples: Record<Approach, number[]>, round
   const list = filesFromList({ kind: 'send', paths: targets });
   await prepare();
   samples.floor.push(await timed(() => pMap(plain, (d) => rsyncTo(d, plainSource, ['--files-from=-', '--from0'], list))));
-  for (const rel of targets) edit(plainSource, rel, round + 0.375);
-  await prepare();
-  samples.floorDelayUpdates.push(await timed(() => pMap(plain, (d) => rsyncTo(d, plainSource, ['--files-from=-', '--from0', '--delay-updates'], list))));
   for (const rel of targets) edit(plainSource, rel, round + 0.125);
   const plan = planSync({ changes: targets.map((rel) => ({ status: 'M', path: rel })) });
   if (plan.kind !== 'paths') throw new Error(`no paths plan for ${targets.join(', ')}`);
   const [pass] = rsyncPasses(plan);
   if (pass === undefined) throw new Error(`no rsync pass for ${targets.join(', ')}`);
   await prepare();
-  samples.floorFanoutArgs.push(await timed(() => pMap(plainConfig.targets, (target) => execa('rsync', rsyncArgs({ config: plainConfig, target, pass, dryRun: false }), { input: rsyncInput(pass) }))));
+  const fanoutArgs = (target: Config['targets'][number]): string[] => rsyncArgs({ config: plainConfig, target, pass, dryRun: false });
+  samples.floorFanoutArgs.push(await timed(() => pMap(plainConfig.targets, (target) => execa('rsync', fanoutArgs(target), { input: rsyncInput(pass) }))));
+  // what the narrower window of a tree that is served costs: the files put in place together at the end
+  for (const rel of targets) edit(plainSource, rel, round + 0.375);
+  await prepare();
+  samples.floorWithoutDelay.push(await timed(() => pMap(plainConfig.targets, (target) => execa('rsync', [...fanoutArgs(target), '--no-delay-updates'], { input: rsyncInput(pass) }))));
   return push.peakMb;
 }
 

@@ -16,7 +16,7 @@ import { pairedRatio, type Spread } from './stats.js';
 import { watchMarkdown, type WatchRow } from '../watch.js';
 import { overheadMarkdown, type OverheadResults } from '../overhead.js';
 
-export type Approach = 'fanout' | 'gitAlone' | 'hook' | 'classic' | 'parallel' | 'floor' | 'floorDelayUpdates' | 'floorFanoutArgs';
+export type Approach = 'fanout' | 'gitAlone' | 'hook' | 'classic' | 'parallel' | 'floor' | 'floorWithoutDelay' | 'floorFanoutArgs';
 
 export interface PushRow {
   files: number;
@@ -91,8 +91,8 @@ const NAMES: Record<Approach, string> = {
   classic: 'classic: full rsync --delete, targets one after another',
   parallel: 'full rsync --delete, targets in parallel',
   floor: 'floor: rsync of the changed files only, in parallel',
-  floorDelayUpdates: '  the same floor, with --delay-updates',
   floorFanoutArgs: '  the same floor, with the arguments fanout gives rsync',
+  floorWithoutDelay: '  the same, but for --delay-updates',
 };
 
 const SHORT: Record<Approach, string> = {
@@ -102,8 +102,8 @@ const SHORT: Record<Approach, string> = {
   classic: 'classic: rsync per target in turn',
   parallel: 'full rsync, targets in parallel',
   floor: 'floor: changed files only',
-  floorDelayUpdates: 'floor, --delay-updates',
   floorFanoutArgs: "floor, fanout's rsync arguments",
+  floorWithoutDelay: "floor, fanout's arguments but --delay-updates",
 };
 
 const secs = (ms: number): string => `${(ms / 1000).toFixed(3)}s`;
@@ -164,7 +164,7 @@ function thousandFileTargets(results: Results): Target[] {
     };
     const r = pairedRatio(fanout.samples, floor.samples);
     const git = row(results, files, 'gitAlone', 1000);
-    const measured = `the push ${r.toFixed(2)}x the floor (${secs(fanout.time.median)} against ${secs(floor.time.median)}), of which git's own transfer ${git === undefined ? '?' : secs(git.time.median)}; the deploy alone ${against('hook')}; rsync itself with --delay-updates ${against('floorDelayUpdates')}, with all of fanout's arguments ${against('floorFanoutArgs')}`;
+    const measured = `the push ${r.toFixed(2)}x the floor (${secs(fanout.time.median)} against ${secs(floor.time.median)}), of which git's own transfer ${git === undefined ? '?' : secs(git.time.median)}; the deploy alone ${against('hook')}; rsync itself with fanout's arguments ${against('floorFanoutArgs')}, and with them but for --delay-updates ${against('floorWithoutDelay')}`;
     return { target, measured, met: r <= 1.3 ? 'met' : 'not met' };
   });
 }
