@@ -178,7 +178,7 @@ async function oneRound(lab: PushLab, samples: Record<Approach, number[]>, round
   // what the narrower window of a tree that is served costs: the files put in place together at the end
   for (const rel of targets) edit(plainSource, rel, round + 0.375);
   await prepare();
-  samples.floorWithoutDelay.push(await timed(() => pMap(plainConfig.targets, (target) => execa('rsync', [...fanoutArgs(target), '--no-delay-updates'], { input: rsyncInput(pass) }))));
+  samples.floorWithoutDelay.push(await timed(() => pMap(plainConfig.targets, (target) => execa('rsync', fanoutArgs(target).filter((arg) => arg !== '--delay-updates'), { input: rsyncInput(pass) }))));
   return push.peakMb;
 }
 
