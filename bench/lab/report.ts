@@ -344,7 +344,7 @@ export function markdown(results: Results): string {
     lines.push(`## Scale-out: a one-file push on ${count(results.scale[0]?.files ?? 0)} files to N targets, warm page cache`, '');
     lines.push('| targets | approach | median | min-max | vs fanout |', '| ---: | --- | ---: | ---: | ---: |');
     for (const r of results.scale) {
-        lines.push(`| ${r.targets} | ${NAMES[r.approach]} | ${secs(r.time.median)} | ${secs(r.time.min)}-${secs(r.time.max)} | ${vsFanout(r)} |`);
+      lines.push(`| ${r.targets} | ${NAMES[r.approach]} | ${secs(r.time.median)} | ${secs(r.time.min)}-${secs(r.time.max)} | ${vsFanout(r)} |`);
     }
     lines.push('');
   }
