@@ -142,6 +142,27 @@ describe('relays', { timeout: 240_000 }, () => {
     for (const name of ['web1', 'web2', 'web3', 'web4']) expect(state.targets[name]).toMatchObject({ commit, attempted: [] });
   });
 
+  it('a pass through a relay that lasts longer than the timeout is no stall: the relay sends, and the target is ok at the first attempt', async () => {
+    // 400 kB at 100 kB/s through each relay: about 4 s a pass, past the 3 s (+1) a local rsync may
+    // go without reading or writing. The process here is an ssh client whose counters never move.
+    zoned({ timeout: 3, retries: 0, rsync: { args: ['--bwlimit=100'] } });
+    farm.write({ 'index.html': 'v1' });
+    await farm.commit('v1');
+    expect((await farm.push()).exitCode).toBe(0);
+    farm.write({ 'big.bin': 'x'.repeat(400_000), 'index.html': 'v2' });
+    const commit = await farm.commit('v2');
+    const push = await farm.push();
+    expect(push.exitCode, push.stderr).toBe(0);
+    expect(push.stderr).not.toMatch(/frozen or gone/);
+    await expectEveryTargetAt(commit);
+    expect(lastTargets().map((t) => [t.name, t.status, t.via === undefined])).toEqual([
+      ['web1', 'ok', false],
+      ['web2', 'ok', false],
+      ['web3', 'ok', false],
+      ['web4', 'ok', false],
+    ]);
+  });
+
   it('with slots and a canary in one zone then a batch across both: staged through the relays, checked, switched; a rollback is a switch that asks no relay', async () => {
     // each target's check: the release its `current` serves is the one deployed
     const check = ['sh', '-c', `test "$(cat "${farm.root}/rsyncd-$FANOUT_TARGET/www/current/REVISION")" = "$FANOUT_COMMIT"`];
