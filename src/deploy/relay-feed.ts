@@ -12,7 +12,7 @@ import { passesOf, rsyncWithRetries } from '../engine/passes.js';
 import { relayRoutes, shareAmong, type LiveRelay, type Routes } from '../engine/relay-routes.js';
 import { relayFeedBegun, relayFed } from '../engine/state.js';
 import type { RsyncPass } from '../transport/rsync-pass.js';
-import { openRelay, secretsArgs, type RelaySession } from '../transport/relay.js';
+import { markerArgs, openRelay, secretsArgs, type RelaySession } from '../transport/relay.js';
 import { planTarget } from './deploy-plan.js';
 import { changesSince, diffCache, sourceKinds } from './read-facts.js';
 import type { PlannedDeploy } from './record.js';
@@ -41,7 +41,24 @@ export async function feedRelays(ctx: Context, journal: Journal, plan: PlannedDe
   if (needed.length === 0) return { routes: undefined, close: () => Promise.resolve() };
   const relays = needed.flatMap(([zone]) => zone.relays);
   ctx.reporter.progress({ kind: 'phase', name: 'relays', detail: `the release to ${relays.length} relay${relays.length === 1 ? '' : 's'}` });
-  const sessions = await pMap(relays, (relay) => feedRelay(ctx, journal, plan, relay, outsideGit(journal.state, zoneMembers(config, relay.zone))), { concurrency: config.concurrency });
+  const fedSoFar: RelaySession[] = [];
+  let sessions: (RelaySession | undefined)[];
+  try {
+    // every relay's feed runs to its end, so that each connection opened is known here and closed if one threw
+    sessions = await pMap(
+      relays,
+      async (relay) => {
+        const session = await feedRelay(ctx, journal, plan, relay, outsideGit(journal.state, zoneMembers(config, relay.zone)));
+        if (session !== undefined) fedSoFar.push(session);
+        return session;
+      },
+      { concurrency: config.concurrency, stopOnError: false },
+    );
+  } catch (error) {
+    // an ssh master left running would hold the deploy's process, and its lock, open
+    await Promise.all(fedSoFar.map((s) => s.close()));
+    throw error;
+  }
   const candidates = new Map<string, LiveRelay[]>();
   for (const [zone, names] of needed) {
     const fed = sessions.filter((s): s is RelaySession => s !== undefined && s.relay.zone === zone.name);
@@ -68,7 +85,13 @@ async function feedRelay(ctx: Context, journal: Journal, plan: PlannedDeploy, re
     log.warn({ relay: relay.name, error: opened.error }, 'relay unusable');
     return undefined;
   }
-  const failure = await sendRelease(ctx, journal, plan, opened, dirty).then(async (error) => error ?? (await sendSecrets(ctx, opened)));
+  let failure: string | undefined;
+  try {
+    failure = (await sendRelease(ctx, journal, plan, opened, dirty)) ?? (await sendSecrets(ctx, opened));
+  } catch (error) {
+    await opened.close();
+    throw error;
+  }
   if (failure === undefined) return opened;
   ctx.reporter.note(`relay ${relay.name} (zone ${relay.zone}) cannot be used: ${failure}`);
   log.warn({ relay: relay.name, error: failure }, 'relay unusable');
@@ -79,7 +102,7 @@ async function feedRelay(ctx: Context, journal: Journal, plan: PlannedDeploy, re
 /** The relay's release brought to the commit, journalled before and after; the failure in words, or undefined. */
 async function sendRelease(ctx: Context, journal: Journal, plan: PlannedDeploy, session: RelaySession, dirty: readonly RelPath[]): Promise<string | undefined> {
   const { relay } = session;
-  const passes = await releasePasses(ctx, journal.state.relays?.[relay.name], plan, dirty);
+  const passes = await releasePasses(ctx, await heldOnRelay(ctx, journal, session), plan, dirty);
   await journal.update((s) => {
     relayFeedBegun(s, relay.name, plan.commit);
   });
@@ -90,10 +113,44 @@ async function sendRelease(ctx: Context, journal: Journal, plan: PlannedDeploy, 
     const result = await rsyncWithRetries(plain, release, pass, { dryRun: false, maxDelete: undefined });
     if (!result.outcome.ok) return `sending it the release: ${result.outcome.error ?? 'rsync failed'}`;
   }
+  const marked = await withScratchFile(ctx, 'marker-', `${plan.commit}\n`, (local) => run(ctx.config.rsync.path, markerArgs(session, local, 'store'), { log: ctx.log, timeoutMs: relay.timeout * 2000 }));
+  if (marked.exitCode !== 0) return `noting on it which release it holds: rsync exit ${marked.exitCode}: ${firstLine(marked.stderr)}`;
   await journal.update((s) => {
     relayFed(s, relay.name, plan.commit);
   });
   return undefined;
+}
+
+/**
+ * What the journal says the relay's release holds, if the relay says so too (releaseMarker); else
+ * nothing is assumed of it, and it is sent whole.
+ */
+async function heldOnRelay(ctx: Context, journal: Journal, session: RelaySession): Promise<Holding | undefined> {
+  const { relay } = session;
+  const recorded = journal.state.relays?.[relay.name];
+  if (recorded?.commit == null) return recorded;
+  const said = await withScratchFile(ctx, 'marker-', '', async (local) => {
+    const fetched = await run(ctx.config.rsync.path, markerArgs(session, local, 'fetch'), { log: ctx.log, timeoutMs: relay.timeout * 2000 });
+    // a marker that is missing, or not a file, says nothing
+    return fetched.exitCode === 0 && fs.lstatSync(local, { throwIfNoEntry: false })?.isFile() === true ? fs.readFileSync(local, 'utf8').trim() : undefined;
+  });
+  if (said === recorded.commit) return recorded;
+  const there = said === undefined ? 'no note of it there' : /^[0-9a-f]{40,64}$/.test(said) ? `its note says ${said.slice(0, 10)}` : 'its note names no commit';
+  ctx.reporter.note(`relay ${relay.name} (zone ${relay.zone}) is not known to hold ${recorded.commit.slice(0, 10)}, the release fanout last sent it (${there}): it is sent the release whole`);
+  ctx.log.warn({ relay: relay.name, recorded: recorded.commit, said: said?.slice(0, 64) }, 'relay release not as recorded');
+  return undefined;
+}
+
+/** `use` given a file of its own in a fresh scratch directory (holding `text`), which is removed after. */
+async function withScratchFile<T>(ctx: Context, prefix: string, text: string, use: (file: string) => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(ownSubdir(ctx.config.stateDir, 'links'), prefix));
+  try {
+    const file = path.join(dir, 'file');
+    if (text !== '') fs.writeFileSync(file, text, { mode: 0o600 });
+    return await use(file);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** What a relay's release needs, planned as a target's pass is: from the commit it holds, a full pass when that is unknown. */
@@ -113,9 +170,8 @@ async function releasePasses(ctx: Context, held: Holding | undefined, plan: Plan
 /** The password files of the zone's daemon targets, copied to the relay's secrets directory (and any other removed there). */
 async function sendSecrets(ctx: Context, session: RelaySession): Promise<string | undefined> {
   const { config, log } = ctx;
-  const scratch = path.join(ownSubdir(config.stateDir, 'links'), `secrets-${process.pid}-${session.relay.zone}`);
-  fs.rmSync(scratch, { recursive: true, force: true });
-  fs.mkdirSync(scratch, { recursive: true, mode: 0o700 });
+  // one of its own for each relay: a zone's relays are fed at once, and each empties its own at the end
+  const scratch = fs.mkdtempSync(path.join(ownSubdir(config.stateDir, 'links'), 'secrets-'));
   try {
     for (const { name, zone, passwordFile } of config.targets) {
       if (zone === session.relay.zone && passwordFile !== undefined) fs.symlinkSync(passwordFile, path.join(scratch, name));

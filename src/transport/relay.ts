@@ -153,28 +153,37 @@ function controlSocket(socketDir: string, relay: Relay): string {
   return path.join(own, name);
 }
 
+/** rsync to or from a relay, riding its master: how to reach it, and a path there as rsync names it. Names go through rsync's protocol (-s), never the remote shell. */
+function overRelay(session: Pick<RelaySession, 'relay' | 'ssh'>): { args: string[]; at: (remotePath: string) => string } {
+  const { relay } = session;
+  const user = relay.dest.user === undefined ? '' : `${relay.dest.user}@`;
+  const rsh = sshWords({ ssh: session.ssh, timeout: relay.timeout }).map(quoteForRsh).join(' ');
+  return { args: [`--timeout=${Math.ceil(relay.timeout)}`, '-s', '--rsh', rsh], at: (remotePath) => `${user}${relay.dest.host}:${remotePath}` };
+}
+
 /**
  * rsync's arguments for a relay's secrets: the files a scratch directory links to (each daemon
  * target's password file, by the target's name), copied as files only this user may read, and
  * nothing else left there. The passwords travel inside the ssh connection, never on a command line.
  */
 export function secretsArgs(scratch: string, session: Pick<RelaySession, 'relay' | 'hop' | 'ssh'>): string[] {
-  const { relay, hop } = session;
-  const user = relay.dest.user === undefined ? '' : `${relay.dest.user}@`;
-  const rsh = sshWords({ ssh: session.ssh, timeout: relay.timeout }).map(quoteForRsh).join(' ');
-  return [
-    '--recursive',
-    '--copy-links',
-    '--perms',
-    '--chmod=D700,F600',
-    '--delete',
-    '--mkpath',
-    `--timeout=${Math.ceil(relay.timeout)}`,
-    '-s',
-    '--rsh',
-    rsh,
-    '--',
-    scratch.endsWith('/') ? scratch : `${scratch}/`,
-    `${user}${relay.dest.host}:${hop.secrets}/`,
-  ];
+  const relay = overRelay(session);
+  return ['--recursive', '--copy-links', '--perms', '--chmod=D700,F600', '--delete', '--mkpath', ...relay.args, '--', scratch.endsWith('/') ? scratch : `${scratch}/`, relay.at(`${session.hop.secrets}/`)];
+}
+
+/**
+ * Where a relay says which commit its release holds: a file beside the release, written once a
+ * feed is complete. The journal alone cannot know that the release is still there: a relay
+ * rebuilt at the same address, or its directory cleaned, holds less than the journal says, and a
+ * target's pass with --delete from it would delete what it lacks.
+ */
+export function releaseMarker(relay: Relay): string {
+  return path.posix.join(relay.dest.path, 'release-commit');
+}
+
+/** rsync's arguments to fetch the relay's release marker into `local`, or to store `local` as it. */
+export function markerArgs(session: Pick<RelaySession, 'relay' | 'ssh'>, local: string, direction: 'fetch' | 'store'): string[] {
+  const relay = overRelay(session);
+  const remote = relay.at(releaseMarker(session.relay));
+  return [...relay.args, '--', ...(direction === 'fetch' ? [remote, local] : [local, remote])];
 }

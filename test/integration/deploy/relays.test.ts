@@ -142,6 +142,28 @@ describe('relays', { timeout: 240_000 }, () => {
     for (const name of ['web1', 'web2', 'web3', 'web4']) expect(state.targets[name]).toMatchObject({ commit, attempted: [] });
   });
 
+  it('a relay rebuilt at the same address (its directory gone): its release is sent whole, and no target loses a file', async () => {
+    zoned();
+    farm.write({ 'index.html': 'v1', 'assets/a.js': 'a', 'assets/b.css': 'b', 'assets/old.js': 'old' });
+    const first = await farm.commit('v1');
+    expect((await farm.push()).exitCode).toBe(0);
+    // each relay notes, beside its release, which commit it holds
+    expect(fs.readFileSync(path.join(relayDir(0), 'release-commit'), 'utf8').trim()).toBe(first);
+    fs.rmSync(relayDir(0), { recursive: true, force: true });
+    // a commit that adds a file beside others and removes one: the targets' prune of assets/ is
+    // made from the relay's release, which must hold the whole commit
+    farm.remove('assets/old.js');
+    farm.write({ 'assets/new.js': 'new' });
+    const commit = await farm.commit('v2');
+    const push = await farm.push();
+    expect(push.exitCode, push.stderr).toBe(0);
+    await expectEveryTargetAt(commit);
+    expect(push.stderr).toMatch(/relay .*127\.0\.0\.88.* \(zone a\) is not known to hold [0-9a-f]{10}, the release fanout last sent it \(no note of it there\): it is sent the release whole/);
+    expect(push.stderr).not.toMatch(/127\.0\.0\.89.* is not known to hold/);
+    expect(lastTargets().every((t) => t.status === 'ok' && t.via !== undefined)).toBe(true);
+    expect(diffSnapshots(await snapshotCommit(farm.repo, commit, farm.root), snapshot(path.join(relayDir(0), 'release')))).toEqual([]);
+  });
+
   it('a pass through a relay that lasts longer than the timeout is no stall: the relay sends, and the target is ok at the first attempt', async () => {
     // 400 kB at 100 kB/s through each relay: about 4 s a pass, past the 3 s (+1) a local rsync may
     // go without reading or writing. The process here is an ssh client whose counters never move.
