@@ -57,7 +57,8 @@ export async function feedRelays(ctx: Context, journal: Journal, plan: PlannedDe
   } catch (error) {
     // an ssh master left running would hold the deploy's process, and its lock, open
     await Promise.all(fedSoFar.map((s) => s.close()));
-    throw error;
+    // p-map gathers every feed's error: the first is the deploy's (a FanoutError keeps its one line)
+    throw error instanceof AggregateError ? error.errors[0] : error;
   }
   const candidates = new Map<string, LiveRelay[]>();
   for (const [zone, names] of needed) {
