@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import pMap from 'p-map';
 import type { Target } from '../base/config.js';
 import type { Context } from '../engine/context.js';
 import { rsyncWithRetries } from '../engine/passes.js';
@@ -20,7 +19,8 @@ import { currentLink } from './link-dirs.js';
  * - at the switch, the others are armed too, up to that bound; the word goes once every armed one
  *   is connected and waiting, or once none has become so for READY_QUIET_MS (a host that hangs
  *   on connect gets its word with the others and switches when it gets there);
- * - past the bound, the others follow through a pool of as many fresh rsyncs.
+ * - past the bound, the others follow with fresh rsyncs, each taking the place of an armed one
+ *   that has answered: a host that answers late, or is retried, holds its own place and no other.
  * The bound is 1,024, or what the descriptor limit allows: each armed switch holds a process and
  * three descriptors in fanout, about 1 MB.
  */
@@ -59,10 +59,17 @@ export interface ArmedSwitch {
   slot: string;
   /** settles once its rsync is connected and waiting for the word, or has ended (failed) */
   ready: Promise<void>;
-  /** send it: resolves once rsync has answered (a fresh one, retried, if the waiting one was lost) */
-  fire(): Promise<SwitchAnswer>;
+  /** send it: resolves once its rsync has answered, or with `lost` if that rsync was gone (a fresh one must switch the target) */
+  fire(): Promise<SwitchAnswer | Lost>;
   /** not switching after all: the waiting rsync is given an empty list and changes nothing */
   cancel(): void;
+}
+
+/** An armed switch whose rsync was gone when the word came (timed out waiting, refused by the daemon). */
+export interface Lost {
+  lost: true;
+  /** nothing on the target moved */
+  untouched: boolean;
 }
 
 /** The pass that points `current` at a slot: the symlink made in a scratch directory, sent as it is. */
@@ -102,8 +109,7 @@ export function armSwitch(ctx: Context, target: Target, slot: string): ArmedSwit
       const outcome = await waiting;
       if (outcome.ok) return { at: Date.now(), error: undefined, untouched: false };
       log.warn({ target: target.name, error: outcome.error }, 'the waiting switch was lost; switching with a fresh rsync');
-      const again = await switchNow(ctx, target, slot);
-      return { ...again, untouched: again.untouched && outcome.untouched };
+      return { lost: true, untouched: outcome.untouched };
     },
     cancel() {
       give(Buffer.alloc(0));
@@ -159,27 +165,66 @@ export class SwitchesAhead {
   }
 }
 
+/** How fireSwitches arms a switch and switches one afresh, and its bound: the rsyncs themselves, but in tests. */
+export interface SwitchMakers {
+  arm: typeof armSwitch;
+  fresh: typeof switchNow;
+  bound: number;
+}
+
 /**
  * Fire these switches: every one armed (those armed while their targets staged, topped up to the
  * bound with switches armed now), then, once they are ready, the word to all of them together, so
- * that up to the bound the targets change version within milliseconds of each other. Past the
- * bound, the others follow through a pool of as many fresh rsyncs. Answers in the order given.
+ * that up to the bound the targets change version within milliseconds of each other. Then the
+ * others, and any armed one that was lost, by fresh rsyncs, each in the place of an armed one that
+ * has answered: never more than the bound at once. Answers in the order given.
  */
-export async function fireSwitches(ctx: Context, switches: readonly SwitchTo[], ahead: SwitchesAhead | undefined): Promise<SwitchAnswer[]> {
-  const bound = switchesAtOnce();
+export async function fireSwitches(ctx: Context, switches: readonly SwitchTo[], ahead: SwitchesAhead | undefined, makers: SwitchMakers = { arm: armSwitch, fresh: switchNow, bound: switchesAtOnce() }): Promise<SwitchAnswer[]> {
   const armed = switches.map((s) => ahead?.take(s.target.name));
-  let room = bound - armed.filter((a) => a !== undefined).length;
+  let room = makers.bound - armed.filter((a) => a !== undefined).length;
   switches.forEach((s, i) => {
     if (armed[i] !== undefined || room <= 0) return;
-    armed[i] = armSwitch(ctx, s.target, s.slot);
+    armed[i] = makers.arm(ctx, s.target, s.slot);
     room -= 1;
   });
   await untilReady(armed.flatMap((a) => (a === undefined ? [] : [a.ready])), READY_QUIET_MS);
-  const fired = await Promise.all(armed.map(async (a) => (a === undefined ? undefined : a.fire())));
-  const rest = switches.filter((_, i) => armed[i] === undefined);
-  const started = await pMap(rest, (s) => switchNow(ctx, s.target, s.slot), { concurrency: bound });
-  let next = 0;
-  return fired.map((answer) => answer ?? started[next++] ?? { at: undefined, error: 'not switched', untouched: true });
+  // the word, to every armed switch in one go; the lists are written before anything else starts
+  const fired = armed.map((a) => a?.fire());
+  await new Promise((resolve) => setImmediate(resolve));
+  const places = placesFor(Math.max(0, makers.bound - fired.filter((f) => f !== undefined).length));
+  const afresh = (s: SwitchTo): Promise<SwitchAnswer> => places.use(() => makers.fresh(ctx, s.target, s.slot));
+  return Promise.all(
+    switches.map(async (s, i) => {
+      const word = fired[i];
+      if (word === undefined) return afresh(s);
+      const answer = await word.finally(places.free);
+      if (!('lost' in answer)) return answer;
+      const again = await afresh(s);
+      return { ...again, untouched: again.untouched && answer.untouched };
+    }),
+  );
+}
+
+/** `free` places to run in; `use` waits for one, runs, and gives it back; `free()` adds one. */
+function placesFor(free: number): { use: <T>(run: () => Promise<T>) => Promise<T>; free: () => void } {
+  const waiting: (() => void)[] = [];
+  const release = (): void => {
+    const next = waiting.shift();
+    if (next === undefined) free += 1;
+    else next();
+  };
+  return {
+    free: release,
+    async use(run) {
+      if (free > 0) free -= 1;
+      else await new Promise<void>((resolve) => waiting.push(resolve));
+      try {
+        return await run();
+      } finally {
+        release();
+      }
+    },
+  };
 }
 
 /** Settles once all of `ready` have, or once none has for `quietMs`. */

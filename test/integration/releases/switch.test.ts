@@ -6,7 +6,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, targetNamed } from '../../../src/base/config.js';
 import type { Context } from '../../../src/engine/context.js';
-import { armSwitch } from '../../../src/releases/switch-pool.js';
+import { armSwitch, fireSwitches, switchNow } from '../../../src/releases/switch-pool.js';
 import { createFarm, type Farm } from '../../../harness/farm.js';
 import type { Daemon } from '../../../harness/rsyncd.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../../../harness/tree.js';
@@ -235,7 +235,8 @@ describe('a daemon at its max connections', () => {
     expect(daemonLog(web1)).toContain('receiving file list');
     expect(live(f).web1).toBe('slots/2');
     const answer = await armed.fire();
-    expect(answer.error).toBeUndefined();
+    expect(answer).toMatchObject({ error: undefined, untouched: false });
+    expect(answer).not.toHaveProperty('lost');
     expect(live(f).web1).toBe('slots/1');
   });
 
@@ -266,9 +267,10 @@ describe('a daemon at its max connections', () => {
     } finally {
       await other.release();
     }
-    const answer = await armed.fire();
-    expect(answer.error).toBeUndefined();
-    expect(answer.at).toBeTypeOf('number');
+    // fired with the others, it is found lost, and a fresh rsync switches the target
+    const [answer] = await fireSwitches(ctx, [{ target: targetNamed(config, 'web1'), slot: '1' }], undefined, { arm: () => armed, fresh: switchNow, bound: 16 });
+    expect(answer?.error).toBeUndefined();
+    expect(answer?.at).toBeTypeOf('number');
     expect(live(f).web1).toBe('slots/1');
     await expectServing(f, v1.commit, ['web1']);
     expect(logs.map((l) => l.msg)).toContain('the waiting switch was lost; switching with a fresh rsync');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Target } from '../../../src/base/config.js';
 import type { Context } from '../../../src/engine/context.js';
-import { SWITCHES_AT_ONCE, SwitchesAhead, switchesAtOnce, untilReady, type ArmedSwitch } from '../../../src/releases/switch-pool.js';
+import { SWITCHES_AT_ONCE, SwitchesAhead, fireSwitches, switchesAtOnce, untilReady, type ArmedSwitch, type SwitchAnswer } from '../../../src/releases/switch-pool.js';
 
 // Which switches are armed ahead, with the rsync replaced by a note of what was armed and called
 // off: the choice is plain bookkeeping; the rsyncs themselves are tested against real daemons
@@ -95,5 +95,63 @@ describe('untilReady: every armed switch connected, or none becoming so for a wh
 
   it('settles at once with nothing to wait for', async () => {
     await expect(untilReady([], 60_000)).resolves.toBeUndefined();
+  });
+});
+
+describe('fireSwitches: the word to every armed switch, then fresh rsyncs in the places of those that answered', () => {
+  /** Turns of the event loop until `done`, or fails. */
+  async function until(done: () => boolean): Promise<void> {
+    for (let turn = 0; turn < 1000 && !done(); turn += 1) await new Promise((resolve) => setImmediate(resolve));
+    expect(done()).toBe(true);
+  }
+
+  it('a lost switch retried for long holds its own place only: the others past the bound go on, never more than the bound at once', async () => {
+    let running = 0;
+    let most = 0;
+    const enter = (): void => {
+      running += 1;
+      most = Math.max(most, running);
+    };
+    const fired: string[] = [];
+    const done: string[] = [];
+    let endRetry: () => void = () => undefined;
+    const arm = (_ctx: Context, target: Target, slot: string): ArmedSwitch => {
+      enter();
+      return {
+        target,
+        slot,
+        ready: Promise.resolve(),
+        fire: async () => {
+          fired.push(target.name);
+          // web2's host answers the word a few turns late: its place is not free meanwhile
+          for (let turn = 0; turn < (target.name === 'web2' ? 5 : 0); turn += 1) await new Promise((resolve) => setImmediate(resolve));
+          await Promise.resolve();
+          running -= 1;
+          // web1's host went away while its switch waited
+          return target.name === 'web1' ? { lost: true, untouched: true } : { at: 1, error: undefined, untouched: false };
+        },
+        cancel: () => undefined,
+      };
+    };
+    const fresh = async (_ctx: Context, target: Target): Promise<SwitchAnswer> => {
+      enter();
+      // web1's retry takes as long as its host stays away
+      if (target.name === 'web1') await new Promise<void>((resolve) => (endRetry = resolve));
+      else await new Promise((resolve) => setImmediate(resolve));
+      running -= 1;
+      done.push(target.name);
+      return { at: 2, error: undefined, untouched: false };
+    };
+    const answering = fireSwitches({} as Context, farm(4), undefined, { arm, fresh, bound: 2 });
+    // the two armed get the word together; the two past the bound switch while web1 is still retried
+    await until(() => done.includes('web3') && done.includes('web4'));
+    expect(fired).toEqual(['web1', 'web2']);
+    expect(done).not.toContain('web1');
+    endRetry();
+    const answers = await answering;
+    expect(answers.map((a) => a.at)).toEqual([2, 1, 2, 2]);
+    // web1's first rsync touched nothing, its retry did
+    expect(answers[0]?.untouched).toBe(false);
+    expect(most).toBeLessThanOrEqual(2);
   });
 });
