@@ -158,6 +158,24 @@ export class SwitchesAhead {
     return armed;
   }
 
+  /** How many are armed and not yet handed over: they count against the bound until they are. */
+  get size(): number {
+    return this.armed.size;
+  }
+
+  /**
+   * Up to `count` armed switches called off, those armed first (they have waited longest), so that
+   * a wave switching now has room under the bound; theirs are armed again, or made afresh, at their own.
+   */
+  makeRoom(count: number): void {
+    for (const [name, armed] of this.armed) {
+      if (count <= 0) return;
+      armed.cancel();
+      this.armed.delete(name);
+      count -= 1;
+    }
+  }
+
   /** Every switch still armed is called off: none must wait on its target until it times out. */
   cancel(): void {
     for (const armed of this.armed.values()) armed.cancel();
@@ -181,7 +199,11 @@ export interface SwitchMakers {
  */
 export async function fireSwitches(ctx: Context, switches: readonly SwitchTo[], ahead: SwitchesAhead | undefined, makers: SwitchMakers = { arm: armSwitch, fresh: switchNow, bound: switchesAtOnce() }): Promise<SwitchAnswer[]> {
   const armed = switches.map((s) => ahead?.take(s.target.name));
-  let room = makers.bound - armed.filter((a) => a !== undefined).length;
+  const taken = armed.filter((a) => a !== undefined).length;
+  // switches armed ahead for a later wave of a rollout count too: this wave's come first
+  const wanted = Math.min(switches.length, makers.bound) - taken;
+  ahead?.makeRoom(wanted - (makers.bound - taken - ahead.size));
+  let room = makers.bound - taken - (ahead?.size ?? 0);
   switches.forEach((s, i) => {
     if (armed[i] !== undefined || room <= 0) return;
     armed[i] = makers.arm(ctx, s.target, s.slot);
@@ -191,7 +213,7 @@ export async function fireSwitches(ctx: Context, switches: readonly SwitchTo[], 
   // the word, to every armed switch in one go; the lists are written before anything else starts
   const fired = armed.map((a) => a?.fire());
   await new Promise((resolve) => setImmediate(resolve));
-  const places = placesFor(Math.max(0, makers.bound - fired.filter((f) => f !== undefined).length));
+  const places = placesFor(Math.max(0, makers.bound - fired.filter((f) => f !== undefined).length - (ahead?.size ?? 0)));
   const afresh = (s: SwitchTo): Promise<SwitchAnswer> => places.use(() => makers.fresh(ctx, s.target, s.slot));
   return Promise.all(
     switches.map(async (s, i) => {

@@ -154,4 +154,42 @@ describe('fireSwitches: the word to every armed switch, then fresh rsyncs in the
     expect(answers[0]?.untouched).toBe(false);
     expect(most).toBeLessThanOrEqual(2);
   });
+
+  it('a rollout wave switching now gets room under the bound from switches armed ahead for later waves', async () => {
+    let live = 0;
+    let most = 0;
+    const cancelled: string[] = [];
+    const arm = (_ctx: Context, target: Target, slot: string): ArmedSwitch => {
+      live += 1;
+      most = Math.max(most, live);
+      return {
+        target,
+        slot,
+        ready: Promise.resolve(),
+        fire: () => {
+          live -= 1;
+          return Promise.resolve({ at: 1, error: undefined, untouched: false });
+        },
+        cancel: () => {
+          live -= 1;
+          cancelled.push(target.name);
+        },
+      };
+    };
+    const fresh = (): Promise<SwitchAnswer> => Promise.reject(new Error('every switch here is armed'));
+    const targets = farm(6);
+    const ahead = new SwitchesAhead({} as Context, targets, 4, arm);
+    for (const t of targets) ahead.staged(t.target.name, true);
+    // the last four to stage were armed: web3 .. web6
+    expect(ahead.size).toBe(4);
+    // the canary wave: web1 and web2, armed now in place of the two armed first
+    await fireSwitches({} as Context, targets.slice(0, 2), ahead, { arm, fresh, bound: 4 });
+    expect(cancelled).toEqual(['web3', 'web4']);
+    expect(ahead.size).toBe(2);
+    // the next wave takes web5 and web6 as armed, and arms web3 and web4 again
+    const answers = await fireSwitches({} as Context, targets.slice(2), ahead, { arm, fresh, bound: 4 });
+    expect(answers.map((a) => a.at)).toEqual([1, 1, 1, 1]);
+    expect(most).toBe(4);
+    expect(live).toBe(0);
+  });
 });
