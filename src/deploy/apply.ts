@@ -56,7 +56,7 @@ async function applyThrough(ctx: Context, journal: Journal, plan: PlannedDeploy,
   if (decision.refusal !== undefined) throw new Refusal(decision.refusal);
   // With slots, the switches of the last targets to stage are made ready as each finishes: its
   // rsync connects then waits, so that the switch is one short exchange on those targets (the
-  // others' go through a bounded pool right after; switch-pool.ts)
+  // others' are started afresh as those answer, within the same bound; switch-pool.ts)
   const ahead = new SwitchesAhead(
     ctx,
     plan.targets.flatMap((t) => (t.slots?.switchTo === undefined || decision.failures.has(t.name) ? [] : [{ target: targetNamed(config, t.name), slot: t.slots.switchTo }])),

@@ -104,7 +104,7 @@ export interface SwitchResult {
 /**
  * Switch `current` on these targets, all at once (not bounded by `concurrency`: each is one tiny
  * rsync, and the point is that the farm changes version together): the armed ones fired, the
- * others started through a bounded pool (switch-pool.ts). The journal notes every switch as begun
+ * others started afresh as armed ones answer, never more than the bound (switch-pool.ts). The journal notes every switch as begun
  * before the first rsync starts, and each outcome once all have answered: killed in between, the
  * next deploy switches again.
  */
