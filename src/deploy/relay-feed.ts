@@ -114,8 +114,12 @@ async function sendRelease(ctx: Context, journal: Journal, plan: PlannedDeploy, 
     const result = await rsyncWithRetries(plain, release, pass, { dryRun: false, maxDelete: undefined });
     if (!result.outcome.ok) return `sending it the release: ${result.outcome.error ?? 'rsync failed'}`;
   }
-  const marked = await withScratchFile(ctx, 'marker-', `${plan.commit}\n`, (local) => run(ctx.config.rsync.path, markerArgs(session, local, 'store'), { log: ctx.log, timeoutMs: relay.timeout * 2000 }));
-  if (marked.exitCode !== 0) return `noting on it which release it holds: rsync exit ${marked.exitCode}: ${firstLine(marked.stderr)}`;
+  const unmarked = await inScratch(ctx, 'marker-', (dir) => {
+    const local = path.join(dir, 'release-commit');
+    fs.writeFileSync(local, `${plan.commit}\n`, { mode: 0o600 });
+    return smallRsync(ctx, session, markerArgs(session, local, 'store'), 'noting on it which release it holds');
+  });
+  if (unmarked !== undefined) return unmarked;
   await journal.update((s) => {
     relayFed(s, relay.name, plan.commit);
   });
@@ -130,10 +134,11 @@ async function heldOnRelay(ctx: Context, journal: Journal, session: RelaySession
   const { relay } = session;
   const recorded = journal.state.relays?.[relay.name];
   if (recorded?.commit == null) return recorded;
-  const said = await withScratchFile(ctx, 'marker-', '', async (local) => {
-    const fetched = await run(ctx.config.rsync.path, markerArgs(session, local, 'fetch'), { log: ctx.log, timeoutMs: relay.timeout * 2000 });
+  const said = await inScratch(ctx, 'marker-', async (dir) => {
+    const local = path.join(dir, 'release-commit');
+    const unread = await smallRsync(ctx, session, markerArgs(session, local, 'fetch'), 'reading its note');
     // a marker that is missing, or not a file, says nothing
-    return fetched.exitCode === 0 && fs.lstatSync(local, { throwIfNoEntry: false })?.isFile() === true ? fs.readFileSync(local, 'utf8').trim() : undefined;
+    return unread === undefined && fs.lstatSync(local, { throwIfNoEntry: false })?.isFile() === true ? fs.readFileSync(local, 'utf8').trim() : undefined;
   });
   if (said === recorded.commit) return recorded;
   const there = said === undefined ? 'no note of it there' : /^[0-9a-f]{40,64}$/.test(said) ? `its note says ${said.slice(0, 10)}` : 'its note names no commit';
@@ -142,16 +147,20 @@ async function heldOnRelay(ctx: Context, journal: Journal, session: RelaySession
   return undefined;
 }
 
-/** `use` given a file of its own in a fresh scratch directory (holding `text`), which is removed after. */
-async function withScratchFile<T>(ctx: Context, prefix: string, text: string, use: (file: string) => Promise<T>): Promise<T> {
+/** `use` given a fresh scratch directory, removed after: one of its own for each relay, since a zone's relays are fed at once. */
+async function inScratch<T>(ctx: Context, prefix: string, use: (dir: string) => Promise<T>): Promise<T> {
   const dir = fs.mkdtempSync(path.join(ownSubdir(ctx.config.stateDir, 'links'), prefix));
   try {
-    const file = path.join(dir, 'file');
-    if (text !== '') fs.writeFileSync(file, text, { mode: 0o600 });
-    return await use(file);
+    return await use(dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** rsync of fanout's own small files to or from a relay (its secrets, its note), riding its master; the failure in words, or undefined. */
+async function smallRsync(ctx: Context, session: RelaySession, args: string[], doing: string): Promise<string | undefined> {
+  const done = await run(ctx.config.rsync.path, args, { log: ctx.log, timeoutMs: session.relay.timeout * 2000 });
+  return done.exitCode === 0 ? undefined : `${doing}: rsync exit ${done.exitCode}: ${firstLine(done.stderr)}`;
 }
 
 /** What a relay's release needs, planned as a target's pass is: from the commit it holds, a full pass when that is unknown. */
@@ -169,19 +178,13 @@ async function releasePasses(ctx: Context, held: Holding | undefined, plan: Plan
 }
 
 /** The password files of the zone's daemon targets, copied to the relay's secrets directory (and any other removed there). */
-async function sendSecrets(ctx: Context, session: RelaySession): Promise<string | undefined> {
-  const { config, log } = ctx;
-  // one of its own for each relay: a zone's relays are fed at once, and each empties its own at the end
-  const scratch = fs.mkdtempSync(path.join(ownSubdir(config.stateDir, 'links'), 'secrets-'));
-  try {
-    for (const { name, zone, passwordFile } of config.targets) {
+function sendSecrets(ctx: Context, session: RelaySession): Promise<string | undefined> {
+  return inScratch(ctx, 'secrets-', (scratch) => {
+    for (const { name, zone, passwordFile } of ctx.config.targets) {
       if (zone === session.relay.zone && passwordFile !== undefined) fs.symlinkSync(passwordFile, path.join(scratch, name));
     }
-    const sent = await run(config.rsync.path, secretsArgs(scratch, session), { log, timeoutMs: session.relay.timeout * 2000 });
-    return sent.exitCode === 0 ? undefined : `sending it the zone's daemon passwords: rsync exit ${sent.exitCode}: ${firstLine(sent.stderr)}`;
-  } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
-  }
+    return smallRsync(ctx, session, secretsArgs(scratch, session), "sending it the zone's daemon passwords");
+  });
 }
 
 function zoneMembers(config: Context['config'], zone: string): string[] {

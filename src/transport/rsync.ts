@@ -68,10 +68,10 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
     spawned = { pid, at: performance.now() };
   };
   const onOutput = input.onWaiting === undefined ? undefined : whenListWanted(input.onWaiting);
-  // Not on a relay: the process here is then an ssh client riding the master's connection, which
-  // hands its streams to the master and reads and writes nothing itself, so its counters never
-  // move. The relay's rsync has its own --timeout, and the master's keepalives end every pass
-  // through a relay that stopped answering.
+  // No watch through a relay: the process here is then an ssh client riding the master's
+  // connection, which hands its streams to the master and reads and writes nothing itself, so its
+  // counters never move. The relay's rsync has its own --timeout, and the master's keepalives end
+  // every pass through a relay that stopped answering.
   const stallMs = input.hop === undefined ? stallSeconds * 1000 : undefined;
   const ran = await run(command, args, { log: input.log, input: rsyncInput(input.pass) ?? '', deferredInput: input.deferredInput, onLine, onOutput, onSpawn, stallMs });
   logLifetime(input, ran.exitCode, spawned);
