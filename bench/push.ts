@@ -104,9 +104,14 @@ async function hooklessTwin(farm: Farm, root: string): Promise<string> {
   const fsck = await execa('git', ['-C', farm.repo, 'config', '--get', 'receive.fsckObjects'], { reject: false });
   if (fsck.stdout.trim() !== '') await execa('git', ['-C', twin, 'config', 'receive.fsckObjects', fsck.stdout.trim()]);
   await farm.git(['remote', 'add', 'twin', twin]);
-  const pushed = await farm.git(['push', '-q', 'twin', 'HEAD:main']);
-  if (pushed.exitCode !== 0) throw new Error(`push to the hookless twin failed: ${pushed.stderr}`);
+  await pushToTwin(farm, 'twin');
   return 'twin';
+}
+
+/** The clone's HEAD pushed to the hookless twin, failing loudly: a failed push would be a fast one. */
+async function pushToTwin(farm: Farm, remote: string): Promise<void> {
+  const pushed = await farm.git(['push', '-q', remote, 'HEAD:main']);
+  if (pushed.exitCode !== 0) throw new Error(`push to the hookless twin failed: ${pushed.stderr}`);
 }
 
 /** Every approach for 1, 10 and 1,000 changed files, warm and (for one file) cold: the rows, and the hook's memory. */
@@ -143,12 +148,7 @@ async function oneRound(lab: PushLab, samples: Record<Approach, number[]>, round
   for (const rel of targets) edit(farm.clone, rel, round);
   await farm.commit(`edit ${round}`);
   await prepare();
-  samples.gitAlone.push(
-    await timed(async () => {
-      const pushed = await farm.git(['push', '-q', lab.twinRemote, 'HEAD:main']);
-      if (pushed.exitCode !== 0) throw new Error(`push to the hookless twin failed: ${pushed.stderr}`);
-    }),
-  );
+  samples.gitAlone.push(await timed(() => pushToTwin(farm, lab.twinRemote)));
   await prepare();
   const push = await measuredPush(farm);
   samples.fanout.push(push.ms);
