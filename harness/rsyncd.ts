@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
+import { descendantsOf } from './processes.js';
 
 /** One module a daemon serves: what a target is, with its own auth user and password file. */
 export interface DaemonModule {
@@ -189,32 +190,6 @@ function signalQuietly(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // gone already
   }
-}
-
-/** A daemon serves each connection in a forked child, which forks again (generator and receiver). */
-function descendantsOf(pid: number): number[] {
-  const parents = new Map<number, number>();
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      // "pid (comm) state ppid ...": comm may hold spaces, so read after its closing parenthesis
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      parents.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // exited while we looked
-    }
-  }
-  const found: number[] = [];
-  const walk = (parent: number): void => {
-    for (const [p, ppid] of parents) {
-      if (ppid === parent) {
-        found.push(p);
-        walk(p);
-      }
-    }
-  };
-  walk(pid);
-  return found;
 }
 
 /** Stop a server the harness started, by its own pid, and wait for it to go; none is no error. */

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, execaSync, type ResultPromise } from 'execa';
+import { argumentsOf, descendantsOf } from './processes.js';
 import { freePort, stopChild } from './rsyncd.js';
 
 /**
@@ -28,6 +29,8 @@ export interface Sshd {
   /** a fresh ed25519 key pair in `dir`; returns the private key's path */
   newKey(name: string): Promise<string>;
   pid(): number | undefined;
+  /** the arguments of each process its sessions run now (an rsync a relay was asked to run) */
+  sessionCommands(): string[][];
   stop(): Promise<void>;
   /** the host dies: sshd and every session it started (and what they run) killed at once */
   crash(): Promise<void>;
@@ -117,6 +120,7 @@ export async function startSshd({ hostIndex, address: at, root, authorizedKeysFi
     },
     newKey,
     pid: () => child?.pid,
+    sessionCommands: () => (child?.pid === undefined ? [] : descendantsOf(child.pid).map(argumentsOf).filter((args) => args.length > 0)),
     async stop() {
       const running = child;
       child = undefined;
@@ -126,7 +130,7 @@ export async function startSshd({ hostIndex, address: at, root, authorizedKeysFi
       const running = child;
       child = undefined;
       if (running?.pid === undefined) return;
-      for (const pid of [running.pid, ...descendants(running.pid)]) {
+      for (const pid of [running.pid, ...descendantsOf(running.pid)]) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
@@ -191,29 +195,4 @@ async function answers(address: string, port: number, child: ResultPromise): Pro
     await sleep(20);
   }
   return false;
-}
-
-/** Every process below pid, from /proc: the sessions sshd forked and what they run. */
-function descendants(pid: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, 'latin1');
-    } catch {
-      continue;
-    }
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-  }
-  const found: number[] = [];
-  const walk = (p: number): void => {
-    for (const child of parents.get(p) ?? []) {
-      found.push(child);
-      walk(child);
-    }
-  };
-  walk(pid);
-  return found;
 }

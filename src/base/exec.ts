@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { execa, type ResultPromise } from 'execa';
 import { endedGroup, killGroup, startedGroup, stopLeftoverGroup, type GroupMark } from './groups.js';
 import type { Logger } from './log.js';
+import { ioCounters, stallTick, StallClock, type IoCounters } from './stall.js';
 
 export interface ExecOptions {
   cwd?: string;
@@ -353,33 +354,19 @@ export function spawnFailure(command: string, error: { code?: string; shortMessa
   }
 }
 
-/**
- * rsync's --timeout counts its own keepalive writes as activity: a peer whose rsync is frozen
- * (SIGSTOP, a wedged disk) while its kernel still acknowledges the few bytes sent each second
- * never times out. A live peer answers a keepalive within the timeout, so a child that has read
- * nothing and written no more than keepalives for `stallMs` has lost its peer. Linux's
- * /proc/<pid>/io counts every byte read and written, pipes and sockets included.
- */
+/** Calls onStall once the process has read nothing and written no more than keepalives for stallMs (stall.ts). */
 function watchForStall(pid: number, stallMs: number, onStall: () => void): () => void {
-  const KEEPALIVE_BYTES = 256;
   // the baseline is the first tick's read, not one now: a thousand switches given the word at
   // once would each read /proc here, in the moment the farm is meant to change version
-  let last: { read: number; written: number } | undefined;
-  let lastProgress = Date.now();
+  const clock = new StallClock(stallMs, Date.now());
   const timer = setInterval(
     () => {
-      const now = readIo(pid);
-      if (now === undefined) return;
-      // no baseline yet (the first read came too early): this read is it
-      if (last === undefined || now.read > last.read || now.written - last.written > KEEPALIVE_BYTES) {
-        last = now;
-        lastProgress = Date.now();
-      } else if (Date.now() - lastProgress > stallMs) {
-        clearInterval(timer);
-        onStall();
-      }
+      const io = readIo(pid);
+      if (io === undefined || !clock.sample(io, Date.now())) return;
+      clearInterval(timer);
+      onStall();
     },
-    Math.min(1000, Math.max(50, stallMs / 4)),
+    stallTick(stallMs, { least: 50, most: 1000 }),
   );
   timer.unref();
   return () => {
@@ -387,10 +374,9 @@ function watchForStall(pid: number, stallMs: number, onStall: () => void): () =>
   };
 }
 
-function readIo(pid: number): { read: number; written: number } | undefined {
+function readIo(pid: number): IoCounters | undefined {
   try {
-    const text = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
-    return { read: Number(/^rchar: (\d+)/m.exec(text)?.[1] ?? 0), written: Number(/^wchar: (\d+)/m.exec(text)?.[1] ?? 0) };
+    return ioCounters(fs.readFileSync(`/proc/${pid}/io`, 'utf8'));
   } catch {
     return undefined; // exited, or no /proc: rsync's own --timeout is then the only bound
   }

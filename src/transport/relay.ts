@@ -8,7 +8,8 @@ import { firstLine, run, type ExecResult } from '../base/exec.js';
 import { killGroup } from '../base/groups.js';
 import { FanoutError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
-import { quoteForRsh, sshFailure, sshWords } from './ssh.js';
+import { relayWatch, type RelayWatch } from './relay-watch.js';
+import { quoteForRsh, remoteCommand, sshFailure, sshWords } from './ssh.js';
 
 // A relay (docs/guides/many-hosts.md): one ssh connection to it, held open as a master (ControlMaster),
 // over which every rsync the relay runs for its zone is started. rsync and OpenSSH are the whole
@@ -23,6 +24,8 @@ export interface RelayHop {
   release: string;
   /** one file per daemon target of its zone, the target's password (mode 600) */
   secrets: string;
+  /** watches the rsyncs the relay runs, for a target frozen behind it */
+  watch: RelayWatch;
 }
 
 /** Where a relay keeps the release it passes on, and its zone's passwords. */
@@ -37,14 +40,6 @@ export function targetFromRelay(target: Target, hop: RelayHop): Target {
     passwordFile: target.passwordFile === undefined ? undefined : path.posix.join(hop.secrets, target.name),
     ssh: { ...target.ssh, identityFile: undefined, knownHostsFile: undefined, controlPath: undefined },
   };
-}
-
-/**
- * What ssh runs on the relay: rsync with these arguments, each quoted for the remote user's shell
- * (ssh hands the relay one command line). File names never appear here: they go on stdin.
- */
-export function remoteCommand(program: string, args: readonly string[]): string {
-  return [program, ...args].map(quoteForRsh).join(' ');
 }
 
 /** The relay itself as ssh names it: its host without brackets, its user given apart. */
@@ -93,7 +88,8 @@ export async function openRelay(relay: Relay, socketDir: string, log: Logger): P
   const deadline = Date.now() + relay.timeout * 1000;
   while (ended === undefined && !fs.existsSync(controlPath) && Date.now() < deadline) await sleep(10);
   const riding = { ...relay.ssh, controlPath };
-  const hop: RelayHop = { relay: relay.name, ssh: [...sshWords({ ssh: riding, timeout: relay.timeout }), ...hostWords(relay)], ...relayPlaces(relay) };
+  const hopSsh = [...sshWords({ ssh: riding, timeout: relay.timeout }), ...hostWords(relay)];
+  const hop: RelayHop = { relay: relay.name, ssh: hopSsh, ...relayPlaces(relay), watch: relayWatch(hopSsh, log) };
   const session: RelaySession = {
     relay,
     hop,

@@ -2,7 +2,8 @@ import { run } from '../base/exec.js';
 import { ItemCounter, MAX_DELETE_STOP, type ItemizedCounts } from './itemize.js';
 import type { Logger } from '../base/log.js';
 import { rsyncArgs, rsyncInput, type RsyncArgsInput } from './rsync-args.js';
-import { remoteCommand, targetFromRelay, type RelayHop } from './relay.js';
+import { targetFromRelay, type RelayHop } from './relay.js';
+import { announcedRsync } from './relay-watch.js';
 import { exitMeaning, failedBeforeTransfer, failureMessage, isRetryable } from './rsync-failure.js';
 
 // Running rsync: one pass against one target, its itemized output counted as it comes, its exit
@@ -51,36 +52,39 @@ function invocation(input: RunRsyncInput): { command: string; args: string[] } {
   const { hop } = input;
   if (hop === undefined) return { command: input.rsyncPath, args: rsyncArgs(input) };
   const args = rsyncArgs({ ...input, config: { ...input.config, source: hop.release }, target: targetFromRelay(input.target, hop) });
-  return { command: hop.ssh[0] ?? 'ssh', args: [...hop.ssh.slice(1), remoteCommand('rsync', args)] };
+  return { command: hop.ssh[0] ?? 'ssh', args: [...hop.ssh.slice(1), announcedRsync(args)] };
 }
 
 export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
   const { command, args } = invocation(input);
   const counts = new ItemCounter(input.keepItems === true);
+  // rsync's own --timeout bounds a silent peer, but not a frozen one (base/stall.ts): fanout
+  // watches a local rsync here, and one a relay runs there (relay-watch.ts)
+  const stallSeconds = Math.ceil(input.target.timeout) + 1;
+  const relayed = input.hop?.watch.pass(input.target.name, stallSeconds * 1000);
   const onLine = (line: string): void => {
+    if (relayed?.announced(line) === true) return;
     counts.add(line);
     input.onProgress?.(counts);
   };
-  // rsync's own --timeout bounds a silent peer, but not a frozen one (see watchForStall)
-  const stallSeconds = Math.ceil(input.target.timeout) + 1;
   let spawned: { pid: number | undefined; at: number } | undefined;
   const onSpawn = (pid: number | undefined): void => {
     spawned = { pid, at: performance.now() };
   };
   const onOutput = input.onWaiting === undefined ? undefined : whenListWanted(input.onWaiting);
-  // No watch through a relay: the process here is then an ssh client riding the master's
-  // connection, which hands its streams to the master and reads and writes nothing itself, so its
-  // counters never move. The relay's rsync has its own --timeout, and the master's keepalives end
-  // every pass through a relay that stopped answering.
-  const stallMs = input.hop === undefined ? stallSeconds * 1000 : undefined;
+  // Through a relay, the process here is an ssh client riding the master's connection, which
+  // hands its streams to the master and reads and writes nothing itself: its counters never move.
+  const stallMs = relayed === undefined ? stallSeconds * 1000 : undefined;
   const ran = await run(command, args, { log: input.log, input: rsyncInput(input.pass) ?? '', deferredInput: input.deferredInput, onLine, onOutput, onSpawn, stallMs });
+  relayed?.stop();
   logLifetime(input, ran.exitCode, spawned);
-  const result = ran.stalled ? { ...ran, exitCode: 30 } : ran;
+  const stalled = ran.stalled || relayed?.stalled === true;
+  const result = stalled ? { ...ran, exitCode: 30 } : ran;
   const maxDeleteStop = counts.maxDeleteStop ?? result.stderr.split('\n').find((l) => MAX_DELETE_STOP.test(l))?.trim();
   const ok = result.exitCode === 0 && maxDeleteStop === undefined;
   const error = ok
     ? undefined
-    : ran.stalled
+    : stalled
       ? `${exitMeaning(30)} (nothing from the target for ${stallSeconds}s: its rsync is frozen or gone; fanout stopped the transfer)`
       : maxDeleteStop !== undefined
         ? `rsync stopped deleting at --max-delete=${input.maxDelete ?? '?'}, so files the commit removed are still served there (${maxDeleteStop}); check the commit, then: fanout deploy --max-delete N`

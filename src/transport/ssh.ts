@@ -35,6 +35,14 @@ export function quoteForRsh(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'"'"'`)}'`;
 }
 
+/**
+ * What ssh runs on a host: a program with these arguments, each quoted for the remote user's shell
+ * (ssh hands the host one command line). File names never appear here: they go on stdin.
+ */
+export function remoteCommand(program: string, args: readonly string[]): string {
+  return [program, ...args].map(quoteForRsh).join(' ');
+}
+
 export type SshCause = 'host key unknown' | 'host key changed' | 'login refused' | 'unreachable';
 
 /**

@@ -185,6 +185,44 @@ describe('relays', { timeout: 240_000 }, () => {
     ]);
   });
 
+  it('a target frozen mid-transfer behind a relay: its pass is stopped on the relay within the timeout and named as such; the rest of the farm is done', async () => {
+    zoned({ timeout: 2, retries: 0, rsync: { args: ['--bwlimit=100'] } });
+    farm.write({ 'index.html': 'v1' });
+    await farm.commit('v1');
+    expect((await farm.push()).exitCode).toBe(0);
+    farm.write({ 'big.bin': 'x'.repeat(300_000), 'index.html': 'v2' });
+    const commit = await farm.commit('v2');
+    await farm.pushWithoutDeploy();
+    const web1 = farm.daemons[0];
+    if (web1 === undefined) throw new Error('no web1');
+    const deploying = farm.fanout(['deploy']);
+    try {
+      while (!fs.readdirSync(web1.dir).some((name) => name.startsWith('.big.bin.') || name === '.~tmp~')) await sleep(20);
+      web1.signal('SIGSTOP');
+      const result = await deploying;
+      expect(result.exitCode, result.stderr).toBe(1);
+      // fanout's watch on the relay's rsync, or (frozen while the file list was awaited) rsync's own timeout there
+      expect(result.stdout).toMatch(
+        /web1 +failed +timed out waiting for the target to send or receive data \((nothing from the target for 3s: its rsync is frozen or gone; fanout stopped the transfer|rsync exit 30: .*io timeout after 2 seconds).*\(sent through relay /,
+      );
+      // the relay's rsync for web1 was stopped, not left behind
+      expect(relays[0]?.sessionCommands().filter((args) => args[0] === 'rsync')).toEqual([]);
+    } finally {
+      web1.signal('SIGCONT');
+      await web1.stop();
+      await web1.start();
+    }
+    expect(lastTargets().map((t) => [t.name, t.status])).toEqual([
+      ['web1', 'failed'],
+      ['web2', 'ok'],
+      ['web3', 'ok'],
+      ['web4', 'ok'],
+    ]);
+    zoned();
+    expect((await farm.fanout(['deploy'])).exitCode).toBe(0);
+    await expectEveryTargetAt(commit);
+  });
+
   it('with slots and a canary in one zone then a batch across both: staged through the relays, checked, switched; a rollback is a switch that asks no relay', async () => {
     // each target's check: the release its `current` serves is the one deployed
     const check = ['sh', '-c', `test "$(cat "${farm.root}/rsyncd-$FANOUT_TARGET/www/current/REVISION")" = "$FANOUT_COMMIT"`];

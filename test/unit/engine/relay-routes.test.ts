@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { silentLogger as log } from '../../../src/base/log.js';
 import { inLanes, relayRoutes, shareAmong, type LiveRelay } from '../../../src/engine/relay-routes.js';
+import { relayWatch } from '../../../src/transport/relay-watch.js';
 
 function relay(name: string, concurrency = 2): LiveRelay & { up: boolean } {
   const r = {
     up: true,
-    hop: { relay: name, ssh: ['ssh', name], release: '/r/release', secrets: '/r/secrets' },
+    hop: { relay: name, ssh: ['ssh', name], release: '/r/release', secrets: '/r/secrets', watch: relayWatch(['ssh', name], log) },
     alive: () => r.up,
     check: () => Promise.resolve(r.up),
     concurrency,

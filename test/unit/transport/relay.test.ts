@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Relay } from '../../../src/base/config.js';
-import { relayPlaces, remoteCommand, secretsArgs, targetFromRelay, type RelayHop } from '../../../src/transport/relay.js';
+import { relayPlaces, secretsArgs, targetFromRelay, type RelayHop } from '../../../src/transport/relay.js';
+import { silentLogger as log } from '../../../src/base/log.js';
+import { relayWatch } from '../../../src/transport/relay-watch.js';
 import { target } from '../target.js';
 
 const relay: Relay = {
@@ -10,16 +12,11 @@ const relay: Relay = {
   ssh: { port: 2222, identityFile: '/etc/fanout/relay key', knownHostsFile: undefined, strictHostKeyChecking: true, controlPath: '/srv/state/ssh/abc' },
   timeout: 30,
 };
-const hop: RelayHop = { relay: relay.name, ssh: ['ssh', 'deploy@10.0.1.11'], ...relayPlaces(relay) };
+const hop: RelayHop = { relay: relay.name, ssh: ['ssh', 'deploy@10.0.1.11'], ...relayPlaces(relay), watch: relayWatch(['ssh', 'deploy@10.0.1.11'], log) };
 
 describe('a relay', () => {
   it('keeps the release and its zone\'s passwords side by side in its directory', () => {
     expect(relayPlaces(relay)).toEqual({ release: '/var/cache/fanout/site/release', secrets: '/var/cache/fanout/site/secrets' });
-  });
-
-  it('runs rsync with each argument quoted for its shell: nothing in a pattern or a path is read by that shell', () => {
-    const command = remoteCommand('rsync', ['--exclude=*.swp', '--filter=P uploads/', '--', "/srv/it's $(here)/", 'rsync://u@web1/site/']);
-    expect(command).toBe(`rsync '--exclude=*.swp' '--filter=P uploads/' -- '/srv/it'"'"'s $(here)/' rsync://u@web1/site/`);
   });
 
   it('reaches a daemon target with its copy of the password, an ssh target with its own keys', () => {

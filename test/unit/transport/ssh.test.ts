@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { failureMessage } from '../../../src/transport/rsync-failure.js';
-import { sshCause, sshFailure } from '../../../src/transport/ssh.js';
+import { remoteCommand, sshCause, sshFailure } from '../../../src/transport/ssh.js';
 import { target } from '../target.js';
 
 
@@ -29,6 +29,13 @@ const SSH_STDERR = {
   timedOut: `ssh: connect to host 10.9.9.9 port 22: Connection timed out\n${CLOSED}`,
   noHost: `ssh: Could not resolve hostname web9: Name or service not known\n${CLOSED}`,
 };
+
+describe('remoteCommand', () => {
+  it('quotes each argument for the remote shell: nothing in a pattern or a path is read by that shell', () => {
+    const command = remoteCommand('rsync', ['--exclude=*.swp', '--filter=P uploads/', '--', "/srv/it's $(here)/", 'rsync://u@web1/site/']);
+    expect(command).toBe(`rsync '--exclude=*.swp' '--filter=P uploads/' -- '/srv/it'"'"'s $(here)/' rsync://u@web1/site/`);
+  });
+});
 
 describe('sshCause', () => {
   it('names what made ssh give up, with the line that says so', () => {
