@@ -16,7 +16,7 @@ import { sendTotals } from './send-totals.js';
 import { afterSwitch } from '../releases/operator-hooks.js';
 import { rollOut, type RolloutResult } from '../releases/rollout.js';
 import { prepareSlot, stagingOf, switchFarm, writeRevision, writtenTarget } from '../releases/slots.js';
-import { SwitchesAhead } from '../releases/switch-pool.js';
+import { SwitchesAhead, type SwitchTo } from '../releases/switch-pool.js';
 import { finished, historyEntry, hookFacts, outcomeBase, record, type PlannedDeploy, type Started } from './record.js';
 import { pushSucceeded } from './push-gate.js';
 import { feedRelays } from './relay-feed.js';
@@ -127,6 +127,12 @@ async function applyRollout(ctx: Context, journal: Journal, plan: PlannedDeploy,
 /** Without checks: every target written (with slots, staged), then with slots every `current` switched at once. */
 async function applyInTwoPhases(ctx: Context, journal: Journal, plan: PlannedDeploy, started: Started, decision: TransferDecision, ahead: SwitchesAhead): Promise<Applied> {
   const { config } = ctx;
+  // afterSwitch (a php-fpm reload, say) for each target as soon as it serves the release; a failure fails that target
+  const hooks = afterSwitch(ctx, hookFacts(started, plan));
+  const byName = new Map(plan.targets.map((t) => [t.name, t]));
+  const onSwitched = ({ target, slot }: SwitchTo): void => {
+    if (byName.get(target.name)?.upToDate !== true) hooks.start(target, slot);
+  };
   let switched: Awaited<ReturnType<typeof switchFarm>>;
   try {
     // phase one: every target written (with slots: staged into a slot nothing serves)
@@ -139,19 +145,15 @@ async function applyInTwoPhases(ctx: Context, journal: Journal, plan: PlannedDep
       ahead.staged(target.name, outcome.status === 'ok');
     });
     // phase two, with slots: `current` switched on every target at once
-    switched = plan.targets.some((t) => t.slots !== undefined) ? await switchFarm(ctx, journal, plan.targets, written, ahead, plan.commit) : { outcomes: written, summary: undefined };
+    switched = plan.targets.some((t) => t.slots !== undefined) ? await switchFarm(ctx, journal, plan.targets, written, ahead, plan.commit, onSwitched) : { outcomes: written, summary: undefined };
   } finally {
     // a switch made ready and never sent must not wait on its target until it times out
     ahead.cancel();
   }
   const { summary } = switched;
-  // afterSwitch for every target that now serves the release (a php-fpm reload, say); a failure fails that target
+  // every target that serves the release now: those in place since they were written
   const serving = plan.targets.filter((t) => !t.upToDate && switched.outcomes.find((o) => o.name === t.name)?.status === 'ok');
-  const hookFailures = await afterSwitch(
-    ctx,
-    hookFacts(started, plan),
-    serving.map((t) => ({ target: targetNamed(config, t.name), slot: t.slots?.switchTo ?? t.slots?.stage?.slot })),
-  );
+  const hookFailures = await hooks.failures(serving.map((t) => ({ target: targetNamed(config, t.name), slot: t.slots?.switchTo ?? t.slots?.stage?.slot })));
   const outcomes = switched.outcomes.map((o): TargetOutcome => {
     const failure = hookFailures.get(o.name);
     return failure === undefined ? o : { ...o, status: 'failed', error: failure };

@@ -60,15 +60,37 @@ export async function runHook(ctx: Context, hook: HookName, facts: HookFacts): P
   return failure === undefined ? undefined : `the ${hook} hook (${program}) failed: ${failure}`;
 }
 
-/** afterSwitch for each target that now serves the release, all at once: the failures by target. */
-export async function afterSwitch(ctx: Context, facts: HookFacts, targets: readonly { target: Target; slot: string | undefined }[]): Promise<Map<string, string>> {
-  const failures = new Map<string, string>();
-  if (ctx.config.hooks.afterSwitch === undefined) return failures;
-  await Promise.all(
-    targets.map(async ({ target, slot }) => {
-      const failed = await runHook(ctx, 'afterSwitch', { ...facts, target: { name: target.name, host: targetHost(target), slot } });
-      if (failed !== undefined) failures.set(target.name, failed);
-    }),
-  );
-  return failures;
+/** The afterSwitch hooks of one deploy: each target's, once. */
+export interface AfterSwitch {
+  /** the hook for a target that serves the release now, started at once (not awaited) */
+  start(target: Target, slot: string | undefined): void;
+  /** the hooks of these targets, those not yet started started now, all awaited: the failures by target */
+  failures(targets: readonly { target: Target; slot: string | undefined }[]): Promise<Map<string, string>>;
+}
+
+/**
+ * afterSwitch for each target as soon as it serves the release, not once the whole farm does: a
+ * host whose switch answered must not wait for its php-fpm reload while a dead host's switch is
+ * retried, for it serves the new files with the old code until then.
+ */
+export function afterSwitch(ctx: Context, facts: HookFacts): AfterSwitch {
+  const started = new Map<string, Promise<string | undefined>>();
+  const start = (target: Target, slot: string | undefined): void => {
+    if (ctx.config.hooks.afterSwitch === undefined || started.has(target.name)) return;
+    started.set(target.name, runHook(ctx, 'afterSwitch', { ...facts, target: { name: target.name, host: targetHost(target), slot } }));
+  };
+  return {
+    start,
+    async failures(targets) {
+      for (const { target, slot } of targets) start(target, slot);
+      const failures = new Map<string, string>();
+      await Promise.all(
+        targets.map(async ({ target }) => {
+          const failed = await started.get(target.name);
+          if (failed !== undefined) failures.set(target.name, failed);
+        }),
+      );
+      return failures;
+    },
+  };
 }

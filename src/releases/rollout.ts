@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Target } from '../base/config.js';
 import { checkTarget } from './checks.js';
-import { afterSwitch, type HookFacts } from './operator-hooks.js';
+import { afterSwitch, type AfterSwitch, type HookFacts } from './operator-hooks.js';
 import type { TargetPlan } from '../engine/target-plan.js';
 import type { Commit } from '../base/git.js';
 import type { HistoryEntry, Journal, TargetOutcome } from '../engine/journal.js';
@@ -40,7 +40,8 @@ interface Rollout {
   /** the transfers of a group of targets, `concurrency` at a time, each outcome in the journal once it returns */
   write: (targets: readonly TargetPlan[]) => Promise<TargetOutcome[]>;
   targetNamed: (name: string) => Target;
-  facts: HookFacts;
+  /** afterSwitch, each target's as soon as it serves the release */
+  hooks: AfterSwitch;
   /** what `switch:` decided once every slot staged; not reached, no slot switches (with all: the farm stays on one version) */
   decision: SwitchDecision;
   /** the targets that failed to stage */
@@ -79,7 +80,8 @@ export async function rollOut(
     config.rollout,
     decision.lagging,
   );
-  const run: Rollout = { ctx, journal, commit, checks, byName: new Map(plans.map((p) => [p.name, p])), outcomes, ahead, write, targetNamed, facts, decision, stageFailed, record: { waves, checks: [] }, took: [], switches: [] };
+  const byName = new Map(plans.map((p) => [p.name, p]));
+  const run: Rollout = { ctx, journal, commit, checks, byName, outcomes, ahead, write, targetNamed, hooks: afterSwitch(ctx, facts), decision, stageFailed, record: { waves, checks: [] }, took: [], switches: [] };
   for (const [index, wave] of waves.entries()) {
     announceWave(run, waves, index);
     const serving = await takeWave(run, wave);
@@ -135,6 +137,9 @@ async function takeWave(run: Rollout, wave: readonly string[]): Promise<string[]
     run.journal,
     switching.map((n) => ({ target: run.targetNamed(n), slot: byName.get(n)?.slots?.switchTo ?? '' })),
     ahead,
+    ({ target, slot }) => {
+      if (byName.get(target.name)?.upToDate !== true) run.hooks.start(target, slot);
+    },
   );
   run.switches.push(results);
   for (const r of results) {
@@ -155,11 +160,7 @@ async function checkWave(run: Rollout, index: number, serving: readonly string[]
   const { ctx, byName, outcomes } = run;
   if (serving.length > 0) ctx.reporter.progress({ kind: 'phase', name: 'checks', detail: serving.join(', ') });
   const slotOf = (n: string): string | undefined => byName.get(n)?.slots?.switchTo ?? byName.get(n)?.slots?.stage?.slot;
-  const hooked = await afterSwitch(
-    ctx,
-    run.facts,
-    serving.filter((n) => byName.get(n)?.upToDate !== true).map((n) => ({ target: run.targetNamed(n), slot: slotOf(n) })),
-  );
+  const hooked = await run.hooks.failures(serving.filter((n) => byName.get(n)?.upToDate !== true).map((n) => ({ target: run.targetNamed(n), slot: slotOf(n) })));
   const found = await Promise.all(
     serving.map(async (n) => {
       const hookFailure = hooked.get(n);

@@ -12,7 +12,7 @@ import { rsyncWithRetries, type PassOptions } from '../engine/passes.js';
 import { beginSwitch, laggedBehind, slotLinked, switchFailed, switchSucceeded } from '../engine/state.js';
 import { humanDuration } from '../engine/units.js';
 import { scratch } from './link-dirs.js';
-import { fireSwitches, type SwitchesAhead, type SwitchTo } from './switch-pool.js';
+import { fireSwitches, type SwitchAnswer, type SwitchesAhead, type SwitchTo } from './switch-pool.js';
 import { decideSwitch, heldWhy, laggingNote, stagedFarm } from './switch-policy.js';
 
 /**
@@ -104,27 +104,35 @@ export interface SwitchResult {
 /**
  * Switch `current` on these targets, all at once (not bounded by `concurrency`: each is one tiny
  * rsync, and the point is that the farm changes version together): the armed ones fired, the
- * others started afresh as armed ones answer, never more than the bound (switch-pool.ts). The journal notes every switch as begun
- * before the first rsync starts, and each outcome once all have answered: killed in between, the
- * next deploy switches again.
+ * others started afresh as armed ones answer, never more than the bound (switch-pool.ts). The
+ * journal notes every switch as begun before the first rsync starts, and each outcome as it
+ * answers: killed in between, the next deploy switches again those not yet noted. `onSwitched` is
+ * told of each target that serves its slot now, the moment its switch answers: a dead host's
+ * retries hold up no other.
  */
-export async function switchTargets(ctx: Context, journal: Journal, switches: readonly SwitchTo[], ahead?: SwitchesAhead): Promise<SwitchResult[]> {
+export async function switchTargets(ctx: Context, journal: Journal, switches: readonly SwitchTo[], ahead?: SwitchesAhead, onSwitched?: (switched: SwitchTo) => void): Promise<SwitchResult[]> {
   if (switches.length === 0) return [];
   // quiet: it takes milliseconds, and the lines after it say how it went
   ctx.reporter.progress({ kind: 'phase', name: 'switch', detail: `current on ${switches.length} target${switches.length === 1 ? '' : 's'}`, quiet: true });
   await journal.update((s) => {
     for (const { target, slot } of switches) beginSwitch(s, target.name, slot);
   });
-  const answers = await fireSwitches(ctx, switches, ahead);
-  const results = switches.map((s, i) => ({ name: s.target.name, slot: s.slot, ...(answers[i] ?? { at: undefined, error: 'not switched', untouched: true }) }));
-  await journal.update((s) => {
-    for (const r of results) {
-      if (r.at !== undefined) switchSucceeded(s, r.name, r.slot, new Date(r.at).toISOString());
-      else switchFailed(s, r.name, `switching current to slot ${r.slot}: ${r.error ?? 'rsync failed'}`, r.untouched);
-    }
-  });
-  for (const r of results) ctx.log[r.error === undefined ? 'info' : 'error']({ target: r.name, slot: r.slot, error: r.error }, 'switch');
-  return results.map((r) => ({ name: r.name, slot: r.slot, at: r.at, error: r.error }));
+  const noted: Promise<void>[] = [];
+  const onAnswer = (i: number, answer: SwitchAnswer): void => {
+    const { target, slot } = switches[i] ?? {};
+    if (target === undefined || slot === undefined) return;
+    if (answer.at !== undefined) onSwitched?.({ target, slot });
+    noted.push(
+      journal.note((s) => {
+        if (answer.at !== undefined) switchSucceeded(s, target.name, slot, new Date(answer.at).toISOString());
+        else switchFailed(s, target.name, `switching current to slot ${slot}: ${answer.error ?? 'rsync failed'}`, answer.untouched);
+      }),
+    );
+    ctx.log[answer.error === undefined ? 'info' : 'error']({ target: target.name, slot, error: answer.error }, 'switch');
+  };
+  const answers = await fireSwitches(ctx, switches, ahead, { onAnswer });
+  await Promise.all(noted);
+  return switches.map((s, i) => ({ name: s.target.name, slot: s.slot, at: answers[i]?.at, error: answers[i]?.error }));
 }
 
 /** A target's outcome once its switch has answered: failed, saying why, or live since when. */
@@ -175,7 +183,8 @@ export function laggingAfter(names: readonly string[], results: readonly SwitchR
  * live switches, if the share of the farm `switch:` asks for has the release (switch-policy.ts):
  * with `all` (the default) nobody switches if any target failed, so the farm stays on one
  * version; with `available` or a share, those that staged switch and the others lag. Returns each
- * target's final outcome and, when anything switched, the switch's time and skew.
+ * target's final outcome and, when anything switched, the switch's time and skew; `onSwitched`
+ * is told of each target that serves the release, as its switch answers.
  */
 export async function switchFarm(
   ctx: Context,
@@ -184,6 +193,7 @@ export async function switchFarm(
   staged: readonly TargetOutcome[],
   ahead: SwitchesAhead,
   commit: Commit,
+  onSwitched?: (switched: SwitchTo) => void,
 ): Promise<{ outcomes: TargetOutcome[]; summary: HistoryEntry['switch'] }> {
   const { config } = ctx;
   const byName = new Map(plans.map((p) => [p.name, p]));
@@ -195,6 +205,7 @@ export async function switchFarm(
     journal,
     decision.switching.map((name) => ({ target: targetNamed(config, name), slot: slotOf(name) })),
     ahead,
+    onSwitched,
   );
   const byResult = new Map(results.map((r) => [r.name, r]));
   const lagging = laggingAfter(decision.lagging.filter((n) => byName.get(n)?.slots !== undefined), results);

@@ -190,6 +190,13 @@ export interface SwitchMakers {
   bound: number;
 }
 
+/** How fireSwitches is told of each answer as it comes, and what it fires with (the rsyncs themselves, but in tests). */
+export interface FireOptions {
+  /** each switch's answer, the moment it comes (its index in `switches`) */
+  onAnswer?: (index: number, answer: SwitchAnswer) => void;
+  makers?: SwitchMakers;
+}
+
 /**
  * Fire these switches: every one armed (those armed while their targets staged, topped up to the
  * bound with switches armed now), then, once they are ready, the word to all of them together, so
@@ -197,7 +204,8 @@ export interface SwitchMakers {
  * others, and any armed one that was lost, by fresh rsyncs, each in the place of an armed one that
  * has answered: never more than the bound at once. Answers in the order given.
  */
-export async function fireSwitches(ctx: Context, switches: readonly SwitchTo[], ahead: SwitchesAhead | undefined, makers: SwitchMakers = { arm: armSwitch, fresh: switchNow, bound: switchesAtOnce() }): Promise<SwitchAnswer[]> {
+export async function fireSwitches(ctx: Context, switches: readonly SwitchTo[], ahead: SwitchesAhead | undefined, options: FireOptions = {}): Promise<SwitchAnswer[]> {
+  const { makers = { arm: armSwitch, fresh: switchNow, bound: switchesAtOnce() }, onAnswer } = options;
   const armed = switches.map((s) => ahead?.take(s.target.name));
   const taken = armed.filter((a) => a !== undefined).length;
   // switches armed ahead for a later wave of a rollout count too: this wave's come first
@@ -215,14 +223,18 @@ export async function fireSwitches(ctx: Context, switches: readonly SwitchTo[], 
   await new Promise((resolve) => setImmediate(resolve));
   const places = placesFor(Math.max(0, makers.bound - fired.filter((f) => f !== undefined).length - (ahead?.size ?? 0)));
   const afresh = (s: SwitchTo): Promise<SwitchAnswer> => places.use(() => makers.fresh(ctx, s.target, s.slot));
+  const answerOf = async (s: SwitchTo, word: Promise<SwitchAnswer | Lost> | undefined): Promise<SwitchAnswer> => {
+    if (word === undefined) return afresh(s);
+    const answer = await word.finally(places.free);
+    if (!('lost' in answer)) return answer;
+    const again = await afresh(s);
+    return { ...again, untouched: again.untouched && answer.untouched };
+  };
   return Promise.all(
     switches.map(async (s, i) => {
-      const word = fired[i];
-      if (word === undefined) return afresh(s);
-      const answer = await word.finally(places.free);
-      if (!('lost' in answer)) return answer;
-      const again = await afresh(s);
-      return { ...again, untouched: again.untouched && answer.untouched };
+      const answer = await answerOf(s, fired[i]);
+      onAnswer?.(i, answer);
+      return answer;
     }),
   );
 }

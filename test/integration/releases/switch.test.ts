@@ -268,11 +268,65 @@ describe('a daemon at its max connections', () => {
       await other.release();
     }
     // fired with the others, it is found lost, and a fresh rsync switches the target
-    const [answer] = await fireSwitches(ctx, [{ target: targetNamed(config, 'web1'), slot: '1' }], undefined, { arm: () => armed, fresh: switchNow, bound: 16 });
+    const [answer] = await fireSwitches(ctx, [{ target: targetNamed(config, 'web1'), slot: '1' }], undefined, { makers: { arm: () => armed, fresh: switchNow, bound: 16 } });
     expect(answer?.error).toBeUndefined();
     expect(answer?.at).toBeTypeOf('number');
     expect(live(f).web1).toBe('slots/1');
     await expectServing(f, v1.commit, ['web1']);
     expect(logs.map((l) => l.msg)).toContain('the waiting switch was lost; switching with a fresh rsync');
+  });
+});
+
+describe('a host that dies between its staging and the switch', () => {
+  it('holds up no other host: each one that switched is noted and runs its afterSwitch at once, while the dead one\'s switch is retried', async () => {
+    // one connection a module: another client holding web1's holds back web1's staging, and so the switch
+    const f = (farm = await createFarm({ targets: 2, firstHost: 150, daemonGlobalLines: ['max connections = 1'] }));
+    const hooked = path.join(f.root, 'afterSwitch.log');
+    const hook = path.join(f.root, 'after-switch.sh');
+    fs.writeFileSync(hook, `#!/bin/sh
+echo "$FANOUT_TARGET" >> '${hooked}'
+`, { mode: 0o755 });
+    // web2's switch retried for 1+2+4+8+16 s: far longer than web1 may wait for its hook
+    f.writeConfig({ layout: 'slots', slotGrace: 0, retries: 5, retryDelay: 1, hooks: { afterSwitch: [hook] } });
+    await pushed(f, { 'index.html': 'v1' }, 'v1');
+    const [web1, web2] = f.daemons;
+    if (web1 === undefined || web2 === undefined) throw new Error('two daemons expected');
+    fs.writeFileSync(hooked, '');
+    f.write({ 'index.html': 'v2' });
+    const v2 = await f.commit('v2');
+    await f.pushWithoutDeploy();
+    const other = await holdConnection(web1, path.join(f.root, 'other-client'));
+    const deploying = f.fanout(['deploy']);
+    try {
+      // web2 has staged (its slot holds v2) and its switch is made ready: then its host dies
+      await until(
+        () => fs.existsSync(path.join(web2.dir, 'slots', '2', 'index.html')) && fs.readFileSync(path.join(web2.dir, 'slots', '2', 'index.html'), 'utf8') === 'v2',
+        () => 'web2 never staged v2',
+      );
+      await until(
+        () => established(web2.port) > 0,
+        () => 'web2\'s switch was never made ready',
+      );
+      await web2.stop();
+    } finally {
+      await other.release();
+    }
+    // web1 stages, switches, and runs its hook, while web2's switch still waits on a dead host
+    await until(
+      () => fs.readFileSync(hooked, 'utf8') === 'web1\n',
+      () => `web1's afterSwitch did not run while web2 was down (it ran for: ${JSON.stringify(fs.readFileSync(hooked, 'utf8'))})`,
+    );
+    const journalled = (): { live?: string; commit?: string } | undefined =>
+      (JSON.parse(fs.readFileSync(path.join(f.stateDir, 'state.json'), 'utf8')) as { targets: Record<string, { live?: string; commit?: string }> }).targets.web1;
+    await until(
+      () => journalled()?.live === '2' && journalled()?.commit === v2,
+      () => `the journal did not note web1's switch while web2 was down: ${JSON.stringify(journalled())}`,
+    );
+    expect(live(f)).toEqual({ web1: 'slots/2', web2: 'slots/1' });
+    await web2.start();
+    const result = await deploying;
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    await expectServing(f, v2, ['web1', 'web2']);
+    expect(fs.readFileSync(hooked, 'utf8')).toBe('web1\nweb2\n');
   });
 });

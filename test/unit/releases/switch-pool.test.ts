@@ -105,7 +105,7 @@ describe('fireSwitches: the word to every armed switch, then fresh rsyncs in the
     expect(done()).toBe(true);
   }
 
-  it('a lost switch retried for long holds its own place only: the others past the bound go on, never more than the bound at once', async () => {
+  it('a lost switch retried for long holds its own place only: the others past the bound go on, never more than the bound at once, and their answers are told as they come', async () => {
     let running = 0;
     let most = 0;
     const enter = (): void => {
@@ -142,13 +142,19 @@ describe('fireSwitches: the word to every armed switch, then fresh rsyncs in the
       done.push(target.name);
       return { at: 2, error: undefined, untouched: false };
     };
-    const answering = fireSwitches({} as Context, farm(4), undefined, { arm, fresh, bound: 2 });
+    const told: string[] = [];
+    const onAnswer = (i: number): number => told.push(`web${i + 1}`);
+    const answering = fireSwitches({} as Context, farm(4), undefined, { makers: { arm, fresh, bound: 2 }, onAnswer });
     // the two armed get the word together; the two past the bound switch while web1 is still retried
     await until(() => done.includes('web3') && done.includes('web4'));
     expect(fired).toEqual(['web1', 'web2']);
     expect(done).not.toContain('web1');
+    // and each answer is told as it comes, not once web1's retry is over
+    await until(() => told.length === 3);
+    expect([...told].sort()).toEqual(['web2', 'web3', 'web4']);
     endRetry();
     const answers = await answering;
+    expect(told.at(-1)).toBe('web1');
     expect(answers.map((a) => a.at)).toEqual([2, 1, 2, 2]);
     // web1's first rsync touched nothing, its retry did
     expect(answers[0]?.untouched).toBe(false);
@@ -183,11 +189,11 @@ describe('fireSwitches: the word to every armed switch, then fresh rsyncs in the
     // the last four to stage were armed: web3 .. web6
     expect(ahead.size).toBe(4);
     // the canary wave: web1 and web2, armed now in place of the two armed first
-    await fireSwitches({} as Context, targets.slice(0, 2), ahead, { arm, fresh, bound: 4 });
+    await fireSwitches({} as Context, targets.slice(0, 2), ahead, { makers: { arm, fresh, bound: 4 } });
     expect(cancelled).toEqual(['web3', 'web4']);
     expect(ahead.size).toBe(2);
     // the next wave takes web5 and web6 as armed, and arms web3 and web4 again
-    const answers = await fireSwitches({} as Context, targets.slice(2), ahead, { arm, fresh, bound: 4 });
+    const answers = await fireSwitches({} as Context, targets.slice(2), ahead, { makers: { arm, fresh, bound: 4 } });
     expect(answers.map((a) => a.at)).toEqual([1, 1, 1, 1]);
     expect(most).toBe(4);
     expect(live).toBe(0);
