@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createFarm, type Farm } from '../../../harness/farm.js';
+import { argumentsOf } from '../../../harness/processes.js';
 import { startSshd, type Sshd } from '../../../harness/sshd.js';
 import { diffSnapshots, snapshot, snapshotCommit } from '../../../harness/tree.js';
 
@@ -44,6 +45,13 @@ function zoned(extra: Record<string, unknown> = {}, zoneExtra: Record<string, un
     return { dest: `${sshd.user}@${sshd.address}:${relayDir(i)}`, ssh: { port: sshd.port, identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile } };
   };
   farm.writeConfig({ zones: { a: { relays: [relay(0)], ...zoneExtra }, b: { relays: [relay(1)], ...zoneExtra } }, ...extra }, targets);
+}
+
+/** The one process here whose arguments hold all of `words`. */
+function processWith(words: readonly string[]): number {
+  const found = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && words.every((w) => argumentsOf(Number(p)).includes(w)));
+  if (found.length !== 1) throw new Error(`${found.length} processes with ${words.join(' ')}`);
+  return Number(found[0]);
 }
 
 /** How many commands a relay's sshd ran: one per rsync it was asked to run, and the checks. */
@@ -140,6 +148,44 @@ describe('relays', { timeout: 240_000 }, () => {
     ]);
     const state = JSON.parse(fs.readFileSync(path.join(farm.stateDir, 'state.json'), 'utf8')) as { targets: Record<string, { commit: string; attempted: string[] }> };
     for (const name of ['web1', 'web2', 'web3', 'web4']) expect(state.targets[name]).toMatchObject({ commit, attempted: [] });
+  });
+
+  it('a relay cut off from the update server mid-pass, its sshd set as the guide says: its rsyncs end there, and the targets are sent directly', async () => {
+    // ClientAliveInterval 2 and ClientAliveCountMax 3 in the guide; shorter here
+    await relays[0]?.stop();
+    relays[0] = await startSshd({ hostIndex: 88, root: sshdRoot, extraConfig: ['ClientAliveInterval 1', 'ClientAliveCountMax 2'] });
+    // slow enough that a relay's rsync left running would still be sending long after the cut: 600 kB at 50 kB/s
+    zoned({ rsync: { args: ['--bwlimit=50'] } });
+    farm.write({ 'index.html': 'v1' });
+    await farm.commit('v1');
+    expect((await farm.push()).exitCode).toBe(0);
+    farm.write({ 'big.bin': 'x'.repeat(600_000), 'index.html': 'v2' });
+    const commit = await farm.commit('v2');
+    await farm.pushWithoutDeploy();
+    const deploying = farm.fanout(['deploy']);
+    const receiving = (i: number): boolean => fs.readdirSync(farm.daemons[i]?.dir ?? '').some((name) => name.startsWith('.big.bin.') || name === '.~tmp~');
+    while (!(receiving(0) && receiving(1))) await sleep(20);
+    // the cut: the update server's connection to relay 0 stops answering (its ssh master stopped)
+    const master = processWith(['ControlMaster=yes', relays[0]?.address ?? '?']);
+    process.kill(master, 'SIGSTOP');
+    try {
+      const relayRsyncs = (): string[][] => relays[0]?.sessionCommands().filter((args) => args[0] === 'rsync') ?? [];
+      while (relayRsyncs().length > 0) await sleep(50);
+      // they ended mid-file, not by finishing it
+      for (const i of [0, 1]) expect(fs.existsSync(path.join(farm.daemons[i]?.dir ?? '', 'big.bin'))).toBe(false);
+    } finally {
+      process.kill(master, 'SIGCONT');
+    }
+    const result = await deploying;
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout + result.stderr).toMatch(/relay .*127\.0\.0\.88.* was lost mid-deploy: the targets it had left are sent directly/);
+    await expectEveryTargetAt(commit);
+    expect(lastTargets().map((t) => [t.name, t.status, t.via === undefined])).toEqual([
+      ['web1', 'ok', true],
+      ['web2', 'ok', true],
+      ['web3', 'ok', false],
+      ['web4', 'ok', false],
+    ]);
   });
 
   it('a relay rebuilt at the same address (its directory gone): its release is sent whole, and no target loses a file', async () => {
