@@ -47,6 +47,18 @@ function zoned(extra: Record<string, unknown> = {}, zoneExtra: Record<string, un
   farm.writeConfig({ zones: { a: { relays: [relay(0)], ...zoneExtra }, b: { relays: [relay(1)], ...zoneExtra } }, ...extra }, targets);
 }
 
+/** v1 pushed and deployed, then a commit (its hash) that adds `bytes` of big.bin: a pass slow enough to be caught in. */
+async function v1ThenBig(bytes: number): Promise<string> {
+  farm.write({ 'index.html': 'v1' });
+  await farm.commit('v1');
+  expect((await farm.push()).exitCode).toBe(0);
+  farm.write({ 'big.bin': 'x'.repeat(bytes), 'index.html': 'v2' });
+  return farm.commit('v2');
+}
+
+/** Target i is receiving big.bin (rsync's temp file, or --delay-updates' directory, is there). */
+const receiving = (i: number): boolean => fs.readdirSync(farm.daemons[i]?.dir ?? '').some((name) => name.startsWith('.big.bin.') || name === '.~tmp~');
+
 /** The one process here whose arguments hold all of `words`. */
 function processWith(words: readonly string[]): number {
   const found = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && words.every((w) => argumentsOf(Number(p)).includes(w)));
@@ -125,14 +137,9 @@ describe('relays', { timeout: 240_000 }, () => {
   it('a relay that dies mid-deploy: the targets it had in hand are sent directly, every host ends on the commit and the journal says so', async () => {
     // slow enough to be caught mid-transfer: 600 kB at 200 kB/s
     zoned({ rsync: { args: ['--bwlimit=200'] } });
-    farm.write({ 'index.html': 'v1' });
-    await farm.commit('v1');
-    expect((await farm.push()).exitCode).toBe(0);
-    farm.write({ 'big.bin': 'x'.repeat(600_000), 'index.html': 'v2' });
-    const commit = await farm.commit('v2');
+    const commit = await v1ThenBig(600_000);
     const pushing = farm.push();
     // both of zone a's targets are receiving from relay 0 (rsync's temp file is there): the relay's host dies
-    const receiving = (i: number): boolean => fs.readdirSync(farm.daemons[i]?.dir ?? '').some((name) => name.startsWith('.big.bin.') || name === '.~tmp~');
     while (!(receiving(0) && receiving(1))) await sleep(20);
     await relays[0]?.crash();
     const push = await pushing;
@@ -156,14 +163,9 @@ describe('relays', { timeout: 240_000 }, () => {
     relays[0] = await startSshd({ hostIndex: 88, root: sshdRoot, extraConfig: ['ClientAliveInterval 1', 'ClientAliveCountMax 2'] });
     // slow enough that a relay's rsync left running would still be sending long after the cut: 600 kB at 50 kB/s
     zoned({ rsync: { args: ['--bwlimit=50'] } });
-    farm.write({ 'index.html': 'v1' });
-    await farm.commit('v1');
-    expect((await farm.push()).exitCode).toBe(0);
-    farm.write({ 'big.bin': 'x'.repeat(600_000), 'index.html': 'v2' });
-    const commit = await farm.commit('v2');
+    const commit = await v1ThenBig(600_000);
     await farm.pushWithoutDeploy();
     const deploying = farm.fanout(['deploy']);
-    const receiving = (i: number): boolean => fs.readdirSync(farm.daemons[i]?.dir ?? '').some((name) => name.startsWith('.big.bin.') || name === '.~tmp~');
     while (!(receiving(0) && receiving(1))) await sleep(20);
     // the cut: the update server's connection to relay 0 stops answering (its ssh master stopped)
     const master = processWith(['ControlMaster=yes', relays[0]?.address ?? '?']);
@@ -214,11 +216,7 @@ describe('relays', { timeout: 240_000 }, () => {
     // 400 kB at 100 kB/s through each relay: about 4 s a pass, past the 3 s (+1) a local rsync may
     // go without reading or writing. The process here is an ssh client whose counters never move.
     zoned({ timeout: 3, retries: 0, rsync: { args: ['--bwlimit=100'] } });
-    farm.write({ 'index.html': 'v1' });
-    await farm.commit('v1');
-    expect((await farm.push()).exitCode).toBe(0);
-    farm.write({ 'big.bin': 'x'.repeat(400_000), 'index.html': 'v2' });
-    const commit = await farm.commit('v2');
+    const commit = await v1ThenBig(400_000);
     const push = await farm.push();
     expect(push.exitCode, push.stderr).toBe(0);
     expect(push.stderr).not.toMatch(/frozen or gone/);
@@ -233,17 +231,13 @@ describe('relays', { timeout: 240_000 }, () => {
 
   it('a target frozen mid-transfer behind a relay: its pass is stopped on the relay within the timeout and named as such; the rest of the farm is done', async () => {
     zoned({ timeout: 2, retries: 0, rsync: { args: ['--bwlimit=100'] } });
-    farm.write({ 'index.html': 'v1' });
-    await farm.commit('v1');
-    expect((await farm.push()).exitCode).toBe(0);
-    farm.write({ 'big.bin': 'x'.repeat(300_000), 'index.html': 'v2' });
-    const commit = await farm.commit('v2');
+    const commit = await v1ThenBig(300_000);
     await farm.pushWithoutDeploy();
     const web1 = farm.daemons[0];
     if (web1 === undefined) throw new Error('no web1');
     const deploying = farm.fanout(['deploy']);
     try {
-      while (!fs.readdirSync(web1.dir).some((name) => name.startsWith('.big.bin.') || name === '.~tmp~')) await sleep(20);
+      while (!receiving(0)) await sleep(20);
       web1.signal('SIGSTOP');
       const result = await deploying;
       expect(result.exitCode, result.stderr).toBe(1);
