@@ -16,7 +16,7 @@ import type { Logger } from '../base/log.js';
 import { connectionArgs } from '../transport/rsync-args.js';
 import { describeFreeze, readFreeze } from '../engine/freeze.js';
 import { failureMessage } from '../transport/rsync-failure.js';
-import { openRelay } from '../transport/relay.js';
+import { openRelay, probesSilentClients } from '../transport/relay.js';
 
 export interface Check {
   name: string;
@@ -336,7 +336,13 @@ export function sessionNote(ms: number): string {
   return ` (${took}, slow: every target sent through it pays that; is the login's ~/.bashrc loading something, such as pyenv or nvm?)`;
 }
 
-/** Each relay of the zones these targets stand in: ssh connects, and rsync runs there (docs/guides/many-hosts.md). */
+/** How long doctor waits for a relay's sshd to probe a silent session: with the guide's ClientAliveInterval 2, the first probe came 3 to 5 s in here. */
+const SILENT_CLIENT_SECONDS = 6;
+
+/**
+ * Each relay of the zones these targets stand in: ssh connects, rsync runs there, and its sshd
+ * ends a session whose client went silent (docs/guides/many-hosts.md).
+ */
 export async function probeRelays(config: Config, targets: readonly Target[], log: Logger): Promise<Check[]> {
   const zones = new Set(targets.map((t) => t.zone));
   const relays = config.zones.filter((z) => zones.has(z.name)).flatMap((z) => z.relays);
@@ -347,10 +353,17 @@ export async function probeRelays(config: Config, targets: readonly Target[], lo
       relays,
       async (relay): Promise<Check> => {
         const name = `relay ${relay.name}`;
-        const opened = await openRelay(relay, sockets, log);
+        const [opened, probed] = await Promise.all([openRelay(relay, sockets, log), probesSilentClients(relay, SILENT_CLIENT_SECONDS, log)]);
         if ('error' in opened) return { name, ok: false, detail: opened.error, fix: 'check sshd and rsync on the relay, its ssh options (port, identityFile, knownHostsFile) and that the login owns the directory' };
         await opened.close();
-        return { name, ok: true, detail: `zone ${relay.zone}: ssh connects and rsync runs there${sessionNote(opened.sessionMs)}` };
+        const works = `zone ${relay.zone}: ssh connects and rsync runs there${sessionNote(opened.sessionMs)}`;
+        if (probed) return { name, ok: true, detail: works };
+        return {
+          name,
+          ok: false,
+          detail: `${works}, but its sshd did not probe a silent client within ${SILENT_CLIENT_SECONDS}s (ClientAliveInterval unset, or longer): cut off from the update server, the relay would go on sending beside the update server's own passes`,
+          fix: 'set ClientAliveInterval 2 and ClientAliveCountMax 3 in its sshd_config (docs/guides/many-hosts.md)',
+        };
       },
       { concurrency: config.concurrency },
     );

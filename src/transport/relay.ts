@@ -125,6 +125,33 @@ export async function openRelay(relay: Relay, socketDir: string, log: Logger): P
   return session;
 }
 
+/**
+ * Whether the relay's sshd probes a client that has gone silent (its ClientAliveInterval) within
+ * `withinSeconds`: a session of its own, direct, that sends nothing while the relay sleeps, and
+ * ssh's own debug line for each probe it gets. Cut off from the update server, a relay whose sshd
+ * never probes keeps running the passes it had started (docs/guides/many-hosts.md).
+ */
+export async function probesSilentClients(relay: Relay, withinSeconds: number, log: Logger): Promise<boolean> {
+  const words = sshWords({ ssh: { ...relay.ssh, controlPath: undefined }, timeout: relay.timeout });
+  let pid: number | undefined;
+  let probed = false;
+  // no keepalives of ssh's own (an ssh_config may ask for them): they would reset the server's wait
+  const quiet = ['-v', '-o', 'ControlPath=none', '-o', 'ServerAliveInterval=0'];
+  await run(words[0] ?? 'ssh', [...quiet, ...words.slice(1), ...hostWords(relay), remoteCommand('sleep', [String(withinSeconds)])], {
+    log,
+    timeoutMs: (withinSeconds + relay.timeout) * 1000,
+    onSpawn: (started) => {
+      pid = started;
+    },
+    onStderrLine: (line) => {
+      if (probed || !line.includes('rtype keepalive@openssh.com')) return;
+      probed = true;
+      if (pid !== undefined) process.kill(pid, 'SIGTERM');
+    },
+  });
+  return probed;
+}
+
 function unreachable(relay: Relay, ended: ExecResult | undefined): string {
   if (ended === undefined) return `ssh did not connect within ${relay.timeout}s`;
   const asTarget = { dest: relay.dest, ssh: relay.ssh };

@@ -23,8 +23,11 @@ afterAll(() => {
   fs.rmSync(sshdRoot, { recursive: true, force: true });
 });
 
+/** What the many-hosts guide asks of a relay's sshd: a session whose client went silent ends within seconds. */
+const GUIDE_SSHD = ['ClientAliveInterval 2', 'ClientAliveCountMax 3'];
+
 beforeEach(async () => {
-  relays = [await startSshd({ hostIndex: 88, root: sshdRoot }), await startSshd({ hostIndex: 89, root: sshdRoot })];
+  relays = [await startSshd({ hostIndex: 88, root: sshdRoot, extraConfig: GUIDE_SSHD }), await startSshd({ hostIndex: 89, root: sshdRoot, extraConfig: GUIDE_SSHD })];
   farm = await createFarm({ targets: 4, firstHost: 84 });
 });
 
@@ -132,6 +135,19 @@ describe('relays', { timeout: 240_000 }, () => {
     expect(push.stderr).toMatch(/zone b: no relay took the release; its 2 targets are sent directly/);
     await expectEveryTargetAt(commit);
     expect(lastTargets().map((t) => t.via === undefined)).toEqual([false, false, true, true]);
+  });
+
+  it('doctor names a relay whose sshd would keep the session of an update server cut off from it', async () => {
+    await relays[1]?.stop();
+    relays[1] = await startSshd({ hostIndex: 89, root: sshdRoot });
+    zoned();
+    const doctor = await farm.fanout(['doctor']);
+    expect(doctor.exitCode).toBe(1);
+    expect(doctor.stdout).toMatch(/ok +relay .*127\.0\.0\.88.* +zone a: ssh connects and rsync runs there \(a session starts in \d+ ms/);
+    expect(doctor.stdout).not.toMatch(/127\.0\.0\.88.*did not probe/);
+    expect(doctor.stdout).toMatch(
+      /problem +relay .*127\.0\.0\.89.* +zone b: ssh connects and rsync runs there .*, but its sshd did not probe a silent client within 6s \(ClientAliveInterval unset, or longer\).*; fix: set ClientAliveInterval 2 and ClientAliveCountMax 3 in its sshd_config/,
+    );
   });
 
   it('a relay that dies mid-deploy: the targets it had in hand are sent directly, every host ends on the commit and the journal says so', async () => {
