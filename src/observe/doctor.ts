@@ -336,8 +336,8 @@ export function sessionNote(ms: number): string {
   return ` (${took}, slow: every target sent through it pays that; is the login's ~/.bashrc loading something, such as pyenv or nvm?)`;
 }
 
-/** How long doctor waits for a relay's sshd to probe a silent session: with the guide's ClientAliveInterval 2, the first probe came 3 to 5 s in here. */
-const SILENT_CLIENT_SECONDS = 6;
+/** How long doctor waits for a relay's sshd to probe a silent session: with the guide's ClientAliveInterval 2, the first probe came 3 to 5 s in here; twice that allows for a busy relay. */
+const SILENT_CLIENT_SECONDS = 10;
 
 /**
  * Each relay of the zones these targets stand in: ssh connects, rsync runs there, and its sshd

@@ -146,7 +146,7 @@ describe('relays', { timeout: 240_000 }, () => {
     expect(doctor.stdout).toMatch(/ok +relay .*127\.0\.0\.88.* +zone a: ssh connects and rsync runs there \(a session starts in \d+ ms/);
     expect(doctor.stdout).not.toMatch(/127\.0\.0\.88.*did not probe/);
     expect(doctor.stdout).toMatch(
-      /problem +relay .*127\.0\.0\.89.* +zone b: ssh connects and rsync runs there .*, but its sshd did not probe a silent client within 6s \(ClientAliveInterval unset, or longer\).*; fix: set ClientAliveInterval 2 and ClientAliveCountMax 3 in its sshd_config/,
+      /problem +relay .*127\.0\.0\.89.* +zone b: ssh connects and rsync runs there .*, but its sshd did not probe a silent client within 10s \(ClientAliveInterval unset, or longer\).*; fix: set ClientAliveInterval 2 and ClientAliveCountMax 3 in its sshd_config/,
     );
   });
 

@@ -50,8 +50,8 @@ describe('relayWatch', () => {
     const frozen = started('sleep', ['60']);
     // reads a little now and then all along (its children's reads count as its own once reaped)
     const busy = started('sh', ['-c', 'while :; do head -c 4096 /dev/zero >/dev/null; sleep 0.05; done']);
-    const quietPass = watch.pass('web1', 600);
-    const busyPass = watch.pass('web2', 600);
+    const quietPass = watch.pass('web1', 1500);
+    const busyPass = watch.pass('web2', 1500);
     quietPass.announced(`fanout-relay-pid ${frozen}`);
     busyPass.announced(`fanout-relay-pid ${busy}`);
     await until('the frozen one is stopped', () => !alive(frozen));
