@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, execaSync, type ResultPromise } from 'execa';
-import { argumentsOf, descendantsOf } from './processes.js';
+import { descendantsOf } from './processes.js';
 import { freePort, stopChild } from './rsyncd.js';
 
 /**
@@ -29,8 +29,6 @@ export interface Sshd {
   /** a fresh ed25519 key pair in `dir`; returns the private key's path */
   newKey(name: string): Promise<string>;
   pid(): number | undefined;
-  /** the arguments of each process its sessions run now (an rsync a relay was asked to run) */
-  sessionCommands(): string[][];
   stop(): Promise<void>;
   /** the host dies: sshd and every session it started (and what they run) killed at once */
   crash(): Promise<void>;
@@ -120,7 +118,6 @@ export async function startSshd({ hostIndex, address: at, root, authorizedKeysFi
     },
     newKey,
     pid: () => child?.pid,
-    sessionCommands: () => (child?.pid === undefined ? [] : descendantsOf(child.pid).map(argumentsOf).filter((args) => args.length > 0)),
     async stop() {
       const running = child;
       child = undefined;

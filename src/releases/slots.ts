@@ -122,15 +122,18 @@ export async function switchTargets(ctx: Context, journal: Journal, switches: re
     const { target, slot } = switches[i] ?? {};
     if (target === undefined || slot === undefined) return;
     if (answer.at !== undefined) onSwitched?.({ target, slot });
-    noted.push(
-      journal.note((s) => {
-        if (answer.at !== undefined) switchSucceeded(s, target.name, slot, new Date(answer.at).toISOString());
-        else switchFailed(s, target.name, `switching current to slot ${slot}: ${answer.error ?? 'rsync failed'}`, answer.untouched);
-      }),
-    );
+    const note = journal.note((s) => {
+      if (answer.at !== undefined) switchSucceeded(s, target.name, slot, new Date(answer.at).toISOString());
+      else switchFailed(s, target.name, `switching current to slot ${slot}: ${answer.error ?? 'rsync failed'}`, answer.untouched);
+    });
+    // a write that fails is thrown once every switch has answered (below), not left unhandled meanwhile
+    note.catch(() => undefined);
+    noted.push(note);
     ctx.log[answer.error === undefined ? 'info' : 'error']({ target: target.name, slot, error: answer.error }, 'switch');
   };
   const answers = await fireSwitches(ctx, switches, ahead, { onAnswer });
+  // the last notes are written now, not after the group commit's wait
+  await journal.flush();
   await Promise.all(noted);
   return switches.map((s, i) => ({ name: s.target.name, slot: s.slot, at: answers[i]?.at, error: answers[i]?.error }));
 }

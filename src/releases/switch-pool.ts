@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Target } from '../base/config.js';
 import type { Context } from '../engine/context.js';
 import { rsyncWithRetries } from '../engine/passes.js';
@@ -30,6 +31,9 @@ export const SWITCHES_AT_ONCE = 1024;
 
 /** The wait for the armed switches to be ready ends once none has become so for this long. */
 export const READY_QUIET_MS = 2000;
+
+/** The longest the answers' consequences wait for the burst of armed switches to be over (fireSwitches). */
+const BURST_MS = 1000;
 
 /** The bound on switch rsyncs: SWITCHES_AT_ONCE, or a quarter of the descriptors this process may open, less some for everything else. */
 export function switchesAtOnce(limitsText = readLimits()): number {
@@ -230,9 +234,14 @@ export async function fireSwitches(ctx: Context, switches: readonly SwitchTo[], 
     const again = await afresh(s);
     return { ...again, untouched: again.untouched && answer.untouched };
   };
+  // The armed switches answer in a burst, the moment the farm changes version: what an answer sets
+  // off (a journal note, an afterSwitch hook: a process each) waits until the burst is over, so as
+  // not to hold the event loop then, but no longer than BURST_MS for a host that does not answer.
+  const burst = Promise.race([Promise.allSettled(fired.filter((f) => f !== undefined)), sleep(BURST_MS, undefined, { ref: false })]);
   return Promise.all(
     switches.map(async (s, i) => {
       const answer = await answerOf(s, fired[i]);
+      await burst;
       onAnswer?.(i, answer);
       return answer;
     }),

@@ -13,9 +13,16 @@ import { remoteCommand } from './ssh.js';
 
 const PID_LINE = /^fanout-relay-pid (\d+)$/;
 
-/** What ssh runs on the relay for one pass: a shell that says its pid, then becomes rsync (the pid is then rsync's). */
+/**
+ * What ssh runs on the relay for one pass: a shell that says its pid, then becomes rsync (the pid
+ * is then rsync's). Each shell execs the next, so that rsync's parent is sshd's process for the
+ * session, and setpriv (util-linux) has the kernel kill rsync when that process is gone: a session
+ * sshd ends (its update server killed, or cut off: ClientAliveInterval) would otherwise leave
+ * rsync running on, sending beside whoever sends to that target next.
+ */
 export function announcedRsync(args: readonly string[]): string {
-  return remoteCommand('sh', ['-c', 'echo fanout-relay-pid $$ && exec "$0" "$@"', 'rsync', ...args]);
+  const script = 'echo fanout-relay-pid $$; command -v setpriv >/dev/null && exec setpriv --pdeathsig KILL -- "$0" "$@"; exec "$0" "$@"';
+  return `exec ${remoteCommand('sh', ['-c', script, 'rsync', ...args])}`;
 }
 
 /** One pass's watch, fed its output lines. */
@@ -135,9 +142,13 @@ async function readIo(onRelay: OnRelay, pids: readonly number[]): Promise<Map<nu
   return new Map([...texts].map(([pid, text]) => [pid, ioCounters(text)]));
 }
 
-/** SIGTERM to the relay's rsync, as fanout stops a local one; SIGKILL 5 s later if its pass has not ended by then. */
+/**
+ * SIGTERM to the relay's rsync, as fanout stops a local one; SIGKILL every 5 s after that until its
+ * pass has ended: a `kill` the relay's sshd refused (its MaxSessions reached) is sent again.
+ */
 async function stopThere(onRelay: OnRelay, pid: number, ended: Promise<void>): Promise<void> {
-  await onRelay('kill', ['-TERM', String(pid)]);
-  const gone = await Promise.race([ended.then(() => true), sleep(5000, false, { ref: false })]);
-  if (!gone) await onRelay('kill', ['-KILL', String(pid)]);
+  for (let signal = '-TERM'; ; signal = '-KILL') {
+    await onRelay('kill', [signal, String(pid)]);
+    if (await Promise.race([ended.then(() => true), sleep(5000, false, { ref: false })])) return;
+  }
 }

@@ -8,7 +8,7 @@ import { firstLine, run, type ExecResult } from '../base/exec.js';
 import { killGroup } from '../base/groups.js';
 import { FanoutError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
-import { relayWatch, type RelayWatch } from './relay-watch.js';
+import { announcedRsync, relayWatch, type RelayWatch } from './relay-watch.js';
 import { quoteForRsh, remoteCommand, sshFailure, sshWords } from './ssh.js';
 
 // A relay (docs/guides/many-hosts.md): one ssh connection to it, held open as a master (ControlMaster),
@@ -116,40 +116,68 @@ export async function openRelay(relay: Relay, socketDir: string, log: Logger): P
     await session.close();
     return { error: unreachable(relay, ended) };
   }
-  const rsync = await run(hop.ssh[0] ?? 'ssh', [...hop.ssh.slice(1), remoteCommand('rsync', ['--version'])], { log, timeoutMs: relay.timeout * 1000 });
-  if (rsync.exitCode !== 0) {
+  const rsync = await rsyncThere(hop, relay, log);
+  if ('error' in rsync) {
     await session.close();
-    return { error: `rsync does not run there (${firstLine(rsync.stderr) || `exit ${rsync.exitCode}`}): install rsync on the relay` };
+    return rsync;
   }
-  session.sessionMs = rsync.durationMs;
+  session.sessionMs = rsync.ms;
   return session;
+}
+
+/** `rsync --version` as every pass runs there (through the shell that says its pid and ties rsync to the session): how long it took, or why it failed. */
+async function rsyncThere(hop: RelayHop, relay: Relay, log: Logger): Promise<{ ms: number } | { error: string }> {
+  const rsync = await run(hop.ssh[0] ?? 'ssh', [...hop.ssh.slice(1), announcedRsync(['--version'])], { log, timeoutMs: relay.timeout * 1000 });
+  if (rsync.exitCode === 0) return { ms: rsync.durationMs };
+  const said = firstLine(rsync.stderr) || `exit ${rsync.exitCode}`;
+  if (said.startsWith('setpriv')) return { error: `setpriv there cannot tie rsync to its ssh session (${said}): install util-linux 2.33 or later on the relay` };
+  return { error: `rsync does not run there (${said}): install rsync on the relay` };
 }
 
 /**
  * Whether the relay's sshd probes a client that has gone silent (its ClientAliveInterval) within
  * `withinSeconds`: a session of its own, direct, that sends nothing while the relay sleeps, and
- * ssh's own debug line for each probe it gets. Cut off from the update server, a relay whose sshd
- * never probes keeps running the passes it had started (docs/guides/many-hosts.md).
+ * ssh's own debug line for each probe it gets, in a log file of its own (`-E`: the ssh of a
+ * ProxyJump writes to stderr, and its bastion's probes are not the relay's). Cut off from the
+ * update server, a relay whose sshd never probes keeps its sessions (docs/guides/many-hosts.md).
  */
 export async function probesSilentClients(relay: Relay, withinSeconds: number, log: Logger): Promise<boolean> {
   const words = sshWords({ ssh: { ...relay.ssh, controlPath: undefined }, timeout: relay.timeout });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-probe-'));
+  const debugLog = path.join(dir, 'ssh.log');
   let pid: number | undefined;
   let probed = false;
+  const seen = (): boolean => {
+    probed ||= fs.existsSync(debugLog) && fs.readFileSync(debugLog, 'utf8').includes('rtype keepalive@openssh.com');
+    return probed;
+  };
   // no keepalives of ssh's own (an ssh_config may ask for them): they would reset the server's wait
-  const quiet = ['-v', '-o', 'ControlPath=none', '-o', 'ServerAliveInterval=0'];
-  await run(words[0] ?? 'ssh', [...quiet, ...words.slice(1), ...hostWords(relay), remoteCommand('sleep', [String(withinSeconds)])], {
+  const quiet = ['-v', '-E', debugLog, '-o', 'ControlPath=none', '-o', 'ServerAliveInterval=0'];
+  const session = run(words[0] ?? 'ssh', [...quiet, ...words.slice(1), ...hostWords(relay), remoteCommand('sleep', [String(withinSeconds)])], {
     log,
     timeoutMs: (withinSeconds + relay.timeout) * 1000,
     onSpawn: (started) => {
       pid = started;
     },
-    onStderrLine: (line) => {
-      if (probed || !line.includes('rtype keepalive@openssh.com')) return;
-      probed = true;
-      if (pid !== undefined) process.kill(pid, 'SIGTERM');
-    },
   });
-  return probed;
+  let ended = false;
+  void session.finally(() => (ended = true));
+  try {
+    while (!ended && !seen()) await sleep(200);
+    if (!ended && pid !== undefined) stopQuietly(pid);
+    await session;
+    return seen();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function stopQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // it ended just now
+  }
 }
 
 function unreachable(relay: Relay, ended: ExecResult | undefined): string {

@@ -78,7 +78,8 @@ export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {
   const ran = await run(command, args, { log: input.log, input: rsyncInput(input.pass) ?? '', deferredInput: input.deferredInput, onLine, onOutput, onSpawn, stallMs });
   relayed?.stop();
   logLifetime(input, ran.exitCode, spawned);
-  const stalled = ran.stalled || relayed?.stalled === true;
+  // a relay's rsync judged stalled just as it ended well is no stall
+  const stalled = ran.stalled || (relayed?.stalled === true && ran.exitCode !== 0);
   const result = stalled ? { ...ran, exitCode: 30 } : ran;
   const maxDeleteStop = counts.maxDeleteStop ?? result.stderr.split('\n').find((l) => MAX_DELETE_STOP.test(l))?.trim();
   const ok = result.exitCode === 0 && maxDeleteStop === undefined;

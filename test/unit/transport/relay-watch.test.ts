@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger as log } from '../../../src/base/log.js';
 import { announcedRsync, relayWatch } from '../../../src/transport/relay-watch.js';
 import { alive, killStarted, remember } from '../processes.js';
+import { argumentsOf } from '../../../harness/processes.js';
 
 // The watch of the rsyncs a relay runs, with `sh -c` for ssh: the commands it sends the relay
 // (grep of /proc/<pid>/io, kill) run here, on real processes standing in for the relay's rsync.
@@ -28,10 +29,25 @@ async function until(what: string, condition: () => boolean): Promise<void> {
 }
 
 describe('announcedRsync', () => {
-  it('has a shell say its pid and become rsync, every argument quoted for that shell', () => {
+  it('has a shell say its pid and become rsync, tied to the session where setpriv is, every argument quoted for that shell', () => {
     expect(announcedRsync(['-a', "/srv/it's $(here)/", 'rsync://u@web1/site/'])).toBe(
-      `sh -c 'echo fanout-relay-pid $$ && exec "$0" "$@"' rsync -a '/srv/it'"'"'s $(here)/' rsync://u@web1/site/`,
+      `exec sh -c 'echo fanout-relay-pid $$; command -v setpriv >/dev/null && exec setpriv --pdeathsig KILL -- "$0" "$@"; exec "$0" "$@"' rsync -a '/srv/it'"'"'s $(here)/' rsync://u@web1/site/`,
     );
+  });
+
+  it('run by a shell, says the pid of the rsync it becomes, which the kernel kills once that shell\'s parent is gone', async () => {
+    // a stand-in for sshd's session process: it runs the command line, and is then killed
+    const session = spawn('sh', ['-c', `${announcedRsync(['--daemon', '--no-detach', '--address=127.0.0.1', '--port=0', '--config=/dev/null'])} & wait`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    if (session.pid === undefined) throw new Error('no shell');
+    remember(session.pid);
+    let out = '';
+    session.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await until('the pid is said', () => /^fanout-relay-pid \d+\n/.test(out));
+    const pid = Number(/\d+/.exec(out)?.[0]);
+    remember(pid);
+    await until('rsync runs under that pid', () => argumentsOf(pid)[0] === 'rsync');
+    process.kill(session.pid, 'SIGKILL');
+    await until('rsync is gone with it', () => !alive(pid));
   });
 });
 
