@@ -33,3 +33,23 @@ export function argumentsOf(pid: number): string[] {
     return [];
   }
 }
+
+/** Stops a process (SIGSTOP) and returns once the kernel says it is stopped, or gone. */
+export async function stopped(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGSTOP');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 200; i += 1) {
+    let state: string | undefined;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    } catch {
+      return;
+    }
+    if (state === 'T' || state === 'Z') return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
-import { descendantsOf } from './processes.js';
+import { descendantsOf, stopped } from './processes.js';
 
 /** One module a daemon serves: what a target is, with its own auth user and password file. */
 export interface DaemonModule {
@@ -177,7 +177,11 @@ export function createDaemon({ hostIndex, address: at, root, name, modules, modu
       // for ssh's password prompt), which every farm's cleanup would wait out; the daemon and
       // anything it forked go at once, and the kernel closes its socket
       const pid = running?.pid;
-      if (pid !== undefined) for (const p of [...descendantsOf(pid), pid]) signalQuietly(p, 'SIGKILL');
+      if (pid !== undefined) {
+        // stopped first, it forks no connection's process between the look at its children and their end
+        await stopped(pid);
+        for (const p of [...descendantsOf(pid), pid]) signalQuietly(p, 'SIGKILL');
+      }
       await running;
     },
   };
