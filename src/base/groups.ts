@@ -143,7 +143,8 @@ export async function stopLeftoverGroup(mark: GroupMark, leaderlessUntil?: numbe
   return { stopped: seen.size, left };
 }
 
-function signalProcess(pid: number, signal: NodeJS.Signals): void {
+/** A signal to one process; one already gone is no error. */
+export function signalProcess(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
   } catch {

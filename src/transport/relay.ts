@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Relay, Target } from '../base/config.js';
 import { firstLine, run, type ExecResult } from '../base/exec.js';
-import { killGroup } from '../base/groups.js';
+import { killGroup, signalProcess } from '../base/groups.js';
 import { FanoutError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import { announcedRsync, relayWatch, type RelayWatch } from './relay-watch.js';
@@ -164,19 +164,11 @@ export async function probesSilentClients(relay: Relay, withinSeconds: number, l
   void session.finally(() => (ended = true));
   try {
     while (!ended && !seen()) await sleep(200);
-    if (!ended && pid !== undefined) stopQuietly(pid);
+    if (!ended && pid !== undefined) signalProcess(pid, 'SIGTERM');
     await session;
     return seen();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function stopQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    // it ended just now
   }
 }
 
