@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../base/exec.js';
 import type { Logger } from '../base/log.js';
 import { ioCounters, stallTick, StallClock, type IoCounters } from '../base/stall.js';
-import { remoteCommand } from './ssh.js';
+import { remoteCommand, sshRunning } from './ssh.js';
 
 // A target frozen behind a relay (docs/guides/many-hosts.md): the relay's rsync keeps its
 // keepalives going to a host whose kernel still takes them, so its own --timeout never fires, and
@@ -55,7 +55,10 @@ type OnRelay = (program: string, args: string[]) => Promise<{ stdout: string }>;
 
 /** Watches the passes of one relay, `ssh` its argument array riding the relay's connection, up to the remote command. */
 export function relayWatch(ssh: readonly string[], log: Logger): RelayWatch {
-  const onRelay: OnRelay = (program, args) => run(ssh[0] ?? 'ssh', [...ssh.slice(1), remoteCommand(program, args)], { log, timeoutMs: 10_000 });
+  const onRelay: OnRelay = (program, args) => {
+    const over = sshRunning(ssh, remoteCommand(program, args));
+    return run(over.command, over.args, { log, timeoutMs: 10_000 });
+  };
   const watcher = new Watcher(onRelay, log);
   return { pass: (target, stallMs) => watcher.pass(target, stallMs) };
 }

@@ -9,7 +9,7 @@ import { killGroup, signalProcess } from '../base/groups.js';
 import { FanoutError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import { announcedRsync, relayWatch, type RelayWatch } from './relay-watch.js';
-import { quoteForRsh, remoteCommand, sshFailure, sshWords } from './ssh.js';
+import { quoteForRsh, remoteCommand, sshFailure, sshRunning, sshWords } from './ssh.js';
 
 // A relay (docs/guides/many-hosts.md): one ssh connection to it, held open as a master (ControlMaster),
 // over which every rsync the relay runs for its zone is started. rsync and OpenSSH are the whole
@@ -127,7 +127,8 @@ export async function openRelay(relay: Relay, socketDir: string, log: Logger): P
 
 /** `rsync --version` as every pass runs there (through the shell that says its pid and ties rsync to the session): how long it took, or why it failed. */
 async function rsyncThere(hop: RelayHop, relay: Relay, log: Logger): Promise<{ ms: number } | { error: string }> {
-  const rsync = await run(hop.ssh[0] ?? 'ssh', [...hop.ssh.slice(1), announcedRsync(['--version'])], { log, timeoutMs: relay.timeout * 1000 });
+  const { command, args } = sshRunning(hop.ssh, announcedRsync(['--version']));
+  const rsync = await run(command, args, { log, timeoutMs: relay.timeout * 1000 });
   if (rsync.exitCode === 0) return { ms: rsync.durationMs };
   const said = firstLine(rsync.stderr) || `exit ${rsync.exitCode}`;
   if (said.startsWith('setpriv')) return { error: `setpriv there cannot tie rsync to its ssh session (${said}): install util-linux 2.33 or later on the relay` };

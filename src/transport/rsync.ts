@@ -4,6 +4,7 @@ import type { Logger } from '../base/log.js';
 import { rsyncArgs, rsyncInput, type RsyncArgsInput } from './rsync-args.js';
 import { targetFromRelay, type RelayHop } from './relay.js';
 import { announcedRsync } from './relay-watch.js';
+import { sshRunning } from './ssh.js';
 import { exitMeaning, failedBeforeTransfer, failureMessage, isRetryable } from './rsync-failure.js';
 
 // Running rsync: one pass against one target, its itemized output counted as it comes, its exit
@@ -52,7 +53,7 @@ function invocation(input: RunRsyncInput): { command: string; args: string[] } {
   const { hop } = input;
   if (hop === undefined) return { command: input.rsyncPath, args: rsyncArgs(input) };
   const args = rsyncArgs({ ...input, config: { ...input.config, source: hop.release }, target: targetFromRelay(input.target, hop) });
-  return { command: hop.ssh[0] ?? 'ssh', args: [...hop.ssh.slice(1), announcedRsync(args)] };
+  return sshRunning(hop.ssh, announcedRsync(args));
 }
 
 export async function runRsync(input: RunRsyncInput): Promise<RsyncOutcome> {

@@ -43,6 +43,11 @@ export function remoteCommand(program: string, args: readonly string[]): string 
   return [program, ...args].map(quoteForRsh).join(' ');
 }
 
+/** ssh's argument array up to the host (`sshWords` and the host), and the command line it runs there: what to start here. */
+export function sshRunning(words: readonly string[], remote: string): { command: string; args: string[] } {
+  return { command: words[0] ?? 'ssh', args: [...words.slice(1), remote] };
+}
+
 export type SshCause = 'host key unknown' | 'host key changed' | 'login refused' | 'unreachable';
 
 /**
