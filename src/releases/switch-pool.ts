@@ -224,8 +224,9 @@ export async function fireSwitches(ctx: Context, switches: readonly SwitchTo[], 
   await untilReady(armed.flatMap((a) => (a === undefined ? [] : [a.ready])), READY_QUIET_MS);
   // the word, to every armed switch in one go; the lists are written before anything else starts
   const fired = armed.map((a) => a?.fire());
+  const words = fired.filter((f) => f !== undefined);
   await new Promise((resolve) => setImmediate(resolve));
-  const places = placesFor(Math.max(0, makers.bound - fired.filter((f) => f !== undefined).length - (ahead?.size ?? 0)));
+  const places = placesFor(Math.max(0, makers.bound - words.length - (ahead?.size ?? 0)));
   const afresh = (s: SwitchTo): Promise<SwitchAnswer> => places.use(() => makers.fresh(ctx, s.target, s.slot));
   const answerOf = async (s: SwitchTo, word: Promise<SwitchAnswer | Lost> | undefined): Promise<SwitchAnswer> => {
     if (word === undefined) return afresh(s);
@@ -237,7 +238,7 @@ export async function fireSwitches(ctx: Context, switches: readonly SwitchTo[], 
   // The armed switches answer in a burst, the moment the farm changes version: what an answer sets
   // off (a journal note, an afterSwitch hook: a process each) waits until the burst is over, so as
   // not to hold the event loop then, but no longer than BURST_MS for a host that does not answer.
-  const burst = Promise.race([Promise.allSettled(fired.filter((f) => f !== undefined)), sleep(BURST_MS, undefined, { ref: false })]);
+  const burst = Promise.race([Promise.allSettled(words), sleep(BURST_MS, undefined, { ref: false })]);
   return Promise.all(
     switches.map(async (s, i) => {
       const answer = await answerOf(s, fired[i]);
