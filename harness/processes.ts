@@ -53,3 +53,27 @@ export async function stopped(pid: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/** A signal to one process; one already gone is no error. */
+export function signalQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone already
+  }
+}
+
+/** A signal to a process and every process below it. */
+export function signalTree(pid: number, signal: NodeJS.Signals): void {
+  for (const p of [...descendantsOf(pid), pid]) signalQuietly(p, signal);
+}
+
+/**
+ * A process and every process below it killed at once (a server's death, as the kernel closes its
+ * sockets). Stopped first, it forks nothing between the look at its children and their end: a
+ * connection it took in between would outlive it.
+ */
+export async function killTree(pid: number): Promise<void> {
+  await stopped(pid);
+  signalTree(pid, 'SIGKILL');
+}

@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
-import { descendantsOf, stopped } from './processes.js';
+import { killTree, signalTree } from './processes.js';
 
 /** One module a daemon serves: what a target is, with its own auth user and password file. */
 export interface DaemonModule {
@@ -154,7 +154,7 @@ export function createDaemon({ hostIndex, address: at, root, name, modules, modu
     signal(signal) {
       const pid = child?.pid;
       if (pid === undefined) return;
-      for (const p of [...descendantsOf(pid), pid]) signalQuietly(p, signal);
+      signalTree(pid, signal);
     },
     async start() {
       for (let attempt = 0; attempt < 5; attempt += 1) {
@@ -177,23 +177,11 @@ export function createDaemon({ hostIndex, address: at, root, name, modules, modu
       // for ssh's password prompt), which every farm's cleanup would wait out; the daemon and
       // anything it forked go at once, and the kernel closes its socket
       const pid = running?.pid;
-      if (pid !== undefined) {
-        // stopped first, it forks no connection's process between the look at its children and their end
-        await stopped(pid);
-        for (const p of [...descendantsOf(pid), pid]) signalQuietly(p, 'SIGKILL');
-      }
+      if (pid !== undefined) await killTree(pid);
       await running;
     },
   };
   return daemon;
-}
-
-function signalQuietly(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // gone already
-  }
 }
 
 /** Stop a server the harness started, by its own pid, and wait for it to go; none is no error. */

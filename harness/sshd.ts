@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, execaSync, type ResultPromise } from 'execa';
-import { descendantsOf } from './processes.js';
+import { killTree } from './processes.js';
 import { freePort, stopChild } from './rsyncd.js';
 
 /**
@@ -127,13 +127,7 @@ export async function startSshd({ hostIndex, address: at, root, authorizedKeysFi
       const running = child;
       child = undefined;
       if (running?.pid === undefined) return;
-      for (const pid of [running.pid, ...descendantsOf(running.pid)]) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
+      await killTree(running.pid);
       await running;
     },
   };
